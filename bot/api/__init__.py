@@ -1,0 +1,1 @@
+"""HTTP routes besides Slack's: health now; the ingest API and metrics later."""

@@ -1,0 +1,107 @@
+"""The composition root: builds the Bolt app, the aiohttp application around it,
+the database and the scheduler, and wires their start and stop."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from aiohttp import web
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.api.health import health_routes
+from bot.clock import Clock, system_clock
+from bot.config import Settings
+from bot.inflight import InFlight
+from handlers import register_all
+from handlers.deps import Deps
+from handlers.registry import Listeners
+from scheduler.factory import build_scheduler
+from storage.engine import Database
+
+SLACK_EVENTS_PATH = "/slack/events"
+SHUTDOWN_GRACE_S = 10.0
+BOT_KEY: web.AppKey[Bot] = web.AppKey("bot")
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Bot:
+    """Everything one running instance holds; `web` is what gets served."""
+
+    settings: Settings
+    db: Database
+    bolt: AsyncApp
+    listeners: Listeners
+    scheduler: AsyncIOScheduler
+    in_flight: InFlight
+    web: web.Application
+
+
+def build_bolt_app(settings: Settings, deps: Deps) -> tuple[AsyncApp, Listeners]:
+    """The Bolt app, configured only from `settings` (it never reads the environment)."""
+    client = AsyncWebClient(
+        token=settings.bot_token,
+        base_url=settings.slack_api_url,
+        logger=logging.getLogger("slack_sdk.web"),
+    )
+    app = AsyncApp(
+        client=client,
+        signing_secret=settings.signing_secret,
+        logger=logging.getLogger("slack_bolt"),
+        process_before_response=False,
+    )
+    return app, register_all(app, deps)
+
+
+def build_app(
+    settings: Settings, *, clock: Clock = system_clock, db: Database | None = None
+) -> Bot:
+    """Build the whole bot. Nothing runs until the aiohttp application starts."""
+    database = db or Database(settings.database_url)
+    in_flight = InFlight()
+    deps = Deps(
+        db=database,
+        clock=clock,
+        in_flight=in_flight,
+        bootstrap_owners=settings.mspbot_owners,
+        default_timezone=settings.mspbot_timezone,
+    )
+    bolt, listeners = build_bolt_app(settings, deps)
+    scheduler = build_scheduler(timezone=settings.mspbot_timezone)
+    web_app = web.Application()
+    bot = Bot(settings, database, bolt, listeners, scheduler, in_flight, web_app)
+    web_app[BOT_KEY] = bot
+    web_app.add_routes(health_routes(database))
+    if not settings.socket_mode:
+        web_app.add_routes([web.post(SLACK_EVENTS_PATH, _slack_events(bolt))])
+    web_app.on_startup.append(_start_scheduler)
+    web_app.on_cleanup.append(_stop_everything)
+    return bot
+
+
+def _slack_events(bolt: AsyncApp):  # type: ignore[no-untyped-def]
+    async def handle(request: web.Request) -> web.Response:
+        bolt_response = await bolt.async_dispatch(await to_bolt_request(request))
+        return await to_aiohttp_response(bolt_response)
+
+    return handle
+
+
+async def _start_scheduler(web_app: web.Application) -> None:
+    # AsyncIOScheduler binds to the loop that is running when it starts.
+    web_app[BOT_KEY].scheduler.start()
+
+
+async def _stop_everything(web_app: web.Application) -> None:
+    """Runs after aiohttp stopped accepting and finished in-flight HTTP requests."""
+    bot = web_app[BOT_KEY]
+    await bot.in_flight.drain(SHUTDOWN_GRACE_S)
+    if bot.scheduler.running:
+        bot.scheduler.shutdown(wait=False)
+    await bot.db.dispose()
+    logger.info("stopped cleanly")

@@ -1,0 +1,192 @@
+"""Settings: the only place that reads the environment (and `.env`).
+
+Secrets are `SecretStr`, so printing or logging a `Settings` never shows them.
+"""
+
+from __future__ import annotations
+
+import zoneinfo
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+README_CONFIG_HINT = "See the Configuration section of README.md."
+
+
+class LogFormat(StrEnum):
+    TEXT = "text"
+    JSON = "json"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=False,
+    )
+
+    # Optional here so database and role commands work without Slack credentials;
+    # `load_settings(require_slack=True)` insists on them for serving.
+    slack_bot_token: SecretStr | None = Field(default=None, description="Bot token (xoxb-...)")
+    slack_signing_secret: SecretStr | None = Field(
+        default=None, description="Signing secret of the Slack app"
+    )
+    slack_app_token: SecretStr | None = Field(
+        default=None, description="App-level token (xapp-...); set it to use Socket Mode"
+    )
+    slack_api_url: str = Field(default="https://slack.com/api/", description="Web API base URL")
+    database_url: str = Field(default="sqlite+aiosqlite:///./msp-bot.db")
+    host: str = "0.0.0.0"
+    port: int = Field(default=3000, ge=0, le=65535)
+    mspbot_owners: Annotated[frozenset[str], NoDecode] = frozenset()
+    mspbot_timezone: str = "UTC"
+    log_level: str = "INFO"
+    log_format: LogFormat = LogFormat.TEXT
+
+    @field_validator("slack_bot_token")
+    @classmethod
+    def _bot_token_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None
+        if not value.get_secret_value().startswith("xoxb-"):
+            raise ValueError("must be a bot token starting with xoxb-")
+        return value
+
+    @field_validator("slack_signing_secret")
+    @classmethod
+    def _secret_not_blank(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        return value
+
+    @field_validator("slack_app_token")
+    @classmethod
+    def _app_token_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None
+        if not value.get_secret_value().startswith("xapp-"):
+            raise ValueError("must be an app-level token starting with xapp-")
+        return value
+
+    @field_validator("slack_api_url")
+    @classmethod
+    def _api_url_ends_with_slash(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URL")
+        # slack_sdk joins base_url and the method name without adding a slash.
+        return value if value.endswith("/") else value + "/"
+
+    @field_validator("mspbot_owners", mode="before")
+    @classmethod
+    def _split_owner_ids(cls, value: object) -> object:
+        if isinstance(value, str):
+            return frozenset(
+                part.strip() for part in value.replace(";", ",").split(",") if part.strip()
+            )
+        return value
+
+    @field_validator("mspbot_timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError) as error:
+            raise ValueError(
+                f"unknown time zone {value!r} (use an IANA name such as Europe/Berlin)"
+            ) from error
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_log_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
+        return level
+
+    @property
+    def socket_mode(self) -> bool:
+        return self.slack_app_token is not None
+
+    @property
+    def bot_token(self) -> str:
+        if self.slack_bot_token is None:
+            raise ConfigError(describe_problems(missing=["SLACK_BOT_TOKEN"], invalid=[]))
+        return self.slack_bot_token.get_secret_value()
+
+    @property
+    def signing_secret(self) -> str:
+        if self.slack_signing_secret is None:
+            raise ConfigError(describe_problems(missing=["SLACK_SIGNING_SECRET"], invalid=[]))
+        return self.slack_signing_secret.get_secret_value()
+
+    def missing_for_serving(self) -> list[str]:
+        required = {
+            "SLACK_BOT_TOKEN": self.slack_bot_token,
+            "SLACK_SIGNING_SECRET": self.slack_signing_secret,
+        }
+        return [name for name, value in required.items() if value is None]
+
+
+class ConfigError(Exception):
+    """Configuration is missing or invalid; `str()` is the message for the operator."""
+
+
+def load_settings(*, require_slack: bool = True, **overrides: object) -> Settings:
+    """Read settings; report every missing or invalid variable in one message."""
+    try:
+        settings = Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as error:
+        missing, invalid = _sort_validation_errors(error)
+        if require_slack:
+            missing = _slack_variables_missing(overrides) + missing
+        raise ConfigError(describe_problems(missing=missing, invalid=invalid)) from None
+    if require_slack and settings.missing_for_serving():
+        raise ConfigError(describe_problems(missing=settings.missing_for_serving(), invalid=[]))
+    return settings
+
+
+def _sort_validation_errors(error: ValidationError) -> tuple[list[str], list[str]]:
+    missing: list[str] = []
+    invalid: list[str] = []
+    for item in error.errors():
+        variable = str(item["loc"][0]).upper() if item["loc"] else "?"
+        if item["type"] == "missing":
+            missing.append(variable)
+        else:
+            invalid.append(f"{variable}: {item['msg'].removeprefix('Value error, ')}")
+    return missing, invalid
+
+
+class _SlackCredentialsPresent(BaseSettings):
+    """The two serving credentials read without validation, so a message about some
+    other invalid variable can still name the missing ones too."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False)
+    slack_bot_token: str = ""
+    slack_signing_secret: str = ""
+
+
+def _slack_variables_missing(overrides: dict[str, object]) -> list[str]:
+    present = _SlackCredentialsPresent(
+        **{k: v for k, v in overrides.items() if k in _SlackCredentialsPresent.model_fields}
+    )
+    names = {
+        "SLACK_BOT_TOKEN": present.slack_bot_token,
+        "SLACK_SIGNING_SECRET": present.slack_signing_secret,
+    }
+    return [name for name, value in names.items() if not str(value).strip()]
+
+
+def describe_problems(*, missing: list[str], invalid: list[str]) -> str:
+    lines = ["msp-bot cannot start: the configuration is incomplete."]
+    if missing:
+        lines.append("Missing environment variables: " + ", ".join(missing))
+    if invalid:
+        lines.append("Invalid environment variables:")
+        lines.extend(f"  {line}" for line in invalid)
+    lines.append("Set them in the environment or in a .env file. " + README_CONFIG_HINT)
+    return "\n".join(lines)

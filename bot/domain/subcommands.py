@@ -1,0 +1,72 @@
+"""The `/msp` subcommands, who may use each, and "did you mean" for typos."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from enum import StrEnum
+
+from bot.domain.roles import Role
+
+ALL_ROLES = frozenset(Role)
+ROLE_MANAGERS = frozenset({Role.OWNER, Role.ADMIN})
+
+
+class Subcommand(StrEnum):
+    HELP = "help"
+    WHOAMI = "whoami"
+    ROLES = "roles"
+    ROLE = "role"
+
+
+@dataclass(frozen=True, slots=True)
+class SubcommandSpec:
+    name: Subcommand
+    usage: str
+    summary: str
+    allowed: frozenset[Role]
+
+
+CATALOG: tuple[SubcommandSpec, ...] = (
+    SubcommandSpec(Subcommand.HELP, "help", "what you can do here", ALL_ROLES),
+    SubcommandSpec(Subcommand.WHOAMI, "whoami", "your role and what it lets you do", ALL_ROLES),
+    SubcommandSpec(Subcommand.ROLES, "roles", "who has which role in this MSP", ALL_ROLES),
+    SubcommandSpec(
+        Subcommand.ROLE,
+        "role @person owner|admin|approver|member|viewer|none",
+        "give someone a role, change it, or remove them (none)",
+        ROLE_MANAGERS,
+    ),
+)
+
+# Words people type that mean a subcommand.
+ALIASES: dict[str, Subcommand] = {
+    "": Subcommand.HELP,
+    "?": Subcommand.HELP,
+    "me": Subcommand.WHOAMI,
+}
+
+
+def parse_subcommand(word: str) -> Subcommand | None:
+    word = word.strip().lower()
+    if word in ALIASES:
+        return ALIASES[word]
+    try:
+        return Subcommand(word)
+    except ValueError:
+        return None
+
+
+def available_to(role: Role | None) -> list[SubcommandSpec]:
+    return [spec for spec in CATALOG if role in spec.allowed]
+
+
+def may_use(role: Role | None, subcommand: Subcommand) -> bool:
+    return any(spec.name == subcommand for spec in available_to(role))
+
+
+def suggest(word: str) -> Subcommand | None:
+    """The closest known subcommand to a mistyped word, if any is close enough."""
+    names = [spec.name.value for spec in CATALOG]
+    matches = difflib.get_close_matches(word.strip().lower(), names, n=1, cutoff=0.6)
+    return Subcommand(matches[0]) if matches else None

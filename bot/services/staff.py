@@ -1,0 +1,153 @@
+"""Staff and roles: list them, grant, change and revoke them (audited, R22)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.domain.roles import Role, removes_last_owner, why_role_change_refused
+from bot.errors import NotAllowed, RuleBroken
+from bot.services import audit
+from bot.services.tenancy import Requester, ensure_msp
+from storage.models import StaffMember
+from storage.repositories import msps as msp_repo
+from storage.repositories import staff as staff_repo
+
+
+@dataclass(frozen=True, slots=True)
+class StaffEntry:
+    user_id: str
+    role: Role
+
+
+@dataclass(frozen=True, slots=True)
+class RoleChange:
+    user_id: str
+    before: Role | None
+    after: Role | None
+
+    @property
+    def changed(self) -> bool:
+        return self.before != self.after
+
+
+async def list_staff(session: AsyncSession, *, requester: Requester) -> list[StaffEntry]:
+    if not requester.is_staff:
+        raise NotAllowed("Only the MSP's staff can see who has which role.")
+    members = await staff_repo.list_for_msp(session, msp_id=requester.msp_id)
+    entries = [StaffEntry(user_id=m.slack_user_id, role=Role(m.role)) for m in members]
+    return sorted(entries, key=lambda entry: (-entry.role.rank, entry.user_id))
+
+
+async def change_role(
+    session: AsyncSession,
+    *,
+    requester: Requester,
+    target_user_id: str,
+    new_role: Role | None,
+    now: datetime,
+) -> RoleChange:
+    """Give `target_user_id` the role `new_role` (None removes them from the staff)."""
+    member = await staff_repo.get(session, msp_id=requester.msp_id, slack_user_id=target_user_id)
+    current = Role(member.role) if member else None
+    refusal = why_role_change_refused(actor=requester.role, current=current, new=new_role)
+    if refusal:
+        raise NotAllowed(refusal)
+    return await _apply(
+        session,
+        msp_id=requester.msp_id,
+        member=member,
+        target_user_id=target_user_id,
+        new_role=new_role,
+        actor=requester.user_id,
+        now=now,
+    )
+
+
+async def grant_role_as_operator(
+    session: AsyncSession,
+    *,
+    team_id: str,
+    target_user_id: str,
+    new_role: Role,
+    timezone: str,
+    now: datetime,
+) -> RoleChange:
+    """The operator's way in (CLI): any role, creating the MSP if needed."""
+    msp_id = await ensure_msp(session, team_id=team_id, timezone=timezone, now=now)
+    member = await staff_repo.get(session, msp_id=msp_id, slack_user_id=target_user_id)
+    return await _apply(
+        session,
+        msp_id=msp_id,
+        member=member,
+        target_user_id=target_user_id,
+        new_role=new_role,
+        actor=audit.OPERATOR_ACTOR,
+        now=now,
+    )
+
+
+async def list_staff_as_operator(session: AsyncSession, *, team_id: str) -> list[StaffEntry]:
+    msp = await msp_repo.get_by_team(session, team_id)
+    if msp is None:
+        return []
+    operator = Requester(
+        msp_id=msp.id, team_id=team_id, user_id=audit.OPERATOR_ACTOR, role=Role.OWNER
+    )
+    return await list_staff(session, requester=operator)
+
+
+async def _apply(
+    session: AsyncSession,
+    *,
+    msp_id: int,
+    member: StaffMember | None,
+    target_user_id: str,
+    new_role: Role | None,
+    actor: str,
+    now: datetime,
+) -> RoleChange:
+    current = Role(member.role) if member else None
+    change = RoleChange(user_id=target_user_id, before=current, after=new_role)
+    if not change.changed:
+        return change
+    if current == Role.OWNER:
+        owners = await staff_repo.lock_owners(session, msp_id=msp_id)
+        if removes_last_owner(current=current, new=new_role, owner_count=len(owners)):
+            raise RuleBroken(
+                "This is the MSP's last owner. Make someone else an owner first.",
+                rule="last-owner",
+            )
+    if member is None:
+        assert new_role is not None
+        session.add(
+            StaffMember(
+                msp_id=msp_id,
+                slack_user_id=target_user_id,
+                role=new_role.value,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        action = audit.AuditAction.ROLE_GRANTED
+    elif new_role is None:
+        await session.delete(member)
+        action = audit.AuditAction.ROLE_REVOKED
+    else:
+        member.role = new_role.value
+        member.updated_at = now
+        action = audit.AuditAction.ROLE_CHANGED
+    await audit.record(
+        session,
+        msp_id=msp_id,
+        actor=actor,
+        action=action,
+        entity_type="staff_member",
+        entity_id=target_user_id,
+        before={"role": current.value} if current else None,
+        after={"role": new_role.value} if new_role else None,
+        at=now,
+    )
+    return change

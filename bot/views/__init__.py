@@ -1,0 +1,1 @@
+"""Pure functions: plain data in, Block Kit out. Views never query anything."""

@@ -1,0 +1,21 @@
+"""Slack listeners: parse the payload, call a service, render a view, ack.
+
+One module per feature area, each with `register(listeners, deps)`.
+"""
+
+from __future__ import annotations
+
+from slack_bolt.async_app import AsyncApp
+
+from handlers import errors, home, middleware, msp_command
+from handlers.deps import Deps
+from handlers.registry import Listeners
+
+
+def register_all(app: AsyncApp, deps: Deps) -> Listeners:
+    middleware.register(app, deps)
+    errors.register(app, deps)
+    listeners = Listeners(app=app, in_flight=deps.in_flight)
+    for feature in (msp_command, home):
+        feature.register(listeners, deps)
+    return listeners

@@ -1,0 +1,18 @@
+"""What the listeners need, handed over by the composition root (bot/app.py)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.clock import Clock
+from bot.inflight import InFlight
+from storage.engine import Database
+
+
+@dataclass(frozen=True, slots=True)
+class Deps:
+    db: Database
+    clock: Clock
+    in_flight: InFlight
+    bootstrap_owners: frozenset[str]
+    default_timezone: str

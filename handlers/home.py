@@ -1,0 +1,32 @@
+"""The App Home tab, published when someone opens it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt.context.async_context import AsyncBoltContext
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.domain import subcommands
+from bot.ids import EventType, SlashCommand
+from bot.views.home import home_view
+from handlers.deps import Deps
+from handlers.middleware import requester_of
+from handlers.registry import Listeners
+
+
+def register(listeners: Listeners, deps: Deps) -> None:
+    async def publish_home(
+        event: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
+    ) -> None:
+        if event.get("tab") != "home":
+            return
+        requester = requester_of(context)
+        view = home_view(
+            role=requester.role,
+            command=SlashCommand.MSP,
+            entries=subcommands.available_to(requester.role),
+        )
+        await client.views_publish(user_id=requester.user_id, view=view)
+
+    listeners.event(EventType.APP_HOME_OPENED, publish_home)

@@ -1,0 +1,18 @@
+"""Builds the AsyncIOScheduler; it is started inside the running loop by the app."""
+
+from __future__ import annotations
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from scheduler.jobs import register_jobs
+
+
+def build_scheduler(*, timezone: str) -> AsyncIOScheduler:
+    scheduler = AsyncIOScheduler(
+        timezone=timezone,
+        # A replica that was down skips missed runs instead of firing a burst;
+        # each job catches up from the database on its next run.
+        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 300},
+    )
+    register_jobs(scheduler)
+    return scheduler

@@ -1,0 +1,51 @@
+"""The audit log (R22): append-only."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import AuditEvent
+
+
+async def append(
+    session: AsyncSession,
+    *,
+    msp_id: int,
+    actor: str,
+    action: str,
+    entity_type: str,
+    entity_id: str,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+    at: datetime,
+    note: str | None = None,
+) -> AuditEvent:
+    event = AuditEvent(
+        msp_id=msp_id,
+        actor=actor,
+        action=action,
+        entity_type=entity_type,
+        entity_id=entity_id,
+        before=before,
+        after=after,
+        created_at=at,
+        note=note,
+    )
+    session.add(event)
+    await session.flush()
+    return event
+
+
+async def recent(session: AsyncSession, *, msp_id: int, limit: int = 50) -> Sequence[AuditEvent]:
+    result = await session.scalars(
+        select(AuditEvent)
+        .where(AuditEvent.msp_id == msp_id)
+        .order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc())
+        .limit(limit)
+    )
+    return result.all()

@@ -1,0 +1,33 @@
+"""The MSP (tenant) table."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import Msp
+from storage.repositories._upsert import insert_ignoring_conflict
+
+
+async def get_by_team(session: AsyncSession, team_id: str) -> Msp | None:
+    return await session.scalar(select(Msp).where(Msp.team_id == team_id))
+
+
+async def get_or_create(
+    session: AsyncSession, *, team_id: str, timezone: str, now: datetime
+) -> tuple[Msp, bool]:
+    """The MSP of a workspace, created on first contact. Returns (msp, created)."""
+    existing = await get_by_team(session, team_id)
+    if existing is not None:
+        return existing, False
+    created = await insert_ignoring_conflict(
+        session,
+        Msp.__table__,  # type: ignore[arg-type]
+        {"team_id": team_id, "timezone": timezone, "created_at": now, "updated_at": now},
+        ["team_id"],
+    )
+    msp = await get_by_team(session, team_id)
+    assert msp is not None  # inserted above, or by the request we raced with
+    return msp, created

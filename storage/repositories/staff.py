@@ -1,0 +1,65 @@
+"""Staff members and their roles, always within one MSP."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import StaffMember
+from storage.repositories._upsert import insert_ignoring_conflict
+
+
+async def get(session: AsyncSession, *, msp_id: int, slack_user_id: str) -> StaffMember | None:
+    return await session.scalar(
+        select(StaffMember).where(
+            StaffMember.msp_id == msp_id, StaffMember.slack_user_id == slack_user_id
+        )
+    )
+
+
+async def list_for_msp(session: AsyncSession, *, msp_id: int) -> Sequence[StaffMember]:
+    result = await session.scalars(
+        select(StaffMember)
+        .where(StaffMember.msp_id == msp_id)
+        .order_by(StaffMember.role, StaffMember.slack_user_id)
+    )
+    return result.all()
+
+
+async def count_with_role(session: AsyncSession, *, msp_id: int, role: str) -> int:
+    count = await session.scalar(
+        select(func.count())
+        .select_from(StaffMember)
+        .where(StaffMember.msp_id == msp_id, StaffMember.role == role)
+    )
+    return int(count or 0)
+
+
+async def add_if_absent(
+    session: AsyncSession, *, msp_id: int, slack_user_id: str, role: str, now: datetime
+) -> bool:
+    """Add a staff member unless one exists; True when this call added them."""
+    return await insert_ignoring_conflict(
+        session,
+        StaffMember.__table__,  # type: ignore[arg-type]
+        {
+            "msp_id": msp_id,
+            "slack_user_id": slack_user_id,
+            "role": role,
+            "created_at": now,
+            "updated_at": now,
+        },
+        ["msp_id", "slack_user_id"],
+    )
+
+
+async def lock_owners(session: AsyncSession, *, msp_id: int) -> Sequence[StaffMember]:
+    """The MSP's owners, locked on PostgreSQL so two demotions cannot both pass the
+    last-owner check. SQLite serialises writers, so the lock is not needed there."""
+    statement = select(StaffMember).where(StaffMember.msp_id == msp_id, StaffMember.role == "owner")
+    if session.get_bind().dialect.name == "postgresql":
+        statement = statement.with_for_update()
+    return (await session.scalars(statement)).all()
