@@ -61,7 +61,3 @@ def why_role_change_refused(
             return f"Only an owner can change the role of an {current.value}."
         return None
     return "Only owners and admins can change roles."
-
-
-def removes_last_owner(*, current: Role | None, new: Role | None, owner_count: int) -> bool:
-    return current == Role.OWNER and new != Role.OWNER and owner_count <= 1

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.domain.roles import Role, removes_last_owner, why_role_change_refused
+from bot.domain.roles import Role, why_role_change_refused
 from bot.errors import NotAllowed, RuleBroken
 from bot.services import audit
 from bot.services.tenancy import Requester, ensure_msp
@@ -114,12 +114,8 @@ async def _apply(
     if not change.changed:
         return change
     if current == Role.OWNER:
-        owners = await staff_repo.lock_owners(session, msp_id=msp_id)
-        if removes_last_owner(current=current, new=new_role, owner_count=len(owners)):
-            raise RuleBroken(
-                "This is the MSP's last owner. Make someone else an owner first.",
-                rule="last-owner",
-            )
+        # PostgreSQL: lock the owners so concurrent demotions run one after the other.
+        await staff_repo.lock_owners(session, msp_id=msp_id)
     if member is None:
         assert new_role is not None
         session.add(
@@ -139,6 +135,8 @@ async def _apply(
         member.role = new_role.value
         member.updated_at = now
         action = audit.AuditAction.ROLE_CHANGED
+    if current == Role.OWNER:
+        await _refuse_if_no_owner_left(session, msp_id=msp_id)
     await audit.record(
         session,
         msp_id=msp_id,
@@ -151,3 +149,15 @@ async def _apply(
         at=now,
     )
     return change
+
+
+async def _refuse_if_no_owner_left(session: AsyncSession, *, msp_id: int) -> None:
+    """Counted after the write, inside the transaction: on SQLite the write lock is
+    held by then, so a concurrent demotion cannot slip between check and write.
+    Raising rolls the whole change back."""
+    await session.flush()
+    remaining = await staff_repo.count_with_role(session, msp_id=msp_id, role=Role.OWNER.value)
+    if remaining == 0:
+        raise RuleBroken(
+            "This is the MSP's last owner. Make someone else an owner first.", rule="last-owner"
+        )

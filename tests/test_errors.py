@@ -1,0 +1,53 @@
+"""Unexpected errors: the person gets a short error id, the log gets the traceback."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from bot.domain.roles import Role
+from bot.errors import RuleBroken
+from tests.support import grant, post
+
+
+async def test_unexpected_error_shows_an_error_id_that_is_logged(
+    client, slack, db, monkeypatch, caplog
+):
+    await grant(db, "U0001", Role.OWNER)
+
+    async def explode(*_args, **_kwargs):
+        raise ZeroDivisionError("secret internals")
+
+    monkeypatch.setattr("bot.services.staff.list_staff", explode)
+    with caplog.at_level(logging.ERROR):
+        reply = await post(client, slack.slash_command("roles", user_id="U0001"))
+    assert reply.status == 200
+    body = reply.json
+    assert body["response_type"] == "ephemeral"
+    match = re.search(r"error id `([0-9a-f]{8})`", body["text"])
+    assert match, body["text"]
+    assert "secret internals" not in reply.text
+    assert "Traceback" not in reply.text
+    logged = [r for r in caplog.records if getattr(r, "error_id", None) == match.group(1)]
+    assert logged and logged[0].exc_info is not None
+
+
+async def test_known_errors_become_friendly_messages(client, slack, db, monkeypatch):
+    await grant(db, "U0001", Role.OWNER)
+
+    async def refuse(*_args, **_kwargs):
+        raise RuleBroken("Not <today>.", rule="R0")
+
+    monkeypatch.setattr("bot.services.staff.list_staff", refuse)
+    reply = await post(client, slack.slash_command("roles", user_id="U0001"))
+    assert reply.json["text"] == ":no_entry: Not &lt;today&gt;."
+
+
+async def test_database_failure_in_the_middleware_gets_an_error_id(client, slack, db, monkeypatch):
+    async def down(*_args, **_kwargs):
+        raise ConnectionError("db down")
+
+    monkeypatch.setattr("handlers.middleware.resolve_requester", down)
+    reply = await post(client, slack.slash_command("help", user_id="U0001"))
+    assert reply.status == 200
+    assert "error id" in reply.json["text"]

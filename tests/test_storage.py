@@ -1,0 +1,149 @@
+"""Storage on SQLite, and on PostgreSQL when MSPBOT_TEST_DATABASE_URL is set."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import inspect, select, text
+
+from bot.domain.roles import Role
+from bot.services import staff, tenancy
+from storage import migrate
+from storage.engine import Database
+from storage.models import Base, Msp, StaffMember
+from storage.repositories import msps as msp_repo
+
+NOW = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
+
+
+def _drift(connection) -> list:
+    context = MigrationContext.configure(connection, opts={"compare_type": True})
+    return compare_metadata(context, Base.metadata)
+
+
+async def test_migrations_and_models_do_not_drift(db: Database, backend: str) -> None:
+    async with db.engine.connect() as connection:
+        assert await connection.run_sync(_drift) == []
+    assert await migrate.is_at_head(db.engine)
+
+
+async def test_downgrade_to_base_and_back(db: Database, database_url: str, backend: str) -> None:
+    await db.dispose()
+    await migrate.downgrade_async(database_url, "base")
+    async with db.engine.connect() as connection:
+        tables = await connection.run_sync(lambda c: inspect(c).get_table_names())
+    assert "msps" not in tables
+    assert await migrate.current_revision(db.engine) is None
+    await migrate.upgrade_async(database_url)
+    assert await migrate.current_revision(db.engine) == migrate.head_revision()
+
+
+async def test_unit_of_work_rolls_back_on_error(db: Database, backend: str) -> None:
+    with pytest.raises(RuntimeError):
+        async with db.unit_of_work() as session:
+            await tenancy.ensure_msp(session, team_id="T1", timezone="UTC", now=NOW)
+            raise RuntimeError("boom")
+    async with db.unit_of_work() as session:
+        assert await msp_repo.get_by_team(session, "T1") is None
+
+
+async def test_first_contact_races_create_one_msp(db: Database, backend: str) -> None:
+    async def contact(user: str) -> int:
+        async with db.unit_of_work() as session:
+            requester = await tenancy.resolve_requester(
+                session,
+                team_id="T1",
+                user_id=user,
+                bootstrap_owners={"U1", "U2"},
+                timezone="UTC",
+                now=NOW,
+            )
+            return requester.msp_id
+
+    ids = await asyncio.gather(*(contact(f"U{i % 3}") for i in range(12)))
+    assert len(set(ids)) == 1
+    async with db.unit_of_work() as session:
+        assert len((await session.scalars(select(Msp))).all()) == 1
+        members = (await session.scalars(select(StaffMember))).all()
+    assert sorted((m.slack_user_id, m.role) for m in members) == [("U1", "owner"), ("U2", "owner")]
+
+
+async def test_datetimes_come_back_aware_and_in_utc(db: Database, backend: str) -> None:
+    berlin = timezone(timedelta(hours=1))
+    async with db.unit_of_work() as session:
+        await tenancy.ensure_msp(session, team_id="T1", timezone="UTC", now=NOW.astimezone(berlin))
+    async with db.unit_of_work() as session:
+        msp = await msp_repo.get_by_team(session, "T1")
+    assert msp is not None
+    assert msp.created_at == NOW
+    assert msp.created_at.tzinfo is not None
+
+
+async def test_naive_datetimes_are_refused(db: Database, backend: str) -> None:
+    with pytest.raises(Exception, match="naive"):
+        async with db.unit_of_work() as session:
+            await tenancy.ensure_msp(
+                session, team_id="T1", timezone="UTC", now=datetime(2026, 1, 1)
+            )
+
+
+async def test_roles_are_scoped_to_their_msp(db: Database, backend: str) -> None:
+    async with db.unit_of_work() as session:
+        await staff.grant_role_as_operator(
+            session, team_id="T1", target_user_id="U1", new_role=Role.OWNER, timezone="UTC", now=NOW
+        )
+        await staff.grant_role_as_operator(
+            session, team_id="T2", target_user_id="U2", new_role=Role.OWNER, timezone="UTC", now=NOW
+        )
+    async with db.unit_of_work() as session:
+        first = await staff.list_staff_as_operator(session, team_id="T1")
+        second = await staff.list_staff_as_operator(session, team_id="T2")
+        stranger = await tenancy.resolve_requester(
+            session, team_id="T1", user_id="U2", bootstrap_owners=(), timezone="UTC", now=NOW
+        )
+    assert [e.user_id for e in first] == ["U1"]
+    assert [e.user_id for e in second] == ["U2"]
+    assert stranger.role is None
+
+
+async def test_deleting_an_msp_cascades_to_its_staff(db: Database, backend: str) -> None:
+    async with db.unit_of_work() as session:
+        await staff.grant_role_as_operator(
+            session, team_id="T1", target_user_id="U1", new_role=Role.OWNER, timezone="UTC", now=NOW
+        )
+    async with db.unit_of_work() as session:
+        await session.execute(text("DELETE FROM msps"))
+    async with db.unit_of_work() as session:
+        assert (await session.scalars(select(StaffMember))).all() == []
+
+
+async def test_concurrent_demotions_keep_one_owner(db: Database, backend: str) -> None:
+    """Two owners demoting each other at once: at least one owner must remain."""
+    async with db.unit_of_work() as session:
+        for user in ("U1", "U2"):
+            await staff.grant_role_as_operator(
+                session,
+                team_id="T1",
+                target_user_id=user,
+                new_role=Role.OWNER,
+                timezone="UTC",
+                now=NOW,
+            )
+
+    async def demote(actor: str, target: str) -> None:
+        async with db.unit_of_work() as session:
+            requester = await tenancy.resolve_requester(
+                session, team_id="T1", user_id=actor, bootstrap_owners=(), timezone="UTC", now=NOW
+            )
+            await staff.change_role(
+                session, requester=requester, target_user_id=target, new_role=Role.ADMIN, now=NOW
+            )
+
+    await asyncio.gather(demote("U1", "U2"), demote("U2", "U1"), return_exceptions=True)
+    async with db.unit_of_work() as session:
+        roles = [m.role for m in (await session.scalars(select(StaffMember))).all()]
+    assert roles.count("owner") >= 1
