@@ -1,0 +1,93 @@
+"""Pure rules: the role policy, subcommands, argument parsing and mrkdwn escaping."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bot.domain import subcommands
+from bot.domain.roles import (
+    ADMIN_GRANTABLE,
+    Role,
+    can_manage_roles,
+    parse_role,
+    why_role_change_refused,
+)
+from bot.errors import InvalidInput
+from bot.views.mrkdwn import escape, mention
+from handlers.msp_command import parse_role_arguments
+
+ROLES_OR_NONE = [*Role, None]
+
+
+@pytest.mark.parametrize(("current", "new"), list(itertools.product(ROLES_OR_NONE, ROLES_OR_NONE)))
+def test_owner_may_make_any_change(current, new):
+    assert why_role_change_refused(actor=Role.OWNER, current=current, new=new) is None
+
+
+@pytest.mark.parametrize(("current", "new"), list(itertools.product(ROLES_OR_NONE, ROLES_OR_NONE)))
+def test_admin_only_moves_people_among_lower_roles(current, new):
+    allowed = (current is None or current in ADMIN_GRANTABLE) and (
+        new is None or new in ADMIN_GRANTABLE
+    )
+    assert (why_role_change_refused(actor=Role.ADMIN, current=current, new=new) is None) is allowed
+
+
+@pytest.mark.parametrize("actor", [Role.APPROVER, Role.MEMBER, Role.VIEWER, None])
+@pytest.mark.parametrize(("current", "new"), list(itertools.product(ROLES_OR_NONE, ROLES_OR_NONE)))
+def test_nobody_else_changes_roles(actor, current, new):
+    assert why_role_change_refused(actor=actor, current=current, new=new) is not None
+    assert not can_manage_roles(actor)
+
+
+def test_parse_role_is_forgiving_about_case_and_space():
+    assert parse_role("  Admin ") is Role.ADMIN
+    assert parse_role("boss") is None
+
+
+def test_help_and_role_subcommands_by_role():
+    assert [s.name for s in subcommands.available_to(Role.VIEWER)] == ["help", "whoami", "roles"]
+    assert "role" in [s.name for s in subcommands.available_to(Role.ADMIN)]
+    assert subcommands.available_to(None) == []
+    assert subcommands.parse_subcommand("") is subcommands.Subcommand.HELP
+    assert subcommands.parse_subcommand("WHOAMI") is subcommands.Subcommand.WHOAMI
+    assert subcommands.suggest("helo") is subcommands.Subcommand.HELP
+    assert subcommands.suggest("xyzzy") is None
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["<@U0002|bob>", "admin"], ("U0002", Role.ADMIN)),
+        (["<@W0002>", "VIEWER"], ("W0002", Role.VIEWER)),
+        (["<@U0002|bob>", "none"], ("U0002", None)),
+        (["<@U0002|bob>", "remove"], ("U0002", None)),
+    ],
+)
+def test_parse_role_arguments(args, expected):
+    assert parse_role_arguments(args) == expected
+
+
+@given(st.lists(st.text(max_size=40), max_size=4))
+def test_parse_role_arguments_never_crashes(args):
+    try:
+        user_id, _role = parse_role_arguments(args)
+    except InvalidInput as refusal:
+        assert "Usage" in refusal.message
+    else:
+        assert user_id.isalnum()
+
+
+@given(st.text())
+def test_escaped_text_has_no_control_characters(text):
+    escaped = escape(text)
+    assert "<" not in escaped and ">" not in escaped
+    assert escaped.replace("&amp;", "").replace("&lt;", "").replace("&gt;", "").count("&") == 0
+
+
+def test_mention_only_for_real_ids():
+    assert mention("U0123ABC") == "<@U0123ABC>"
+    assert mention("<!channel>") == "&lt;!channel&gt;"
