@@ -39,7 +39,9 @@ def test_missing_credentials_are_named_together():
 def test_invalid_and_missing_are_reported_in_one_message(monkeypatch):
     monkeypatch.setenv("PORT", "eighty")
     monkeypatch.setenv("MSPBOT_TIMEZONE", "Mars/Olympus")
-    message = str(pytest.raises(ConfigError, load_settings).value)
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    message = str(caught.value)
     assert "SLACK_BOT_TOKEN" in message and "SLACK_SIGNING_SECRET" in message
     assert "PORT:" in message
     assert "MSPBOT_TIMEZONE: unknown time zone 'Mars/Olympus'" in message
@@ -49,7 +51,9 @@ def test_wrong_token_kinds_are_refused(monkeypatch):
     monkeypatch.setenv("SLACK_BOT_TOKEN", "xapp-wrong-kind")
     monkeypatch.setenv("SLACK_SIGNING_SECRET", "s")
     monkeypatch.setenv("SLACK_APP_TOKEN", "xoxb-wrong-kind")
-    message = str(pytest.raises(ConfigError, load_settings).value)
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    message = str(caught.value)
     assert "SLACK_BOT_TOKEN: must be a bot token starting with xoxb-" in message
     assert "SLACK_APP_TOKEN: must be an app-level token starting with xapp-" in message
     assert "xapp-wrong-kind" not in message

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -147,3 +148,30 @@ async def test_concurrent_demotions_keep_one_owner(db: Database, backend: str) -
     async with db.unit_of_work() as session:
         roles = [m.role for m in (await session.scalars(select(StaffMember))).all()]
     assert roles.count("owner") >= 1
+
+
+async def test_replicas_starting_together_migrate_once(database_url: str, backend: str) -> None:
+    """Each replica's `msp-bot run` upgrades first; on PostgreSQL an advisory lock
+    makes them take turns instead of racing to create the same tables."""
+    if backend != "postgresql":
+        pytest.skip("several replicas means PostgreSQL")
+    code = "import sys; from storage import migrate; migrate.upgrade(sys.argv[1])"
+    processes = [
+        await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-c",
+            code,
+            database_url,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        for _ in range(4)
+    ]
+    outputs = await asyncio.gather(*(p.communicate() for p in processes))
+    for process, (output, _) in zip(processes, outputs, strict=True):
+        assert process.returncode == 0, output.decode()[-2000:]
+    database = Database(database_url)
+    try:
+        assert await migrate.is_at_head(database.engine)
+    finally:
+        await database.dispose()

@@ -6,6 +6,7 @@ import asyncio
 from typing import Any, Literal
 
 from alembic import context
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from storage.engine import create_engine
@@ -13,6 +14,7 @@ from storage.models import Base
 from storage.types import UtcDateTime
 
 target_metadata = Base.metadata
+MIGRATION_LOCK_KEY = 0x6D7370626F74  # "mspbot"
 
 
 def _render_item(type_: str, obj: Any, autogen_context: Any) -> str | Literal[False]:
@@ -45,6 +47,13 @@ async def _run_online() -> None:
     engine = create_engine(_database_url())
     try:
         async with engine.connect() as connection:
+            if connection.dialect.name == "postgresql":
+                # Replicas starting together each run `msp-bot run`: the first takes
+                # this lock and migrates, the others wait, then find nothing to do.
+                # Session-level and committed at once, so it covers Alembic's own
+                # transaction and the version table check that precedes it.
+                await connection.execute(text(f"SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})"))
+                await connection.commit()
             await connection.run_sync(_run_migrations)
             await connection.commit()
     finally:
