@@ -16,6 +16,7 @@ from bot.api.health import health_routes
 from bot.clock import Clock, system_clock
 from bot.config import Settings
 from bot.inflight import InFlight
+from bot.services.tenancy import RequesterCache
 from handlers import register_all
 from handlers.deps import Deps
 from handlers.registry import Listeners
@@ -70,6 +71,7 @@ def build_app(
         in_flight=in_flight,
         bootstrap_owners=settings.mspbot_owners,
         default_timezone=settings.mspbot_timezone,
+        requesters=RequesterCache(ttl_seconds=settings.mspbot_role_cache_seconds),
     )
     bolt, listeners = build_bolt_app(settings, deps)
     scheduler = build_scheduler(timezone=settings.mspbot_timezone)

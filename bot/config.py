@@ -43,6 +43,7 @@ class Settings(BaseSettings):
     port: int = Field(default=3000, ge=0, le=65535)
     mspbot_owners: Annotated[frozenset[str], NoDecode] = frozenset()
     mspbot_timezone: str = "UTC"
+    mspbot_role_cache_seconds: float = Field(default=10.0, ge=0, le=300)
     log_level: str = "INFO"
     log_format: LogFormat = LogFormat.TEXT
 

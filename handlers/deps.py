@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from bot.clock import Clock
 from bot.inflight import InFlight
+from bot.services.tenancy import RequesterCache
 from storage.engine import Database
 
 
@@ -16,3 +17,4 @@ class Deps:
     in_flight: InFlight
     bootstrap_owners: frozenset[str]
     default_timezone: str
+    requesters: RequesterCache

@@ -39,21 +39,30 @@ def register(app: AsyncApp, deps: Deps) -> None:
         team_id = context.team_id or context.enterprise_id
         user_id = context.user_id
         if team_id and user_id:
-            async with deps.db.unit_of_work() as session:
-                context[REQUESTER] = await resolve_requester(
-                    session,
-                    team_id=team_id,
-                    user_id=user_id,
-                    bootstrap_owners=deps.bootstrap_owners,
-                    timezone=deps.default_timezone,
-                    now=deps.clock(),
-                )
-            if not context[REQUESTER].is_staff and not _is_event(body):
+            requester = deps.requesters.get(team_id, user_id) or await _look_up(
+                deps, team_id, user_id
+            )
+            context[REQUESTER] = requester
+            if not requester.is_staff and not _is_event(body):
                 return _turn_away(body, context.respond, deps)
         await next()
         return None
 
     app.middleware(resolve_tenant_and_role)
+
+
+async def _look_up(deps: Deps, team_id: str, user_id: str) -> Requester:
+    async with deps.db.unit_of_work() as session:
+        requester = await resolve_requester(
+            session,
+            team_id=team_id,
+            user_id=user_id,
+            bootstrap_owners=deps.bootstrap_owners,
+            timezone=deps.default_timezone,
+            now=deps.clock(),
+        )
+    deps.requesters.put(requester)
+    return requester
 
 
 def _is_event(body: dict[str, Any]) -> bool:

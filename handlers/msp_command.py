@@ -3,6 +3,7 @@ service and returns a view; `handle_msp` routes, checks the role and acks once."
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -68,9 +69,18 @@ def _staff_role(requester: Requester) -> Role:
 
 def _help(requester: Requester, *, notice: str | None = None) -> Message:
     role = _staff_role(requester)
+    if notice is None:
+        return _plain_help(role)
     return help_message(
         command=SlashCommand.MSP, role=role, entries=subcommands.available_to(role), notice=notice
     )
+
+
+@functools.cache
+def _plain_help(role: Role) -> Message:
+    """The help card depends only on the role; building Block Kit is the costliest
+    part of answering `/msp help`, so each role's card is built once."""
+    return help_message(command=SlashCommand.MSP, role=role, entries=subcommands.available_to(role))
 
 
 async def _show_help(requester: Requester, _args: list[str], _deps: Deps) -> Message:
@@ -103,6 +113,7 @@ async def _change_role(requester: Requester, args: list[str], deps: Deps) -> Mes
             new_role=new_role,
             now=deps.clock(),
         )
+    deps.requesters.forget(requester.team_id, change.user_id)
     return role_change_message(user_id=change.user_id, before=change.before, after=change.after)
 
 

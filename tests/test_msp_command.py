@@ -259,3 +259,20 @@ async def test_fake_slack_is_not_called_for_commands(client, slack, db, fake_sla
     await post(client, slack.slash_command("roles", user_id="U0001"))
     methods = {call.method for call in fake_slack.calls}
     assert methods <= {"auth.test"}
+
+
+async def test_a_lowered_role_applies_at_once_on_this_replica(client, slack, db):
+    await grant(db, "U0001", Role.OWNER)
+    await grant(db, "U0002", Role.ADMIN)
+    # U0002 is now remembered as admin by the requester cache...
+    assert "Admin" in _all_text(
+        (await post(client, slack.slash_command("whoami", user_id="U0002"))).json
+    )
+    await post(client, slack.slash_command("role <@U0002> viewer", user_id="U0001"))
+    # ...and forgotten when the role changed here.
+    reply = await post(client, slack.slash_command("role <@U0003> viewer", user_id="U0002"))
+    assert "Your role (viewer) cannot use `/msp role`." in _all_text(reply.json)
+    removed = await post(client, slack.slash_command("role <@U0002> none", user_id="U0001"))
+    assert ":white_check_mark:" in _all_text(removed.json)
+    stranger = await post(client, slack.slash_command("whoami", user_id="U0002"))
+    assert "Ask an admin" in _all_text(stranger.json)

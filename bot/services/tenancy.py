@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+import time
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -57,10 +58,13 @@ async def resolve_requester(
 ) -> Requester:
     """Resolve the person's role; people listed in MSPBOT_OWNERS become owners the
     first time they reach the bot (only if they have no role yet)."""
-    msp_id = await ensure_msp(session, team_id=team_id, timezone=timezone, now=now)
-    member = await staff_repo.get(session, msp_id=msp_id, slack_user_id=user_id)
-    if member is not None:
-        return Requester(msp_id=msp_id, team_id=team_id, user_id=user_id, role=Role(member.role))
+    found = await staff_repo.find_role(session, team_id=team_id, slack_user_id=user_id)
+    if found is not None and found[1] is not None:
+        return Requester(msp_id=found[0], team_id=team_id, user_id=user_id, role=Role(found[1]))
+    if found is not None:
+        msp_id = found[0]
+    else:
+        msp_id = await ensure_msp(session, team_id=team_id, timezone=timezone, now=now)
     if user_id in bootstrap_owners and await staff_repo.add_if_absent(
         session, msp_id=msp_id, slack_user_id=user_id, role=Role.OWNER.value, now=now
     ):
@@ -77,3 +81,46 @@ async def resolve_requester(
         )
         return Requester(msp_id=msp_id, team_id=team_id, user_id=user_id, role=Role.OWNER)
     return Requester(msp_id=msp_id, team_id=team_id, user_id=user_id, role=None)
+
+
+class RequesterCache:
+    """Recently resolved staff, so most requests skip the database lookup.
+
+    Only staff are cached, so a newly granted role works at once. A role lowered or
+    removed on this replica is forgotten at once too (`forget`); on other replicas,
+    or by the CLI, it takes effect within `ttl_seconds`. Set the TTL to 0 to look
+    every request up.
+    """
+
+    def __init__(
+        self,
+        *,
+        ttl_seconds: float,
+        max_entries: int = 10_000,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._ttl = ttl_seconds
+        self._max = max_entries
+        self._monotonic = monotonic
+        self._entries: dict[tuple[str, str], tuple[float, Requester]] = {}
+
+    def get(self, team_id: str, user_id: str) -> Requester | None:
+        entry = self._entries.get((team_id, user_id))
+        if entry is None:
+            return None
+        expires, requester = entry
+        if self._monotonic() >= expires:
+            del self._entries[(team_id, user_id)]
+            return None
+        return requester
+
+    def put(self, requester: Requester) -> None:
+        if self._ttl <= 0 or not requester.is_staff:
+            return
+        if len(self._entries) >= self._max:
+            self._entries.clear()  # crude but bounded; refills within one TTL
+        key = (requester.team_id, requester.user_id)
+        self._entries[key] = (self._monotonic() + self._ttl, requester)
+
+    def forget(self, team_id: str, user_id: str) -> None:
+        self._entries.pop((team_id, user_id), None)

@@ -24,4 +24,4 @@ class Message:
 
     def as_kwargs(self) -> dict[str, Any]:
         """Arguments for ack(), respond() and chat.postMessage."""
-        return {"text": self.text, "blocks": self.blocks}
+        return {"text": self.text, "blocks": list(self.blocks)}

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import StaffMember
+from storage.models import Msp, StaffMember
 from storage.repositories._upsert import insert_ignoring_conflict
 
 
@@ -63,3 +63,23 @@ async def lock_owners(session: AsyncSession, *, msp_id: int) -> Sequence[StaffMe
     if session.get_bind().dialect.name == "postgresql":
         statement = statement.with_for_update()
     return (await session.scalars(statement)).all()
+
+
+async def find_role(
+    session: AsyncSession, *, team_id: str, slack_user_id: str
+) -> tuple[int, str | None] | None:
+    """(msp id, role or None) of a person in a workspace's MSP, in one query.
+
+    None when the workspace has no MSP yet. This runs on every request, so it is
+    one indexed join rather than two ORM lookups.
+    """
+    statement = (
+        select(Msp.id, StaffMember.role)
+        .outerjoin(
+            StaffMember,
+            and_(StaffMember.msp_id == Msp.id, StaffMember.slack_user_id == slack_user_id),
+        )
+        .where(Msp.team_id == team_id)
+    )
+    row = (await session.execute(statement)).first()
+    return None if row is None else (row[0], row[1])
