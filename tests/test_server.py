@@ -10,6 +10,7 @@ import socket
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -19,7 +20,7 @@ from bot.config import Settings
 from bot.domain.roles import Role
 from bot.server import serve
 from tests.fake_slack import FakeSlack
-from tests.slack_requests import SlackRequests
+from tests.slack_requests import SignedRequest, SlackRequests
 from tests.support import SIGNING_SECRET, TEAM_ID, grant
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -86,11 +87,8 @@ async def test_msp_bot_run_serves_slack_and_stops_on_sigterm(tmp_path, fake_slac
             request = SlackRequests(signing_secret=SIGNING_SECRET, team_id=TEAM_ID).slash_command(
                 "help", user_id="U0001"
             )
-            async with session.post(
-                f"{base}/slack/events", data=request.body.encode(), headers=request.headers
-            ) as response:
-                assert response.status == 200
-                body = await response.json()
+            status, body = await _post_signed(session, base, request)
+            assert status == 200
             assert body["response_type"] == "ephemeral"
             assert any(block["type"] == "header" for block in body["blocks"])
         process.send_signal(signal.SIGTERM)
@@ -174,13 +172,9 @@ async def test_stop_waits_for_in_flight_work(running, db, slack, fake_slack: Fak
     fake_slack.fail("views.publish", delay=0.6)  # a slow Slack
     async with aiohttp.ClientSession() as session:
         await _wait_until_up(session, f"http://127.0.0.1:{bot.settings.port}/healthz", _Alive())
-        request = slack.app_home_opened(user_id="U0001")
-        async with session.post(
-            f"http://127.0.0.1:{bot.settings.port}/slack/events",
-            data=request.body.encode(),
-            headers=request.headers,
-        ) as response:
-            assert response.status == 200  # acked before the slow publish finished
+        base = f"http://127.0.0.1:{bot.settings.port}"
+        status, _ = await _post_signed(session, base, slack.app_home_opened(user_id="U0001"))
+        assert status == 200  # acked before the slow publish finished
     assert len(bot.in_flight) == 1
     started = time.monotonic()
     stop.set()
@@ -189,6 +183,16 @@ async def test_stop_waits_for_in_flight_work(running, db, slack, fake_slack: Fak
     assert len(bot.in_flight) == 0
     assert len(fake_slack.calls_to("views.publish")) == 1
     assert not bot.scheduler.running
+
+
+async def _post_signed(
+    session: aiohttp.ClientSession, base: str, request: SignedRequest
+) -> tuple[int, Any]:
+    async with session.post(
+        f"{base}/slack/events", data=request.body.encode(), headers=request.headers
+    ) as response:
+        body = await response.json() if response.content_type == "application/json" else None
+        return response.status, body
 
 
 class _Alive:

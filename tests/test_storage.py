@@ -53,9 +53,9 @@ async def test_unit_of_work_rolls_back_on_error(db: Database, backend: str) -> N
 
 
 async def test_first_contact_races_create_one_msp(db: Database, backend: str) -> None:
-    async def contact(user: str) -> int:
+    async def contact(user: str) -> tenancy.Requester:
         async with db.unit_of_work() as session:
-            requester = await tenancy.resolve_requester(
+            return await tenancy.resolve_requester(
                 session,
                 team_id="T1",
                 user_id=user,
@@ -63,10 +63,15 @@ async def test_first_contact_races_create_one_msp(db: Database, backend: str) ->
                 timezone="UTC",
                 now=NOW,
             )
-            return requester.msp_id
 
-    ids = await asyncio.gather(*(contact(f"U{i % 3}") for i in range(12)))
-    assert len(set(ids)) == 1
+    requesters = await asyncio.gather(*(contact(f"U{i % 3}") for i in range(12)))
+    assert len({r.msp_id for r in requesters}) == 1
+    # Every racing request of a configured owner sees the owner role, not just the winner.
+    assert {(r.user_id, r.role) for r in requesters} == {
+        ("U0", None),
+        ("U1", Role.OWNER),
+        ("U2", Role.OWNER),
+    }
     async with db.unit_of_work() as session:
         assert len((await session.scalars(select(Msp))).all()) == 1
         members = (await session.scalars(select(StaffMember))).all()

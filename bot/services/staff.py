@@ -12,6 +12,7 @@ from bot.errors import NotAllowed, RuleBroken
 from bot.services import audit
 from bot.services.tenancy import Requester, ensure_msp
 from storage.models import StaffMember
+from storage.repositories import audit as audit_repo
 from storage.repositories import msps as msp_repo
 from storage.repositories import staff as staff_repo
 
@@ -137,7 +138,7 @@ async def _apply(
         action = audit.AuditAction.ROLE_CHANGED
     if current == Role.OWNER:
         await _refuse_if_no_owner_left(session, msp_id=msp_id)
-    await audit.record(
+    await audit_repo.append(
         session,
         msp_id=msp_id,
         actor=actor,

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.roles import Role
 from bot.services import audit
+from storage.repositories import audit as audit_repo
 from storage.repositories import msps as msp_repo
 from storage.repositories import staff as staff_repo
 
@@ -33,7 +34,7 @@ async def ensure_msp(session: AsyncSession, *, team_id: str, timezone: str, now:
         session, team_id=team_id, timezone=timezone, now=now
     )
     if created:
-        await audit.record(
+        await audit_repo.append(
             session,
             msp_id=msp.id,
             actor=audit.SYSTEM_ACTOR,
@@ -65,10 +66,20 @@ async def resolve_requester(
         msp_id = found[0]
     else:
         msp_id = await ensure_msp(session, team_id=team_id, timezone=timezone, now=now)
-    if user_id in bootstrap_owners and await staff_repo.add_if_absent(
+    if user_id not in bootstrap_owners:
+        return Requester(msp_id=msp_id, team_id=team_id, user_id=user_id, role=None)
+    return await _bootstrap_owner(session, msp_id=msp_id, team_id=team_id, user_id=user_id, now=now)
+
+
+async def _bootstrap_owner(
+    session: AsyncSession, *, msp_id: int, team_id: str, user_id: str, now: datetime
+) -> Requester:
+    """Make a MSPBOT_OWNERS person an owner; when a concurrent request (maybe on
+    another replica) got there first, take the role it wrote."""
+    if await staff_repo.add_if_absent(
         session, msp_id=msp_id, slack_user_id=user_id, role=Role.OWNER.value, now=now
     ):
-        await audit.record(
+        await audit_repo.append(
             session,
             msp_id=msp_id,
             actor=audit.BOOTSTRAP_ACTOR,
@@ -79,8 +90,9 @@ async def resolve_requester(
             after={"role": Role.OWNER.value},
             at=now,
         )
-        return Requester(msp_id=msp_id, team_id=team_id, user_id=user_id, role=Role.OWNER)
-    return Requester(msp_id=msp_id, team_id=team_id, user_id=user_id, role=None)
+    member = await staff_repo.get(session, msp_id=msp_id, slack_user_id=user_id)
+    role = Role(member.role) if member is not None else None
+    return Requester(msp_id=msp_id, team_id=team_id, user_id=user_id, role=role)
 
 
 class RequesterCache:
