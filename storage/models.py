@@ -6,10 +6,22 @@ domain's enums, and the services translate.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, MetaData, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from storage.types import UtcDateTime
@@ -42,6 +54,10 @@ class Msp(Base):
     mau_allowance: Mapped[int] = mapped_column(Integer, default=0)
     approvals_channel: Mapped[str | None] = mapped_column(String(32), default=None)
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    trial_days: Mapped[int] = mapped_column(Integer, default=30, server_default="30")
+    default_monthly_price_cents: Mapped[int] = mapped_column(
+        Integer, default=7500, server_default="7500"
+    )
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
@@ -82,3 +98,112 @@ class AuditEvent(Base):
     after: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     note: Mapped[str | None] = mapped_column(Text, default=None)
     created_at: Mapped[datetime]
+
+
+class Customer(Base):
+    """A managed account (organization) of an MSP.
+
+    `name_key` and `admin_email_key` are the normalised forms the uniqueness rules
+    compare (R2 within the MSP, R1 across all accounts); `version` changes on every
+    update so an edit made on a stale copy is detected instead of overwriting.
+    """
+
+    __tablename__ = "customers"
+    __table_args__ = (
+        UniqueConstraint("msp_id", "name_key"),
+        Index("ix_customers_msp_id_status", "msp_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    msp_id: Mapped[int] = mapped_column(ForeignKey("msps.id", ondelete="CASCADE"))
+    account_number: Mapped[str] = mapped_column(String(16), unique=True)
+    name: Mapped[str] = mapped_column(String(80))
+    name_key: Mapped[str] = mapped_column(String(80))
+    admin_email: Mapped[str] = mapped_column(String(254))
+    admin_email_key: Mapped[str] = mapped_column(String(254), unique=True)
+    plan: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(24))
+    trial_start: Mapped[date | None] = mapped_column(Date, default=None)
+    trial_end: Mapped[date | None] = mapped_column(Date, default=None)
+    licences: Mapped[int] = mapped_column(Integer, default=0)
+    users: Mapped[int] = mapped_column(Integer, default=0)
+    mau_this_month: Mapped[int] = mapped_column(Integer, default=0)
+    max_mau_threshold: Mapped[int] = mapped_column(Integer, default=1_000_000)
+    monthly_price_cents: Mapped[int] = mapped_column(Integer, default=7500)
+    contract_start: Mapped[date | None] = mapped_column(Date, default=None)
+    renewal_date: Mapped[date | None] = mapped_column(Date, default=None)
+    past_due: Mapped[bool] = mapped_column(Boolean, default=False)
+    data_used_gb: Mapped[float] = mapped_column(Float, default=0.0)
+    add_ons: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_by: Mapped[str] = mapped_column(String(64))
+    notes: Mapped[str] = mapped_column(Text, default="")
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+    locations: Mapped[list[CustomerLocation]] = relationship(
+        cascade="all, delete-orphan", passive_deletes=True, order_by="CustomerLocation.position"
+    )
+    contacts: Mapped[list[CustomerContact]] = relationship(
+        cascade="all, delete-orphan", passive_deletes=True, order_by="CustomerContact.id"
+    )
+    agents: Mapped[list[CustomerAgent]] = relationship(
+        cascade="all, delete-orphan", passive_deletes=True
+    )
+    assignments: Mapped[list[CustomerAssignment]] = relationship(
+        cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class CustomerLocation(Base):
+    """A site of a customer."""
+
+    __tablename__ = "customer_locations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(
+        ForeignKey("customers.id", ondelete="CASCADE"), index=True
+    )
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    name: Mapped[str] = mapped_column(String(100))
+
+
+class CustomerContact(Base):
+    """A person at the customer; the primary one is shown on the card."""
+
+    __tablename__ = "customer_contacts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(
+        ForeignKey("customers.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(100))
+    email: Mapped[str | None] = mapped_column(String(254), default=None)
+    phone: Mapped[str | None] = mapped_column(String(40), default=None)
+    is_primary: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class CustomerAgent(Base):
+    """A monitoring agent installed at the customer (reported by integrations)."""
+
+    __tablename__ = "customer_agents"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(
+        ForeignKey("customers.id", ondelete="CASCADE"), index=True
+    )
+    hostname: Mapped[str] = mapped_column(String(255))
+    reporting: Mapped[bool] = mapped_column(Boolean, default=True)
+    last_seen_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class CustomerAssignment(Base):
+    """A staff member assigned to a customer (members see only these customers)."""
+
+    __tablename__ = "customer_assignments"
+    __table_args__ = (Index("ix_customer_assignments_slack_user_id", "slack_user_id"),)
+
+    customer_id: Mapped[int] = mapped_column(
+        ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True
+    )
+    slack_user_id: Mapped[str] = mapped_column(String(32), primary_key=True)

@@ -1,0 +1,246 @@
+"""Customers: plans, statuses, and the pure rules for their fields (R1-R3, R5, R16,
+R18, R21). Parsing functions raise `InvalidInput` naming the field that is wrong."""
+
+from __future__ import annotations
+
+import re
+import secrets
+import unicodedata
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal, InvalidOperation
+from enum import StrEnum
+
+from bot.errors import InvalidInput
+
+
+class Plan(StrEnum):
+    TRIAL = "trial"
+    FREE = "free"
+    ESSENTIALS = "essentials"
+    PROFESSIONAL = "professional"
+    ENTERPRISE = "enterprise"
+
+    @property
+    def label(self) -> str:
+        return self.value.capitalize()
+
+    @property
+    def is_paid(self) -> bool:
+        return self in PAID_PLANS
+
+
+PAID_PLANS = frozenset({Plan.ESSENTIALS, Plan.PROFESSIONAL, Plan.ENTERPRISE})
+
+
+class Status(StrEnum):
+    ACTIVE_TRIAL = "active_trial"
+    EXPIRED_TRIAL = "expired_trial"
+    PAID = "paid"
+    FREE = "free"
+    PENDING_CANCELLATION = "pending_cancellation"
+    SCHEDULED_DELETION = "scheduled_deletion"
+    DELETED = "deleted"
+
+    @property
+    def label(self) -> str:
+        return self.value.replace("_", " ").capitalize()
+
+
+class CustomerFilter(StrEnum):
+    """The lists of `/msp customers`."""
+
+    ALL = "all"
+    PAID = "paid"
+    TRIALS = "trials"
+    EXPIRED = "expired"
+    FREE = "free"
+
+
+FILTER_STATUSES: dict[CustomerFilter, frozenset[Status]] = {
+    CustomerFilter.ALL: frozenset(Status) - {Status.DELETED},
+    CustomerFilter.PAID: frozenset({Status.PAID, Status.PENDING_CANCELLATION}),
+    CustomerFilter.TRIALS: frozenset({Status.ACTIVE_TRIAL}),
+    CustomerFilter.EXPIRED: frozenset({Status.EXPIRED_TRIAL}),
+    CustomerFilter.FREE: frozenset({Status.FREE}),
+}
+
+DEFAULT_TRIAL_DAYS = 30  # R4
+DEFAULT_MONTHLY_PRICE = Decimal("75.00")  # R18
+DEFAULT_MAX_MAU_THRESHOLD = 1_000_000  # R20: this large means "never block"
+MAX_NAME_LENGTH = 80
+MAX_EMAIL_LENGTH = 254
+MAX_LICENCES = 100_000
+MAX_THRESHOLD = 1_000_000_000
+MAX_PRICE = Decimal("100000")
+MAX_LOCATIONS = 50
+MAX_LOCATION_LENGTH = 100
+MAX_NOTES_LENGTH = 2000
+MAX_ASSIGNED_STAFF = 20
+
+# Crockford-style alphabet: no 0/O, 1/I/L or U, so numbers read out over the phone survive.
+_ACCOUNT_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"
+_EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>.]{2,}$")
+
+
+def new_account_number() -> str:
+    """Short, human friendly, unique with overwhelming odds (the table enforces it)."""
+    raw = "".join(secrets.choice(_ACCOUNT_ALPHABET) for _ in range(8))
+    return f"{raw[:4]}-{raw[4:]}"
+
+
+def account_number_key(text: str) -> str:
+    """How an account number typed by a person is compared: no case, no dashes."""
+    return re.sub(r"[\s-]", "", text).upper()
+
+
+def email_key(email: str) -> str:
+    """R1: emails are compared trimmed and case-insensitively."""
+    return email.strip().casefold()
+
+
+def name_key(name: str) -> str:
+    """R2: names are compared case-insensitively, with Unicode normalised."""
+    return unicodedata.normalize("NFKC", name).strip().casefold()
+
+
+def parse_email(text: str | None, *, field: str, required: bool = True) -> str | None:
+    email = (text or "").strip()
+    if not email:
+        if required:
+            raise InvalidInput("Enter the admin's email address.", field=field)
+        return None
+    if len(email) > MAX_EMAIL_LENGTH or not _EMAIL.match(email):
+        raise InvalidInput(
+            "That is not a valid email address (like admin@example.com).", field=field
+        )
+    return email
+
+
+def parse_name(text: str | None, *, field: str) -> str:
+    name = unicodedata.normalize("NFC", (text or "")).strip()
+    if not name:
+        raise InvalidInput("Enter the organization's name.", field=field)
+    if len(name) > MAX_NAME_LENGTH:
+        raise InvalidInput(
+            f"Names can be at most {MAX_NAME_LENGTH} characters (this one has {len(name)}).",
+            field=field,
+        )
+    if any(unicodedata.category(ch) in ("Cc", "Cf") for ch in name):
+        raise InvalidInput("Names cannot contain control characters or line breaks.", field=field)
+    return name
+
+
+def parse_whole_number(
+    text: str | None, *, field: str, what: str, minimum: int, maximum: int
+) -> int:
+    cleaned = (text or "").strip().replace(",", "").replace("_", "")
+    if not re.fullmatch(r"-?\d+", cleaned):
+        raise InvalidInput(f"The {what} must be a whole number.", field=field)
+    value = int(cleaned)
+    if value < minimum:
+        raise InvalidInput(f"The {what} must be at least {minimum:,}.", field=field)
+    if value > maximum:
+        raise InvalidInput(f"The {what} can be at most {maximum:,}.", field=field)
+    return value
+
+
+def parse_licences(text: str | None, *, field: str) -> int:
+    return parse_whole_number(
+        text, field=field, what="number of licences", minimum=1, maximum=MAX_LICENCES
+    )
+
+
+def parse_threshold(text: str | None, *, field: str) -> int:
+    if not (text or "").strip():
+        return DEFAULT_MAX_MAU_THRESHOLD
+    return parse_whole_number(
+        text, field=field, what="max-MAU threshold", minimum=1, maximum=MAX_THRESHOLD
+    )
+
+
+def parse_price(text: str | None, *, field: str, default: Decimal) -> Decimal:
+    cleaned = (text or "").strip().lstrip("$").replace(",", "")
+    if not cleaned:
+        return default
+    try:
+        price = Decimal(cleaned)
+    except InvalidOperation:
+        raise InvalidInput(
+            "The monthly price must be an amount like 75 or 75.50.", field=field
+        ) from None
+    if not price.is_finite() or price < 0:
+        raise InvalidInput("The monthly price cannot be negative.", field=field)
+    if price > MAX_PRICE:
+        raise InvalidInput(f"The monthly price can be at most ${MAX_PRICE:,}.", field=field)
+    if price != price.quantize(Decimal("0.01")):
+        raise InvalidInput("The monthly price can have at most two decimals.", field=field)
+    return price.quantize(Decimal("0.01"))
+
+
+def parse_locations(text: str | None, *, field: str) -> list[str]:
+    """One location per line; blank lines and repeats are dropped."""
+    locations: list[str] = []
+    for line in (text or "").splitlines():
+        location = line.strip()
+        if not location or location.casefold() in (seen.casefold() for seen in locations):
+            continue
+        if len(location) > MAX_LOCATION_LENGTH:
+            raise InvalidInput(
+                f"Each location can be at most {MAX_LOCATION_LENGTH} characters.", field=field
+            )
+        locations.append(location)
+    if len(locations) > MAX_LOCATIONS:
+        raise InvalidInput(f"At most {MAX_LOCATIONS} locations, one per line.", field=field)
+    return locations
+
+
+def parse_notes(text: str | None, *, field: str) -> str:
+    notes = (text or "").strip()
+    if len(notes) > MAX_NOTES_LENGTH:
+        raise InvalidInput(f"Notes can be at most {MAX_NOTES_LENGTH} characters.", field=field)
+    return notes
+
+
+def check_renewal_date(renewal: date | None, *, today: date, field: str) -> date:
+    if renewal is None:
+        raise InvalidInput("Pick the renewal date of the paid plan.", field=field)
+    if renewal <= today:
+        raise InvalidInput(
+            f"The renewal date must be in the future (after {today.isoformat()}).", field=field
+        )
+    if renewal > today + timedelta(days=366 * 5):
+        raise InvalidInput("The renewal date can be at most five years ahead.", field=field)
+    return renewal
+
+
+def trial_end(start: date, *, days: int = DEFAULT_TRIAL_DAYS) -> date:
+    return start + timedelta(days=days)
+
+
+def trial_days_left(end: date | None, *, today: date) -> int | None:
+    return None if end is None else max(0, (end - today).days)
+
+
+def in_active_paid_term(*, status: Status, renewal_date: date | None, today: date) -> bool:
+    """R16: an account is in an active paid term until its renewal date."""
+    paying = status in (Status.PAID, Status.PENDING_CANCELLATION)
+    return paying and (renewal_date is None or renewal_date > today)
+
+
+@dataclass(frozen=True, slots=True)
+class Capacity:
+    """R3: how many customers the MSP has against its maximum."""
+
+    used: int
+    maximum: int
+
+    @property
+    def full(self) -> bool:
+        return self.used >= self.maximum
+
+    def refusal(self) -> str:
+        return (
+            f"Your MSP already manages {self.used:,} of its {self.maximum:,} customers, the most "
+            "it may have. Remove a customer or raise the maximum first."
+        )
