@@ -244,3 +244,37 @@ class Capacity:
             f"Your MSP already manages {self.used:,} of its {self.maximum:,} customers, the most "
             "it may have. Remove a customer or raise the maximum first."
         )
+
+
+class CustomerField(StrEnum):
+    """Names of a customer's editable fields; modals use them as block ids, so a
+    refusal about a field lands on that field."""
+
+    NAME = "customer_name"
+    ADMIN_EMAIL = "customer_admin_email"
+    PLAN = "customer_plan"
+    LICENCES = "customer_licences"
+    RENEWAL_DATE = "customer_renewal_date"
+    THRESHOLD = "customer_threshold"
+    PRICE = "customer_price"
+    LOCATIONS = "customer_locations"
+    CONTACT_NAME = "customer_contact_name"
+    CONTACT_EMAIL = "customer_contact_email"
+    ASSIGNED = "customer_assigned"
+    NOTES = "customer_notes"
+    CONFIRM_NAME = "customer_confirm_name"
+
+
+def parse_contact_name(text: str | None, *, field: str) -> str | None:
+    name = (text or "").strip()
+    if len(name) > 100:
+        raise InvalidInput("The contact's name can be at most 100 characters.", field=field)
+    return name or None
+
+
+def cents(amount: Decimal) -> int:
+    return int((amount * 100).to_integral_value())
+
+
+def from_cents(value: int) -> Decimal:
+    return (Decimal(value) / 100).quantize(Decimal("0.01"))

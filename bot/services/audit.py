@@ -18,3 +18,6 @@ class AuditAction(StrEnum):
     ROLE_GRANTED = "role.granted"
     ROLE_CHANGED = "role.changed"
     ROLE_REVOKED = "role.revoked"
+    CUSTOMER_CREATED = "customer.created"
+    CUSTOMER_UPDATED = "customer.updated"
+    CUSTOMER_DELETED = "customer.deleted"

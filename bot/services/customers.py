@@ -1,0 +1,592 @@
+"""Customer accounts: add, find, show, list, edit and delete them, within the
+person's role (members only see and act on customers assigned to them)."""
+
+from __future__ import annotations
+
+import math
+import zoneinfo
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.domain.customers import (
+    FILTER_STATUSES,
+    Capacity,
+    CustomerField,
+    CustomerFilter,
+    Plan,
+    Status,
+    account_number_key,
+    cents,
+    email_key,
+    from_cents,
+    in_active_paid_term,
+    name_key,
+    new_account_number,
+    trial_days_left,
+    trial_end,
+)
+from bot.domain.roles import Role
+from bot.errors import BotError, InvalidInput, NotAllowed, NotFound, RuleBroken
+from bot.services import audit
+from bot.services.tenancy import Requester
+from storage.models import Customer, CustomerAssignment, CustomerContact, CustomerLocation, Msp
+from storage.repositories import audit as audit_repo
+from storage.repositories import customers as customer_repo
+
+SEES_ALL = frozenset({Role.OWNER, Role.ADMIN, Role.APPROVER, Role.VIEWER})
+EDITS_ALL = frozenset({Role.OWNER, Role.ADMIN})
+ADDS = frozenset({Role.OWNER, Role.ADMIN, Role.MEMBER})
+DELETES = frozenset({Role.OWNER, Role.ADMIN})
+PICKER_LIMIT = 100  # Slack shows at most 100 options in a select
+EMAIL_TAKEN = "This admin email is already used by another account."
+
+
+class StaleEdit(BotError):
+    """The customer changed after the edit modal was opened."""
+
+
+@dataclass(frozen=True, slots=True)
+class NewCustomer:
+    """Validated input of the Add customer modal (or a CSV row)."""
+
+    name: str
+    admin_email: str
+    plan: Plan = Plan.TRIAL
+    licences: int = 0
+    renewal_date: date | None = None
+    max_mau_threshold: int = 1_000_000
+    monthly_price: Decimal | None = None  # None: the MSP's default (R18)
+    locations: list[str] = field(default_factory=list)
+    contact_name: str | None = None
+    contact_email: str | None = None
+    assigned: list[str] = field(default_factory=list)
+    notes: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerChanges:
+    """Validated input of the Edit modal."""
+
+    name: str
+    admin_email: str
+    locations: list[str]
+    contact_name: str | None
+    contact_email: str | None
+    max_mau_threshold: int
+    monthly_price: Decimal
+    assigned: list[str]
+    notes: str
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerCard:
+    id: int
+    account_number: str
+    name: str
+    admin_email: str
+    plan: Plan
+    status: Status
+    trial_end: date | None
+    trial_days_left: int | None
+    users: int
+    licences: int
+    mau_this_month: int
+    max_mau_threshold: int
+    monthly_price: Decimal
+    contract_start: date | None
+    renewal_date: date | None
+    past_due: bool
+    data_used_gb: float
+    add_ons: list[str]
+    agents_reporting: int
+    agents_total: int
+    locations: list[str]
+    contact_name: str | None
+    contact_email: str | None
+    assigned: list[str]
+    notes: str
+    created_by: str
+    version: int
+    can_edit: bool
+    can_delete: bool
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerRow:
+    id: int
+    account_number: str
+    name: str
+    plan: Plan
+    status: Status
+    users: int
+    licences: int
+    trial_days_left: int | None
+    renewal_date: date | None
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerPage:
+    filter: CustomerFilter
+    text: str
+    page: int
+    page_count: int
+    total: int
+    trial_users: int
+    paid_users: int
+    rows: list[CustomerRow]
+
+
+@dataclass(frozen=True, slots=True)
+class DeletedCustomer:
+    name: str
+    account_number: str
+
+
+def today_for(msp: Msp, now: datetime) -> date:
+    """The date in the MSP's time zone: trials and renewals are days, not instants."""
+    return now.astimezone(zoneinfo.ZoneInfo(msp.timezone)).date()
+
+
+def _staff_role(requester: Requester) -> Role:
+    if requester.role is None:
+        raise NotAllowed("Only the MSP's staff can see customers.")
+    return requester.role
+
+
+def _assigned_filter(requester: Requester) -> str | None:
+    """Members see only their assigned customers; everyone else sees all."""
+    return None if _staff_role(requester) in SEES_ALL else requester.user_id
+
+
+async def _msp(session: AsyncSession, requester: Requester) -> Msp:
+    msp = await session.get(Msp, requester.msp_id)
+    if msp is None:
+        raise NotFound("This workspace has no MSP yet.")
+    return msp
+
+
+async def capacity(session: AsyncSession, *, requester: Requester) -> Capacity:
+    msp = await _msp(session, requester)
+    used = await customer_repo.count_active(session, msp_id=msp.id)
+    return Capacity(used=used, maximum=msp.max_customers)
+
+
+async def check_can_add(session: AsyncSession, *, requester: Requester) -> Capacity:
+    """Refuse before a modal opens, so nobody fills in a form for nothing."""
+    if _staff_role(requester) not in ADDS:
+        raise NotAllowed("Approvers and viewers cannot add customers.")
+    room = await capacity(session, requester=requester)
+    if room.full:
+        raise RuleBroken(room.refusal(), rule="R3")
+    return room
+
+
+async def default_price(session: AsyncSession, *, requester: Requester) -> Decimal:
+    return from_cents((await _msp(session, requester)).default_monthly_price_cents)
+
+
+async def create_customer(
+    session: AsyncSession, *, requester: Requester, new: NewCustomer, now: datetime
+) -> CustomerCard:
+    room = await check_can_add(session, requester=requester)
+    msp = await _msp(session, requester)
+    today = today_for(msp, now)
+    if room.full:
+        raise InvalidInput(room.refusal(), field=CustomerField.NAME)
+    await _check_unique(session, msp_id=msp.id, name=new.name, email=new.admin_email)
+    assigned = list(dict.fromkeys(new.assigned))
+    if _staff_role(requester) == Role.MEMBER and requester.user_id not in assigned:
+        assigned.append(requester.user_id)  # or they could not see what they added
+    customer = Customer(
+        msp_id=msp.id,
+        account_number=await _unused_account_number(session),
+        name=new.name,
+        name_key=name_key(new.name),
+        admin_email=new.admin_email,
+        admin_email_key=email_key(new.admin_email),
+        created_by=requester.user_id,
+        notes=new.notes,
+        max_mau_threshold=new.max_mau_threshold,
+        monthly_price_cents=cents(new.monthly_price)
+        if new.monthly_price is not None
+        else msp.default_monthly_price_cents,
+        created_at=now,
+        updated_at=now,
+        version=1,
+        add_ons=[],
+        **_plan_fields(new, today=today, trial_days=msp.trial_days),
+    )
+    _replace_related(customer, new.locations, new.contact_name, new.contact_email, assigned)
+    session.add(customer)
+    await _flush_unique(session)
+    await _audit(session, requester, audit.AuditAction.CUSTOMER_CREATED, customer, None, now)
+    return await _card(session, requester, customer, today)
+
+
+def _plan_fields(new: NewCustomer, *, today: date, trial_days: int) -> dict[str, Any]:
+    if new.plan == Plan.TRIAL:
+        return {
+            "plan": Plan.TRIAL.value,
+            "status": Status.ACTIVE_TRIAL.value,
+            "trial_start": today,
+            "trial_end": trial_end(today, days=trial_days),
+            "licences": 0,
+        }
+    if not new.plan.is_paid:
+        raise InvalidInput(
+            "New customers start on a trial or a paid plan.", field=CustomerField.PLAN
+        )
+    return {
+        "plan": new.plan.value,
+        "status": Status.PAID.value,
+        "licences": new.licences,
+        "contract_start": today,
+        "renewal_date": new.renewal_date,
+    }
+
+
+async def find(
+    session: AsyncSession, *, requester: Requester, query: str, now: datetime
+) -> list[CustomerRow]:
+    """Best matches first: the account number, the exact name, names starting with
+    the query, then names containing it. At most 100 (one Slack select)."""
+    msp = await _msp(session, requester)
+    found = await customer_repo.search(
+        session,
+        msp_id=msp.id,
+        assigned_to=_assigned_filter(requester),
+        query_key=name_key(query),
+        account_key=account_number_key(query),
+        limit=PICKER_LIMIT,
+    )
+    today = today_for(msp, now)
+    return [_row(customer, today) for customer in found]
+
+
+async def show(
+    session: AsyncSession, *, requester: Requester, customer_id: int, now: datetime
+) -> CustomerCard:
+    msp = await _msp(session, requester)
+    customer = await _visible(session, requester, customer_id)
+    return await _card(session, requester, customer, today_for(msp, now))
+
+
+async def list_page(
+    session: AsyncSession,
+    *,
+    requester: Requester,
+    which: CustomerFilter,
+    text: str,
+    page: int,
+    page_size: int,
+    now: datetime,
+) -> CustomerPage:
+    msp = await _msp(session, requester)
+    statuses = {status.value for status in FILTER_STATUSES[which]}
+    scope = {
+        "msp_id": msp.id,
+        "assigned_to": _assigned_filter(requester),
+        "statuses": statuses,
+        "text_key": name_key(text),
+    }
+    total, trial_users, paid_users = await customer_repo.totals(session, **scope)
+    page_count = max(1, math.ceil(total / page_size))
+    page = min(max(1, page), page_count)
+    customers = await customer_repo.page(
+        session,
+        **scope,
+        offset=(page - 1) * page_size,
+        limit=page_size,
+        order_by_trial_end=which == CustomerFilter.TRIALS,
+    )
+    today = today_for(msp, now)
+    return CustomerPage(
+        filter=which,
+        text=text,
+        page=page,
+        page_count=page_count,
+        total=total,
+        trial_users=trial_users,
+        paid_users=paid_users,
+        rows=[_row(customer, today) for customer in customers],
+    )
+
+
+async def update_customer(
+    session: AsyncSession,
+    *,
+    requester: Requester,
+    customer_id: int,
+    expected_version: int,
+    changes: CustomerChanges,
+    now: datetime,
+) -> CustomerCard:
+    customer = await _visible(session, requester, customer_id)
+    if not _may_edit(requester, customer):
+        raise NotAllowed("You can edit only the customers assigned to you.")
+    msp = await _msp(session, requester)
+    if customer.version != expected_version or not await customer_repo.bump_version(
+        session, customer_id=customer.id, expected_version=expected_version, now=now
+    ):
+        raise StaleEdit(
+            f"{customer.name} was changed by someone else after you opened this form. "
+            "Close it and open Edit again to see their changes."
+        )
+    await _check_unique(
+        session, msp_id=msp.id, name=changes.name, email=changes.admin_email, except_id=customer.id
+    )
+    before = snapshot(customer)
+    customer.name = changes.name
+    customer.name_key = name_key(changes.name)
+    customer.admin_email = changes.admin_email
+    customer.admin_email_key = email_key(changes.admin_email)
+    customer.max_mau_threshold = changes.max_mau_threshold
+    customer.monthly_price_cents = cents(changes.monthly_price)
+    customer.notes = changes.notes
+    customer.version = expected_version + 1
+    customer.updated_at = now
+    _replace_related(
+        customer, changes.locations, changes.contact_name, changes.contact_email, changes.assigned
+    )
+    await _flush_unique(session)
+    await _audit(session, requester, audit.AuditAction.CUSTOMER_UPDATED, customer, before, now)
+    return await _card(session, requester, customer, today_for(msp, now))
+
+
+async def delete_customer(
+    session: AsyncSession,
+    *,
+    requester: Requester,
+    customer_id: int,
+    typed_name: str,
+    now: datetime,
+) -> DeletedCustomer:
+    if _staff_role(requester) not in DELETES:
+        raise NotAllowed("Only admins and owners can delete customers.")
+    customer = await _visible(session, requester, customer_id)
+    msp = await _msp(session, requester)
+    if typed_name.strip() != customer.name:
+        raise InvalidInput(
+            "That is not the customer's name. Type it exactly as shown to confirm.",
+            field=CustomerField.CONFIRM_NAME,
+        )
+    status = Status(customer.status)
+    if in_active_paid_term(
+        status=status, renewal_date=customer.renewal_date, today=today_for(msp, now)
+    ):
+        raise RuleBroken(
+            f"{customer.name} is in a paid term until {customer.renewal_date}. A paid account "
+            "cannot be deleted here: ask for its deletion with a request (R16).",
+            rule="R16",
+            earliest=customer.renewal_date,
+        )
+    before = snapshot(customer)
+    deleted = DeletedCustomer(name=customer.name, account_number=customer.account_number)
+    await _audit(
+        session, requester, audit.AuditAction.CUSTOMER_DELETED, customer, before, now, after=False
+    )
+    await customer_repo.delete_customer(session, customer_id=customer.id)
+    return deleted
+
+
+def snapshot(customer: Customer) -> dict[str, Any]:
+    """Everything about a customer, as plain JSON, for the audit log (R21, R22)."""
+    return {
+        "account_number": customer.account_number,
+        "name": customer.name,
+        "admin_email": customer.admin_email,
+        "plan": customer.plan,
+        "status": customer.status,
+        "trial_start": _iso(customer.trial_start),
+        "trial_end": _iso(customer.trial_end),
+        "licences": customer.licences,
+        "users": customer.users,
+        "mau_this_month": customer.mau_this_month,
+        "max_mau_threshold": customer.max_mau_threshold,
+        "monthly_price": str(from_cents(customer.monthly_price_cents)),
+        "contract_start": _iso(customer.contract_start),
+        "renewal_date": _iso(customer.renewal_date),
+        "past_due": customer.past_due,
+        "data_used_gb": customer.data_used_gb,
+        "add_ons": list(customer.add_ons or []),
+        "locations": [location.name for location in customer.locations],
+        "contacts": [
+            {"name": c.name, "email": c.email, "phone": c.phone, "primary": c.is_primary}
+            for c in customer.contacts
+        ],
+        "assigned": sorted(a.slack_user_id for a in customer.assignments),
+        "notes": customer.notes,
+        "created_by": customer.created_by,
+    }
+
+
+def _iso(value: date | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _may_edit(requester: Requester, customer: Customer) -> bool:
+    role = _staff_role(requester)
+    if role in EDITS_ALL:
+        return True
+    assigned = {a.slack_user_id for a in customer.assignments}
+    return role == Role.MEMBER and requester.user_id in assigned
+
+
+async def _visible(session: AsyncSession, requester: Requester, customer_id: int) -> Customer:
+    customer = await customer_repo.get(
+        session,
+        msp_id=requester.msp_id,
+        customer_id=customer_id,
+        assigned_to=_assigned_filter(requester),
+    )
+    if customer is None or customer.status == Status.DELETED.value:
+        raise NotFound("That customer does not exist, or is not assigned to you.")
+    return customer
+
+
+async def _check_unique(
+    session: AsyncSession, *, msp_id: int, name: str, email: str, except_id: int | None = None
+) -> None:
+    if await customer_repo.name_taken(
+        session, msp_id=msp_id, name_key=name_key(name), except_id=except_id
+    ):
+        raise InvalidInput(
+            "Your MSP already has a customer with this name.", field=CustomerField.NAME
+        )
+    if await customer_repo.email_taken(session, email_key=email_key(email), except_id=except_id):
+        raise InvalidInput(EMAIL_TAKEN, field=CustomerField.ADMIN_EMAIL)
+
+
+async def _flush_unique(session: AsyncSession) -> None:
+    """Two people adding the same customer at once both pass the checks above; the
+    unique indexes stop the second, and this says which field it was."""
+    try:
+        await session.flush()
+    except IntegrityError as error:
+        text = str(error.orig)
+        if "admin_email_key" in text:
+            raise InvalidInput(EMAIL_TAKEN, field=CustomerField.ADMIN_EMAIL) from None
+        if "name_key" in text:
+            raise InvalidInput(
+                "Your MSP already has a customer with this name.", field=CustomerField.NAME
+            ) from None
+        raise
+
+
+async def _unused_account_number(session: AsyncSession) -> str:
+    for _ in range(10):
+        candidate = new_account_number()
+        if not await customer_repo.account_number_taken(session, candidate):
+            return candidate
+    raise RuntimeError("could not find an unused account number")  # ~1 in 10^100
+
+
+def _replace_related(
+    customer: Customer,
+    locations: list[str],
+    contact_name: str | None,
+    contact_email: str | None,
+    assigned: list[str],
+) -> None:
+    customer.locations = [
+        CustomerLocation(position=index, name=name) for index, name in enumerate(locations)
+    ]
+    others = [contact for contact in customer.contacts if not contact.is_primary]
+    primary = (
+        [
+            CustomerContact(
+                name=contact_name or contact_email or "", email=contact_email, is_primary=True
+            )
+        ]
+        if contact_name or contact_email
+        else []
+    )
+    customer.contacts = primary + others
+    customer.assignments = [
+        CustomerAssignment(slack_user_id=user_id) for user_id in dict.fromkeys(assigned)
+    ]
+
+
+async def _audit(
+    session: AsyncSession,
+    requester: Requester,
+    action: audit.AuditAction,
+    customer: Customer,
+    before: dict[str, Any] | None,
+    now: datetime,
+    *,
+    after: bool = True,
+) -> None:
+    await audit_repo.append(
+        session,
+        msp_id=requester.msp_id,
+        actor=requester.user_id,
+        action=action,
+        entity_type="customer",
+        entity_id=customer.account_number,
+        before=before,
+        after=snapshot(customer) if after else None,
+        at=now,
+    )
+
+
+async def _card(
+    session: AsyncSession, requester: Requester, customer: Customer, today: date
+) -> CustomerCard:
+    reporting, total = await customer_repo.agent_counts(session, customer_id=customer.id)
+    primary = next((c for c in customer.contacts if c.is_primary), None)
+    role = _staff_role(requester)
+    return CustomerCard(
+        id=customer.id,
+        account_number=customer.account_number,
+        name=customer.name,
+        admin_email=customer.admin_email,
+        plan=Plan(customer.plan),
+        status=Status(customer.status),
+        trial_end=customer.trial_end,
+        trial_days_left=trial_days_left(customer.trial_end, today=today)
+        if customer.status == Status.ACTIVE_TRIAL.value
+        else None,
+        users=customer.users,
+        licences=customer.licences,
+        mau_this_month=customer.mau_this_month,
+        max_mau_threshold=customer.max_mau_threshold,
+        monthly_price=from_cents(customer.monthly_price_cents),
+        contract_start=customer.contract_start,
+        renewal_date=customer.renewal_date,
+        past_due=customer.past_due,
+        data_used_gb=customer.data_used_gb,
+        add_ons=list(customer.add_ons or []),
+        agents_reporting=reporting,
+        agents_total=total,
+        locations=[location.name for location in customer.locations],
+        contact_name=primary.name if primary else None,
+        contact_email=primary.email if primary else None,
+        assigned=sorted(a.slack_user_id for a in customer.assignments),
+        notes=customer.notes,
+        created_by=customer.created_by,
+        version=customer.version,
+        can_edit=_may_edit(requester, customer),
+        can_delete=role in DELETES,
+    )
+
+
+def _row(customer: Customer, today: date) -> CustomerRow:
+    return CustomerRow(
+        id=customer.id,
+        account_number=customer.account_number,
+        name=customer.name,
+        plan=Plan(customer.plan),
+        status=Status(customer.status),
+        users=customer.users,
+        licences=customer.licences,
+        trial_days_left=trial_days_left(customer.trial_end, today=today)
+        if customer.status == Status.ACTIVE_TRIAL.value
+        else None,
+        renewal_date=customer.renewal_date,
+    )

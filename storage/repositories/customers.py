@@ -1,0 +1,198 @@
+"""Customer queries. Every one takes the MSP id; a member's view adds their user id."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from datetime import datetime
+
+from sqlalchemy import Select, and_, case, delete, exists, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from storage.models import Customer, CustomerAgent, CustomerAssignment
+
+
+def visible(msp_id: int, assigned_to: str | None) -> list:
+    """WHERE clauses for the customers a person may see: all of the MSP's, or only
+    those assigned to `assigned_to` (members)."""
+    clauses = [Customer.msp_id == msp_id]
+    if assigned_to is not None:
+        clauses.append(
+            exists().where(
+                CustomerAssignment.customer_id == Customer.id,
+                CustomerAssignment.slack_user_id == assigned_to,
+            )
+        )
+    return clauses
+
+
+async def get(
+    session: AsyncSession, *, msp_id: int, customer_id: int, assigned_to: str | None = None
+) -> Customer | None:
+    statement = (
+        select(Customer)
+        .where(Customer.id == customer_id, *visible(msp_id, assigned_to))
+        .options(
+            selectinload(Customer.locations),
+            selectinload(Customer.contacts),
+            selectinload(Customer.assignments),
+        )
+    )
+    return await session.scalar(statement)
+
+
+async def count_active(session: AsyncSession, *, msp_id: int) -> int:
+    """Customers that count against the MSP's maximum (R3): all but deleted ones."""
+    total = await session.scalar(
+        select(func.count())
+        .select_from(Customer)
+        .where(Customer.msp_id == msp_id, Customer.status != "deleted")
+    )
+    return int(total or 0)
+
+
+async def name_taken(
+    session: AsyncSession, *, msp_id: int, name_key: str, except_id: int | None = None
+) -> bool:
+    statement = select(Customer.id).where(Customer.msp_id == msp_id, Customer.name_key == name_key)
+    if except_id is not None:
+        statement = statement.where(Customer.id != except_id)
+    return await session.scalar(statement.limit(1)) is not None
+
+
+async def email_taken(
+    session: AsyncSession, *, email_key: str, except_id: int | None = None
+) -> bool:
+    """R1 is across all accounts of all MSPs, so this query is not tenant-scoped; it
+    returns only a yes/no, never the other account."""
+    statement = select(Customer.id).where(Customer.admin_email_key == email_key)
+    if except_id is not None:
+        statement = statement.where(Customer.id != except_id)
+    return await session.scalar(statement.limit(1)) is not None
+
+
+async def account_number_taken(session: AsyncSession, account_number: str) -> bool:
+    statement = select(Customer.id).where(Customer.account_number == account_number).limit(1)
+    return await session.scalar(statement) is not None
+
+
+def _search_rank(query_key: str, account_key: str):  # type: ignore[no-untyped-def]
+    """0 = the account number, 1 = the exact name, 2 = the name starts with it, 3 = contains."""
+    return case(
+        (func.replace(Customer.account_number, "-", "") == account_key, 0),
+        (Customer.name_key == query_key, 1),
+        (Customer.name_key.startswith(query_key, autoescape=True), 2),
+        else_=3,
+    )
+
+
+async def search(
+    session: AsyncSession,
+    *,
+    msp_id: int,
+    assigned_to: str | None,
+    query_key: str,
+    account_key: str,
+    limit: int,
+) -> Sequence[Customer]:
+    """Customers whose account number is the query or whose name contains it, best
+    matches first. Deleted customers are never offered."""
+    statement = select(Customer).where(*visible(msp_id, assigned_to), Customer.status != "deleted")
+    if query_key:
+        statement = statement.where(
+            or_(
+                func.replace(Customer.account_number, "-", "") == account_key,
+                Customer.name_key.contains(query_key, autoescape=True),
+            )
+        ).order_by(_search_rank(query_key, account_key), Customer.name_key)
+    else:
+        statement = statement.order_by(Customer.name_key)
+    return (await session.scalars(statement.limit(limit))).all()
+
+
+def _listing(
+    msp_id: int, assigned_to: str | None, statuses: Collection[str], text_key: str
+) -> list:
+    clauses = [*visible(msp_id, assigned_to), Customer.status.in_(sorted(statuses))]
+    if text_key:
+        clauses.append(
+            or_(
+                Customer.name_key.contains(text_key, autoescape=True),
+                func.replace(Customer.account_number, "-", "").contains(
+                    text_key.upper().replace("-", ""), autoescape=True
+                ),
+            )
+        )
+    return clauses
+
+
+async def page(
+    session: AsyncSession,
+    *,
+    msp_id: int,
+    assigned_to: str | None,
+    statuses: Collection[str],
+    text_key: str,
+    offset: int,
+    limit: int,
+    order_by_trial_end: bool,
+) -> Sequence[Customer]:
+    order = (
+        [Customer.trial_end.asc(), Customer.name_key] if order_by_trial_end else [Customer.name_key]
+    )
+    statement: Select[tuple[Customer]] = (
+        select(Customer)
+        .where(*_listing(msp_id, assigned_to, statuses, text_key))
+        .order_by(*order)
+        .offset(offset)
+        .limit(limit)
+    )
+    return (await session.scalars(statement)).all()
+
+
+async def totals(
+    session: AsyncSession,
+    *,
+    msp_id: int,
+    assigned_to: str | None,
+    statuses: Collection[str],
+    text_key: str,
+) -> tuple[int, int, int]:
+    """(customers, users of trial accounts, users of paid accounts) in the listing."""
+    paying = Customer.status.in_(("paid", "pending_cancellation"))
+    statement = select(
+        func.count(),
+        func.coalesce(
+            func.sum(case((Customer.status == "active_trial", Customer.users), else_=0)), 0
+        ),
+        func.coalesce(func.sum(case((paying, Customer.users), else_=0)), 0),
+    ).where(*_listing(msp_id, assigned_to, statuses, text_key))
+    row = (await session.execute(statement)).one()
+    return int(row[0]), int(row[1]), int(row[2])
+
+
+async def agent_counts(session: AsyncSession, *, customer_id: int) -> tuple[int, int]:
+    """(reporting, total) agents of a customer."""
+    statement = select(
+        func.count(),
+        func.coalesce(func.sum(case((CustomerAgent.reporting.is_(True), 1), else_=0)), 0),
+    ).where(CustomerAgent.customer_id == customer_id)
+    row = (await session.execute(statement)).one()
+    return int(row[1]), int(row[0])
+
+
+async def bump_version(
+    session: AsyncSession, *, customer_id: int, expected_version: int, now: datetime
+) -> bool:
+    """Claim the edit: True when the record was still at `expected_version`."""
+    result = await session.execute(
+        update(Customer)
+        .where(and_(Customer.id == customer_id, Customer.version == expected_version))
+        .values(version=expected_version + 1, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def delete_customer(session: AsyncSession, *, customer_id: int) -> None:
+    await session.execute(delete(Customer).where(Customer.id == customer_id))
