@@ -1,11 +1,13 @@
-"""The `msp-bot` command line: run the bot, manage the database and roles."""
+"""The `msp-bot` command line: run the bot, manage the database, roles and customers."""
 
 from __future__ import annotations
 
 import asyncio
 import sys
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Annotated, TypeVar
+from zoneinfo import ZoneInfo
 
 import typer
 
@@ -14,7 +16,7 @@ from bot.config import ConfigError, Settings, load_settings
 from bot.domain.roles import Role
 from bot.errors import BotError
 from bot.logging_setup import configure_logging
-from bot.services import staff
+from bot.services import customer_csv, staff
 from storage import migrate
 from storage.engine import Database
 
@@ -31,8 +33,13 @@ db_cli = typer.Typer(help="Database migrations.", no_args_is_help=True)
 roles_cli = typer.Typer(
     help="Staff roles, for the operator (bootstrap the first owner).", no_args_is_help=True
 )
+customers_cli = typer.Typer(
+    help="Customers in and out of CSV files, for the operator (see docs/CSV.md).",
+    no_args_is_help=True,
+)
 cli.add_typer(db_cli, name="db")
 cli.add_typer(roles_cli, name="roles")
+cli.add_typer(customers_cli, name="customers")
 
 
 def _settings(*, require_slack: bool) -> Settings:
@@ -180,6 +187,129 @@ def roles_list(
         typer.echo(f"No staff for {team} yet.")
     for entry in entries:
         typer.echo(f"{entry.user_id}\t{entry.role.value}")
+
+
+@customers_cli.command("import")
+def customers_import(
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="The CSV file (UTF-8; columns in docs/CSV.md)",
+            exists=True,
+            dir_okay=False,
+            readable=True,
+        ),
+    ],
+    team: Annotated[str, typer.Option("--team", help="Slack team (workspace) id, e.g. T0123ABC")],
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Check every row against the database; write nothing")
+    ] = False,
+    skip_invalid: Annotated[
+        bool,
+        typer.Option("--skip-invalid", help="Import the good rows even if others have problems"),
+    ] = False,
+) -> None:
+    """Add the customers of a CSV file to a workspace's MSP (creates the MSP if needed).
+
+    All or nothing: if any row has a problem, nothing is imported (exit 1) unless
+    --skip-invalid is given.
+    """
+    settings = _settings(require_slack=False)
+    now = system_clock()
+    try:
+        parsed = customer_csv.parse_customer_csv(
+            file.read_bytes(), today=now.astimezone(ZoneInfo(settings.mspbot_timezone)).date()
+        )
+    except BotError as error:
+        raise _fail(f"{file}: {error.message}") from None
+    migrate.upgrade(settings.database_url)
+    # On stderr, so stdout is only the report; without a terminal it prints its label once.
+    with typer.progressbar(
+        length=len(parsed.rows), label="Checking" if dry_run else "Importing", file=sys.stderr
+    ) as bar:
+
+        async def import_them(database: Database) -> customer_csv.ImportReport:
+            async with database.unit_of_work() as session:
+                return await customer_csv.import_customers_as_operator(
+                    session,
+                    team_id=team,
+                    timezone=settings.mspbot_timezone,
+                    parsed=parsed,
+                    now=now,
+                    dry_run=dry_run,
+                    skip_invalid=skip_invalid,
+                    progress=bar.update,
+                )
+
+        try:
+            report = _with_database(settings, import_them)
+        except customer_csv.ImportRolledBack as rolled_back:
+            report = rolled_back.report
+        except BotError as error:
+            raise _fail(error.message) from None
+    _echo_import_report(report, team=team, skip_invalid=skip_invalid)
+    if report.problems:
+        raise typer.Exit(1)
+
+
+def _echo_import_report(
+    report: customer_csv.ImportReport, *, team: str, skip_invalid: bool
+) -> None:
+    for problem in report.problems:
+        where = f"row {problem.row}" + (f", {problem.field}" if problem.field else "")
+        typer.echo(f"{where}: {problem.reason}")
+    good, total, bad = len(report.accepted), report.row_count, report.rows_with_problems
+    others = f" (--skip-invalid would import the other {good:,})" if good else ""
+    if not report.problems:
+        verb = "would be imported" if report.dry_run else "imported"
+        typer.echo(f"{good:,} customers {verb} into {team}.")
+    elif report.dry_run and skip_invalid:
+        typer.echo(
+            f"Dry run: rows with problems: {bad:,} of {total:,}. With --skip-invalid they would "
+            f"be skipped and {good:,} customers imported into {team}."
+        )
+    elif report.dry_run:
+        typer.echo(
+            f"Dry run: rows with problems: {bad:,} of {total:,}, so NOTHING would be "
+            f"imported{others}."
+        )
+    elif not report.written:
+        typer.echo(f"Rows with problems: {bad:,} of {total:,}. NOTHING was imported{others}.")
+    else:
+        typer.echo(
+            f"Rows with problems: {bad:,} of {total:,}, skipped. "
+            f"{good:,} customers imported into {team}."
+        )
+    if report.dry_run:
+        typer.echo("Dry run: nothing was written.")
+
+
+@customers_cli.command("export")
+def customers_export(
+    team: Annotated[str, typer.Option("--team", help="Slack team (workspace) id, e.g. T0123ABC")],
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Write to this file (default: standard output)"),
+    ] = None,
+) -> None:
+    """Write every customer of a workspace's MSP as CSV (UTF-8 with BOM, for Excel)."""
+    settings = _settings(require_slack=False)
+
+    async def export(database: Database) -> bytes:
+        async with database.unit_of_work() as session:
+            return await customer_csv.export_customers_csv_as_operator(session, team_id=team)
+
+    try:
+        data = _with_database(settings, export)
+    except BotError as error:
+        raise _fail(error.message) from None
+    if output is None:
+        stdout = typer.get_binary_stream("stdout")
+        stdout.write(data)
+        stdout.flush()
+        return
+    output.write_bytes(data)
+    typer.echo(f"Wrote the customers of {team} to {output}.", err=True)
 
 
 def main() -> None:

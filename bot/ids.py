@@ -5,6 +5,10 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from bot.domain.customers import CustomerField
+
+__all__ = ["ActionId", "BlockId", "CallbackId", "CustomerField", "EventType", "SlashCommand"]
+
 
 class SlashCommand(StrEnum):
     MSP = "/msp"
@@ -14,8 +18,34 @@ class EventType(StrEnum):
     APP_HOME_OPENED = "app_home_opened"
 
 
+class CallbackId(StrEnum):
+    """Modals and global shortcuts."""
+
+    ADD_CUSTOMER_SHORTCUT = "add_customer"
+    ADD_CUSTOMER = "add_customer_modal"
+    EDIT_CUSTOMER = "edit_customer_modal"
+    DELETE_CUSTOMER = "delete_customer_modal"
+    FIND_CUSTOMER = "find_customer_modal"
+
+
+class ActionId(StrEnum):
+    HOME_ADD_CUSTOMER = "home_add_customer"
+    EDIT_CUSTOMER = "customer_edit"
+    DELETE_CUSTOMER = "customer_delete"
+    VIEW_CUSTOMER = "customer_view"
+    PICK_CUSTOMER = "customer_pick"
+    CUSTOMER_SEARCH = "customer_search"  # external_select type-ahead (options requests)
+    LIST_PREVIOUS = "customers_previous"
+    LIST_NEXT = "customers_next"
+    FIELD = "value"  # the one input inside each modal block; blocks are told apart by id
+
+
 class BlockId(StrEnum):
     HELP_HEADER = "help_header"
     HELP_COMMANDS = "help_commands"
     HOME_HEADER = "home_header"
     HOME_BODY = "home_body"
+    HOME_ACTIONS = "home_actions"
+    CUSTOMER_ACTIONS = "customer_actions"
+    CUSTOMER_FIND = "customer_find"
+    LIST_NAVIGATION = "customers_navigation"

@@ -8,6 +8,7 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.domain import subcommands
+from bot.domain.subcommands import Subcommand
 from bot.ids import EventType, SlashCommand
 from bot.views.home import home_view
 from handlers.deps import Deps
@@ -26,6 +27,7 @@ def register(listeners: Listeners, deps: Deps) -> None:
             role=requester.role,
             command=SlashCommand.MSP,
             entries=subcommands.available_to(requester.role),
+            may_add_customers=subcommands.may_use(requester.role, Subcommand.ADD),
         )
         await client.views_publish(user_id=requester.user_id, view=view)
 

@@ -1,5 +1,6 @@
 """`/msp` and its subcommands. Each subcommand is one small function that calls a
-service and returns a view; `handle_msp` routes, checks the role and acks once."""
+service and returns a view to ack with, or work to do right after an empty ack
+(opening a modal, uploading a file); `handle_msp` routes, checks the role and acks."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from typing import Any
 
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
+from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.domain import subcommands
 from bot.domain.roles import Role, parse_role
@@ -21,6 +24,8 @@ from bot.services.tenancy import Requester
 from bot.views.help import help_message, unknown_subcommand_notice
 from bot.views.message import Message
 from bot.views.staff import role_change_message, staff_list_message, whoami_message
+from handlers import customers
+from handlers.customers import FollowUp, Invocation
 from handlers.deps import Deps
 from handlers.middleware import requester_of
 from handlers.registry import Listeners
@@ -31,21 +36,31 @@ _REMOVE_WORDS = frozenset({"none", "remove"})
 
 ROLE_USAGE = "Usage: `/msp role @person owner|admin|approver|member|viewer|none`"
 
-Subhandler = Callable[[Requester, list[str], Deps], Awaitable[Message]]
+Subhandler = Callable[[Invocation], Awaitable[Message | FollowUp]]
 
 
 def register(listeners: Listeners, deps: Deps) -> None:
-    async def handle_msp(ack: AsyncAck, command: dict[str, Any], context: AsyncBoltContext) -> None:
-        requester = requester_of(context)
-        message = await _run(requester, command.get("text", ""), deps)
-        await ack(response_type="ephemeral", **message.as_kwargs())
+    async def handle_msp(
+        ack: AsyncAck,
+        command: dict[str, Any],
+        context: AsyncBoltContext,
+        client: AsyncWebClient,
+        respond: AsyncRespond,
+    ) -> None:
+        words = str(command.get("text", "")).split()
+        call = Invocation(context, command, words[1:], deps, client, respond)
+        result = await _run(call, words[0] if words else "")
+        if isinstance(result, Message):
+            await ack(response_type="ephemeral", **result.as_kwargs())
+        else:
+            await ack()
+            await result()
 
     listeners.command(SlashCommand.MSP, handle_msp)
 
 
-async def _run(requester: Requester, text: str, deps: Deps) -> Message:
-    words = text.split()
-    word = words[0] if words else ""
+async def _run(call: Invocation, word: str) -> Message | FollowUp:
+    requester = requester_of(call.context)
     subcommand = subcommands.parse_subcommand(word)
     if subcommand is None:
         suggestion = subcommands.suggest(word)
@@ -55,7 +70,7 @@ async def _run(requester: Requester, text: str, deps: Deps) -> Message:
         return _help(requester, notice=notice)
     if not subcommands.may_use(requester.role, subcommand):
         raise NotAllowed(f"Your role ({_role_label(requester)}) cannot use `/msp {subcommand}`.")
-    return await SUBHANDLERS[subcommand](requester, words[1:], deps)
+    return await SUBHANDLERS[subcommand](call)
 
 
 def _role_label(requester: Requester) -> str:
@@ -83,11 +98,12 @@ def _plain_help(role: Role) -> Message:
     return help_message(command=SlashCommand.MSP, role=role, entries=subcommands.available_to(role))
 
 
-async def _show_help(requester: Requester, _args: list[str], _deps: Deps) -> Message:
-    return _help(requester)
+async def _show_help(call: Invocation) -> Message:
+    return _help(requester_of(call.context))
 
 
-async def _show_whoami(requester: Requester, _args: list[str], _deps: Deps) -> Message:
+async def _show_whoami(call: Invocation) -> Message:
+    requester = requester_of(call.context)
     role = _staff_role(requester)
     return whoami_message(
         user_id=requester.user_id,
@@ -97,23 +113,24 @@ async def _show_whoami(requester: Requester, _args: list[str], _deps: Deps) -> M
     )
 
 
-async def _show_roles(requester: Requester, _args: list[str], deps: Deps) -> Message:
-    async with deps.db.unit_of_work() as session:
-        entries = await staff.list_staff(session, requester=requester)
+async def _show_roles(call: Invocation) -> Message:
+    async with call.deps.db.unit_of_work() as session:
+        entries = await staff.list_staff(session, requester=requester_of(call.context))
     return staff_list_message(staff=[(entry.user_id, entry.role) for entry in entries])
 
 
-async def _change_role(requester: Requester, args: list[str], deps: Deps) -> Message:
-    target_user_id, new_role = parse_role_arguments(args)
-    async with deps.db.unit_of_work() as session:
+async def _change_role(call: Invocation) -> Message:
+    requester = requester_of(call.context)
+    target_user_id, new_role = parse_role_arguments(call.args)
+    async with call.deps.db.unit_of_work() as session:
         change = await staff.change_role(
             session,
             requester=requester,
             target_user_id=target_user_id,
             new_role=new_role,
-            now=deps.clock(),
+            now=call.deps.clock(),
         )
-    deps.requesters.forget(requester.team_id, change.user_id)
+    call.deps.requesters.forget(requester.team_id, change.user_id)
     return role_change_message(user_id=change.user_id, before=change.before, after=change.after)
 
 
@@ -137,4 +154,8 @@ SUBHANDLERS: dict[Subcommand, Subhandler] = {
     Subcommand.WHOAMI: _show_whoami,
     Subcommand.ROLES: _show_roles,
     Subcommand.ROLE: _change_role,
+    Subcommand.ADD: customers.add_command,
+    Subcommand.CUSTOMER: customers.customer_command,
+    Subcommand.CUSTOMERS: customers.customers_command,
+    Subcommand.EXPORT: customers.export_command,
 }

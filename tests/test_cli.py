@@ -6,6 +6,7 @@ import pytest
 from typer.testing import CliRunner
 
 from bot.cli import cli
+from storage import migrate
 
 runner = CliRunner()
 
@@ -46,8 +47,10 @@ def test_roles_grant_rejects_unknown_roles(env):
 
 
 def test_db_upgrade_current_downgrade(env):
-    assert "Database at 0001" in invoke(["db", "upgrade"], env).output
-    assert "current: 0001" in invoke(["db", "current"], env).output
+    head = migrate.head_revision()
+    assert f"Database at {head}" in invoke(["db", "upgrade"], env).output
+    assert f"current: {head}" in invoke(["db", "current"], env).output
+    assert "Database at 0001" in invoke(["db", "downgrade", "0001"], env).output
     assert "Database at None" in invoke(["db", "downgrade", "base"], env).output
     assert "current: none" in invoke(["db", "current"], env).output
 

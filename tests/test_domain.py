@@ -49,7 +49,10 @@ def test_parse_role_is_forgiving_about_case_and_space():
 
 
 def test_help_and_role_subcommands_by_role():
-    assert [s.name for s in subcommands.available_to(Role.VIEWER)] == ["help", "whoami", "roles"]
+    viewer = [s.name for s in subcommands.available_to(Role.VIEWER)]
+    assert viewer == ["help", "customer", "customers", "export", "whoami", "roles"]
+    assert "add" in [s.name for s in subcommands.available_to(Role.MEMBER)]
+    assert "add" not in [s.name for s in subcommands.available_to(Role.APPROVER)]
     assert "role" in [s.name for s in subcommands.available_to(Role.ADMIN)]
     assert subcommands.available_to(None) == []
     assert subcommands.parse_subcommand("") is subcommands.Subcommand.HELP

@@ -10,6 +10,7 @@ from bot.domain.roles import Role
 
 ALL_ROLES = frozenset(Role)
 ROLE_MANAGERS = frozenset({Role.OWNER, Role.ADMIN})
+CUSTOMER_ADDERS = frozenset({Role.OWNER, Role.ADMIN, Role.MEMBER})
 
 
 class Subcommand(StrEnum):
@@ -17,6 +18,10 @@ class Subcommand(StrEnum):
     WHOAMI = "whoami"
     ROLES = "roles"
     ROLE = "role"
+    ADD = "add"
+    CUSTOMER = "customer"
+    CUSTOMERS = "customers"
+    EXPORT = "export"
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +34,17 @@ class SubcommandSpec:
 
 CATALOG: tuple[SubcommandSpec, ...] = (
     SubcommandSpec(Subcommand.HELP, "help", "what you can do here", ALL_ROLES),
+    SubcommandSpec(Subcommand.CUSTOMER, "customer NAME-OR-ACCOUNT", "a customer's card", ALL_ROLES),
+    SubcommandSpec(
+        Subcommand.CUSTOMERS,
+        "customers [paid|trials|expired|free|all] [TEXT]",
+        "list customers, with totals",
+        ALL_ROLES,
+    ),
+    SubcommandSpec(Subcommand.ADD, "add", "add a customer", CUSTOMER_ADDERS),
+    SubcommandSpec(
+        Subcommand.EXPORT, "export customers", "the customers you can see, as CSV", ALL_ROLES
+    ),
     SubcommandSpec(Subcommand.WHOAMI, "whoami", "your role and what it lets you do", ALL_ROLES),
     SubcommandSpec(Subcommand.ROLES, "roles", "who has which role in this MSP", ALL_ROLES),
     SubcommandSpec(

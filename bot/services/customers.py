@@ -176,14 +176,22 @@ async def capacity(session: AsyncSession, *, requester: Requester) -> Capacity:
     return Capacity(used=used, maximum=msp.max_customers)
 
 
-async def check_can_add(session: AsyncSession, *, requester: Requester) -> Capacity:
-    """Refuse before a modal opens, so nobody fills in a form for nothing."""
+def _check_role_may_add(requester: Requester) -> None:
     if _staff_role(requester) not in ADDS:
         raise NotAllowed("Approvers and viewers cannot add customers.")
+
+
+async def check_can_add(session: AsyncSession, *, requester: Requester) -> Capacity:
+    """Refuse before a modal opens, so nobody fills in a form for nothing."""
+    _check_role_may_add(requester)
     room = await capacity(session, requester=requester)
     if room.full:
         raise RuleBroken(room.refusal(), rule="R3")
     return room
+
+
+async def today(session: AsyncSession, *, requester: Requester, now: datetime) -> date:
+    return today_for(await _msp(session, requester), now)
 
 
 async def default_price(session: AsyncSession, *, requester: Requester) -> Decimal:
@@ -193,10 +201,11 @@ async def default_price(session: AsyncSession, *, requester: Requester) -> Decim
 async def create_customer(
     session: AsyncSession, *, requester: Requester, new: NewCustomer, now: datetime
 ) -> CustomerCard:
-    room = await check_can_add(session, requester=requester)
+    _check_role_may_add(requester)
+    room = await capacity(session, requester=requester)
     msp = await _msp(session, requester)
     today = today_for(msp, now)
-    if room.full:
+    if room.full:  # filled up while the form was open: say so on the form
         raise InvalidInput(room.refusal(), field=CustomerField.NAME)
     await _check_unique(session, msp_id=msp.id, name=new.name, email=new.admin_email)
     assigned = list(dict.fromkeys(new.assigned))

@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from slack_sdk.models.blocks import (
+    ActionsBlock,
     Block,
+    ButtonElement,
     ContextBlock,
     HeaderBlock,
     MarkdownTextObject,
@@ -15,12 +17,18 @@ from slack_sdk.models.views import View
 
 from bot.domain.roles import ROLE_DESCRIPTIONS, Role
 from bot.domain.subcommands import SubcommandSpec
-from bot.ids import BlockId
+from bot.ids import ActionId, BlockId
 from bot.views.limits import MAX_SURFACE_BLOCKS, checked_blocks
 from bot.views.notices import NOT_STAFF_TEXT
 
 
-def home_view(*, role: Role | None, command: str, entries: list[SubcommandSpec]) -> dict[str, Any]:
+def home_view(
+    *,
+    role: Role | None,
+    command: str,
+    entries: list[SubcommandSpec],
+    may_add_customers: bool = False,
+) -> dict[str, Any]:
     blocks: list[Block] = [HeaderBlock(block_id=BlockId.HOME_HEADER, text="MSP Command Center")]
     if role is None:
         blocks.append(
@@ -37,6 +45,19 @@ def home_view(*, role: Role | None, command: str, entries: list[SubcommandSpec])
                 ),
             )
         )
+        if may_add_customers:
+            blocks.append(
+                ActionsBlock(
+                    block_id=BlockId.HOME_ACTIONS,
+                    elements=[
+                        ButtonElement(
+                            text="Add customer",
+                            action_id=ActionId.HOME_ADD_CUSTOMER,
+                            style="primary",
+                        )
+                    ],
+                )
+            )
         blocks.append(
             ContextBlock(
                 elements=[

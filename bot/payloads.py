@@ -1,0 +1,57 @@
+"""Data carried inside Slack payloads (button values, private_metadata), as small
+typed models encoded and decoded here only.
+
+Slack gives these back verbatim, but anyone can forge a request body's JSON once
+they can sign it, so decoding validates and the services re-check everything.
+"""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from bot.domain.customers import CustomerFilter
+from bot.errors import InvalidInput
+
+MAX_VALUE_LENGTH = 2000  # Slack's limit for a button value
+M = TypeVar("M", bound="Payload")
+
+
+class Payload(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    def encode(self) -> str:
+        text = self.model_dump_json(exclude_defaults=True)
+        if len(text) > MAX_VALUE_LENGTH:
+            raise ValueError(f"{type(self).__name__} is too long for a Slack value")
+        return text
+
+    @classmethod
+    def decode(cls: type[M], text: str | None) -> M:
+        try:
+            return cls.model_validate_json(text or "{}")
+        except ValidationError:
+            raise InvalidInput("That button or form is out of date. Please start again.") from None
+
+
+class CustomerRef(Payload):
+    """Which customer a button acts on."""
+
+    customer_id: int = Field(ge=1)
+
+
+class EditCustomerState(Payload):
+    """private_metadata of the Edit modal: the version it was opened on detects edits
+    made by someone else in the meantime."""
+
+    customer_id: int = Field(ge=1)
+    version: int = Field(ge=1)
+
+
+class ListState(Payload):
+    """A page of `/msp customers`."""
+
+    filter: CustomerFilter = CustomerFilter.ALL
+    text: str = Field(default="", max_length=200)
+    page: int = Field(default=1, ge=1)

@@ -1,0 +1,503 @@
+"""Customers on screen: the card, the lists, the picker, and the add, edit, delete
+and find modals. Pure functions of the services' plain data."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    ContextBlock,
+    DatePickerElement,
+    DividerBlock,
+    ExternalDataSelectElement,
+    HeaderBlock,
+    InputBlock,
+    MarkdownTextObject,
+    NumberInputElement,
+    Option,
+    PlainTextInputElement,
+    PlainTextObject,
+    SectionBlock,
+    StaticSelectElement,
+    UserMultiSelectElement,
+)
+from slack_sdk.models.views import View
+
+from bot.domain.customers import (
+    DEFAULT_MAX_MAU_THRESHOLD,
+    MAX_NAME_LENGTH,
+    CustomerFilter,
+    Plan,
+)
+from bot.ids import ActionId, BlockId, CallbackId, CustomerField
+from bot.payloads import CustomerRef, EditCustomerState, ListState
+from bot.services.customers import CustomerCard, CustomerPage, CustomerRow
+from bot.views.limits import MAX_SURFACE_BLOCKS, checked_blocks
+from bot.views.message import Message
+from bot.views.mrkdwn import escape, mention, money, number, slack_date
+
+NEW_PLANS = (Plan.TRIAL, Plan.ESSENTIALS, Plan.PROFESSIONAL, Plan.ENTERPRISE)
+FILTER_TITLES = {
+    CustomerFilter.ALL: "All customers",
+    CustomerFilter.PAID: "Paid customers",
+    CustomerFilter.TRIALS: "Active trials",
+    CustomerFilter.EXPIRED: "Expired trials",
+    CustomerFilter.FREE: "Free customers",
+}
+
+
+# ---------------------------------------------------------------- the card
+
+
+def card_blocks(card: CustomerCard) -> list[Block]:
+    facts = [
+        f"*Plan*\n{card.plan.label}" + (" (past due)" if card.past_due else ""),
+        f"*Status*\n{card.status.label}" + _trial_left(card),
+        f"*Users / licences*\n{number(card.users)} / {number(card.licences)}",
+        f"*MAU / threshold*\n{number(card.mau_this_month)} / {_threshold(card.max_mau_threshold)}",
+        f"*Monthly price*\n{money(card.monthly_price)}",
+        f"*Renewal*\n{slack_date(card.renewal_date) if card.renewal_date else '—'}",
+        f"*Agents reporting*\n{number(card.agents_reporting)} / {number(card.agents_total)}",
+        f"*Admin*\n{escape(card.admin_email)}",
+    ]
+    blocks: list[Block] = [
+        HeaderBlock(text=card.name[:150]),
+        ContextBlock(elements=[MarkdownTextObject(text=f"Account `{card.account_number}`")]),
+        SectionBlock(fields=[MarkdownTextObject(text=fact) for fact in facts]),
+    ]
+    details = _details(card)
+    if details:
+        blocks.append(SectionBlock(text=MarkdownTextObject(text="\n".join(details)[:3000])))
+    buttons = _card_buttons(card)
+    if buttons:
+        blocks.append(ActionsBlock(block_id=BlockId.CUSTOMER_ACTIONS, elements=buttons))
+    return blocks
+
+
+def card_message(card: CustomerCard, *, intro: str | None = None) -> Message:
+    blocks = card_blocks(card)
+    if intro:
+        blocks.insert(0, SectionBlock(text=MarkdownTextObject(text=intro)))
+    return Message.of(f"{card.name} ({card.account_number})", blocks)
+
+
+def card_modal(card: CustomerCard, *, intro: str | None = None) -> dict[str, Any]:
+    """The card inside a modal (after Add, Edit, or Find)."""
+    blocks = card_blocks(card)
+    if intro:
+        blocks.insert(0, SectionBlock(text=MarkdownTextObject(text=intro)))
+    return _modal(callback_id=None, title="Customer", blocks=blocks, submit=None, close="Done")
+
+
+def _trial_left(card: CustomerCard) -> str:
+    if card.trial_days_left is None:
+        return ""
+    days = card.trial_days_left
+    return f" ({days} day{'s' if days != 1 else ''} left)"
+
+
+def _threshold(value: int) -> str:
+    return "never blocks" if value >= DEFAULT_MAX_MAU_THRESHOLD else number(value)
+
+
+def _details(card: CustomerCard) -> list[str]:
+    lines = []
+    if card.contact_name or card.contact_email:
+        who = escape(card.contact_name or "")
+        email = f" ({escape(card.contact_email)})" if card.contact_email else ""
+        lines.append(f"*Primary contact:* {who}{email}".rstrip())
+    if card.locations:
+        lines.append("*Locations:* " + ", ".join(escape(name) for name in card.locations))
+    if card.assigned:
+        lines.append("*Assigned:* " + ", ".join(mention(user) for user in card.assigned))
+    if card.add_ons:
+        lines.append("*Add-ons:* " + ", ".join(escape(name) for name in card.add_ons))
+    if card.notes:
+        lines.append("*Notes:* " + escape(card.notes))
+    return lines
+
+
+def _card_buttons(card: CustomerCard) -> list[ButtonElement]:
+    ref = CustomerRef(customer_id=card.id).encode()
+    buttons = []
+    if card.can_edit:
+        buttons.append(ButtonElement(text="Edit", action_id=ActionId.EDIT_CUSTOMER, value=ref))
+    if card.can_delete:
+        buttons.append(
+            ButtonElement(
+                text="Delete", action_id=ActionId.DELETE_CUSTOMER, value=ref, style="danger"
+            )
+        )
+    return buttons
+
+
+# ---------------------------------------------------------------- finding
+
+
+def picker_message(*, query: str, rows: list[CustomerRow]) -> Message:
+    options = [
+        Option(
+            text=f"{row.name[:60]} ({row.account_number})",
+            value=CustomerRef(customer_id=row.id).encode(),
+        )
+        for row in rows[:100]
+    ]
+    text = f"{len(rows)} customers match *{escape(query[:80])}*. Pick one:"
+    blocks: list[Block] = [
+        SectionBlock(
+            text=MarkdownTextObject(text=text),
+            accessory=StaticSelectElement(
+                action_id=ActionId.PICK_CUSTOMER, placeholder="Choose a customer", options=options
+            ),
+        )
+    ]
+    return Message.of(f"{len(rows)} customers match", blocks)
+
+
+def no_match_message(query: str) -> Message:
+    text = (
+        f"No customer matches *{escape(query[:80])}*. Try part of the name or the account "
+        "number, or `/msp customers` to browse."
+    )
+    return Message.of(text, [SectionBlock(text=MarkdownTextObject(text=text))])
+
+
+def picker_options(rows: list[CustomerRow]) -> list[dict[str, Any]]:
+    """Options for an external_select (best matches first, at most 100)."""
+    return [
+        {
+            "text": {"type": "plain_text", "text": f"{row.name[:60]} ({row.account_number})"},
+            "value": CustomerRef(customer_id=row.id).encode(),
+        }
+        for row in rows[:100]
+    ]
+
+
+def find_modal() -> dict[str, Any]:
+    blocks: list[Block] = [
+        InputBlock(
+            block_id=BlockId.CUSTOMER_FIND,
+            label="Customer",
+            element=ExternalDataSelectElement(
+                action_id=ActionId.CUSTOMER_SEARCH,
+                placeholder="Type a name or account number",
+                min_query_length=1,
+            ),
+        )
+    ]
+    return _modal(
+        callback_id=CallbackId.FIND_CUSTOMER, title="Find a customer", blocks=blocks, submit="Show"
+    )
+
+
+# ---------------------------------------------------------------- lists
+
+
+def list_message(page: CustomerPage) -> Message:
+    title = FILTER_TITLES[page.filter]
+    if page.text:
+        title += f" matching “{page.text[:40]}”"
+    blocks: list[Block] = [
+        HeaderBlock(text=title[:150]),
+        ContextBlock(elements=[MarkdownTextObject(text=_totals(page))]),
+    ]
+    for row in page.rows:
+        blocks.append(
+            SectionBlock(
+                text=MarkdownTextObject(text=_row_line(row)),
+                accessory=ButtonElement(
+                    text="View",
+                    action_id=ActionId.VIEW_CUSTOMER,
+                    value=CustomerRef(customer_id=row.id).encode(),
+                ),
+            )
+        )
+    if not page.rows:
+        blocks.append(SectionBlock(text=MarkdownTextObject(text="No customers here.")))
+    navigation = _navigation(page)
+    if navigation:
+        blocks.append(DividerBlock())
+        blocks.append(ActionsBlock(block_id=BlockId.LIST_NAVIGATION, elements=navigation))
+    return Message.of(f"{title}: {page.total:,} customers", blocks)
+
+
+def _totals(page: CustomerPage) -> str:
+    parts = [f"*{page.total:,}* customer{'s' if page.total != 1 else ''}"]
+    if page.filter in (CustomerFilter.TRIALS, CustomerFilter.ALL):
+        parts.append(f"*{page.trial_users:,}* trial users")  # R5: shown apart from billing
+    if page.filter in (CustomerFilter.PAID, CustomerFilter.ALL):
+        parts.append(f"*{page.paid_users:,}* active (billed) users")
+    parts.append(f"page {page.page} of {page.page_count}")
+    return " · ".join(parts)
+
+
+def _row_line(row: CustomerRow) -> str:
+    line = f"*{escape(row.name)}*  `{row.account_number}`\n{row.plan.label} · {row.status.label}"
+    if row.trial_days_left is not None:
+        line += f" · {row.trial_days_left} days left"
+    line += f" · {number(row.users)} users"
+    if row.plan.is_paid:
+        line += f" / {number(row.licences)} licences"
+    if row.renewal_date:
+        line += f" · renews {slack_date(row.renewal_date)}"
+    return line
+
+
+def _navigation(page: CustomerPage) -> list[ButtonElement]:
+    buttons = []
+    if page.page > 1:
+        state = ListState(filter=page.filter, text=page.text, page=page.page - 1)
+        buttons.append(
+            ButtonElement(text="◀ Previous", action_id=ActionId.LIST_PREVIOUS, value=state.encode())
+        )
+    if page.page < page.page_count:
+        state = ListState(filter=page.filter, text=page.text, page=page.page + 1)
+        buttons.append(
+            ButtonElement(text="Next ▶", action_id=ActionId.LIST_NEXT, value=state.encode())
+        )
+    return buttons
+
+
+# ---------------------------------------------------------------- forms
+
+
+def add_modal(*, default_price: Decimal) -> dict[str, Any]:
+    blocks: list[Block] = [
+        _text_input(CustomerField.ADMIN_EMAIL, "Admin email", placeholder="admin@customer.com"),
+        _text_input(CustomerField.NAME, "Organization name", max_length=MAX_NAME_LENGTH),
+        InputBlock(
+            block_id=CustomerField.PLAN,
+            label="Plan",
+            element=StaticSelectElement(
+                action_id=ActionId.FIELD,
+                options=[_plan_option(plan) for plan in NEW_PLANS],
+                initial_option=_plan_option(Plan.TRIAL),
+            ),
+            hint="A trial lasts 30 days. For a paid plan, also give licences and the renewal date.",
+        ),
+        _number_input(CustomerField.LICENCES, "Licences (paid plans)", optional=True, minimum="1"),
+        InputBlock(
+            block_id=CustomerField.RENEWAL_DATE,
+            label="Renewal date (paid plans)",
+            element=DatePickerElement(action_id=ActionId.FIELD),
+            optional=True,
+        ),
+        _number_input(
+            CustomerField.THRESHOLD,
+            "Max-MAU threshold",
+            initial=str(DEFAULT_MAX_MAU_THRESHOLD),
+            minimum="1",
+            hint="New end users are blocked at this many monthly active users. "
+            "A large number never blocks onboarding.",
+        ),
+        _number_input(
+            CustomerField.PRICE,
+            "Monthly price ($)",
+            initial=f"{default_price:.2f}",
+            decimal=True,
+            minimum="0",
+        ),
+        _text_input(
+            CustomerField.LOCATIONS,
+            "Locations",
+            optional=True,
+            multiline=True,
+            placeholder="One site per line",
+        ),
+        _text_input(CustomerField.CONTACT_NAME, "Primary contact", optional=True),
+        _text_input(CustomerField.CONTACT_EMAIL, "Primary contact's email", optional=True),
+        InputBlock(
+            block_id=CustomerField.ASSIGNED,
+            label="Assigned staff",
+            element=UserMultiSelectElement(action_id=ActionId.FIELD, max_selected_items=20),
+            optional=True,
+        ),
+    ]
+    return _modal(
+        callback_id=CallbackId.ADD_CUSTOMER, title="Add customer", blocks=blocks, submit="Add"
+    )
+
+
+def edit_modal(card: CustomerCard) -> dict[str, Any]:
+    blocks: list[Block] = [
+        ContextBlock(
+            elements=[
+                MarkdownTextObject(text=f"Account `{card.account_number}` · {card.plan.label}")
+            ]
+        ),
+        _text_input(
+            CustomerField.NAME, "Organization name", initial=card.name, max_length=MAX_NAME_LENGTH
+        ),
+        _text_input(CustomerField.ADMIN_EMAIL, "Admin email", initial=card.admin_email),
+        _text_input(
+            CustomerField.CONTACT_NAME, "Primary contact", optional=True, initial=card.contact_name
+        ),
+        _text_input(
+            CustomerField.CONTACT_EMAIL,
+            "Primary contact's email",
+            optional=True,
+            initial=card.contact_email,
+        ),
+        _text_input(
+            CustomerField.LOCATIONS,
+            "Locations",
+            optional=True,
+            multiline=True,
+            initial="\n".join(card.locations),
+        ),
+        _number_input(
+            CustomerField.THRESHOLD,
+            "Max-MAU threshold",
+            initial=str(card.max_mau_threshold),
+            minimum="1",
+        ),
+        _number_input(
+            CustomerField.PRICE,
+            "Monthly price ($)",
+            initial=f"{card.monthly_price:.2f}",
+            decimal=True,
+            minimum="0",
+        ),
+        InputBlock(
+            block_id=CustomerField.ASSIGNED,
+            label="Assigned staff",
+            element=UserMultiSelectElement(
+                action_id=ActionId.FIELD, initial_users=card.assigned or None, max_selected_items=20
+            ),
+            optional=True,
+        ),
+        _text_input(
+            CustomerField.NOTES,
+            "Notes",
+            optional=True,
+            multiline=True,
+            initial=card.notes,
+            max_length=2000,
+        ),
+    ]
+    state = EditCustomerState(customer_id=card.id, version=card.version).encode()
+    return _modal(
+        callback_id=CallbackId.EDIT_CUSTOMER,
+        title="Edit customer",
+        blocks=blocks,
+        submit="Save",
+        metadata=state,
+    )
+
+
+def delete_modal(card: CustomerCard) -> dict[str, Any]:
+    warning = (
+        f":warning: Deleting *{escape(card.name)}* (`{card.account_number}`) is permanent: "
+        "its locations, contacts and agents go with it. Type the customer's name to confirm."
+    )
+    blocks: list[Block] = [
+        SectionBlock(text=MarkdownTextObject(text=warning)),
+        _text_input(CustomerField.CONFIRM_NAME, "Customer name", placeholder=card.name[:150]),
+    ]
+    return _modal(
+        callback_id=CallbackId.DELETE_CUSTOMER,
+        title="Delete customer",
+        blocks=blocks,
+        submit="Delete",
+        metadata=CustomerRef(customer_id=card.id).encode(),
+    )
+
+
+def deleted_modal(*, name: str, account_number: str) -> dict[str, Any]:
+    text = f":wastebasket: *{escape(name)}* (`{account_number}`) was deleted."
+    return _modal(
+        callback_id=None,
+        title="Customer deleted",
+        blocks=[SectionBlock(text=MarkdownTextObject(text=text))],
+        submit=None,
+        close="Done",
+    )
+
+
+def notice_modal(*, title: str, text: str) -> dict[str, Any]:
+    """A one-message modal; `text` is mrkdwn already escaped by the caller."""
+    return _modal(
+        callback_id=None,
+        title=title,
+        blocks=[SectionBlock(text=MarkdownTextObject(text=text))],
+        submit=None,
+        close="Close",
+    )
+
+
+def _plan_option(plan: Plan) -> Option:
+    return Option(text=plan.label, value=plan.value)
+
+
+def _text_input(
+    block_id: str,
+    label: str,
+    *,
+    optional: bool = False,
+    multiline: bool = False,
+    initial: str | None = None,
+    placeholder: str | None = None,
+    max_length: int | None = None,
+) -> InputBlock:
+    return InputBlock(
+        block_id=block_id,
+        label=label,
+        optional=optional,
+        element=PlainTextInputElement(
+            action_id=ActionId.FIELD,
+            multiline=multiline,
+            initial_value=initial or None,
+            placeholder=placeholder,
+            max_length=max_length,
+        ),
+    )
+
+
+def _number_input(
+    block_id: str,
+    label: str,
+    *,
+    optional: bool = False,
+    initial: str | None = None,
+    decimal: bool = False,
+    minimum: str | None = None,
+    hint: str | None = None,
+) -> InputBlock:
+    return InputBlock(
+        block_id=block_id,
+        label=label,
+        optional=optional,
+        hint=hint,
+        element=NumberInputElement(
+            action_id=ActionId.FIELD,
+            is_decimal_allowed=decimal,
+            initial_value=initial,
+            min_value=minimum,
+        ),
+    )
+
+
+def _modal(
+    *,
+    callback_id: str | None,
+    title: str,
+    blocks: list[Block],
+    submit: str | None,
+    close: str = "Cancel",
+    metadata: str | None = None,
+) -> dict[str, Any]:
+    view = View(
+        type="modal",
+        callback_id=callback_id,
+        title=PlainTextObject(text=title[:24]),
+        submit=PlainTextObject(text=submit) if submit else None,
+        close=PlainTextObject(text=close),
+        private_metadata=metadata,
+        blocks=blocks,
+    ).to_dict()
+    view["blocks"] = checked_blocks(view["blocks"], limit=MAX_SURFACE_BLOCKS)
+    return view

@@ -1,0 +1,528 @@
+"""Customer accounts in Slack: `/msp add|customer|customers|export`, the Add
+customer shortcut and Home button, the card's Edit and Delete, list paging, the
+picker and the customer type-ahead."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.async_context import AsyncBoltContext
+from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.domain import customers as rules
+from bot.domain.customers import CustomerField, CustomerFilter, Plan
+from bot.errors import InvalidInput, NotAllowed, NotFound, RuleBroken
+from bot.ids import ActionId, BlockId, CallbackId
+from bot.payloads import CustomerRef, EditCustomerState, ListState
+from bot.services import customer_csv
+from bot.services import customers as service
+from bot.views import customers as views
+from bot.views.message import Message
+from bot.views.mrkdwn import escape
+from bot.views.notices import refusal_message
+from handlers.deps import Deps
+from handlers.forms import Form, errors_response
+from handlers.middleware import requester_of
+from handlers.registry import Listeners
+
+PAGE_SIZE = 20  # 20 rows + header, totals and navigation stay far below 50 blocks
+logger = logging.getLogger(__name__)
+
+FollowUp = Callable[[], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class Invocation:
+    """One `/msp` subcommand call, as the subcommand functions need it."""
+
+    context: AsyncBoltContext
+    command: dict[str, Any]
+    args: list[str]
+    deps: Deps
+    client: AsyncWebClient
+    respond: AsyncRespond
+
+
+# ---------------------------------------------------------------- /msp subcommands
+
+
+async def add_command(call: Invocation) -> Message | FollowUp:
+    requester = requester_of(call.context)
+    async with call.deps.db.unit_of_work() as session:
+        await service.check_can_add(session, requester=requester)
+        price = await service.default_price(session, requester=requester)
+
+    async def open_form() -> None:
+        await call.client.views_open(
+            trigger_id=call.command["trigger_id"], view=views.add_modal(default_price=price)
+        )
+
+    return open_form
+
+
+async def customer_command(call: Invocation) -> Message | FollowUp:
+    query = " ".join(call.args).strip()
+    if not query:
+
+        async def open_finder() -> None:
+            await call.client.views_open(
+                trigger_id=call.command["trigger_id"], view=views.find_modal()
+            )
+
+        return open_finder
+    requester = requester_of(call.context)
+    async with call.deps.db.unit_of_work() as session:
+        rows = await service.find(session, requester=requester, query=query, now=call.deps.clock())
+        if len(rows) == 1:
+            card = await service.show(
+                session, requester=requester, customer_id=rows[0].id, now=call.deps.clock()
+            )
+            return views.card_message(card)
+    if not rows:
+        return views.no_match_message(query)
+    return views.picker_message(query=query, rows=rows)
+
+
+async def customers_command(call: Invocation) -> Message | FollowUp:
+    which, text = parse_list_arguments(call.args)
+    state = ListState(filter=which, text=text[:200], page=1)
+    return await _page(call.context, call.deps, state)
+
+
+async def export_command(call: Invocation) -> Message | FollowUp:
+    if not call.args or call.args[0].lower() != "customers":
+        raise InvalidInput("Usage: `/msp export customers`")
+    requester = requester_of(call.context)
+    channel_id = call.command.get("channel_id", "")
+
+    async def upload() -> None:
+        now = call.deps.clock()
+        async with call.deps.db.unit_of_work() as session:
+            data = await customer_csv.export_customers_csv(session, requester=requester)
+        filename = f"customers-{now.date().isoformat()}.csv"
+        try:
+            await call.client.files_upload_v2(
+                channel=channel_id,
+                content=data,
+                filename=filename,
+                title=filename,
+                initial_comment=f"<@{requester.user_id}>, here is the customer export.",
+            )
+        except SlackApiError as error:
+            await call.respond(**_upload_refusal(error).as_kwargs(), response_type="ephemeral")
+
+    return upload
+
+
+def _upload_refusal(error: SlackApiError) -> Message:
+    code = str(error.response.get("error", "")) if error.response is not None else ""
+    if code in ("not_in_channel", "channel_not_found"):
+        return refusal_message(
+            "I can't post files in this channel. Invite me with /invite, or run "
+            "/msp export customers in my Messages tab."
+        )
+    logger.warning("customer export upload failed: %s", code or error)
+    return refusal_message(
+        f"Slack refused the file upload ({code or 'unknown error'}). Try again later."
+    )
+
+
+def parse_list_arguments(args: list[str]) -> tuple[CustomerFilter, str]:
+    """`[paid|trials|expired|free|all] [TEXT]`; a first word that is not a filter is text."""
+    if args:
+        try:
+            return CustomerFilter(args[0].lower()), " ".join(args[1:]).strip()
+        except ValueError:
+            pass
+    return CustomerFilter.ALL, " ".join(args).strip()
+
+
+async def _page(context: AsyncBoltContext, deps: Deps, state: ListState) -> Message:
+    async with deps.db.unit_of_work() as session:
+        page = await service.list_page(
+            session,
+            requester=requester_of(context),
+            which=state.filter,
+            text=state.text,
+            page=state.page,
+            page_size=PAGE_SIZE,
+            now=deps.clock(),
+        )
+    return views.list_message(page)
+
+
+# ---------------------------------------------------------------- listeners
+
+
+def register(listeners: Listeners, deps: Deps) -> None:
+    async def open_add_form(
+        ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext, client: AsyncWebClient
+    ) -> None:
+        await ack()
+        requester = requester_of(context)
+        async with deps.db.unit_of_work() as session:
+            try:
+                await service.check_can_add(session, requester=requester)
+            except (RuleBroken, NotAllowed) as refusal:
+                view = views.notice_modal(title="Add customer", text=escape(refusal.message))
+            else:
+                view = views.add_modal(
+                    default_price=await service.default_price(session, requester=requester)
+                )
+        await client.views_open(trigger_id=body["trigger_id"], view=view)
+
+    async def submit_add(ack: AsyncAck, view: dict[str, Any], context: AsyncBoltContext) -> None:
+        requester = requester_of(context)
+        form = Form(view)
+        async with deps.db.unit_of_work() as session:
+            price = await service.default_price(session, requester=requester)
+            today = await service.today(session, requester=requester, now=deps.clock())
+        new = read_new_customer(form, default_price=price, today=today)
+        if form.errors or new is None:
+            await ack(**errors_response(form.errors))
+            return
+        try:
+            async with deps.db.unit_of_work() as session:
+                card = await service.create_customer(
+                    session, requester=requester, new=new, now=deps.clock()
+                )
+        except InvalidInput as error:
+            await ack(**errors_response({error.field or CustomerField.NAME: error.message}))
+            return
+        intro = f":white_check_mark: Added *{escape(card.name)}*, account `{card.account_number}`."
+        await ack(response_action="update", view=views.card_modal(card, intro=intro))
+
+    async def open_edit_form(
+        ack: AsyncAck,
+        body: dict[str, Any],
+        action: dict[str, Any],
+        context: AsyncBoltContext,
+        client: AsyncWebClient,
+    ) -> None:
+        await ack()
+        ref = CustomerRef.decode(action.get("value"))
+        async with deps.db.unit_of_work() as session:
+            card = await service.show(
+                session,
+                requester=requester_of(context),
+                customer_id=ref.customer_id,
+                now=deps.clock(),
+            )
+        if not card.can_edit:
+            raise NotAllowed("You can edit only the customers assigned to you.")
+        await _open_or_push(client, body, views.edit_modal(card))
+
+    async def submit_edit(ack: AsyncAck, view: dict[str, Any], context: AsyncBoltContext) -> None:
+        state = EditCustomerState.decode(view.get("private_metadata"))
+        form = Form(view)
+        changes = read_changes(form)
+        if form.errors or changes is None:
+            await ack(**errors_response(form.errors))
+            return
+        try:
+            async with deps.db.unit_of_work() as session:
+                card = await service.update_customer(
+                    session,
+                    requester=requester_of(context),
+                    customer_id=state.customer_id,
+                    expected_version=state.version,
+                    changes=changes,
+                    now=deps.clock(),
+                )
+        except service.StaleEdit as stale:
+            await ack(**errors_response({CustomerField.NAME: stale.message}))
+            return
+        except InvalidInput as error:
+            await ack(**errors_response({error.field or CustomerField.NAME: error.message}))
+            return
+        await ack(
+            response_action="update", view=views.card_modal(card, intro=":white_check_mark: Saved.")
+        )
+
+    async def open_delete_form(
+        ack: AsyncAck,
+        body: dict[str, Any],
+        action: dict[str, Any],
+        context: AsyncBoltContext,
+        client: AsyncWebClient,
+    ) -> None:
+        await ack()
+        ref = CustomerRef.decode(action.get("value"))
+        async with deps.db.unit_of_work() as session:
+            card = await service.show(
+                session,
+                requester=requester_of(context),
+                customer_id=ref.customer_id,
+                now=deps.clock(),
+            )
+        if not card.can_delete:
+            raise NotAllowed("Only admins and owners can delete customers.")
+        await _open_or_push(client, body, views.delete_modal(card))
+
+    async def submit_delete(ack: AsyncAck, view: dict[str, Any], context: AsyncBoltContext) -> None:
+        ref = CustomerRef.decode(view.get("private_metadata"))
+        typed = Form(view).text(CustomerField.CONFIRM_NAME) or ""
+        try:
+            async with deps.db.unit_of_work() as session:
+                deleted = await service.delete_customer(
+                    session,
+                    requester=requester_of(context),
+                    customer_id=ref.customer_id,
+                    typed_name=typed,
+                    now=deps.clock(),
+                )
+        except (InvalidInput, RuleBroken) as refusal:
+            await ack(**errors_response({CustomerField.CONFIRM_NAME: refusal.message}))
+            return
+        await ack(
+            response_action="update",
+            view=views.deleted_modal(name=deleted.name, account_number=deleted.account_number),
+        )
+
+    async def show_from_button(
+        ack: AsyncAck, action: dict[str, Any], context: AsyncBoltContext, respond: AsyncRespond
+    ) -> None:
+        await ack()
+        ref = CustomerRef.decode(
+            action.get("value") or (action.get("selected_option") or {}).get("value")
+        )
+        async with deps.db.unit_of_work() as session:
+            card = await service.show(
+                session,
+                requester=requester_of(context),
+                customer_id=ref.customer_id,
+                now=deps.clock(),
+            )
+        replace = action.get("action_id") == ActionId.PICK_CUSTOMER
+        await respond(
+            response_type="ephemeral",
+            replace_original=replace,
+            **views.card_message(card).as_kwargs(),
+        )
+
+    async def turn_page(
+        ack: AsyncAck, action: dict[str, Any], context: AsyncBoltContext, respond: AsyncRespond
+    ) -> None:
+        await ack()
+        message = await _page(context, deps, ListState.decode(action.get("value")))
+        await respond(response_type="ephemeral", replace_original=True, **message.as_kwargs())
+
+    async def suggest_customers(
+        ack: AsyncAck, payload: dict[str, Any], context: AsyncBoltContext
+    ) -> None:
+        async with deps.db.unit_of_work() as session:
+            rows = await service.find(
+                session,
+                requester=requester_of(context),
+                query=str(payload.get("value", ""))[:100],
+                now=deps.clock(),
+            )
+        await ack(options=views.picker_options(rows))
+
+    async def submit_find(ack: AsyncAck, view: dict[str, Any], context: AsyncBoltContext) -> None:
+        try:
+            ref = CustomerRef.decode(Form(view).selected(BlockId.CUSTOMER_FIND))
+            async with deps.db.unit_of_work() as session:
+                card = await service.show(
+                    session,
+                    requester=requester_of(context),
+                    customer_id=ref.customer_id,
+                    now=deps.clock(),
+                )
+        except (InvalidInput, NotFound) as refusal:
+            await ack(**errors_response({BlockId.CUSTOMER_FIND: refusal.message}))
+            return
+        await ack(response_action="update", view=views.card_modal(card))
+
+    listeners.shortcut(CallbackId.ADD_CUSTOMER_SHORTCUT, open_add_form)
+    listeners.action(ActionId.HOME_ADD_CUSTOMER, open_add_form)
+    listeners.view(CallbackId.ADD_CUSTOMER, submit_add)
+    listeners.action(ActionId.EDIT_CUSTOMER, open_edit_form)
+    listeners.view(CallbackId.EDIT_CUSTOMER, submit_edit)
+    listeners.action(ActionId.DELETE_CUSTOMER, open_delete_form)
+    listeners.view(CallbackId.DELETE_CUSTOMER, submit_delete)
+    listeners.action(ActionId.VIEW_CUSTOMER, show_from_button)
+    listeners.action(ActionId.PICK_CUSTOMER, show_from_button)
+    listeners.action(ActionId.LIST_PREVIOUS, turn_page)
+    listeners.action(ActionId.LIST_NEXT, turn_page)
+    listeners.options(ActionId.CUSTOMER_SEARCH, suggest_customers)
+    listeners.view(CallbackId.FIND_CUSTOMER, submit_find)
+
+
+async def _open_or_push(client: AsyncWebClient, body: dict[str, Any], view: dict[str, Any]) -> None:
+    """From a message, open a modal; from inside a modal, stack one on top."""
+    if body.get("view", {}).get("type") == "modal":
+        await client.views_push(trigger_id=body["trigger_id"], view=view)
+    else:
+        await client.views_open(trigger_id=body["trigger_id"], view=view)
+
+
+# ---------------------------------------------------------------- reading the forms
+
+
+def read_new_customer(
+    form: Form, *, default_price: Decimal, today: date
+) -> service.NewCustomer | None:
+    email = form.check(
+        lambda: rules.parse_email(
+            form.text(CustomerField.ADMIN_EMAIL), field=CustomerField.ADMIN_EMAIL
+        ),
+        None,
+    )
+    name = form.check(
+        lambda: rules.parse_name(form.text(CustomerField.NAME), field=CustomerField.NAME), ""
+    )
+    plan = _plan(form)
+    licences = 0
+    renewal = None
+    if plan is not None and plan.is_paid:
+        licences = form.check(
+            lambda: rules.parse_licences(
+                form.text(CustomerField.LICENCES), field=CustomerField.LICENCES
+            ),
+            0,
+        )
+        renewal = form.check(
+            lambda: rules.check_renewal_date(
+                form.date(CustomerField.RENEWAL_DATE), today=today, field=CustomerField.RENEWAL_DATE
+            ),
+            None,
+        )
+    threshold = form.check(
+        lambda: rules.parse_threshold(
+            form.text(CustomerField.THRESHOLD), field=CustomerField.THRESHOLD
+        ),
+        0,
+    )
+    price = form.check(
+        lambda: rules.parse_price(
+            form.text(CustomerField.PRICE), field=CustomerField.PRICE, default=default_price
+        ),
+        default_price,
+    )
+    locations = form.check(
+        lambda: rules.parse_locations(
+            form.text(CustomerField.LOCATIONS), field=CustomerField.LOCATIONS
+        ),
+        [],
+    )
+    contact_name = form.check(
+        lambda: rules.parse_contact_name(
+            form.text(CustomerField.CONTACT_NAME), field=CustomerField.CONTACT_NAME
+        ),
+        None,
+    )
+    contact_email = form.check(
+        lambda: rules.parse_email(
+            form.text(CustomerField.CONTACT_EMAIL),
+            field=CustomerField.CONTACT_EMAIL,
+            required=False,
+        ),
+        None,
+    )
+    assigned = _assigned(form)
+    if form.errors or email is None or plan is None:
+        return None
+    return service.NewCustomer(
+        name=name,
+        admin_email=email,
+        plan=plan,
+        licences=licences,
+        renewal_date=renewal,
+        max_mau_threshold=threshold,
+        monthly_price=price,
+        locations=locations,
+        contact_name=contact_name,
+        contact_email=contact_email,
+        assigned=assigned,
+    )
+
+
+def read_changes(form: Form) -> service.CustomerChanges | None:
+    name = form.check(
+        lambda: rules.parse_name(form.text(CustomerField.NAME), field=CustomerField.NAME), ""
+    )
+    email = form.check(
+        lambda: rules.parse_email(
+            form.text(CustomerField.ADMIN_EMAIL), field=CustomerField.ADMIN_EMAIL
+        ),
+        None,
+    )
+    contact_name = form.check(
+        lambda: rules.parse_contact_name(
+            form.text(CustomerField.CONTACT_NAME), field=CustomerField.CONTACT_NAME
+        ),
+        None,
+    )
+    contact_email = form.check(
+        lambda: rules.parse_email(
+            form.text(CustomerField.CONTACT_EMAIL),
+            field=CustomerField.CONTACT_EMAIL,
+            required=False,
+        ),
+        None,
+    )
+    locations = form.check(
+        lambda: rules.parse_locations(
+            form.text(CustomerField.LOCATIONS), field=CustomerField.LOCATIONS
+        ),
+        [],
+    )
+    threshold = form.check(
+        lambda: rules.parse_threshold(
+            form.text(CustomerField.THRESHOLD), field=CustomerField.THRESHOLD
+        ),
+        0,
+    )
+    price = form.check(
+        lambda: rules.parse_price(
+            form.text(CustomerField.PRICE), field=CustomerField.PRICE, default=Decimal("-1")
+        ),
+        Decimal(0),
+    )
+    if price < 0:
+        form.errors[CustomerField.PRICE] = "Enter the monthly price."
+    notes = form.check(
+        lambda: rules.parse_notes(form.text(CustomerField.NOTES), field=CustomerField.NOTES), ""
+    )
+    assigned = _assigned(form)
+    if form.errors or email is None:
+        return None
+    return service.CustomerChanges(
+        name=name,
+        admin_email=email,
+        locations=locations,
+        contact_name=contact_name,
+        contact_email=contact_email,
+        max_mau_threshold=threshold,
+        monthly_price=price,
+        assigned=assigned,
+        notes=notes,
+    )
+
+
+def _plan(form: Form) -> Plan | None:
+    raw = form.selected(CustomerField.PLAN) or Plan.TRIAL.value
+    try:
+        plan = Plan(raw)
+    except ValueError:
+        plan = None
+    if plan not in views.NEW_PLANS:
+        form.errors[CustomerField.PLAN] = "Pick a trial or a paid plan."
+        return None
+    return plan
+
+
+def _assigned(form: Form) -> list[str]:
+    users = form.users(CustomerField.ASSIGNED)
+    if len(users) > rules.MAX_ASSIGNED_STAFF:
+        form.errors[CustomerField.ASSIGNED] = f"Assign at most {rules.MAX_ASSIGNED_STAFF} people."
+    return users

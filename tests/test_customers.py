@@ -1,0 +1,786 @@
+"""Customer accounts through Slack: add, find, list, edit, delete, within the roles."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, timedelta
+
+import pytest
+from sqlalchemy import func, select, update
+
+from bot.domain.roles import Role
+from bot.ids import ActionId, CallbackId, CustomerField
+from bot.payloads import CustomerRef, EditCustomerState, ListState
+from storage.models import (
+    AuditEvent,
+    Customer,
+    CustomerAssignment,
+    CustomerContact,
+    CustomerLocation,
+)
+from tests.customer_helpers import (
+    account_number_in,
+    add_customer,
+    add_values,
+    all_text,
+    calls_to,
+    customers,
+    set_max_customers,
+    submit_add,
+    text,
+)
+from tests.support import grant, post
+
+TODAY = date(2026, 11, 22)  # tests.support.FakeClock's day
+
+
+@pytest.fixture
+async def owner(db):
+    await grant(db, "U0001", Role.OWNER)
+    return "U0001"
+
+
+async def _audit(db, action: str) -> list[AuditEvent]:
+    async with db.unit_of_work() as session:
+        query = select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id)
+        return list((await session.scalars(query)).all())
+
+
+# ---------------------------------------------------------------- adding
+
+
+async def test_msp_add_opens_the_form_with_the_default_price(client, slack, fake_slack, owner):
+    command = slack.slash_command("add", user_id=owner)
+    reply = await post(client, command)
+    assert reply.status == 200 and reply.text == ""
+    [call] = await calls_to(fake_slack, "views.open")
+    assert call.args["trigger_id"] == command.payload["trigger_id"]
+    view = call.args["view"]
+    assert view["callback_id"] == CallbackId.ADD_CUSTOMER
+    blocks = {block["block_id"]: block for block in view["blocks"]}
+    assert blocks[CustomerField.PRICE]["element"]["initial_value"] == "75.00"
+    assert blocks[CustomerField.THRESHOLD]["element"]["initial_value"] == "1000000"
+    assert "never blocks onboarding" in blocks[CustomerField.THRESHOLD]["hint"]["text"]
+    assert blocks[CustomerField.ASSIGNED]["element"]["type"] == "multi_users_select"
+
+
+async def test_shortcut_and_home_button_open_the_same_form(client, slack, fake_slack, owner):
+    await post(client, slack.global_shortcut(callback_id=CallbackId.ADD_CUSTOMER_SHORTCUT))
+    await post(
+        client,
+        slack.block_actions(
+            action_id=ActionId.HOME_ADD_CUSTOMER, channel_id=None, view={"type": "home"}
+        ),
+    )
+    calls = await calls_to(fake_slack, "views.open", 2)
+    assert [c.args["view"]["callback_id"] for c in calls] == [CallbackId.ADD_CUSTOMER] * 2
+
+
+async def test_adding_a_trial_shows_the_card_and_writes_everything(client, slack, db, owner):
+    reply = await submit_add(
+        client,
+        slack,
+        name="Acme Dental",
+        email=" Admin@Acme-Dental.com ",
+        locations="Main office\nWarehouse\n\nmain office",
+        contact_name="Dana Lee",
+        contact_email="dana@acme-dental.com",
+        assigned=["U0005"],
+    )
+    body = reply.json
+    assert body["response_action"] == "update"
+    shown = all_text(body["view"]["blocks"])
+    account = account_number_in(body["view"])
+    assert "Added *Acme Dental*" in shown and account in shown
+    assert "Active trial (30 days left)" in shown
+    assert "$75.00" in shown
+    [customer] = await customers(db)
+    assert customer.account_number == account
+    assert (customer.plan, customer.status) == ("trial", "active_trial")
+    assert customer.trial_start == TODAY and customer.trial_end == TODAY + timedelta(days=30)
+    assert customer.admin_email == "Admin@Acme-Dental.com"
+    assert customer.monthly_price_cents == 7500
+    assert customer.created_by == owner
+    async with db.unit_of_work() as session:
+        locations = (await session.scalars(select(CustomerLocation.name))).all()
+        contacts = (await session.scalars(select(CustomerContact.email))).all()
+        assigned = (await session.scalars(select(CustomerAssignment.slack_user_id))).all()
+    assert list(locations) == ["Main office", "Warehouse"]
+    assert list(contacts) == ["dana@acme-dental.com"]
+    assert list(assigned) == ["U0005"]
+    [created] = await _audit(db, "customer.created")
+    assert created.actor == owner and created.entity_id == account
+    assert created.after["locations"] == ["Main office", "Warehouse"]
+
+
+async def test_adding_a_paid_customer(client, slack, db, owner):
+    renewal = TODAY + timedelta(days=200)
+    await add_customer(
+        client, slack, plan="professional", licences="25", renewal=renewal, price="1,250.50"
+    )
+    [customer] = await customers(db)
+    assert (customer.plan, customer.status, customer.licences) == ("professional", "paid", 25)
+    assert customer.renewal_date == renewal and customer.contract_start == TODAY
+    assert customer.monthly_price_cents == 125050
+
+
+@pytest.mark.parametrize(
+    ("fields", "field", "message"),
+    [
+        ({"email": "not-an-email"}, CustomerField.ADMIN_EMAIL, "not a valid email"),
+        ({"email": ""}, CustomerField.ADMIN_EMAIL, "Enter the admin's email"),
+        ({"name": ""}, CustomerField.NAME, "Enter the organization's name"),
+        ({"name": "   "}, CustomerField.NAME, "Enter the organization's name"),
+        ({"name": "x" * 81}, CustomerField.NAME, "at most 80 characters"),
+        (
+            {"plan": "professional", "licences": "-3", "renewal": TODAY + timedelta(days=9)},
+            CustomerField.LICENCES,
+            "at least 1",
+        ),
+        (
+            {"plan": "professional", "licences": "ten", "renewal": TODAY + timedelta(days=9)},
+            CustomerField.LICENCES,
+            "whole number",
+        ),
+        (
+            {"plan": "professional", "licences": "5000000", "renewal": TODAY + timedelta(days=9)},
+            CustomerField.LICENCES,
+            "at most 100,000",
+        ),
+        (
+            {"plan": "essentials", "licences": "5", "renewal": TODAY - timedelta(days=1)},
+            CustomerField.RENEWAL_DATE,
+            "must be in the future",
+        ),
+        (
+            {"plan": "essentials", "licences": "5"},
+            CustomerField.RENEWAL_DATE,
+            "Pick the renewal date",
+        ),
+        ({"plan": "free"}, CustomerField.PLAN, "trial or a paid plan"),
+        ({"threshold": "0"}, CustomerField.THRESHOLD, "at least 1"),
+        ({"price": "-5"}, CustomerField.PRICE, "cannot be negative"),
+        ({"price": "abc"}, CustomerField.PRICE, "amount like 75"),
+        ({"contact_email": "dana@"}, CustomerField.CONTACT_EMAIL, "not a valid email"),
+        ({"locations": "x" * 101}, CustomerField.LOCATIONS, "at most 100 characters"),
+    ],
+)
+async def test_bad_input_is_flagged_on_its_field_and_nothing_is_written(
+    client, slack, db, owner, fields, field, message
+):
+    reply = await submit_add(client, slack, **fields)
+    body = reply.json
+    assert body["response_action"] == "errors"
+    assert message in body["errors"][field], body["errors"]
+    assert await customers(db) == []
+    assert await _audit(db, "customer.created") == []
+
+
+async def test_all_bad_fields_are_reported_at_once(client, slack, db, owner):
+    reply = await submit_add(client, slack, name="", email="nope", price="-1")
+    assert set(reply.json["errors"]) == {
+        CustomerField.NAME,
+        CustomerField.ADMIN_EMAIL,
+        CustomerField.PRICE,
+    }
+
+
+async def test_r1_admin_email_is_unique_across_all_accounts(client, slack, db, owner, fake_slack):
+    await add_customer(client, slack, email="it@acme.com", name="Acme")
+    again = await submit_add(client, slack, email="  IT@ACME.com ", name="Other name")
+    assert again.json["errors"] == {
+        CustomerField.ADMIN_EMAIL: "This admin email is already used by another account."
+    }
+    # Another MSP's staff cannot reuse it either, and learn nothing about whose it is.
+    await grant(db, "U0900", Role.OWNER, team_id="T0900")
+    other = await post(
+        client,
+        slack.view_submission(
+            callback_id=CallbackId.ADD_CUSTOMER,
+            values=add_values(email="it@acme.com", name="Theirs"),
+            user_id="U0900",
+            team_id="T0900",
+        ),
+    )
+    assert "already used by another account" in other.json["errors"][CustomerField.ADMIN_EMAIL]
+    assert "Acme" not in other.text
+    assert len(await customers(db)) == 1
+
+
+async def test_r2_names_are_unique_within_the_msp_only(client, slack, db, owner):
+    await add_customer(client, slack, name="Acme Dental", email="a@acme.com")
+    again = await submit_add(client, slack, name="ACME dental", email="b@acme.com")
+    assert "already has a customer with this name" in again.json["errors"][CustomerField.NAME]
+    await grant(db, "U0900", Role.OWNER, team_id="T0900")
+    theirs = await post(
+        client,
+        slack.view_submission(
+            callback_id=CallbackId.ADD_CUSTOMER,
+            values=add_values(name="Acme Dental", email="c@acme.com"),
+            user_id="U0900",
+            team_id="T0900",
+        ),
+    )
+    assert theirs.json["response_action"] == "update"
+
+
+async def test_r3_no_customer_past_the_maximum(client, slack, db, owner, fake_slack):
+    await add_customer(client, slack, name="One", email="one@x.com")
+    await set_max_customers(db, 1)
+    refused = await post(client, slack.slash_command("add", user_id=owner))
+    assert "already manages 1 of its 1 customers" in refused.json["text"]
+    assert fake_slack.calls_to("views.open") == []
+    late = await submit_add(client, slack, name="Two", email="two@x.com")
+    assert "1 of its 1 customers" in late.json["errors"][CustomerField.NAME]
+    assert len(await customers(db)) == 1
+
+
+async def test_names_keep_unicode_and_mrkdwn_is_shown_escaped(client, slack, db, owner):
+    await add_customer(client, slack, name="Café Müller GmbH", email="a@cafe.de")
+    await add_customer(client, slack, name="<!channel> *x* <@U1>", email="b@x.com")
+    listing = await post(client, slack.slash_command("customers", user_id=owner))
+    shown = all_text(listing.json["blocks"])
+    assert "Café Müller GmbH" in shown
+    assert "&lt;!channel&gt; *x* &lt;@U1&gt;" in shown
+    assert "<!channel>" not in listing.text.replace("&lt;", "")
+
+
+@pytest.mark.parametrize("role", [Role.APPROVER, Role.VIEWER])
+async def test_approvers_and_viewers_cannot_add(client, slack, db, owner, fake_slack, role):
+    await grant(db, "U0002", role)
+    reply = await post(client, slack.slash_command("add", user_id="U0002"))
+    assert "cannot use `/msp add`" in reply.json["text"]
+    forged = await submit_add(client, slack, user_id="U0002")
+    assert forged.json["response_action"] == "update"  # the error modal
+    assert "cannot add customers" in forged.text
+    assert await customers(db) == []
+
+
+async def test_a_member_who_adds_is_assigned(client, slack, db, owner):
+    await grant(db, "U0003", Role.MEMBER)
+    await add_customer(client, slack, user_id="U0003", name="Mine", email="m@x.com")
+    async with db.unit_of_work() as session:
+        assigned = (await session.scalars(select(CustomerAssignment.slack_user_id))).all()
+    assert list(assigned) == ["U0003"]
+
+
+# ---------------------------------------------------------------- finding and the card
+
+
+async def test_customer_by_account_number_or_partial_name(client, slack, db, owner):
+    account = await add_customer(
+        client,
+        slack,
+        name="Acme Dental",
+        email="a@acme.com",
+        plan="essentials",
+        licences="10",
+        renewal=TODAY + timedelta(days=60),
+    )
+    for query in (account, account.lower().replace("-", ""), "dental", "ACME"):
+        reply = await post(client, slack.slash_command(f"customer {query}", user_id=owner))
+        shown = all_text(reply.json["blocks"])
+        assert account in shown, query
+        for fact in (
+            "Essentials",
+            "Paid",
+            "0 / 10",
+            "0 / never blocks",
+            "$75.00",
+            "<!date^",
+            "0 / 0",
+        ):
+            assert fact in shown, fact
+        actions = next(b for b in reply.json["blocks"] if b["type"] == "actions")
+        assert [e["action_id"] for e in actions["elements"]] == [
+            ActionId.EDIT_CUSTOMER,
+            ActionId.DELETE_CUSTOMER,
+        ]
+
+
+async def test_several_matches_give_a_picker_that_shows_the_card(
+    client, slack, db, owner, fake_slack
+):
+    await add_customer(client, slack, name="Acme Dental", email="a@x.com")
+    await add_customer(client, slack, name="Acme Legal", email="b@x.com")
+    await add_customer(client, slack, name="Zenith", email="c@x.com")
+    reply = await post(client, slack.slash_command("customer acme", user_id=owner))
+    select_menu = reply.json["blocks"][0]["accessory"]
+    assert select_menu["action_id"] == ActionId.PICK_CUSTOMER
+    labels = [o["text"]["text"] for o in select_menu["options"]]
+    assert [label.split(" (")[0] for label in labels] == ["Acme Dental", "Acme Legal"]
+    chosen = select_menu["options"][1]
+    await post(
+        client, slack.block_actions(action_id=ActionId.PICK_CUSTOMER, selected_option=chosen)
+    )
+    [answer] = await calls_to(fake_slack, "response_url")
+    assert answer.args["replace_original"] is True
+    assert "Acme Legal" in all_text(answer.args["blocks"])
+
+
+async def test_no_match_says_so(client, slack, owner):
+    reply = await post(client, slack.slash_command("customer nothing-like-it", user_id=owner))
+    assert "No customer matches *nothing-like-it*" in reply.json["text"]
+
+
+async def test_customer_without_a_query_opens_the_finder(client, slack, fake_slack, db, owner):
+    account = await add_customer(client, slack, name="Acme", email="a@x.com")
+    await post(client, slack.slash_command("customer", user_id=owner))
+    [call] = await calls_to(fake_slack, "views.open")
+    assert call.args["view"]["callback_id"] == CallbackId.FIND_CUSTOMER
+    options = await post(
+        client, slack.block_suggestion(action_id=ActionId.CUSTOMER_SEARCH, value="acm")
+    )
+    [option] = options.json["options"]
+    values = {
+        "customer_find": {
+            ActionId.CUSTOMER_SEARCH: {"type": "external_select", "selected_option": option}
+        }
+    }
+    shown = await post(
+        client, slack.view_submission(callback_id=CallbackId.FIND_CUSTOMER, values=values)
+    )
+    assert account in all_text(shown.json["view"]["blocks"])
+
+
+async def test_type_ahead_puts_best_matches_first_and_stops_at_100(client, slack, db, owner):
+    await set_max_customers(db, 500)
+    for n in range(105):
+        await add_customer(client, slack, name=f"Clinic {n:03d} Acme", email=f"c{n}@x.com")
+    exact = await add_customer(client, slack, name="Acme", email="acme@x.com")
+    await add_customer(client, slack, name="Acme Dental", email="ad@x.com")
+    reply = await post(
+        client, slack.block_suggestion(action_id=ActionId.CUSTOMER_SEARCH, value="acme")
+    )
+    options = reply.json["options"]
+    assert len(options) == 100
+    assert options[0]["text"]["text"] == f"Acme ({exact})"
+    assert options[1]["text"]["text"].startswith("Acme Dental")
+
+
+# ---------------------------------------------------------------- lists
+
+
+async def test_trials_list_pages_and_totals(client, slack, db, owner, fake_slack):
+    await set_max_customers(db, 100)
+    for n in range(45):
+        await add_customer(client, slack, name=f"Trial {n:02d}", email=f"t{n}@x.com")
+    await add_customer(
+        client,
+        slack,
+        name="Paying",
+        email="p@x.com",
+        plan="enterprise",
+        licences="50",
+        renewal=TODAY + timedelta(days=90),
+    )
+    async with db.unit_of_work() as session:
+        await session.execute(
+            update(Customer).where(Customer.status == "active_trial").values(users=2)
+        )
+        await session.execute(update(Customer).where(Customer.status == "paid").values(users=40))
+    reply = await post(client, slack.slash_command("customers trials", user_id=owner))
+    body = reply.json
+    shown = all_text(body["blocks"])
+    assert "*45* customers" in shown and "*90* trial users" in shown and "page 1 of 3" in shown
+    assert "billed" not in shown  # R5: trial users are not billable users
+    assert len(body["blocks"]) <= 50
+    rows = [
+        b
+        for b in body["blocks"]
+        if b.get("accessory", {}).get("action_id") == ActionId.VIEW_CUSTOMER
+    ]
+    assert len(rows) == 20
+    [nav] = [b for b in body["blocks"] if b["type"] == "actions"]
+    [next_button] = nav["elements"]
+    assert next_button["action_id"] == ActionId.LIST_NEXT
+    await post(
+        client, slack.block_actions(action_id=ActionId.LIST_NEXT, value=next_button["value"])
+    )
+    [page_two] = await calls_to(fake_slack, "response_url")
+    assert page_two.args["replace_original"] is True
+    assert "page 2 of 3" in all_text(page_two.args["blocks"])
+    assert "Trial 20" in all_text(page_two.args["blocks"])
+    paid = await post(client, slack.slash_command("customers paid", user_id=owner))
+    assert "*40* active (billed) users" in all_text(paid.json["blocks"])
+
+
+async def test_list_text_filter_and_view_button(client, slack, db, owner, fake_slack):
+    await add_customer(client, slack, name="Northwind", email="n@x.com")
+    await add_customer(client, slack, name="Southwind", email="s@x.com")
+    reply = await post(client, slack.slash_command("customers north", user_id=owner))
+    shown = all_text(reply.json["blocks"])
+    assert "Northwind" in shown and "Southwind" not in shown
+    view_button = next(b for b in reply.json["blocks"] if "accessory" in b)["accessory"]
+    await post(
+        client, slack.block_actions(action_id=ActionId.VIEW_CUSTOMER, value=view_button["value"])
+    )
+    [card] = await calls_to(fake_slack, "response_url")
+    assert card.args["replace_original"] is False
+    assert "Northwind" in all_text(card.args["blocks"])
+
+
+async def test_forged_page_state_is_refused_politely(client, slack, owner, fake_slack):
+    await post(client, slack.block_actions(action_id=ActionId.LIST_NEXT, value='{"page": -4}'))
+    [answer] = await calls_to(fake_slack, "response_url")
+    assert "out of date" in answer.args["text"]
+
+
+# ---------------------------------------------------------------- editing
+
+
+async def _open_edit(client, slack, fake_slack, customer_id: int, user_id: str = "U0001"):
+    await post(
+        client,
+        slack.block_actions(
+            action_id=ActionId.EDIT_CUSTOMER,
+            user_id=user_id,
+            value=CustomerRef(customer_id=customer_id).encode(),
+        ),
+    )
+    return (await calls_to(fake_slack, "views.open"))[-1].args["view"]
+
+
+def _edit_values(view, **changes) -> dict:
+    values = {}
+    for block in view["blocks"]:
+        element = block.get("element")
+        if not element:
+            continue
+        if element["type"] == "multi_users_select":
+            values[block["block_id"]] = {
+                ActionId.FIELD: {
+                    "type": "multi_users_select",
+                    "selected_users": element.get("initial_users", []),
+                }
+            }
+        else:
+            values[block["block_id"]] = text(element.get("initial_value"))
+    for field, value in changes.items():
+        values[field] = text(value)
+    return values
+
+
+async def test_edit_saves_and_audits_before_and_after(client, slack, db, owner, fake_slack):
+    await add_customer(client, slack, name="Acme", email="a@x.com", locations="HQ")
+    [customer] = await customers(db)
+    view = await _open_edit(client, slack, fake_slack, customer.id)
+    assert view["callback_id"] == CallbackId.EDIT_CUSTOMER
+    assert EditCustomerState.decode(view["private_metadata"]).version == 1
+    values = _edit_values(
+        view,
+        **{
+            CustomerField.NAME: "Acme Corp",
+            CustomerField.NOTES: "VIP",
+            CustomerField.PRICE: "99.5",
+        },
+    )
+    reply = await post(
+        client,
+        slack.view_submission(
+            callback_id=CallbackId.EDIT_CUSTOMER,
+            values=values,
+            private_metadata=view["private_metadata"],
+        ),
+    )
+    assert reply.json["response_action"] == "update"
+    assert "Acme Corp" in all_text(reply.json["view"]["blocks"])
+    [saved] = await customers(db)
+    assert (saved.name, saved.notes, saved.monthly_price_cents, saved.version) == (
+        "Acme Corp",
+        "VIP",
+        9950,
+        2,
+    )
+    [event] = await _audit(db, "customer.updated")
+    assert event.before["name"] == "Acme" and event.after["name"] == "Acme Corp"
+    assert event.after["locations"] == ["HQ"]
+
+
+async def test_edit_on_a_stale_copy_does_not_overwrite(client, slack, db, owner, fake_slack):
+    await add_customer(client, slack, name="Acme", email="a@x.com")
+    [customer] = await customers(db)
+    first = await _open_edit(client, slack, fake_slack, customer.id)
+    second = await _open_edit(client, slack, fake_slack, customer.id)
+    await post(
+        client,
+        slack.view_submission(
+            callback_id=CallbackId.EDIT_CUSTOMER,
+            values=_edit_values(first, **{CustomerField.NAME: "First"}),
+            private_metadata=first["private_metadata"],
+        ),
+    )
+    late = await post(
+        client,
+        slack.view_submission(
+            callback_id=CallbackId.EDIT_CUSTOMER,
+            values=_edit_values(second, **{CustomerField.NAME: "Second"}),
+            private_metadata=second["private_metadata"],
+        ),
+    )
+    assert "changed by someone else" in late.json["errors"][CustomerField.NAME]
+    assert (await customers(db))[0].name == "First"
+
+
+async def test_edit_applies_r1_and_r2(client, slack, db, owner, fake_slack):
+    await add_customer(client, slack, name="Acme", email="a@x.com")
+    await add_customer(client, slack, name="Beta", email="b@x.com")
+    beta = (await customers(db))[1]
+    view = await _open_edit(client, slack, fake_slack, beta.id)
+    reply = await post(
+        client,
+        slack.view_submission(
+            callback_id=CallbackId.EDIT_CUSTOMER,
+            private_metadata=view["private_metadata"],
+            values=_edit_values(
+                view, **{CustomerField.NAME: "ACME", CustomerField.ADMIN_EMAIL: "A@x.com"}
+            ),
+        ),
+    )
+    assert "already has a customer with this name" in reply.json["errors"][CustomerField.NAME]
+    assert (await customers(db))[1].name == "Beta"
+
+
+# ---------------------------------------------------------------- deleting
+
+
+async def _delete(client, slack, customer_id: int, typed: str, user_id: str = "U0001"):
+    return await post(
+        client,
+        slack.view_submission(
+            callback_id=CallbackId.DELETE_CUSTOMER,
+            user_id=user_id,
+            private_metadata=CustomerRef(customer_id=customer_id).encode(),
+            values={CustomerField.CONFIRM_NAME: text(typed)},
+        ),
+    )
+
+
+async def test_delete_needs_the_typed_name_and_removes_related_records(
+    client, slack, db, owner, fake_slack
+):
+    await add_customer(
+        client,
+        slack,
+        name="Acme",
+        email="a@x.com",
+        locations="HQ\nLab",
+        contact_name="Dana",
+        assigned=["U0005"],
+    )
+    [customer] = await customers(db)
+    await post(
+        client,
+        slack.block_actions(
+            action_id=ActionId.DELETE_CUSTOMER, value=CustomerRef(customer_id=customer.id).encode()
+        ),
+    )
+    [opened] = await calls_to(fake_slack, "views.open")
+    assert opened.args["view"]["callback_id"] == CallbackId.DELETE_CUSTOMER
+    wrong = await _delete(client, slack, customer.id, "acme inc")
+    assert "not the customer's name" in wrong.json["errors"][CustomerField.CONFIRM_NAME]
+    assert len(await customers(db)) == 1
+    done = await _delete(client, slack, customer.id, "Acme")
+    assert "was deleted" in all_text(done.json["view"]["blocks"])
+    assert await customers(db) == []
+    async with db.unit_of_work() as session:
+        for table in (CustomerLocation, CustomerContact, CustomerAssignment):
+            assert await session.scalar(select(func.count()).select_from(table)) == 0
+    [event] = await _audit(db, "customer.deleted")
+    assert event.before["locations"] == ["HQ", "Lab"] and event.after is None
+
+
+async def test_r16_a_paid_term_blocks_deletion_here(client, slack, db, owner):
+    await add_customer(
+        client,
+        slack,
+        name="Paying",
+        email="p@x.com",
+        plan="essentials",
+        licences="3",
+        renewal=TODAY + timedelta(days=40),
+    )
+    [customer] = await customers(db)
+    reply = await _delete(client, slack, customer.id, "Paying")
+    assert "cannot be deleted here" in reply.json["errors"][CustomerField.CONFIRM_NAME]
+    assert len(await customers(db)) == 1
+
+
+@pytest.mark.parametrize("role", [Role.MEMBER, Role.APPROVER, Role.VIEWER])
+async def test_only_admins_and_owners_delete(client, slack, db, owner, role, fake_slack):
+    await grant(db, "U0002", role)
+    await add_customer(client, slack, name="Acme", email="a@x.com", assigned=["U0002"])
+    [customer] = await customers(db)
+    card = await post(client, slack.slash_command("customer acme", user_id="U0002"))
+    buttons = [
+        e["action_id"] for b in card.json["blocks"] if b["type"] == "actions" for e in b["elements"]
+    ]
+    assert ActionId.DELETE_CUSTOMER not in buttons
+    forged = await _delete(client, slack, customer.id, "Acme", user_id="U0002")
+    assert "Only admins and owners can delete customers." in forged.text
+    assert len(await customers(db)) == 1
+
+
+# ---------------------------------------------------------------- role scoping
+
+
+async def test_members_see_and_edit_only_their_customers(client, slack, db, owner, fake_slack):
+    await grant(db, "U0003", Role.MEMBER)
+    await add_customer(client, slack, name="Theirs", email="t@x.com", assigned=["U0003"])
+    await add_customer(client, slack, name="Others", email="o@x.com")
+    theirs, others = await customers(db)
+    listing = all_text(
+        (await post(client, slack.slash_command("customers", user_id="U0003"))).json["blocks"]
+    )
+    assert "Theirs" in listing and "Others" not in listing
+    missing = await post(client, slack.slash_command("customer others", user_id="U0003"))
+    assert "No customer matches" in missing.json["text"]
+    options = await post(
+        client,
+        slack.block_suggestion(action_id=ActionId.CUSTOMER_SEARCH, value="s", user_id="U0003"),
+    )
+    assert [o["text"]["text"].split(" (")[0] for o in options.json["options"]] == ["Theirs"]
+    # A forged Edit on someone else's customer finds nothing.
+    await post(
+        client,
+        slack.block_actions(
+            action_id=ActionId.EDIT_CUSTOMER,
+            user_id="U0003",
+            value=CustomerRef(customer_id=others.id).encode(),
+        ),
+    )
+    [answer] = await calls_to(fake_slack, "response_url")
+    assert "not assigned to you" in answer.args["text"]
+    assert fake_slack.calls_to("views.open") == []
+    view = await _open_edit(client, slack, fake_slack, theirs.id, user_id="U0003")
+    saved = await post(
+        client,
+        slack.view_submission(
+            callback_id=CallbackId.EDIT_CUSTOMER,
+            user_id="U0003",
+            private_metadata=view["private_metadata"],
+            values=_edit_values(view, **{CustomerField.NOTES: "mine"}),
+        ),
+    )
+    assert saved.json["response_action"] == "update"
+    forged = await post(
+        client,
+        slack.view_submission(
+            callback_id=CallbackId.EDIT_CUSTOMER,
+            user_id="U0003",
+            private_metadata=EditCustomerState(customer_id=others.id, version=1).encode(),
+            values=_edit_values(
+                view, **{CustomerField.NAME: "Hijacked", CustomerField.ADMIN_EMAIL: "h@x.com"}
+            ),
+        ),
+    )
+    assert "not assigned to you" in forged.text
+    assert (await customers(db))[1].name == "Others"
+
+
+async def test_viewers_read_everything_but_change_nothing(client, slack, db, owner, fake_slack):
+    await grant(db, "U0004", Role.VIEWER)
+    await add_customer(client, slack, name="Acme", email="a@x.com")
+    [customer] = await customers(db)
+    card = await post(client, slack.slash_command("customer acme", user_id="U0004"))
+    assert "Acme" in all_text(card.json["blocks"])
+    assert not [b for b in card.json["blocks"] if b["type"] == "actions"]
+    await post(
+        client,
+        slack.block_actions(
+            action_id=ActionId.EDIT_CUSTOMER,
+            user_id="U0004",
+            value=CustomerRef(customer_id=customer.id).encode(),
+        ),
+    )
+    [answer] = await calls_to(fake_slack, "response_url")
+    assert "edit only the customers assigned to you" in answer.args["text"]
+    forged = await post(
+        client,
+        slack.view_submission(
+            callback_id=CallbackId.EDIT_CUSTOMER,
+            user_id="U0004",
+            private_metadata=EditCustomerState(customer_id=customer.id, version=1).encode(),
+            values={
+                CustomerField.NAME: text("Hijacked"),
+                CustomerField.ADMIN_EMAIL: text("h@x.com"),
+                CustomerField.THRESHOLD: text("5"),
+                CustomerField.PRICE: text("1"),
+            },
+        ),
+    )
+    assert "edit only the customers assigned to you" in forged.text
+    assert (await customers(db))[0].name == "Acme"
+
+
+async def test_customers_of_another_msp_are_out_of_reach(client, slack, db, owner, fake_slack):
+    await add_customer(client, slack, name="Ours", email="o@x.com")
+    [ours] = await customers(db)
+    await grant(db, "U0900", Role.OWNER, team_id="T0900")
+    listing = await post(client, slack.slash_command("customers", user_id="U0900", team_id="T0900"))
+    assert "Ours" not in listing.text
+    await post(
+        client,
+        slack.block_actions(
+            action_id=ActionId.DELETE_CUSTOMER,
+            user_id="U0900",
+            team_id="T0900",
+            value=CustomerRef(customer_id=ours.id).encode(),
+        ),
+    )
+    [answer] = await calls_to(fake_slack, "response_url")
+    assert "does not exist" in answer.args["text"]
+    deleted = await _delete(client, slack, ours.id, "Ours", user_id="U0900")
+    assert len(await customers(db)) == 1
+    assert deleted.status == 200
+
+
+def test_list_state_round_trip():
+    state = ListState(text="acme", page=3)
+    assert ListState.decode(state.encode()) == state
+    assert json.loads(state.encode()) == {"text": "acme", "page": 3}
+
+
+# ---------------------------------------------------------------- export
+
+
+async def test_export_uploads_a_csv_through_the_web_api(client, slack, db, owner, fake_slack):
+    await add_customer(client, slack, name="Acme", email="a@x.com")
+    await add_customer(client, slack, name="Beta", email="b@x.com")
+    reply = await post(
+        client, slack.slash_command("export customers", user_id=owner, channel_id="C0042")
+    )
+    assert reply.status == 200
+    [complete] = await calls_to(fake_slack, "files.completeUploadExternal")
+    [url_request] = fake_slack.calls_to("files.getUploadURLExternal")
+    assert url_request.args["filename"] == "customers-2026-11-22.csv"
+    assert complete.args["channel_id"] == "C0042"
+    assert "<@U0001>" in complete.args["initial_comment"]
+    [data] = fake_slack.uploaded_files.values()
+    text_lines = data.decode("utf-8-sig").splitlines()
+    assert text_lines[0].startswith("account_number,name,admin_email")
+    assert [line.split(",")[1] for line in text_lines[1:]] == ["Acme", "Beta"]
+
+
+async def test_a_members_export_holds_only_their_customers(client, slack, db, owner, fake_slack):
+    await grant(db, "U0003", Role.MEMBER)
+    await add_customer(client, slack, name="Theirs", email="t@x.com", assigned=["U0003"])
+    await add_customer(client, slack, name="Others", email="o@x.com")
+    await post(client, slack.slash_command("export customers", user_id="U0003"))
+    await calls_to(fake_slack, "files.completeUploadExternal")
+    [data] = fake_slack.uploaded_files.values()
+    assert b"Theirs" in data and b"Others" not in data
+
+
+async def test_export_where_the_bot_is_not_a_member_says_how_to_fix_it(
+    client, slack, owner, fake_slack
+):
+    fake_slack.fail("files.completeUploadExternal", error="not_in_channel")
+    await post(client, slack.slash_command("export customers", user_id=owner))
+    [answer] = await calls_to(fake_slack, "response_url")
+    assert "Invite me with /invite" in answer.args["text"]
+
+
+async def test_export_needs_the_word_customers(client, slack, owner):
+    reply = await post(client, slack.slash_command("export", user_id=owner))
+    assert "Usage: `/msp export customers`" in reply.json["text"]
