@@ -26,7 +26,6 @@ from bot.services import customer_csv
 from bot.services import customers as service
 from bot.views import customers as views
 from bot.views.message import Message
-from bot.views.mrkdwn import escape
 from bot.views.notices import refusal_message
 from handlers.deps import Deps
 from handlers.forms import Form, errors_response
@@ -172,7 +171,7 @@ def register(listeners: Listeners, deps: Deps) -> None:
             try:
                 await service.check_can_add(session, requester=requester)
             except (RuleBroken, NotAllowed) as refusal:
-                view = views.notice_modal(title="Add customer", text=escape(refusal.message))
+                view = views.notice_modal(title="Add customer", text=refusal.message)
             else:
                 view = views.add_modal(
                     default_price=await service.default_price(session, requester=requester)
@@ -197,7 +196,7 @@ def register(listeners: Listeners, deps: Deps) -> None:
         except InvalidInput as error:
             await ack(**errors_response({error.field or CustomerField.NAME: error.message}))
             return
-        intro = f":white_check_mark: Added *{escape(card.name)}*, account `{card.account_number}`."
+        intro = f":white_check_mark: Added {card.name}, account {card.account_number}."
         await ack(response_action="update", view=views.card_modal(card, intro=intro))
 
     async def open_edit_form(

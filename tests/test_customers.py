@@ -91,7 +91,7 @@ async def test_adding_a_trial_shows_the_card_and_writes_everything(client, slack
     assert body["response_action"] == "update"
     shown = all_text(body["view"]["blocks"])
     account = account_number_in(body["view"])
-    assert "Added *Acme Dental*" in shown and account in shown
+    assert "Added Acme Dental, account" in shown and account in shown
     assert "Active trial (30 days left)" in shown
     assert "$75.00" in shown
     [customer] = await customers(db)
@@ -235,14 +235,32 @@ async def test_r3_no_customer_past_the_maximum(client, slack, db, owner, fake_sl
     assert len(await customers(db)) == 1
 
 
-async def test_names_keep_unicode_and_mrkdwn_is_shown_escaped(client, slack, db, owner):
+async def test_names_keep_unicode_and_mrkdwn_never_formats(client, slack, db, owner):
     await add_customer(client, slack, name="Café Müller GmbH", email="a@cafe.de")
-    await add_customer(client, slack, name="<!channel> *x* <@U1>", email="b@x.com")
+    nasty = "<!channel> *x* <@U1>"
+    added = await submit_add(client, slack, name=nasty, email="b@x.com")
     listing = await post(client, slack.slash_command("customers", user_id=owner))
-    shown = all_text(listing.json["blocks"])
-    assert "Café Müller GmbH" in shown
-    assert "&lt;!channel&gt; *x* &lt;@U1&gt;" in shown
-    assert "<!channel>" not in listing.text.replace("&lt;", "")
+    card = await post(client, slack.slash_command("customer channel", user_id=owner))
+    assert "Café Müller GmbH" in all_text(listing.json["blocks"])
+    for surface in (added.json["view"]["blocks"], listing.json["blocks"], card.json["blocks"]):
+        shown_raw = [t for t in _text_objects(surface) if nasty in t["text"]]
+        assert shown_raw, "the name is shown"
+        # Where the name appears as typed, Slack does not interpret it.
+        assert all(t["type"] == "plain_text" for t in shown_raw)
+    assert "<!channel>" not in listing.json["text"] and "<!channel>" not in card.json["text"]
+
+
+def _text_objects(blocks: list[dict]) -> list[dict]:
+    found = []
+    for block in blocks:
+        for key in ("text",):
+            if isinstance(block.get(key), dict):
+                found.append(block[key])
+        found.extend(block.get("fields") or [])
+        found.extend(
+            e for e in block.get("elements") or [] if e.get("type") in ("mrkdwn", "plain_text")
+        )
+    return found
 
 
 @pytest.mark.parametrize("role", [Role.APPROVER, Role.VIEWER])
@@ -320,7 +338,7 @@ async def test_several_matches_give_a_picker_that_shows_the_card(
 
 async def test_no_match_says_so(client, slack, owner):
     reply = await post(client, slack.slash_command("customer nothing-like-it", user_id=owner))
-    assert "No customer matches *nothing-like-it*" in reply.json["text"]
+    assert "No customer matches “nothing-like-it”" in reply.json["text"]
 
 
 async def test_customer_without_a_query_opens_the_finder(client, slack, fake_slack, db, owner):

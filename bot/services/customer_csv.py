@@ -23,6 +23,7 @@ from sqlalchemy.orm import selectinload
 
 from bot.domain.customers import (
     MAX_ASSIGNED_STAFF,
+    Capacity,
     CustomerField,
     Plan,
     Status,
@@ -43,9 +44,9 @@ from bot.domain.roles import Role
 from bot.errors import BotError, InvalidInput, NotAllowed, NotFound, RuleBroken
 from bot.services import audit
 from bot.services import customers as customer_service
-from bot.services.customers import NewCustomer, today_for
+from bot.services.customers import NewCustomer
 from bot.services.tenancy import Requester, ensure_msp
-from storage.models import Customer, Msp
+from storage.models import Customer
 from storage.repositories import customers as customer_repo
 from storage.repositories import msps as msp_repo
 
@@ -226,14 +227,16 @@ async def _visible_customers(session: AsyncSession, requester: Requester) -> Seq
             *customer_repo.visible(requester.msp_id, assigned_to),
             Customer.status != Status.DELETED.value,
         )
-        .order_by(Customer.name_key, Customer.id)
         .options(
             selectinload(Customer.locations),
             selectinload(Customer.contacts),
             selectinload(Customer.assignments),
         )
     )
-    return (await session.scalars(statement)).all()
+    customers = (await session.scalars(statement)).all()
+    # Sorted here, not by the database: PostgreSQL's collation may ignore punctuation
+    # where SQLite does not, and an export should read the same on both.
+    return sorted(customers, key=lambda customer: (customer.name_key, customer.id))
 
 
 def _export_row(customer: Customer) -> list[str]:
@@ -577,25 +580,19 @@ async def import_customers(
     is raised so the caller's unit of work writes nothing. With `skip_invalid`, the
     good rows are created and the report lists the others.
     """
-    msp = await session.get(Msp, requester.msp_id)
-    if msp is None:
-        raise NotFound("This workspace has no MSP yet.")
-    today = today_for(msp, now)  # the MSP's day: the file was parsed without it
+    if requester.role not in customer_service.ADDS:
+        raise NotAllowed("Approvers and viewers cannot add customers.")
+    today = await customer_service.today(session, requester=requester, now=now)
+    room = await customer_service.capacity(session, requester=requester)
     problems = list(parsed.problems)
     accepted: list[AcceptedRow] = []
     for row in parsed.rows:
-        try:
-            _recheck_renewal(row.customer, today=today)
-            card = await customer_service.create_customer(
-                session, requester=requester, new=row.customer, now=now
-            )
-        except InvalidInput as error:
-            _stop_if_transaction_lost(session)
-            problems.append(RowProblem(row.row, _column(error.field), error.message))
-        except RuleBroken as error:
-            problems.append(RowProblem(row.row, WHOLE_ROW, error.message))
+        used = Capacity(used=room.used + len(accepted), maximum=room.maximum)
+        outcome = await _import_row(session, requester, row, room=used, today=today, now=now)
+        if isinstance(outcome, RowProblem):
+            problems.append(outcome)
         else:
-            accepted.append(AcceptedRow(row.row, card.name, card.account_number))
+            accepted.append(outcome)
         if progress is not None:
             progress(1)
     report = ImportReport(
@@ -633,6 +630,31 @@ async def import_customers_as_operator(
         skip_invalid=skip_invalid,
         progress=progress,
     )
+
+
+async def _import_row(
+    session: AsyncSession,
+    requester: Requester,
+    row: CsvRow,
+    *,
+    room: Capacity,
+    today: date,
+    now: datetime,
+) -> AcceptedRow | RowProblem:
+    if room.full:
+        # R3 refuses the row, not its name (which is where the modal would show it).
+        return RowProblem(row.row, WHOLE_ROW, room.refusal())
+    try:
+        _recheck_renewal(row.customer, today=today)
+        card = await customer_service.create_customer(
+            session, requester=requester, new=row.customer, now=now
+        )
+    except InvalidInput as error:
+        _stop_if_transaction_lost(session)
+        return RowProblem(row.row, _column(error.field), error.message)
+    except RuleBroken as error:
+        return RowProblem(row.row, WHOLE_ROW, error.message)
+    return AcceptedRow(row.row, card.name, card.account_number)
 
 
 def _recheck_renewal(customer: NewCustomer, *, today: date) -> None:

@@ -79,17 +79,18 @@ def card_blocks(card: CustomerCard) -> list[Block]:
 
 
 def card_message(card: CustomerCard, *, intro: str | None = None) -> Message:
+    """`intro` is plain text (names in it are shown as typed, never formatted)."""
     blocks = card_blocks(card)
     if intro:
-        blocks.insert(0, SectionBlock(text=MarkdownTextObject(text=intro)))
-    return Message.of(f"{card.name} ({card.account_number})", blocks)
+        blocks.insert(0, _plain_section(intro))
+    return Message.of(f"{escape(card.name)} ({card.account_number})", blocks)
 
 
 def card_modal(card: CustomerCard, *, intro: str | None = None) -> dict[str, Any]:
-    """The card inside a modal (after Add, Edit, or Find)."""
+    """The card inside a modal (after Add, Edit, or Find); `intro` is plain text."""
     blocks = card_blocks(card)
     if intro:
-        blocks.insert(0, SectionBlock(text=MarkdownTextObject(text=intro)))
+        blocks.insert(0, _plain_section(intro))
     return _modal(callback_id=None, title="Customer", blocks=blocks, submit=None, close="Done")
 
 
@@ -146,10 +147,10 @@ def picker_message(*, query: str, rows: list[CustomerRow]) -> Message:
         )
         for row in rows[:100]
     ]
-    text = f"{len(rows)} customers match *{escape(query[:80])}*. Pick one:"
+    text = f"{len(rows)} customers match “{query[:80]}”. Pick one:"
     blocks: list[Block] = [
         SectionBlock(
-            text=MarkdownTextObject(text=text),
+            text=PlainTextObject(text=text),
             accessory=StaticSelectElement(
                 action_id=ActionId.PICK_CUSTOMER, placeholder="Choose a customer", options=options
             ),
@@ -160,10 +161,10 @@ def picker_message(*, query: str, rows: list[CustomerRow]) -> Message:
 
 def no_match_message(query: str) -> Message:
     text = (
-        f"No customer matches *{escape(query[:80])}*. Try part of the name or the account "
-        "number, or `/msp customers` to browse."
+        f"No customer matches “{query[:80]}”. Try part of the name or the account "
+        "number, or /msp customers to browse."
     )
-    return Message.of(text, [SectionBlock(text=MarkdownTextObject(text=text))])
+    return Message.of(escape(text), [_plain_section(text)])
 
 
 def picker_options(rows: list[CustomerRow]) -> list[dict[str, Any]]:
@@ -208,7 +209,10 @@ def list_message(page: CustomerPage) -> Message:
     for row in page.rows:
         blocks.append(
             SectionBlock(
-                text=MarkdownTextObject(text=_row_line(row)),
+                fields=[
+                    PlainTextObject(text=f"{row.name} · {row.account_number}"),
+                    MarkdownTextObject(text=_row_details(row)),
+                ],
                 accessory=ButtonElement(
                     text="View",
                     action_id=ActionId.VIEW_CUSTOMER,
@@ -222,7 +226,7 @@ def list_message(page: CustomerPage) -> Message:
     if navigation:
         blocks.append(DividerBlock())
         blocks.append(ActionsBlock(block_id=BlockId.LIST_NAVIGATION, elements=navigation))
-    return Message.of(f"{title}: {page.total:,} customers", blocks)
+    return Message.of(f"{escape(title)}: {page.total:,} customers", blocks)
 
 
 def _totals(page: CustomerPage) -> str:
@@ -235,8 +239,9 @@ def _totals(page: CustomerPage) -> str:
     return " · ".join(parts)
 
 
-def _row_line(row: CustomerRow) -> str:
-    line = f"*{escape(row.name)}*  `{row.account_number}`\n{row.plan.label} · {row.status.label}"
+def _row_details(row: CustomerRow) -> str:
+    """Plan, status and figures: no user text here, the name is in plain text beside it."""
+    line = f"{row.plan.label} · {row.status.label}"
     if row.trial_days_left is not None:
         line += f" · {row.trial_days_left} days left"
     line += f" · {number(row.users)} users"
@@ -391,11 +396,11 @@ def edit_modal(card: CustomerCard) -> dict[str, Any]:
 
 def delete_modal(card: CustomerCard) -> dict[str, Any]:
     warning = (
-        f":warning: Deleting *{escape(card.name)}* (`{card.account_number}`) is permanent: "
-        "its locations, contacts and agents go with it. Type the customer's name to confirm."
+        f":warning: Deleting {card.name} ({card.account_number}) is permanent: its locations, "
+        "contacts and agents go with it. Type the customer's name to confirm."
     )
     blocks: list[Block] = [
-        SectionBlock(text=MarkdownTextObject(text=warning)),
+        _plain_section(warning),
         _text_input(CustomerField.CONFIRM_NAME, "Customer name", placeholder=card.name[:150]),
     ]
     return _modal(
@@ -408,25 +413,30 @@ def delete_modal(card: CustomerCard) -> dict[str, Any]:
 
 
 def deleted_modal(*, name: str, account_number: str) -> dict[str, Any]:
-    text = f":wastebasket: *{escape(name)}* (`{account_number}`) was deleted."
+    text = f":wastebasket: {name} ({account_number}) was deleted."
     return _modal(
         callback_id=None,
         title="Customer deleted",
-        blocks=[SectionBlock(text=MarkdownTextObject(text=text))],
+        blocks=[_plain_section(text)],
         submit=None,
         close="Done",
     )
 
 
 def notice_modal(*, title: str, text: str) -> dict[str, Any]:
-    """A one-message modal; `text` is mrkdwn already escaped by the caller."""
+    """A one-message modal; `text` is plain text."""
     return _modal(
         callback_id=None,
         title=title,
-        blocks=[SectionBlock(text=MarkdownTextObject(text=text))],
+        blocks=[_plain_section(text)],
         submit=None,
         close="Close",
     )
+
+
+def _plain_section(text: str) -> SectionBlock:
+    """User-typed names in plain text: Slack neither formats nor links them."""
+    return SectionBlock(text=PlainTextObject(text=text[:3000], emoji=True))
 
 
 def _plan_option(plan: Plan) -> Option:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from slack_sdk.models.blocks import MarkdownTextObject, SectionBlock
+from slack_sdk.models.blocks import MarkdownTextObject, PlainTextObject, SectionBlock
 
 from bot.views.message import Message
 from bot.views.mrkdwn import escape
@@ -18,9 +18,12 @@ def not_staff_message() -> Message:
 
 
 def refusal_message(reason: str) -> Message:
-    """A known refusal (role, rule, bad input). `reason` is plain text from a service."""
-    text = f":no_entry: {escape(reason)}"
-    return Message.of(text, [SectionBlock(text=MarkdownTextObject(text=text))])
+    """A known refusal (role, rule, bad input). `reason` is plain text from a service
+    and may quote what a person typed, so the block shows it as plain text: nothing in
+    it can format, mention or link. The notification text is escaped mrkdwn."""
+    text = f":no_entry: {reason}"
+    block = SectionBlock(text=PlainTextObject(text=text[:3000], emoji=True))
+    return Message.of(escape(text), [block])
 
 
 def unexpected_error_message(error_id: str) -> Message:
