@@ -94,3 +94,27 @@ def test_escaped_text_has_no_control_characters(text):
 def test_mention_only_for_real_ids():
     assert mention("U0123ABC") == "<@U0123ABC>"
     assert mention("<!channel>") == "&lt;!channel&gt;"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("75", "75.00"), ("$1,250.50", "1250.50"), ("1,000", "1000.00"), ("", "75.00")],
+)
+def test_prices_read_commas_only_as_thousands(text, expected):
+    from decimal import Decimal
+
+    from bot.domain.customers import parse_price
+
+    assert parse_price(text, field="p", default=Decimal("75")) == Decimal(expected)
+
+
+@pytest.mark.parametrize("text", ["75,50", "1,5", "12,34,567"])
+def test_a_decimal_comma_is_refused_not_misread(text):
+    from decimal import Decimal
+
+    from bot.domain.customers import parse_licences, parse_price
+
+    with pytest.raises(InvalidInput, match="decimal point"):
+        parse_price(text, field="p", default=Decimal("75"))
+    with pytest.raises(InvalidInput, match="decimal point"):
+        parse_licences(text, field="l")

@@ -81,6 +81,16 @@ MAX_ASSIGNED_STAFF = 20
 # Crockford-style alphabet: no 0/O, 1/I/L or U, so numbers read out over the phone survive.
 _ACCOUNT_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"
 _EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>.]{2,}$")
+# Commas only between groups of three digits: "1,000" is a thousand, but a European
+# "75,50" must not silently become 7,550.
+_THOUSANDS = re.compile(r"^-?\d{1,3}(,\d{3})+(\.\d*)?$")
+COMMA_HINT = "Use a decimal point, and commas only between thousands (like 1,000 or 75.50)."
+
+
+def _without_thousands_commas(text: str, *, field: str) -> str:
+    if "," in text and not _THOUSANDS.match(text):
+        raise InvalidInput(COMMA_HINT, field=field)
+    return text.replace(",", "")
 
 
 def new_account_number() -> str:
@@ -134,7 +144,7 @@ def parse_name(text: str | None, *, field: str) -> str:
 def parse_whole_number(
     text: str | None, *, field: str, what: str, minimum: int, maximum: int
 ) -> int:
-    cleaned = (text or "").strip().replace(",", "").replace("_", "")
+    cleaned = _without_thousands_commas((text or "").strip().replace("_", ""), field=field)
     if not re.fullmatch(r"-?\d+", cleaned):
         raise InvalidInput(f"The {what} must be a whole number.", field=field)
     value = int(cleaned)
@@ -160,9 +170,10 @@ def parse_threshold(text: str | None, *, field: str) -> int:
 
 
 def parse_price(text: str | None, *, field: str, default: Decimal) -> Decimal:
-    cleaned = (text or "").strip().lstrip("$").replace(",", "")
+    cleaned = (text or "").strip().lstrip("$")
     if not cleaned:
         return default
+    cleaned = _without_thousands_commas(cleaned, field=field)
     try:
         price = Decimal(cleaned)
     except InvalidOperation:

@@ -90,7 +90,6 @@ _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _NEEDS_QUOTE = re.compile(r"^'*[=+\-@\t\r]")
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _SLACK_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,31}$")
-_THOUSANDS = re.compile(r"^\s*\$?\d{1,3}(,\d{3})+(\.\d*)?\s*$")
 
 # Where a refusal from the customers service lands in the file.
 _COLUMN_OF_FIELD: dict[str, str] = {
@@ -180,7 +179,7 @@ class ImportRolledBack(BotError):
         if report.dry_run:
             message = f"Dry run: {len(report.accepted):,} customers would be imported."
         else:
-            message = f"{report.rows_with_problems:,} rows have problems, so nothing was imported."
+            message = f"Rows with problems: {report.rows_with_problems:,}. Nothing was imported."
         super().__init__(message)
         self.report = report
 
@@ -220,7 +219,7 @@ async def _visible_customers(session: AsyncSession, requester: Requester) -> Seq
     if requester.role is None:
         raise NotAllowed("Only the MSP's staff can export customers.")
     # The same rule as the customer lists: members see only their assigned customers.
-    assigned_to = None if requester.role in customer_service.SEES_ALL else requester.user_id
+    assigned_to = customer_service.assigned_filter(requester)
     statement = (
         select(Customer)
         .where(
@@ -402,7 +401,7 @@ def _customer(
     if plan is not None and plan.is_paid:
         check(
             "licences",
-            lambda text: parse_licences(_number(text, column="licences"), field="licences"),
+            lambda text: parse_licences(text, field="licences"),
         )
         check("renewal_date", lambda text: _parse_renewal(text, today=today))
     elif plan == Plan.TRIAL:
@@ -410,9 +409,7 @@ def _customer(
         check("renewal_date", _check_trial_renewal)
     check(
         "max_mau_threshold",
-        lambda text: parse_threshold(
-            _number(text, column="max_mau_threshold"), field="max_mau_threshold"
-        ),
+        lambda text: parse_threshold(text, field="max_mau_threshold"),
     )
     check("monthly_price", _parse_price)
     check("locations", _parse_locations)
@@ -440,18 +437,6 @@ def _customer(
         notes=values["notes"],
     )
     return customer, []
-
-
-def _number(text: str, *, column: str) -> str:
-    """The domain reads commas as thousands separators, so a European "75,50" would
-    become 7,550: here a comma must sit between groups of three digits."""
-    if "," in text and not _THOUSANDS.match(text):
-        raise InvalidInput(
-            "Write numbers with a decimal point, and commas only between thousands "
-            "(like 1,000 or 75.50).",
-            field=column,
-        )
-    return text
 
 
 def _parse_plan(text: str) -> Plan:
@@ -504,7 +489,7 @@ def _parse_price(text: str) -> Decimal | None:
     """Empty means the MSP's default price (R18), decided when the customer is created."""
     if not text.strip():
         return None
-    cleaned = _number(text, column="monthly_price")
+    cleaned = text
     return parse_price(cleaned, field="monthly_price", default=Decimal(0))
 
 

@@ -158,7 +158,7 @@ def _staff_role(requester: Requester) -> Role:
     return requester.role
 
 
-def _assigned_filter(requester: Requester) -> str | None:
+def assigned_filter(requester: Requester) -> str | None:
     """Members see only their assigned customers; everyone else sees all."""
     return None if _staff_role(requester) in SEES_ALL else requester.user_id
 
@@ -268,7 +268,7 @@ async def find(
     found = await customer_repo.search(
         session,
         msp_id=msp.id,
-        assigned_to=_assigned_filter(requester),
+        assigned_to=assigned_filter(requester),
         query_key=name_key(query),
         account_key=account_number_key(query),
         limit=PICKER_LIMIT,
@@ -299,7 +299,7 @@ async def list_page(
     statuses = {status.value for status in FILTER_STATUSES[which]}
     scope = {
         "msp_id": msp.id,
-        "assigned_to": _assigned_filter(requester),
+        "assigned_to": assigned_filter(requester),
         "statuses": statuses,
         "text_key": name_key(text),
     }
@@ -451,7 +451,7 @@ async def _visible(session: AsyncSession, requester: Requester, customer_id: int
         session,
         msp_id=requester.msp_id,
         customer_id=customer_id,
-        assigned_to=_assigned_filter(requester),
+        assigned_to=assigned_filter(requester),
     )
     if customer is None or customer.status == Status.DELETED.value:
         raise NotFound("That customer does not exist, or is not assigned to you.")
