@@ -19,6 +19,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.domain import customers as rules
 from bot.domain.customers import CustomerField, CustomerFilter, Plan
+from bot.domain.customers import CustomerField as F
 from bot.errors import InvalidInput, NotAllowed, NotFound, RuleBroken
 from bot.ids import ActionId, BlockId, CallbackId
 from bot.payloads import CustomerRef, EditCustomerState, ListState
@@ -367,143 +368,101 @@ async def _open_or_push(client: AsyncWebClient, body: dict[str, Any], view: dict
 # ---------------------------------------------------------------- reading the forms
 
 
+@dataclass(frozen=True, slots=True)
+class _Shared:
+    """The fields the Add and Edit modals have in common, read the same way."""
+
+    name: str
+    email: str | None
+    contact_name: str | None
+    contact_email: str | None
+    locations: list[str]
+    threshold: int
+    assigned: list[str]
+
+
+def _read_shared(form: Form) -> _Shared:
+    def text(field: CustomerField) -> str | None:
+        return form.text(field)
+
+    return _Shared(
+        name=form.check(lambda: rules.parse_name(text(F.NAME), field=F.NAME), ""),
+        email=form.check(lambda: rules.parse_email(text(F.ADMIN_EMAIL), field=F.ADMIN_EMAIL), None),
+        contact_name=form.check(
+            lambda: rules.parse_contact_name(text(F.CONTACT_NAME), field=F.CONTACT_NAME), None
+        ),
+        contact_email=form.check(
+            lambda: rules.parse_email(text(F.CONTACT_EMAIL), field=F.CONTACT_EMAIL, required=False),
+            None,
+        ),
+        locations=form.check(
+            lambda: rules.parse_locations(text(F.LOCATIONS), field=F.LOCATIONS), []
+        ),
+        threshold=form.check(
+            lambda: rules.parse_threshold(text(F.THRESHOLD), field=F.THRESHOLD), 0
+        ),
+        assigned=_assigned(form),
+    )
+
+
 def read_new_customer(
     form: Form, *, default_price: Decimal, today: date
 ) -> service.NewCustomer | None:
-    email = form.check(
-        lambda: rules.parse_email(
-            form.text(CustomerField.ADMIN_EMAIL), field=CustomerField.ADMIN_EMAIL
-        ),
-        None,
-    )
-    name = form.check(
-        lambda: rules.parse_name(form.text(CustomerField.NAME), field=CustomerField.NAME), ""
-    )
+    shared = _read_shared(form)
     plan = _plan(form)
     licences = 0
     renewal = None
     if plan is not None and plan.is_paid:
         licences = form.check(
-            lambda: rules.parse_licences(
-                form.text(CustomerField.LICENCES), field=CustomerField.LICENCES
-            ),
-            0,
+            lambda: rules.parse_licences(form.text(F.LICENCES), field=F.LICENCES), 0
         )
         renewal = form.check(
             lambda: rules.check_renewal_date(
-                form.date(CustomerField.RENEWAL_DATE), today=today, field=CustomerField.RENEWAL_DATE
+                form.date(F.RENEWAL_DATE), today=today, field=F.RENEWAL_DATE
             ),
             None,
         )
-    threshold = form.check(
-        lambda: rules.parse_threshold(
-            form.text(CustomerField.THRESHOLD), field=CustomerField.THRESHOLD
-        ),
-        0,
-    )
     price = form.check(
-        lambda: rules.parse_price(
-            form.text(CustomerField.PRICE), field=CustomerField.PRICE, default=default_price
-        ),
+        lambda: rules.parse_price(form.text(F.PRICE), field=F.PRICE, default=default_price),
         default_price,
     )
-    locations = form.check(
-        lambda: rules.parse_locations(
-            form.text(CustomerField.LOCATIONS), field=CustomerField.LOCATIONS
-        ),
-        [],
-    )
-    contact_name = form.check(
-        lambda: rules.parse_contact_name(
-            form.text(CustomerField.CONTACT_NAME), field=CustomerField.CONTACT_NAME
-        ),
-        None,
-    )
-    contact_email = form.check(
-        lambda: rules.parse_email(
-            form.text(CustomerField.CONTACT_EMAIL),
-            field=CustomerField.CONTACT_EMAIL,
-            required=False,
-        ),
-        None,
-    )
-    assigned = _assigned(form)
-    if form.errors or email is None or plan is None:
+    if form.errors or shared.email is None or plan is None:
         return None
     return service.NewCustomer(
-        name=name,
-        admin_email=email,
+        name=shared.name,
+        admin_email=shared.email,
         plan=plan,
         licences=licences,
         renewal_date=renewal,
-        max_mau_threshold=threshold,
+        max_mau_threshold=shared.threshold,
         monthly_price=price,
-        locations=locations,
-        contact_name=contact_name,
-        contact_email=contact_email,
-        assigned=assigned,
+        locations=shared.locations,
+        contact_name=shared.contact_name,
+        contact_email=shared.contact_email,
+        assigned=shared.assigned,
     )
 
 
 def read_changes(form: Form) -> service.CustomerChanges | None:
-    name = form.check(
-        lambda: rules.parse_name(form.text(CustomerField.NAME), field=CustomerField.NAME), ""
-    )
-    email = form.check(
-        lambda: rules.parse_email(
-            form.text(CustomerField.ADMIN_EMAIL), field=CustomerField.ADMIN_EMAIL
-        ),
-        None,
-    )
-    contact_name = form.check(
-        lambda: rules.parse_contact_name(
-            form.text(CustomerField.CONTACT_NAME), field=CustomerField.CONTACT_NAME
-        ),
-        None,
-    )
-    contact_email = form.check(
-        lambda: rules.parse_email(
-            form.text(CustomerField.CONTACT_EMAIL),
-            field=CustomerField.CONTACT_EMAIL,
-            required=False,
-        ),
-        None,
-    )
-    locations = form.check(
-        lambda: rules.parse_locations(
-            form.text(CustomerField.LOCATIONS), field=CustomerField.LOCATIONS
-        ),
-        [],
-    )
-    threshold = form.check(
-        lambda: rules.parse_threshold(
-            form.text(CustomerField.THRESHOLD), field=CustomerField.THRESHOLD
-        ),
-        0,
-    )
+    shared = _read_shared(form)
     price = form.check(
-        lambda: rules.parse_price(
-            form.text(CustomerField.PRICE), field=CustomerField.PRICE, default=Decimal("-1")
-        ),
+        lambda: rules.parse_price(form.text(F.PRICE), field=F.PRICE, default=Decimal(-1)),
         Decimal(0),
     )
     if price < 0:
-        form.errors[CustomerField.PRICE] = "Enter the monthly price."
-    notes = form.check(
-        lambda: rules.parse_notes(form.text(CustomerField.NOTES), field=CustomerField.NOTES), ""
-    )
-    assigned = _assigned(form)
-    if form.errors or email is None:
+        form.errors[F.PRICE] = "Enter the monthly price."
+    notes = form.check(lambda: rules.parse_notes(form.text(F.NOTES), field=F.NOTES), "")
+    if form.errors or shared.email is None:
         return None
     return service.CustomerChanges(
-        name=name,
-        admin_email=email,
-        locations=locations,
-        contact_name=contact_name,
-        contact_email=contact_email,
-        max_mau_threshold=threshold,
+        name=shared.name,
+        admin_email=shared.email,
+        locations=shared.locations,
+        contact_name=shared.contact_name,
+        contact_email=shared.contact_email,
+        max_mau_threshold=shared.threshold,
         monthly_price=price,
-        assigned=assigned,
+        assigned=shared.assigned,
         notes=notes,
     )
 

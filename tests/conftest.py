@@ -107,3 +107,12 @@ def slack(fake_slack: FakeSlack) -> SlackRequests:
     return SlackRequests(
         signing_secret=SIGNING_SECRET, team_id=TEAM_ID, hooks_base_url=fake_slack.hooks_base_url
     )
+
+
+@pytest.fixture
+def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """Environment for running `msp-bot` commands on a fresh SQLite file."""
+    monkeypatch.chdir(tmp_path)
+    for name in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN", "MSPBOT_OWNERS"):
+        monkeypatch.delenv(name, raising=False)
+    return {"DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}", "LOG_LEVEL": "WARNING"}

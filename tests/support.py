@@ -12,7 +12,9 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
+from typer.testing import CliRunner, Result
 
+from bot.cli import cli
 from bot.domain.roles import Role
 from bot.services import staff
 from storage import migrate
@@ -83,3 +85,8 @@ class Reply:
 async def post(client: TestClient, request: SignedRequest, path: str = "/slack/events") -> Reply:
     response = await client.post(path, data=request.body.encode(), headers=request.headers)
     return Reply(status=response.status, text=await response.text())
+
+
+def invoke_cli(args: list[str], env: dict[str, str]) -> Result:
+    """Run `msp-bot ARGS` in-process, as the operator would in a shell."""
+    return CliRunner().invoke(cli, args, env=env)

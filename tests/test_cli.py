@@ -3,24 +3,17 @@
 from __future__ import annotations
 
 import pytest
-from typer.testing import CliRunner
 
-from bot.cli import cli
 from storage import migrate
-
-runner = CliRunner()
+from tests.support import invoke_cli
 
 
 @pytest.fixture
-def env(tmp_path, monkeypatch) -> dict[str, str]:
-    monkeypatch.chdir(tmp_path)
-    for name in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN", "MSPBOT_OWNERS"):
-        monkeypatch.delenv(name, raising=False)
-    return {"DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}", "LOG_LEVEL": "WARNING"}
+def env(cli_env: dict[str, str]) -> dict[str, str]:
+    return cli_env
 
 
-def invoke(args: list[str], env: dict[str, str]):
-    return runner.invoke(cli, args, env=env)
+invoke = invoke_cli
 
 
 def test_roles_grant_and_list(env):

@@ -12,9 +12,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import delete, func, select, update
-from typer.testing import CliRunner
 
-from bot.cli import cli
 from bot.domain.customers import Plan
 from bot.domain.roles import Role
 from bot.errors import NotAllowed, NotFound
@@ -34,7 +32,7 @@ from bot.services.tenancy import Requester
 from storage.engine import Database
 from storage.models import AuditEvent, Customer, Msp
 from storage.repositories import customers as customer_repo
-from tests.support import TEAM_ID, grant
+from tests.support import TEAM_ID, grant, invoke_cli
 
 NOW = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
 TODAY = NOW.date()
@@ -551,19 +549,13 @@ async def test_an_import_that_loses_a_race_writes_nothing(db, backend, monkeypat
 
 # The command line
 
-runner = CliRunner()
-
 
 @pytest.fixture
-def env(tmp_path, monkeypatch) -> dict[str, str]:
-    monkeypatch.chdir(tmp_path)
-    for name in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN", "MSPBOT_OWNERS"):
-        monkeypatch.delenv(name, raising=False)
-    return {"DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}", "LOG_LEVEL": "WARNING"}
+def env(cli_env: dict[str, str]) -> dict[str, str]:
+    return cli_env
 
 
-def invoke(args: list[str], env: dict[str, str]):
-    return runner.invoke(cli, args, env=env)
+invoke = invoke_cli
 
 
 def write(path: Path, *rows: str) -> str:
