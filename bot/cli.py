@@ -83,7 +83,7 @@ def check_config() -> None:
     typer.echo(f"Time zone:   {settings.mspbot_timezone}")
     try:
         current = asyncio.run(_current_revision(database))
-    except Exception as error:
+    except Exception as error:  # report it, do not crash
         raise _fail(f"Database:    NOT reachable ({type(error).__name__}: {error})") from None
     head = migrate.head_revision()
     state = "up to date" if current == head else f"needs `msp-bot db upgrade` (latest is {head})"

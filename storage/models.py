@@ -17,6 +17,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -207,3 +208,53 @@ class CustomerAssignment(Base):
         ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True
     )
     slack_user_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+
+
+class OutboxItem(Base):
+    """One message (post, update, ephemeral, Home tab publish, file upload) waiting to
+    go to Slack, written in the same transaction as the change that caused it.
+
+    `lane` is the conversation (or `home:USER`): items of one lane leave in `id`
+    order, one at a time. `key` makes enqueueing idempotent and lets a later update
+    find the message (`ts`, `sent_channel`) it must change.
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        UniqueConstraint("msp_id", "key"),
+        Index("ix_outbox_lane_status_id", "msp_id", "lane", "status", "id"),
+        Index("ix_outbox_status_next_attempt_at", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    msp_id: Mapped[int] = mapped_column(ForeignKey("msps.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(16))
+    lane: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    original_payload: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    content: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
+    coalescible: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime]
+    lease_until: Mapped[datetime | None] = mapped_column(default=None)
+    last_error: Mapped[str | None] = mapped_column(String(200), default=None)
+    join_tried: Mapped[bool] = mapped_column(Boolean, default=False)
+    ts: Mapped[str | None] = mapped_column(String(32), default=None)
+    sent_channel: Mapped[str | None] = mapped_column(String(32), default=None)
+    sent_at: Mapped[datetime | None] = mapped_column(default=None)
+    coalesced_into: Mapped[int | None] = mapped_column(Integer, default=None)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class DeliveryLane(Base):
+    """Per-conversation send pacing shared by all replicas (GCRA: the theoretical
+    arrival time of the next message)."""
+
+    __tablename__ = "delivery_lanes"
+
+    msp_id: Mapped[int] = mapped_column(ForeignKey("msps.id", ondelete="CASCADE"), primary_key=True)
+    lane: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tat: Mapped[datetime]

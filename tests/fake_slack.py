@@ -26,7 +26,9 @@ import asyncio
 import contextlib
 import itertools
 import json
+import math
 import mimetypes
+import random
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -244,6 +246,10 @@ class FakeSlack:
         self.socket_messages: list[dict[str, Any]] = []  # what Socket Mode clients sent us
 
         self._failures: dict[str, list[_Failure]] = {}
+        self._fault_rates: dict[str, tuple[float, random.Random, tuple[int, ...]]] = {}
+        self._channel_limits: dict[str, tuple[float, int]] = {}  # method -> (per second, burst)
+        self._channel_tat: dict[tuple[str, str], float] = {}  # (method, channel) -> GCRA TAT
+        self.rate_limited: int = 0  # 429s answered by limit_rate()
         self._users: dict[str, _User] = {}
         self._channels: dict[str, _Channel] = {}
         self._files: dict[str, _PendingFile] = {}
@@ -381,6 +387,24 @@ class FakeSlack:
         failure = _Failure(status, error, retry_after, delay, times)
         self._failures.setdefault(method, []).append(failure)
 
+    def fault_rate(
+        self,
+        method: str,
+        rate: float,
+        *,
+        seed: int = 0,
+        statuses: tuple[int, ...] = (500, 503, 429),
+    ) -> None:
+        """Fail a random share `rate` of `method` calls (seeded, so runs repeat), with one of
+        `statuses` each time; a 429 carries `Retry-After: 0`. Faults answer before the call
+        has any effect, like a gateway that never reached Slack's backend."""
+        self._fault_rates[method] = (rate, random.Random(seed), statuses)
+
+    def limit_rate(self, method: str, *, per_second: float, burst: int = 1) -> None:
+        """Enforce a per-channel rate for `method` like Slack's posting limit: calls over it get
+        429 with a Retry-After (whole seconds, as Slack sends), and change nothing."""
+        self._channel_limits[method] = (per_second, burst)
+
     def add_user(
         self,
         user_id: str,
@@ -510,6 +534,9 @@ class FakeSlack:
             if handler is None:
                 raise SlackError("unknown_method")
             self._authenticate(method, _bearer_token(request, args))
+            chaos = self._random_fault(method) or self._over_channel_limit(method, args)
+            if chaos is not None:
+                return chaos
             injected = await self._injected_response(method)
             if injected is not None:
                 return injected
@@ -591,6 +618,41 @@ class FakeSlack:
         if failure.status != 200:
             return web.Response(status=failure.status, text=f"{failure.status} Server Error")
         return None  # delay only: answer normally
+
+    def _random_fault(self, method: str) -> web.Response | None:
+        configured = self._fault_rates.get(method)
+        if configured is None:
+            return None
+        rate, rng, statuses = configured
+        if rng.random() >= rate:
+            return None
+        status = rng.choice(statuses)
+        if status == 429:
+            return _json_response(
+                {"ok": False, "error": "ratelimited"}, status=429, headers={"Retry-After": "0"}
+            )
+        return web.Response(status=status, text=f"{status} Server Error")
+
+    def _over_channel_limit(self, method: str, args: Args) -> web.Response | None:
+        """GCRA per (method, channel): allows `burst` calls at once, then `per_second`."""
+        limit = self._channel_limits.get(method)
+        if limit is None:
+            return None
+        per_second, burst = limit
+        interval = 1.0 / per_second
+        key = (method, str(args.get("channel") or args.get("channel_id") or ""))
+        now = time.monotonic()
+        tat = max(self._channel_tat.get(key, now), now)
+        if tat - now > interval * (burst - 1) + 1e-9:
+            self.rate_limited += 1
+            retry_after = max(1, math.ceil(tat - now - interval * (burst - 1)))
+            return _json_response(
+                {"ok": False, "error": "ratelimited"},
+                status=429,
+                headers={"Retry-After": str(retry_after)},
+            )
+        self._channel_tat[key] = tat + interval
+        return None
 
     async def _interruptible_sleep(self, seconds: float) -> None:
         """Sleep, but wake at stop() so a slow answer never holds up the server's shutdown."""

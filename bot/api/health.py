@@ -24,7 +24,7 @@ def health_routes(db: Database) -> list[web.RouteDef]:
     async def readyz(_request: web.Request) -> web.Response:
         try:
             current = await asyncio.wait_for(current_revision(db.engine), READINESS_TIMEOUT_S)
-        except Exception as error:
+        except Exception as error:  # any failure means "not ready", never a 500
             logger.warning("readiness check: database unavailable (%s)", type(error).__name__)
             return web.json_response(
                 {"status": "unavailable", "reason": "database unavailable"}, status=503

@@ -1,0 +1,180 @@
+"""Putting messages in the outbox, inside the caller's transaction.
+
+If the transaction rolls back, the message was never queued; if it commits, the
+delivery worker will send it, after restarts too. Nothing here talks to Slack.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import OutboxItem
+from storage.repositories import outbox as outbox_repo
+
+
+class Kind(StrEnum):
+    POST = "post"
+    UPDATE = "update"
+    EPHEMERAL = "ephemeral"
+    HOME = "home"
+    UPLOAD = "upload"
+
+
+def _now() -> datetime:
+    # Delivery runs on real time (retries, leases, pacing), not the business clock.
+    return datetime.now(UTC)
+
+
+def new_key(prefix: str) -> str:
+    return f"{prefix}:{uuid.uuid4().hex}"
+
+
+async def _enqueue(
+    session: AsyncSession,
+    *,
+    msp_id: int,
+    key: str,
+    kind: Kind,
+    lane: str,
+    payload: dict[str, Any],
+    content: bytes | None = None,
+    coalescible: bool = False,
+) -> OutboxItem:
+    now = _now()
+    return await outbox_repo.insert(
+        session,
+        {
+            "msp_id": msp_id,
+            "key": key[:200],
+            "kind": kind.value,
+            "lane": lane[:64],
+            "payload": payload,
+            "content": content,
+            "coalescible": coalescible,
+            "status": "pending",
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+            "updated_at": now,
+        },
+    )
+
+
+async def post_message(
+    session: AsyncSession,
+    *,
+    msp_id: int,
+    key: str,
+    channel: str,
+    text: str,
+    blocks: list[dict[str, Any]] | None = None,
+    thread_ts: str | None = None,
+    coalescible: bool = False,
+) -> OutboxItem:
+    """A message to a channel, or to a person (their user id: Slack opens the DM)."""
+    payload: dict[str, Any] = {"channel": channel, "text": text}
+    if blocks:
+        payload["blocks"] = blocks
+    if thread_ts:
+        payload["thread_ts"] = thread_ts
+    return await _enqueue(
+        session,
+        msp_id=msp_id,
+        key=key,
+        kind=Kind.POST,
+        lane=channel,
+        payload=payload,
+        coalescible=coalescible,
+    )
+
+
+async def update_message(
+    session: AsyncSession,
+    *,
+    msp_id: int,
+    key: str,
+    target_key: str,
+    text: str,
+    blocks: list[dict[str, Any]] | None = None,
+) -> OutboxItem:
+    """Change the message enqueued earlier under `target_key`, in place.
+
+    If that message has not left yet, it leaves with the new content instead (one
+    message, not a post and an update)."""
+    target = await outbox_repo.by_key(session, msp_id=msp_id, key=target_key)
+    if target is not None and target.status == "pending" and target.kind == Kind.POST:
+        target.payload = {**target.payload, "text": text, "blocks": blocks or []}
+        target.updated_at = _now()
+        return target
+    lane = target.lane if target is not None else f"update:{target_key}"
+    payload = {"target_key": target_key, "text": text, "blocks": blocks or []}
+    return await _enqueue(
+        session, msp_id=msp_id, key=key, kind=Kind.UPDATE, lane=lane, payload=payload
+    )
+
+
+async def post_ephemeral(
+    session: AsyncSession,
+    *,
+    msp_id: int,
+    key: str,
+    channel: str,
+    user: str,
+    text: str,
+    blocks: list[dict[str, Any]] | None = None,
+) -> OutboxItem:
+    payload: dict[str, Any] = {"channel": channel, "user": user, "text": text}
+    if blocks:
+        payload["blocks"] = blocks
+    return await _enqueue(
+        session, msp_id=msp_id, key=key, kind=Kind.EPHEMERAL, lane=channel, payload=payload
+    )
+
+
+async def publish_home(
+    session: AsyncSession, *, msp_id: int, user_id: str, view: dict[str, Any]
+) -> OutboxItem:
+    """Publish a Home tab; a newer publish for the same person replaces older pending ones."""
+    lane = f"home:{user_id}"
+    await outbox_repo.supersede_pending(session, msp_id=msp_id, lane=lane, now=_now())
+    return await _enqueue(
+        session,
+        msp_id=msp_id,
+        key=new_key(lane),
+        kind=Kind.HOME,
+        lane=lane,
+        payload={"user_id": user_id, "view": view},
+    )
+
+
+async def upload_file(
+    session: AsyncSession,
+    *,
+    msp_id: int,
+    key: str,
+    channel: str,
+    filename: str,
+    content: bytes,
+    title: str,
+    initial_comment: str | None = None,
+) -> OutboxItem:
+    payload = {
+        "channel": channel,
+        "filename": filename,
+        "title": title,
+        "initial_comment": initial_comment,
+    }
+    return await _enqueue(
+        session,
+        msp_id=msp_id,
+        key=key,
+        kind=Kind.UPLOAD,
+        lane=channel,
+        payload=payload,
+        content=content,
+    )

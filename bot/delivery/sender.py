@@ -1,0 +1,194 @@
+"""Sending one outbox item with the Web API, and sorting what can go wrong into
+"retry later", "join the channel and retry" and "give up, and say why"."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.delivery.limits import TierLimiter
+from bot.delivery.outbox import Kind
+from storage.models import OutboxItem
+
+# Errors no retry can fix: the item fails and admins see why (`/msp delivery`).
+PERMANENT_ERRORS = frozenset(
+    {
+        "channel_not_found",
+        "not_in_channel",
+        "is_archived",
+        "invalid_auth",
+        "not_authed",
+        "account_inactive",
+        "token_revoked",
+        "token_expired",
+        "no_permission",
+        "missing_scope",
+        "not_allowed_token_type",
+        "restricted_action",
+        "restricted_action_read_only_channel",
+        "restricted_action_thread_only_channel",
+        "ekm_access_denied",
+        "msg_too_long",
+        "no_text",
+        "invalid_blocks",
+        "invalid_blocks_format",
+        "too_many_attachments",
+        "message_not_found",
+        "cant_update_message",
+        "edit_window_closed",
+        "user_not_found",
+        "user_not_in_channel",
+        "invalid_arguments",
+        "file_not_found",
+        "method_not_supported_for_channel_type",
+        "team_access_not_granted",
+        "target_not_found",
+        "target_failed",
+    }
+)
+TRANSIENT_ERRORS = frozenset(
+    {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    ts: str | None
+    channel: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Retry:
+    reason: str
+    after_seconds: float | None = None  # None: back off by the attempt count
+    rate_limited: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class JoinAndRetry:
+    channel: str
+
+
+@dataclass(frozen=True, slots=True)
+class Failed:
+    reason: str
+
+
+Outcome = Sent | Retry | JoinAndRetry | Failed
+
+METHOD_OF_KIND = {
+    Kind.POST: "chat.postMessage",
+    Kind.UPDATE: "chat.update",
+    Kind.EPHEMERAL: "chat.postEphemeral",
+    Kind.HOME: "views.publish",
+    Kind.UPLOAD: "files.completeUploadExternal",
+}
+
+
+class Sender:
+    def __init__(self, client: AsyncWebClient, tiers: TierLimiter) -> None:
+        self.client = client
+        self.tiers = tiers
+
+    async def send(self, item: OutboxItem, *, target: OutboxItem | None = None) -> Outcome:
+        try:
+            return await self._send(item, target)
+        except SlackApiError as error:
+            return classify(error, item)
+        except (TimeoutError, aiohttp.ClientError, OSError) as error:
+            return Retry(reason=f"network: {type(error).__name__}")
+
+    async def join(self, channel: str) -> bool:
+        """Join a public channel after not_in_channel; False when that is impossible."""
+        await self.tiers.acquire("conversations.join")
+        try:
+            await self.client.conversations_join(channel=channel)
+        except SlackApiError:
+            return False
+        return True
+
+    async def _send(self, item: OutboxItem, target: OutboxItem | None) -> Outcome:
+        kind = Kind(item.kind)
+        await self.tiers.acquire(METHOD_OF_KIND[kind])
+        payload: dict[str, Any] = dict(item.payload)
+        if kind == Kind.POST:
+            response = await self.client.chat_postMessage(**payload)
+            return Sent(ts=response.get("ts"), channel=response.get("channel"))
+        if kind == Kind.UPDATE:
+            return await self._update(payload, target)
+        if kind == Kind.EPHEMERAL:
+            await self.client.chat_postEphemeral(**payload)
+            return Sent(ts=None, channel=payload["channel"])
+        if kind == Kind.HOME:
+            await self.client.views_publish(user_id=payload["user_id"], view=payload["view"])
+            return Sent(ts=None, channel=None)
+        return await self._upload(item, payload)
+
+    async def _update(self, payload: dict[str, Any], target: OutboxItem | None) -> Outcome:
+        if target is None:
+            return Failed("target_not_found")
+        if target.status == "failed":
+            return Failed("target_failed")
+        if target.status == "coalesced" or not target.ts or not target.sent_channel:
+            # No single message to change (merged into a digest, or never posted):
+            # post the new content so it is not lost.
+            channel = target.payload.get("channel") or target.lane
+            response = await self.client.chat_postMessage(
+                channel=channel, text=payload["text"], blocks=payload.get("blocks") or None
+            )
+            return Sent(ts=response.get("ts"), channel=response.get("channel"))
+        await self.client.chat_update(
+            channel=target.sent_channel,
+            ts=target.ts,
+            text=payload["text"],
+            blocks=payload.get("blocks") or [],
+        )
+        return Sent(ts=target.ts, channel=target.sent_channel)
+
+    async def _upload(self, item: OutboxItem, payload: dict[str, Any]) -> Outcome:
+        await self.tiers.acquire("files.getUploadURLExternal")
+        response = await self.client.files_upload_v2(
+            channel=payload["channel"],
+            content=item.content or b"",
+            filename=payload["filename"],
+            title=payload.get("title") or payload["filename"],
+            initial_comment=payload.get("initial_comment") or None,
+        )
+        files = response.get("files") or [{}]
+        return Sent(ts=None, channel=payload["channel"] if files else None)
+
+
+def classify(error: SlackApiError, item: OutboxItem) -> Outcome:
+    response = error.response
+    status = getattr(response, "status_code", 0) or 0
+    code = ""
+    if response is not None and isinstance(response.data, dict):
+        code = str(response.data.get("error", ""))
+    if status == 429 or code == "ratelimited":
+        return Retry(reason="ratelimited", after_seconds=_retry_after(error), rate_limited=True)
+    if status >= 500 or code in TRANSIENT_ERRORS:
+        return Retry(reason=f"http_{status}" if status >= 500 else code)
+    if (
+        code == "not_in_channel"
+        and not item.join_tried
+        and item.payload.get("channel", "").startswith("C")
+    ):
+        return JoinAndRetry(channel=item.payload["channel"])
+    if code in PERMANENT_ERRORS:
+        return Failed(code)
+    return Retry(reason=code or f"http_{status}")  # unknown: a few more tries, then give up
+
+
+def _retry_after(error: SlackApiError) -> float:
+    headers = getattr(error.response, "headers", {}) or {}
+    for name, value in dict(headers).items():
+        if name.lower() == "retry-after":
+            try:
+                return max(0.0, float(value if isinstance(value, str) else value[0]))
+            except (TypeError, ValueError, IndexError):
+                break
+    return 1.0

@@ -1,0 +1,250 @@
+"""The delivery worker: claims the head of each lane, sends it, records the outcome.
+
+Claiming is a short transaction that marks items `sending` with a lease; sending
+happens outside any transaction; recording is another short transaction. If the
+process dies after Slack accepted a message but before the outcome was recorded,
+the lease runs out and the message is sent again: at most one duplicate per crash,
+never a lost message (docs/DELIVERY.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from bot.delivery import digest
+from bot.delivery.limits import DeliveryLimits, TierLimiter, gcra
+from bot.delivery.outbox import Kind
+from bot.delivery.sender import Failed, JoinAndRetry, Outcome, Retry, Sender, Sent
+from storage.engine import Database
+from storage.models import OutboxItem
+from storage.repositories import outbox as outbox_repo
+
+logger = logging.getLogger(__name__)
+PACED_KINDS = frozenset({Kind.POST, Kind.UPDATE, Kind.EPHEMERAL, Kind.UPLOAD})
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class DeliveryStats:
+    """This process's counters (queue depth and age come from the database)."""
+
+    sent: Counter[str] = field(default_factory=Counter)  # by kind
+    failed: Counter[str] = field(default_factory=Counter)  # by reason
+    retried: Counter[str] = field(default_factory=Counter)  # by reason
+    rate_limited: int = 0
+    coalesced: int = 0
+
+
+class DeliveryWorker:
+    def __init__(
+        self,
+        *,
+        db: Database,
+        sender: Sender,
+        limits: DeliveryLimits,
+        clock: Callable[[], datetime] = _utc_now,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.db = db
+        self.sender = sender
+        self.limits = limits
+        self.clock = clock
+        self.stats = DeliveryStats()
+        self._rng = rng or random.Random()
+        self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._in_flight: set[asyncio.Task[None]] = set()
+        self._slots = asyncio.Semaphore(limits.concurrency)
+
+    @classmethod
+    def build(cls, *, db: Database, client, limits: DeliveryLimits) -> DeliveryWorker:  # type: ignore[no-untyped-def]
+        return cls(db=db, sender=Sender(client, TierLimiter(limits.per_minute)), limits=limits)
+
+    # ------------------------------------------------------------ lifecycle
+
+    def start(self) -> None:
+        self._stopping.clear()
+        self._task = asyncio.create_task(self._run(), name="delivery-worker")
+
+    def wake(self) -> None:
+        """Look at the outbox now rather than at the next poll (called after a commit)."""
+        self._wake.set()
+
+    async def stop(self, timeout: float = 10.0) -> None:
+        """Stop claiming; let the sends in flight finish and be recorded."""
+        self._stopping.set()
+        self._wake.set()
+        if self._task is not None:
+            await asyncio.wait({self._task}, timeout=timeout)
+        if self._in_flight:
+            await asyncio.wait(set(self._in_flight), timeout=timeout)
+
+    async def _run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                claimed = await self.run_once()
+            except Exception:  # the worker must outlive a bad round (e.g. database down)
+                logger.exception("delivery round failed; retrying shortly")
+                claimed = 0
+            if claimed == 0:
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self.limits.poll_seconds)
+
+    # ------------------------------------------------------------ one round
+
+    async def run_once(self) -> int:
+        """Claim what is due and start sending it; returns how many were claimed."""
+        claimed = await self._claim()
+        for item in claimed:
+            task = asyncio.create_task(self._deliver(item))
+            self._in_flight.add(task)
+            task.add_done_callback(self._in_flight.discard)
+        return len(claimed)
+
+    async def drain(self, timeout: float = 30.0) -> None:
+        """Run rounds until nothing is due or in flight (tests and benchmarks)."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while asyncio.get_running_loop().time() < deadline:
+            claimed = await self.run_once()
+            if self._in_flight:
+                await asyncio.wait(set(self._in_flight), timeout=1.0)
+            elif claimed == 0:
+                return
+
+    async def _claim(self) -> list[OutboxItem]:
+        now = self.clock()
+        claimed: list[OutboxItem] = []
+        async with self.db.unit_of_work() as session:
+            heads = await outbox_repo.claimable_heads(session, now=now, limit=self.limits.batch)
+            for item in heads:
+                if item.coalescible and item.kind == Kind.POST:
+                    item = await self._maybe_coalesce(session, item, now)
+                if Kind(item.kind) in PACED_KINDS:
+                    lane = await outbox_repo.lane_for_update(
+                        session, msp_id=item.msp_id, lane=item.lane, now=now
+                    )
+                    allowed, tat, allow_at = gcra(
+                        tat=lane.tat,
+                        now=now,
+                        per_second=self.limits.channel_per_second,
+                        burst=self.limits.channel_burst,
+                    )
+                    if not allowed:
+                        item.next_attempt_at = allow_at
+                        item.status = "pending"
+                        continue
+                    lane.tat = tat
+                item.status = "sending"
+                item.attempts += 1
+                item.lease_until = now + timedelta(seconds=self.limits.lease_seconds)
+                item.updated_at = now
+                claimed.append(item)
+        return claimed
+
+    async def _maybe_coalesce(self, session, head: OutboxItem, now: datetime) -> OutboxItem:  # type: ignore[no-untyped-def]
+        run = await outbox_repo.coalescible_run(
+            session,
+            msp_id=head.msp_id,
+            lane=head.lane,
+            from_id=head.id,
+            limit=self.limits.coalesce_max,
+        )
+        if len(run) < self.limits.coalesce_threshold:
+            return head
+        head.original_payload = dict(head.payload)
+        head.payload = digest.digest_payload(
+            head.lane, [item.original_payload or item.payload for item in run]
+        )
+        for item in run[1:]:
+            item.status = "coalesced"
+            item.coalesced_into = head.id
+            item.updated_at = now
+        self.stats.coalesced += len(run) - 1
+        return head
+
+    # ------------------------------------------------------------ one item
+
+    async def _deliver(self, item: OutboxItem) -> None:
+        async with self._slots:
+            target = None
+            if item.kind == Kind.UPDATE:
+                async with self.db.unit_of_work() as session:
+                    target = await outbox_repo.by_key(
+                        session, msp_id=item.msp_id, key=item.payload["target_key"]
+                    )
+            try:
+                outcome = await asyncio.wait_for(
+                    self.sender.send(item, target=target), self.limits.request_timeout_seconds * 4
+                )
+            except TimeoutError:
+                outcome = Retry(reason="timeout")
+            if isinstance(outcome, JoinAndRetry):
+                joined = await self.sender.join(outcome.channel)
+                outcome = (
+                    Retry(reason="joined", after_seconds=0) if joined else Failed("not_in_channel")
+                )
+            await self._record(item.id, outcome, joined=True if item.join_tried else None)
+
+    async def _record(self, item_id: int, outcome: Outcome, *, joined: bool | None) -> None:
+        now = self.clock()
+        async with self.db.unit_of_work() as session:
+            item = await session.get(OutboxItem, item_id)
+            if item is None:
+                return
+            item.updated_at = now
+            item.lease_until = None
+            if isinstance(outcome, Sent):
+                item.status = "sent"
+                item.ts = outcome.ts
+                item.sent_channel = outcome.channel
+                item.sent_at = now
+                item.last_error = None
+                self.stats.sent[item.kind] += 1
+            elif isinstance(outcome, Failed):
+                self._fail(item, outcome.reason)
+            elif isinstance(outcome, Retry):
+                if outcome.reason == "joined":
+                    item.join_tried = True
+                await self._retry(session, item, outcome, now)
+
+    def _fail(self, item: OutboxItem, reason: str) -> None:
+        item.status = "failed"
+        item.last_error = reason[:200]
+        self.stats.failed[reason] += 1
+        logger.warning("delivery of %s to %s failed for good: %s", item.key, item.lane, reason)
+
+    async def _retry(self, session, item: OutboxItem, outcome: Retry, now: datetime) -> None:  # type: ignore[no-untyped-def]
+        if outcome.reason != "joined" and item.attempts >= self.limits.max_attempts:
+            self._fail(item, f"gave_up: {outcome.reason}")
+            return
+        self.stats.retried[outcome.reason] += 1
+        if outcome.after_seconds is not None:
+            delay = outcome.after_seconds
+        else:
+            base = self.limits.retry_base_seconds * 2 ** max(0, item.attempts - 1)
+            delay = min(self.limits.retry_cap_seconds, base) * self._rng.uniform(0.5, 1.5)
+        item.status = "pending"
+        item.last_error = outcome.reason[:200]
+        item.next_attempt_at = now + timedelta(seconds=delay)
+        if outcome.rate_limited:
+            self.stats.rate_limited += 1
+            if Kind(item.kind) in PACED_KINDS:
+                # Slack's own verdict on this channel: nothing goes there before it allows.
+                lane = await outbox_repo.lane_for_update(
+                    session, msp_id=item.msp_id, lane=item.lane, now=now
+                )
+                lane.tat = max(lane.tat, item.next_attempt_at)
+            else:
+                self.sender.tiers.pause("views.publish", delay)

@@ -1,0 +1,174 @@
+"""Outbox queries: enqueue, claim the next item of each lane, record outcomes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from storage.models import DeliveryLane, OutboxItem
+from storage.repositories._upsert import insert_ignoring_conflict
+
+ACTIVE = ("pending", "sending")
+
+
+async def insert(session: AsyncSession, values: dict[str, Any]) -> OutboxItem:
+    """Enqueue once per (msp, key): a second enqueue with the same key is a no-op."""
+    await insert_ignoring_conflict(
+        session,
+        OutboxItem.__table__,
+        values,
+        ["msp_id", "key"],  # type: ignore[arg-type]
+    )
+    item = await by_key(session, msp_id=values["msp_id"], key=values["key"])
+    assert item is not None
+    return item
+
+
+async def by_key(session: AsyncSession, *, msp_id: int, key: str) -> OutboxItem | None:
+    return await session.scalar(
+        select(OutboxItem).where(OutboxItem.msp_id == msp_id, OutboxItem.key == key)
+    )
+
+
+async def supersede_pending(
+    session: AsyncSession, *, msp_id: int, lane: str, now: datetime
+) -> None:
+    """Home tab publishes: only the newest view matters, so older pending ones go."""
+    await session.execute(
+        update(OutboxItem)
+        .where(OutboxItem.msp_id == msp_id, OutboxItem.lane == lane, OutboxItem.status == "pending")
+        .values(status="superseded", updated_at=now)
+    )
+
+
+async def claimable_heads(
+    session: AsyncSession, *, now: datetime, limit: int
+) -> Sequence[OutboxItem]:
+    """The first active item of each lane, when it is due (or its lease ran out).
+
+    Only a lane's head may go, so a lane's messages leave in the order written. On
+    PostgreSQL the rows are locked with SKIP LOCKED, so replicas claim different lanes.
+    """
+    earlier = aliased(OutboxItem)
+    has_earlier = (
+        select(earlier.id)
+        .where(
+            earlier.msp_id == OutboxItem.msp_id,
+            earlier.lane == OutboxItem.lane,
+            earlier.status.in_(ACTIVE),
+            earlier.id < OutboxItem.id,
+        )
+        .exists()
+    )
+    due = or_(
+        and_(OutboxItem.status == "pending", OutboxItem.next_attempt_at <= now),
+        and_(OutboxItem.status == "sending", OutboxItem.lease_until < now),
+    )
+    statement = (
+        select(OutboxItem)
+        .where(OutboxItem.status.in_(ACTIVE), due, ~has_earlier)
+        .order_by(OutboxItem.next_attempt_at, OutboxItem.id)
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        statement = statement.with_for_update(skip_locked=True, of=OutboxItem)
+    return (await session.scalars(statement)).all()
+
+
+async def coalescible_run(
+    session: AsyncSession, *, msp_id: int, lane: str, from_id: int, limit: int
+) -> Sequence[OutboxItem]:
+    """The pending coalescible items at the head of a lane, up to the first item that
+    is not coalescible (merging past it would reorder the lane)."""
+    items = (
+        await session.scalars(
+            select(OutboxItem)
+            .where(
+                OutboxItem.msp_id == msp_id,
+                OutboxItem.lane == lane,
+                OutboxItem.status.in_(ACTIVE),
+                OutboxItem.id >= from_id,
+            )
+            .order_by(OutboxItem.id)
+            .limit(limit)
+        )
+    ).all()
+    run = []
+    for item in items:
+        if not item.coalescible or item.status != "pending" or item.kind != "post":
+            break
+        run.append(item)
+    return run
+
+
+async def lane_for_update(
+    session: AsyncSession, *, msp_id: int, lane: str, now: datetime
+) -> DeliveryLane:
+    await insert_ignoring_conflict(
+        session,
+        DeliveryLane.__table__,  # type: ignore[arg-type]
+        {"msp_id": msp_id, "lane": lane, "tat": now},
+        ["msp_id", "lane"],
+    )
+    statement = select(DeliveryLane).where(DeliveryLane.msp_id == msp_id, DeliveryLane.lane == lane)
+    if session.get_bind().dialect.name == "postgresql":
+        statement = statement.with_for_update()
+    lane_row = await session.scalar(statement)
+    assert lane_row is not None
+    return lane_row
+
+
+async def depth_and_oldest(
+    session: AsyncSession, *, msp_id: int | None = None
+) -> tuple[int, datetime | None]:
+    statement = select(func.count(), func.min(OutboxItem.created_at)).where(
+        OutboxItem.status.in_(ACTIVE)
+    )
+    if msp_id is not None:
+        statement = statement.where(OutboxItem.msp_id == msp_id)
+    row = (await session.execute(statement)).one()
+    return int(row[0]), row[1]
+
+
+async def counts_by_status(
+    session: AsyncSession, *, msp_id: int, since: datetime
+) -> dict[str, int]:
+    rows = await session.execute(
+        select(OutboxItem.status, func.count())
+        .where(OutboxItem.msp_id == msp_id, OutboxItem.updated_at >= since)
+        .group_by(OutboxItem.status)
+    )
+    return {status: int(count) for status, count in rows.all()}
+
+
+async def failures_by_reason(
+    session: AsyncSession, *, msp_id: int, since: datetime
+) -> dict[str, int]:
+    rows = await session.execute(
+        select(OutboxItem.last_error, func.count())
+        .where(
+            OutboxItem.msp_id == msp_id,
+            OutboxItem.status == "failed",
+            OutboxItem.updated_at >= since,
+        )
+        .group_by(OutboxItem.last_error)
+    )
+    return {str(reason): int(count) for reason, count in rows.all()}
+
+
+async def recent_failures(
+    session: AsyncSession, *, msp_id: int, limit: int
+) -> Sequence[OutboxItem]:
+    return (
+        await session.scalars(
+            select(OutboxItem)
+            .where(OutboxItem.msp_id == msp_id, OutboxItem.status == "failed")
+            .order_by(OutboxItem.updated_at.desc(), OutboxItem.id.desc())
+            .limit(limit)
+        )
+    ).all()
