@@ -15,6 +15,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.api.health import health_routes
 from bot.clock import Clock, system_clock
 from bot.config import Settings
+from bot.delivery.limits import DeliveryLimits
+from bot.delivery.worker import DeliveryWorker
 from bot.inflight import InFlight
 from bot.services.tenancy import RequesterCache
 from handlers import register_all
@@ -40,6 +42,7 @@ class Bot:
     listeners: Listeners
     scheduler: AsyncIOScheduler
     in_flight: InFlight
+    delivery: DeliveryWorker
     web: web.Application
 
 
@@ -60,11 +63,26 @@ def build_bolt_app(settings: Settings, deps: Deps) -> tuple[AsyncApp, Listeners]
 
 
 def build_app(
-    settings: Settings, *, clock: Clock = system_clock, db: Database | None = None
+    settings: Settings,
+    *,
+    clock: Clock = system_clock,
+    db: Database | None = None,
+    delivery_limits: DeliveryLimits | None = None,
 ) -> Bot:
     """Build the whole bot. Nothing runs until the aiohttp application starts."""
     database = db or Database(settings.database_url)
     in_flight = InFlight()
+    limits = delivery_limits or DeliveryLimits()
+    delivery = DeliveryWorker.build(
+        db=database,
+        client=AsyncWebClient(
+            token=settings.bot_token,
+            base_url=settings.slack_api_url,
+            timeout=int(max(1, limits.request_timeout_seconds)),
+            logger=logging.getLogger("slack_sdk.web"),
+        ),
+        limits=limits,
+    )
     deps = Deps(
         db=database,
         clock=clock,
@@ -72,11 +90,12 @@ def build_app(
         bootstrap_owners=settings.mspbot_owners,
         default_timezone=settings.mspbot_timezone,
         requesters=RequesterCache(ttl_seconds=settings.mspbot_role_cache_seconds),
+        delivery=delivery,
     )
     bolt, listeners = build_bolt_app(settings, deps)
     scheduler = build_scheduler(timezone=settings.mspbot_timezone)
     web_app = web.Application()
-    bot = Bot(settings, database, bolt, listeners, scheduler, in_flight, web_app)
+    bot = Bot(settings, database, bolt, listeners, scheduler, in_flight, delivery, web_app)
     web_app[BOT_KEY] = bot
     web_app.add_routes(health_routes(database))
     if not settings.socket_mode:
@@ -95,14 +114,16 @@ def _slack_events(bolt: AsyncApp):  # type: ignore[no-untyped-def]
 
 
 async def _start_scheduler(web_app: web.Application) -> None:
-    # AsyncIOScheduler binds to the loop that is running when it starts.
+    # AsyncIOScheduler and the delivery worker bind to the loop running when they start.
     web_app[BOT_KEY].scheduler.start()
+    web_app[BOT_KEY].delivery.start()
 
 
 async def _stop_everything(web_app: web.Application) -> None:
     """Runs after aiohttp stopped accepting and finished in-flight HTTP requests."""
     bot = web_app[BOT_KEY]
     await bot.in_flight.drain(SHUTDOWN_GRACE_S)
+    await bot.delivery.stop(SHUTDOWN_GRACE_S)  # what is still queued stays for next time
     if bot.scheduler.running:
         bot.scheduler.shutdown(wait=False)
     await bot.db.dispose()

@@ -14,9 +14,9 @@ from typing import Any
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.context.respond.async_respond import AsyncRespond
-from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.delivery import outbox
 from bot.domain import customers as rules
 from bot.domain.customers import CustomerField, CustomerFilter, Plan
 from bot.domain.customers import CustomerField as F
@@ -27,7 +27,6 @@ from bot.services import customer_csv
 from bot.services import customers as service
 from bot.views import customers as views
 from bot.views.message import Message
-from bot.views.notices import refusal_message
 from handlers.deps import Deps
 from handlers.forms import Form, errors_response
 from handlers.middleware import requester_of
@@ -98,41 +97,29 @@ async def customers_command(call: Invocation) -> Message | FollowUp:
 
 
 async def export_command(call: Invocation) -> Message | FollowUp:
+    """The CSV goes out through the outbox (a file upload to this conversation); the
+    ack says it is on its way. If the bot is not in the channel, the worker joins
+    public ones; what still fails is listed by `/msp delivery`."""
     if not call.args or call.args[0].lower() != "customers":
         raise InvalidInput("Usage: `/msp export customers`")
     requester = requester_of(call.context)
-    channel_id = call.command.get("channel_id", "")
-
-    async def upload() -> None:
-        now = call.deps.clock()
-        async with call.deps.db.unit_of_work() as session:
-            data = await customer_csv.export_customers_csv(session, requester=requester)
-        filename = f"customers-{now.date().isoformat()}.csv"
-        try:
-            await call.client.files_upload_v2(
-                channel=channel_id,
-                content=data,
-                filename=filename,
-                title=filename,
-                initial_comment=f"<@{requester.user_id}>, here is the customer export.",
-            )
-        except SlackApiError as error:
-            await call.respond(**_upload_refusal(error).as_kwargs(), response_type="ephemeral")
-
-    return upload
-
-
-def _upload_refusal(error: SlackApiError) -> Message:
-    code = str(error.response.get("error", "")) if error.response is not None else ""
-    if code in ("not_in_channel", "channel_not_found"):
-        return refusal_message(
-            "I can't post files in this channel. Invite me with /invite, or run "
-            "/msp export customers in my Messages tab."
+    channel_id = str(call.command.get("channel_id", ""))
+    now = call.deps.clock()
+    filename = f"customers-{now.date().isoformat()}.csv"
+    async with call.deps.db.unit_of_work() as session:
+        data = await customer_csv.export_customers_csv(session, requester=requester)
+        await outbox.upload_file(
+            session,
+            msp_id=requester.msp_id,
+            key=outbox.new_key(f"export:{requester.user_id}"),
+            channel=channel_id,
+            filename=filename,
+            content=data,
+            title=filename,
+            initial_comment=f"<@{requester.user_id}>, here is the customer export.",
         )
-    logger.warning("customer export upload failed: %s", code or error)
-    return refusal_message(
-        f"Slack refused the file upload ({code or 'unknown error'}). Try again later."
-    )
+    call.deps.delivery.wake()
+    return views.export_queued_message(filename)
 
 
 def parse_list_arguments(args: list[str]) -> tuple[CustomerFilter, str]:

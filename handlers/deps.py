@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.clock import Clock
+from bot.delivery.worker import DeliveryWorker
 from bot.inflight import InFlight
 from bot.services.tenancy import RequesterCache
 from storage.engine import Database
@@ -18,3 +19,4 @@ class Deps:
     bootstrap_owners: frozenset[str]
     default_timezone: str
     requesters: RequesterCache
+    delivery: DeliveryWorker

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from slack_bolt.context.async_context import AsyncBoltContext
-from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.delivery import outbox
 from bot.domain import subcommands
 from bot.domain.subcommands import Subcommand
 from bot.ids import EventType, SlashCommand
@@ -17,9 +17,7 @@ from handlers.registry import Listeners
 
 
 def register(listeners: Listeners, deps: Deps) -> None:
-    async def publish_home(
-        event: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
-    ) -> None:
+    async def publish_home(event: dict[str, Any], context: AsyncBoltContext) -> None:
         if event.get("tab") != "home":
             return
         requester = requester_of(context)
@@ -29,6 +27,10 @@ def register(listeners: Listeners, deps: Deps) -> None:
             entries=subcommands.available_to(requester.role),
             may_add_customers=subcommands.may_use(requester.role, Subcommand.ADD),
         )
-        await client.views_publish(user_id=requester.user_id, view=view)
+        async with deps.db.unit_of_work() as session:
+            await outbox.publish_home(
+                session, msp_id=requester.msp_id, user_id=requester.user_id, view=view
+            )
+        deps.delivery.wake()
 
     listeners.event(EventType.APP_HOME_OPENED, publish_home)

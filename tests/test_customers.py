@@ -790,13 +790,16 @@ async def test_a_members_export_holds_only_their_customers(client, slack, db, ow
     assert b"Theirs" in data and b"Others" not in data
 
 
-async def test_export_where_the_bot_is_not_a_member_says_how_to_fix_it(
+async def test_export_to_a_public_channel_the_bot_is_not_in_joins_it(
     client, slack, owner, fake_slack
 ):
     fake_slack.fail("files.completeUploadExternal", error="not_in_channel")
-    await post(client, slack.slash_command("export customers", user_id=owner))
-    [answer] = await calls_to(fake_slack, "response_url")
-    assert "Invite me with /invite" in answer.args["text"]
+    reply = await post(client, slack.slash_command("export customers", user_id=owner))
+    assert "on its way" in reply.json["text"]
+    [join] = await calls_to(fake_slack, "conversations.join")
+    assert join.args["channel"] == "C0001"
+    completes = await calls_to(fake_slack, "files.completeUploadExternal", 2)
+    assert len(completes) == 2 and len(fake_slack.uploaded_files) >= 1
 
 
 async def test_export_needs_the_word_customers(client, slack, owner):

@@ -14,11 +14,13 @@ from typing import Any
 
 import aiohttp
 import pytest
+from sqlalchemy import select
 
 from bot.app import build_app
 from bot.config import Settings
 from bot.domain.roles import Role
 from bot.server import serve
+from storage.models import OutboxItem
 from tests.fake_slack import FakeSlack
 from tests.slack_requests import SignedRequest, SlackRequests
 from tests.support import SIGNING_SECRET, TEAM_ID, grant
@@ -175,13 +177,19 @@ async def test_stop_waits_for_in_flight_work(running, db, slack, fake_slack: Fak
         base = f"http://127.0.0.1:{bot.settings.port}"
         status, _ = await _post_signed(session, base, slack.app_home_opened(user_id="U0001"))
         assert status == 200  # acked before the slow publish finished
-    assert len(bot.in_flight) == 1
+    for _ in range(300):  # the delivery worker picks the publish up
+        if fake_slack.calls_to("views.publish"):
+            break
+        await asyncio.sleep(0.01)
     started = time.monotonic()
     stop.set()
     await asyncio.wait_for(task, 20)
-    assert time.monotonic() - started >= 0.4  # it waited for the publish
+    assert time.monotonic() - started >= 0.4  # it waited for the slow publish to finish
     assert len(bot.in_flight) == 0
     assert len(fake_slack.calls_to("views.publish")) == 1
+    async with db.unit_of_work() as session:
+        statuses = (await session.scalars(select(OutboxItem.status))).all()
+    assert list(statuses) == ["sent"]  # and recorded it before closing the database
     assert not bot.scheduler.running
 
 

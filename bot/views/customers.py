@@ -511,3 +511,8 @@ def _modal(
     ).to_dict()
     view["blocks"] = checked_blocks(view["blocks"], limit=MAX_SURFACE_BLOCKS)
     return view
+
+
+def export_queued_message(filename: str) -> Message:
+    text = f":outbox_tray: Your export ({filename}) is on its way to this conversation."
+    return Message.of(text, [SectionBlock(text=MarkdownTextObject(text=text))])
