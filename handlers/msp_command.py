@@ -7,6 +7,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from slack_bolt.context.ack.async_ack import AsyncAck
@@ -20,7 +21,9 @@ from bot.domain.subcommands import Subcommand
 from bot.errors import InvalidInput, NotAllowed
 from bot.ids import SlashCommand
 from bot.services import staff
+from bot.services.delivery_status import delivery_status
 from bot.services.tenancy import Requester
+from bot.views.delivery import delivery_message
 from bot.views.help import help_message, unknown_subcommand_notice
 from bot.views.message import Message
 from bot.views.staff import role_change_message, staff_list_message, whoami_message
@@ -134,6 +137,22 @@ async def _change_role(call: Invocation) -> Message:
     return role_change_message(user_id=change.user_id, before=change.before, after=change.after)
 
 
+async def _show_delivery(call: Invocation) -> Message:
+    async with call.deps.db.unit_of_work() as session:
+        status = await delivery_status(
+            session, requester=requester_of(call.context), now=datetime.now(UTC)
+        )
+    stats = call.deps.delivery.stats
+    counters = {
+        "sent": sum(stats.sent.values()),
+        "retried": sum(stats.retried.values()),
+        "failed": sum(stats.failed.values()),
+        "rate-limited": stats.rate_limited,
+        "merged": stats.coalesced,
+    }
+    return delivery_message(status, this_process=counters)
+
+
 def parse_role_arguments(args: list[str]) -> tuple[str, Role | None]:
     """`<@U123|name> admin` -> ("U123", Role.ADMIN); `none`/`remove` -> None."""
     if len(args) != 2:
@@ -158,4 +177,5 @@ SUBHANDLERS: dict[Subcommand, Subhandler] = {
     Subcommand.CUSTOMER: customers.customer_command,
     Subcommand.CUSTOMERS: customers.customers_command,
     Subcommand.EXPORT: customers.export_command,
+    Subcommand.DELIVERY: _show_delivery,
 }

@@ -22,6 +22,7 @@ class Subcommand(StrEnum):
     CUSTOMER = "customer"
     CUSTOMERS = "customers"
     EXPORT = "export"
+    DELIVERY = "delivery"
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +45,9 @@ CATALOG: tuple[SubcommandSpec, ...] = (
     SubcommandSpec(Subcommand.ADD, "add", "add a customer", CUSTOMER_ADDERS),
     SubcommandSpec(
         Subcommand.EXPORT, "export customers", "the customers you can see, as CSV", ALL_ROLES
+    ),
+    SubcommandSpec(
+        Subcommand.DELIVERY, "delivery", "messages waiting and failed deliveries", ROLE_MANAGERS
     ),
     SubcommandSpec(Subcommand.WHOAMI, "whoami", "your role and what it lets you do", ALL_ROLES),
     SubcommandSpec(Subcommand.ROLES, "roles", "who has which role in this MSP", ALL_ROLES),

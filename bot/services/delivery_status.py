@@ -1,0 +1,63 @@
+"""What admins need to know about outbound delivery: the queue, its oldest item,
+what went out, and what failed for good and why."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.domain.roles import Role
+from bot.errors import NotAllowed
+from bot.services.tenancy import Requester
+from storage.repositories import outbox as outbox_repo
+
+VIEWS_DELIVERY = frozenset({Role.OWNER, Role.ADMIN})
+
+
+@dataclass(frozen=True, slots=True)
+class FailedDelivery:
+    key: str
+    kind: str
+    lane: str
+    reason: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryStatus:
+    queued: int
+    oldest_age_seconds: float | None
+    last_day: dict[str, int]  # status -> count
+    failed_by_reason: dict[str, int]  # last 7 days
+    recent_failures: list[FailedDelivery]
+
+
+async def delivery_status(
+    session: AsyncSession, *, requester: Requester, now: datetime
+) -> DeliveryStatus:
+    if requester.role not in VIEWS_DELIVERY:
+        raise NotAllowed("Only admins and owners can see delivery status.")
+    queued, oldest = await outbox_repo.depth_and_oldest(session, msp_id=requester.msp_id)
+    failures = await outbox_repo.recent_failures(session, msp_id=requester.msp_id, limit=10)
+    return DeliveryStatus(
+        queued=queued,
+        oldest_age_seconds=(now - oldest).total_seconds() if oldest else None,
+        last_day=await outbox_repo.counts_by_status(
+            session, msp_id=requester.msp_id, since=now - timedelta(days=1)
+        ),
+        failed_by_reason=await outbox_repo.failures_by_reason(
+            session, msp_id=requester.msp_id, since=now - timedelta(days=7)
+        ),
+        recent_failures=[
+            FailedDelivery(
+                key=item.key,
+                kind=item.kind,
+                lane=item.lane,
+                reason=item.last_error or "?",
+                at=item.updated_at,
+            )
+            for item in failures
+        ],
+    )
