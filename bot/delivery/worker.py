@@ -114,65 +114,81 @@ class DeliveryWorker:
         return len(claimed)
 
     async def drain(self, timeout: float = 30.0) -> None:
-        """Run rounds until nothing is due or in flight (tests and benchmarks)."""
-        deadline = asyncio.get_running_loop().time() + timeout
-        while asyncio.get_running_loop().time() < deadline:
+        """Run rounds until the outbox has nothing left to send (tests, benchmarks)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while loop.time() < deadline:
             claimed = await self.run_once()
             if self._in_flight:
                 await asyncio.wait(set(self._in_flight), timeout=1.0)
-            elif claimed == 0:
-                return
+                continue
+            if claimed == 0:
+                async with self.db.unit_of_work() as session:
+                    waiting, _oldest = await outbox_repo.depth_and_oldest(session)
+                if waiting == 0:
+                    return
+                await asyncio.sleep(self.limits.poll_seconds)
+        raise TimeoutError("the outbox did not drain in time")
 
     async def _claim(self) -> list[OutboxItem]:
         now = self.clock()
+        lease_until = now + timedelta(seconds=self.limits.lease_seconds)
         claimed: list[OutboxItem] = []
         async with self.db.unit_of_work() as session:
             heads = await outbox_repo.claimable_heads(session, now=now, limit=self.limits.batch)
             for item in heads:
+                if Kind(item.kind) in PACED_KINDS and not await self._pace(session, item, now):
+                    continue
+                session.expunge(item)  # from here on, only the conditional UPDATE writes it
+                if not await outbox_repo.claim(
+                    session, item=item, now=now, lease_until=lease_until
+                ):
+                    continue  # another replica got there first
+                item.status, item.attempts = "sending", item.attempts + 1
                 if item.coalescible and item.kind == Kind.POST:
-                    item = await self._maybe_coalesce(session, item, now)
-                if Kind(item.kind) in PACED_KINDS:
-                    lane = await outbox_repo.lane_for_update(
-                        session, msp_id=item.msp_id, lane=item.lane, now=now
-                    )
-                    allowed, tat, allow_at = gcra(
-                        tat=lane.tat,
-                        now=now,
-                        per_second=self.limits.channel_per_second,
-                        burst=self.limits.channel_burst,
-                    )
-                    if not allowed:
-                        item.next_attempt_at = allow_at
-                        item.status = "pending"
-                        continue
-                    lane.tat = tat
-                item.status = "sending"
-                item.attempts += 1
-                item.lease_until = now + timedelta(seconds=self.limits.lease_seconds)
-                item.updated_at = now
+                    await self._maybe_coalesce(session, item, now)
                 claimed.append(item)
         return claimed
 
-    async def _maybe_coalesce(self, session, head: OutboxItem, now: datetime) -> OutboxItem:  # type: ignore[no-untyped-def]
-        run = await outbox_repo.coalescible_run(
+    async def _pace(self, session, item: OutboxItem, now: datetime) -> bool:  # type: ignore[no-untyped-def]
+        """Slack allows about one message a second per channel: hold the lane otherwise."""
+        lane = await outbox_repo.lane_for_update(
+            session, msp_id=item.msp_id, lane=item.lane, now=now
+        )
+        allowed, tat, allow_at = gcra(
+            tat=lane.tat,
+            now=now,
+            per_second=self.limits.channel_per_second,
+            burst=self.limits.channel_burst,
+        )
+        if not allowed:
+            await outbox_repo.postpone(session, item_id=item.id, until=allow_at)
+            return False
+        lane.tat = tat
+        return True
+
+    async def _maybe_coalesce(self, session, head: OutboxItem, now: datetime) -> None:  # type: ignore[no-untyped-def]
+        """Merge the coalescible items queued right behind `head` into it."""
+        followers = await outbox_repo.coalescible_run(
             session,
             msp_id=head.msp_id,
             lane=head.lane,
-            from_id=head.id,
-            limit=self.limits.coalesce_max,
+            from_id=head.id + 1,
+            limit=self.limits.coalesce_max - 1,
         )
-        if len(run) < self.limits.coalesce_threshold:
-            return head
-        head.original_payload = dict(head.payload)
-        head.payload = digest.digest_payload(
-            head.lane, [item.original_payload or item.payload for item in run]
+        if len(followers) + 1 < self.limits.coalesce_threshold:
+            return
+        payloads = [head.payload] + [item.payload for item in followers]
+        merged = digest.digest_payload(head.lane, payloads)
+        await outbox_repo.replace_payload(
+            session, item_id=head.id, payload=merged, original=head.payload
         )
-        for item in run[1:]:
+        head.original_payload, head.payload = head.payload, merged
+        for item in followers:
             item.status = "coalesced"
             item.coalesced_into = head.id
             item.updated_at = now
-        self.stats.coalesced += len(run) - 1
-        return head
+        self.stats.coalesced += len(followers)
 
     # ------------------------------------------------------------ one item
 
@@ -195,9 +211,9 @@ class DeliveryWorker:
                 outcome = (
                     Retry(reason="joined", after_seconds=0) if joined else Failed("not_in_channel")
                 )
-            await self._record(item.id, outcome, joined=True if item.join_tried else None)
+            await self._record(item.id, outcome)
 
-    async def _record(self, item_id: int, outcome: Outcome, *, joined: bool | None) -> None:
+    async def _record(self, item_id: int, outcome: Outcome) -> None:
         now = self.clock()
         async with self.db.unit_of_work() as session:
             item = await session.get(OutboxItem, item_id)

@@ -172,3 +172,50 @@ async def recent_failures(
             .limit(limit)
         )
     ).all()
+
+
+async def claim(
+    session: AsyncSession,
+    *,
+    item: OutboxItem,
+    now: datetime,
+    lease_until: datetime,
+) -> bool:
+    """Mark `item` as being sent, only if nobody changed it since it was read.
+
+    On SQLite a replica may read a lane's head just before another replica claims
+    it; the conditions here make the second claim match no row.
+    """
+    result = await session.execute(
+        update(OutboxItem)
+        .where(
+            OutboxItem.id == item.id,
+            OutboxItem.status == item.status,
+            OutboxItem.attempts == item.attempts,
+        )
+        .values(
+            status="sending", attempts=item.attempts + 1, lease_until=lease_until, updated_at=now
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def postpone(session: AsyncSession, *, item_id: int, until: datetime) -> None:
+    await session.execute(
+        update(OutboxItem)
+        .where(OutboxItem.id == item_id, OutboxItem.status == "pending")
+        .values(next_attempt_at=until)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def replace_payload(
+    session: AsyncSession, *, item_id: int, payload: dict[str, Any], original: dict[str, Any]
+) -> None:
+    await session.execute(
+        update(OutboxItem)
+        .where(OutboxItem.id == item_id)
+        .values(payload=payload, original_payload=original)
+        .execution_options(synchronize_session=False)
+    )

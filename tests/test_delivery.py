@@ -1,0 +1,352 @@
+"""The outbox and its worker against the fake Slack: nothing lost, nothing twice
+(bar one documented case), per-channel order, Slack's limits respected."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from dataclasses import replace
+
+import pytest
+from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy import select
+
+from bot.delivery import outbox
+from bot.delivery.limits import DeliveryLimits, TierLimiter, gcra
+from bot.delivery.sender import PERMANENT_ERRORS, Sender
+from bot.delivery.worker import DeliveryWorker
+from bot.domain.roles import Role
+from bot.services.tenancy import ensure_msp
+from storage.engine import Database
+from storage.models import OutboxItem
+from tests.fake_slack import FakeSlack
+from tests.support import grant, post
+
+FAST = DeliveryLimits(
+    channel_per_second=1000.0,
+    channel_burst=100,
+    lease_seconds=5.0,
+    retry_base_seconds=0.01,
+    retry_cap_seconds=0.05,
+    max_attempts=50,
+    request_timeout_seconds=2.0,
+    poll_seconds=0.01,
+    batch=50,
+    concurrency=16,
+)
+
+
+@pytest.fixture
+async def msp_id(db: Database, clock) -> int:
+    async with db.unit_of_work() as session:
+        return await ensure_msp(session, team_id="T0001", timezone="UTC", now=clock())
+
+
+def make_worker(db: Database, fake: FakeSlack, limits: DeliveryLimits = FAST) -> DeliveryWorker:
+    client = AsyncWebClient(
+        token="xoxb-test", base_url=fake.base_url, timeout=limits.request_timeout_seconds
+    )
+    return DeliveryWorker(db=db, sender=Sender(client, TierLimiter({})), limits=limits)
+
+
+async def enqueue_posts(db: Database, msp_id: int, channel: str, texts: list[str], **kw) -> None:
+    async with db.unit_of_work() as session:
+        for text in texts:
+            await outbox.post_message(
+                session, msp_id=msp_id, key=f"k:{channel}:{text}", channel=channel, text=text, **kw
+            )
+
+
+async def items(db: Database) -> list[OutboxItem]:
+    async with db.unit_of_work() as session:
+        return list((await session.scalars(select(OutboxItem).order_by(OutboxItem.id))).all())
+
+
+def posted(fake: FakeSlack, channel: str | None = None) -> list[str]:
+    """Texts Slack accepted, in the order it accepted them."""
+    return [m["text"] for (ch, _ts), m in fake.messages.items() if channel is None or ch == channel]
+
+
+async def test_a_post_is_sent_and_its_ts_kept_for_later_updates(db, msp_id, fake_slack):
+    await enqueue_posts(db, msp_id, "C1", ["approval pending"])
+    worker = make_worker(db, fake_slack)
+    await worker.drain()
+    [item] = await items(db)
+    assert (item.status, item.sent_channel) == ("sent", "C1") and item.ts
+    async with db.unit_of_work() as session:
+        await outbox.update_message(
+            session,
+            msp_id=msp_id,
+            key="upd1",
+            target_key="k:C1:approval pending",
+            text="approved by <@U1>",
+        )
+    await worker.drain()
+    [update] = fake_slack.calls_to("chat.update")
+    assert (update.args["ts"], update.args["channel"]) == (item.ts, "C1")
+    assert posted(fake_slack) == ["approved by <@U1>"]
+
+
+async def test_an_update_before_the_post_left_changes_the_post(db, msp_id, fake_slack):
+    await enqueue_posts(db, msp_id, "C1", ["v1"])
+    async with db.unit_of_work() as session:
+        await outbox.update_message(
+            session, msp_id=msp_id, key="upd", target_key="k:C1:v1", text="v2"
+        )
+    await make_worker(db, fake_slack).drain()
+    assert posted(fake_slack) == ["v2"] and fake_slack.calls_to("chat.update") == []
+
+
+async def test_the_same_key_is_queued_once(db, msp_id, fake_slack):
+    await enqueue_posts(db, msp_id, "C1", ["once"])
+    await enqueue_posts(db, msp_id, "C1", ["once"])
+    await make_worker(db, fake_slack).drain()
+    assert posted(fake_slack) == ["once"]
+
+
+async def test_a_rolled_back_transaction_queues_nothing(db, msp_id, fake_slack):
+    with pytest.raises(RuntimeError):
+        async with db.unit_of_work() as session:
+            await outbox.post_message(session, msp_id=msp_id, key="x", channel="C1", text="never")
+            raise RuntimeError("the change failed")
+    assert await items(db) == []
+
+
+async def test_429_retry_after_is_honoured(db, msp_id, fake_slack):
+    fake_slack.fail("chat.postMessage", status=429, retry_after=1)
+    await enqueue_posts(db, msp_id, "C1", ["patient"])
+    await make_worker(db, fake_slack).drain()
+    first, second = fake_slack.calls_to("chat.postMessage")
+    assert second.at - first.at >= 1.0  # the wait is measured
+    assert posted(fake_slack) == ["patient"]
+
+
+async def test_a_burst_of_500s_backs_off_and_delivers(db, msp_id, fake_slack):
+    fake_slack.fail("chat.postMessage", status=500, times=5)
+    await enqueue_posts(db, msp_id, "C1", ["sturdy"])
+    worker = make_worker(db, fake_slack)
+    await worker.drain()
+    calls = fake_slack.calls_to("chat.postMessage")
+    gaps = [b.at - a.at for a, b in itertools.pairwise(calls)]
+    assert len(calls) == 6 and posted(fake_slack) == ["sturdy"]
+    assert gaps[-1] > gaps[0] * 0.9  # backing off, not hammering
+    [item] = await items(db)
+    assert item.attempts == 6 and worker.stats.retried["http_500"] == 5
+
+
+async def test_a_slow_answer_within_the_timeout_is_just_slow(db, msp_id, fake_slack):
+    fake_slack.fail("chat.postMessage", delay=0.3)
+    await enqueue_posts(db, msp_id, "C1", ["slow"])
+    await make_worker(db, fake_slack).drain()
+    assert posted(fake_slack) == ["slow"] and len(fake_slack.calls_to("chat.postMessage")) == 1
+
+
+async def test_an_answer_slower_than_the_timeout_is_retried_at_most_one_duplicate(
+    db, msp_id, fake_slack
+):
+    """Slack may have posted a message whose answer we never got: we retry, so it can
+    appear twice (documented), never three times and never zero."""
+    fake_slack.fail("chat.postMessage", delay=1.0)
+    await enqueue_posts(db, msp_id, "C1", ["timed out"])
+    await make_worker(db, fake_slack, replace(FAST, request_timeout_seconds=0.3)).drain()
+    await asyncio.sleep(1.0)  # let the slow first answer land
+    assert 1 <= posted(fake_slack).count("timed out") <= 2
+    [item] = await items(db)
+    assert item.status == "sent"
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        "channel_not_found",
+        "is_archived",
+        "invalid_auth",
+        "account_inactive",
+        "token_revoked",
+        "missing_scope",
+        "msg_too_long",
+    ],
+)
+async def test_permanent_errors_stop_at_once_and_say_why(db, msp_id, fake_slack, error):
+    assert error in PERMANENT_ERRORS
+    fake_slack.fail("chat.postMessage", error=error)
+    await enqueue_posts(db, msp_id, "C1", ["doomed", "next"])
+    worker = make_worker(db, fake_slack)
+    await worker.drain()
+    doomed, following = await items(db)
+    assert (doomed.status, doomed.last_error, doomed.attempts) == ("failed", error, 1)
+    assert following.status == "sent"  # a dead item does not block its channel
+    assert worker.stats.failed[error] == 1
+
+
+async def test_not_in_a_public_channel_joins_once_then_posts(db, msp_id, fake_slack):
+    fake_slack.add_channel("C9", name="alerts", is_member=False)
+    await enqueue_posts(db, msp_id, "C9", ["hello"])
+    await make_worker(db, fake_slack).drain()
+    assert [c.args["channel"] for c in fake_slack.calls_to("conversations.join")] == ["C9"]
+    assert posted(fake_slack, "C9") == ["hello"]
+
+
+async def test_not_in_a_private_channel_fails_with_the_reason(db, msp_id, fake_slack):
+    fake_slack.add_channel("G9", name="secret", is_private=True, is_member=False)
+    await enqueue_posts(db, msp_id, "G9", ["hello"])
+    await make_worker(db, fake_slack).drain()
+    [item] = await items(db)
+    assert (item.status, item.last_error) == ("failed", "not_in_channel")
+    assert fake_slack.calls_to("conversations.join") == []
+
+
+async def test_items_survive_a_restart_and_go_out(db, database_url, msp_id, fake_slack, backend):
+    await enqueue_posts(db, msp_id, "C1", [f"m{n}" for n in range(5)])
+    await db.dispose()  # the process that queued them is gone
+    fresh = Database(database_url)
+    try:
+        await make_worker(fresh, fake_slack).drain()
+    finally:
+        await fresh.dispose()
+    assert posted(fake_slack) == [f"m{n}" for n in range(5)]
+
+
+async def test_a_crash_between_sending_and_recording_causes_one_duplicate(
+    db, msp_id, fake_slack, monkeypatch
+):
+    await enqueue_posts(db, msp_id, "C1", ["crash"])
+    crashed = make_worker(db, fake_slack, replace(FAST, lease_seconds=0.3))
+
+    async def die(*_args, **_kwargs):
+        raise asyncio.CancelledError  # the process died right after Slack answered
+
+    monkeypatch.setattr(crashed, "_record", die)
+    await crashed.run_once()
+    await asyncio.gather(*crashed._in_flight, return_exceptions=True)
+    assert posted(fake_slack) == ["crash"]
+    [item] = await items(db)
+    assert item.status == "sending"  # claimed, never recorded
+    await asyncio.sleep(0.35)  # the lease runs out
+    await make_worker(db, fake_slack).drain()
+    assert posted(fake_slack) == ["crash", "crash"]  # one duplicate, no more
+    [item] = await items(db)
+    assert item.status == "sent"
+
+
+async def test_per_channel_order_holds_through_faults(db, msp_id, fake_slack, backend):
+    fake_slack.fault_rate("chat.postMessage", 0.3, seed=7)
+    for channel in ("C1", "C2", "C3"):
+        await enqueue_posts(db, msp_id, channel, [f"{channel}-{n:02d}" for n in range(30)])
+    await make_worker(db, fake_slack).drain(timeout=60)
+    for channel in ("C1", "C2", "C3"):
+        assert posted(fake_slack, channel) == [f"{channel}-{n:02d}" for n in range(30)]
+
+
+async def test_a_thousand_messages_with_30_percent_faults_all_arrive_once(
+    db, msp_id, fake_slack, backend
+):
+    fake_slack.fault_rate("chat.postMessage", 0.3, seed=42)
+    channels = [f"C{n}" for n in range(10)]
+    for channel in channels:
+        await enqueue_posts(db, msp_id, channel, [f"{channel}/{n:03d}" for n in range(100)])
+    worker = make_worker(db, fake_slack)
+    await worker.drain(timeout=120)
+    texts = posted(fake_slack)
+    assert len(texts) == 1000 and len(set(texts)) == 1000
+    failures = [c for c in fake_slack.calls_to("chat.postMessage")]
+    assert len(failures) > 1200  # the faults really happened
+    assert {item.status for item in await items(db)} == {"sent"}
+
+
+async def test_a_busy_channel_gets_a_digest_and_nothing_is_lost(db, msp_id, fake_slack):
+    await enqueue_posts(db, msp_id, "C1", ["approval"])
+    await enqueue_posts(db, msp_id, "C1", [f"alert {n}" for n in range(15)], coalescible=True)
+    await enqueue_posts(db, msp_id, "C1", ["after"])
+    await make_worker(db, fake_slack, replace(FAST, coalesce_threshold=10)).drain()
+    texts = posted(fake_slack, "C1")
+    assert texts[0] == "approval" and texts[-1] == "after" and len(texts) == 3
+    digest_message = list(fake_slack.messages.values())[1]
+    shown = " ".join(b.get("text", {}).get("text", "") for b in digest_message["blocks"])
+    assert all(f"alert {n}" in shown for n in range(15))
+    stored = await items(db)
+    assert sum(item.status == "coalesced" for item in stored) == 14
+    assert all(
+        item.payload["text"].startswith("alert") for item in stored if item.status == "coalesced"
+    )
+
+
+async def test_the_channel_limit_is_kept_without_provoking_429s(db, msp_id, fake_slack):
+    fake_slack.limit_rate("chat.postMessage", per_second=10, burst=1)
+    await enqueue_posts(db, msp_id, "C1", [f"p{n}" for n in range(6)])
+    started = time.monotonic()
+    await make_worker(db, fake_slack, replace(FAST, channel_per_second=10, channel_burst=1)).drain()
+    assert time.monotonic() - started >= 0.45
+    assert fake_slack.rate_limited == 0 and len(posted(fake_slack)) == 6
+
+
+def test_gcra_allows_a_burst_then_the_rate():
+    from datetime import UTC, datetime, timedelta
+
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    tat = now
+    allowed = []
+    for _ in range(5):
+        ok, tat, _at = gcra(tat=tat, now=now, per_second=1, burst=3)
+        allowed.append(ok)
+    assert allowed == [True, True, True, False, False]
+    ok, _tat, at = gcra(tat=tat, now=now, per_second=1, burst=3)
+    assert not ok and at == now + timedelta(seconds=1)
+
+
+async def test_home_publishes_keep_only_the_newest_view(db, msp_id, fake_slack):
+    async with db.unit_of_work() as session:
+        for version in range(3):
+            await outbox.publish_home(
+                session,
+                msp_id=msp_id,
+                user_id="U1",
+                view={"type": "home", "blocks": [], "private_metadata": str(version)},
+            )
+    await make_worker(db, fake_slack).drain()
+    [call] = fake_slack.calls_to("views.publish")
+    assert call.args["view"]["private_metadata"] == "2"
+
+
+async def test_msp_delivery_shows_admins_what_failed_and_why(client, slack, db, fake_slack, bot):
+    await grant(db, "U0001", Role.ADMIN)
+    await grant(db, "U0002", Role.MEMBER)
+    fake_slack.fail("chat.postMessage", error="is_archived")
+    async with db.unit_of_work() as session:
+        from storage.repositories import msps
+
+        msp = await msps.get_by_team(session, "T0001")
+        await outbox.post_message(
+            session, msp_id=msp.id, key="a", channel="C0042", text="to archive"
+        )
+    await bot.delivery.drain()
+    reply = await post(client, slack.slash_command("delivery", user_id="U0001"))
+    shown = " ".join(b.get("text", {}).get("text", "") for b in reply.json["blocks"] if "text" in b)
+    assert "`is_archived`: 1: the channel is archived" in shown
+    assert "<#C0042>" in shown
+    refused = await post(client, slack.slash_command("delivery", user_id="U0002"))
+    assert "cannot use `/msp delivery`" in refused.json["text"]
+
+
+async def test_two_replicas_share_the_work_without_sending_twice(
+    db, database_url, msp_id, fake_slack, backend
+):
+    """Each replica claims lane heads with SKIP LOCKED (PostgreSQL) or behind SQLite's
+    single writer: every message goes once, each channel in order."""
+    fake_slack.fault_rate("chat.postMessage", 0.2, seed=3)
+    channels = [f"C{n}" for n in range(6)]
+    for channel in channels:
+        await enqueue_posts(db, msp_id, channel, [f"{channel}:{n:02d}" for n in range(25)])
+    other = Database(database_url)
+    try:
+        await asyncio.gather(
+            make_worker(db, fake_slack).drain(timeout=90),
+            make_worker(other, fake_slack).drain(timeout=90),
+        )
+    finally:
+        await other.dispose()
+    texts = posted(fake_slack)
+    assert len(texts) == 150 and len(set(texts)) == 150
+    for channel in channels:
+        assert posted(fake_slack, channel) == [f"{channel}:{n:02d}" for n in range(25)]
