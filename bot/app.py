@@ -93,7 +93,7 @@ def build_app(
         delivery=delivery,
     )
     bolt, listeners = build_bolt_app(settings, deps)
-    scheduler = build_scheduler(timezone=settings.mspbot_timezone)
+    scheduler = build_scheduler(timezone=settings.mspbot_timezone, db=database)
     web_app = web.Application()
     bot = Bot(settings, database, bolt, listeners, scheduler, in_flight, delivery, web_app)
     web_app[BOT_KEY] = bot

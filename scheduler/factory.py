@@ -5,14 +5,15 @@ from __future__ import annotations
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from scheduler.jobs import register_jobs
+from storage.engine import Database
 
 
-def build_scheduler(*, timezone: str) -> AsyncIOScheduler:
+def build_scheduler(*, timezone: str, db: Database) -> AsyncIOScheduler:
     scheduler = AsyncIOScheduler(
         timezone=timezone,
         # A replica that was down skips missed runs instead of firing a burst;
         # each job catches up from the database on its next run.
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 300},
     )
-    register_jobs(scheduler)
+    register_jobs(scheduler, db=db)
     return scheduler

@@ -350,3 +350,17 @@ async def test_two_replicas_share_the_work_without_sending_twice(
     assert len(texts) == 150 and len(set(texts)) == 150
     for channel in channels:
         assert posted(fake_slack, channel) == [f"{channel}:{n:02d}" for n in range(25)]
+
+
+async def test_finished_items_are_pruned_and_waiting_ones_kept(db, msp_id, fake_slack, bot):
+    from datetime import UTC, datetime, timedelta
+
+    from scheduler.jobs.outbox_retention import prune_outbox
+
+    await enqueue_posts(db, msp_id, "C1", ["old"])
+    await make_worker(db, fake_slack).drain()
+    await enqueue_posts(db, msp_id, "C2", ["waiting"])
+    assert await prune_outbox(db=db, now=datetime.now(UTC) + timedelta(days=13)) == 0
+    assert await prune_outbox(db=db, now=datetime.now(UTC) + timedelta(days=15)) == 1
+    assert [item.payload["text"] for item in await items(db)] == ["waiting"]
+    assert bot.scheduler.get_job("prune_outbox") is not None

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -219,3 +219,19 @@ async def replace_payload(
         .values(payload=payload, original_payload=original)
         .execution_options(synchronize_session=False)
     )
+
+
+async def prune(session: AsyncSession, *, done_before: datetime, failed_before: datetime) -> int:
+    """Delete finished items: delivered ones after a while, failed ones much later."""
+    done = await session.execute(
+        delete(OutboxItem).where(
+            OutboxItem.status.in_(("sent", "superseded", "coalesced")),
+            OutboxItem.updated_at < done_before,
+        )
+    )
+    failed = await session.execute(
+        delete(OutboxItem).where(
+            OutboxItem.status == "failed", OutboxItem.updated_at < failed_before
+        )
+    )
+    return int(done.rowcount or 0) + int(failed.rowcount or 0)  # type: ignore[attr-defined]
