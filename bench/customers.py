@@ -74,12 +74,13 @@ from datetime import UTC, date, datetime, timedelta  # noqa: E402
 from importlib import metadata  # noqa: E402
 from typing import Any  # noqa: E402
 
+# bench/ack_latency.py: the server child process, statistics and machine helpers
+import ack_latency as ack  # noqa: E402
 import aiohttp  # noqa: E402
 from sqlalchemy import event, insert, select, text, update  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 from sqlalchemy.ext.asyncio import create_async_engine  # noqa: E402
 
-import ack_latency as ack  # noqa: E402  (bench/ack_latency.py: server and statistics helpers)
 from bot.domain.customers import (  # noqa: E402
     CustomerFilter,
     account_number_key,
@@ -116,16 +117,30 @@ BATCH_ROWS = 5_000
 QUERIES_PER_CASE = 25  # distinct queries per case, used in turn
 EXPLAIN_REPEATS = 5
 PACKAGES = ("asyncpg",)
+CASE_KEYS = (
+    "trials-owner",
+    "trials-member",
+    "all-text",
+    "customer-account",
+    "customer-several",
+    "customer-one",
+    "typeahead",
+)
 
-# Names are PLACE TRADE KIND ("Harbor Dental Group"): 72 x 64 x 30 = 138,240 combinations.
-PLACES = """
+
+def words(text_block: str) -> tuple[str, ...]:
+    return tuple(text_block.split())
+
+
+# Names are PLACE TRADE KIND ("Harbor Dental Group"): 70 x 63 x 30 = 132,300 combinations.
+PLACES = words("""
 Acorn Alder Alpine Amber Anchor Apex Arbor Ash Aspen Atlas Aurora Bay Beacon Birch Bluff
 Boulder Bridge Brook Canyon Cascade Cedar Central Channel Coastal Cobalt Copper Coral Crest
 Crown Cypress Delta Eagle Elm Ember Falcon Fern Fox Garnet Glacier Granite Harbor Hawk Heron
 Highland Hill Iron Jade Juniper Lake Laurel Liberty Linden Maple Meadow Mesa Metro Mill
 Oak Orchard Pacific Pine Pioneer Prairie Quarry Raven Redwood Ridge River Sage Summit
-""".split()
-TRADES = """
+""")
+TRADES = words("""
 Accounting Advisory Aerospace Animal Architecture Auto Bakery Biotech Brewing Builders Cafe
 Capital Cardiology Catering Chiropractic Clinic Construction Consulting Credit Dairy Dental
 Design Dermatology Diagnostics Electric Energy Engineering Family Farms Fitness Florists
@@ -133,12 +148,12 @@ Freight Furniture Glass Hardware Health Heating Hospitality Insurance Interiors 
 Landscaping Legal Logistics Machining Marine Media Medical Motors Optical Orthodontics
 Packaging Pediatrics Pharmacy Physio Plumbing Printing Realty Roofing Software Surgical
 Textiles Veterinary
-""".split()
-KINDS = """
+""")
+KINDS = words("""
 Associates Brothers Center Collective Company Cooperative Corp Enterprises Group Holdings
 Inc Labs Limited LLC Management Network Outfitters Partners Practice Pros Services Shop
 Solutions Specialists Studio Supply Systems Trust Ventures Works
-""".split()
+""")
 
 
 # --------------------------------------------------------------------------- seeding
@@ -439,9 +454,7 @@ def search_matches(customers: Sequence[SeededCustomer], query: str) -> list[Seed
     """service.find: the account number is the query, or the name contains it."""
     key, account = name_key(query), account_number_key(query)
     return [
-        c
-        for c in customers
-        if key in c.name_key or c.account_number.replace("-", "") == account
+        c for c in customers if key in c.name_key or c.account_number.replace("-", "") == account
     ]
 
 
@@ -794,9 +807,7 @@ async def explain(url: str, seeded: Seeded, cases: list[Case]) -> dict[str, Any]
                     prefix = "EXPLAIN (ANALYZE, BUFFERS) " if postgres else "EXPLAIN QUERY PLAN "
                     rows = (await connection.exec_driver_sql(prefix + statement, parameters)).all()
                     plan = [str(row[0]) if postgres else f"{row[1]:>3} {row[3]}" for row in rows]
-                    plans.append(
-                        {"sql": statement, "ms": seconds * 1000.0, "plan": plan}
-                    )
+                    plans.append({"sql": statement, "ms": seconds * 1000.0, "plan": plan})
             report[case.key] = {
                 "query": expected.query,
                 "service_ms": statistics.median(service_s) * 1000.0,
@@ -949,7 +960,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--concurrency", "-c", type=number_list, default=[1], help="comma-separated (1)"
     )
     parser.add_argument("--warmup", "-w", type=int, default=20, help="per case (20)")
-    parser.add_argument("--cases", help="comma-separated subset of the case keys (all)")
+    parser.add_argument(
+        "--cases",
+        type=lambda value: [key.strip() for key in value.split(",") if key.strip()],
+        help=f"comma-separated subset of: {', '.join(CASE_KEYS)} (all)",
+    )
     parser.add_argument("--seed", type=int, default=1, help="random seed of the data (1)")
     parser.add_argument(
         "--database-url",
@@ -977,6 +992,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         " (inflates the timings; for finding hot spots only)",
     )
     args = parser.parse_args(argv)
+    unknown = set(args.cases or ()) - set(CASE_KEYS)
+    if unknown or args.cases == []:
+        parser.error(f"--cases: choose from {', '.join(CASE_KEYS)}")
     if args.warmup < 0:
         parser.error("--warmup must be >= 0")
     return args
@@ -996,8 +1014,7 @@ def run_size(args: argparse.Namespace, url: str, size: int) -> SizeReport:
     seeded = prepare(url, size, args.seed, args.after_seed_sql)
     cases = build_cases(seeded, args.seed)
     if args.cases:
-        wanted = {key.strip() for key in args.cases.split(",")}
-        cases = [case for case in cases if case.key in wanted]
+        cases = [case for case in cases if case.key in args.cases]
     member_trials = sum(
         1 for c in seeded.customers if c.id in seeded.member_ids and c.status == "active_trial"
     )

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Sequence
 from datetime import datetime
 
-from sqlalchemy import Select, and_, case, delete, exists, func, or_, select, update
+from sqlalchemy import Select, and_, case, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -18,9 +19,13 @@ def visible(msp_id: int, assigned_to: str | None) -> list:
     clauses = [Customer.msp_id == msp_id]
     if assigned_to is not None:
         clauses.append(
-            exists().where(
-                CustomerAssignment.customer_id == Customer.id,
-                CustomerAssignment.slack_user_id == assigned_to,
+            # Start from the member's assignments (indexed) rather than checking
+            # every customer of the MSP against them (bench/customers.py: 45 -> 23 ms
+            # for a member's list at 100,000 customers).
+            Customer.id.in_(
+                select(CustomerAssignment.customer_id).where(
+                    CustomerAssignment.slack_user_id == assigned_to
+                )
             )
         )
     return clauses
@@ -76,10 +81,15 @@ async def account_number_taken(session: AsyncSession, account_number: str) -> bo
     return await session.scalar(statement) is not None
 
 
-def _search_rank(query_key: str, account_key: str):  # type: ignore[no-untyped-def]
-    """0 = the account number, 1 = the exact name, 2 = the name starts with it, 3 = contains."""
+# Account numbers are 8 characters of this alphabet (bot.domain.customers), shown
+# as XXXX-XXXX. Storage keeps its own copy of the shape so it imports nothing.
+_ACCOUNT_SHAPED = re.compile(r"[23456789ABCDEFGHJKMNPQRSTVWXYZ]{8}")
+_ACCOUNT_PART = re.compile(r"[23456789ABCDEFGHJKMNPQRSTVWXYZ]{1,8}")
+
+
+def _name_rank(query_key: str):  # type: ignore[no-untyped-def]
+    """1 = the exact name, 2 = the name starts with the query, 3 = contains it."""
     return case(
-        (func.replace(Customer.account_number, "-", "") == account_key, 0),
         (Customer.name_key == query_key, 1),
         (Customer.name_key.startswith(query_key, autoescape=True), 2),
         else_=3,
@@ -95,16 +105,21 @@ async def search(
     account_key: str,
     limit: int,
 ) -> Sequence[Customer]:
-    """Customers whose account number is the query or whose name contains it, best
-    matches first. Deleted customers are never offered."""
+    """The customer with that account number, or customers whose name contains the
+    query, best matches first. Deleted customers are never offered.
+
+    An account number is looked up on its unique index first: scanning every name
+    for it cost ~110 ms at 100,000 customers against ~1 ms (bench/customers.py)."""
     statement = select(Customer).where(*visible(msp_id, assigned_to), Customer.status != "deleted")
+    if _ACCOUNT_SHAPED.fullmatch(account_key):
+        formatted = f"{account_key[:4]}-{account_key[4:]}"
+        exact = await session.scalar(statement.where(Customer.account_number == formatted))
+        if exact is not None:
+            return [exact]
     if query_key:
         statement = statement.where(
-            or_(
-                func.replace(Customer.account_number, "-", "") == account_key,
-                Customer.name_key.contains(query_key, autoescape=True),
-            )
-        ).order_by(_search_rank(query_key, account_key), Customer.name_key)
+            Customer.name_key.contains(query_key, autoescape=True)
+        ).order_by(_name_rank(query_key), Customer.name_key)
     else:
         statement = statement.order_by(Customer.name_key)
     return (await session.scalars(statement.limit(limit))).all()
@@ -115,14 +130,16 @@ def _listing(
 ) -> list:
     clauses = [*visible(msp_id, assigned_to), Customer.status.in_(sorted(statuses))]
     if text_key:
-        clauses.append(
-            or_(
-                Customer.name_key.contains(text_key, autoescape=True),
-                func.replace(Customer.account_number, "-", "").contains(
-                    text_key.upper().replace("-", ""), autoescape=True
-                ),
+        account_part = text_key.upper().replace("-", "")
+        name_matches = Customer.name_key.contains(text_key, autoescape=True)
+        if _ACCOUNT_PART.fullmatch(account_part):
+            # Only text that could be part of an account number is looked for there.
+            account_matches = func.replace(Customer.account_number, "-", "").contains(
+                account_part, autoescape=True
             )
-        )
+            clauses.append(or_(name_matches, account_matches))
+        else:
+            clauses.append(name_matches)
     return clauses
 
 
