@@ -26,6 +26,7 @@ from tests.support import grant, post
 FAST = DeliveryLimits(
     channel_per_second=1000.0,
     channel_burst=100,
+    channel_margin_seconds=0.0,
     lease_seconds=5.0,
     retry_base_seconds=0.01,
     retry_cap_seconds=0.05,

@@ -160,6 +160,7 @@ class DeliveryWorker:
             now=now,
             per_second=self.limits.channel_per_second,
             burst=self.limits.channel_burst,
+            margin=self.limits.channel_margin_seconds,
         )
         if not allowed:
             await outbox_repo.postpone(session, item_id=item.id, until=allow_at)
@@ -214,6 +215,12 @@ class DeliveryWorker:
             await self._record(item.id, outcome)
 
     async def _record(self, item_id: int, outcome: Outcome) -> None:
+        try:
+            await self._write_outcome(item_id, outcome)
+        finally:
+            self._wake.set()  # the lane's next item may go now, not at the next poll
+
+    async def _write_outcome(self, item_id: int, outcome: Outcome) -> None:
         now = self.clock()
         async with self.db.unit_of_work() as session:
             item = await session.get(OutboxItem, item_id)
