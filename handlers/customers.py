@@ -195,14 +195,7 @@ def register(listeners: Listeners, deps: Deps) -> None:
         client: AsyncWebClient,
     ) -> None:
         await ack()
-        ref = CustomerRef.decode(action.get("value"))
-        async with deps.db.unit_of_work() as session:
-            card = await service.show(
-                session,
-                requester=requester_of(context),
-                customer_id=ref.customer_id,
-                now=deps.clock(),
-            )
+        card = await _card_for(action, context)
         if not card.can_edit:
             raise NotAllowed("You can edit only the customers assigned to you.")
         await _open_or_push(client, body, views.edit_modal(card))
@@ -242,14 +235,7 @@ def register(listeners: Listeners, deps: Deps) -> None:
         client: AsyncWebClient,
     ) -> None:
         await ack()
-        ref = CustomerRef.decode(action.get("value"))
-        async with deps.db.unit_of_work() as session:
-            card = await service.show(
-                session,
-                requester=requester_of(context),
-                customer_id=ref.customer_id,
-                now=deps.clock(),
-            )
+        card = await _card_for(action, context)
         if not card.can_delete:
             raise NotAllowed("Only admins and owners can delete customers.")
         await _open_or_push(client, body, views.delete_modal(card))
@@ -328,6 +314,17 @@ def register(listeners: Listeners, deps: Deps) -> None:
             await ack(**errors_response({BlockId.CUSTOMER_FIND: refusal.message}))
             return
         await ack(response_action="update", view=views.card_modal(card))
+
+    async def _card_for(action: dict[str, Any], context: AsyncBoltContext) -> service.CustomerCard:
+        """The card of the customer a button names, as this person may see it."""
+        ref = CustomerRef.decode(action.get("value"))
+        async with deps.db.unit_of_work() as session:
+            return await service.show(
+                session,
+                requester=requester_of(context),
+                customer_id=ref.customer_id,
+                now=deps.clock(),
+            )
 
     listeners.shortcut(CallbackId.ADD_CUSTOMER_SHORTCUT, open_add_form)
     listeners.action(ActionId.HOME_ADD_CUSTOMER, open_add_form)
