@@ -366,3 +366,28 @@ async def test_finished_items_are_pruned_and_waiting_ones_kept(db, msp_id, fake_
     assert await prune_outbox(db=db, now=datetime.now(UTC) + timedelta(days=15)) == 1
     assert [item.payload["text"] for item in await items(db)] == ["waiting"]
     assert bot.scheduler.get_job("prune_outbox") is not None
+
+
+async def test_ephemeral_messages_go_through_the_outbox_too(db, msp_id, fake_slack):
+    async with db.unit_of_work() as session:
+        await outbox.post_ephemeral(
+            session, msp_id=msp_id, key="eph", channel="C1", user="U7", text="only you"
+        )
+    await make_worker(db, fake_slack).drain()
+    [call] = fake_slack.calls_to("chat.postEphemeral")
+    assert (call.args["channel"], call.args["user"], call.args["text"]) == ("C1", "U7", "only you")
+    [item] = await items(db)
+    assert item.status == "sent"
+
+
+async def test_the_method_tier_cap_holds_sends_back():
+    limiter = TierLimiter({"chat.update": 60})  # one a second, ten in a burst
+    started = time.monotonic()
+    for _ in range(11):
+        await limiter.acquire("chat.update")
+    assert time.monotonic() - started >= 0.9  # the eleventh waited for a token
+    limiter.pause("chat.update", 0.3)  # after a 429 on the method
+    paused = time.monotonic()
+    await limiter.acquire("chat.update")
+    assert time.monotonic() - paused >= 0.3
+    await limiter.acquire("not.capped")  # methods without a cap never wait
