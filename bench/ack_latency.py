@@ -314,19 +314,12 @@ async def run_load(
     async def worker() -> None:
         for _ in remaining:
             signed = signer.slash_command(COMMAND_TEXT, user_id=USER_ID)  # signed now
-            data = signed.body.encode()
-            started = time.perf_counter()
-            try:
-                async with session.post(served.url, data=data, headers=signed.headers) as reply:
-                    body = await reply.read()
-                    status = reply.status
-            except (aiohttp.ClientError, TimeoutError) as error:
-                latencies.append(time.perf_counter() - started)
-                failures.append(f"{type(error).__name__}: {error}")
-                continue
-            latencies.append(time.perf_counter() - started)
-            if status != 200 or not expects(app, body):
-                failures.append(f"HTTP {status}: {body[:200]!r}")
+            timed = await timed_post(session, served.url, signed)
+            latencies.append(timed.seconds)
+            if timed.error:
+                failures.append(timed.error)
+            elif timed.status != 200 or not expects(app, timed.body):
+                failures.append(f"HTTP {timed.status}: {timed.body[:200]!r}")
 
     gc.collect()
     cpu_before = time.process_time()
@@ -438,7 +431,8 @@ def load_average() -> str | None:
         return None
 
 
-def machine_info() -> dict[str, Any]:
+def machine_info(packages: tuple[str, ...] = PACKAGES) -> dict[str, Any]:
+    """What the figures were measured on (shared by every script in bench/)."""
     cpu_model = None
     with contextlib.suppress(OSError):
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -446,7 +440,7 @@ def machine_info() -> dict[str, Any]:
                 cpu_model = line.split(":", 1)[1].strip()
                 break
     versions = {}
-    for package in PACKAGES:
+    for package in packages:
         try:
             versions[package] = metadata.version(package)
         except metadata.PackageNotFoundError:
@@ -607,6 +601,38 @@ def positive(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError("must be >= 1")
     return value
+
+
+def whole_numbers(text: str) -> list[int]:
+    """A comma-separated list of whole numbers >= 1 (argparse type)."""
+    try:
+        values = [int(part.replace("_", "")) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError("a comma-separated list of whole numbers") from None
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError("numbers >= 1")
+    return values
+
+
+@dataclass(frozen=True)
+class Timed:
+    """One signed POST, timed from sending to reading the whole reply."""
+
+    seconds: float
+    status: int
+    body: bytes
+    error: str | None
+
+
+async def timed_post(session: aiohttp.ClientSession, url: str, signed: Any) -> Timed:
+    data = signed.body.encode()
+    started = time.perf_counter()
+    try:
+        async with session.post(url, data=data, headers=signed.headers) as reply:
+            body = await reply.read()
+            return Timed(time.perf_counter() - started, reply.status, body, None)
+    except (aiohttp.ClientError, TimeoutError) as error:
+        return Timed(time.perf_counter() - started, 0, b"", f"{type(error).__name__}: {error}")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

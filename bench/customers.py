@@ -641,19 +641,13 @@ async def run_case(
         for number in remaining:
             expected = case.expected[number % len(case.expected)]
             signed = build_request(case, expected, signer)  # signed now
-            data = signed.body.encode()
-            started = time.perf_counter()
-            try:
-                async with session.post(served.url, data=data, headers=signed.headers) as reply:
-                    body = await reply.read()
-                    status = reply.status
-            except (aiohttp.ClientError, TimeoutError) as error:
-                latencies.append(time.perf_counter() - started)
-                failures.append(f"{type(error).__name__}: {error}")
+            timed = await ack.timed_post(session, served.url, signed)
+            latencies.append(timed.seconds)
+            if timed.error:
+                failures.append(timed.error)
                 continue
-            latencies.append(time.perf_counter() - started)
-            sizes.append(len(body))
-            problem = check_reply(case, expected, status, body)
+            sizes.append(len(timed.body))
+            problem = check_reply(case, expected, timed.status, timed.body)
             if problem:
                 failures.append(f"{expected.query!r}: {problem}")
 
@@ -934,16 +928,6 @@ def print_goal(goal: dict[str, Any]) -> None:
 # --------------------------------------------------------------------------- main
 
 
-def number_list(text_value: str) -> list[int]:
-    try:
-        values = [int(part.replace("_", "")) for part in text_value.split(",") if part.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError("a comma-separated list of whole numbers") from None
-    if not values or min(values) < 1:
-        raise argparse.ArgumentTypeError("numbers >= 1")
-    return values
-
-
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description="Latency of /msp customers, /msp customer and the customer type-ahead"
@@ -951,13 +935,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--sizes",
-        type=number_list,
+        type=ack.whole_numbers,
         default=list(DEFAULT_SIZES),
         help="customers to seed, one fresh database each (10000,100000)",
     )
     parser.add_argument("--requests", "-n", type=ack.positive, default=200, help="per case (200)")
     parser.add_argument(
-        "--concurrency", "-c", type=number_list, default=[1], help="comma-separated (1)"
+        "--concurrency", "-c", type=ack.whole_numbers, default=[1], help="comma-separated (1)"
     )
     parser.add_argument("--warmup", "-w", type=int, default=20, help="per case (20)")
     parser.add_argument(

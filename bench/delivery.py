@@ -57,21 +57,18 @@ if str(REPO_ROOT) not in sys.path:
 
 import argparse  # noqa: E402
 import asyncio  # noqa: E402
-import contextlib  # noqa: E402
 import itertools  # noqa: E402
 import json  # noqa: E402
 import logging  # noqa: E402
-import os  # noqa: E402
-import platform  # noqa: E402
 import statistics  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 from collections import Counter  # noqa: E402
 from dataclasses import asdict, dataclass, field, replace  # noqa: E402
 from datetime import UTC, datetime  # noqa: E402
-from importlib import metadata  # noqa: E402
 from typing import Any  # noqa: E402
 
+import ack_latency as ack  # noqa: E402  (bench/ack_latency.py: shared helpers)
 from slack_sdk.web.async_client import AsyncWebClient  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
@@ -455,35 +452,8 @@ def correct(result: RunResult) -> bool:
 # --------------------------------------------------------------------------- output
 
 
-def load_average() -> str | None:
-    try:
-        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
-    except OSError:
-        return None
-
-
 def machine_info() -> dict[str, Any]:
-    cpu_model = None
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu_model = line.split(":", 1)[1].strip()
-                break
-    versions = {}
-    for package in PACKAGES:
-        try:
-            versions[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            versions[package] = None
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
-    return {
-        "nproc": usable or os.cpu_count(),
-        "cpu_model": cpu_model,
-        "python": f"{platform.python_implementation()} {platform.python_version()}",
-        "platform": platform.platform(),
-        "packages": versions,
-        "load_average_before": load_average(),
-    }
+    return ack.machine_info(PACKAGES)
 
 
 def fmt(value: float | None, spec: str = ".3f") -> str:
@@ -593,13 +563,6 @@ def print_summary(summary: dict[str, dict[str, Any]]) -> None:
 # --------------------------------------------------------------------------- main
 
 
-def positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be >= 1")
-    return value
-
-
 def positive_float(text: str) -> float:
     value = float(text)
     if value <= 0:
@@ -607,23 +570,17 @@ def positive_float(text: str) -> float:
     return value
 
 
-def bursts(text: str) -> list[int]:
-    try:
-        values = [int(part) for part in text.split(",") if part.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError("a comma-separated list of integers >= 1") from None
-    if not values or min(values) < 1:
-        raise argparse.ArgumentTypeError("a comma-separated list of integers >= 1")
-    return values
-
-
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description="Delivery of a backlog against a fake Slack enforcing 1 message/s per channel."
     )
-    parser.add_argument("--channels", type=positive, default=5, help="(5)")
+    parser.add_argument("--channels", type=ack.positive, default=5, help="(5)")
     parser.add_argument(
-        "--messages-per-channel", "-m", type=positive, default=120, help="backlog per channel (120)"
+        "--messages-per-channel",
+        "-m",
+        type=ack.positive,
+        default=120,
+        help="backlog per channel (120)",
     )
     parser.add_argument(
         "--rate",
@@ -634,19 +591,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--fake-burst",
-        type=bursts,
+        type=ack.whole_numbers,
         default=[3],
         help="burst(s) the fake Slack tolerates per channel; a list runs each (3; try 3,1)",
     )
     parser.add_argument(
         "--burst",
-        type=positive,
+        type=ack.positive,
         default=DEFAULTS.channel_burst,
         help=f"the limiter's channel_burst ({DEFAULTS.channel_burst}, the default)",
     )
     parser.add_argument(
         "--post-tier",
-        type=positive,
+        type=ack.positive,
         help=f"the limiter's {METHOD} cap per minute (default {POST_TIER_PER_MINUTE} x rate)",
     )
     parser.add_argument(
@@ -660,7 +617,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default="service",
         help="service (default): worker.start() ... stop(), the app's loop; drain: worker.drain()",
     )
-    parser.add_argument("--runs", "-r", type=positive, default=1, help="per fake burst (1)")
+    parser.add_argument("--runs", "-r", type=ack.positive, default=1, help="per fake burst (1)")
     parser.add_argument(
         "--timeout", type=positive_float, help="per run, seconds (default 3 x ideal + 30, >= 60)"
     )
@@ -728,7 +685,7 @@ def main(argv: list[str] | None = None) -> int:
     for scenario in dict.fromkeys(r.scenario for r in runs):
         summary[scenario] = summarise([r for r in runs if r.scenario == scenario])
     print_summary(summary)
-    machine["load_average_after"] = load_average()
+    machine["load_average_after"] = ack.load_average()
     print(f"total time: {total:.1f} s; load average after: {machine['load_average_after']}")
     if args.json:
         payload = {
