@@ -122,6 +122,11 @@ async def export_command(call: Invocation) -> Message | FollowUp:
     return views.export_queued_message(filename)
 
 
+def field_error(error: InvalidInput) -> dict[str, Any]:
+    """A service's refusal about one field, on that field (the name when it names none)."""
+    return errors_response({error.field or CustomerField.NAME: error.message})
+
+
 def parse_list_arguments(args: list[str]) -> tuple[CustomerFilter, str]:
     """`[paid|trials|expired|free|all] [TEXT]`; a first word that is not a filter is text."""
     if args:
@@ -182,23 +187,10 @@ def register(listeners: Listeners, deps: Deps) -> None:
                     session, requester=requester, new=new, now=deps.clock()
                 )
         except InvalidInput as error:
-            await ack(**errors_response({error.field or CustomerField.NAME: error.message}))
+            await ack(**field_error(error))
             return
         intro = f":white_check_mark: Added {card.name}, account {card.account_number}."
         await ack(response_action="update", view=views.card_modal(card, intro=intro))
-
-    async def open_edit_form(
-        ack: AsyncAck,
-        body: dict[str, Any],
-        action: dict[str, Any],
-        context: AsyncBoltContext,
-        client: AsyncWebClient,
-    ) -> None:
-        await ack()
-        card = await _card_for(action, context)
-        if not card.can_edit:
-            raise NotAllowed("You can edit only the customers assigned to you.")
-        await _open_or_push(client, body, views.edit_modal(card))
 
     async def submit_edit(ack: AsyncAck, view: dict[str, Any], context: AsyncBoltContext) -> None:
         state = EditCustomerState.decode(view.get("private_metadata"))
@@ -221,24 +213,11 @@ def register(listeners: Listeners, deps: Deps) -> None:
             await ack(**errors_response({CustomerField.NAME: stale.message}))
             return
         except InvalidInput as error:
-            await ack(**errors_response({error.field or CustomerField.NAME: error.message}))
+            await ack(**field_error(error))
             return
         await ack(
             response_action="update", view=views.card_modal(card, intro=":white_check_mark: Saved.")
         )
-
-    async def open_delete_form(
-        ack: AsyncAck,
-        body: dict[str, Any],
-        action: dict[str, Any],
-        context: AsyncBoltContext,
-        client: AsyncWebClient,
-    ) -> None:
-        await ack()
-        card = await _card_for(action, context)
-        if not card.can_delete:
-            raise NotAllowed("Only admins and owners can delete customers.")
-        await _open_or_push(client, body, views.delete_modal(card))
 
     async def submit_delete(ack: AsyncAck, view: dict[str, Any], context: AsyncBoltContext) -> None:
         ref = CustomerRef.decode(view.get("private_metadata"))
@@ -325,6 +304,40 @@ def register(listeners: Listeners, deps: Deps) -> None:
                 customer_id=ref.customer_id,
                 now=deps.clock(),
             )
+
+    def card_form_opener(
+        allowed: Callable[[service.CustomerCard], bool],
+        refusal: str,
+        build: Callable[[service.CustomerCard], dict[str, Any]],
+    ) -> Callable[..., Awaitable[None]]:
+        """A button on a card that opens a form about that customer (Edit, Delete),
+        after checking the person may (the services check again on submit)."""
+
+        async def open_form(
+            ack: AsyncAck,
+            body: dict[str, Any],
+            action: dict[str, Any],
+            context: AsyncBoltContext,
+            client: AsyncWebClient,
+        ) -> None:
+            await ack()
+            card = await _card_for(action, context)
+            if not allowed(card):
+                raise NotAllowed(refusal)
+            await _open_or_push(client, body, build(card))
+
+        return open_form
+
+    open_edit_form = card_form_opener(
+        lambda card: card.can_edit,
+        "You can edit only the customers assigned to you.",
+        views.edit_modal,
+    )
+    open_delete_form = card_form_opener(
+        lambda card: card.can_delete,
+        "Only admins and owners can delete customers.",
+        views.delete_modal,
+    )
 
     listeners.shortcut(CallbackId.ADD_CUSTOMER_SHORTCUT, open_add_form)
     listeners.action(ActionId.HOME_ADD_CUSTOMER, open_add_form)
