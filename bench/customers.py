@@ -79,7 +79,6 @@ import ack_latency as ack  # noqa: E402
 import aiohttp  # noqa: E402
 from sqlalchemy import event, insert, select, text, update  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
-from sqlalchemy.ext.asyncio import create_async_engine  # noqa: E402
 
 from bot.domain.customers import (  # noqa: E402
     CustomerFilter,
@@ -100,6 +99,7 @@ from storage.models import Customer, CustomerAssignment, Msp  # noqa: E402
 from storage.repositories import msps as msp_repo  # noqa: E402
 from tests.fake_slack import FakeSlack  # noqa: E402
 from tests.slack_requests import SignedRequest, SlackRequests  # noqa: E402
+from tests.support import reset_postgres  # noqa: E402
 
 TEAM_ID = ack.TEAM_ID
 OWNER_ID = "U0001"
@@ -266,17 +266,6 @@ def customer_row(
     else:  # free
         row.update(plan="free", status="free", users=rng.randint(0, 10))
     return row
-
-
-async def reset_postgres(url: str) -> None:
-    """An empty public schema (as tests/support.py reset_postgres)."""
-    engine = create_async_engine(url)
-    try:
-        async with engine.begin() as connection:
-            await connection.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-            await connection.execute(text("CREATE SCHEMA public"))
-    finally:
-        await engine.dispose()
 
 
 async def seed_customers(url: str, size: int, seed: int, extra_sql: Sequence[str]) -> Seeded:
