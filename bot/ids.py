@@ -26,6 +26,9 @@ class CallbackId(StrEnum):
     EDIT_CUSTOMER = "edit_customer_modal"
     DELETE_CUSTOMER = "delete_customer_modal"
     FIND_CUSTOMER = "find_customer_modal"
+    CUSTOMER_LIST = "customer_list_modal"  # a list opened from the Home tab
+    LICENCE = "licence_modal"
+    ORDER_ALLOWANCE = "order_allowance_modal"
 
 
 class ActionId(StrEnum):
@@ -37,6 +40,14 @@ class ActionId(StrEnum):
     CUSTOMER_SEARCH = "customer_search"  # external_select type-ahead (options requests)
     LIST_PREVIOUS = "customers_previous"
     LIST_NEXT = "customers_next"
+    LIST_SORT = "customers_sort"
+    ROW_MENU = "customer_row_menu"  # the overflow menu on each list row
+    HOME_OPEN_LIST = "home_open_list"
+    HOME_REFRESH = "home_refresh"
+    DASHBOARD_SHARE = "dashboard_share"
+    LICENCE_CUSTOMER = "licence_customer"
+    LICENCE_MONTH = "licence_month"
+    LICENCE_EXTEND = "licence_extend"
     FIELD = "value"  # the one input inside each modal block; blocks are told apart by id
 
 
@@ -49,3 +60,9 @@ class BlockId(StrEnum):
     CUSTOMER_ACTIONS = "customer_actions"
     CUSTOMER_FIND = "customer_find"
     LIST_NAVIGATION = "customers_navigation"
+    HOME_KPIS = "home_kpis"
+    HOME_LISTS = "home_lists"
+    DASHBOARD_ACTIONS = "dashboard_actions"
+    LICENCE_CONTROLS = "licence_controls"
+    ORDER_QUANTITY = "order_quantity"
+    ORDER_NOTE = "order_note"

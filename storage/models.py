@@ -59,6 +59,9 @@ class Msp(Base):
     default_monthly_price_cents: Mapped[int] = mapped_column(
         Integer, default=7500, server_default="7500"
     )
+    # Set by the first change after the Home tabs were last drawn; the refresh job
+    # clears it (conditionally, so one replica redraws) and republishes them.
+    home_stale_since: Mapped[datetime | None] = mapped_column(default=None)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
@@ -77,6 +80,8 @@ class StaffMember(Base):
     msp_id: Mapped[int] = mapped_column(ForeignKey("msps.id", ondelete="CASCADE"))
     slack_user_id: Mapped[str] = mapped_column(String(32))
     role: Mapped[str] = mapped_column(String(16))
+    # When they last opened the Home tab: whose tabs to redraw after a change.
+    home_opened_at: Mapped[datetime | None] = mapped_column(default=None)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
@@ -112,7 +117,9 @@ class Customer(Base):
     __tablename__ = "customers"
     __table_args__ = (
         UniqueConstraint("msp_id", "name_key"),
-        Index("ix_customers_msp_id_status", "msp_id", "status"),
+        # Lists and dashboard counts filter by status; trials expiring soon are a
+        # range of trial_end within a status.
+        Index("ix_customers_msp_id_status_trial_end", "msp_id", "status", "trial_end"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -135,6 +142,10 @@ class Customer(Base):
     renewal_date: Mapped[date | None] = mapped_column(Date, default=None)
     past_due: Mapped[bool] = mapped_column(Boolean, default=False)
     data_used_gb: Mapped[float] = mapped_column(Float, default=0.0)
+    # The latest usage report (POST /api/v1/usage); history is in customer_usage.
+    agents_total: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    agents_reporting: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    usage_reported_at: Mapped[datetime | None] = mapped_column(default=None)
     add_ons: Mapped[list[str]] = mapped_column(JSON, default=list)
     created_by: Mapped[str] = mapped_column(String(64))
     notes: Mapped[str] = mapped_column(Text, default="")
@@ -147,9 +158,6 @@ class Customer(Base):
     )
     contacts: Mapped[list[CustomerContact]] = relationship(
         cascade="all, delete-orphan", passive_deletes=True, order_by="CustomerContact.id"
-    )
-    agents: Mapped[list[CustomerAgent]] = relationship(
-        cascade="all, delete-orphan", passive_deletes=True
     )
     assignments: Mapped[list[CustomerAssignment]] = relationship(
         cascade="all, delete-orphan", passive_deletes=True
@@ -182,20 +190,6 @@ class CustomerContact(Base):
     email: Mapped[str | None] = mapped_column(String(254), default=None)
     phone: Mapped[str | None] = mapped_column(String(40), default=None)
     is_primary: Mapped[bool] = mapped_column(Boolean, default=False)
-
-
-class CustomerAgent(Base):
-    """A monitoring agent installed at the customer (reported by integrations)."""
-
-    __tablename__ = "customer_agents"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    customer_id: Mapped[int] = mapped_column(
-        ForeignKey("customers.id", ondelete="CASCADE"), index=True
-    )
-    hostname: Mapped[str] = mapped_column(String(255))
-    reporting: Mapped[bool] = mapped_column(Boolean, default=True)
-    last_seen_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class CustomerAssignment(Base):
@@ -258,3 +252,60 @@ class DeliveryLane(Base):
     msp_id: Mapped[int] = mapped_column(ForeignKey("msps.id", ondelete="CASCADE"), primary_key=True)
     lane: Mapped[str] = mapped_column(String(64), primary_key=True)
     tat: Mapped[datetime]
+
+
+class CustomerUsage(Base):
+    """One customer's usage in one month, as reported by the usage API (upserted:
+    a later report for the same month replaces the earlier one)."""
+
+    __tablename__ = "customer_usage"
+    __table_args__ = (
+        UniqueConstraint("customer_id", "month"),
+        Index("ix_customer_usage_msp_id_month", "msp_id", "month"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    msp_id: Mapped[int] = mapped_column(ForeignKey("msps.id", ondelete="CASCADE"))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    month: Mapped[date] = mapped_column(Date)  # the first day of the month
+    mau: Mapped[int] = mapped_column(Integer, default=0)
+    users: Mapped[int] = mapped_column(Integer, default=0)
+    agents_total: Mapped[int] = mapped_column(Integer, default=0)
+    agents_reporting: Mapped[int] = mapped_column(Integer, default=0)
+    data_gb: Mapped[float] = mapped_column(Float, default=0.0)
+    reported_at: Mapped[datetime]
+
+
+class MauAllowanceOrder(Base):
+    """An order of more MAU allowance (R19: owners only), with the allowance before
+    and after, so the allowance of any past month can be told from the orders."""
+
+    __tablename__ = "mau_allowance_orders"
+    __table_args__ = (Index("ix_mau_allowance_orders_msp_id_created_at", "msp_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    msp_id: Mapped[int] = mapped_column(ForeignKey("msps.id", ondelete="CASCADE"))
+    ordered_by: Mapped[str] = mapped_column(String(64))
+    quantity: Mapped[int] = mapped_column(Integer)
+    allowance_before: Mapped[int] = mapped_column(Integer)
+    allowance_after: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16))
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime]
+
+
+class ApiToken(Base):
+    """A bearer token for the HTTP API (usage, alerts). Only its SHA-256 is stored;
+    `prefix` (the first characters) lets operators tell tokens apart."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    msp_id: Mapped[int] = mapped_column(ForeignKey("msps.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100), default="")
+    prefix: Mapped[str] = mapped_column(String(16))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    last_used_at: Mapped[datetime | None] = mapped_column(default=None)
+    revoked_at: Mapped[datetime | None] = mapped_column(default=None)

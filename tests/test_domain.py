@@ -50,7 +50,19 @@ def test_parse_role_is_forgiving_about_case_and_space():
 
 def test_help_and_role_subcommands_by_role():
     viewer = [s.name for s in subcommands.available_to(Role.VIEWER)]
-    assert viewer == ["help", "customer", "customers", "export", "whoami", "roles"]
+    assert viewer == [
+        "help",
+        "dashboard",
+        "customer",
+        "customers",
+        "export",
+        "mau",
+        "whoami",
+        "roles",
+    ]
+    assert "licence" in [s.name for s in subcommands.available_to(Role.OWNER)]
+    assert "licence" not in [s.name for s in subcommands.available_to(Role.APPROVER)]
+    assert subcommands.parse_subcommand("license") is subcommands.Subcommand.LICENCE
     assert "add" in [s.name for s in subcommands.available_to(Role.MEMBER)]
     assert "add" not in [s.name for s in subcommands.available_to(Role.APPROVER)]
     assert "role" in [s.name for s in subcommands.available_to(Role.ADMIN)]

@@ -11,6 +11,7 @@ from bot.domain.roles import Role
 ALL_ROLES = frozenset(Role)
 ROLE_MANAGERS = frozenset({Role.OWNER, Role.ADMIN})
 CUSTOMER_ADDERS = frozenset({Role.OWNER, Role.ADMIN, Role.MEMBER})
+LICENCE_READERS = frozenset({Role.OWNER, Role.ADMIN})
 
 
 class Subcommand(StrEnum):
@@ -23,6 +24,9 @@ class Subcommand(StrEnum):
     CUSTOMERS = "customers"
     EXPORT = "export"
     DELIVERY = "delivery"
+    DASHBOARD = "dashboard"
+    LICENCE = "licence"
+    MAU = "mau"
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +39,12 @@ class SubcommandSpec:
 
 CATALOG: tuple[SubcommandSpec, ...] = (
     SubcommandSpec(Subcommand.HELP, "help", "what you can do here", ALL_ROLES),
+    SubcommandSpec(
+        Subcommand.DASHBOARD,
+        "dashboard [share]",
+        "the Command Center summary (share: post it to this channel)",
+        ALL_ROLES,
+    ),
     SubcommandSpec(Subcommand.CUSTOMER, "customer NAME-OR-ACCOUNT", "a customer's card", ALL_ROLES),
     SubcommandSpec(
         Subcommand.CUSTOMERS,
@@ -45,6 +55,18 @@ CATALOG: tuple[SubcommandSpec, ...] = (
     SubcommandSpec(Subcommand.ADD, "add", "add a customer", CUSTOMER_ADDERS),
     SubcommandSpec(
         Subcommand.EXPORT, "export customers", "the customers you can see, as CSV", ALL_ROLES
+    ),
+    SubcommandSpec(
+        Subcommand.MAU,
+        "mau [CUSTOMER]",
+        "monthly active users over 12 months, as a chart",
+        ALL_ROLES,
+    ),
+    SubcommandSpec(
+        Subcommand.LICENCE,
+        "licence",
+        "MAU allowance, overage, history and allowance orders",
+        LICENCE_READERS,
     ),
     SubcommandSpec(
         Subcommand.DELIVERY, "delivery", "messages waiting and failed deliveries", ROLE_MANAGERS
@@ -64,6 +86,8 @@ ALIASES: dict[str, Subcommand] = {
     "": Subcommand.HELP,
     "?": Subcommand.HELP,
     "me": Subcommand.WHOAMI,
+    "license": Subcommand.LICENCE,
+    "home": Subcommand.DASHBOARD,
 }
 
 

@@ -547,7 +547,6 @@ async def _audit(
 async def _card(
     session: AsyncSession, requester: Requester, customer: Customer, today: date
 ) -> CustomerCard:
-    reporting, total = await customer_repo.agent_counts(session, customer_id=customer.id)
     primary = next((c for c in customer.contacts if c.is_primary), None)
     role = _staff_role(requester)
     return CustomerCard(
@@ -571,8 +570,8 @@ async def _card(
         past_due=customer.past_due,
         data_used_gb=customer.data_used_gb,
         add_ons=list(customer.add_ons or []),
-        agents_reporting=reporting,
-        agents_total=total,
+        agents_reporting=customer.agents_reporting,
+        agents_total=customer.agents_total,
         locations=[location.name for location in customer.locations],
         contact_name=primary.name if primary else None,
         contact_email=primary.email if primary else None,

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import AuditEvent
+from storage.repositories.msps import mark_home_stale
 
 
 async def append(
@@ -38,6 +39,8 @@ async def append(
     )
     session.add(event)
     await session.flush()
+    # Every audited change can change what a dashboard shows.
+    await mark_home_stale(session, msp_id=msp_id, now=at)
     return event
 
 

@@ -10,7 +10,7 @@ from sqlalchemy import Select, and_, case, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from storage.models import Customer, CustomerAgent, CustomerAssignment
+from storage.models import Customer, CustomerAssignment
 
 
 def visible(msp_id: int, assigned_to: str | None) -> list:
@@ -186,16 +186,6 @@ async def totals(
     ).where(*_listing(msp_id, assigned_to, statuses, text_key))
     row = (await session.execute(statement)).one()
     return int(row[0]), int(row[1]), int(row[2])
-
-
-async def agent_counts(session: AsyncSession, *, customer_id: int) -> tuple[int, int]:
-    """(reporting, total) agents of a customer."""
-    statement = select(
-        func.count(),
-        func.coalesce(func.sum(case((CustomerAgent.reporting.is_(True), 1), else_=0)), 0),
-    ).where(CustomerAgent.customer_id == customer_id)
-    row = (await session.execute(statement)).one()
-    return int(row[1]), int(row[0])
 
 
 async def bump_version(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Msp
@@ -31,3 +31,13 @@ async def get_or_create(
     msp = await get_by_team(session, team_id)
     assert msp is not None  # inserted above, or by the request we raced with
     return msp, created
+
+
+async def mark_home_stale(session: AsyncSession, *, msp_id: int, now: datetime) -> None:
+    """Note that the MSP's Home tabs need redrawing. Only the first change since the
+    last redraw writes: later ones find the mark already set and change nothing."""
+    await session.execute(
+        update(Msp)
+        .where(Msp.id == msp_id, Msp.home_stale_since.is_(None))
+        .values(home_stale_since=now)
+    )
