@@ -23,6 +23,7 @@ from handlers import register_all
 from handlers.deps import Deps
 from handlers.registry import Listeners
 from scheduler.factory import build_scheduler
+from scheduler.jobs import JobSettings
 from storage.engine import Database
 
 SLACK_EVENTS_PATH = "/slack/events"
@@ -93,7 +94,13 @@ def build_app(
         delivery=delivery,
     )
     bolt, listeners = build_bolt_app(settings, deps)
-    scheduler = build_scheduler(timezone=settings.mspbot_timezone, db=database)
+    scheduler = build_scheduler(
+        timezone=settings.mspbot_timezone,
+        db=database,
+        clock=clock,
+        wake_delivery=delivery.wake,
+        settings=JobSettings(home_refresh_seconds=settings.mspbot_home_refresh_seconds),
+    )
     web_app = web.Application()
     bot = Bot(settings, database, bolt, listeners, scheduler, in_flight, delivery, web_app)
     web_app[BOT_KEY] = bot

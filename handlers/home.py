@@ -1,36 +1,37 @@
-"""The App Home tab, published when someone opens it."""
+"""The App Home tab: the Command Center dashboard, drawn when someone opens it or
+clicks Refresh, and redrawn by `scheduler/jobs/home_tabs.py` after changes."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
 
-from bot.delivery import outbox
-from bot.domain import subcommands
-from bot.domain.subcommands import Subcommand
-from bot.ids import EventType, SlashCommand
-from bot.views.home import home_view
+from bot.delivery.home_tabs import publish_home_tab
+from bot.ids import ActionId, EventType
+from bot.services import home_viewers
+from bot.services.tenancy import Requester
 from handlers.deps import Deps
 from handlers.middleware import requester_of
 from handlers.registry import Listeners
 
 
 def register(listeners: Listeners, deps: Deps) -> None:
-    async def publish_home(event: dict[str, Any], context: AsyncBoltContext) -> None:
-        if event.get("tab") != "home":
-            return
-        requester = requester_of(context)
-        view = home_view(
-            role=requester.role,
-            command=SlashCommand.MSP,
-            entries=subcommands.available_to(requester.role),
-            may_add_customers=subcommands.may_use(requester.role, Subcommand.ADD),
-        )
+    async def draw(requester: Requester) -> None:
+        now = deps.clock()
         async with deps.db.unit_of_work() as session:
-            await outbox.publish_home(
-                session, msp_id=requester.msp_id, user_id=requester.user_id, view=view
-            )
+            await home_viewers.opened(session, requester=requester, now=now)
+            await publish_home_tab(session, requester=requester, now=now)
         deps.delivery.wake()
 
-    listeners.event(EventType.APP_HOME_OPENED, publish_home)
+    async def on_home_opened(event: dict[str, Any], context: AsyncBoltContext) -> None:
+        if event.get("tab") == "home":
+            await draw(requester_of(context))
+
+    async def on_refresh(ack: AsyncAck, context: AsyncBoltContext) -> None:
+        await ack()
+        await draw(requester_of(context))
+
+    listeners.event(EventType.APP_HOME_OPENED, on_home_opened)
+    listeners.action(ActionId.HOME_REFRESH, on_refresh)

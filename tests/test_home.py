@@ -1,50 +1,255 @@
-"""The App Home tab is published for the person who opened it."""
+"""The App Home tab: the Command Center dashboard for staff, drawn when opened or
+refreshed, and redrawn once, by one replica, after the MSP's figures change."""
 
 from __future__ import annotations
 
 import asyncio
+import json
+from datetime import UTC, date, datetime, timedelta
 
+from bot.delivery.home_tabs import refresh_stale_home_tabs
 from bot.domain.roles import Role
+from bot.ids import ActionId, BlockId
+from bot.payloads import ListState
+from storage.engine import Database
+from tests.customer_helpers import add_customer, all_text, calls_to
+from tests.dashboard_helpers import seed_customer, set_msp, staff_with_home_open
 from tests.fake_slack import FakeSlack
-from tests.support import grant, post
+from tests.support import FakeClock, grant, post
+
+TODAY = date(2026, 11, 22)  # the FakeClock's day
 
 
-async def _published(fake_slack: FakeSlack, count: int = 1) -> list:
-    for _ in range(200):  # the listener runs after the ack
-        if len(fake_slack.calls_to("views.publish")) >= count:
-            break
-        await asyncio.sleep(0.01)
-    return fake_slack.calls_to("views.publish")
-
-
-def _texts(view: dict) -> str:
-    return "\n".join(str(block.get("text", {}).get("text", "")) for block in view["blocks"])
-
-
-async def test_staff_see_their_role_and_commands(client, slack, db, fake_slack):
-    await grant(db, "U0001", Role.ADMIN)
-    reply = await post(client, slack.app_home_opened(user_id="U0001"))
+async def _home_of(client, slack, fake_slack: FakeSlack, user_id: str) -> dict:
+    before = len(fake_slack.calls_to("views.publish"))
+    reply = await post(client, slack.app_home_opened(user_id=user_id))
     assert reply.status == 200
-    [call] = await _published(fake_slack)
-    assert call.args["user_id"] == "U0001"
+    calls = await calls_to(fake_slack, "views.publish", before + 1)
+    call = calls[before]
+    assert call.args["user_id"] == user_id
     view = call.args["view"]
     assert view["type"] == "home"
-    assert "You are *Admin*" in _texts(view)
-    assert "/msp role @person" in _texts(view)
-    assert call.headers["Authorization"] == "Bearer xoxb-test"
+    return view
+
+
+def _block(view: dict, block_id: str) -> dict:
+    return next(block for block in view["blocks"] if block.get("block_id") == block_id)
+
+
+def _kpis(view: dict) -> dict[str, str]:
+    fields = _block(view, BlockId.HOME_KPIS)["fields"]
+    return dict(field["text"].split("\n", 1) for field in fields)
+
+
+def _list_buttons(view: dict) -> dict[str, str]:
+    return {
+        element["text"]["text"]: element.get("value", "")
+        for element in _block(view, BlockId.HOME_LISTS)["elements"]
+    }
+
+
+async def _seed_msp(db: Database) -> None:
+    """Figures chosen so every KPI differs from every other."""
+    await set_msp(db, max_customers=250, seat_allowance=900, mau_allowance=1000)
+    await seed_customer(db, name="Paid One", users=40, locations=2, mau=700, agents=(3, 5))
+    await seed_customer(
+        db, name="Cancelling", status="pending_cancellation", users=7, locations=1, mau=450
+    )
+    await seed_customer(
+        db, name="Trial Today", status="active_trial", users=3, trial_end=TODAY, mau=20
+    )
+    await seed_customer(
+        db,
+        name="Trial Week",
+        status="active_trial",
+        users=5,
+        trial_end=TODAY + timedelta(days=7),
+        agents=(0, 2),
+    )
+    await seed_customer(
+        db, name="Trial Later", status="active_trial", users=11, trial_end=TODAY + timedelta(8)
+    )
+    await seed_customer(db, name="Expired", status="expired_trial", users=2, trial_end=TODAY)
+    await seed_customer(db, name="Gone", status="deleted", users=99, locations=4)
+    # Last month's usage does not count as this month's.
+    await seed_customer(db, name="Free", status="free", users=1, mau=9999, month=date(2026, 10, 1))
+
+
+async def test_owner_sees_the_whole_msp_figures(client, slack, db, fake_slack):
+    await grant(db, "U0001", Role.OWNER)
+    await _seed_msp(db)
+    view = await _home_of(client, slack, fake_slack, "U0001")
+
+    assert _kpis(view) == {
+        "*Customers*": "7 / 250",  # the deleted one does not count (R3)
+        "*Active users (billed)*": "47 / 900",  # R5: paid and pending cancellation only
+        "*Trial users*": "19",
+        "*Locations*": "3",
+        "*MAU this month*": "1,170 / 1,000",
+        "*Overage MAU*": ":warning: 170",  # R19
+    }
+    buttons = _list_buttons(view)
+    assert set(buttons) == {
+        "Paid Subscriptions (2)",
+        "Active Trials (3)",
+        "Expired Trials (1)",
+        "Add customer",
+    }
+    assert ListState.decode(buttons["Active Trials (3)"]).filter == "trials"
+    text = all_text(view["blocks"])
+    assert "*Trials ending in the next 7 days* (2)" in text
+    assert "Trial Today" in text and "ends today" in text
+    assert "Trial Week" in text and "7 days left" in text
+    assert "Trial Later" not in text
+    assert "*Agents not reporting*: 4 at 2 customers" in text
+    assert "2 of 5 silent" in text and "2 of 2 silent" in text
+    assert "You are *Owner*" in text
+    assert "could not be delivered" not in text
+
+
+async def test_no_overage_when_exactly_at_the_allowance(client, slack, db, fake_slack):
+    await grant(db, "U0001", Role.ADMIN)
+    await set_msp(db, mau_allowance=700)
+    await seed_customer(db, name="Paid One", users=40, mau=700)
+    view = await _home_of(client, slack, fake_slack, "U0001")
+    assert _kpis(view)["*MAU this month*"] == "700 / 700"
+    assert _kpis(view)["*Overage MAU*"] == "0"
+
+
+async def test_a_member_sees_only_assigned_customers_and_no_allowances(
+    client, slack, db, fake_slack
+):
+    await grant(db, "U0001", Role.OWNER)
+    await grant(db, "U0005", Role.MEMBER)
+    await _seed_msp(db)
+    await seed_customer(
+        db, name="Mine", users=4, locations=1, mau=33, agents=(1, 2), assigned=["U0005"]
+    )
+    await seed_customer(
+        db,
+        name="My Trial",
+        status="active_trial",
+        users=2,
+        trial_end=TODAY + timedelta(days=1),
+        assigned=["U0005"],
+    )
+    view = await _home_of(client, slack, fake_slack, "U0005")
+    assert _kpis(view) == {
+        "*Customers*": "2",
+        "*Active users (billed)*": "4",
+        "*Trial users*": "2",
+        "*Locations*": "1",
+        "*MAU this month*": "33",
+    }
+    text = all_text(view["blocks"])
+    assert "My Trial" in text and "Trial Today" not in text and "Paid One" not in text
+    assert "customers assigned to you" in text
+    assert "Add customer" in _list_buttons(view)
+
+
+async def test_viewers_cannot_add_and_admins_see_delivery_problems(client, slack, db, fake_slack):
+    await grant(db, "U0001", Role.ADMIN)
+    await grant(db, "U0002", Role.VIEWER)
+    fake_slack.fail("chat.postMessage", error="channel_not_found", times=1)
+    reply = await post(client, slack.slash_command("dashboard share", user_id="U0001"))
+    assert reply.status == 200
+    await calls_to(fake_slack, "chat.postMessage")
+    for _ in range(100):  # the worker records the failure after the call
+        view = await _home_of(client, slack, fake_slack, "U0001")
+        if "could not be delivered" in all_text(view["blocks"]):
+            break
+        await asyncio.sleep(0.02)
+    assert "*1 message could not be delivered*" in all_text(view["blocks"])
+    viewer_view = await _home_of(client, slack, fake_slack, "U0002")
+    assert "could not be delivered" not in all_text(viewer_view["blocks"])
+    assert "Add customer" not in _list_buttons(viewer_view)
+
+
+async def test_more_trials_than_shown_are_counted(client, slack, db, fake_slack):
+    await grant(db, "U0001", Role.OWNER)
+    for index in range(13):
+        await seed_customer(db, name=f"Trial {index:02d}", status="active_trial", trial_end=TODAY)
+    view = await _home_of(client, slack, fake_slack, "U0001")
+    text = all_text(view["blocks"])
+    assert "(13)" in text and "…and 3 more" in text
+    assert "Trial 09" in text and "Trial 10" not in text
+
+
+async def test_other_workspaces_figures_never_show(client, slack, db, fake_slack):
+    await grant(db, "U0001", Role.OWNER)
+    await grant(db, "U0900", Role.OWNER, team_id="T0900")
+    await seed_customer(db, name="Theirs", team_id="T0900", users=500, mau=800, locations=3)
+    view = await _home_of(client, slack, fake_slack, "U0001")
+    assert _kpis(view)["*Customers*"] == "0 / 100"
+    assert _kpis(view)["*MAU this month*"] == "0 / 0"
+    assert "Theirs" not in json.dumps(view)
 
 
 async def test_strangers_are_told_to_ask_an_admin(client, slack, db, fake_slack):
     await grant(db, "U0001", Role.OWNER)
-    await post(client, slack.app_home_opened(user_id="U0404"))
-    [call] = await _published(fake_slack)
-    assert call.args["user_id"] == "U0404"
-    assert "Ask an admin of this workspace to add you" in _texts(call.args["view"])
-    assert "U0001" not in str(call.args["view"])
+    await seed_customer(db, name="Secret Corp", users=5)
+    view = await _home_of(client, slack, fake_slack, "U0404")
+    assert "Ask an admin of this workspace to add you" in all_text(view["blocks"])
+    assert "U0001" not in str(view) and "Secret Corp" not in str(view)
 
 
 async def test_opening_the_messages_tab_publishes_nothing(client, slack, db, fake_slack):
     await grant(db, "U0001", Role.OWNER)
     await post(client, slack.app_home_opened(user_id="U0001", tab="messages"))
     await post(client, slack.app_home_opened(user_id="U0001"))
-    assert len(await _published(fake_slack)) == 1
+    await asyncio.sleep(0.1)
+    assert len(await calls_to(fake_slack, "views.publish")) == 1
+
+
+async def test_refresh_button_redraws_with_new_figures(client, slack, db, fake_slack):
+    await grant(db, "U0001", Role.OWNER)
+    view = await _home_of(client, slack, fake_slack, "U0001")
+    assert _kpis(view)["*Customers*"] == "0 / 100"
+    await seed_customer(db, name="New One")
+    reply = await post(
+        client,
+        slack.block_actions(
+            action_id=ActionId.HOME_REFRESH, value="", user_id="U0001", view={"type": "home"}
+        ),
+    )
+    assert reply.status == 200
+    [_, refreshed] = await calls_to(fake_slack, "views.publish", 2)
+    assert _kpis(refreshed.args["view"])["*Customers*"] == "1 / 100"
+
+
+async def test_changes_redraw_the_tabs_of_recent_viewers_once(
+    client, slack, db, fake_slack, clock: FakeClock
+):
+    await staff_with_home_open(db, {"U0001": Role.OWNER, "U0002": Role.VIEWER}, opened_at=clock.now)
+    await staff_with_home_open(db, {"U0003": Role.ADMIN}, opened_at=clock.now - timedelta(days=31))
+    await set_msp(db, home_stale_since=None)  # granting roles made it stale
+    await add_customer(client, slack, user_id="U0001", name="Fresh Co")
+    wake = []
+
+    # Nothing before the changes have settled...
+    assert await refresh_stale_home_tabs(db=db, clock=clock, wake=lambda: wake.append(1)) == 0
+    clock.advance(seconds=3)
+    # ...then one redraw per recent viewer, and nothing more until the next change.
+    assert await refresh_stale_home_tabs(db=db, clock=clock, wake=lambda: wake.append(1)) == 2
+    assert await refresh_stale_home_tabs(db=db, clock=clock, wake=lambda: wake.append(1)) == 0
+    assert wake == [1]
+    calls = await calls_to(fake_slack, "views.publish", 2)
+    assert sorted(call.args["user_id"] for call in calls) == ["U0001", "U0002"]
+    assert all(_kpis(call.args["view"])["*Customers*"].startswith("1") for call in calls)
+
+
+async def test_two_replicas_refreshing_at_once_redraw_once(backend, db, clock: FakeClock):
+    await staff_with_home_open(db, {"U0001": Role.OWNER, "U0005": Role.MEMBER}, opened_at=clock.now)
+    await seed_customer(db, name="Mine", users=4, assigned=["U0005"])
+    await set_msp(db, home_stale_since=clock.now - timedelta(minutes=1))
+    queued = await asyncio.gather(
+        *(refresh_stale_home_tabs(db=db, clock=clock, wake=lambda: None) for _ in range(4))
+    )
+    assert sorted(queued) == [0, 0, 0, 2]
+
+
+async def test_opening_the_tab_makes_a_person_a_viewer(client, slack, db, fake_slack, clock):
+    await grant(db, "U0001", Role.OWNER)
+    await _home_of(client, slack, fake_slack, "U0001")
+    await set_msp(db, home_stale_since=datetime(2026, 11, 22, 8, 0, tzinfo=UTC))
+    assert await refresh_stale_home_tabs(db=db, clock=clock, wake=lambda: None) == 1

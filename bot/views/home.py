@@ -5,59 +5,62 @@ from __future__ import annotations
 from typing import Any
 
 from slack_sdk.models.blocks import (
-    ActionsBlock,
     Block,
     ButtonElement,
     ContextBlock,
+    DividerBlock,
     HeaderBlock,
     MarkdownTextObject,
     SectionBlock,
 )
 from slack_sdk.models.views import View
 
-from bot.domain.roles import ROLE_DESCRIPTIONS, Role
-from bot.domain.subcommands import SubcommandSpec
+from bot.domain import subcommands
+from bot.domain.roles import ROLE_DESCRIPTIONS
+from bot.domain.subcommands import Subcommand
 from bot.ids import ActionId, BlockId
+from bot.services.dashboard import Dashboard
+from bot.views.dashboard import TITLE, dashboard_blocks
 from bot.views.limits import MAX_SURFACE_BLOCKS, checked_blocks
+from bot.views.mrkdwn import slack_date
 from bot.views.notices import NOT_STAFF_TEXT
 
 
-def home_view(
-    *,
-    role: Role | None,
-    command: str,
-    entries: list[SubcommandSpec],
-    may_add_customers: bool = False,
-) -> dict[str, Any]:
-    blocks: list[Block] = [HeaderBlock(block_id=BlockId.HOME_HEADER, text="MSP Command Center")]
-    if role is None:
+def home_view(*, board: Dashboard | None, command: str) -> dict[str, Any]:
+    """The Home tab: the dashboard for staff (`board`), how to get access for others."""
+    blocks: list[Block] = [HeaderBlock(block_id=BlockId.HOME_HEADER, text=TITLE)]
+    if board is None:
         blocks.append(
             SectionBlock(block_id=BlockId.HOME_BODY, text=MarkdownTextObject(text=NOT_STAFF_TEXT))
         )
     else:
-        lines = [f"`{command} {entry.usage}` — {entry.summary}" for entry in entries]
+        scope = "the whole MSP" if board.whole_msp else "the customers assigned to you"
         blocks.append(
-            SectionBlock(
+            ContextBlock(
                 block_id=BlockId.HOME_BODY,
-                text=MarkdownTextObject(
-                    text=f"You are *{role.label}*: {ROLE_DESCRIPTIONS[role]}.\n\n"
-                    + "\n".join(lines)
-                ),
+                elements=[
+                    MarkdownTextObject(
+                        text=f"You are *{board.role.label}* "
+                        f"({ROLE_DESCRIPTIONS[board.role]}) · figures for {scope} "
+                        f"as of {slack_date(board.today)}"
+                    )
+                ],
             )
         )
-        if may_add_customers:
-            blocks.append(
-                ActionsBlock(
-                    block_id=BlockId.HOME_ACTIONS,
-                    elements=[
-                        ButtonElement(
-                            text="Add customer",
-                            action_id=ActionId.HOME_ADD_CUSTOMER,
-                            style="primary",
-                        )
-                    ],
-                )
+        may_add = subcommands.may_use(board.role, Subcommand.ADD)
+        blocks += dashboard_blocks(board, may_add_customers=may_add)
+        lines = [
+            f"`{command} {entry.usage}` — {entry.summary}"
+            for entry in subcommands.available_to(board.role)
+        ]
+        blocks.append(DividerBlock())
+        blocks.append(
+            SectionBlock(
+                block_id=BlockId.HOME_ACTIONS,
+                text=MarkdownTextObject(text="*Commands*\n" + "\n".join(lines)),
+                accessory=ButtonElement(text="Refresh", action_id=ActionId.HOME_REFRESH),
             )
+        )
         blocks.append(
             ContextBlock(
                 elements=[

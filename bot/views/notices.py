@@ -33,3 +33,9 @@ def unexpected_error_message(error_id: str) -> Message:
         f"`{escape(error_id)}`."
     )
     return Message.of(text, [SectionBlock(text=MarkdownTextObject(text=text))])
+
+
+def done_message(text: str) -> Message:
+    """A short confirmation (`text` is ours, mrkdwn)."""
+    shown = f":white_check_mark: {text}"
+    return Message.of(shown, [SectionBlock(text=MarkdownTextObject(text=shown))])

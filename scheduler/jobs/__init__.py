@@ -4,14 +4,39 @@ run any job; running one twice is harmless."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
 
+from bot.delivery.home_tabs import refresh_stale_home_tabs
 from scheduler.jobs.outbox_retention import prune_outbox
 from storage.engine import Database
 
 
-def register_jobs(scheduler: AsyncIOScheduler, *, db: Database) -> None:
+@dataclass(frozen=True, slots=True)
+class JobSettings:
+    home_refresh_seconds: float = 5.0
+
+
+def register_jobs(
+    scheduler: AsyncIOScheduler,
+    *,
+    db: Database,
+    clock: Callable[[], datetime],
+    wake_delivery: Callable[[], None],
+    settings: JobSettings,
+) -> None:
+    scheduler.add_job(
+        refresh_stale_home_tabs,
+        IntervalTrigger(seconds=settings.home_refresh_seconds),
+        kwargs={"db": db, "clock": clock, "wake": wake_delivery},
+        id="refresh_home_tabs",
+        replace_existing=True,
+    )
     scheduler.add_job(
         prune_outbox,
         CronTrigger(hour=3, minute=30),

@@ -41,3 +41,29 @@ async def mark_home_stale(session: AsyncSession, *, msp_id: int, now: datetime) 
         .where(Msp.id == msp_id, Msp.home_stale_since.is_(None))
         .values(home_stale_since=now)
     )
+
+
+async def stale_home_msps(session: AsyncSession, *, before: datetime, limit: int) -> list[int]:
+    """MSPs whose Home tabs went stale before `before` (so changes have settled)."""
+    rows = await session.scalars(
+        select(Msp.id)
+        .where(Msp.home_stale_since.is_not(None), Msp.home_stale_since <= before)
+        .order_by(Msp.home_stale_since)
+        .limit(limit)
+    )
+    return list(rows.all())
+
+
+async def claim_home_refresh(session: AsyncSession, *, msp_id: int, before: datetime) -> bool:
+    """Clear the stale mark if it is still there: of several replicas running the
+    refresh at once, exactly one gets True and redraws."""
+    result = await session.execute(
+        update(Msp)
+        .where(Msp.id == msp_id, Msp.home_stale_since.is_not(None), Msp.home_stale_since <= before)
+        .values(home_stale_since=None)
+    )
+    return result.rowcount == 1  # type: ignore[attr-defined]
+
+
+async def team_of(session: AsyncSession, *, msp_id: int) -> str:
+    return str(await session.scalar(select(Msp.team_id).where(Msp.id == msp_id)))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Msp, StaffMember
@@ -83,3 +83,31 @@ async def find_role(
     )
     row = (await session.execute(statement)).first()
     return None if row is None else (row[0], row[1])
+
+
+async def note_home_opened(
+    session: AsyncSession, *, msp_id: int, slack_user_id: str, now: datetime, unless_since: datetime
+) -> None:
+    """Remember when someone opened the Home tab; written at most once per period
+    (`unless_since`) so opening it repeatedly does not write every time."""
+    await session.execute(
+        update(StaffMember)
+        .where(
+            StaffMember.msp_id == msp_id,
+            StaffMember.slack_user_id == slack_user_id,
+            or_(StaffMember.home_opened_at.is_(None), StaffMember.home_opened_at < unless_since),
+        )
+        .values(home_opened_at=now)
+    )
+
+
+async def home_viewers(
+    session: AsyncSession, *, msp_id: int, since: datetime
+) -> Sequence[tuple[str, str]]:
+    """(user id, role) of the staff who opened the Home tab since `since`."""
+    rows = await session.execute(
+        select(StaffMember.slack_user_id, StaffMember.role).where(
+            StaffMember.msp_id == msp_id, StaffMember.home_opened_at >= since
+        )
+    )
+    return [(user_id, role) for user_id, role in rows.all()]

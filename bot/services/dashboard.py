@@ -1,0 +1,178 @@
+"""The Command Center summary: the MSP's KPIs, its lists' sizes, trials about to
+end, agents gone quiet and, for admins, delivery problems. Members get the same
+summary over the customers assigned to them, without the MSP's allowances."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.domain.customers import FILTER_STATUSES, CustomerFilter, Status, trial_days_left
+from bot.domain.roles import Role
+from bot.errors import NotAllowed
+from bot.services.customers import assigned_filter, today_for
+from bot.services.delivery_status import VIEWS_DELIVERY
+from bot.services.tenancy import Requester
+from storage.models import Customer, Msp
+from storage.repositories import dashboard as dashboard_repo
+from storage.repositories import outbox as outbox_repo
+
+TRIALS_ENDING_DAYS = 7
+TRIALS_SHOWN = 10
+SILENT_AGENTS_SHOWN = 5
+DELIVERY_PROBLEM_DAYS = 7
+_NOT_COUNTED = [Status.DELETED.value]
+
+
+@dataclass(frozen=True, slots=True)
+class TrialEnding:
+    id: int
+    account_number: str
+    name: str
+    trial_end: date
+    days_left: int
+    users: int
+
+
+@dataclass(frozen=True, slots=True)
+class SilentAgents:
+    id: int
+    account_number: str
+    name: str
+    reporting: int
+    total: int
+
+
+@dataclass(frozen=True, slots=True)
+class Allowances:
+    """The MSP's limits: shown to the roles that see the whole MSP."""
+
+    max_customers: int
+    seat_allowance: int | None
+    mau_allowance: int
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryProblems:
+    failed: int  # in the last DELIVERY_PROBLEM_DAYS days
+    queued: int
+
+
+@dataclass(frozen=True, slots=True)
+class Dashboard:
+    role: Role
+    whole_msp: bool  # False: a member's assigned customers only
+    today: date
+    customers: int
+    billable_users: int  # R5: users of paid subscriptions only
+    trial_users: int
+    locations: int
+    mau: int  # this month, as reported by the usage API
+    overage: int  # R19, 0 for members (the allowance is the MSP's)
+    paid: int
+    active_trials: int
+    expired_trials: int
+    trials_ending: list[TrialEnding]
+    trials_ending_total: int
+    silent_agents: int
+    customers_with_silent_agents: int
+    silent_agent_customers: list[SilentAgents]
+    allowances: Allowances | None
+    delivery: DeliveryProblems | None  # for the roles that manage delivery
+
+
+def _count(by_status: dict[str, dashboard_repo.StatusFigures], which: CustomerFilter) -> int:
+    return sum(by_status[s].customers for s in FILTER_STATUSES[which] if s in by_status)
+
+
+def _users(by_status: dict[str, dashboard_repo.StatusFigures], which: CustomerFilter) -> int:
+    return sum(by_status[s].users for s in FILTER_STATUSES[which] if s in by_status)
+
+
+async def dashboard(session: AsyncSession, *, requester: Requester, now: datetime) -> Dashboard:
+    if requester.role is None:
+        raise NotAllowed("Only the MSP's staff can see the dashboard.")
+    msp = await session.get(Msp, requester.msp_id)
+    assert msp is not None, "the requester's MSP exists"
+    assigned_to = assigned_filter(requester)
+    scope = {"msp_id": msp.id, "assigned_to": assigned_to}
+    today = today_for(msp, now)
+
+    by_status = await dashboard_repo.figures_by_status(session, **scope)
+    counted = [figures for status, figures in by_status.items() if status not in _NOT_COUNTED]
+    mau = await dashboard_repo.mau_in_month(session, **scope, month=today.replace(day=1))
+    ending, ending_total = await dashboard_repo.trials_ending(
+        session,
+        **scope,
+        status=Status.ACTIVE_TRIAL.value,
+        first_day=today,
+        last_day=today + timedelta(days=TRIALS_ENDING_DAYS),
+        limit=TRIALS_SHOWN,
+    )
+    quiet = await dashboard_repo.silent_agents(
+        session, **scope, excluded_statuses=_NOT_COUNTED, limit=SILENT_AGENTS_SHOWN
+    )
+    whole_msp = assigned_to is None
+    return Dashboard(
+        role=requester.role,
+        whole_msp=whole_msp,
+        today=today,
+        customers=sum(figures.customers for figures in counted),
+        billable_users=_users(by_status, CustomerFilter.PAID),
+        trial_users=_users(by_status, CustomerFilter.TRIALS),
+        locations=await dashboard_repo.location_count(
+            session, **scope, excluded_statuses=_NOT_COUNTED
+        ),
+        mau=mau,
+        overage=max(0, mau - msp.mau_allowance) if whole_msp else 0,
+        paid=_count(by_status, CustomerFilter.PAID),
+        active_trials=_count(by_status, CustomerFilter.TRIALS),
+        expired_trials=_count(by_status, CustomerFilter.EXPIRED),
+        trials_ending=[_trial_ending(customer, today) for customer in ending],
+        trials_ending_total=ending_total,
+        silent_agents=sum(figures.silent_agents for figures in counted),
+        customers_with_silent_agents=sum(
+            figures.customers_with_silent_agents for figures in counted
+        ),
+        silent_agent_customers=[_silent(customer) for customer in quiet],
+        allowances=Allowances(msp.max_customers, msp.seat_allowance, msp.mau_allowance)
+        if whole_msp
+        else None,
+        delivery=await _delivery_problems(session, requester, now),
+    )
+
+
+async def _delivery_problems(
+    session: AsyncSession, requester: Requester, now: datetime
+) -> DeliveryProblems | None:
+    if requester.role not in VIEWS_DELIVERY:
+        return None
+    queued, _ = await outbox_repo.depth_and_oldest(session, msp_id=requester.msp_id)
+    failed = await outbox_repo.failures_by_reason(
+        session, msp_id=requester.msp_id, since=now - timedelta(days=DELIVERY_PROBLEM_DAYS)
+    )
+    return DeliveryProblems(failed=sum(failed.values()), queued=queued)
+
+
+def _trial_ending(customer: Customer, today: date) -> TrialEnding:
+    assert customer.trial_end is not None, "selected by its trial end"
+    return TrialEnding(
+        id=customer.id,
+        account_number=customer.account_number,
+        name=customer.name,
+        trial_end=customer.trial_end,
+        days_left=trial_days_left(customer.trial_end, today=today) or 0,
+        users=customer.users,
+    )
+
+
+def _silent(customer: Customer) -> SilentAgents:
+    return SilentAgents(
+        id=customer.id,
+        account_number=customer.account_number,
+        name=customer.name,
+        reporting=customer.agents_reporting,
+        total=customer.agents_total,
+    )

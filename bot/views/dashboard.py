@@ -1,0 +1,202 @@
+"""The Command Center summary, drawn for the Home tab and for `/msp dashboard`
+(the same blocks; a message adds who shared it, the Home tab adds the commands)."""
+
+from __future__ import annotations
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    ContextBlock,
+    DividerBlock,
+    HeaderBlock,
+    MarkdownTextObject,
+    PlainTextObject,
+    SectionBlock,
+)
+
+from bot.domain.customers import CustomerFilter
+from bot.ids import ActionId, BlockId
+from bot.payloads import CustomerRef, ListState
+from bot.services.dashboard import Dashboard, SilentAgents, TrialEnding
+from bot.views.message import Message
+from bot.views.mrkdwn import mention, number, slack_date
+
+TITLE = "MSP Command Center"
+LIST_BUTTONS = (
+    (CustomerFilter.PAID, "Paid Subscriptions"),
+    (CustomerFilter.TRIALS, "Active Trials"),
+    (CustomerFilter.EXPIRED, "Expired Trials"),
+)
+
+
+def dashboard_blocks(board: Dashboard, *, may_add_customers: bool) -> list[Block]:
+    """Everything but the title: KPIs, the lists' buttons, trials ending soon,
+    agents not reporting and delivery problems."""
+    blocks: list[Block] = [
+        SectionBlock(block_id=BlockId.HOME_KPIS, fields=_kpis(board)),
+        ActionsBlock(block_id=BlockId.HOME_LISTS, elements=_list_buttons(board, may_add_customers)),
+    ]
+    blocks += _trials_ending(board)
+    blocks += _silent_agents(board)
+    blocks += _delivery(board)
+    return blocks
+
+
+def dashboard_message(board: Dashboard, *, shared_by: str | None = None) -> Message:
+    """`/msp dashboard` for the person, or (`shared_by`) posted to a channel."""
+    scope = "the whole MSP" if board.whole_msp else "the customers assigned to you"
+    if shared_by:
+        scope = f"shared by {mention(shared_by)}"
+    blocks: list[Block] = [
+        HeaderBlock(text=TITLE),
+        ContextBlock(elements=[MarkdownTextObject(text=f"{slack_date(board.today)} · {scope}")]),
+        *dashboard_blocks(board, may_add_customers=False),
+    ]
+    if shared_by is None:
+        blocks.append(
+            ActionsBlock(
+                block_id=BlockId.DASHBOARD_ACTIONS,
+                elements=[
+                    ButtonElement(
+                        text="Share in this channel", action_id=ActionId.DASHBOARD_SHARE, value="1"
+                    )
+                ],
+            )
+        )
+    return Message.of(f"{TITLE}: {summary_line(board)}", blocks)
+
+
+def summary_line(board: Dashboard) -> str:
+    """One line for notifications and screen readers."""
+    return (
+        f"{board.customers:,} customers, {board.billable_users:,} billed users, "
+        f"{board.mau:,} MAU this month, {board.active_trials:,} active trials"
+    )
+
+
+def _kpis(board: Dashboard) -> list[MarkdownTextObject]:
+    limits = board.allowances
+    customers = number(board.customers)
+    users = number(board.billable_users)
+    mau = number(board.mau)
+    if limits is not None:
+        customers += f" / {number(limits.max_customers)}"
+        if limits.seat_allowance is not None:
+            users += f" / {number(limits.seat_allowance)}"
+        mau += f" / {number(limits.mau_allowance)}"
+    fields = [
+        f"*Customers*\n{customers}",
+        f"*Active users (billed)*\n{users}",
+        f"*Trial users*\n{number(board.trial_users)}",
+        f"*Locations*\n{number(board.locations)}",
+        f"*MAU this month*\n{mau}",
+    ]
+    if limits is not None:
+        overage = number(board.overage)
+        fields.append(
+            f"*Overage MAU*\n:warning: {overage}" if board.overage else f"*Overage MAU*\n{overage}"
+        )
+    return [MarkdownTextObject(text=text) for text in fields]
+
+
+def _list_buttons(board: Dashboard, may_add_customers: bool) -> list[ButtonElement]:
+    counts = {
+        CustomerFilter.PAID: board.paid,
+        CustomerFilter.TRIALS: board.active_trials,
+        CustomerFilter.EXPIRED: board.expired_trials,
+    }
+    buttons = [
+        ButtonElement(
+            text=f"{label} ({counts[which]:,})",
+            action_id=f"{ActionId.HOME_OPEN_LIST}:{which}",
+            value=ListState(filter=which).encode(),
+        )
+        for which, label in LIST_BUTTONS
+    ]
+    if may_add_customers:
+        buttons.append(
+            ButtonElement(
+                text="Add customer", action_id=ActionId.HOME_ADD_CUSTOMER, style="primary"
+            )
+        )
+    return buttons
+
+
+def _trials_ending(board: Dashboard) -> list[Block]:
+    if not board.trials_ending_total:
+        return []
+    title = f"*Trials ending in the next 7 days* ({board.trials_ending_total:,})"
+    blocks: list[Block] = [DividerBlock(), SectionBlock(text=MarkdownTextObject(text=title))]
+    blocks += [_trial_row(trial) for trial in board.trials_ending]
+    more = board.trials_ending_total - len(board.trials_ending)
+    if more > 0:
+        blocks.append(
+            ContextBlock(
+                elements=[
+                    MarkdownTextObject(
+                        text=f"…and {more:,} more: open *Active Trials* (soonest first)."
+                    )
+                ]
+            )
+        )
+    return blocks
+
+
+def _trial_row(trial: TrialEnding) -> SectionBlock:
+    left = "ends today" if trial.days_left == 0 else f"{trial.days_left} days left"
+    return SectionBlock(
+        fields=[
+            # The name is typed by people: plain text cannot format, link or ping.
+            PlainTextObject(text=f"{trial.name} · {trial.account_number}"),
+            MarkdownTextObject(
+                text=f"{slack_date(trial.trial_end)} · {left} · {number(trial.users)} users"
+            ),
+        ],
+        accessory=_view_button(trial.id),
+    )
+
+
+def _silent_agents(board: Dashboard) -> list[Block]:
+    if not board.silent_agents:
+        return []
+    title = (
+        f"*Agents not reporting*: {number(board.silent_agents)} "
+        f"at {number(board.customers_with_silent_agents)} "
+        f"customer{'s' if board.customers_with_silent_agents != 1 else ''}"
+    )
+    blocks: list[Block] = [DividerBlock(), SectionBlock(text=MarkdownTextObject(text=title))]
+    blocks += [_silent_row(row) for row in board.silent_agent_customers]
+    return blocks
+
+
+def _silent_row(row: SilentAgents) -> SectionBlock:
+    return SectionBlock(
+        fields=[
+            PlainTextObject(text=f"{row.name} · {row.account_number}"),
+            MarkdownTextObject(
+                text=f"{number(row.total - row.reporting)} of {number(row.total)} silent"
+            ),
+        ],
+        accessory=_view_button(row.id),
+    )
+
+
+def _delivery(board: Dashboard) -> list[Block]:
+    problems = board.delivery
+    if problems is None or not problems.failed:
+        return []
+    text = (
+        f":rotating_light: *{number(problems.failed)} message"
+        f"{'s' if problems.failed != 1 else ''} could not be delivered* in the last 7 days"
+        f" ({number(problems.queued)} waiting). `/msp delivery` shows what and why."
+    )
+    return [DividerBlock(), SectionBlock(text=MarkdownTextObject(text=text))]
+
+
+def _view_button(customer_id: int) -> ButtonElement:
+    return ButtonElement(
+        text="View",
+        action_id=ActionId.VIEW_CUSTOMER,
+        value=CustomerRef(customer_id=customer_id).encode(),
+    )

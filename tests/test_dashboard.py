@@ -1,0 +1,168 @@
+"""`/msp dashboard [share]`, and the dashboard views against Slack's limits."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from bot.domain.roles import Role
+from bot.ids import ActionId, BlockId
+from bot.services.dashboard import (
+    Allowances,
+    Dashboard,
+    DeliveryProblems,
+    SilentAgents,
+    TrialEnding,
+)
+from bot.views.dashboard import dashboard_message
+from bot.views.home import home_view
+from bot.views.limits import MAX_MESSAGE_BLOCKS, MAX_SURFACE_BLOCKS
+from tests.customer_helpers import all_text, calls_to
+from tests.dashboard_helpers import seed_customer, set_msp
+from tests.support import grant, post
+
+TODAY = date(2026, 11, 22)
+
+
+async def test_dashboard_answers_the_person_with_the_figures(client, slack, db):
+    await grant(db, "U0001", Role.APPROVER)
+    await set_msp(db, mau_allowance=100)
+    await seed_customer(db, name="Paid One", users=12, mau=150, locations=1)
+    await seed_customer(
+        db, name="Soon", status="active_trial", users=2, trial_end=TODAY + timedelta(days=3)
+    )
+    reply = await post(client, slack.slash_command("dashboard"))
+    assert reply.status == 200
+    answer = reply.json
+    assert answer["response_type"] == "ephemeral"
+    assert "2 customers, 12 billed users, 150 MAU this month, 1 active trials" in answer["text"]
+    text = all_text(answer["blocks"])
+    assert "*MAU this month*\n150 / 100" in text
+    assert "*Overage MAU*\n:warning: 50" in text
+    assert "Soon" in text and "3 days left" in text
+    block_ids = [block.get("block_id") for block in answer["blocks"]]
+    assert BlockId.DASHBOARD_ACTIONS in block_ids
+    # Approvers cannot add customers: the dashboard offers no Add button to them.
+    assert "Add customer" not in str(answer["blocks"])
+
+
+async def test_share_posts_the_dashboard_to_the_channel(client, slack, db, fake_slack):
+    await grant(db, "U0001", Role.MEMBER)
+    await seed_customer(db, name="Mine", users=3, assigned=["U0001"])
+    await seed_customer(db, name="Not Mine", users=50)
+    reply = await post(client, slack.slash_command("dashboard share", channel_id="C0777"))
+    assert reply.status == 200
+    assert "Posting the dashboard" in reply.json["text"]
+    [call] = await calls_to(fake_slack, "chat.postMessage")
+    assert call.args["channel"] == "C0777"
+    blocks = call.args["blocks"]
+    text = all_text(blocks)
+    assert "shared by <@U0001>" in text
+    assert "Not Mine" not in str(blocks)
+    assert "*Customers*\n1" in text
+    # A shared copy has no "Share" button of its own.
+    assert ActionId.DASHBOARD_SHARE not in str(blocks)
+
+
+async def test_share_button_posts_and_replaces_the_private_copy(client, slack, db, fake_slack):
+    await grant(db, "U0001", Role.VIEWER)
+    reply = await post(
+        client,
+        slack.block_actions(
+            action_id=ActionId.DASHBOARD_SHARE, value="1", channel_id="C0042", user_id="U0001"
+        ),
+    )
+    assert reply.status == 200
+    [call] = await calls_to(fake_slack, "chat.postMessage")
+    assert call.args["channel"] == "C0042"
+    [answer] = await calls_to(fake_slack, "response_url")
+    assert answer.args["replace_original"] is True
+    assert "Posting the dashboard" in answer.args["text"]
+
+
+async def test_dashboard_with_unknown_words_says_how_to_use_it(client, slack, db, fake_slack):
+    await grant(db, "U0001", Role.OWNER)
+    reply = await post(client, slack.slash_command("dashboard everything"))
+    assert reply.status == 200
+    assert "/msp dashboard share" in reply.json["text"]
+    assert not fake_slack.calls_to("chat.postMessage")
+
+
+async def test_strangers_get_no_dashboard(client, slack, db):
+    await grant(db, "U0001", Role.OWNER)
+    await seed_customer(db, name="Secret Corp", users=5)
+    reply = await post(client, slack.slash_command("dashboard", user_id="U0404"))
+    assert "Secret Corp" not in reply.text
+    assert "Ask an admin" in reply.text
+
+
+def _huge_dashboard(role: Role, *, whole_msp: bool = True) -> Dashboard:
+    long_name = "W" * 80
+    return Dashboard(
+        role=role,
+        whole_msp=whole_msp,
+        today=TODAY,
+        customers=10**9,
+        billable_users=10**9,
+        trial_users=10**9,
+        locations=10**9,
+        mau=10**9,
+        overage=10**9,
+        paid=10**9,
+        active_trials=10**9,
+        expired_trials=10**9,
+        trials_ending=[
+            TrialEnding(
+                id=index + 1,
+                account_number="ABCD-EFGH",
+                name=long_name,
+                trial_end=TODAY,
+                days_left=0,
+                users=10**9,
+            )
+            for index in range(10)
+        ],
+        trials_ending_total=10**9,
+        silent_agents=10**9,
+        customers_with_silent_agents=10**9,
+        silent_agent_customers=[
+            SilentAgents(
+                id=index + 1,
+                account_number="ABCD-EFGH",
+                name=long_name,
+                reporting=0,
+                total=10**9,
+            )
+            for index in range(5)
+        ],
+        allowances=Allowances(max_customers=10**9, seat_allowance=10**9, mau_allowance=10**9)
+        if whole_msp
+        else None,
+        delivery=DeliveryProblems(failed=10**9, queued=10**9),
+    )
+
+
+def _texts_within_limits(blocks: list[dict]) -> None:
+    for block in blocks:
+        text = block.get("text") or {}
+        assert len(text.get("text", "")) <= 3000
+        for field in block.get("fields", []):
+            assert len(field["text"]) <= 2000
+        assert len(block.get("fields", [])) <= 10
+        for element in block.get("elements", []):
+            if element.get("type") == "button":
+                assert len(element["text"]["text"]) <= 75
+                assert len(element.get("value", "")) <= 2000
+
+
+def test_the_largest_dashboard_fits_slacks_limits():
+    for role in Role:
+        view = home_view(board=_huge_dashboard(role), command="/msp")
+        assert len(view["blocks"]) <= MAX_SURFACE_BLOCKS
+        _texts_within_limits(view["blocks"])
+        for shared_by in (None, "U0001"):
+            message = dashboard_message(_huge_dashboard(role), shared_by=shared_by)
+            assert len(message.blocks) <= MAX_MESSAGE_BLOCKS
+            assert len(message.text) <= 3000
+            _texts_within_limits(message.blocks)
+    member_view = home_view(board=_huge_dashboard(Role.MEMBER, whole_msp=False), command="/msp")
+    assert "/ 1,000,000,000" not in str(member_view)
