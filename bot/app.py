@@ -13,6 +13,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.api.health import health_routes
+from bot.api.usage import usage_routes
 from bot.clock import Clock, system_clock
 from bot.config import Settings
 from bot.delivery.limits import DeliveryLimits
@@ -105,6 +106,7 @@ def build_app(
     bot = Bot(settings, database, bolt, listeners, scheduler, in_flight, delivery, web_app)
     web_app[BOT_KEY] = bot
     web_app.add_routes(health_routes(database))
+    web_app.add_routes(usage_routes(database, clock))  # served in Socket Mode too
     if not settings.socket_mode:
         web_app.add_routes([web.post(SLACK_EVENTS_PATH, _slack_events(bolt))])
     web_app.on_startup.append(_start_scheduler)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, TypeVar
 from zoneinfo import ZoneInfo
@@ -16,7 +17,7 @@ from bot.config import ConfigError, Settings, load_settings
 from bot.domain.roles import Role
 from bot.errors import BotError
 from bot.logging_setup import configure_logging
-from bot.services import customer_csv, staff
+from bot.services import api_tokens, audit, customer_csv, staff
 from storage import migrate
 from storage.engine import Database
 
@@ -40,6 +41,11 @@ customers_cli = typer.Typer(
 cli.add_typer(db_cli, name="db")
 cli.add_typer(roles_cli, name="roles")
 cli.add_typer(customers_cli, name="customers")
+tokens_cli = typer.Typer(
+    help="API tokens for the usage API, one set per MSP (see docs/API.md).",
+    no_args_is_help=True,
+)
+cli.add_typer(tokens_cli, name="tokens")
 
 
 def _settings(*, require_slack: bool) -> Settings:
@@ -310,6 +316,108 @@ def customers_export(
         return
     output.write_bytes(data)
     typer.echo(f"Wrote the customers of {team} to {output}.", err=True)
+
+
+@tokens_cli.command("create")
+def tokens_create(
+    team: Annotated[str, typer.Option("--team", help="Slack team (workspace) id, e.g. T0123ABC")],
+    name: Annotated[
+        str, typer.Option("--name", help="What the token is for, e.g. the sending system")
+    ] = "",
+) -> None:
+    """Create an API token for a workspace's MSP (creates the MSP if needed).
+
+    The token is printed once, alone on standard output, so a script can capture it.
+    """
+    settings = _settings(require_slack=False)
+    migrate.upgrade(settings.database_url)
+
+    async def create(database: Database) -> api_tokens.NewToken:
+        async with database.unit_of_work() as session:
+            return await api_tokens.create_token(
+                session,
+                team_id=team,
+                name=name,
+                timezone=settings.mspbot_timezone,
+                created_by=audit.OPERATOR_ACTOR,
+                now=system_clock(),
+            )
+
+    try:
+        created = _with_database(settings, create)
+    except BotError as error:
+        raise _fail(error.message) from None
+    label = f" {created.name!r}" if created.name else ""
+    typer.echo(f"Created API token {created.id}{label} for {team} ({created.prefix}...).", err=True)
+    typer.echo(created.token)
+    typer.echo(
+        "Copy it now: it will not be shown again (only its hash is stored). "
+        "Send it as: Authorization: Bearer <token>",
+        err=True,
+    )
+
+
+@tokens_cli.command("list")
+def tokens_list(
+    team: Annotated[str, typer.Option("--team", help="Slack team (workspace) id")],
+) -> None:
+    """List a workspace's API tokens (never the tokens themselves)."""
+    settings = _settings(require_slack=False)
+    migrate.upgrade(settings.database_url)
+
+    async def list_them(database: Database) -> list[api_tokens.TokenInfo]:
+        async with database.unit_of_work() as session:
+            return await api_tokens.list_tokens(session, team_id=team)
+
+    tokens = _with_database(settings, list_them)
+    if not tokens:
+        typer.echo(f"No API tokens for {team} yet.")
+        return
+    typer.echo("ID\tPREFIX\tNAME\tCREATED\tLAST USED\tSTATUS")
+    for token in tokens:
+        status = f"revoked {_when(token.revoked_at)}" if token.revoked else "active"
+        typer.echo(
+            f"{token.id}\t{token.prefix}\t{token.name or '-'}\t{_when(token.created_at)}\t"
+            f"{_when(token.last_used_at)}\t{status}"
+        )
+
+
+def _when(moment: datetime | None) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if moment else "never"
+
+
+@tokens_cli.command("revoke")
+def tokens_revoke(
+    which: Annotated[str, typer.Argument(help="The token's id or prefix (see `tokens list`)")],
+    team: Annotated[str, typer.Option("--team", help="Slack team (workspace) id")],
+) -> None:
+    """Revoke an API token: requests with it are refused from now on."""
+    settings = _settings(require_slack=False)
+    migrate.upgrade(settings.database_url)
+
+    async def revoke(database: Database) -> api_tokens.RevokedToken:
+        async with database.unit_of_work() as session:
+            return await api_tokens.revoke_token(
+                session,
+                team_id=team,
+                which=which,
+                revoked_by=audit.OPERATOR_ACTOR,
+                now=system_clock(),
+            )
+
+    try:
+        revoked = _with_database(settings, revoke)
+    except BotError as error:
+        raise _fail(error.message) from None
+    token = revoked.token
+    label = f" {token.name!r}" if token.name else ""
+    if revoked.already_revoked:
+        typer.echo(
+            f"API token {token.id}{label} ({token.prefix}...) of {team} was already revoked "
+            f"({_when(token.revoked_at)})."
+        )
+    else:
+        typer.echo(f"Revoked API token {token.id}{label} ({token.prefix}...) of {team}.")
 
 
 def main() -> None:

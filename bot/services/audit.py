@@ -21,3 +21,7 @@ class AuditAction(StrEnum):
     CUSTOMER_CREATED = "customer.created"
     CUSTOMER_UPDATED = "customer.updated"
     CUSTOMER_DELETED = "customer.deleted"
+    CUSTOMER_MAX_MAU_REACHED = "customer.max_mau_reached"
+    MAU_ALLOWANCE_ORDERED = "mau_allowance.ordered"
+    API_TOKEN_CREATED = "api_token.created"
+    API_TOKEN_REVOKED = "api_token.revoked"

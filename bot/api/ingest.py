@@ -1,0 +1,184 @@
+"""What every endpoint of the ingest API (usage now, alerts later) shares: JSON error
+answers, reading a bounded JSON body into a pydantic model, field errors named by
+their path in the body, and a 500 with an error id for anything unexpected."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from aiohttp import web
+from pydantic import BaseModel, ValidationError
+
+MAX_BODY_BYTES = 1024 * 1024
+MAX_LISTED_ERRORS = 100
+_READ_CHUNK = 64 * 1024
+
+Model = TypeVar("Model", bound=BaseModel)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class FieldError:
+    field: str  # where in the body, e.g. "usage[3].mau"
+    message: str
+
+
+class ApiError(Exception):
+    """A refusal the caller can act on, answered as `{"ok": false, "error": ...}`."""
+
+    def __init__(
+        self,
+        status: int,
+        error: str,
+        message: str,
+        *,
+        errors: Sequence[FieldError] = (),
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.error = error
+        self.message = message
+        self.errors = list(errors)
+        self.headers = dict(headers or {})
+
+    def response(self) -> web.Response:
+        body: dict[str, Any] = {"ok": False, "error": self.error, "message": self.message}
+        if self.errors:
+            body["errors"] = [
+                {"field": item.field, "message": item.message}
+                for item in self.errors[:MAX_LISTED_ERRORS]
+            ]
+            if len(self.errors) > MAX_LISTED_ERRORS:
+                body["errors_not_listed"] = len(self.errors) - MAX_LISTED_ERRORS
+        return web.json_response(body, status=self.status, headers=self.headers)
+
+
+def invalid_request(errors: Sequence[FieldError]) -> ApiError:
+    count = len(errors)
+    return ApiError(
+        422,
+        "invalid_request",
+        f"Nothing was recorded: the request has {count} problem{'s' if count != 1 else ''}, "
+        "listed by field.",
+        errors=errors,
+    )
+
+
+def new_error_id() -> str:
+    # The same shape as the Slack error handler's ids (handlers/errors.py), which
+    # bot.api may not import.
+    return secrets.token_hex(4)
+
+
+def api_endpoint(handler: Handler) -> Handler:
+    """Answer ApiError as JSON, and anything unexpected as a 500 with an error id
+    that is also in the log (with the traceback, never the request's headers)."""
+
+    async def endpoint(request: web.Request) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except ApiError as refusal:
+            return refusal.response()
+        except web.HTTPException:
+            raise
+        except Exception as error:
+            error_id = new_error_id()
+            logger.error(
+                "unexpected error %s while handling %s %s",
+                error_id,
+                request.method,
+                request.path,
+                exc_info=error,
+                extra={"error_id": error_id},
+            )
+            return web.json_response(
+                {
+                    "ok": False,
+                    "error": "internal",
+                    "error_id": error_id,
+                    "message": f"Something went wrong on our side (error id {error_id}). "
+                    "Nothing was recorded; try again later.",
+                },
+                status=500,
+            )
+
+    return endpoint
+
+
+async def read_json(request: web.Request, model: type[Model]) -> Model:
+    """The body as `model`: JSON only, at most MAX_BODY_BYTES, every field valid."""
+    if request.content_type != "application/json":
+        raise ApiError(
+            415,
+            "unsupported_media_type",
+            "Send the body as JSON with the header Content-Type: application/json.",
+        )
+    raw = await _read_bounded(request)
+    try:
+        return model.model_validate_json(raw)
+    except ValidationError as error:
+        problems = error.errors(include_url=False, include_input=False)
+        json_problem = next((p for p in problems if p["type"] == "json_invalid"), None)
+        if json_problem is not None:
+            raise ApiError(
+                400, "invalid_json", f"The body is not valid JSON: {_message(json_problem)}"
+            ) from None
+        raise invalid_request(
+            [FieldError(field_path(p["loc"]), _message(p)) for p in problems]
+        ) from None
+
+
+async def _read_bounded(request: web.Request) -> bytes:
+    """Read the body, refusing it as soon as it is known to be too large: from
+    Content-Length before reading, or from the bytes read (chunked or compressed
+    bodies, or a Content-Length that lies)."""
+    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
+        raise _too_large()
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := await request.content.read(_READ_CHUNK):
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise _too_large()
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _too_large() -> ApiError:
+    return ApiError(
+        413,
+        "too_large",
+        f"The body can be at most 1 MB ({MAX_BODY_BYTES:,} bytes): send fewer items per request.",
+    )
+
+
+def field_path(location: Sequence[int | str]) -> str:
+    """A pydantic error location as a path in the body: ("usage", 3, "mau") -> usage[3].mau."""
+    path = ""
+    for part in location:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += f".{part}" if path else str(part)
+    return path or "body"
+
+
+_MESSAGES = {
+    "missing": "This field is required.",
+    "extra_forbidden": "Unknown field.",
+}
+
+
+def _message(problem: Mapping[str, Any]) -> str:
+    known = _MESSAGES.get(problem["type"])
+    if known is not None:
+        return known
+    message = str(problem["msg"])
+    return message.removeprefix("Value error, ")

@@ -1,0 +1,105 @@
+"""`POST /api/v1/usage`: other systems report each customer's monthly usage
+(docs/API.md). Validated here; recorded by bot.services.usage, all or nothing."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+
+from bot.api.auth import authenticate_request
+from bot.api.ingest import FieldError, api_endpoint, invalid_request, read_json
+from bot.clock import Clock
+from bot.domain.usage import parse_month
+from bot.services import usage
+from storage.engine import Database
+
+USAGE_PATH = "/api/v1/usage"
+# Counts are stored as 32-bit integers; a billion is far past any real customer.
+MAX_COUNT = 1_000_000_000
+MAX_DATA_GB = 1_000_000_000.0
+
+Count = Annotated[int, Field(ge=0, le=MAX_COUNT)]
+
+
+class UsageItem(BaseModel):
+    """One customer's figures for one month. Strict: 5 is a count, "5" and 5.0 are not."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, str_strip_whitespace=True)
+
+    customer: Annotated[str, Field(min_length=1, max_length=100)]
+    month: str
+    mau: Count
+    users: Count
+    agents_total: Count
+    agents_reporting: Count  # declared after agents_total, so its check can see it
+    data_gb: Annotated[float, Field(ge=0, le=MAX_DATA_GB, allow_inf_nan=False)]
+
+    @field_validator("month")
+    @classmethod
+    def _month_is_yyyy_mm(cls, value: str) -> str:
+        if parse_month(value) is None:
+            raise ValueError("Give the month as YYYY-MM, like 2026-11.")
+        return value
+
+    @field_validator("agents_reporting")
+    @classmethod
+    def _no_more_reporting_than_installed(cls, value: int, info: ValidationInfo) -> int:
+        total = info.data.get("agents_total")
+        if total is not None and value > total:
+            raise ValueError(f"Cannot be more than agents_total ({total}).")
+        return value
+
+    def to_report(self) -> usage.UsageReport:
+        month = parse_month(self.month)
+        assert month is not None  # checked by the validator
+        return usage.UsageReport(
+            customer=self.customer,
+            month=month,
+            mau=self.mau,
+            users=self.users,
+            agents_total=self.agents_total,
+            agents_reporting=self.agents_reporting,
+            data_gb=self.data_gb,
+        )
+
+
+class UsageBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    usage: Annotated[list[UsageItem], Field(min_length=1, max_length=usage.MAX_REPORTS)]
+
+
+def usage_routes(db: Database, clock: Clock) -> list[web.RouteDef]:
+    async def post_usage(request: web.Request) -> web.StreamResponse:
+        caller = await authenticate_request(request, db=db, clock=clock)
+        body = await read_json(request, UsageBody)
+        reports = [item.to_report() for item in body.usage]
+        try:
+            async with db.unit_of_work() as session:
+                result = await usage.record_usage(
+                    session,
+                    msp_id=caller.msp_id,
+                    reports=reports,
+                    actor=caller.actor,
+                    now=clock(),
+                )
+        except usage.UsageRejected as rejected:
+            raise invalid_request(
+                [
+                    FieldError(f"usage[{problem.index}].{problem.field}", problem.message)
+                    for problem in rejected.problems
+                ]
+            ) from None
+        return web.json_response(
+            {
+                "ok": True,
+                "accepted": result.accepted,
+                "created": result.created,
+                "updated": result.updated,
+                "max_mau_reached": result.max_mau_reached,
+            }
+        )
+
+    return [web.post(USAGE_PATH, api_endpoint(post_usage))]
