@@ -48,6 +48,7 @@ class ActionId(StrEnum):
     LICENCE_CUSTOMER = "licence_customer"
     LICENCE_MONTH = "licence_month"
     LICENCE_EXTEND = "licence_extend"
+    LICENCE_CHART = "licence_chart"  # "Post chart here" on the licence view
     FIELD = "value"  # the one input inside each modal block; blocks are told apart by id
 
 

@@ -27,7 +27,7 @@ from bot.views.delivery import delivery_message
 from bot.views.help import help_message, unknown_subcommand_notice
 from bot.views.message import Message
 from bot.views.staff import role_change_message, staff_list_message, whoami_message
-from handlers import customers, dashboard
+from handlers import customers, dashboard, licence
 from handlers.customers import FollowUp, Invocation
 from handlers.deps import Deps
 from handlers.middleware import requester_of
@@ -179,4 +179,6 @@ SUBHANDLERS: dict[Subcommand, Subhandler] = {
     Subcommand.EXPORT: customers.export_command,
     Subcommand.DELIVERY: _show_delivery,
     Subcommand.DASHBOARD: dashboard.dashboard_command,
+    Subcommand.LICENCE: licence.licence_command,
+    Subcommand.MAU: licence.mau_command,
 }

@@ -1,0 +1,436 @@
+"""The MAU licence (R19): this month's MAU against the allowance, the last 12
+months, allowance orders, and MAU per customer.
+
+Owners and admins see the licence view; only owners order more allowance. The
+MAU chart (`mau_series`) is open to all staff, members only for their customers.
+"""
+
+from __future__ import annotations
+
+import zoneinfo
+from dataclasses import dataclass
+from datetime import date, datetime, time
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.domain import mau as rules
+from bot.domain.customers import name_key
+from bot.domain.roles import Role
+from bot.errors import InvalidInput, NotAllowed, NotFound
+from bot.services import audit
+from bot.services import customers as customer_service
+from bot.services.tenancy import Requester
+from storage.models import MauAllowanceOrder, Msp
+from storage.repositories import audit as audit_repo
+from storage.repositories import licence as licence_repo
+
+LICENCE_ROLES = frozenset({Role.OWNER, Role.ADMIN})
+RECENT_ORDERS = 10
+TOP_CUSTOMERS = 15
+NAMED_MATCHES = 5
+ORDER_APPLIED = "applied"
+ONLY_OWNERS_ORDER = "Only an owner can order more MAU allowance."
+
+
+@dataclass(frozen=True, slots=True)
+class ChosenCustomer:
+    id: int
+    name: str
+    account_number: str
+
+
+@dataclass(frozen=True, slots=True)
+class MonthFigures:
+    """One month of the licence history. `customer_mau` is the chosen customer's
+    MAU (None when the view shows the whole MSP)."""
+
+    month: date
+    mau: int
+    allowance: int
+    overage: int
+    customer_mau: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OrderLine:
+    id: int
+    day: date  # in the MSP's time zone
+    ordered_by: str
+    quantity: int
+    allowance_before: int
+    allowance_after: int
+    status: str
+    note: str
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerMonth:
+    customer_id: int
+    name: str
+    account_number: str
+    mau: int
+
+
+@dataclass(frozen=True, slots=True)
+class LicenceOverview:
+    today: date
+    month: date  # the current month
+    mau: int  # the MSP's MAU this month
+    allowance: int
+    overage: int
+    percent_used: float | None  # None without an allowance
+    projection: rules.Projection
+    projected_overage: int
+    history: list[MonthFigures]  # the last 12 months, oldest first
+    customer: ChosenCustomer | None  # whose MAU the history shows beside the MSP's
+    orders: list[OrderLine]  # newest first
+    order_count: int
+    months: list[date]  # the months one may pick for the per-customer table
+    selected_month: date
+    selected_month_mau: int
+    top_customers: list[CustomerMonth]
+    customers_with_mau: int
+    can_order: bool
+
+
+@dataclass(frozen=True, slots=True)
+class MauSeries:
+    """MAU of the last 12 months, of the whole MSP or of one customer. The allowance
+    and overage are the MSP's, so they are given only for the whole MSP."""
+
+    customer: ChosenCustomer | None
+    months: list[date]
+    mau: list[int]
+    allowance: list[int] | None
+    overage: list[int] | None
+
+
+@dataclass(frozen=True, slots=True)
+class AllowanceStatus:
+    """What the order form shows above the quantity."""
+
+    allowance: int
+    mau: int
+    month: date
+
+
+@dataclass(frozen=True, slots=True)
+class OrderResult:
+    quantity: int
+    allowance_before: int
+    allowance_after: int
+    note: str
+
+
+# ---------------------------------------------------------------- roles
+
+
+def _role(requester: Requester) -> Role:
+    if requester.role is None:
+        raise NotAllowed("Only the MSP's staff can see MAU.")
+    return requester.role
+
+
+def check_can_read_licence(requester: Requester) -> None:
+    if _role(requester) not in LICENCE_ROLES:
+        raise NotAllowed("Only owners and admins can see the licence view.")
+
+
+def check_can_order(requester: Requester) -> None:
+    """R19: only an owner orders MAU allowance."""
+    if _role(requester) != Role.OWNER:
+        raise NotAllowed(ONLY_OWNERS_ORDER)
+
+
+# ---------------------------------------------------------------- reading
+
+
+async def licence_overview(
+    session: AsyncSession,
+    *,
+    requester: Requester,
+    now: datetime,
+    customer_id: int | None = None,
+    month: date | None = None,
+) -> LicenceOverview:
+    check_can_read_licence(requester)
+    msp = await _msp(session, requester)
+    today = customer_service.today_for(msp, now)
+    current = rules.month_start(today)
+    months = rules.last_months(today)
+    selected = rules.month_start(month) if month is not None else current
+    if selected not in months:
+        selected = current  # an old or forged month: show this one
+    msp_mau = await licence_repo.msp_mau_by_month(
+        session, msp_id=msp.id, first=months[0], last=months[-1]
+    )
+    allowances = await _allowances(session, msp, months, current)
+    customer, customer_mau = await _chosen_customer_mau(
+        session, requester, msp, customer_id, months
+    )
+    mau_now = msp_mau.get(current, 0)
+    projection = rules.project_month_end(mau_now, today=today)
+    top, with_mau = await licence_repo.top_customers_for_month(
+        session, msp_id=msp.id, month=selected, limit=TOP_CUSTOMERS
+    )
+    return LicenceOverview(
+        today=today,
+        month=current,
+        mau=mau_now,
+        allowance=msp.mau_allowance,
+        overage=rules.overage(mau_now, msp.mau_allowance),
+        percent_used=rules.percent_used(mau_now, msp.mau_allowance),
+        projection=projection,
+        projected_overage=rules.overage(projection.month_end, msp.mau_allowance),
+        history=[
+            MonthFigures(
+                month=m,
+                mau=msp_mau.get(m, 0),
+                allowance=allowance,
+                overage=rules.overage(msp_mau.get(m, 0), allowance),
+                customer_mau=customer_mau.get(m, 0) if customer is not None else None,
+            )
+            for m, allowance in zip(months, allowances, strict=True)
+        ],
+        customer=customer,
+        orders=await _recent_orders(session, msp),
+        order_count=await licence_repo.count_orders(session, msp_id=msp.id),
+        months=months,
+        selected_month=selected,
+        selected_month_mau=msp_mau.get(selected, 0),
+        top_customers=[
+            CustomerMonth(
+                customer_id=row.customer_id,
+                name=row.name,
+                account_number=row.account_number,
+                mau=row.mau,
+            )
+            for row in top
+        ],
+        customers_with_mau=with_mau,
+        can_order=_role(requester) == Role.OWNER,
+    )
+
+
+async def mau_series(
+    session: AsyncSession,
+    *,
+    requester: Requester,
+    now: datetime,
+    customer_query: str | None = None,
+    customer_id: int | None = None,
+) -> MauSeries:
+    """`/msp mau [CUSTOMER]` and the licence view's chart. A member sees only the
+    customers assigned to them, and the whole MSP's figures not at all."""
+    assigned_to = customer_service.assigned_filter(requester)
+    msp = await _msp(session, requester)
+    months = rules.last_months(customer_service.today_for(msp, now))
+    customer: ChosenCustomer | None = None
+    if customer_query and customer_query.strip():
+        customer = await _find_customer(session, requester, customer_query.strip(), now)
+    elif customer_id is not None:
+        customer = await _visible_customer(session, msp, customer_id, assigned_to)
+    elif assigned_to is not None:
+        raise NotAllowed(
+            "Members see the MAU of the customers assigned to them. Name one of your "
+            "customers: /msp mau NAME-OR-ACCOUNT"
+        )
+    if customer is not None:
+        by_month = await licence_repo.customer_mau_by_month(
+            session,
+            msp_id=msp.id,
+            customer_id=customer.id,
+            assigned_to=assigned_to,
+            first=months[0],
+            last=months[-1],
+        )
+        return MauSeries(
+            customer=customer,
+            months=months,
+            mau=[by_month.get(m, 0) for m in months],
+            allowance=None,
+            overage=None,
+        )
+    totals = await licence_repo.msp_mau_by_month(
+        session, msp_id=msp.id, first=months[0], last=months[-1]
+    )
+    allowances = await _allowances(session, msp, months, months[-1])
+    mau = [totals.get(m, 0) for m in months]
+    return MauSeries(
+        customer=None,
+        months=months,
+        mau=mau,
+        allowance=allowances,
+        overage=[
+            rules.overage(used, allowed) for used, allowed in zip(mau, allowances, strict=True)
+        ],
+    )
+
+
+async def allowance_status(
+    session: AsyncSession, *, requester: Requester, now: datetime
+) -> AllowanceStatus:
+    """For the order form; refuses anyone but an owner before the form opens."""
+    check_can_order(requester)
+    msp = await _msp(session, requester)
+    month = rules.month_start(customer_service.today_for(msp, now))
+    used = await licence_repo.mau_for_month(session, msp_id=msp.id, month=month)
+    return AllowanceStatus(allowance=msp.mau_allowance, mau=used, month=month)
+
+
+# ---------------------------------------------------------------- ordering
+
+
+async def order_allowance(
+    session: AsyncSession, *, requester: Requester, quantity: int, note: str, now: datetime
+) -> OrderResult:
+    """R19: an owner orders more MAU allowance. For now the order is applied at once
+    (the approvals work will make it a request); the order, the new allowance and
+    the audit event are written in the caller's transaction."""
+    check_can_order(requester)
+    note = note.strip()
+    rules.check_order(quantity=quantity, note=note)
+    after = await licence_repo.raise_allowance(
+        session, msp_id=requester.msp_id, quantity=quantity, maximum=rules.MAX_ALLOWANCE, now=now
+    )
+    if after is None:
+        msp = await _msp(session, requester)
+        raise InvalidInput(rules.allowance_cap_refusal(msp.mau_allowance))
+    before = after - quantity
+    order = await licence_repo.add_order(
+        session,
+        msp_id=requester.msp_id,
+        ordered_by=requester.user_id,
+        quantity=quantity,
+        allowance_before=before,
+        allowance_after=after,
+        status=ORDER_APPLIED,
+        note=note,
+        at=now,
+    )
+    await audit_repo.append(
+        session,
+        msp_id=requester.msp_id,
+        actor=requester.user_id,
+        action=audit.AuditAction.MAU_ALLOWANCE_ORDERED,
+        entity_type="mau_allowance_order",
+        entity_id=str(order.id),
+        before={"mau_allowance": before},
+        after={"mau_allowance": after, "quantity": quantity, "status": ORDER_APPLIED},
+        at=now,
+        note=note or None,
+    )
+    return OrderResult(quantity=quantity, allowance_before=before, allowance_after=after, note=note)
+
+
+# ---------------------------------------------------------------- helpers
+
+
+async def _msp(session: AsyncSession, requester: Requester) -> Msp:
+    # populate_existing: the allowance may have been raised by an UPDATE in this
+    # same transaction, which the identity map would not know about.
+    msp = await session.get(Msp, requester.msp_id, populate_existing=True)
+    if msp is None:
+        raise NotFound("This workspace has no MSP yet.")
+    return msp
+
+
+def _zone(msp: Msp) -> zoneinfo.ZoneInfo:
+    return zoneinfo.ZoneInfo(msp.timezone)
+
+
+async def _allowances(
+    session: AsyncSession, msp: Msp, months: list[date], current: date
+) -> list[int]:
+    """The allowance of each month, told from the orders (R19 history)."""
+    since = datetime.combine(months[0], time(0), tzinfo=_zone(msp))
+    orders = await licence_repo.orders_explaining(session, msp_id=msp.id, since=since)
+    changes = [
+        rules.AllowanceChange(
+            day=_local_day(msp, order), before=order.allowance_before, after=order.allowance_after
+        )
+        for order in orders
+    ]
+    return rules.allowance_by_month(
+        months, changes, current=msp.mau_allowance, current_month=current
+    )
+
+
+def _local_day(msp: Msp, order: MauAllowanceOrder) -> date:
+    return order.created_at.astimezone(_zone(msp)).date()
+
+
+async def _recent_orders(session: AsyncSession, msp: Msp) -> list[OrderLine]:
+    orders = await licence_repo.recent_orders(session, msp_id=msp.id, limit=RECENT_ORDERS)
+    return [
+        OrderLine(
+            id=order.id,
+            day=_local_day(msp, order),
+            ordered_by=order.ordered_by,
+            quantity=order.quantity,
+            allowance_before=order.allowance_before,
+            allowance_after=order.allowance_after,
+            status=order.status,
+            note=order.note,
+        )
+        for order in orders
+    ]
+
+
+async def _chosen_customer_mau(
+    session: AsyncSession,
+    requester: Requester,
+    msp: Msp,
+    customer_id: int | None,
+    months: list[date],
+) -> tuple[ChosenCustomer | None, dict[date, int]]:
+    if customer_id is None:
+        return None, {}
+    assigned_to = customer_service.assigned_filter(requester)
+    customer = await _visible_customer(session, msp, customer_id, assigned_to)
+    by_month = await licence_repo.customer_mau_by_month(
+        session,
+        msp_id=msp.id,
+        customer_id=customer.id,
+        assigned_to=assigned_to,
+        first=months[0],
+        last=months[-1],
+    )
+    return customer, by_month
+
+
+async def _visible_customer(
+    session: AsyncSession, msp: Msp, customer_id: int, assigned_to: str | None
+) -> ChosenCustomer:
+    found = await licence_repo.visible_customer(
+        session, msp_id=msp.id, customer_id=customer_id, assigned_to=assigned_to
+    )
+    if found is None:
+        raise NotFound("That customer does not exist, or is not assigned to you.")
+    return ChosenCustomer(id=found.id, name=found.name, account_number=found.account_number)
+
+
+async def _find_customer(
+    session: AsyncSession, requester: Requester, query: str, now: datetime
+) -> ChosenCustomer:
+    """The one customer `query` names: an account number, an exact name, or the only
+    name containing it. Several candidates are named back (up to five)."""
+    rows = await customer_service.find(session, requester=requester, query=query, now=now)
+    shown = query[:80]
+    if not rows:
+        raise NotFound(
+            f"No customer you can see matches “{shown}”. Try part of the name or the "
+            "account number, or /msp customers to browse."
+        )
+    exact = [row for row in rows if name_key(row.name) == name_key(query)]
+    if len(rows) == 1 or len(exact) == 1:
+        row = rows[0] if len(rows) == 1 else exact[0]
+        return ChosenCustomer(id=row.id, name=row.name, account_number=row.account_number)
+    named = ", ".join(f"{row.name} ({row.account_number})" for row in rows[:NAMED_MATCHES])
+    more = len(rows) - NAMED_MATCHES
+    if more > 0:
+        named += f" and {more}{'+' if len(rows) >= customer_service.PICKER_LIMIT else ''} more"
+    raise InvalidInput(
+        f"Several customers match “{shown}”: {named}. Give the account number, "
+        "e.g. /msp mau XXXX-XXXX."
+    )

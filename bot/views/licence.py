@@ -1,0 +1,413 @@
+"""The MAU licence on screen (R19): the licence message with its controls, the
+`/msp mau` numbers, and the allowance order form. Pure functions of the
+services' plain data."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    ContextBlock,
+    DividerBlock,
+    ExternalDataSelectElement,
+    HeaderBlock,
+    InputBlock,
+    MarkdownTextObject,
+    NumberInputElement,
+    Option,
+    PlainTextInputElement,
+    PlainTextObject,
+    SectionBlock,
+    StaticSelectElement,
+)
+from slack_sdk.models.views import View
+
+from bot.domain.mau import (
+    MAX_ORDER_NOTE_LENGTH,
+    MAX_ORDER_QUANTITY,
+    month_label,
+    month_name,
+)
+from bot.ids import ActionId, BlockId, CallbackId
+from bot.payloads import LicenceState
+from bot.services.customers import CustomerRow
+from bot.services.licence import (
+    AllowanceStatus,
+    ChosenCustomer,
+    LicenceOverview,
+    MauSeries,
+    OrderLine,
+    OrderResult,
+)
+from bot.views.customers import picker_options
+from bot.views.limits import MAX_SURFACE_BLOCKS, checked_blocks
+from bot.views.message import Message
+from bot.views.mrkdwn import escape, mention, number, slack_date
+
+MAX_SECTION_TEXT = 3000
+MAX_OPTIONS = 100
+WHOLE_MSP = "Whole MSP"
+NAME_CLIP = 60  # of a customer name in lists and options
+NOTE_CLIP = 100  # of an order note in the list of orders
+
+
+# ---------------------------------------------------------------- the licence message
+
+
+def licence_message(overview: LicenceOverview) -> Message:
+    blocks: list[Block] = [
+        HeaderBlock(text="MAU licence"),
+        SectionBlock(fields=[MarkdownTextObject(text=fact) for fact in _facts(overview)]),
+        ContextBlock(elements=[PlainTextObject(text=overview.projection.explanation)]),
+        DividerBlock(),
+        SectionBlock(text=MarkdownTextObject(text=_history_text(overview))),
+        SectionBlock(text=MarkdownTextObject(text=_per_customer_text(overview))),
+        SectionBlock(text=MarkdownTextObject(text=_orders_text(overview))),
+        ActionsBlock(block_id=_controls_block_id(overview), elements=_controls(overview)),
+        ContextBlock(
+            elements=[
+                MarkdownTextObject(
+                    text="Pick a customer to see their MAU beside the MSP's, or a month "
+                    "for the MAU per customer. Overage = MAU above the allowance."
+                )
+            ]
+        ),
+    ]
+    fallback = (
+        f"MAU licence: {number(overview.mau)} of {number(overview.allowance)} MAU this month"
+        + (f", {number(overview.overage)} over" if overview.overage else "")
+    )
+    return Message.of(fallback, blocks)
+
+
+def _facts(overview: LicenceOverview) -> list[str]:
+    if overview.overage > 0:
+        overage = f":red_circle: *{number(overview.overage)}* MAU over"
+    else:
+        overage = ":large_green_circle: none"
+    used = (
+        f"{overview.percent_used:.1f}%"
+        if overview.percent_used is not None
+        else "no allowance bought"
+    )
+    projected = number(overview.projection.month_end)
+    if overview.projected_overage > 0:
+        projected += f" (:warning: {number(overview.projected_overage)} over)"
+    return [
+        f"*MAU this month*\n{number(overview.mau)} of {number(overview.allowance)}",
+        f"*Overage*\n{overage}",
+        f"*Allowance used*\n{used}",
+        f"*Projected month-end*\n{projected}",
+    ]
+
+
+def _history_text(overview: LicenceOverview) -> str:
+    if overview.customer is None:
+        title = "*MAU and allowance, last 12 months* (whole MSP)"
+        header = ["Month", "MAU", "Allowance", "Overage"]
+        rows = [
+            [month_label(f.month), number(f.mau), number(f.allowance), number(f.overage)]
+            for f in overview.history
+        ]
+    else:
+        title = (
+            "*MAU and allowance, last 12 months*: "
+            f"{_customer_name(overview.customer)} beside the whole MSP"
+        )
+        header = ["Month", "Customer", "MSP MAU", "Allowance"]
+        rows = [
+            [
+                month_label(f.month),
+                number(f.customer_mau or 0),
+                number(f.mau),
+                number(f.allowance),
+            ]
+            for f in overview.history
+        ]
+    return f"{title}\n{_table(header, rows)}"
+
+
+def _per_customer_text(overview: LicenceOverview) -> str:
+    month = month_name(overview.selected_month)
+    count = overview.customers_with_mau
+    title = (
+        f"*MAU per customer, {month}*: {number(overview.selected_month_mau)} MAU across "
+        f"{number(count)} customer{'s' if count != 1 else ''}"
+    )
+    if not overview.top_customers:
+        return f"{title}\nNo usage reported for {month}."
+    lines = [
+        f"{rank}. {_clipped(row.name)} `{row.account_number}`: *{number(row.mau)}*"
+        for rank, row in enumerate(overview.top_customers, 1)
+    ]
+    hidden = count - len(overview.top_customers)
+    return _capped(title, lines, hidden=hidden, noun="customers")
+
+
+def _orders_text(overview: LicenceOverview) -> str:
+    title = "*Allowance orders*"
+    if not overview.orders:
+        return f"{title}\nNo allowance orders yet."
+    lines = [_order_line(order) for order in overview.orders]
+    hidden = overview.order_count - len(overview.orders)
+    return _capped(title, lines, hidden=hidden, noun="earlier orders")
+
+
+def _order_line(order: OrderLine) -> str:
+    line = (
+        f"{slack_date(order.day)} · {mention(order.ordered_by)} · "
+        f"+{number(order.quantity)} · {number(order.allowance_before)} → "
+        f"{number(order.allowance_after)}"
+    )
+    if order.status != "applied":
+        line += f" ({escape(order.status)})"
+    if order.note:
+        note = order.note if len(order.note) <= NOTE_CLIP else order.note[: NOTE_CLIP - 1] + "…"
+        line += f" · “{escape(' '.join(note.split()))}”"
+    return line
+
+
+def _controls_block_id(overview: LicenceOverview) -> str:
+    """A block id per selection: Slack keeps a select's client-side state per block
+    id, so a re-rendered message with a new id shows the new initial options."""
+    customer = overview.customer.id if overview.customer else 0
+    return f"{BlockId.LICENCE_CONTROLS}.{customer}.{month_label(overview.selected_month)}"
+
+
+def _controls(overview: LicenceOverview) -> list[Any]:
+    customer_id = overview.customer.id if overview.customer else None
+    selected = month_label(overview.selected_month)
+    month_options = {
+        month: Option(
+            text=month_name(month),
+            value=LicenceState(customer_id=customer_id, month=month_label(month)).encode(),
+        )
+        for month in reversed(overview.months)  # the latest first
+    }
+    elements: list[Any] = [
+        ExternalDataSelectElement(
+            action_id=ActionId.LICENCE_CUSTOMER,
+            placeholder="Whole MSP or a customer",
+            initial_option=_customer_option(overview.customer),
+            min_query_length=0,
+        ),
+        StaticSelectElement(
+            action_id=ActionId.LICENCE_MONTH,
+            placeholder="Month",
+            options=list(month_options.values()),
+            initial_option=month_options[overview.selected_month],
+        ),
+        ButtonElement(
+            text="Post chart here",
+            action_id=ActionId.LICENCE_CHART,
+            value=LicenceState(customer_id=customer_id, month=selected).encode(),
+        ),
+    ]
+    if overview.can_order:
+        elements.append(
+            ButtonElement(
+                text="Extend allowance", action_id=ActionId.LICENCE_EXTEND, style="primary"
+            )
+        )
+    return elements
+
+
+def _customer_option(customer: ChosenCustomer | None) -> Option:
+    if customer is None:
+        return Option(text=WHOLE_MSP, value=LicenceState().encode())
+    return Option(
+        text=f"{customer.name[:NAME_CLIP]} ({customer.account_number})",
+        value=LicenceState(customer_id=customer.id).encode(),
+    )
+
+
+def licence_customer_options(rows: Sequence[CustomerRow]) -> list[dict[str, Any]]:
+    """The licence view's type-ahead: "Whole MSP" first, then the matching customers
+    (a customer's value is a CustomerRef, which decodes as a LicenceState)."""
+    whole = {
+        "text": {"type": "plain_text", "text": WHOLE_MSP},
+        "value": LicenceState().encode(),
+    }
+    return [whole, *picker_options(list(rows[: MAX_OPTIONS - 1]))]
+
+
+# ---------------------------------------------------------------- /msp mau
+
+
+def chart_title(series: MauSeries) -> str:
+    who = (
+        f"{series.customer.name} ({series.customer.account_number})"
+        if series.customer
+        else WHOLE_MSP
+    )
+    return f"Monthly active users: {who}"
+
+
+def chart_labels(series: MauSeries) -> list[str]:
+    return [month_label(month) for month in series.months]
+
+
+def chart_filename(series: MauSeries) -> str:
+    who = series.customer.account_number if series.customer else "msp"
+    return f"mau-{who.lower()}-{month_label(series.months[-1])}.png"
+
+
+def mau_message(series: MauSeries, *, chart_coming: bool = True) -> Message:
+    """The numbers behind the chart, for the person who asked."""
+    if series.customer is None:
+        title = "*Monthly active users, last 12 months*: whole MSP"
+        header = ["Month", "MAU", "Allowance", "Overage"]
+        rows = [
+            [month_label(month), number(mau), number(allowance), number(over)]
+            for month, mau, allowance, over in zip(
+                series.months,
+                series.mau,
+                series.allowance or [0] * len(series.mau),
+                series.overage or [0] * len(series.mau),
+                strict=True,
+            )
+        ]
+    else:
+        title = f"*Monthly active users, last 12 months*: {_customer_name(series.customer)}"
+        header = ["Month", "MAU"]
+        rows = [
+            [month_label(m), number(mau)] for m, mau in zip(series.months, series.mau, strict=True)
+        ]
+    blocks: list[Block] = [
+        SectionBlock(text=MarkdownTextObject(text=f"{title}\n{_table(header, rows)}"))
+    ]
+    if chart_coming:
+        blocks.append(
+            ContextBlock(
+                elements=[
+                    MarkdownTextObject(
+                        text=":bar_chart: The chart is on its way to this conversation."
+                    )
+                ]
+            )
+        )
+    latest = series.mau[-1] if series.mau else 0
+    return Message.of(f"MAU this month: {number(latest)}", blocks)
+
+
+# ---------------------------------------------------------------- ordering allowance
+
+
+def order_modal(status: AllowanceStatus) -> dict[str, Any]:
+    intro = (
+        f"The allowance is *{number(status.allowance)}* MAU; "
+        f"{month_name(status.month)} so far: *{number(status.mau)}* MAU."
+    )
+    blocks: list[Block] = [
+        SectionBlock(text=MarkdownTextObject(text=intro)),
+        InputBlock(
+            block_id=BlockId.ORDER_QUANTITY,
+            label="Additional MAU",
+            element=NumberInputElement(
+                action_id=ActionId.FIELD,
+                is_decimal_allowed=False,
+                min_value="1",
+                max_value=str(MAX_ORDER_QUANTITY),
+                placeholder="e.g. 5000",
+            ),
+            hint="Added to the allowance at once, and listed in the licence view.",
+        ),
+        InputBlock(
+            block_id=BlockId.ORDER_NOTE,
+            label="Note",
+            optional=True,
+            element=PlainTextInputElement(
+                action_id=ActionId.FIELD,
+                multiline=True,
+                max_length=MAX_ORDER_NOTE_LENGTH,
+                placeholder="Why, or a purchase order number",
+            ),
+        ),
+    ]
+    return _modal(
+        callback_id=CallbackId.ORDER_ALLOWANCE,
+        title="Extend MAU allowance",
+        blocks=blocks,
+        submit="Order",
+        close="Cancel",
+    )
+
+
+def ordered_modal(result: OrderResult) -> dict[str, Any]:
+    text = (
+        f":white_check_mark: Ordered {number(result.quantity)} more MAU. The allowance is "
+        f"now *{number(result.allowance_after)}* (it was {number(result.allowance_before)})."
+    )
+    return _modal(
+        callback_id=None,
+        title="Allowance extended",
+        blocks=[SectionBlock(text=MarkdownTextObject(text=text))],
+        submit=None,
+        close="Done",
+    )
+
+
+# ---------------------------------------------------------------- pieces
+
+
+def _customer_name(customer: ChosenCustomer) -> str:
+    return f"{escape(customer.name)} `{customer.account_number}`"
+
+
+def _clipped(name: str) -> str:
+    """A customer name for mrkdwn: shortened, then escaped (so `<!channel>` pings no one)."""
+    short = name if len(name) <= NAME_CLIP else name[: NAME_CLIP - 1] + "…"
+    return escape(short)
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    """A monospace table: the first column left-aligned, numbers right-aligned."""
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+
+    def line(cells: list[str]) -> str:
+        first = cells[0].ljust(widths[0])
+        rest = [cell.rjust(width) for cell, width in zip(cells[1:], widths[1:], strict=True)]
+        return "  ".join([first, *rest])
+
+    return "```\n" + "\n".join(line(row) for row in [header, *rows]) + "\n```"
+
+
+def _capped(title: str, lines: list[str], *, hidden: int, noun: str) -> str:
+    """`title` and as many `lines` as fit in one section; the rest, and the `hidden`
+    ones never fetched, are counted in an "and N more" line."""
+    reserve = 60  # room for the "and N more" line
+    text = title
+    shown = 0
+    for line in lines:
+        if len(text) + 1 + len(line) > MAX_SECTION_TEXT - reserve:
+            break
+        text += "\n" + line
+        shown += 1
+    more = hidden + len(lines) - shown
+    if more > 0:
+        text += f"\n…and {number(more)} more {noun}"
+    return text
+
+
+def _modal(
+    *,
+    callback_id: str | None,
+    title: str,
+    blocks: list[Block],
+    submit: str | None,
+    close: str,
+) -> dict[str, Any]:
+    view = View(
+        type="modal",
+        callback_id=callback_id,
+        title=PlainTextObject(text=title[:24]),
+        submit=PlainTextObject(text=submit) if submit else None,
+        close=PlainTextObject(text=close),
+        blocks=blocks,
+    ).to_dict()
+    view["blocks"] = checked_blocks(view["blocks"], limit=MAX_SURFACE_BLOCKS)
+    return view

@@ -1,0 +1,219 @@
+"""The MAU licence in Slack (R19): `/msp licence` and `/msp mau [CUSTOMER]`, the
+licence view's controls (customer, month, chart, extend) and the allowance order
+form."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.async_context import AsyncBoltContext
+from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.delivery import outbox
+from bot.domain import mau as rules
+from bot.errors import InvalidInput
+from bot.ids import ActionId, BlockId, CallbackId
+from bot.payloads import LicenceState
+from bot.services import customers as customer_service
+from bot.services import licence as service
+from bot.services.tenancy import Requester
+from bot.views import charts
+from bot.views import licence as views
+from bot.views.message import Message
+from bot.views.mrkdwn import escape
+from handlers.customers import FollowUp, Invocation, _open_or_push
+from handlers.deps import Deps
+from handlers.forms import Form, errors_response
+from handlers.middleware import requester_of
+from handlers.registry import Listeners
+
+# ---------------------------------------------------------------- /msp subcommands
+
+
+async def licence_command(call: Invocation) -> Message | FollowUp:
+    return await _licence(call.context, call.deps, LicenceState())
+
+
+async def mau_command(call: Invocation) -> Message | FollowUp:
+    """The numbers are looked up before the ack (so a refusal is the ack); the
+    numbers and the chart (~100 ms to draw) follow right after it."""
+    requester = requester_of(call.context)
+    query = " ".join(call.args).strip()
+    async with call.deps.db.unit_of_work() as session:
+        series = await service.mau_series(
+            session, requester=requester, now=call.deps.clock(), customer_query=query or None
+        )
+    channel = str(call.command.get("channel_id", ""))
+
+    async def answer_then_chart() -> None:
+        numbers = views.mau_message(series)
+        await call.respond(response_type="ephemeral", replace_original=False, **numbers.as_kwargs())
+        await _post_chart(call.deps, requester, series, channel)
+
+    return answer_then_chart
+
+
+async def _licence(context: AsyncBoltContext, deps: Deps, state: LicenceState) -> Message:
+    month = rules.parse_month_label(state.month) if state.month else None
+    async with deps.db.unit_of_work() as session:
+        overview = await service.licence_overview(
+            session,
+            requester=requester_of(context),
+            now=deps.clock(),
+            customer_id=state.customer_id,
+            month=month,
+        )
+    return views.licence_message(overview)
+
+
+async def _post_chart(
+    deps: Deps, requester: Requester, series: service.MauSeries, channel: str
+) -> None:
+    """Draw the chart off the event loop, then queue its upload to `channel`."""
+    title = views.chart_title(series)
+    png = await asyncio.to_thread(
+        charts.mau_chart_png, views.chart_labels(series), series.mau, series.allowance, title
+    )
+    filename = views.chart_filename(series)
+    async with deps.db.unit_of_work() as session:
+        await outbox.upload_file(
+            session,
+            msp_id=requester.msp_id,
+            key=outbox.new_key(f"mau-chart:{requester.user_id}"),
+            channel=channel,
+            filename=filename,
+            content=png,
+            title=title,
+            initial_comment=f"<@{requester.user_id}>, here is the chart: {escape(title)}.",
+        )
+    deps.delivery.wake()
+
+
+def _channel_of(body: dict[str, Any]) -> str:
+    """The conversation a message button was clicked in."""
+    channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(
+        "channel_id"
+    )
+    if not channel:
+        raise InvalidInput("Open the licence view in a channel or DM to post the chart there.")
+    return str(channel)
+
+
+def _selected_month(body: dict[str, Any]) -> str | None:
+    """The month picked in the licence view's month menu, from the message's state
+    (Slack sends the state of every menu of the message with each action)."""
+    for block in ((body.get("state") or {}).get("values") or {}).values():
+        option = (block.get(ActionId.LICENCE_MONTH) or {}).get("selected_option") or {}
+        if option.get("value"):
+            try:
+                return LicenceState.decode(option["value"]).month
+            except InvalidInput:
+                return None  # an unreadable menu value: fall back to this month
+    return None
+
+
+# ---------------------------------------------------------------- listeners
+
+
+def register(listeners: Listeners, deps: Deps) -> None:
+    async def rerender(
+        respond: AsyncRespond, context: AsyncBoltContext, state: LicenceState
+    ) -> None:
+        message = await _licence(context, deps, state)
+        await respond(response_type="ephemeral", replace_original=True, **message.as_kwargs())
+
+    async def pick_customer(
+        ack: AsyncAck,
+        action: dict[str, Any],
+        body: dict[str, Any],
+        context: AsyncBoltContext,
+        respond: AsyncRespond,
+    ) -> None:
+        await ack()
+        chosen = LicenceState.decode((action.get("selected_option") or {}).get("value"))
+        state = LicenceState(customer_id=chosen.customer_id, month=_selected_month(body))
+        await rerender(respond, context, state)
+
+    async def pick_month(
+        ack: AsyncAck, action: dict[str, Any], context: AsyncBoltContext, respond: AsyncRespond
+    ) -> None:
+        await ack()
+        state = LicenceState.decode((action.get("selected_option") or {}).get("value"))
+        await rerender(respond, context, state)
+
+    async def post_chart(
+        ack: AsyncAck, action: dict[str, Any], body: dict[str, Any], context: AsyncBoltContext
+    ) -> None:
+        await ack()
+        state = LicenceState.decode(action.get("value"))
+        channel = _channel_of(body)
+        requester = requester_of(context)
+        async with deps.db.unit_of_work() as session:
+            series = await service.mau_series(
+                session, requester=requester, now=deps.clock(), customer_id=state.customer_id
+            )
+        await _post_chart(deps, requester, series, channel)
+
+    async def open_order_form(
+        ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext, client: AsyncWebClient
+    ) -> None:
+        await ack()
+        async with deps.db.unit_of_work() as session:
+            status = await service.allowance_status(
+                session, requester=requester_of(context), now=deps.clock()
+            )
+        await _open_or_push(client, body, views.order_modal(status))
+
+    async def submit_order(ack: AsyncAck, view: dict[str, Any], context: AsyncBoltContext) -> None:
+        form = Form(view)
+        quantity = form.check(
+            lambda: rules.parse_order_quantity(
+                form.text(BlockId.ORDER_QUANTITY), field=BlockId.ORDER_QUANTITY
+            ),
+            0,
+        )
+        note = form.check(
+            lambda: rules.parse_order_note(form.text(BlockId.ORDER_NOTE), field=BlockId.ORDER_NOTE),
+            "",
+        )
+        if form.errors:
+            await ack(**errors_response(form.errors))
+            return
+        try:
+            async with deps.db.unit_of_work() as session:
+                result = await service.order_allowance(
+                    session,
+                    requester=requester_of(context),
+                    quantity=quantity,
+                    note=note,
+                    now=deps.clock(),
+                )
+        except InvalidInput as refusal:
+            # The service's limits are about the quantity (the note was checked above).
+            await ack(**errors_response({refusal.field or BlockId.ORDER_QUANTITY: refusal.message}))
+            return
+        await ack(response_action="update", view=views.ordered_modal(result))
+
+    async def suggest_customers(
+        ack: AsyncAck, payload: dict[str, Any], context: AsyncBoltContext
+    ) -> None:
+        requester = requester_of(context)
+        service.check_can_read_licence(requester)
+        async with deps.db.unit_of_work() as session:
+            rows = await customer_service.find(
+                session,
+                requester=requester,
+                query=str(payload.get("value", ""))[:100],
+                now=deps.clock(),
+            )
+        await ack(options=views.licence_customer_options(rows))
+
+    listeners.action(ActionId.LICENCE_CUSTOMER, pick_customer)
+    listeners.action(ActionId.LICENCE_MONTH, pick_month)
+    listeners.action(ActionId.LICENCE_CHART, post_chart)
+    listeners.action(ActionId.LICENCE_EXTEND, open_order_form)
+    listeners.view(CallbackId.ORDER_ALLOWANCE, submit_order)
+    listeners.options(ActionId.LICENCE_CUSTOMER, suggest_customers)

@@ -1,0 +1,847 @@
+"""The MAU licence (R19) through Slack: the licence view, its controls, `/msp mau`
+charts and MAU allowance orders, within the roles and the tenant."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, date, datetime
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+from sqlalchemy import insert, select, update
+
+from bot.domain.customers import email_key, name_key, new_account_number
+from bot.domain.mau import Projection, month_label
+from bot.domain.roles import Role
+from bot.errors import InvalidInput, NotAllowed
+from bot.ids import ActionId, BlockId, CallbackId
+from bot.payloads import CustomerRef, LicenceState
+from bot.services import licence as service
+from bot.services.licence import (
+    ChosenCustomer,
+    CustomerMonth,
+    LicenceOverview,
+    MonthFigures,
+    OrderLine,
+)
+from bot.services.tenancy import Requester
+from bot.views import licence as views
+from storage.engine import Database
+from storage.models import (
+    AuditEvent,
+    Customer,
+    CustomerAssignment,
+    CustomerUsage,
+    MauAllowanceOrder,
+    Msp,
+)
+from storage.repositories import licence as licence_repo
+from tests.customer_helpers import all_text, calls_to, number
+from tests.slack_requests import SignedRequest, sign
+from tests.support import SIGNING_SECRET, TEAM_ID, grant, post
+
+NOW = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)  # tests.support.FakeClock
+MONTHS = [date(2025, 12, 1)] + [date(2026, m, 1) for m in range(1, 12)]
+PNG = b"\x89PNG\r\n\x1a\n"
+OTHER_TEAM = "T0900"
+
+
+# ---------------------------------------------------------------- seeding
+
+
+@pytest.fixture
+async def owner(db):
+    await grant(db, "U0001", Role.OWNER)
+    return "U0001"
+
+
+async def _msp_id(db: Database, team_id: str = TEAM_ID) -> int:
+    async with db.unit_of_work() as session:
+        return int(await session.scalar(select(Msp.id).where(Msp.team_id == team_id)))
+
+
+async def _make_customers(
+    db: Database, names: list[str], *, team_id: str = TEAM_ID, assigned: str | None = None
+) -> list[int]:
+    """Customers written directly (faster than the Add modal, which has its own tests)."""
+    msp_id = await _msp_id(db, team_id)
+    rows = [
+        {
+            "msp_id": msp_id,
+            "account_number": new_account_number(),
+            "name": name,
+            "name_key": name_key(name),
+            "admin_email": f"admin{index}@{team_id.lower()}-{name_key(name)[:40]}.example",
+            "admin_email_key": email_key(
+                f"admin{index}@{team_id.lower()}-{name_key(name)[:40]}.example"
+            ),
+            "plan": "professional",
+            "status": "paid",
+            "licences": 10,
+            "created_by": "U0001",
+            "add_ons": [],
+            "created_at": NOW,
+            "updated_at": NOW,
+        }
+        for index, name in enumerate(names)
+    ]
+    async with db.unit_of_work() as session:
+        await session.execute(insert(Customer), rows)
+        ids = list(
+            (
+                await session.scalars(
+                    select(Customer.id)
+                    .where(
+                        Customer.msp_id == msp_id,
+                        Customer.name_key.in_([name_key(n) for n in names]),
+                    )
+                    .order_by(Customer.id)
+                )
+            ).all()
+        )
+        if assigned:
+            session.add_all(
+                CustomerAssignment(customer_id=cid, slack_user_id=assigned) for cid in ids
+            )
+    return ids
+
+
+async def _usage(db: Database, customer_id: int, by_month: dict[date, int], *, team_id=TEAM_ID):
+    msp_id = await _msp_id(db, team_id)
+    async with db.unit_of_work() as session:
+        session.add_all(
+            CustomerUsage(
+                msp_id=msp_id, customer_id=customer_id, month=month, mau=mau, reported_at=NOW
+            )
+            for month, mau in by_month.items()
+        )
+
+
+async def _set_allowance(db: Database, allowance: int, *, team_id: str = TEAM_ID) -> None:
+    async with db.unit_of_work() as session:
+        await session.execute(
+            update(Msp).where(Msp.team_id == team_id).values(mau_allowance=allowance)
+        )
+
+
+async def _order(db: Database, quantity: int, at: datetime, *, note: str = "", user="U0001"):
+    requester = Requester(msp_id=await _msp_id(db), team_id=TEAM_ID, user_id=user, role=Role.OWNER)
+    async with db.unit_of_work() as session:
+        return await service.order_allowance(
+            session, requester=requester, quantity=quantity, note=note, now=at
+        )
+
+
+def _requester(msp_id: int, role: Role, user_id: str = "U0001") -> Requester:
+    return Requester(msp_id=msp_id, team_id=TEAM_ID, user_id=user_id, role=role)
+
+
+# ---------------------------------------------------------------- reading the blocks
+
+
+def _fields(blocks: list[dict[str, Any]]) -> dict[str, str]:
+    """The headline fields: {"MAU this month": "12,000 of 10,000", ...}."""
+    found = {}
+    for block in blocks:
+        for field in block.get("fields", []) or []:
+            title, _, value = field["text"].partition("\n")
+            found[title.strip("*")] = value
+    return found
+
+
+def _table(blocks: list[dict[str, Any]]) -> dict[str, list[str]]:
+    """The rows of the first monospace table, by month label."""
+    for block in blocks:
+        text = (block.get("text") or {}).get("text", "")
+        if "```" in text:
+            body = text.split("```")[1]
+            rows = [line.split() for line in body.strip().splitlines()]
+            return {row[0]: row[1:] for row in rows}
+    raise AssertionError("no table in the blocks")
+
+
+def _section_with(blocks: list[dict[str, Any]], words: str) -> str:
+    for block in blocks:
+        text = (block.get("text") or {}).get("text", "")
+        if words in text:
+            return text
+    raise AssertionError(f"no section with {words!r}")
+
+
+def _element(blocks: list[dict[str, Any]], action_id: str) -> dict[str, Any] | None:
+    for block in blocks:
+        for element in block.get("elements", []) or []:
+            if element.get("action_id") == action_id:
+                return element
+    return None
+
+
+async def _licence(client, slack, user_id: str = "U0001", team_id: str | None = None):
+    reply = await post(client, slack.slash_command("licence", user_id=user_id, team_id=team_id))
+    assert reply.status == 200
+    return reply.json
+
+
+def _with_state(request: SignedRequest, values: dict[str, Any]) -> SignedRequest:
+    """The same interaction with the message's menu state filled in, signed again."""
+    payload = {**request.payload, "state": {"values": values}}
+    body = "payload=" + quote(json.dumps(payload, separators=(",", ":")), safe="")
+    timestamp = int(request.headers["X-Slack-Request-Timestamp"])
+    headers = {
+        **request.headers,
+        "X-Slack-Signature": sign(body, secret=SIGNING_SECRET, timestamp=timestamp),
+    }
+    return SignedRequest(body=body, headers=headers, payload=payload)
+
+
+# ---------------------------------------------------------------- the licence view
+
+
+async def test_licence_view_shows_this_month_the_year_and_the_orders(client, slack, db, owner):
+    acme, beta = await _make_customers(db, ["Acme", "Beta"])
+    await _usage(db, acme, {m: 1_000 * (i + 1) for i, m in enumerate(MONTHS)})  # Nov: 12,000
+    await _usage(db, beta, {MONTHS[-1]: 500, MONTHS[-2]: 250})
+    await _order(db, 8_000, datetime(2026, 3, 10, 12, tzinfo=UTC), note="first <!channel>")
+    await _order(db, 2_000, datetime(2026, 7, 1, 12, tzinfo=UTC))
+
+    body = await _licence(client, slack)
+    blocks = body["blocks"]
+    assert len(blocks) <= 50
+    fields = _fields(blocks)
+    assert fields["MAU this month"] == "12,500 of 10,000"
+    assert fields["Overage"] == ":red_circle: *2,500* MAU over"  # R19: 12,500 - 10,000
+    assert fields["Allowance used"] == "125.0%"
+    # 12,500 MAU in 22 of 30 days -> 17,045 by the month's end, 7,045 over.
+    assert fields["Projected month-end"] == "17,045 (:warning: 7,045 over)"
+    assert "12,500 MAU in 22 of 30 days" in all_text(blocks)
+
+    table = _table(blocks)
+    assert list(table) == ["Month", *[month_label(m) for m in MONTHS]]
+    assert table["Month"] == ["MAU", "Allowance", "Overage"]
+    assert table["2025-12"] == ["1,000", "0", "1,000"]  # before the first order
+    assert table["2026-02"] == ["3,000", "0", "3,000"]
+    assert table["2026-03"] == ["4,000", "8,000", "0"]
+    assert table["2026-06"] == ["7,000", "8,000", "0"]
+    assert table["2026-07"] == ["8,000", "10,000", "0"]
+    assert table["2026-10"] == ["11,250", "10,000", "1,250"]
+    assert table["2026-11"] == ["12,500", "10,000", "2,500"]
+
+    per_customer = _section_with(blocks, "MAU per customer, November 2026")
+    assert "12,500 MAU across 2 customers" in per_customer
+    assert per_customer.index("Acme") < per_customer.index("Beta")
+    assert "*12,000*" in per_customer and "*500*" in per_customer
+
+    orders = _section_with(blocks, "Allowance orders")
+    first, second = orders.splitlines()[1:3]
+    assert "<@U0001>" in first and "+2,000" in first and "8,000 → 10,000" in first
+    assert "+8,000" in second and "0 → 8,000" in second
+    assert "first &lt;!channel&gt;" in second and "<!channel>" not in orders
+    assert "<!date^" in first  # each reader sees the date in their own time zone
+
+    assert _element(blocks, ActionId.LICENCE_EXTEND) is not None  # an owner may order
+    months = _element(blocks, ActionId.LICENCE_MONTH)
+    assert len(months["options"]) == 12
+    assert months["initial_option"]["text"]["text"] == "November 2026"
+    customer = _element(blocks, ActionId.LICENCE_CUSTOMER)
+    assert customer["type"] == "external_select"
+    assert customer["initial_option"]["text"]["text"] == "Whole MSP"
+
+
+async def test_usage_exactly_at_the_allowance_is_no_overage(client, slack, db, owner):
+    [acme] = await _make_customers(db, ["Acme"])
+    await _usage(db, acme, {MONTHS[-1]: 10_000, MONTHS[-2]: 10_001})
+    await _set_allowance(db, 10_000)
+    fields = _fields((await _licence(client, slack))["blocks"])
+    assert fields["MAU this month"] == "10,000 of 10,000"
+    assert fields["Overage"] == ":large_green_circle: none"
+    assert fields["Allowance used"] == "100.0%"
+    table = _table((await _licence(client, slack))["blocks"])
+    assert table["2026-11"] == ["10,000", "10,000", "0"]
+    assert table["2026-10"] == ["10,001", "10,000", "1"]
+
+
+async def test_no_usage_and_no_allowance(client, slack, db, owner):
+    body = await _licence(client, slack)
+    fields = _fields(body["blocks"])
+    assert fields["MAU this month"] == "0 of 0"
+    assert fields["Allowance used"] == "no allowance bought"
+    assert "No usage reported for November 2026" in all_text(body["blocks"])
+    assert "No allowance orders yet" in all_text(body["blocks"])
+
+
+async def test_this_month_is_the_msps_month(client, slack, db, owner, clock):
+    """On 30 November at 12:00 UTC it is already 1 December in Auckland."""
+    [acme] = await _make_customers(db, ["Acme"])
+    await _usage(db, acme, {date(2026, 11, 1): 900, date(2026, 12, 1): 40})
+    async with db.unit_of_work() as session:
+        await session.execute(update(Msp).values(timezone="Pacific/Auckland"))
+    clock.now = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+    blocks = (await _licence(client, slack))["blocks"]
+    assert _fields(blocks)["MAU this month"] == "40 of 0"
+    assert list(_table(blocks))[-1] == "2026-12"
+    assert "40 MAU in 1 of 31 days" in all_text(blocks)
+
+
+@pytest.mark.parametrize("role", [Role.MEMBER, Role.VIEWER, Role.APPROVER])
+async def test_only_owners_and_admins_see_the_licence(client, slack, db, owner, fake_slack, role):
+    await grant(db, "U0002", role)
+    reply = await post(client, slack.slash_command("licence", user_id="U0002"))
+    assert "cannot use `/msp licence`" in reply.json["text"]
+    assert "blocks" not in reply.json or "MAU this month" not in json.dumps(reply.json)
+    # A forged click on the view's menus is refused by the service too.
+    await post(
+        client,
+        slack.block_actions(
+            action_id=ActionId.LICENCE_MONTH,
+            user_id="U0002",
+            selected_option={"value": LicenceState(month="2026-10").encode()},
+        ),
+    )
+    [answer] = await calls_to(fake_slack, "response_url")
+    assert "Only owners and admins" in answer.args["text"]
+    assert answer.args["replace_original"] is False
+
+
+async def test_admins_see_the_licence_but_cannot_order(client, slack, db, owner, fake_slack):
+    await grant(db, "U0002", Role.ADMIN)
+    await _set_allowance(db, 10_000)
+    blocks = (await _licence(client, slack, user_id="U0002"))["blocks"]
+    assert _fields(blocks)["MAU this month"] == "0 of 10,000"
+    assert _element(blocks, ActionId.LICENCE_EXTEND) is None
+    await post(client, slack.block_actions(action_id=ActionId.LICENCE_EXTEND, user_id="U0002"))
+    [answer] = await calls_to(fake_slack, "response_url")
+    assert "Only an owner can order more MAU allowance" in answer.args["text"]
+    assert fake_slack.calls_to("views.open") == []
+    forged = await post(
+        client,
+        slack.view_submission(
+            callback_id=CallbackId.ORDER_ALLOWANCE,
+            user_id="U0002",
+            values={BlockId.ORDER_QUANTITY: number("5000")},
+        ),
+    )
+    assert "Only an owner can order more MAU allowance" in forged.text
+    assert await _orders(db) == []
+    async with db.unit_of_work() as session:
+        assert await session.scalar(select(Msp.mau_allowance)) == 10_000
+
+
+async def _orders(db: Database) -> list[MauAllowanceOrder]:
+    async with db.unit_of_work() as session:
+        query = select(MauAllowanceOrder).order_by(MauAllowanceOrder.id)
+        return list((await session.scalars(query)).all())
+
+
+async def test_an_owner_orders_more_allowance(client, slack, db, owner, fake_slack):
+    await _set_allowance(db, 10_000)
+    [acme] = await _make_customers(db, ["Acme"])
+    await _usage(db, acme, {MONTHS[-1]: 9_500})
+    command = slack.slash_command("licence", user_id=owner)
+    await post(client, command)
+    await post(client, slack.block_actions(action_id=ActionId.LICENCE_EXTEND, user_id=owner))
+    [opened] = await calls_to(fake_slack, "views.open")
+    form = opened.args["view"]
+    assert form["callback_id"] == CallbackId.ORDER_ALLOWANCE
+    assert "*10,000* MAU" in all_text(form["blocks"]) and "*9,500* MAU" in all_text(form["blocks"])
+    inputs = {block["block_id"]: block for block in form["blocks"] if block["type"] == "input"}
+    assert inputs[BlockId.ORDER_QUANTITY]["element"]["type"] == "number_input"
+    assert inputs[BlockId.ORDER_NOTE]["optional"] is True
+
+    reply = await post(
+        client,
+        slack.view_submission(
+            callback_id=CallbackId.ORDER_ALLOWANCE,
+            user_id=owner,
+            values={
+                BlockId.ORDER_QUANTITY: number("5000"),
+                BlockId.ORDER_NOTE: {
+                    ActionId.FIELD: {"type": "plain_text_input", "value": "Q4 <b>"}
+                },
+            },
+        ),
+    )
+    assert reply.json["response_action"] == "update"
+    done = all_text(reply.json["view"]["blocks"])
+    assert "Ordered 5,000 more MAU" in done and "*15,000*" in done and "10,000" in done
+
+    [order] = await _orders(db)
+    assert (order.quantity, order.allowance_before, order.allowance_after) == (
+        5_000,
+        10_000,
+        15_000,
+    )
+    assert (order.status, order.ordered_by, order.note) == ("applied", owner, "Q4 <b>")
+    async with db.unit_of_work() as session:
+        assert await session.scalar(select(Msp.mau_allowance)) == 15_000
+        [event] = (
+            await session.scalars(
+                select(AuditEvent).where(AuditEvent.action == "mau_allowance.ordered")
+            )
+        ).all()
+    assert event.actor == owner and event.entity_id == str(order.id)
+    assert event.before == {"mau_allowance": 10_000}
+    assert event.after["mau_allowance"] == 15_000 and event.after["quantity"] == 5_000
+
+    blocks = (await _licence(client, slack))["blocks"]
+    assert _fields(blocks)["MAU this month"] == "9,500 of 15,000"
+    orders = _section_with(blocks, "Allowance orders")
+    assert "+5,000" in orders and "10,000 → 15,000" in orders and "Q4 &lt;b&gt;" in orders
+
+
+@pytest.mark.parametrize(
+    ("typed", "message"),
+    [
+        ("0", "at least 1"),
+        ("-500", "at least 1"),
+        ("lots", "whole number"),
+        ("2.5", "whole number"),
+        ("", "whole number"),
+        ("10000001", "at most 10,000,000"),
+        ("99999999999999999999", "at most 10,000,000"),
+    ],
+)
+async def test_a_bad_quantity_is_flagged_on_its_field(client, slack, db, owner, typed, message):
+    reply = await post(
+        client,
+        slack.view_submission(
+            callback_id=CallbackId.ORDER_ALLOWANCE,
+            user_id=owner,
+            values={BlockId.ORDER_QUANTITY: number(typed)},
+        ),
+    )
+    assert reply.json["response_action"] == "errors"
+    assert message in reply.json["errors"][BlockId.ORDER_QUANTITY]
+    assert await _orders(db) == []
+
+
+async def test_an_order_past_the_largest_allowance_is_refused_on_the_field(
+    client, slack, db, owner
+):
+    await _set_allowance(db, 1_999_999_000)
+    reply = await post(
+        client,
+        slack.view_submission(
+            callback_id=CallbackId.ORDER_ALLOWANCE,
+            user_id=owner,
+            values={BlockId.ORDER_QUANTITY: number("5000")},
+        ),
+    )
+    assert "at most 2,000,000,000" in reply.json["errors"][BlockId.ORDER_QUANTITY]
+    assert await _orders(db) == []
+
+
+async def test_a_too_long_note_is_flagged_on_its_field(client, slack, db, owner):
+    reply = await post(
+        client,
+        slack.view_submission(
+            callback_id=CallbackId.ORDER_ALLOWANCE,
+            user_id=owner,
+            values={
+                BlockId.ORDER_QUANTITY: number("5"),
+                BlockId.ORDER_NOTE: {
+                    ActionId.FIELD: {"type": "plain_text_input", "value": "x" * 501}
+                },
+            },
+        ),
+    )
+    assert "at most 500 characters" in reply.json["errors"][BlockId.ORDER_NOTE]
+
+
+# ---------------------------------------------------------------- the controls
+
+
+async def test_picking_a_customer_and_a_month_re_renders_in_place(
+    client, slack, db, owner, fake_slack
+):
+    acme, beta = await _make_customers(db, ["Acme", "Beta & <Sons>"])
+    await _usage(db, acme, {MONTHS[-1]: 700, MONTHS[-3]: 300})
+    await _usage(db, beta, {MONTHS[-1]: 50, MONTHS[-3]: 900})
+    await _set_allowance(db, 1_000)
+    picked = slack.block_actions(
+        action_id=ActionId.LICENCE_CUSTOMER,
+        selected_option={"value": CustomerRef(customer_id=beta).encode()},
+        extra_action={"type": "external_select"},
+    )
+    month_menu = {
+        f"{BlockId.LICENCE_CONTROLS}.0.2026-11": {
+            ActionId.LICENCE_MONTH: {
+                "type": "static_select",
+                "selected_option": {"value": LicenceState(month="2026-09").encode()},
+            }
+        }
+    }
+    await post(client, _with_state(picked, month_menu))
+    [answer] = await calls_to(fake_slack, "response_url")
+    assert answer.args["replace_original"] is True
+    blocks = answer.args["blocks"]
+    assert _fields(blocks)["MAU this month"] == "750 of 1,000"  # the headline stays the MSP's
+    table = _table(blocks)
+    assert table["Month"] == ["Customer", "MSP", "MAU", "Allowance"]  # "MSP MAU" splits
+    assert table["2026-11"] == ["50", "750", "1,000"]
+    assert table["2026-09"] == ["900", "1,200", "1,000"]
+    assert "Beta &amp; &lt;Sons&gt;" in _section_with(blocks, "beside the whole MSP")
+    # The month picked before is kept: the per-customer table is September's.
+    per_customer = _section_with(blocks, "MAU per customer, September 2026")
+    assert per_customer.index("Beta") < per_customer.index("Acme")
+    customer = _element(blocks, ActionId.LICENCE_CUSTOMER)
+    assert customer["initial_option"]["text"]["text"].startswith("Beta & <Sons> (")
+    chart = _element(blocks, ActionId.LICENCE_CHART)
+    assert LicenceState.decode(chart["value"]) == LicenceState(customer_id=beta, month="2026-09")
+
+    # Each month option carries the customer, so picking a month keeps it.
+    october = next(
+        o
+        for o in _element(blocks, ActionId.LICENCE_MONTH)["options"]
+        if o["text"]["text"] == "October 2026"
+    )
+    await post(
+        client,
+        slack.block_actions(
+            action_id=ActionId.LICENCE_MONTH, selected_option={"value": october["value"]}
+        ),
+    )
+    answers = await calls_to(fake_slack, "response_url", 2)
+    blocks = answers[1].args["blocks"]
+    assert "MAU per customer, October 2026" in all_text(blocks)
+    assert "No usage reported for October 2026" in all_text(blocks)
+    assert _table(blocks)["Month"][0] == "Customer"
+
+    # Back to the whole MSP.
+    await post(
+        client,
+        slack.block_actions(
+            action_id=ActionId.LICENCE_CUSTOMER,
+            selected_option={"value": LicenceState().encode()},
+            extra_action={"type": "external_select"},
+        ),
+    )
+    answers = await calls_to(fake_slack, "response_url", 3)
+    assert _table(answers[2].args["blocks"])["Month"] == ["MAU", "Allowance", "Overage"]
+
+
+async def test_the_customer_menu_offers_the_whole_msp_and_matches(client, slack, db, owner):
+    await _make_customers(db, [f"Northwind {i}" for i in range(120)] + ["Southwind"])
+    reply = await post(
+        client, slack.block_suggestion(action_id=ActionId.LICENCE_CUSTOMER, value="north")
+    )
+    options = reply.json["options"]
+    assert len(options) == 100
+    assert options[0]["text"]["text"] == "Whole MSP"
+    assert LicenceState.decode(options[0]["value"]) == LicenceState()
+    assert all(o["text"]["text"].startswith("Northwind") for o in options[1:])
+    assert LicenceState.decode(options[1]["value"]).customer_id is not None
+
+
+async def test_post_chart_here_uploads_the_selection(client, slack, db, owner, fake_slack):
+    [acme] = await _make_customers(db, ["Acme"])
+    await _usage(db, acme, {MONTHS[-1]: 70})
+    value = LicenceState(customer_id=acme, month="2026-11").encode()
+    await post(
+        client,
+        slack.block_actions(action_id=ActionId.LICENCE_CHART, value=value, channel_id="C0077"),
+    )
+    [complete] = await calls_to(fake_slack, "files.completeUploadExternal")
+    assert complete.args["channel_id"] == "C0077"
+    [png] = fake_slack.uploaded_files.values()
+    assert png.startswith(PNG)
+    [requested] = fake_slack.calls_to("files.getUploadURLExternal")
+    assert requested.args["filename"].endswith("-2026-11.png")
+    assert "Acme" in complete.args["initial_comment"]
+
+
+# ---------------------------------------------------------------- /msp mau
+
+
+async def test_msp_mau_answers_with_numbers_and_uploads_a_chart(
+    client, slack, db, owner, fake_slack
+):
+    [acme] = await _make_customers(db, ["Acme"])
+    await _usage(db, acme, {m: 100 * (i + 1) for i, m in enumerate(MONTHS)})
+    await _set_allowance(db, 1_000)
+    reply = await post(client, slack.slash_command("mau", user_id=owner, channel_id="C0042"))
+    assert reply.status == 200 and reply.text == ""
+    [numbers] = await calls_to(fake_slack, "response_url")
+    table = _table(numbers.args["blocks"])
+    assert table["Month"] == ["MAU", "Allowance", "Overage"]
+    assert table["2026-11"] == ["1,200", "1,000", "200"]
+    assert table["2025-12"] == ["100", "1,000", "0"]
+    assert "on its way" in all_text(numbers.args["blocks"])
+    [complete] = await calls_to(fake_slack, "files.completeUploadExternal")
+    assert complete.args["channel_id"] == "C0042"
+    assert "<@U0001>" in complete.args["initial_comment"]
+    [png] = fake_slack.uploaded_files.values()
+    assert png.startswith(PNG)
+    assert int.from_bytes(png[16:20], "big") == 1200
+
+
+async def test_a_member_charts_their_customer_only(client, slack, db, owner, fake_slack):
+    await grant(db, "U0003", Role.MEMBER)
+    [theirs] = await _make_customers(db, ["Theirs"], assigned="U0003")
+    [others] = await _make_customers(db, ["Others"])
+    await _usage(db, theirs, {MONTHS[-1]: 42})
+    await _usage(db, others, {MONTHS[-1]: 9_999})
+
+    whole = await post(client, slack.slash_command("mau", user_id="U0003"))
+    assert "Name one of your customers" in whole.json["text"]
+
+    refused = await post(client, slack.slash_command("mau others", user_id="U0003"))
+    assert "No customer you can see matches" in refused.json["text"]
+    assert "9,999" not in refused.text
+
+    reply = await post(client, slack.slash_command("mau theirs", user_id="U0003"))
+    assert reply.text == ""
+    [numbers] = await calls_to(fake_slack, "response_url")
+    table = _table(numbers.args["blocks"])
+    assert table["Month"] == ["MAU"] and table["2026-11"] == ["42"]
+    assert "Theirs" in all_text(numbers.args["blocks"])
+    await calls_to(fake_slack, "files.completeUploadExternal")
+    assert len(fake_slack.uploaded_files) == 1
+
+    # A forged chart button for someone else's customer finds nothing.
+    await post(
+        client,
+        slack.block_actions(
+            action_id=ActionId.LICENCE_CHART,
+            user_id="U0003",
+            value=LicenceState(customer_id=others).encode(),
+        ),
+    )
+    answers = await calls_to(fake_slack, "response_url", 2)
+    assert "not assigned to you" in answers[1].args["text"]
+
+
+async def test_viewers_chart_the_whole_msp(client, slack, db, owner, fake_slack):
+    await grant(db, "U0004", Role.VIEWER)
+    [acme] = await _make_customers(db, ["Acme"])
+    await _usage(db, acme, {MONTHS[-1]: 321})
+    reply = await post(client, slack.slash_command("mau", user_id="U0004"))
+    assert reply.text == ""
+    [numbers] = await calls_to(fake_slack, "response_url")
+    assert _table(numbers.args["blocks"])["2026-11"] == ["321", "0", "321"]
+    await calls_to(fake_slack, "files.completeUploadExternal")
+    assert len(fake_slack.uploaded_files) == 1
+
+
+async def test_msp_mau_with_several_matches_names_them(client, slack, db, owner):
+    await _make_customers(db, [f"Acme {i}" for i in range(8)] + ["Acme"])
+    several = await post(client, slack.slash_command("mau acm", user_id=owner))
+    text = several.json["text"]
+    assert "Several customers match" in text and "and 4 more" in text
+    assert "account number" in text
+    exact = await post(client, slack.slash_command("mau acme", user_id=owner))
+    assert exact.text == ""  # the exact name wins over the names containing it
+
+
+# ---------------------------------------------------------------- tenants
+
+
+async def test_another_msps_usage_is_never_counted(client, slack, db, owner, fake_slack):
+    [ours] = await _make_customers(db, ["Ours"])
+    await _usage(db, ours, {MONTHS[-1]: 100})
+    await grant(db, "U0900", Role.OWNER, team_id=OTHER_TEAM)
+    [theirs] = await _make_customers(db, ["Theirs"], team_id=OTHER_TEAM)
+    await _usage(db, theirs, {MONTHS[-1]: 5_000, MONTHS[0]: 7_000}, team_id=OTHER_TEAM)
+    await _set_allowance(db, 123, team_id=OTHER_TEAM)
+
+    blocks = (await _licence(client, slack))["blocks"]
+    assert _fields(blocks)["MAU this month"] == "100 of 0"
+    assert _table(blocks)["2025-12"][0] == "0"
+    assert "Theirs" not in all_text(blocks)
+
+    theirs_view = (await _licence(client, slack, user_id="U0900", team_id=OTHER_TEAM))["blocks"]
+    assert _fields(theirs_view)["MAU this month"] == "5,000 of 123"
+    assert "Ours" not in all_text(theirs_view)
+
+    # Their owner cannot reach our customer with a forged selection.
+    await post(
+        client,
+        slack.block_actions(
+            action_id=ActionId.LICENCE_MONTH,
+            user_id="U0900",
+            team_id=OTHER_TEAM,
+            selected_option={"value": LicenceState(customer_id=ours).encode()},
+        ),
+    )
+    [answer] = await calls_to(fake_slack, "response_url")
+    assert "does not exist" in answer.args["text"]
+    assert "100" not in json.dumps(answer.args)
+
+
+# ---------------------------------------------------------------- storage, both backends
+
+
+async def test_repository_aggregates_on_each_backend(db, backend):
+    await grant(db, "U0001", Role.OWNER)
+    await grant(db, "U0900", Role.OWNER, team_id=OTHER_TEAM)
+    ids = await _make_customers(db, ["A", "B", "C"], assigned="U0003")
+    [foreign] = await _make_customers(db, ["F"], team_id=OTHER_TEAM)
+    for cid, base in zip(ids, (10, 20, 30), strict=True):
+        await _usage(db, cid, {m: base + i for i, m in enumerate(MONTHS)})
+    await _usage(db, foreign, {m: 1_000 for m in MONTHS}, team_id=OTHER_TEAM)
+    msp_id = await _msp_id(db)
+    async with db.unit_of_work() as session:
+        totals = await licence_repo.msp_mau_by_month(
+            session, msp_id=msp_id, first=MONTHS[1], last=MONTHS[-1]
+        )
+        assert len(totals) == 11 and totals[MONTHS[-1]] == 10 + 20 + 30 + 3 * 11
+        assert await licence_repo.mau_for_month(session, msp_id=msp_id, month=MONTHS[0]) == 60
+        one = await licence_repo.customer_mau_by_month(
+            session,
+            msp_id=msp_id,
+            customer_id=ids[1],
+            assigned_to="U0003",
+            first=MONTHS[0],
+            last=MONTHS[-1],
+        )
+        assert one[MONTHS[-1]] == 31
+        hidden = await licence_repo.customer_mau_by_month(
+            session,
+            msp_id=msp_id,
+            customer_id=ids[1],
+            assigned_to="U0404",
+            first=MONTHS[0],
+            last=MONTHS[-1],
+        )
+        assert hidden == {}
+        assert (
+            await licence_repo.customer_mau_by_month(
+                session,
+                msp_id=msp_id,
+                customer_id=foreign,
+                assigned_to=None,
+                first=MONTHS[0],
+                last=MONTHS[-1],
+            )
+            == {}
+        )
+        top, count = await licence_repo.top_customers_for_month(
+            session, msp_id=msp_id, month=MONTHS[-1], limit=2
+        )
+        assert [row.name for row in top] == ["C", "B"] and count == 3
+    first = await _order(db, 100, datetime(2026, 1, 5, tzinfo=UTC))
+    second = await _order(db, 50, datetime(2026, 6, 5, tzinfo=UTC))
+    assert (first.allowance_before, first.allowance_after) == (0, 100)
+    assert (second.allowance_before, second.allowance_after) == (100, 150)
+    async with db.unit_of_work() as session:
+        explaining = await licence_repo.orders_explaining(
+            session, msp_id=msp_id, since=datetime(2026, 3, 1, tzinfo=UTC)
+        )
+        assert [o.quantity for o in explaining] == [100, 50]
+        recent = await licence_repo.recent_orders(session, msp_id=msp_id, limit=1)
+        assert [o.quantity for o in recent] == [50]
+        assert await licence_repo.count_orders(session, msp_id=msp_id) == 2
+
+
+async def test_service_roles_on_each_backend(db, backend):
+    await grant(db, "U0001", Role.OWNER)
+    msp_id = await _msp_id(db)
+    async with db.unit_of_work() as session:
+        for role in (Role.MEMBER, Role.VIEWER, Role.APPROVER):
+            with pytest.raises(NotAllowed):
+                await service.licence_overview(session, requester=_requester(msp_id, role), now=NOW)
+        for role in (Role.ADMIN, Role.MEMBER):
+            with pytest.raises(NotAllowed, match="Only an owner"):
+                await service.order_allowance(
+                    session, requester=_requester(msp_id, role), quantity=5, note="", now=NOW
+                )
+        with pytest.raises(InvalidInput):
+            await service.order_allowance(
+                session, requester=_requester(msp_id, Role.OWNER), quantity=0, note="", now=NOW
+            )
+        overview = await service.licence_overview(
+            session, requester=_requester(msp_id, Role.ADMIN), now=NOW, month=date(2020, 1, 1)
+        )
+        assert overview.selected_month == date(2026, 11, 1)  # out of range: this month
+        assert not overview.can_order
+
+
+# ---------------------------------------------------------------- Slack's limits
+
+
+async def test_a_large_msp_stays_within_slacks_limits(client, slack, db, owner):
+    names = [f"Customer {i:05d} " + "&<>" * 10 for i in range(5_000)]
+    ids = await _make_customers(db, names)
+    msp_id = await _msp_id(db)
+    async with db.unit_of_work() as session:
+        await session.execute(
+            insert(CustomerUsage),
+            [
+                {
+                    "msp_id": msp_id,
+                    "customer_id": cid,
+                    "month": MONTHS[-1],
+                    "mau": 1 + index,
+                    "reported_at": NOW,
+                }
+                for index, cid in enumerate(ids)
+            ],
+        )
+    for index in range(50):
+        await _order(db, 10 + index, datetime(2026, 11, 1, 10, index, tzinfo=UTC), note="<&>" * 160)
+    blocks = (await _licence(client, slack))["blocks"]
+    _assert_within_limits(blocks)
+    assert _fields(blocks)["MAU this month"] == f"{5_000 * 5_001 // 2:,} of {sum(range(10, 60)):,}"
+    per_customer = _section_with(blocks, "MAU per customer")
+    assert "across 5,000 customers" in per_customer
+    more = re.search(r"…and ([\d,]+) more customers", per_customer)
+    shown = per_customer.count("`") // 2
+    assert more and int(more.group(1).replace(",", "")) == 5_000 - shown
+    assert "Customer 04999" in per_customer  # the largest first
+    orders = _section_with(blocks, "Allowance orders")
+    assert re.search(r"…and \d+ more earlier orders", orders)
+
+
+def _assert_within_limits(blocks: list[dict[str, Any]]) -> None:
+    assert len(blocks) <= 50
+    for block in blocks:
+        text = block.get("text") or {}
+        assert len(text.get("text", "")) <= 3000
+        for field in block.get("fields", []) or []:
+            assert len(field["text"]) <= 2000
+        assert len(block.get("fields", []) or []) <= 10
+
+
+def test_the_view_cuts_pathological_lists_to_fit():
+    """Names made only of characters that escaping makes five times longer."""
+    month = date(2026, 11, 1)
+    overview = LicenceOverview(
+        today=date(2026, 11, 22),
+        month=month,
+        mau=10,
+        allowance=5,
+        overage=5,
+        percent_used=200.0,
+        projection=Projection(mau_to_date=10, days_elapsed=22, days_in_month=30),
+        projected_overage=9,
+        history=[MonthFigures(month=m, mau=10, allowance=5, overage=5) for m in MONTHS],
+        customer=ChosenCustomer(id=1, name="&" * 80, account_number="ABCD-EFGH"),
+        orders=[
+            OrderLine(
+                id=i,
+                day=month,
+                ordered_by="U0001",
+                quantity=1,
+                allowance_before=i,
+                allowance_after=i + 1,
+                status="applied",
+                note="&" * 500,
+            )
+            for i in range(10)
+        ],
+        order_count=50,
+        months=MONTHS,
+        selected_month=month,
+        selected_month_mau=10,
+        top_customers=[
+            CustomerMonth(customer_id=i, name="<" * 80, account_number="ABCD-EFGH", mau=1)
+            for i in range(15)
+        ],
+        customers_with_mau=5_000,
+        can_order=True,
+    )
+    blocks = views.licence_message(overview).blocks
+    _assert_within_limits(blocks)
+    assert "<<" not in json.dumps(blocks)
+    assert "…and 4,9" in _section_with(blocks, "MAU per customer")

@@ -1,0 +1,222 @@
+"""MAU maths (R19): months, overage, the allowance history and the projection."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from bot.domain import mau
+from bot.domain.mau import AllowanceChange
+from bot.errors import InvalidInput
+
+# ---------------------------------------------------------------- months
+
+
+@pytest.mark.parametrize(
+    ("month", "count", "expected"),
+    [
+        (date(2026, 11, 1), 1, date(2026, 12, 1)),
+        (date(2026, 12, 1), 1, date(2027, 1, 1)),
+        (date(2027, 1, 1), -1, date(2026, 12, 1)),
+        (date(2026, 11, 1), -11, date(2025, 12, 1)),
+        (date(2026, 11, 1), -23, date(2024, 12, 1)),
+        (date(2026, 3, 1), 0, date(2026, 3, 1)),
+        (date(2026, 1, 1), 24, date(2028, 1, 1)),
+    ],
+)
+def test_add_months_crosses_years(month, count, expected):
+    assert mau.add_months(month, count) == expected
+
+
+def test_the_last_12_months_end_with_the_current_one():
+    months = mau.last_months(date(2026, 11, 22))
+    assert len(months) == 12
+    assert months[0] == date(2025, 12, 1) and months[-1] == date(2026, 11, 1)
+    assert all(m.day == 1 for m in months)
+    assert months == sorted(set(months))
+
+
+def test_the_last_12_months_across_new_year():
+    months = mau.last_months(date(2027, 1, 1))
+    assert [mau.month_label(m) for m in months[:2]] == ["2026-02", "2026-03"]
+    assert [mau.month_label(m) for m in months[-2:]] == ["2026-12", "2027-01"]
+
+
+@pytest.mark.parametrize(
+    ("month", "days", "last"),
+    [
+        (date(2024, 2, 1), 29, date(2024, 2, 29)),  # leap year
+        (date(2026, 2, 1), 28, date(2026, 2, 28)),
+        (date(2000, 2, 1), 29, date(2000, 2, 29)),  # divisible by 400: leap
+        (date(2100, 2, 1), 28, date(2100, 2, 28)),  # divisible by 100: not
+        (date(2026, 4, 1), 30, date(2026, 4, 30)),
+        (date(2026, 12, 1), 31, date(2026, 12, 31)),
+    ],
+)
+def test_days_in_month_and_month_end(month, days, last):
+    assert mau.days_in_month(month) == days
+    assert mau.month_end(month) == last
+    assert mau.month_start(last) == month
+
+
+def test_month_labels_round_trip():
+    assert mau.month_label(date(2026, 11, 1)) == "2026-11"
+    assert mau.month_label(date(987, 3, 1)) == "0987-03"
+    assert mau.month_name(date(2026, 11, 1)) == "November 2026"
+    assert mau.parse_month_label("2026-11") == date(2026, 11, 1)
+    assert mau.parse_month_label(" 2027-01 ") == date(2027, 1, 1)
+    for bad in ("2026-13", "2026-00", "2026-1", "26-11", "november", "", "2026-11-01"):
+        assert mau.parse_month_label(bad) is None, bad
+
+
+# ---------------------------------------------------------------- overage and use
+
+
+@pytest.mark.parametrize(
+    ("used", "allowance", "expected"),
+    [(12_000, 10_000, 2_000), (10_000, 10_000, 0), (9_999, 10_000, 0), (0, 0, 0), (5, 0, 5)],
+)
+def test_r19_overage_is_never_negative(used, allowance, expected):
+    assert mau.overage(used, allowance) == expected
+
+
+def test_percent_used():
+    assert mau.percent_used(5_000, 10_000) == 50
+    assert mau.percent_used(10_000, 10_000) == 100
+    assert mau.percent_used(12_345, 10_000) == pytest.approx(123.45)
+    assert mau.percent_used(10, 0) is None
+
+
+# ---------------------------------------------------------------- allowance history
+
+MONTHS = mau.last_months(date(2026, 11, 22))
+NOW = date(2026, 11, 1)
+
+
+def _history(changes, current=50_000):
+    return dict(
+        zip(
+            [mau.month_label(m) for m in MONTHS],
+            mau.allowance_by_month(MONTHS, changes, current=current, current_month=NOW),
+            strict=True,
+        )
+    )
+
+
+def test_without_orders_every_month_has_the_current_allowance():
+    assert set(_history([]).values()) == {50_000}
+
+
+def test_each_month_has_the_allowance_after_the_last_order_by_its_end():
+    history = _history(
+        [
+            AllowanceChange(day=date(2026, 3, 31), before=10_000, after=20_000),
+            AllowanceChange(day=date(2026, 4, 1), before=20_000, after=30_000),
+            AllowanceChange(day=date(2026, 8, 15), before=30_000, after=50_000),
+        ]
+    )
+    assert history["2026-02"] == 10_000  # before the first order: its "before"
+    assert history["2026-03"] == 20_000  # ordered on the last day of March
+    assert history["2026-04"] == 30_000  # on the first day of April
+    assert history["2026-07"] == 30_000
+    assert history["2026-08"] == 50_000
+    assert history["2026-11"] == 50_000
+
+
+def test_several_orders_in_a_month_count_the_last_one():
+    history = _history(
+        [
+            AllowanceChange(day=date(2026, 6, 2), before=10_000, after=15_000),
+            AllowanceChange(day=date(2026, 6, 2), before=15_000, after=18_000),
+            AllowanceChange(day=date(2026, 6, 20), before=18_000, after=25_000),
+        ],
+        current=25_000,
+    )
+    assert history["2026-05"] == 10_000
+    assert history["2026-06"] == 25_000
+
+
+def test_orders_before_the_window_set_its_first_months():
+    history = _history([AllowanceChange(day=date(2024, 1, 5), before=0, after=40_000)])
+    assert history["2025-12"] == 40_000
+    assert history["2026-10"] == 40_000
+    assert history["2026-11"] == 50_000  # the current allowance is what holds now
+
+
+def test_orders_in_a_leap_february():
+    months = [date(2024, 1, 1), date(2024, 2, 1), date(2024, 3, 1)]
+    changes = [AllowanceChange(day=date(2024, 2, 29), before=1_000, after=2_000)]
+    assert mau.allowance_by_month(
+        months, changes, current=2_000, current_month=date(2024, 4, 1)
+    ) == [1_000, 2_000, 2_000]
+
+
+# ---------------------------------------------------------------- projection
+
+
+def test_linear_projection_from_the_month_to_date():
+    projection = mau.project_month_end(1_200, today=date(2026, 11, 22))
+    assert (projection.days_elapsed, projection.days_in_month) == (22, 30)
+    assert projection.month_end == 1_636  # 1,200 / 22 * 30 = 1,636.36
+    assert "1,200 MAU in 22 of 30 days" in projection.explanation
+    assert "1,636" in projection.explanation
+
+
+def test_projection_rounds_half_up_and_is_exact_on_big_numbers():
+    assert mau.project_month_end(1, today=date(2026, 11, 2)).month_end == 15  # 15.0
+    assert mau.project_month_end(1, today=date(2026, 11, 4)).month_end == 8  # 7.5 -> 8
+    big = mau.project_month_end(1_000_000_007, today=date(2026, 11, 3))
+    assert big.month_end == 10_000_000_070
+
+
+def test_projection_on_the_first_and_last_days():
+    first = mau.project_month_end(100, today=date(2026, 1, 1))
+    assert first.month_end == 3_100
+    last = mau.project_month_end(4_321, today=date(2026, 1, 31))
+    assert last.month_end == 4_321
+    assert "complete" in last.explanation
+
+
+def test_projection_in_february():
+    assert mau.project_month_end(280, today=date(2024, 2, 10)).month_end == 812  # 29 days
+    assert mau.project_month_end(280, today=date(2026, 2, 10)).month_end == 784  # 28 days
+    assert mau.project_month_end(0, today=date(2026, 2, 10)).month_end == 0
+
+
+# ---------------------------------------------------------------- orders
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("0", "at least 1"),
+        ("-5", "at least 1"),
+        ("ten", "whole number"),
+        ("1.5", "whole number"),
+        ("", "whole number"),
+        (None, "whole number"),
+        ("10000001", "at most 10,000,000"),
+    ],
+)
+def test_order_quantity_is_refused_on_its_field(text, message):
+    with pytest.raises(InvalidInput) as refused:
+        mau.parse_order_quantity(text, field="quantity")
+    assert message in refused.value.message
+    assert refused.value.field == "quantity"
+
+
+def test_order_quantity_accepts_whole_numbers():
+    assert mau.parse_order_quantity(" 5000 ", field="q") == 5_000
+    assert mau.parse_order_quantity("5,000", field="q") == 5_000
+    assert mau.parse_order_quantity("10000000", field="q") == 10_000_000
+
+
+def test_order_note_and_check():
+    assert mau.parse_order_note("  for the Q4 push ", field="n") == "for the Q4 push"
+    with pytest.raises(InvalidInput):
+        mau.parse_order_note("x" * 501, field="n")
+    mau.check_order(quantity=1, note="")
+    for quantity in (0, -1, 10_000_001):
+        with pytest.raises(InvalidInput):
+            mau.check_order(quantity=quantity, note="")
