@@ -7,11 +7,12 @@ they can sign it, so decoding validates and the services re-check everything.
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from bot.domain.customers import CustomerFilter
+from bot.domain.customers import CustomerFilter, ListSort
 from bot.errors import InvalidInput
 
 MAX_VALUE_LENGTH = 2000  # Slack's limit for a button value
@@ -50,8 +51,35 @@ class EditCustomerState(Payload):
 
 
 class ListState(Payload):
-    """A page of `/msp customers`."""
+    """A page of a customer list: `/msp customers`, or a list opened from the Home tab.
+    No sort means the list's default (`ListSort.default_for`)."""
 
     filter: CustomerFilter = CustomerFilter.ALL
     text: str = Field(default="", max_length=200)
     page: int = Field(default=1, ge=1)
+    sort: ListSort | None = None
+
+
+class RowActionKind(StrEnum):
+    """What a list row's overflow menu offers. A new one (a request, say) is a member
+    here, a label in the view and an entry in the handler's table of row actions."""
+
+    VIEW = "view"
+
+
+class RowAction(Payload):
+    """One option of a list row's overflow menu: what to do, to which customer."""
+
+    customer_id: int = Field(ge=1)
+    action: RowActionKind
+
+
+class LicenceState(Payload):
+    """The licence view's selection: whose MAU the history shows (no customer: the
+    whole MSP) and the month of the per-customer table (`2026-11`; none: this month).
+
+    A customer option of the type-ahead carries a `CustomerRef`, which decodes as
+    this model too (a customer and no month)."""
+
+    customer_id: int | None = Field(default=None, ge=1)
+    month: str | None = Field(default=None, pattern=r"^\d{4}-(0[1-9]|1[0-2])$")

@@ -1,11 +1,13 @@
 """Customer accounts in Slack: `/msp add|customer|customers|export`, the Add
-customer shortcut and Home button, the card's Edit and Delete, list paging, the
-picker and the customer type-ahead."""
+customer shortcut and Home button, the card's Edit and Delete, the lists (paging,
+sorting, each row's menu, and the lists the Home tab opens in a modal), the picker
+and the customer type-ahead."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -14,15 +16,16 @@ from typing import Any
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.delivery import outbox
 from bot.domain import customers as rules
-from bot.domain.customers import CustomerField, CustomerFilter, Plan
+from bot.domain.customers import CustomerField, CustomerFilter, ListSort, Plan
 from bot.domain.customers import CustomerField as F
-from bot.errors import InvalidInput, NotAllowed, NotFound, RuleBroken
+from bot.errors import BotError, InvalidInput, NotAllowed, NotFound, RuleBroken
 from bot.ids import ActionId, BlockId, CallbackId
-from bot.payloads import CustomerRef, EditCustomerState, ListState
+from bot.payloads import CustomerRef, EditCustomerState, ListState, RowAction, RowActionKind
 from bot.services import customer_csv
 from bot.services import customers as service
 from bot.views import customers as views
@@ -30,9 +33,17 @@ from bot.views.message import Message
 from handlers.deps import Deps
 from handlers.forms import Form, errors_response
 from handlers.middleware import requester_of
-from handlers.registry import Listeners
+from handlers.registry import Listener, Listeners
 
 PAGE_SIZE = 20  # 20 rows + header, totals and navigation stay far below 50 blocks
+SORT_PREFIX = "sort:"
+SORT_USAGE = "Sort a list with sort:name, sort:trial (trial end) or sort:users."
+# The Home tab's list buttons share one actions block, where Slack wants each
+# action_id to differ, so a button may carry its list as a suffix (home_open_list:paid).
+HOME_LIST_ACTIONS = (
+    ActionId.HOME_OPEN_LIST,
+    *(f"{ActionId.HOME_OPEN_LIST}:{which}" for which in CustomerFilter),
+)
 logger = logging.getLogger(__name__)
 
 FollowUp = Callable[[], Awaitable[None]]
@@ -91,9 +102,8 @@ async def customer_command(call: Invocation) -> Message | FollowUp:
 
 
 async def customers_command(call: Invocation) -> Message | FollowUp:
-    which, text = parse_list_arguments(call.args)
-    state = ListState(filter=which, text=text[:200], page=1)
-    return await _page(call.context, call.deps, state)
+    state = parse_list_arguments(call.args)
+    return views.list_message(await _list_page(call.context, call.deps, state))
 
 
 async def export_command(call: Invocation) -> Message | FollowUp:
@@ -127,28 +137,145 @@ def field_error(error: InvalidInput) -> dict[str, Any]:
     return errors_response({error.field or CustomerField.NAME: error.message})
 
 
-def parse_list_arguments(args: list[str]) -> tuple[CustomerFilter, str]:
-    """`[paid|trials|expired|free|all] [TEXT]`; a first word that is not a filter is text."""
-    if args:
+def parse_list_arguments(args: list[str]) -> ListState:
+    """`[paid|trials|expired|free|all] [sort:name|trial|users] [TEXT]`: a first word
+    that is not a list's name is text; the sort word may stand anywhere."""
+    sort, words = _take_sort_word(args)
+    which = CustomerFilter.ALL
+    if words:
         try:
-            return CustomerFilter(args[0].lower()), " ".join(args[1:]).strip()
+            which = CustomerFilter(words[0].lower())
+            words = words[1:]
         except ValueError:
-            pass
-    return CustomerFilter.ALL, " ".join(args).strip()
+            pass  # not a list's name: the search starts here
+    return ListState(filter=which, text=" ".join(words).strip()[:200], sort=sort)
 
 
-async def _page(context: AsyncBoltContext, deps: Deps, state: ListState) -> Message:
+def _take_sort_word(args: list[str]) -> tuple[ListSort | None, list[str]]:
+    """The `sort:` word (the last one, if several) and the other words, in order."""
+    sort: ListSort | None = None
+    words = []
+    for word in args:
+        if not word.lower().startswith(SORT_PREFIX):
+            words.append(word)
+            continue
+        try:
+            sort = ListSort(word[len(SORT_PREFIX) :].lower())
+        except ValueError:
+            raise InvalidInput(f"“{word[:30]}” is not a way to sort. {SORT_USAGE}") from None
+    return sort, words
+
+
+async def _list_page(
+    context: AsyncBoltContext, deps: Deps, state: ListState
+) -> service.CustomerPage:
     async with deps.db.unit_of_work() as session:
-        page = await service.list_page(
+        return await service.list_page(
             session,
             requester=requester_of(context),
             which=state.filter,
             text=state.text,
             page=state.page,
+            sort=state.sort,
             page_size=PAGE_SIZE,
             now=deps.clock(),
         )
-    return views.list_message(page)
+
+
+async def _card_of(deps: Deps, context: AsyncBoltContext, customer_id: int) -> service.CustomerCard:
+    """A customer's card, as this person may see it."""
+    async with deps.db.unit_of_work() as session:
+        return await service.show(
+            session, requester=requester_of(context), customer_id=customer_id, now=deps.clock()
+        )
+
+
+# ---------------------------------------------------------------- clicks
+
+
+@dataclass(frozen=True, slots=True)
+class Click:
+    """A click on a button or menu (a list's Previous, Next and sort menu, a row's
+    menu, the Home tab's list buttons, a card's Edit and Delete), with what answering
+    it needs."""
+
+    action: dict[str, Any]
+    body: dict[str, Any]
+    context: AsyncBoltContext
+    client: AsyncWebClient
+    respond: AsyncRespond | None  # None on the Home tab and in modals: no response_url there
+    deps: Deps
+
+    @property
+    def in_modal(self) -> bool:
+        return _in_modal(self.body)
+
+    @property
+    def value(self) -> str | None:
+        return _chosen_value(self.action)
+
+
+async def show_list_page(click: Click) -> None:
+    """Previous, Next and the sort menu: the list again, in place (message or modal)."""
+    page = await _list_page(click.context, click.deps, ListState.decode(click.value))
+    if click.in_modal:
+        await _update_in_place(click.client, click.body, views.list_modal(page))
+    elif click.respond is not None:
+        message = views.list_message(page)
+        await click.respond(response_type="ephemeral", replace_original=True, **message.as_kwargs())
+
+
+async def open_home_list(click: Click) -> None:
+    """A list button of the Home tab (or of `/msp dashboard`): the list in a modal."""
+    page = await _list_page(click.context, click.deps, ListState.decode(click.value))
+    await _open_or_push(click.client, click.body, views.list_modal(page))
+
+
+async def act_on_row(click: Click) -> None:
+    chosen = RowAction.decode(click.value)
+    await ROW_ACTIONS[chosen.action](click, chosen.customer_id)
+
+
+async def view_card(click: Click, customer_id: int) -> None:
+    """The card: stacked on the modal the list is in, or as a message under the list."""
+    card = await _card_of(click.deps, click.context, customer_id)
+    if click.in_modal:
+        await click.client.views_push(
+            trigger_id=click.body["trigger_id"], view=views.card_modal(card)
+        )
+    elif click.respond is not None:
+        await click.respond(
+            response_type="ephemeral",
+            replace_original=False,
+            **views.card_message(card).as_kwargs(),
+        )
+
+
+# What each option of a row's menu does. A request action (trial extension,
+# upgrade...) is one more entry here; the listener stays as it is.
+ROW_ACTIONS: dict[RowActionKind, Callable[[Click, int], Awaitable[None]]] = {
+    RowActionKind.VIEW: view_card,
+}
+
+
+def click_listener(deps: Deps, answer: Callable[[Click], Awaitable[None]]) -> Listener:
+    """A listener that acks at once, then answers; a refusal on the Home tab or in a
+    modal is shown there (see `_refusals_in_views`)."""
+
+    async def listener(
+        ack: AsyncAck,
+        body: dict[str, Any],
+        action: dict[str, Any],
+        context: AsyncBoltContext,
+        client: AsyncWebClient,
+        respond: AsyncRespond | None = None,
+    ) -> None:
+        await ack()
+        async with _refusals_in_views(client, body):
+            await answer(Click(action, body, context, client, respond, deps))
+
+    listener.__name__ = answer.__name__  # Bolt names listeners in its logs
+    return listener
 
 
 # ---------------------------------------------------------------- listeners
@@ -243,29 +370,14 @@ def register(listeners: Listeners, deps: Deps) -> None:
         ack: AsyncAck, action: dict[str, Any], context: AsyncBoltContext, respond: AsyncRespond
     ) -> None:
         await ack()
-        ref = CustomerRef.decode(
-            action.get("value") or (action.get("selected_option") or {}).get("value")
-        )
-        async with deps.db.unit_of_work() as session:
-            card = await service.show(
-                session,
-                requester=requester_of(context),
-                customer_id=ref.customer_id,
-                now=deps.clock(),
-            )
+        ref = CustomerRef.decode(_chosen_value(action))
+        card = await _card_of(deps, context, ref.customer_id)
         replace = action.get("action_id") == ActionId.PICK_CUSTOMER
         await respond(
             response_type="ephemeral",
             replace_original=replace,
             **views.card_message(card).as_kwargs(),
         )
-
-    async def turn_page(
-        ack: AsyncAck, action: dict[str, Any], context: AsyncBoltContext, respond: AsyncRespond
-    ) -> None:
-        await ack()
-        message = await _page(context, deps, ListState.decode(action.get("value")))
-        await respond(response_type="ephemeral", replace_original=True, **message.as_kwargs())
 
     async def suggest_customers(
         ack: AsyncAck, payload: dict[str, Any], context: AsyncBoltContext
@@ -296,37 +408,23 @@ def register(listeners: Listeners, deps: Deps) -> None:
 
     async def _card_for(action: dict[str, Any], context: AsyncBoltContext) -> service.CustomerCard:
         """The card of the customer a button names, as this person may see it."""
-        ref = CustomerRef.decode(action.get("value"))
-        async with deps.db.unit_of_work() as session:
-            return await service.show(
-                session,
-                requester=requester_of(context),
-                customer_id=ref.customer_id,
-                now=deps.clock(),
-            )
+        return await _card_of(deps, context, CustomerRef.decode(action.get("value")).customer_id)
 
     def card_form_opener(
         allowed: Callable[[service.CustomerCard], bool],
         refusal: str,
         build: Callable[[service.CustomerCard], dict[str, Any]],
-    ) -> Callable[..., Awaitable[None]]:
+    ) -> Listener:
         """A button on a card that opens a form about that customer (Edit, Delete),
         after checking the person may (the services check again on submit)."""
 
-        async def open_form(
-            ack: AsyncAck,
-            body: dict[str, Any],
-            action: dict[str, Any],
-            context: AsyncBoltContext,
-            client: AsyncWebClient,
-        ) -> None:
-            await ack()
-            card = await _card_for(action, context)
+        async def open_form(click: Click) -> None:
+            card = await _card_for(click.action, click.context)
             if not allowed(card):
                 raise NotAllowed(refusal)
-            await _open_or_push(client, body, build(card))
+            await _open_or_push(click.client, click.body, build(card))
 
-        return open_form
+        return click_listener(deps, open_form)
 
     open_edit_form = card_form_opener(
         lambda card: card.can_edit,
@@ -348,18 +446,58 @@ def register(listeners: Listeners, deps: Deps) -> None:
     listeners.view(CallbackId.DELETE_CUSTOMER, submit_delete)
     listeners.action(ActionId.VIEW_CUSTOMER, show_from_button)
     listeners.action(ActionId.PICK_CUSTOMER, show_from_button)
-    listeners.action(ActionId.LIST_PREVIOUS, turn_page)
-    listeners.action(ActionId.LIST_NEXT, turn_page)
+    for action_id in (ActionId.LIST_PREVIOUS, ActionId.LIST_NEXT, ActionId.LIST_SORT):
+        listeners.action(action_id, click_listener(deps, show_list_page))
+    listeners.action(ActionId.ROW_MENU, click_listener(deps, act_on_row))
+    for action_id in HOME_LIST_ACTIONS:
+        listeners.action(action_id, click_listener(deps, open_home_list))
     listeners.options(ActionId.CUSTOMER_SEARCH, suggest_customers)
     listeners.view(CallbackId.FIND_CUSTOMER, submit_find)
 
 
+def _in_modal(body: dict[str, Any]) -> bool:
+    return (body.get("view") or {}).get("type") == "modal"
+
+
+def _chosen_value(action: dict[str, Any]) -> str | None:
+    """A button's value, or the value of the option chosen in a menu."""
+    return action.get("value") or (action.get("selected_option") or {}).get("value")
+
+
 async def _open_or_push(client: AsyncWebClient, body: dict[str, Any], view: dict[str, Any]) -> None:
-    """From a message, open a modal; from inside a modal, stack one on top."""
-    if body.get("view", {}).get("type") == "modal":
+    """From a message or the Home tab, open a modal; from inside a modal, stack one on top."""
+    if _in_modal(body):
         await client.views_push(trigger_id=body["trigger_id"], view=view)
     else:
         await client.views_open(trigger_id=body["trigger_id"], view=view)
+
+
+async def _update_in_place(
+    client: AsyncWebClient, body: dict[str, Any], view: dict[str, Any]
+) -> None:
+    """Redraw the modal the click came from. With the hash Slack refuses to replace a
+    modal that changed since this click's copy: a newer click redrew it, and that
+    newer list stands, so this refusal is dropped."""
+    shown = body["view"]
+    try:
+        await client.views_update(view_id=shown["id"], hash=shown.get("hash"), view=view)
+    except SlackApiError as error:
+        if error.response.get("error") != "hash_conflict":
+            raise
+
+
+@asynccontextmanager
+async def _refusals_in_views(client: AsyncWebClient, body: dict[str, Any]) -> AsyncIterator[None]:
+    """A click on the Home tab or in a modal comes without a response_url, so the error
+    handler has nowhere to answer it: there a refusal is shown in a small modal instead.
+    In a message the error handler answers as usual."""
+    try:
+        yield
+    except BotError as refusal:
+        if "view" not in body:
+            raise
+        notice = views.notice_modal(title="Customers", text=refusal.message)
+        await _open_or_push(client, body, notice)
 
 
 # ---------------------------------------------------------------- reading the forms

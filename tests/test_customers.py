@@ -404,14 +404,13 @@ async def test_trials_list_pages_and_totals(client, slack, db, owner, fake_slack
     assert "billed" not in shown  # R5: trial users are not billable users
     assert len(body["blocks"]) <= 50
     rows = [
-        b
-        for b in body["blocks"]
-        if b.get("accessory", {}).get("action_id") == ActionId.VIEW_CUSTOMER
+        b for b in body["blocks"] if b.get("accessory", {}).get("action_id") == ActionId.ROW_MENU
     ]
     assert len(rows) == 20
     [nav] = [b for b in body["blocks"] if b["type"] == "actions"]
-    [next_button] = nav["elements"]
+    next_button, sort_menu = nav["elements"]
     assert next_button["action_id"] == ActionId.LIST_NEXT
+    assert sort_menu["action_id"] == ActionId.LIST_SORT
     await post(
         client, slack.block_actions(action_id=ActionId.LIST_NEXT, value=next_button["value"])
     )
@@ -429,9 +428,14 @@ async def test_list_text_filter_and_view_button(client, slack, db, owner, fake_s
     reply = await post(client, slack.slash_command("customers north", user_id=owner))
     shown = all_text(reply.json["blocks"])
     assert "Northwind" in shown and "Southwind" not in shown
-    view_button = next(b for b in reply.json["blocks"] if "accessory" in b)["accessory"]
+    row_menu = next(b for b in reply.json["blocks"] if "accessory" in b)["accessory"]
+    [view_card] = row_menu["options"]
+    overflow = {"type": "overflow"}
     await post(
-        client, slack.block_actions(action_id=ActionId.VIEW_CUSTOMER, value=view_button["value"])
+        client,
+        slack.block_actions(
+            action_id=ActionId.ROW_MENU, selected_option=view_card, extra_action=overflow
+        ),
     )
     [card] = await calls_to(fake_slack, "response_url")
     assert card.args["replace_original"] is False

@@ -65,6 +65,23 @@ FILTER_STATUSES: dict[CustomerFilter, frozenset[Status]] = {
     CustomerFilter.FREE: frozenset({Status.FREE}),
 }
 
+
+class ListSort(StrEnum):
+    """How a customer list is ordered (the values are the `sort:` words of
+    `/msp customers`). Every order ends with the name, which is unique within an MSP
+    (R2), so each customer has one place and pages never repeat or skip one."""
+
+    NAME = "name"  # A-Z
+    TRIAL_END = "trial"  # soonest first, customers without a trial end last
+    USERS = "users"  # most first
+
+    @classmethod
+    def default_for(cls, which: CustomerFilter) -> ListSort:
+        """Active trials by the one that ends first (what needs attention now),
+        every other list by name."""
+        return cls.TRIAL_END if which == CustomerFilter.TRIALS else cls.NAME
+
+
 DEFAULT_TRIAL_DAYS = 30  # R4
 DEFAULT_MONTHLY_PRICE = Decimal("75.00")  # R18
 DEFAULT_MAX_MAU_THRESHOLD = 1_000_000  # R20: this large means "never block"

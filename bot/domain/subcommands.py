@@ -48,7 +48,7 @@ CATALOG: tuple[SubcommandSpec, ...] = (
     SubcommandSpec(Subcommand.CUSTOMER, "customer NAME-OR-ACCOUNT", "a customer's card", ALL_ROLES),
     SubcommandSpec(
         Subcommand.CUSTOMERS,
-        "customers [paid|trials|expired|free|all] [TEXT]",
+        "customers [paid|trials|expired|free|all] [sort:name|trial|users] [TEXT]",
         "list customers, with totals",
         ALL_ROLES,
     ),

@@ -18,6 +18,7 @@ from bot.domain.customers import (
     Capacity,
     CustomerField,
     CustomerFilter,
+    ListSort,
     Plan,
     Status,
     account_number_key,
@@ -44,6 +45,11 @@ ADDS = frozenset({Role.OWNER, Role.ADMIN, Role.MEMBER})
 DELETES = frozenset({Role.OWNER, Role.ADMIN})
 PICKER_LIMIT = 100  # Slack shows at most 100 options in a select
 EMAIL_TAKEN = "This admin email is already used by another account."
+LIST_ORDERS: dict[ListSort, customer_repo.ListOrder] = {
+    ListSort.NAME: "name",
+    ListSort.TRIAL_END: "trial_end",
+    ListSort.USERS: "users",
+}
 
 
 class StaleEdit(BotError):
@@ -125,6 +131,7 @@ class CustomerRow:
     status: Status
     users: int
     licences: int
+    trial_end: date | None
     trial_days_left: int | None
     renewal_date: date | None
 
@@ -133,6 +140,7 @@ class CustomerRow:
 class CustomerPage:
     filter: CustomerFilter
     text: str
+    sort: ListSort
     page: int
     page_count: int
     total: int
@@ -294,7 +302,10 @@ async def list_page(
     page: int,
     page_size: int,
     now: datetime,
+    sort: ListSort | None = None,
 ) -> CustomerPage:
+    """One page of a list, as this person may see it; no `sort` means the list's default."""
+    sort = sort or ListSort.default_for(which)
     msp = await _msp(session, requester)
     statuses = {status.value for status in FILTER_STATUSES[which]}
     scope = {
@@ -311,12 +322,13 @@ async def list_page(
         **scope,
         offset=(page - 1) * page_size,
         limit=page_size,
-        order_by_trial_end=which == CustomerFilter.TRIALS,
+        order=LIST_ORDERS[sort],
     )
     today = today_for(msp, now)
     return CustomerPage(
         filter=which,
         text=text,
+        sort=sort,
         page=page,
         page_count=page_count,
         total=total,
@@ -593,6 +605,7 @@ def _row(customer: Customer, today: date) -> CustomerRow:
         status=Status(customer.status),
         users=customer.users,
         licences=customer.licences,
+        trial_end=customer.trial_end,
         trial_days_left=trial_days_left(customer.trial_end, today=today)
         if customer.status == Status.ACTIVE_TRIAL.value
         else None,

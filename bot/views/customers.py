@@ -16,9 +16,11 @@ from slack_sdk.models.blocks import (
     ExternalDataSelectElement,
     HeaderBlock,
     InputBlock,
+    InteractiveElement,
     MarkdownTextObject,
     NumberInputElement,
     Option,
+    OverflowMenuElement,
     PlainTextInputElement,
     PlainTextObject,
     SectionBlock,
@@ -31,22 +33,26 @@ from bot.domain.customers import (
     DEFAULT_MAX_MAU_THRESHOLD,
     MAX_NAME_LENGTH,
     CustomerFilter,
+    ListSort,
     Plan,
+    Status,
 )
 from bot.ids import ActionId, BlockId, CallbackId, CustomerField
-from bot.payloads import CustomerRef, EditCustomerState, ListState
+from bot.payloads import CustomerRef, EditCustomerState, ListState, RowAction, RowActionKind
 from bot.services.customers import CustomerCard, CustomerPage, CustomerRow
 from bot.views.limits import MAX_SURFACE_BLOCKS, checked_blocks
 from bot.views.message import Message
 from bot.views.mrkdwn import escape, mention, money, number, slack_date
 
 NEW_PLANS = (Plan.TRIAL, Plan.ESSENTIALS, Plan.PROFESSIONAL, Plan.ENTERPRISE)
+# The Command Center's names for its lists (the Home tab's buttons say the same);
+# each fits a modal's title (24 characters).
 FILTER_TITLES = {
-    CustomerFilter.ALL: "All customers",
-    CustomerFilter.PAID: "Paid customers",
-    CustomerFilter.TRIALS: "Active trials",
-    CustomerFilter.EXPIRED: "Expired trials",
-    CustomerFilter.FREE: "Free customers",
+    CustomerFilter.ALL: "All Customers",
+    CustomerFilter.PAID: "Paid Subscriptions",
+    CustomerFilter.TRIALS: "Active Trials",
+    CustomerFilter.EXPIRED: "Expired Trials",
+    CustomerFilter.FREE: "Free Customers",
 }
 
 
@@ -197,36 +203,50 @@ def find_modal() -> dict[str, Any]:
 
 # ---------------------------------------------------------------- lists
 
+SORT_LABELS = {
+    ListSort.NAME: "Name (A-Z)",
+    ListSort.TRIAL_END: "Trial end (soonest first)",
+    ListSort.USERS: "Users (most first)",
+}
+ROW_ACTION_LABELS = {RowActionKind.VIEW: "View card"}
+SEARCH_TOO_LONG_TO_SORT = "Shorten the search to sort this list."
+
 
 def list_message(page: CustomerPage) -> Message:
+    """A list as an ephemeral message (`/msp customers`)."""
     title = FILTER_TITLES[page.filter]
     if page.text:
         title += f" matching “{page.text[:40]}”"
-    blocks: list[Block] = [
-        HeaderBlock(text=title[:150]),
-        ContextBlock(elements=[MarkdownTextObject(text=_totals(page))]),
-    ]
-    for row in page.rows:
-        blocks.append(
-            SectionBlock(
-                fields=[
-                    PlainTextObject(text=f"{row.name} · {row.account_number}"),
-                    MarkdownTextObject(text=_row_details(row)),
-                ],
-                accessory=ButtonElement(
-                    text="View",
-                    action_id=ActionId.VIEW_CUSTOMER,
-                    value=CustomerRef(customer_id=row.id).encode(),
-                ),
-            )
-        )
+    blocks: list[Block] = [HeaderBlock(text=title[:150]), *list_blocks(page)]
+    return Message.of(f"{escape(title)}: {page.total:,} customers", blocks)
+
+
+def list_modal(page: CustomerPage) -> dict[str, Any]:
+    """A list opened from the Home tab: the message's blocks, the title in the modal's."""
+    return _modal(
+        callback_id=CallbackId.CUSTOMER_LIST,
+        title=FILTER_TITLES[page.filter],
+        blocks=list_blocks(page),
+        submit=None,
+        close="Close",
+    )
+
+
+def list_blocks(page: CustomerPage) -> list[Block]:
+    """Totals, rows and controls: one body for the message and the modal."""
+    sort = _sort_select(page) if page.rows else None
+    notes = [_totals(page)]
+    if page.rows and sort is None:
+        notes.append(SEARCH_TOO_LONG_TO_SORT)
+    blocks: list[Block] = [ContextBlock(elements=[MarkdownTextObject(text=n) for n in notes])]
+    blocks += [_row_block(row) for row in page.rows]
     if not page.rows:
         blocks.append(SectionBlock(text=MarkdownTextObject(text="No customers here.")))
-    navigation = _navigation(page)
-    if navigation:
+    controls: list[InteractiveElement] = [*_page_buttons(page), *([sort] if sort else [])]
+    if controls:
         blocks.append(DividerBlock())
-        blocks.append(ActionsBlock(block_id=BlockId.LIST_NAVIGATION, elements=navigation))
-    return Message.of(f"{escape(title)}: {page.total:,} customers", blocks)
+        blocks.append(ActionsBlock(block_id=BlockId.LIST_NAVIGATION, elements=controls))
+    return blocks
 
 
 def _totals(page: CustomerPage) -> str:
@@ -239,11 +259,23 @@ def _totals(page: CustomerPage) -> str:
     return " · ".join(parts)
 
 
+def _row_block(row: CustomerRow) -> SectionBlock:
+    return SectionBlock(
+        fields=[
+            PlainTextObject(text=f"{row.name} · {row.account_number}"),
+            MarkdownTextObject(text=_row_details(row)),
+        ],
+        accessory=_row_menu(row),
+    )
+
+
 def _row_details(row: CustomerRow) -> str:
     """Plan, status and figures: no user text here, the name is in plain text beside it."""
     line = f"{row.plan.label} · {row.status.label}"
     if row.trial_days_left is not None:
         line += f" · {row.trial_days_left} days left"
+    if row.status == Status.EXPIRED_TRIAL and row.trial_end:
+        line += f" · ended {slack_date(row.trial_end)}"
     line += f" · {number(row.users)} users"
     if row.plan.is_paid:
         line += f" / {number(row.licences)} licences"
@@ -252,19 +284,65 @@ def _row_details(row: CustomerRow) -> str:
     return line
 
 
-def _navigation(page: CustomerPage) -> list[ButtonElement]:
+def _row_menu(row: CustomerRow) -> OverflowMenuElement:
+    """A row's actions, in one menu (Slack allows five options)."""
+    options = [
+        Option(
+            text=ROW_ACTION_LABELS[kind],
+            value=RowAction(customer_id=row.id, action=kind).encode(),
+        )
+        for kind in _row_actions(row)
+    ]
+    return OverflowMenuElement(action_id=ActionId.ROW_MENU, options=options)
+
+
+def _row_actions(row: CustomerRow) -> list[RowActionKind]:
+    """What this row offers. Every row can show its card; the requests to come (trial
+    extension, upgrade...) depend on the row's status and are added here."""
+    return [RowActionKind.VIEW]
+
+
+def _page_buttons(page: CustomerPage) -> list[ButtonElement]:
     buttons = []
     if page.page > 1:
-        state = ListState(filter=page.filter, text=page.text, page=page.page - 1)
         buttons.append(
-            ButtonElement(text="◀ Previous", action_id=ActionId.LIST_PREVIOUS, value=state.encode())
+            ButtonElement(
+                text="◀ Previous",
+                action_id=ActionId.LIST_PREVIOUS,
+                value=_state(page, page_number=page.page - 1, sort=page.sort),
+            )
         )
     if page.page < page.page_count:
-        state = ListState(filter=page.filter, text=page.text, page=page.page + 1)
         buttons.append(
-            ButtonElement(text="Next ▶", action_id=ActionId.LIST_NEXT, value=state.encode())
+            ButtonElement(
+                text="Next ▶",
+                action_id=ActionId.LIST_NEXT,
+                value=_state(page, page_number=page.page + 1, sort=page.sort),
+            )
         )
     return buttons
+
+
+def _sort_select(page: CustomerPage) -> StaticSelectElement | None:
+    """Each option carries the whole list state (page 1 in its order), so the answer
+    needs nothing else from the list, in a message as in a modal. None when a long
+    search would not fit in an option's value."""
+    options = {
+        sort: Option(text=SORT_LABELS[sort], value=_state(page, page_number=1, sort=sort))
+        for sort in ListSort
+    }
+    if any(len(option.value) > Option.value_max_length for option in options.values()):
+        return None
+    return StaticSelectElement(
+        action_id=ActionId.LIST_SORT,
+        placeholder="Sort by",
+        options=list(options.values()),
+        initial_option=options[page.sort],
+    )
+
+
+def _state(page: CustomerPage, *, page_number: int, sort: ListSort) -> str:
+    return ListState(filter=page.filter, text=page.text, page=page_number, sort=sort).encode()
 
 
 # ---------------------------------------------------------------- forms

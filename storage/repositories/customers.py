@@ -5,12 +5,15 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Sequence
 from datetime import datetime
+from typing import Literal
 
 from sqlalchemy import Select, and_, case, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from storage.models import Customer, CustomerAssignment
+
+ListOrder = Literal["name", "trial_end", "users"]
 
 
 def visible(msp_id: int, assigned_to: str | None) -> list:
@@ -143,6 +146,18 @@ def _listing(
     return clauses
 
 
+def _list_order(order: ListOrder) -> list:
+    """ORDER BY of a listing. Each ends with the name, unique within an MSP, so every
+    customer has exactly one place and a page boundary never repeats or skips one."""
+    by_name = Customer.name_key.asc()
+    if order == "trial_end":
+        # Spelled out because the backends differ: SQLite puts NULLs first, PostgreSQL last.
+        return [Customer.trial_end.asc().nulls_last(), by_name]
+    if order == "users":
+        return [Customer.users.desc(), by_name]
+    return [by_name]
+
+
 async def page(
     session: AsyncSession,
     *,
@@ -152,15 +167,12 @@ async def page(
     text_key: str,
     offset: int,
     limit: int,
-    order_by_trial_end: bool,
+    order: ListOrder,
 ) -> Sequence[Customer]:
-    order = (
-        [Customer.trial_end.asc(), Customer.name_key] if order_by_trial_end else [Customer.name_key]
-    )
     statement: Select[tuple[Customer]] = (
         select(Customer)
         .where(*_listing(msp_id, assigned_to, statuses, text_key))
-        .order_by(*order)
+        .order_by(*_list_order(order))
         .offset(offset)
         .limit(limit)
     )
