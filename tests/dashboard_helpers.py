@@ -50,6 +50,7 @@ async def seed_customer(
     mau: int | None = None,
     month: date = date(2026, 11, 1),
     assigned: list[str] | None = None,
+    max_mau: int = 1_000_000,
 ) -> int:
     """A customer with its figures; `mau` adds a usage row for `month`."""
     number = next(_numbers)
@@ -69,6 +70,7 @@ async def seed_customer(
             status=status,
             trial_end=trial_end,
             users=users,
+            max_mau_threshold=max_mau,
             agents_reporting=agents[0],
             agents_total=agents[1],
             created_by="U0001",

@@ -8,6 +8,7 @@ from bot.domain.roles import Role
 from bot.ids import ActionId, BlockId
 from bot.services.dashboard import (
     Allowances,
+    AtThreshold,
     Dashboard,
     DeliveryProblems,
     SilentAgents,
@@ -134,6 +135,17 @@ def _huge_dashboard(role: Role, *, whole_msp: bool = True) -> Dashboard:
             )
             for index in range(5)
         ],
+        at_max_mau=[
+            AtThreshold(
+                id=index + 1,
+                account_number="ABCD-EFGH",
+                name=long_name,
+                mau=10**9,
+                threshold=999_999,
+            )
+            for index in range(5)
+        ],
+        at_max_mau_total=10**9,
         allowances=Allowances(max_customers=10**9, seat_allowance=10**9, mau_allowance=10**9)
         if whole_msp
         else None,

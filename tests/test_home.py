@@ -147,6 +147,73 @@ async def test_a_member_sees_only_assigned_customers_and_no_allowances(
     assert "Add customer" in _list_buttons(view)
 
 
+def _threshold_rows(view: dict) -> list[str]:
+    """The customer names listed under the max-MAU heading, in order."""
+    blocks = view["blocks"]
+    start = next(
+        index
+        for index, block in enumerate(blocks)
+        if "At their max-MAU threshold" in block.get("text", {}).get("text", "")
+    )
+    rows = []
+    for block in blocks[start + 1 :]:
+        if block["type"] != "section" or "fields" not in block:
+            break
+        rows.append(block["fields"][0]["text"].split(" · ")[0])
+    return rows
+
+
+async def test_customers_at_their_max_mau_threshold_are_listed_furthest_over_first(
+    client, slack, db, fake_slack, backend
+):
+    """R20: at or over the threshold this month blocks new end users; a threshold
+    of 1,000,000 never blocks; last month's usage and deleted customers don't count."""
+    await grant(db, "U0001", Role.OWNER)
+    await grant(db, "U0900", Role.OWNER, team_id="T0900")
+    await seed_customer(db, name="Exactly At", max_mau=50, mau=50)
+    await seed_customer(db, name="Far Over", max_mau=100, mau=120)
+    await seed_customer(db, name="Just Under", max_mau=100, mau=99)
+    await seed_customer(db, name="Never Blocks", mau=2_000_000)
+    await seed_customer(db, name="Last Month", max_mau=10, mau=500, month=date(2026, 10, 1))
+    await seed_customer(db, name="Gone", status="deleted", max_mau=1, mau=5)
+    await seed_customer(db, name="Theirs", team_id="T0900", max_mau=1, mau=5)
+    view = await _home_of(client, slack, fake_slack, "U0001")
+    text = all_text(view["blocks"])
+    assert ":no_entry: *At their max-MAU threshold*: 2 customers" in text
+    assert _threshold_rows(view) == ["Far Over", "Exactly At"]
+    assert "120 MAU this month · threshold 100" in text
+    assert "50 MAU this month · threshold 50" in text
+
+
+async def test_a_member_sees_only_their_customers_at_the_threshold(
+    client, slack, db, fake_slack, backend
+):
+    await grant(db, "U0005", Role.MEMBER)
+    await seed_customer(db, name="Mine", max_mau=10, mau=10, assigned=["U0005"])
+    await seed_customer(db, name="Not Mine", max_mau=10, mau=90)
+    view = await _home_of(client, slack, fake_slack, "U0005")
+    assert ": 1 customer: new end users are blocked" in all_text(view["blocks"])
+    assert _threshold_rows(view) == ["Mine"]
+
+
+async def test_more_customers_at_the_threshold_than_shown_are_counted(
+    client, slack, db, fake_slack
+):
+    await grant(db, "U0001", Role.OWNER)
+    for index in range(7):
+        await seed_customer(db, name=f"Busy {index}", max_mau=100, mau=100 + index)
+    view = await _home_of(client, slack, fake_slack, "U0001")
+    assert _threshold_rows(view) == ["Busy 6", "Busy 5", "Busy 4", "Busy 3", "Busy 2"]
+    assert "…and 2 more (furthest over shown)." in all_text(view["blocks"])
+
+
+async def test_no_threshold_section_when_nobody_is_blocked(client, slack, db, fake_slack):
+    await grant(db, "U0001", Role.OWNER)
+    await seed_customer(db, name="Quiet", max_mau=100, mau=3)
+    view = await _home_of(client, slack, fake_slack, "U0001")
+    assert "max-MAU threshold" not in all_text(view["blocks"])
+
+
 async def test_viewers_cannot_add_and_admins_see_delivery_problems(client, slack, db, fake_slack):
     await grant(db, "U0001", Role.ADMIN)
     await grant(db, "U0002", Role.VIEWER)

@@ -1,5 +1,6 @@
 """The Command Center summary: the MSP's KPIs, its lists' sizes, trials about to
-end, agents gone quiet and, for admins, delivery problems. Members get the same
+end, customers at their max-MAU threshold (R20), agents gone quiet and, for
+admins, delivery problems. Members get the same
 summary over the customers assigned to them, without the MSP's allowances."""
 
 from __future__ import annotations
@@ -9,7 +10,13 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.domain.customers import FILTER_STATUSES, CustomerFilter, Status, trial_days_left
+from bot.domain.customers import (
+    DEFAULT_MAX_MAU_THRESHOLD,
+    FILTER_STATUSES,
+    CustomerFilter,
+    Status,
+    trial_days_left,
+)
 from bot.domain.roles import Role
 from bot.errors import NotAllowed
 from bot.services.customers import assigned_filter, today_for
@@ -18,10 +25,12 @@ from bot.services.tenancy import Requester
 from storage.models import Customer, Msp
 from storage.repositories import dashboard as dashboard_repo
 from storage.repositories import outbox as outbox_repo
+from storage.repositories.dashboard import AtThreshold
 
 TRIALS_ENDING_DAYS = 7
 TRIALS_SHOWN = 10
 SILENT_AGENTS_SHOWN = 5
+AT_MAX_MAU_SHOWN = 5
 DELIVERY_PROBLEM_DAYS = 7
 _NOT_COUNTED = [Status.DELETED.value]
 
@@ -79,6 +88,8 @@ class Dashboard:
     silent_agents: int
     customers_with_silent_agents: int
     silent_agent_customers: list[SilentAgents]
+    at_max_mau: list[AtThreshold]  # R20: new end users are blocked at these customers
+    at_max_mau_total: int
     allowances: Allowances | None
     delivery: DeliveryProblems | None  # for the roles that manage delivery
 
@@ -114,6 +125,14 @@ async def dashboard(session: AsyncSession, *, requester: Requester, now: datetim
     quiet = await dashboard_repo.silent_agents(
         session, **scope, excluded_statuses=_NOT_COUNTED, limit=SILENT_AGENTS_SHOWN
     )
+    at_max_mau, at_max_mau_total = await dashboard_repo.at_max_mau(
+        session,
+        **scope,
+        month=today.replace(day=1),
+        never_blocks=DEFAULT_MAX_MAU_THRESHOLD,
+        excluded_statuses=_NOT_COUNTED,
+        limit=AT_MAX_MAU_SHOWN,
+    )
     whole_msp = assigned_to is None
     return Dashboard(
         role=requester.role,
@@ -137,6 +156,8 @@ async def dashboard(session: AsyncSession, *, requester: Requester, now: datetim
             figures.customers_with_silent_agents for figures in counted
         ),
         silent_agent_customers=[_silent(customer) for customer in quiet],
+        at_max_mau=at_max_mau,
+        at_max_mau_total=at_max_mau_total,
         allowances=Allowances(msp.max_customers, msp.seat_allowance, msp.mau_allowance)
         if whole_msp
         else None,

@@ -18,7 +18,7 @@ from slack_sdk.models.blocks import (
 from bot.domain.customers import CustomerFilter
 from bot.ids import ActionId, BlockId
 from bot.payloads import CustomerRef, ListState
-from bot.services.dashboard import Dashboard, SilentAgents, TrialEnding
+from bot.services.dashboard import AtThreshold, Dashboard, SilentAgents, TrialEnding
 from bot.views.message import Message
 from bot.views.mrkdwn import mention, number, slack_date
 
@@ -32,12 +32,13 @@ LIST_BUTTONS = (
 
 def dashboard_blocks(board: Dashboard, *, may_add_customers: bool) -> list[Block]:
     """Everything but the title: KPIs, the lists' buttons, trials ending soon,
-    agents not reporting and delivery problems."""
+    customers at their max-MAU threshold, agents not reporting and delivery problems."""
     blocks: list[Block] = [
         SectionBlock(block_id=BlockId.HOME_KPIS, fields=_kpis(board)),
         ActionsBlock(block_id=BlockId.HOME_LISTS, elements=_list_buttons(board, may_add_customers)),
     ]
     blocks += _trials_ending(board)
+    blocks += _at_max_mau(board)
     blocks += _silent_agents(board)
     blocks += _delivery(board)
     return blocks
@@ -154,6 +155,40 @@ def _trial_row(trial: TrialEnding) -> SectionBlock:
             ),
         ],
         accessory=_view_button(trial.id),
+    )
+
+
+def _at_max_mau(board: Dashboard) -> list[Block]:
+    """R20: these customers' new end users are blocked until the threshold is raised
+    (Edit on the card) or the month ends."""
+    if not board.at_max_mau_total:
+        return []
+    count = board.at_max_mau_total
+    title = (
+        f":no_entry: *At their max-MAU threshold*: {number(count)} "
+        f"customer{'s' if count != 1 else ''}: new end users are blocked"
+    )
+    blocks: list[Block] = [DividerBlock(), SectionBlock(text=MarkdownTextObject(text=title))]
+    blocks += [_threshold_row(row) for row in board.at_max_mau]
+    more = count - len(board.at_max_mau)
+    if more > 0:
+        blocks.append(
+            ContextBlock(
+                elements=[MarkdownTextObject(text=f"…and {more:,} more (furthest over shown).")]
+            )
+        )
+    return blocks
+
+
+def _threshold_row(row: AtThreshold) -> SectionBlock:
+    return SectionBlock(
+        fields=[
+            PlainTextObject(text=f"{row.name} · {row.account_number}"),
+            MarkdownTextObject(
+                text=f"{number(row.mau)} MAU this month · threshold {number(row.threshold)}"
+            ),
+        ],
+        accessory=_view_button(row.id),
     )
 
 

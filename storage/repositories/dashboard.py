@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Customer, CustomerLocation, CustomerUsage
@@ -117,3 +117,57 @@ async def silent_agents(
         .limit(limit)
     )
     return (await session.scalars(statement)).all()
+
+
+@dataclass(frozen=True, slots=True)
+class AtThreshold:
+    """A customer whose MAU this month has reached its max-MAU threshold."""
+
+    id: int
+    account_number: str
+    name: str
+    mau: int
+    threshold: int
+
+
+async def at_max_mau(
+    session: AsyncSession,
+    *,
+    msp_id: int,
+    assigned_to: str | None,
+    month: date,
+    never_blocks: int,
+    excluded_statuses: list[str],
+    limit: int,
+) -> tuple[list[AtThreshold], int]:
+    """R20: customers whose MAU reported for `month` is at or over their threshold
+    (thresholds of `never_blocks` or more never block), furthest over first, and how
+    many there are. Starts from the few customers that have a threshold at all."""
+    where = [
+        *visible(msp_id, assigned_to),
+        Customer.status.not_in(excluded_statuses),
+        Customer.max_mau_threshold < never_blocks,
+        CustomerUsage.mau >= Customer.max_mau_threshold,
+    ]
+    this_month = and_(CustomerUsage.customer_id == Customer.id, CustomerUsage.month == month)
+    total = await session.scalar(
+        select(func.count()).select_from(Customer).join(CustomerUsage, this_month).where(*where)
+    )
+    if not total:
+        return [], 0
+    over = CustomerUsage.mau - Customer.max_mau_threshold
+    rows = await session.execute(
+        select(
+            Customer.id,
+            Customer.account_number,
+            Customer.name,
+            CustomerUsage.mau,
+            Customer.max_mau_threshold,
+        )
+        .select_from(Customer)
+        .join(CustomerUsage, this_month)
+        .where(*where)
+        .order_by(over.desc(), Customer.name_key)
+        .limit(limit)
+    )
+    return [AtThreshold(*row) for row in rows], int(total)
