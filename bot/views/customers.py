@@ -27,7 +27,6 @@ from slack_sdk.models.blocks import (
     StaticSelectElement,
     UserMultiSelectElement,
 )
-from slack_sdk.models.views import View
 
 from bot.domain.customers import (
     DEFAULT_MAX_MAU_THRESHOLD,
@@ -40,8 +39,8 @@ from bot.domain.customers import (
 from bot.ids import ActionId, BlockId, CallbackId, CustomerField
 from bot.payloads import CustomerRef, EditCustomerState, ListState, RowAction, RowActionKind
 from bot.services.customers import CustomerCard, CustomerPage, CustomerRow
-from bot.views.limits import MAX_SURFACE_BLOCKS, checked_blocks
 from bot.views.message import Message
+from bot.views.modal import modal
 from bot.views.mrkdwn import escape, mention, money, number, slack_date
 
 NEW_PLANS = (Plan.TRIAL, Plan.ESSENTIALS, Plan.PROFESSIONAL, Plan.ENTERPRISE)
@@ -97,7 +96,7 @@ def card_modal(card: CustomerCard, *, intro: str | None = None) -> dict[str, Any
     blocks = card_blocks(card)
     if intro:
         blocks.insert(0, _plain_section(intro))
-    return _modal(callback_id=None, title="Customer", blocks=blocks, submit=None, close="Done")
+    return modal(callback_id=None, title="Customer", blocks=blocks, submit=None, close="Done")
 
 
 def _trial_left(card: CustomerCard) -> str:
@@ -196,7 +195,7 @@ def find_modal() -> dict[str, Any]:
             ),
         )
     ]
-    return _modal(
+    return modal(
         callback_id=CallbackId.FIND_CUSTOMER, title="Find a customer", blocks=blocks, submit="Show"
     )
 
@@ -223,7 +222,7 @@ def list_message(page: CustomerPage) -> Message:
 
 def list_modal(page: CustomerPage) -> dict[str, Any]:
     """A list opened from the Home tab: the message's blocks, the title in the modal's."""
-    return _modal(
+    return modal(
         callback_id=CallbackId.CUSTOMER_LIST,
         title=FILTER_TITLES[page.filter],
         blocks=list_blocks(page),
@@ -400,7 +399,7 @@ def add_modal(*, default_price: Decimal) -> dict[str, Any]:
             optional=True,
         ),
     ]
-    return _modal(
+    return modal(
         callback_id=CallbackId.ADD_CUSTOMER, title="Add customer", blocks=blocks, submit="Add"
     )
 
@@ -463,7 +462,7 @@ def edit_modal(card: CustomerCard) -> dict[str, Any]:
         ),
     ]
     state = EditCustomerState(customer_id=card.id, version=card.version).encode()
-    return _modal(
+    return modal(
         callback_id=CallbackId.EDIT_CUSTOMER,
         title="Edit customer",
         blocks=blocks,
@@ -481,7 +480,7 @@ def delete_modal(card: CustomerCard) -> dict[str, Any]:
         _plain_section(warning),
         _text_input(CustomerField.CONFIRM_NAME, "Customer name", placeholder=card.name[:150]),
     ]
-    return _modal(
+    return modal(
         callback_id=CallbackId.DELETE_CUSTOMER,
         title="Delete customer",
         blocks=blocks,
@@ -492,7 +491,7 @@ def delete_modal(card: CustomerCard) -> dict[str, Any]:
 
 def deleted_modal(*, name: str, account_number: str) -> dict[str, Any]:
     text = f":wastebasket: {name} ({account_number}) was deleted."
-    return _modal(
+    return modal(
         callback_id=None,
         title="Customer deleted",
         blocks=[_plain_section(text)],
@@ -503,7 +502,7 @@ def deleted_modal(*, name: str, account_number: str) -> dict[str, Any]:
 
 def notice_modal(*, title: str, text: str) -> dict[str, Any]:
     """A one-message modal; `text` is plain text."""
-    return _modal(
+    return modal(
         callback_id=None,
         title=title,
         blocks=[_plain_section(text)],
@@ -567,28 +566,6 @@ def _number_input(
             min_value=minimum,
         ),
     )
-
-
-def _modal(
-    *,
-    callback_id: str | None,
-    title: str,
-    blocks: list[Block],
-    submit: str | None,
-    close: str = "Cancel",
-    metadata: str | None = None,
-) -> dict[str, Any]:
-    view = View(
-        type="modal",
-        callback_id=callback_id,
-        title=PlainTextObject(text=title[:24]),
-        submit=PlainTextObject(text=submit) if submit else None,
-        close=PlainTextObject(text=close),
-        private_metadata=metadata,
-        blocks=blocks,
-    ).to_dict()
-    view["blocks"] = checked_blocks(view["blocks"], limit=MAX_SURFACE_BLOCKS)
-    return view
 
 
 def export_queued_message(filename: str) -> Message:

@@ -24,7 +24,6 @@ from slack_sdk.models.blocks import (
     SectionBlock,
     StaticSelectElement,
 )
-from slack_sdk.models.views import View
 
 from bot.domain.mau import (
     MAX_ORDER_NOTE_LENGTH,
@@ -44,8 +43,8 @@ from bot.services.licence import (
     OrderResult,
 )
 from bot.views.customers import picker_options
-from bot.views.limits import MAX_SURFACE_BLOCKS, checked_blocks
 from bot.views.message import Message
+from bot.views.modal import modal
 from bot.views.mrkdwn import escape, mention, number, slack_date
 
 MAX_SECTION_TEXT = 3000
@@ -328,7 +327,7 @@ def order_modal(status: AllowanceStatus) -> dict[str, Any]:
             ),
         ),
     ]
-    return _modal(
+    return modal(
         callback_id=CallbackId.ORDER_ALLOWANCE,
         title="Extend MAU allowance",
         blocks=blocks,
@@ -342,7 +341,7 @@ def ordered_modal(result: OrderResult) -> dict[str, Any]:
         f":white_check_mark: Ordered {number(result.quantity)} more MAU. The allowance is "
         f"now *{number(result.allowance_after)}* (it was {number(result.allowance_before)})."
     )
-    return _modal(
+    return modal(
         callback_id=None,
         title="Allowance extended",
         blocks=[SectionBlock(text=MarkdownTextObject(text=text))],
@@ -391,23 +390,3 @@ def _capped(title: str, lines: list[str], *, hidden: int, noun: str) -> str:
     if more > 0:
         text += f"\n…and {number(more)} more {noun}"
     return text
-
-
-def _modal(
-    *,
-    callback_id: str | None,
-    title: str,
-    blocks: list[Block],
-    submit: str | None,
-    close: str,
-) -> dict[str, Any]:
-    view = View(
-        type="modal",
-        callback_id=callback_id,
-        title=PlainTextObject(text=title[:24]),
-        submit=PlainTextObject(text=submit) if submit else None,
-        close=PlainTextObject(text=close),
-        blocks=blocks,
-    ).to_dict()
-    view["blocks"] = checked_blocks(view["blocks"], limit=MAX_SURFACE_BLOCKS)
-    return view
