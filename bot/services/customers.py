@@ -44,6 +44,7 @@ EDITS_ALL = frozenset({Role.OWNER, Role.ADMIN})
 ADDS = frozenset({Role.OWNER, Role.ADMIN, Role.MEMBER})
 DELETES = frozenset({Role.OWNER, Role.ADMIN})
 PICKER_LIMIT = 100  # Slack shows at most 100 options in a select
+NAMED_MATCHES = 5  # candidates named back when a query matches several
 EMAIL_TAKEN = "This admin email is already used by another account."
 LIST_ORDERS: dict[ListSort, customer_repo.ListOrder] = {
     ListSort.NAME: "name",
@@ -285,6 +286,32 @@ async def find(
     return [_row(customer, today) for customer in found]
 
 
+async def find_one(
+    session: AsyncSession, *, requester: Requester, query: str, now: datetime, example: str
+) -> CustomerRow:
+    """The one customer `query` names: an account number, an exact name, or the only
+    name containing it. Several candidates are named back (up to five), with an
+    example of the `/msp {example}` command given an account number."""
+    rows = await find(session, requester=requester, query=query, now=now)
+    shown = query[:80]
+    if not rows:
+        raise NotFound(
+            f"No customer you can see matches “{shown}”. Try part of the name or the "
+            "account number, or /msp customers to browse."
+        )
+    exact = [row for row in rows if name_key(row.name) == name_key(query)]
+    if len(rows) == 1 or len(exact) == 1:
+        return rows[0] if len(rows) == 1 else exact[0]
+    named = ", ".join(f"{row.name} ({row.account_number})" for row in rows[:NAMED_MATCHES])
+    more = len(rows) - NAMED_MATCHES
+    if more > 0:
+        named += f" and {more}{'+' if len(rows) >= PICKER_LIMIT else ''} more"
+    raise InvalidInput(
+        f"Several customers match “{shown}”: {named}. Give the account number, "
+        f"e.g. /msp {example} XXXX-XXXX."
+    )
+
+
 async def show(
     session: AsyncSession, *, requester: Requester, customer_id: int, now: datetime
 ) -> CustomerCard:
@@ -456,6 +483,13 @@ def _may_edit(requester: Requester, customer: Customer) -> bool:
         return True
     assigned = {a.slack_user_id for a in customer.assignments}
     return role == Role.MEMBER and requester.user_id in assigned
+
+
+async def visible_customer(
+    session: AsyncSession, *, requester: Requester, customer_id: int
+) -> Customer:
+    """The customer, if the person may see it (members: only their assigned ones)."""
+    return await _visible(session, requester, customer_id)
 
 
 async def _visible(session: AsyncSession, requester: Requester, customer_id: int) -> Customer:

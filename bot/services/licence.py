@@ -14,7 +14,6 @@ from datetime import date, datetime, time
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain import mau as rules
-from bot.domain.customers import name_key
 from bot.domain.roles import Role
 from bot.errors import InvalidInput, NotAllowed, NotFound
 from bot.services import audit
@@ -27,7 +26,6 @@ from storage.repositories import licence as licence_repo
 LICENCE_ROLES = frozenset({Role.OWNER, Role.ADMIN})
 RECENT_ORDERS = 10
 TOP_CUSTOMERS = 15
-NAMED_MATCHES = 5
 ORDER_APPLIED = "applied"
 ONLY_OWNERS_ORDER = "Only an owner can order more MAU allowance."
 
@@ -227,7 +225,10 @@ async def mau_series(
     months = rules.last_months(customer_service.today_for(msp, now))
     customer: ChosenCustomer | None = None
     if customer_query and customer_query.strip():
-        customer = await _find_customer(session, requester, customer_query.strip(), now)
+        found = await customer_service.find_one(
+            session, requester=requester, query=customer_query.strip(), now=now, example="mau"
+        )
+        customer = ChosenCustomer(id=found.id, name=found.name, account_number=found.account_number)
     elif customer_id is not None:
         customer = await _visible_customer(session, msp, customer_id, assigned_to)
     elif assigned_to is not None:
@@ -408,29 +409,3 @@ async def _visible_customer(
     if found is None:
         raise NotFound("That customer does not exist, or is not assigned to you.")
     return ChosenCustomer(id=found.id, name=found.name, account_number=found.account_number)
-
-
-async def _find_customer(
-    session: AsyncSession, requester: Requester, query: str, now: datetime
-) -> ChosenCustomer:
-    """The one customer `query` names: an account number, an exact name, or the only
-    name containing it. Several candidates are named back (up to five)."""
-    rows = await customer_service.find(session, requester=requester, query=query, now=now)
-    shown = query[:80]
-    if not rows:
-        raise NotFound(
-            f"No customer you can see matches “{shown}”. Try part of the name or the "
-            "account number, or /msp customers to browse."
-        )
-    exact = [row for row in rows if name_key(row.name) == name_key(query)]
-    if len(rows) == 1 or len(exact) == 1:
-        row = rows[0] if len(rows) == 1 else exact[0]
-        return ChosenCustomer(id=row.id, name=row.name, account_number=row.account_number)
-    named = ", ".join(f"{row.name} ({row.account_number})" for row in rows[:NAMED_MATCHES])
-    more = len(rows) - NAMED_MATCHES
-    if more > 0:
-        named += f" and {more}{'+' if len(rows) >= customer_service.PICKER_LIMIT else ''} more"
-    raise InvalidInput(
-        f"Several customers match “{shown}”: {named}. Give the account number, "
-        "e.g. /msp mau XXXX-XXXX."
-    )
