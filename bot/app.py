@@ -100,7 +100,10 @@ def build_app(
         db=database,
         clock=clock,
         wake_delivery=delivery.wake,
-        settings=JobSettings(home_refresh_seconds=settings.mspbot_home_refresh_seconds),
+        settings=JobSettings(
+            home_refresh_seconds=settings.mspbot_home_refresh_seconds,
+            request_sweep_seconds=settings.mspbot_request_sweep_seconds,
+        ),
     )
     web_app = web.Application()
     bot = Bot(settings, database, bolt, listeners, scheduler, in_flight, delivery, web_app)

@@ -46,6 +46,7 @@ class Settings(BaseSettings):
     mspbot_role_cache_seconds: float = Field(default=10.0, ge=0, le=300)
     # How often each replica looks for MSPs whose Home tabs need redrawing.
     mspbot_home_refresh_seconds: float = Field(default=5.0, ge=1, le=3600)
+    mspbot_request_sweep_seconds: float = Field(default=300.0, ge=1, le=86400)
     log_level: str = "INFO"
     log_format: LogFormat = LogFormat.TEXT
 

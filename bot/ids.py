@@ -29,6 +29,9 @@ class CallbackId(StrEnum):
     CUSTOMER_LIST = "customer_list_modal"  # a list opened from the Home tab
     LICENCE = "licence_modal"
     ORDER_ALLOWANCE = "order_allowance_modal"
+    REQUEST_FORM = "request_modal"  # one modal per request type, told apart by its metadata
+    DENY_REQUEST = "deny_request_modal"
+    CONFIRM_DELETION = "confirm_deletion_modal"  # approving a deletion: type the name
 
 
 class ActionId(StrEnum):
@@ -49,6 +52,12 @@ class ActionId(StrEnum):
     LICENCE_MONTH = "licence_month"
     LICENCE_EXTEND = "licence_extend"
     LICENCE_CHART = "licence_chart"  # "Post chart here" on the licence view
+    REQUEST_APPROVE = "request_approve"
+    REQUEST_DENY = "request_deny"
+    REQUEST_WITHDRAW = "request_withdraw"
+    REQUEST_SCHEDULE = "request_schedule"  # "Schedule for DATE" on a refusal
+    REQUEST_START = "request_start"  # the card's "Request…" menu
+    REVERSE_DELETION = "reverse_deletion"
     FIELD = "value"  # the one input inside each modal block; blocks are told apart by id
 
 
@@ -67,3 +76,12 @@ class BlockId(StrEnum):
     LICENCE_CONTROLS = "licence_controls"
     ORDER_QUANTITY = "order_quantity"
     ORDER_NOTE = "order_note"
+    REQUEST_DAYS = "request_days"
+    REQUEST_LICENCES = "request_licences"
+    REQUEST_PLAN = "request_plan"
+    REQUEST_ADD_ON = "request_add_on"
+    REQUEST_QUANTITY = "request_quantity"
+    REQUEST_REASON = "request_reason"
+    REQUEST_CONFIRM_NAME = "request_confirm_name"
+    REQUEST_DENY_NOTE = "request_deny_note"
+    REQUEST_ACTIONS = "request_actions"

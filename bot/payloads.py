@@ -13,6 +13,7 @@ from typing import TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bot.domain.customers import CustomerFilter, ListSort
+from bot.domain.requests import RequestType
 from bot.errors import InvalidInput
 
 MAX_VALUE_LENGTH = 2000  # Slack's limit for a button value
@@ -65,6 +66,7 @@ class RowActionKind(StrEnum):
     here, a label in the view and an entry in the handler's table of row actions."""
 
     VIEW = "view"
+    REQUEST = "request"  # opens the request form of `RowAction.request`
 
 
 class RowAction(Payload):
@@ -72,6 +74,24 @@ class RowAction(Payload):
 
     customer_id: int = Field(ge=1)
     action: RowActionKind
+    request: RequestType | None = None
+
+
+class RequestRef(Payload):
+    """Which request a button (Approve, Deny, Withdraw) acts on."""
+
+    request_id: int = Field(ge=1)
+
+
+class RequestFormState(Payload):
+    """private_metadata of a request modal, and the value of a "Schedule for DATE"
+    button: what is asked, about whom, and whether the person chose the later date.
+    `channel` is where the request was started, for the confirmation."""
+
+    kind: RequestType
+    customer_id: int | None = Field(default=None, ge=1)
+    schedule: bool = False
+    channel: str = Field(default="", max_length=32)
 
 
 class LicenceState(Payload):

@@ -7,7 +7,16 @@ from __future__ import annotations
 
 from slack_bolt.async_app import AsyncApp
 
-from handlers import customers, dashboard, errors, home, licence, middleware, msp_command
+from handlers import (
+    customers,
+    dashboard,
+    errors,
+    home,
+    licence,
+    middleware,
+    msp_command,
+    requests,
+)
 from handlers.deps import Deps
 from handlers.registry import Listeners
 
@@ -16,6 +25,6 @@ def register_all(app: AsyncApp, deps: Deps) -> Listeners:
     middleware.register(app, deps)
     errors.register(app, deps)
     listeners = Listeners(app=app, in_flight=deps.in_flight)
-    for feature in (msp_command, home, dashboard, customers, licence):
+    for feature in (msp_command, home, dashboard, customers, licence, requests):
         feature.register(listeners, deps)
     return listeners

@@ -25,15 +25,23 @@ from bot.domain.customers import CustomerField, CustomerFilter, ListSort, Plan
 from bot.domain.customers import CustomerField as F
 from bot.errors import BotError, InvalidInput, NotAllowed, NotFound, RuleBroken
 from bot.ids import ActionId, BlockId, CallbackId
-from bot.payloads import CustomerRef, EditCustomerState, ListState, RowAction, RowActionKind
+from bot.payloads import (
+    CustomerRef,
+    EditCustomerState,
+    ListState,
+    RequestFormState,
+    RowAction,
+    RowActionKind,
+)
 from bot.services import customer_csv
 from bot.services import customers as service
 from bot.views import customers as views
 from bot.views.message import Message
 from handlers.deps import Deps
-from handlers.forms import Form, errors_response
+from handlers.forms import Form, errors_response, in_modal, open_or_push
 from handlers.middleware import requester_of
 from handlers.registry import Listener, Listeners
+from handlers.request_forms import open_request
 
 PAGE_SIZE = 20  # 20 rows + header, totals and navigation stay far below 50 blocks
 SORT_PREFIX = "sort:"
@@ -208,7 +216,7 @@ class Click:
 
     @property
     def in_modal(self) -> bool:
-        return _in_modal(self.body)
+        return in_modal(self.body)
 
     @property
     def value(self) -> str | None:
@@ -228,17 +236,17 @@ async def show_list_page(click: Click) -> None:
 async def open_home_list(click: Click) -> None:
     """A list button of the Home tab (or of `/msp dashboard`): the list in a modal."""
     page = await _list_page(click.context, click.deps, ListState.decode(click.value))
-    await _open_or_push(click.client, click.body, views.list_modal(page))
+    await open_or_push(click.client, click.body, views.list_modal(page))
 
 
 async def act_on_row(click: Click) -> None:
     chosen = RowAction.decode(click.value)
-    await ROW_ACTIONS[chosen.action](click, chosen.customer_id)
+    await ROW_ACTIONS[chosen.action](click, chosen)
 
 
-async def view_card(click: Click, customer_id: int) -> None:
+async def view_card(click: Click, chosen: RowAction) -> None:
     """The card: stacked on the modal the list is in, or as a message under the list."""
-    card = await _card_of(click.deps, click.context, customer_id)
+    card = await _card_of(click.deps, click.context, chosen.customer_id)
     if click.in_modal:
         await click.client.views_push(
             trigger_id=click.body["trigger_id"], view=views.card_modal(card)
@@ -251,10 +259,21 @@ async def view_card(click: Click, customer_id: int) -> None:
         )
 
 
-# What each option of a row's menu does. A request action (trial extension,
-# upgrade...) is one more entry here; the listener stays as it is.
-ROW_ACTIONS: dict[RowActionKind, Callable[[Click, int], Awaitable[None]]] = {
+async def start_request(click: Click, chosen: RowAction) -> None:
+    """A request from a row's menu: its form, or why the rules refuse it."""
+    if chosen.request is None:
+        raise InvalidInput("That menu option is out of date. Please start again.")
+    channel = str((click.body.get("channel") or {}).get("id", ""))[:32]
+    state = RequestFormState(kind=chosen.request, customer_id=chosen.customer_id, channel=channel)
+    await open_request(
+        click.deps, click.client, click.body, click.respond, requester_of(click.context), state
+    )
+
+
+# What each option of a row's menu does.
+ROW_ACTIONS: dict[RowActionKind, Callable[[Click, RowAction], Awaitable[None]]] = {
     RowActionKind.VIEW: view_card,
+    RowActionKind.REQUEST: start_request,
 }
 
 
@@ -422,7 +441,7 @@ def register(listeners: Listeners, deps: Deps) -> None:
             card = await _card_for(click.action, click.context)
             if not allowed(card):
                 raise NotAllowed(refusal)
-            await _open_or_push(click.client, click.body, build(card))
+            await open_or_push(click.client, click.body, build(card))
 
         return click_listener(deps, open_form)
 
@@ -455,21 +474,9 @@ def register(listeners: Listeners, deps: Deps) -> None:
     listeners.view(CallbackId.FIND_CUSTOMER, submit_find)
 
 
-def _in_modal(body: dict[str, Any]) -> bool:
-    return (body.get("view") or {}).get("type") == "modal"
-
-
 def _chosen_value(action: dict[str, Any]) -> str | None:
     """A button's value, or the value of the option chosen in a menu."""
     return action.get("value") or (action.get("selected_option") or {}).get("value")
-
-
-async def _open_or_push(client: AsyncWebClient, body: dict[str, Any], view: dict[str, Any]) -> None:
-    """From a message or the Home tab, open a modal; from inside a modal, stack one on top."""
-    if _in_modal(body):
-        await client.views_push(trigger_id=body["trigger_id"], view=view)
-    else:
-        await client.views_open(trigger_id=body["trigger_id"], view=view)
 
 
 async def _update_in_place(
@@ -497,7 +504,7 @@ async def _refusals_in_views(client: AsyncWebClient, body: dict[str, Any]) -> As
         if "view" not in body:
             raise
         notice = views.notice_modal(title="Customers", text=refusal.message)
-        await _open_or_push(client, body, notice)
+        await open_or_push(client, body, notice)
 
 
 # ---------------------------------------------------------------- reading the forms

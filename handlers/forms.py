@@ -1,11 +1,14 @@
-"""Reading modal submissions, and collecting every field error at once so the person
-sees all that is wrong in one go (`response_action: errors`)."""
+"""Modals: reading submissions, collecting every field error at once so the person
+sees all that is wrong in one go (`response_action: errors`), and opening one from
+wherever the click came from."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date
 from typing import Any, TypeVar
+
+from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.errors import InvalidInput
 
@@ -57,3 +60,15 @@ class Form:
 
 def errors_response(errors: dict[str, str]) -> dict[str, Any]:
     return {"response_action": "errors", "errors": errors}
+
+
+def in_modal(body: dict[str, Any]) -> bool:
+    return (body.get("view") or {}).get("type") == "modal"
+
+
+async def open_or_push(client: AsyncWebClient, body: dict[str, Any], view: dict[str, Any]) -> None:
+    """From a message or the Home tab, open a modal; from inside a modal, stack one on top."""
+    if in_modal(body):
+        await client.views_push(trigger_id=body["trigger_id"], view=view)
+    else:
+        await client.views_open(trigger_id=body["trigger_id"], view=view)

@@ -24,9 +24,9 @@ from bot.views import charts
 from bot.views import licence as views
 from bot.views.message import Message
 from bot.views.mrkdwn import escape
-from handlers.customers import FollowUp, Invocation, _open_or_push
+from handlers.customers import FollowUp, Invocation
 from handlers.deps import Deps
-from handlers.forms import Form, errors_response
+from handlers.forms import Form, errors_response, open_or_push
 from handlers.middleware import requester_of
 from handlers.registry import Listeners
 
@@ -165,7 +165,7 @@ def register(listeners: Listeners, deps: Deps) -> None:
             status = await service.allowance_status(
                 session, requester=requester_of(context), now=deps.clock()
             )
-        await _open_or_push(client, body, views.order_modal(status))
+        await open_or_push(client, body, views.order_modal(status))
 
     async def submit_order(ack: AsyncAck, view: dict[str, Any], context: AsyncBoltContext) -> None:
         form = Form(view)

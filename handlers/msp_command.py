@@ -27,7 +27,7 @@ from bot.views.delivery import delivery_message
 from bot.views.help import help_message, unknown_subcommand_notice
 from bot.views.message import Message
 from bot.views.staff import role_change_message, staff_list_message, whoami_message
-from handlers import customers, dashboard, licence
+from handlers import customers, dashboard, licence, requests
 from handlers.customers import FollowUp, Invocation
 from handlers.deps import Deps
 from handlers.middleware import requester_of
@@ -181,4 +181,7 @@ SUBHANDLERS: dict[Subcommand, Subhandler] = {
     Subcommand.DASHBOARD: dashboard.dashboard_command,
     Subcommand.LICENCE: licence.licence_command,
     Subcommand.MAU: licence.mau_command,
+    Subcommand.REQUEST: requests.request_command,
+    Subcommand.REQUESTS: requests.requests_command,
+    Subcommand.SETTINGS: requests.settings_command,
 }

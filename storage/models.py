@@ -22,6 +22,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -60,6 +61,11 @@ class Msp(Base):
     default_monthly_price_cents: Mapped[int] = mapped_column(
         Integer, default=7500, server_default="7500"
     )
+    # Requests: a one-person MSP may approve its own; pending ones expire after this.
+    allow_self_approval: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
+    request_expiry_days: Mapped[int] = mapped_column(Integer, default=7, server_default="7")
     # Set by the first change after the Home tabs were last drawn; the refresh job
     # clears it (conditionally, so one replica redraws) and republishes them.
     home_stale_since: Mapped[datetime | None] = mapped_column(default=None)
@@ -342,3 +348,48 @@ class ApiToken(Base):
     created_at: Mapped[datetime]
     last_used_at: Mapped[datetime | None] = mapped_column(default=None)
     revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class ChangeRequest(Base):
+    """A request about a customer (trial extension, upgrade, licence or plan change,
+    cancellation, deletion...) or the MSP (an MAU allowance order): asked once,
+    decided once by an approver, then applied at once or on `effective_on`.
+
+    The customer's name and account number are copied in, so the request still
+    reads right after the customer is removed (the row then loses its customer)."""
+
+    __tablename__ = "change_requests"
+    __table_args__ = (
+        # /msp requests and the Home tab's pending list, per MSP and status.
+        Index("ix_change_requests_msp_id_status", "msp_id", "status"),
+        # The scheduler: what is due to apply, what is due to expire.
+        Index("ix_change_requests_status_effective_on", "status", "effective_on"),
+        Index("ix_change_requests_status_expires_at", "status", "expires_at"),
+        # The card's request history.
+        Index("ix_change_requests_customer_id", "customer_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    msp_id: Mapped[int] = mapped_column(ForeignKey("msps.id", ondelete="CASCADE"))
+    customer_id: Mapped[int | None] = mapped_column(
+        ForeignKey("customers.id", ondelete="SET NULL"), default=None
+    )
+    customer_name: Mapped[str] = mapped_column(String(80), default="")
+    account_number: Mapped[str | None] = mapped_column(String(16), default=None)
+    kind: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16))
+    requested_by: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    # What is asked (target plan, licence count, add-on, days, quantity) and what the
+    # rules worked out when it was asked (prorated charge, quote needed, summary).
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    effective_on: Mapped[date | None] = mapped_column(Date, default=None)
+    requested_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    decided_by: Mapped[str | None] = mapped_column(String(32), default=None)
+    decided_at: Mapped[datetime | None] = mapped_column(default=None)
+    decision_note: Mapped[str | None] = mapped_column(Text, default=None)
+    applied_at: Mapped[datetime | None] = mapped_column(default=None)
+    # Outbox keys of the approval messages (one in the approvals channel, or one DM
+    # per owner), updated in place when the request is decided.
+    message_keys: Mapped[list[str]] = mapped_column(JSON, default=list)

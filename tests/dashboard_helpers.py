@@ -51,8 +51,10 @@ async def seed_customer(
     month: date = date(2026, 11, 1),
     assigned: list[str] | None = None,
     max_mau: int = 1_000_000,
+    **columns: Any,
 ) -> int:
-    """A customer with its figures; `mau` adds a usage row for `month`."""
+    """A customer with its figures; `mau` adds a usage row for `month`; `columns`
+    sets any other column (plan, licences, renewal_date, past_due...)."""
     number = next(_numbers)
     plan = {"active_trial": "trial", "expired_trial": "free", "free": "free"}.get(
         status, "essentials"
@@ -77,6 +79,8 @@ async def seed_customer(
             created_at=SEEDED_AT,
             updated_at=SEEDED_AT,
         )
+        for column, value in columns.items():
+            setattr(customer, column, value)
         session.add(customer)
         await session.flush()
         for position in range(locations):

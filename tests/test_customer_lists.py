@@ -253,7 +253,12 @@ async def test_view_card_from_a_message_answers_below_the_list(
     [row] = _rows(reply.json["blocks"])
     menu = row["accessory"]
     assert menu["type"] == "overflow"
-    assert [o["text"]["text"] for o in menu["options"]] == ["View card"]
+    assert [o["text"]["text"] for o in menu["options"]] == [
+        "View card",
+        "Request: Add licences",
+        "Request: Upgrade",
+        "Request: Cancel",
+    ]
     option = _view_card_option(row)
     assert RowAction.decode(option["value"]) == RowAction(
         customer_id=customer_id, action=RowActionKind.VIEW

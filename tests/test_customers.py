@@ -311,6 +311,7 @@ async def test_customer_by_account_number_or_partial_name(client, slack, db, own
             assert fact in shown, fact
         actions = next(b for b in reply.json["blocks"] if b["type"] == "actions")
         assert [e["action_id"] for e in actions["elements"]] == [
+            ActionId.REQUEST_START,
             ActionId.EDIT_CUSTOMER,
             ActionId.DELETE_CUSTOMER,
         ]
@@ -429,7 +430,8 @@ async def test_list_text_filter_and_view_button(client, slack, db, owner, fake_s
     shown = all_text(reply.json["blocks"])
     assert "Northwind" in shown and "Southwind" not in shown
     row_menu = next(b for b in reply.json["blocks"] if "accessory" in b)["accessory"]
-    [view_card] = row_menu["options"]
+    view_card = row_menu["options"][0]
+    assert view_card["text"]["text"] == "View card"
     overflow = {"type": "overflow"}
     await post(
         client,

@@ -57,9 +57,13 @@ def test_help_and_role_subcommands_by_role():
         "customers",
         "export",
         "mau",
+        "requests",
         "whoami",
         "roles",
     ]
+    assert "request" in [s.name for s in subcommands.available_to(Role.MEMBER)]
+    assert "request" not in [s.name for s in subcommands.available_to(Role.APPROVER)]
+    assert "settings" not in [s.name for s in subcommands.available_to(Role.APPROVER)]
     assert "licence" in [s.name for s in subcommands.available_to(Role.OWNER)]
     assert "licence" not in [s.name for s in subcommands.available_to(Role.APPROVER)]
     assert subcommands.parse_subcommand("license") is subcommands.Subcommand.LICENCE

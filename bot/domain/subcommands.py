@@ -12,6 +12,7 @@ ALL_ROLES = frozenset(Role)
 ROLE_MANAGERS = frozenset({Role.OWNER, Role.ADMIN})
 CUSTOMER_ADDERS = frozenset({Role.OWNER, Role.ADMIN, Role.MEMBER})
 LICENCE_READERS = frozenset({Role.OWNER, Role.ADMIN})
+REQUESTERS = frozenset({Role.OWNER, Role.ADMIN, Role.MEMBER})
 
 
 class Subcommand(StrEnum):
@@ -27,6 +28,9 @@ class Subcommand(StrEnum):
     DASHBOARD = "dashboard"
     LICENCE = "licence"
     MAU = "mau"
+    REQUEST = "request"
+    REQUESTS = "requests"
+    SETTINGS = "settings"
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +71,24 @@ CATALOG: tuple[SubcommandSpec, ...] = (
         "licence",
         "MAU allowance, overage, history and allowance orders",
         LICENCE_READERS,
+    ),
+    SubcommandSpec(
+        Subcommand.REQUEST,
+        "request TYPE CUSTOMER",
+        "ask for a trial extension, upgrade, licence or plan change, cancellation or deletion",
+        REQUESTERS,
+    ),
+    SubcommandSpec(
+        Subcommand.REQUESTS,
+        "requests [pending|scheduled|mine|all]",
+        "requests and their outcomes (approvers: Approve from the list)",
+        ALL_ROLES,
+    ),
+    SubcommandSpec(
+        Subcommand.SETTINGS,
+        "settings [approvals #channel|none] [self-approval on|off] [expiry DAYS]",
+        "where requests go for approval, and how long they wait",
+        ROLE_MANAGERS,
     ),
     SubcommandSpec(
         Subcommand.DELIVERY, "delivery", "messages waiting and failed deliveries", ROLE_MANAGERS

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.domain import policy
 from bot.domain.customers import (
     FILTER_STATUSES,
     Capacity,
@@ -31,18 +32,24 @@ from bot.domain.customers import (
     trial_days_left,
     trial_end,
 )
+from bot.domain.requests import RequestType
 from bot.domain.roles import Role
 from bot.errors import BotError, InvalidInput, NotAllowed, NotFound, RuleBroken
 from bot.services import audit
+from bot.services.request_info import RequestInfo, info_of
 from bot.services.tenancy import Requester
 from storage.models import Customer, CustomerAssignment, CustomerContact, CustomerLocation, Msp
 from storage.repositories import audit as audit_repo
 from storage.repositories import customers as customer_repo
+from storage.repositories import requests as request_repo
 
 SEES_ALL = frozenset({Role.OWNER, Role.ADMIN, Role.APPROVER, Role.VIEWER})
 EDITS_ALL = frozenset({Role.OWNER, Role.ADMIN})
 ADDS = frozenset({Role.OWNER, Role.ADMIN, Role.MEMBER})
 DELETES = frozenset({Role.OWNER, Role.ADMIN})
+REQUESTS = frozenset({Role.OWNER, Role.ADMIN, Role.MEMBER})
+CARD_REQUESTS = 5  # the latest requests shown on a card
+CUSTOMER_REQUESTS = [kind for kind in RequestType if kind != RequestType.MAU_ALLOWANCE_ORDER]
 PICKER_LIMIT = 100  # Slack shows at most 100 options in a select
 NAMED_MATCHES = 5  # candidates named back when a query matches several
 EMAIL_TAKEN = "This admin email is already used by another account."
@@ -121,6 +128,11 @@ class CustomerCard:
     version: int
     can_edit: bool
     can_delete: bool
+    # Requests: what the person may ask for this account now (or schedule), the
+    # latest requests about it, and whether they may reverse a scheduled deletion.
+    request_kinds: list[RequestType] = field(default_factory=list)
+    requests: list[RequestInfo] = field(default_factory=list)
+    can_reverse_deletion: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -627,6 +639,46 @@ async def _card(
         version=customer.version,
         can_edit=_may_edit(requester, customer),
         can_delete=role in DELETES,
+        request_kinds=_request_kinds(requester, customer, today),
+        requests=[
+            info_of(row)
+            for row in await request_repo.for_customer(
+                session, msp_id=customer.msp_id, customer_id=customer.id, limit=CARD_REQUESTS
+            )
+        ],
+        can_reverse_deletion=role in DELETES and customer.status == Status.SCHEDULED_DELETION.value,
+    )
+
+
+def _request_kinds(requester: Requester, customer: Customer, today: date) -> list[RequestType]:
+    """The request types the card offers: those the rules allow for this account now,
+    or for a later date (a refusal that offers "Schedule for")."""
+    if _staff_role(requester) not in REQUESTS:
+        return []
+    account = account_of(customer, today)
+    kinds = []
+    for kind in CUSTOMER_REQUESTS:
+        verdict = policy.preview(kind, account)
+        if verdict.allowed or verdict.schedule_for is not None:
+            kinds.append(kind)
+    return kinds
+
+
+def account_of(customer: Customer, today: date) -> policy.Account:
+    """The account as the request rules see it."""
+    return policy.Account(
+        status=Status(customer.status),
+        plan=Plan(customer.plan),
+        today=today,
+        trial_end=customer.trial_end,
+        renewal_date=customer.renewal_date,
+        contract_start=customer.contract_start,
+        past_due=customer.past_due,
+        licences=customer.licences,
+        users=customer.users,
+        data_used_gb=customer.data_used_gb,
+        add_ons=frozenset(customer.add_ons or []),
+        monthly_price=from_cents(customer.monthly_price_cents),
     )
 
 

@@ -5,8 +5,9 @@ summary over the customers assigned to them, without the MSP's allowances."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,20 +18,25 @@ from bot.domain.customers import (
     Status,
     trial_days_left,
 )
+from bot.domain.requests import RequestStatus
 from bot.domain.roles import Role
 from bot.errors import NotAllowed
 from bot.services.customers import assigned_filter, today_for
 from bot.services.delivery_status import VIEWS_DELIVERY
+from bot.services.request_info import RequestInfo, info_of
 from bot.services.tenancy import Requester
 from storage.models import Customer, Msp
 from storage.repositories import dashboard as dashboard_repo
 from storage.repositories import outbox as outbox_repo
+from storage.repositories import requests as request_repo
 from storage.repositories.dashboard import AtThreshold
 
 TRIALS_ENDING_DAYS = 7
 TRIALS_SHOWN = 10
 SILENT_AGENTS_SHOWN = 5
 AT_MAX_MAU_SHOWN = 5
+PENDING_SHOWN = 5
+APPROVERS = frozenset({Role.OWNER, Role.ADMIN, Role.APPROVER})
 DELIVERY_PROBLEM_DAYS = 7
 _NOT_COUNTED = [Status.DELETED.value]
 
@@ -92,6 +98,11 @@ class Dashboard:
     at_max_mau_total: int
     allowances: Allowances | None
     delivery: DeliveryProblems | None  # for the roles that manage delivery
+    # Requests waiting for a decision: for approvers all of the MSP's (shown first),
+    # for others their own.
+    pending_requests: list[RequestInfo] = field(default_factory=list)
+    pending_total: int = 0
+    decides_requests: bool = False
 
 
 def _count(by_status: dict[str, dashboard_repo.StatusFigures], which: CustomerFilter) -> int:
@@ -162,7 +173,25 @@ async def dashboard(session: AsyncSession, *, requester: Requester, now: datetim
         if whole_msp
         else None,
         delivery=await _delivery_problems(session, requester, now),
+        **await _pending(session, requester),
     )
+
+
+async def _pending(session: AsyncSession, requester: Requester) -> dict[str, Any]:
+    decides = requester.role in APPROVERS
+    rows, total = await request_repo.listing(
+        session,
+        msp_id=requester.msp_id,
+        statuses=[RequestStatus.PENDING.value],
+        requested_by=None if decides else requester.user_id,
+        member=None,
+        limit=PENDING_SHOWN,
+    )
+    return {
+        "pending_requests": [info_of(row) for row in rows],
+        "pending_total": total,
+        "decides_requests": decides,
+    }
 
 
 async def _delivery_problems(

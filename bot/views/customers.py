@@ -36,12 +36,21 @@ from bot.domain.customers import (
     Plan,
     Status,
 )
+from bot.domain.requests import RequestType
 from bot.ids import ActionId, BlockId, CallbackId, CustomerField
-from bot.payloads import CustomerRef, EditCustomerState, ListState, RowAction, RowActionKind
+from bot.payloads import (
+    CustomerRef,
+    EditCustomerState,
+    ListState,
+    RequestFormState,
+    RowAction,
+    RowActionKind,
+)
 from bot.services.customers import CustomerCard, CustomerPage, CustomerRow
 from bot.views.message import Message
 from bot.views.modal import modal
 from bot.views.mrkdwn import escape, mention, money, number, slack_date
+from bot.views.request_history import history_blocks
 
 NEW_PLANS = (Plan.TRIAL, Plan.ESSENTIALS, Plan.PROFESSIONAL, Plan.ENTERPRISE)
 # The Command Center's names for its lists (the Home tab's buttons say the same);
@@ -77,6 +86,7 @@ def card_blocks(card: CustomerCard) -> list[Block]:
     details = _details(card)
     if details:
         blocks.append(SectionBlock(text=MarkdownTextObject(text="\n".join(details)[:3000])))
+    blocks += history_blocks(card.requests)
     buttons = _card_buttons(card)
     if buttons:
         blocks.append(ActionsBlock(block_id=BlockId.CUSTOMER_ACTIONS, elements=buttons))
@@ -127,9 +137,32 @@ def _details(card: CustomerCard) -> list[str]:
     return lines
 
 
-def _card_buttons(card: CustomerCard) -> list[ButtonElement]:
+def _card_buttons(card: CustomerCard) -> list[Any]:
     ref = CustomerRef(customer_id=card.id).encode()
-    buttons = []
+    buttons: list[Any] = []
+    if card.request_kinds:
+        buttons.append(
+            StaticSelectElement(
+                action_id=ActionId.REQUEST_START,
+                placeholder="Request…",
+                options=[
+                    Option(
+                        text=kind.label,
+                        value=RequestFormState(kind=kind, customer_id=card.id).encode(),
+                    )
+                    for kind in card.request_kinds
+                ],
+            )
+        )
+    if card.can_reverse_deletion:
+        buttons.append(
+            ButtonElement(
+                text="Reverse deletion",
+                action_id=ActionId.REVERSE_DELETION,
+                value=ref,
+                style="primary",
+            )
+        )
     if card.can_edit:
         buttons.append(ButtonElement(text="Edit", action_id=ActionId.EDIT_CUSTOMER, value=ref))
     if card.can_delete:
@@ -208,6 +241,19 @@ SORT_LABELS = {
     ListSort.USERS: "Users (most first)",
 }
 ROW_ACTION_LABELS = {RowActionKind.VIEW: "View card"}
+# The requests a row's menu offers for each status (the rules decide on the click;
+# an overflow menu holds at most five options, "View card" included).
+ROW_REQUESTS: dict[Status, tuple[RequestType, ...]] = {
+    Status.ACTIVE_TRIAL: (RequestType.TRIAL_EXTENSION, RequestType.UPGRADE),
+    Status.EXPIRED_TRIAL: (
+        RequestType.TRIAL_EXTENSION,
+        RequestType.UPGRADE,
+        RequestType.REMOVE_EXPIRED_TRIAL,
+    ),
+    Status.PAID: (RequestType.ADD_LICENCES, RequestType.UPGRADE, RequestType.CANCEL),
+    Status.PENDING_CANCELLATION: (RequestType.REACTIVATE,),
+    Status.FREE: (RequestType.REACTIVATE, RequestType.DELETE_ACCOUNT),
+}
 SEARCH_TOO_LONG_TO_SORT = "Shorten the search to sort this list."
 
 
@@ -287,18 +333,20 @@ def _row_menu(row: CustomerRow) -> OverflowMenuElement:
     """A row's actions, in one menu (Slack allows five options)."""
     options = [
         Option(
-            text=ROW_ACTION_LABELS[kind],
-            value=RowAction(customer_id=row.id, action=kind).encode(),
+            text=ROW_ACTION_LABELS[RowActionKind.VIEW],
+            value=RowAction(customer_id=row.id, action=RowActionKind.VIEW).encode(),
         )
-        for kind in _row_actions(row)
+    ]
+    options += [
+        Option(
+            text=f"Request: {kind.label}",
+            value=RowAction(
+                customer_id=row.id, action=RowActionKind.REQUEST, request=kind
+            ).encode(),
+        )
+        for kind in ROW_REQUESTS.get(row.status, ())
     ]
     return OverflowMenuElement(action_id=ActionId.ROW_MENU, options=options)
-
-
-def _row_actions(row: CustomerRow) -> list[RowActionKind]:
-    """What this row offers. Every row can show its card; the requests to come (trial
-    extension, upgrade...) depend on the row's status and are added here."""
-    return [RowActionKind.VIEW]
 
 
 def _page_buttons(page: CustomerPage) -> list[ButtonElement]:

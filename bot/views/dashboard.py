@@ -17,10 +17,10 @@ from slack_sdk.models.blocks import (
 
 from bot.domain.customers import CustomerFilter
 from bot.ids import ActionId, BlockId
-from bot.payloads import CustomerRef, ListState
+from bot.payloads import CustomerRef, ListState, RequestRef
 from bot.services.dashboard import AtThreshold, Dashboard, SilentAgents, TrialEnding
 from bot.views.message import Message
-from bot.views.mrkdwn import mention, number, slack_date
+from bot.views.mrkdwn import escape, mention, number, slack_date
 
 TITLE = "MSP Command Center"
 LIST_BUTTONS = (
@@ -33,10 +33,14 @@ LIST_BUTTONS = (
 def dashboard_blocks(board: Dashboard, *, may_add_customers: bool) -> list[Block]:
     """Everything but the title: KPIs, the lists' buttons, trials ending soon,
     customers at their max-MAU threshold, agents not reporting and delivery problems."""
-    blocks: list[Block] = [
+    pending = _pending_requests(board)
+    blocks: list[Block] = pending if board.decides_requests else []
+    blocks += [
         SectionBlock(block_id=BlockId.HOME_KPIS, fields=_kpis(board)),
         ActionsBlock(block_id=BlockId.HOME_LISTS, elements=_list_buttons(board, may_add_customers)),
     ]
+    if not board.decides_requests:
+        blocks += pending
     blocks += _trials_ending(board)
     blocks += _at_max_mau(board)
     blocks += _silent_agents(board)
@@ -156,6 +160,42 @@ def _trial_row(trial: TrialEnding) -> SectionBlock:
         ],
         accessory=_view_button(trial.id),
     )
+
+
+def _pending_requests(board: Dashboard) -> list[Block]:
+    """Approvers see what waits for them first, with Approve buttons; others see
+    their own requests still waiting."""
+    if not board.pending_total:
+        return []
+    title = (
+        f":inbox_tray: *Waiting for approval* ({number(board.pending_total)})"
+        if board.decides_requests
+        else f":hourglass_flowing_sand: *Your requests waiting* ({number(board.pending_total)})"
+    )
+    blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(text=title))]
+    for info in board.pending_requests:
+        text = (
+            f"*#{info.id} {escape(info.kind.label)}*: {escape(info.summary)} · "
+            f"{escape(info.customer_name or 'MAU allowance')} · {mention(info.requested_by)}"
+        )
+        accessory = None
+        if board.decides_requests:
+            accessory = ButtonElement(
+                text="Approve…" if info.needs_typed_name else "Approve",
+                action_id=ActionId.REQUEST_APPROVE,
+                value=RequestRef(request_id=info.id).encode(),
+                style="primary",
+            )
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=text[:2900]), accessory=accessory))
+    more = board.pending_total - len(board.pending_requests)
+    if more > 0:
+        blocks.append(
+            ContextBlock(
+                elements=[MarkdownTextObject(text=f"…and {more:,} more: `/msp requests pending`.")]
+            )
+        )
+    blocks.append(DividerBlock())
+    return blocks
 
 
 def _at_max_mau(board: Dashboard) -> list[Block]:

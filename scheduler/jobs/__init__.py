@@ -14,12 +14,14 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.delivery.home_tabs import refresh_stale_home_tabs
 from scheduler.jobs.outbox_retention import prune_outbox
+from scheduler.jobs.requests import apply_scheduled_changes, expire_pending_requests
 from storage.engine import Database
 
 
 @dataclass(frozen=True, slots=True)
 class JobSettings:
     home_refresh_seconds: float = 5.0
+    request_sweep_seconds: float = 300.0
 
 
 def register_jobs(
@@ -44,3 +46,11 @@ def register_jobs(
         id="prune_outbox",
         replace_existing=True,
     )
+    for job in (apply_scheduled_changes, expire_pending_requests):
+        scheduler.add_job(
+            job,
+            IntervalTrigger(seconds=settings.request_sweep_seconds),
+            kwargs={"db": db, "clock": clock, "wake": wake_delivery},
+            id=job.__name__,
+            replace_existing=True,
+        )

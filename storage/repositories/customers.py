@@ -35,8 +35,15 @@ def visible(msp_id: int, assigned_to: str | None) -> list:
 
 
 async def get(
-    session: AsyncSession, *, msp_id: int, customer_id: int, assigned_to: str | None = None
+    session: AsyncSession,
+    *,
+    msp_id: int,
+    customer_id: int,
+    assigned_to: str | None = None,
+    populate_existing: bool = False,
 ) -> Customer | None:
+    """`populate_existing` re-reads a customer this transaction already holds (after
+    a conditional UPDATE, say) instead of trusting the identity map."""
     statement = (
         select(Customer)
         .where(Customer.id == customer_id, *visible(msp_id, assigned_to))
@@ -45,6 +52,7 @@ async def get(
             selectinload(Customer.contacts),
             selectinload(Customer.assignments),
         )
+        .execution_options(populate_existing=populate_existing)
     )
     return await session.scalar(statement)
 

@@ -29,6 +29,15 @@ async def list_for_msp(session: AsyncSession, *, msp_id: int) -> Sequence[StaffM
     return result.all()
 
 
+async def user_ids_with_role(session: AsyncSession, *, msp_id: int, role: str) -> list[str]:
+    result = await session.scalars(
+        select(StaffMember.slack_user_id).where(
+            StaffMember.msp_id == msp_id, StaffMember.role == role
+        )
+    )
+    return list(result.all())
+
+
 async def count_with_role(session: AsyncSession, *, msp_id: int, role: str) -> int:
     count = await session.scalar(
         select(func.count())

@@ -1,0 +1,49 @@
+"""How requests reach people: the approval message in the approvals channel (or
+each owner's DM), updated in place once decided, and a DM to the requester.
+Everything goes through the outbox, in the caller's transaction."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.delivery import outbox
+from bot.domain.requests import RequestStatus
+from bot.services.requests import RequestInfo
+from bot.views.requests import approval_message, requester_notice
+
+
+class OutboxRequestNotifier:
+    """The `RequestNotifier` the handlers and the scheduler hand to the service."""
+
+    async def submitted(
+        self, session: AsyncSession, *, msp_id: int, info: RequestInfo, route: list[str]
+    ) -> list[str]:
+        message = approval_message(info)
+        keys: list[str] = []
+        for channel in route:
+            key = outbox.new_key(f"request:{info.id}")
+            await outbox.post_message(
+                session, msp_id=msp_id, key=key, channel=channel, **message.as_kwargs()
+            )
+            keys.append(key)
+        return keys
+
+    async def decided(self, session: AsyncSession, *, msp_id: int, info: RequestInfo) -> None:
+        message = approval_message(info)
+        for target in info.message_keys:
+            await outbox.update_message(
+                session,
+                msp_id=msp_id,
+                key=outbox.new_key(f"request-update:{info.id}"),
+                target_key=target,
+                **message.as_kwargs(),
+            )
+        if info.status != RequestStatus.WITHDRAWN:  # the requester did that themselves
+            notice = requester_notice(info)
+            await outbox.post_message(
+                session,
+                msp_id=msp_id,
+                key=outbox.new_key(f"request-notice:{info.id}"),
+                channel=info.requested_by,
+                **notice.as_kwargs(),
+            )

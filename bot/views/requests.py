@@ -1,0 +1,480 @@
+"""Requests on screen: the request form of each type, the approval message with
+its buttons (and, once decided, its outcome), the notices to the requester, the
+denial and deletion-confirmation forms, refusals with "Schedule for", and lists.
+Pure functions of the services' plain data."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    ContextBlock,
+    HeaderBlock,
+    InputBlock,
+    MarkdownTextObject,
+    NumberInputElement,
+    Option,
+    PlainTextInputElement,
+    PlainTextObject,
+    SectionBlock,
+    StaticSelectElement,
+)
+
+from bot.domain.customers import PAID_PLANS, Plan
+from bot.domain.mau import MAX_ORDER_QUANTITY
+from bot.domain.requests import (
+    ADD_ONS,
+    DEFAULT_EXTENSION_DAYS,
+    DELETION_DELAY_DAYS,
+    MAX_EXTENSION_DAYS,
+    MAX_REASON_LENGTH,
+    RequestStatus,
+    RequestType,
+)
+from bot.ids import ActionId, BlockId, CallbackId
+from bot.payloads import RequestFormState, RequestRef
+from bot.services.requests import RequestForm, RequestInfo, RequestList, Submitted
+from bot.services.settings import RequestSettings
+from bot.views.message import Message
+from bot.views.modal import modal
+from bot.views.mrkdwn import escape, mention, money, slack_date
+from bot.views.request_history import outcome_line, stamp
+
+PLAN_ORDER = (Plan.TRIAL, Plan.FREE, Plan.ESSENTIALS, Plan.PROFESSIONAL, Plan.ENTERPRISE)
+MAX_SHOWN_TEXT = 2900
+
+
+def _who(info: RequestInfo) -> str:
+    """The customer as plain text (a typed name must not format or ping)."""
+    if info.kind == RequestType.MAU_ALLOWANCE_ORDER:
+        return "The MSP's MAU allowance"
+    number_part = f" · {info.account_number}" if info.account_number else ""
+    return f"{info.customer_name}{number_part}"
+
+
+def _when(info: RequestInfo) -> str:
+    if info.effective_on is None:
+        return "at once, when approved"
+    return f"on {slack_date(info.effective_on)}"
+
+
+# ---------------------------------------------------------------- the request form
+
+
+def request_modal(form: RequestForm, state: RequestFormState) -> dict[str, Any]:
+    """One modal per request type, with the fields that type needs."""
+    blocks: list[Block] = []
+    if form.customer_id is not None:
+        blocks.append(SectionBlock(text=PlainTextObject(text=_account_line(form))))
+    rules = form.preview.reason
+    if state.schedule and form.preview.schedule_for is not None:
+        rules = (
+            f"Too late for this renewal, so this asks for the next one: it takes effect on "
+            f"{form.preview.schedule_for.isoformat()}. {form.preview.reason}"
+        )
+    blocks.append(ContextBlock(elements=[MarkdownTextObject(text=escape(rules)[:MAX_SHOWN_TEXT])]))
+    blocks += [
+        ContextBlock(elements=[MarkdownTextObject(text=f":warning: {escape(w)}")])
+        for w in form.preview.warnings
+    ]
+    blocks += _fields(form)
+    blocks.append(
+        InputBlock(
+            block_id=BlockId.REQUEST_REASON,
+            label="Reason",
+            optional=True,
+            element=PlainTextInputElement(
+                action_id=ActionId.FIELD,
+                multiline=True,
+                max_length=MAX_REASON_LENGTH,
+                placeholder="Why, for the approvers",
+            ),
+        )
+    )
+    return modal(
+        callback_id=CallbackId.REQUEST_FORM,
+        title=form.kind.label,
+        blocks=blocks,
+        submit="Send for approval",
+        metadata=state.encode(),
+    )
+
+
+def _account_line(form: RequestForm) -> str:
+    parts = [f"{form.customer_name} · {form.account_number}"]
+    if form.plan is not None and form.status is not None:
+        parts.append(f"{form.plan.label}, {form.status.label.lower()}")
+    parts.append(f"{form.licences:,} licences, {form.users:,} users")
+    if form.renewal_date:
+        parts.append(f"renews {form.renewal_date.isoformat()}")
+    if form.trial_end:
+        parts.append(f"trial ends {form.trial_end.isoformat()}")
+    return " · ".join(parts)
+
+
+def _fields(form: RequestForm) -> list[Block]:
+    kind = form.kind
+    if kind == RequestType.TRIAL_EXTENSION:
+        return [
+            _number_input(
+                BlockId.REQUEST_DAYS,
+                "Extend by (days)",
+                initial=str(DEFAULT_EXTENSION_DAYS),
+                maximum=MAX_EXTENSION_DAYS,
+                hint=f"1 to {MAX_EXTENSION_DAYS} days, from the trial's end (or today if it "
+                "has ended).",
+            )
+        ]
+    if kind in (RequestType.UPGRADE, RequestType.DOWNGRADE) or (
+        kind == RequestType.REACTIVATE and form.plan == Plan.FREE
+    ):
+        blocks: list[Block] = [_plan_select(form)]
+        if kind == RequestType.UPGRADE:
+            blocks.append(
+                _number_input(
+                    BlockId.REQUEST_LICENCES,
+                    "Seats",
+                    optional=True,
+                    maximum=100_000,
+                    hint="Enterprise needs a quote: give the seat count to quote for.",
+                )
+            )
+        return blocks
+    if kind == RequestType.ADD_LICENCES:
+        hint = "Added at once; charged for the rest of the term so all licences co-term."
+        if form.per_licence_charge is not None:
+            hint = (
+                f"Each licence costs {money(form.per_licence_charge)} for the rest of this term "
+                f"(to {form.renewal_date.isoformat() if form.renewal_date else 'renewal'}), so "
+                "all licences co-term (R9)."
+            )
+        return [_number_input(BlockId.REQUEST_LICENCES, "Additional licences", hint=hint)]
+    if kind == RequestType.DECREASE_LICENCES:
+        return [
+            _number_input(
+                BlockId.REQUEST_LICENCES,
+                "Licences for the next term",
+                maximum=max(form.licences - 1, 1),
+                hint=f"Now {form.licences:,}. Takes effect at renewal; no refunds (R10).",
+            )
+        ]
+    if kind in (RequestType.ADD_ADDON, RequestType.REMOVE_ADDON):
+        return [_add_on_select(form)]
+    if kind == RequestType.MAU_ALLOWANCE_ORDER:
+        return [
+            _number_input(
+                BlockId.REQUEST_QUANTITY,
+                "Additional MAU",
+                maximum=MAX_ORDER_QUANTITY,
+                hint="Added to the MSP's allowance when approved (R19).",
+            )
+        ]
+    return []
+
+
+def _number_input(
+    block_id: str,
+    label: str,
+    *,
+    initial: str | None = None,
+    maximum: int = 100_000,
+    optional: bool = False,
+    hint: str | None = None,
+) -> InputBlock:
+    return InputBlock(
+        block_id=block_id,
+        label=label,
+        optional=optional,
+        hint=hint,
+        element=NumberInputElement(
+            action_id=ActionId.FIELD,
+            is_decimal_allowed=False,
+            min_value="1",
+            max_value=str(maximum),
+            initial_value=initial,
+        ),
+    )
+
+
+def _plan_select(form: RequestForm) -> InputBlock:
+    current = PLAN_ORDER.index(form.plan) if form.plan in PLAN_ORDER else 0
+    if form.kind == RequestType.DOWNGRADE:
+        plans = [p for p in PLAN_ORDER[:current] if p in PAID_PLANS]
+    else:
+        plans = [p for p in PLAN_ORDER[current + 1 :] if p in PAID_PLANS]
+        if form.plan in (Plan.TRIAL, Plan.FREE):
+            plans = [p for p in PLAN_ORDER if p in PAID_PLANS]
+    options = [Option(text=plan.label, value=plan.value) for plan in plans] or [
+        Option(text="No plan to move to", value="none")
+    ]
+    return InputBlock(
+        block_id=BlockId.REQUEST_PLAN,
+        label="New plan",
+        element=StaticSelectElement(action_id=ActionId.FIELD, options=options),
+    )
+
+
+def _add_on_select(form: RequestForm) -> InputBlock:
+    present = set(form.add_ons)
+    if form.kind == RequestType.ADD_ADDON:
+        keys = [key for key in ADD_ONS if key not in present]
+    else:
+        keys = [key for key in ADD_ONS if key in present]
+    options = [Option(text=ADD_ONS[key], value=key) for key in keys] or [
+        Option(text="No add-on to choose", value="none")
+    ]
+    return InputBlock(
+        block_id=BlockId.REQUEST_ADD_ON,
+        label="Add-on",
+        element=StaticSelectElement(action_id=ActionId.FIELD, options=options),
+        hint="Add-ons apply to every user of the account (R13).",
+    )
+
+
+def submitted_modal(submitted: Submitted) -> dict[str, Any]:
+    info = submitted.info
+    text = (
+        f":outbox_tray: Request #{info.id} ({escape(info.kind.label)}: {escape(info.summary)}) "
+        f"was sent to {submitted.routed_to}. It takes effect {_when(info)}. You will get a "
+        "message when it is decided."
+    )
+    blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(text=text))]
+    if info.explanation:
+        blocks.append(ContextBlock(elements=[PlainTextObject(text=info.explanation[:2000])]))
+    return modal(callback_id=None, title="Request sent", blocks=blocks, submit=None, close="Done")
+
+
+# ---------------------------------------------------------------- refusals
+
+
+def refusal_message(reason: str, *, schedule: RequestFormState | None, when: str | None) -> Message:
+    """A request the rules refuse now, and, where the rule allows, a button to ask
+    for the later date instead."""
+    blocks: list[Block] = [SectionBlock(text=PlainTextObject(text=f"Not allowed: {reason}"))]
+    if schedule is not None and when:
+        blocks.append(
+            ActionsBlock(
+                elements=[
+                    ButtonElement(
+                        text=f"Schedule for {when}",
+                        action_id=ActionId.REQUEST_SCHEDULE,
+                        value=schedule.encode(),
+                        style="primary",
+                    )
+                ]
+            )
+        )
+    return Message.of(f"Not allowed: {reason}", blocks)
+
+
+def refusal_modal(message: Message) -> dict[str, Any]:
+    """The refusal where there is no conversation to answer in (Home tab, modals)."""
+    return notice_modal(message, title="Not allowed")
+
+
+def notice_modal(message: Message, *, title: str = "Requests") -> dict[str, Any]:
+    """A message's blocks in a small modal, for clicks on the Home tab or in modals."""
+    return {
+        "type": "modal",
+        "title": {"type": "plain_text", "text": title},
+        "close": {"type": "plain_text", "text": "Close"},
+        "blocks": message.blocks,
+    }
+
+
+# ---------------------------------------------------------------- the approval message
+
+
+def approval_message(info: RequestInfo) -> Message:
+    """The message approvers see; updated in place when the request is decided."""
+    title = f"Request #{info.id}: {info.kind.label}"
+    fields: list[Any] = [
+        PlainTextObject(text=_who(info)),
+        MarkdownTextObject(text=f"*Asked by* {mention(info.requested_by)}"),
+        MarkdownTextObject(text=f"*What* {escape(info.summary)}"),
+        MarkdownTextObject(text=f"*Takes effect* {_when(info)}"),
+    ]
+    blocks: list[Block] = [
+        HeaderBlock(text=title[:150]),
+        SectionBlock(fields=fields),
+    ]
+    if info.explanation:
+        blocks.append(ContextBlock(elements=[PlainTextObject(text=info.explanation[:2000])]))
+    if info.reason:
+        blocks.append(SectionBlock(text=PlainTextObject(text=f"Reason: {info.reason}"[:2900])))
+    if info.status == RequestStatus.PENDING:
+        blocks.append(
+            ActionsBlock(
+                block_id=f"{BlockId.REQUEST_ACTIONS}.{info.id}",
+                elements=[
+                    ButtonElement(
+                        text="Approve…" if info.needs_typed_name else "Approve",
+                        action_id=ActionId.REQUEST_APPROVE,
+                        value=RequestRef(request_id=info.id).encode(),
+                        style="primary",
+                    ),
+                    ButtonElement(
+                        text="Deny…",
+                        action_id=ActionId.REQUEST_DENY,
+                        value=RequestRef(request_id=info.id).encode(),
+                        style="danger",
+                    ),
+                ],
+            )
+        )
+        blocks.append(
+            ContextBlock(
+                elements=[
+                    MarkdownTextObject(
+                        text=f"Expires {stamp(info.expires_at)} if nobody decides it."
+                    )
+                ]
+            )
+        )
+    else:
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=outcome_line(info))]))
+    return Message.of(f"{title}: {info.summary} ({info.status.value})", blocks)
+
+
+def requester_notice(info: RequestInfo) -> Message:
+    """The DM that tells the requester what became of their request."""
+    text = (
+        f"Your request #{info.id} ({escape(info.kind.label)}: {escape(info.summary)}) for "
+        f"{escape(_who(info))}: {outcome_line(info)}."
+    )
+    return Message.of(text, [SectionBlock(text=MarkdownTextObject(text=text[:MAX_SHOWN_TEXT]))])
+
+
+def already_decided_message(text: str) -> Message:
+    return Message.of(text, [SectionBlock(text=MarkdownTextObject(text=text))])
+
+
+# ---------------------------------------------------------------- deciding forms
+
+
+def deny_modal(info: RequestInfo) -> dict[str, Any]:
+    blocks: list[Block] = [
+        SectionBlock(text=PlainTextObject(text=f"#{info.id} {info.kind.label}: {_who(info)}")),
+        InputBlock(
+            block_id=BlockId.REQUEST_DENY_NOTE,
+            label="Why is it denied?",
+            element=PlainTextInputElement(
+                action_id=ActionId.FIELD, multiline=True, max_length=MAX_REASON_LENGTH
+            ),
+            hint="The requester sees this.",
+        ),
+    ]
+    return modal(
+        callback_id=CallbackId.DENY_REQUEST,
+        title="Deny request",
+        blocks=blocks,
+        submit="Deny",
+        metadata=RequestRef(request_id=info.id).encode(),
+    )
+
+
+def confirm_deletion_modal(info: RequestInfo) -> dict[str, Any]:
+    blocks: list[Block] = [
+        SectionBlock(
+            text=PlainTextObject(
+                text=f"Approving schedules {info.customer_name} ({info.account_number}) for "
+                f"deletion {DELETION_DELAY_DAYS} days from now; any admin can reverse it "
+                "until then (R16)."
+            )
+        ),
+        InputBlock(
+            block_id=BlockId.REQUEST_CONFIRM_NAME,
+            label="Type the customer's name to confirm",
+            element=PlainTextInputElement(action_id=ActionId.FIELD, max_length=100),
+        ),
+    ]
+    return modal(
+        callback_id=CallbackId.CONFIRM_DELETION,
+        title="Approve deletion",
+        blocks=blocks,
+        submit="Approve",
+        metadata=RequestRef(request_id=info.id).encode(),
+    )
+
+
+def decided_modal(info: RequestInfo) -> dict[str, Any]:
+    text = f"Request #{info.id}: {outcome_line(info)}."
+    return modal(
+        callback_id=None,
+        title="Done",
+        blocks=[SectionBlock(text=MarkdownTextObject(text=text))],
+        submit=None,
+        close="Close",
+    )
+
+
+# ---------------------------------------------------------------- lists
+
+
+LIST_TITLES = {
+    "pending": "Requests waiting for approval",
+    "scheduled": "Scheduled changes",
+    "mine": "Your requests",
+    "all": "Requests",
+}
+
+
+def requests_list_message(listing: RequestList) -> Message:
+    title = LIST_TITLES.get(listing.which, "Requests")
+    blocks: list[Block] = [HeaderBlock(text=f"{title} ({listing.total:,})")]
+    if not listing.requests:
+        blocks.append(SectionBlock(text=MarkdownTextObject(text="Nothing here.")))
+    for info in listing.requests:
+        blocks.append(_list_row(info, listing))
+    hidden = listing.total - len(listing.requests)
+    if hidden > 0:
+        blocks.append(
+            ContextBlock(
+                elements=[MarkdownTextObject(text=f"…and {hidden:,} older (newest shown).")]
+            )
+        )
+    return Message.of(f"{title}: {listing.total:,}", blocks)
+
+
+def _list_row(info: RequestInfo, listing: RequestList) -> SectionBlock:
+    text = (
+        f"*#{info.id} {escape(info.kind.label)}*: {escape(info.summary)} · "
+        f"{escape(_who(info))} · asked by {mention(info.requested_by)} "
+        f"{stamp(info.requested_at)}\n{outcome_line(info)}"
+    )
+    accessory = None
+    if info.status == RequestStatus.PENDING:
+        if info.requested_by == listing.viewer:
+            accessory = ButtonElement(
+                text="Withdraw",
+                action_id=ActionId.REQUEST_WITHDRAW,
+                value=RequestRef(request_id=info.id).encode(),
+            )
+        elif listing.can_decide:
+            accessory = ButtonElement(
+                text="Approve…" if info.needs_typed_name else "Approve",
+                action_id=ActionId.REQUEST_APPROVE,
+                value=RequestRef(request_id=info.id).encode(),
+                style="primary",
+            )
+    return SectionBlock(text=MarkdownTextObject(text=text[:MAX_SHOWN_TEXT]), accessory=accessory)
+
+
+def settings_message(current: RequestSettings, *, changed: bool) -> Message:
+    where = (
+        f"<#{current.approvals_channel}>"
+        if current.approvals_channel
+        else "the owners, by DM (no approvals channel set)"
+    )
+    lines = [
+        f"*Requests go to* {where}",
+        "*Approving your own requests* "
+        + ("allowed (one-person MSP)" if current.allow_self_approval else "not allowed"),
+        f"*Pending requests expire after* {current.request_expiry_days} days",
+    ]
+    title = ":white_check_mark: Settings saved" if changed else "*Request settings*"
+    text = title + "\n" + "\n".join(lines)
+    return Message.of(text, [SectionBlock(text=MarkdownTextObject(text=text))])

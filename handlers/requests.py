@@ -1,0 +1,464 @@
+"""Requests in Slack: `/msp request TYPE CUSTOMER`, `/msp requests`, the request
+forms, "Schedule for DATE" on a refusal, the card's and list rows' request menus,
+and the approvers' Approve / Deny buttons (with the denial reason and the typed
+name that approves a deletion)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.async_context import AsyncBoltContext
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.delivery.request_messages import OutboxRequestNotifier
+from bot.domain import requests as rules
+from bot.domain.customers import Plan
+from bot.domain.policy import Change
+from bot.domain.requests import RequestType
+from bot.errors import InvalidInput, RuleBroken
+from bot.ids import ActionId, BlockId, CallbackId
+from bot.payloads import CustomerRef, RequestFormState, RequestRef
+from bot.services import customers as customer_service
+from bot.services import requests as service
+from bot.services import settings
+from bot.services.request_info import RequestInfo
+from bot.services.requests import AlreadyDecided
+from bot.views import requests as views
+from bot.views.message import Message
+from bot.views.mrkdwn import escape
+from handlers.customers import Click, FollowUp, Invocation, click_listener
+from handlers.deps import Deps
+from handlers.forms import Form, errors_response, open_or_push
+from handlers.middleware import requester_of
+from handlers.registry import Listeners
+from handlers.request_forms import form_or_refusal, open_request
+
+NOTIFIER = OutboxRequestNotifier()
+REQUEST_USAGE = (
+    "Usage: `/msp request TYPE CUSTOMER`, where TYPE is one of: "
+    "extend, upgrade, add-licences, decrease-licences, downgrade, add-addon, remove-addon, "
+    "cancel, reactivate, delete, remove-trial, or `/msp request mau` for more MAU allowance."
+)
+REQUESTS_USAGE = "Usage: `/msp requests [pending|scheduled|mine|all]`"
+LIST_WORDS = ("pending", "scheduled", "mine", "all")
+
+# The words people type for each type (besides its own name, with - or _).
+TYPE_WORDS: dict[str, RequestType] = {
+    "extend": RequestType.TRIAL_EXTENSION,
+    "extension": RequestType.TRIAL_EXTENSION,
+    "add-licenses": RequestType.ADD_LICENCES,
+    "licences": RequestType.ADD_LICENCES,
+    "licenses": RequestType.ADD_LICENCES,
+    "decrease-licenses": RequestType.DECREASE_LICENCES,
+    "decrease": RequestType.DECREASE_LICENCES,
+    "add-on": RequestType.ADD_ADDON,
+    "addon": RequestType.ADD_ADDON,
+    "delete": RequestType.DELETE_ACCOUNT,
+    "remove-trial": RequestType.REMOVE_EXPIRED_TRIAL,
+    "mau": RequestType.MAU_ALLOWANCE_ORDER,
+    "allowance": RequestType.MAU_ALLOWANCE_ORDER,
+}
+# The field a refusal of each type lands on in its modal (every modal has a reason).
+MAIN_FIELD: dict[RequestType, str] = {
+    RequestType.TRIAL_EXTENSION: BlockId.REQUEST_DAYS,
+    RequestType.UPGRADE: BlockId.REQUEST_PLAN,
+    RequestType.DOWNGRADE: BlockId.REQUEST_PLAN,
+    RequestType.ADD_LICENCES: BlockId.REQUEST_LICENCES,
+    RequestType.DECREASE_LICENCES: BlockId.REQUEST_LICENCES,
+    RequestType.ADD_ADDON: BlockId.REQUEST_ADD_ON,
+    RequestType.REMOVE_ADDON: BlockId.REQUEST_ADD_ON,
+    RequestType.MAU_ALLOWANCE_ORDER: BlockId.REQUEST_QUANTITY,
+}
+
+
+def parse_request_type(word: str) -> RequestType | None:
+    key = word.strip().lower().replace("_", "-")
+    if key in TYPE_WORDS:
+        return TYPE_WORDS[key]
+    for kind in RequestType:
+        if kind.value.replace("_", "-") == key:
+            return kind
+    return None
+
+
+# ---------------------------------------------------------------- /msp subcommands
+
+
+async def request_command(call: Invocation) -> Message | FollowUp:
+    if not call.args:
+        raise InvalidInput(REQUEST_USAGE)
+    kind = parse_request_type(call.args[0])
+    if kind is None:
+        raise InvalidInput(f"I don't know the request type “{call.args[0][:40]}”. {REQUEST_USAGE}")
+    requester = requester_of(call.context)
+    query = " ".join(call.args[1:]).strip()
+    customer_id: int | None = None
+    if kind != RequestType.MAU_ALLOWANCE_ORDER:
+        if not query:
+            raise InvalidInput(f"Name the customer: `/msp request {call.args[0]} CUSTOMER`.")
+        async with call.deps.db.unit_of_work() as session:
+            found = await customer_service.find_one(
+                session,
+                requester=requester,
+                query=query,
+                now=call.deps.clock(),
+                example=f"request {call.args[0]}",
+            )
+        customer_id = found.id
+    state = RequestFormState(
+        kind=kind, customer_id=customer_id, channel=str(call.command.get("channel_id", ""))[:32]
+    )
+    view_or_refusal = await form_or_refusal(call.deps, requester, state)
+    if isinstance(view_or_refusal, Message):
+        return view_or_refusal
+    trigger_id = call.command["trigger_id"]
+
+    async def open_form() -> None:
+        await call.client.views_open(trigger_id=trigger_id, view=view_or_refusal)
+
+    return open_form
+
+
+async def requests_command(call: Invocation) -> Message | FollowUp:
+    which = call.args[0].lower() if call.args else "pending"
+    if which not in LIST_WORDS or len(call.args) > 1:
+        raise InvalidInput(REQUESTS_USAGE)
+    async with call.deps.db.unit_of_work() as session:
+        listing = await service.list_requests(
+            session, requester=requester_of(call.context), which=which
+        )
+    return views.requests_list_message(listing)
+
+
+SETTINGS_USAGE = (
+    "Usage: `/msp settings` to see them; `/msp settings approvals #channel` (or `none`: "
+    "requests then go to the owners by DM), `/msp settings self-approval on|off`, "
+    "`/msp settings expiry DAYS`."
+)
+_CHANNEL = re.compile(r"^<#([CG][A-Z0-9]+)(?:\|[^>]*)?>$")
+
+
+async def settings_command(call: Invocation) -> Message | FollowUp:
+    requester = requester_of(call.context)
+    change = parse_settings_arguments(call.args)
+    async with call.deps.db.unit_of_work() as session:
+        if change is None:
+            current = await settings.request_settings(session, requester=requester)
+        else:
+            current = await settings.change_settings(
+                session, requester=requester, change=change, now=call.deps.clock()
+            )
+    return views.settings_message(current, changed=change is not None)
+
+
+def parse_settings_arguments(args: list[str]) -> settings.SettingsChange | None:
+    if not args:
+        return None
+    if len(args) != 2:
+        raise InvalidInput(SETTINGS_USAGE)
+    word, value = args[0].lower(), args[1]
+    if word == "approvals":
+        if value.lower() == "none":
+            return settings.SettingsChange(clear_channel=True)
+        match = _CHANNEL.match(value)
+        if match is None:
+            raise InvalidInput(
+                "Name the channel with #, for example `/msp settings approvals #approvals`."
+            )
+        return settings.SettingsChange(approvals_channel=match[1])
+    if word == "self-approval" and value.lower() in ("on", "off"):
+        return settings.SettingsChange(allow_self_approval=value.lower() == "on")
+    if word == "expiry":
+        return settings.SettingsChange(request_expiry_days=settings.parse_expiry_days(value))
+    raise InvalidInput(SETTINGS_USAGE)
+
+
+# ---------------------------------------------------------------- reading the form
+
+
+def _change(form: Form, kind: RequestType) -> Change:
+    """The fields of a submitted request modal; errors are collected on the form."""
+    days = count = quantity = None
+    plan = add_on = None
+    if kind == RequestType.TRIAL_EXTENSION:
+        days = form.check(
+            lambda: rules.parse_extension_days(
+                form.text(BlockId.REQUEST_DAYS), field=BlockId.REQUEST_DAYS
+            ),
+            None,
+        )
+    if form.selected(BlockId.REQUEST_PLAN) is not None:
+        plan = _plan(form)
+    if kind in (RequestType.ADD_LICENCES, RequestType.DECREASE_LICENCES) or (
+        kind == RequestType.UPGRADE and form.text(BlockId.REQUEST_LICENCES)
+    ):
+        count = form.check(
+            lambda: rules.parse_licence_count(
+                form.text(BlockId.REQUEST_LICENCES), field=BlockId.REQUEST_LICENCES
+            ),
+            None,
+        )
+    if kind in (RequestType.ADD_ADDON, RequestType.REMOVE_ADDON):
+        add_on = form.check(
+            lambda: rules.parse_add_on(
+                form.selected(BlockId.REQUEST_ADD_ON), field=BlockId.REQUEST_ADD_ON
+            ),
+            None,
+        )
+    if kind == RequestType.MAU_ALLOWANCE_ORDER:
+        quantity = form.check(
+            lambda: rules.parse_licence_count(
+                form.text(BlockId.REQUEST_QUANTITY), field=BlockId.REQUEST_QUANTITY
+            ),
+            None,
+        )
+    return Change(
+        target_plan=plan,
+        licence_count=count,
+        add_on=add_on,
+        extension_days=days,
+        mau_quantity=quantity,
+    )
+
+
+def _plan(form: Form) -> Plan | None:
+    value = form.selected(BlockId.REQUEST_PLAN)
+    try:
+        return Plan(value or "")
+    except ValueError:
+        form.errors[BlockId.REQUEST_PLAN] = "There is no plan to move this account to."
+        return None
+
+
+# ---------------------------------------------------------------- clicks
+
+
+async def _say(click: Click, message: Message) -> None:
+    """Answer a click: below the message, or (Home tab, modals) in a small modal."""
+    if click.respond is not None:
+        await click.respond(
+            response_type="ephemeral", replace_original=False, **message.as_kwargs()
+        )
+    else:
+        await open_or_push(click.client, click.body, views.notice_modal(message))
+
+
+async def schedule_instead(click: Click) -> None:
+    """ "Schedule for DATE" on a refusal: the form again, for the later date."""
+    state = RequestFormState.decode(click.value)
+    await open_request(
+        click.deps, click.client, click.body, click.respond, requester_of(click.context), state
+    )
+
+
+async def start_from_menu(click: Click) -> None:
+    """The card's "Request…" menu: each option carries the type and the customer."""
+    state = RequestFormState.decode(click.value)
+    channel = str((click.body.get("channel") or {}).get("id", ""))[:32]
+    state = state.model_copy(update={"channel": channel})
+    await open_request(
+        click.deps, click.client, click.body, click.respond, requester_of(click.context), state
+    )
+
+
+async def approve(click: Click) -> None:
+    """Approve at once, or (a deletion) ask for the customer's typed name first."""
+    ref = RequestRef.decode(click.value)
+    requester = requester_of(click.context)
+    deps = click.deps
+    async with deps.db.unit_of_work() as session:
+        info = await service.get_info(session, requester=requester, request_id=ref.request_id)
+    if info.needs_typed_name and info.status == rules.RequestStatus.PENDING:
+        service.check_can_decide(requester)
+        await open_or_push(click.client, click.body, views.confirm_deletion_modal(info))
+        return
+    try:
+        async with deps.db.unit_of_work() as session:
+            await service.approve(
+                session,
+                requester=requester,
+                request_id=ref.request_id,
+                typed_name=None,
+                now=deps.clock(),
+                notifier=NOTIFIER,
+            )
+    except AlreadyDecided as decided:
+        await _say(click, views.already_decided_message(decided.message))
+        return
+    deps.delivery.wake()
+
+
+async def deny(click: Click) -> None:
+    """Denying asks why, in a modal."""
+    ref = RequestRef.decode(click.value)
+    requester = requester_of(click.context)
+    service.check_can_decide(requester)
+    async with click.deps.db.unit_of_work() as session:
+        info = await service.get_info(session, requester=requester, request_id=ref.request_id)
+    if info.status != rules.RequestStatus.PENDING:
+        await _say(
+            click, views.already_decided_message(f"Request #{info.id}: {views.outcome_line(info)}.")
+        )
+        return
+    await open_or_push(click.client, click.body, views.deny_modal(info))
+
+
+async def withdraw(click: Click) -> None:
+    ref = RequestRef.decode(click.value)
+    deps = click.deps
+    try:
+        async with deps.db.unit_of_work() as session:
+            info = await service.withdraw(
+                session,
+                requester=requester_of(click.context),
+                request_id=ref.request_id,
+                now=deps.clock(),
+                notifier=NOTIFIER,
+            )
+    except AlreadyDecided as decided:
+        info = decided.info
+    await _say(
+        click, views.already_decided_message(f"Request #{info.id}: {views.outcome_line(info)}.")
+    )
+    deps.delivery.wake()
+
+
+async def reverse_deletion(click: Click) -> None:
+    """R16: an admin takes back a scheduled deletion from the card."""
+    ref = CustomerRef.decode(click.value)
+    deps = click.deps
+    async with deps.db.unit_of_work() as session:
+        info = await service.reverse_deletion(
+            session,
+            requester=requester_of(click.context),
+            customer_id=ref.customer_id,
+            now=deps.clock(),
+            notifier=NOTIFIER,
+        )
+    await _say(
+        click,
+        views.already_decided_message(
+            f"The deletion of {escape(info.customer_name)} was reversed (request #{info.id})."
+        ),
+    )
+    deps.delivery.wake()
+
+
+CLICKS: dict[str, Callable[[Click], Awaitable[None]]] = {
+    ActionId.REQUEST_SCHEDULE: schedule_instead,
+    ActionId.REQUEST_START: start_from_menu,
+    ActionId.REQUEST_APPROVE: approve,
+    ActionId.REQUEST_DENY: deny,
+    ActionId.REQUEST_WITHDRAW: withdraw,
+    ActionId.REVERSE_DELETION: reverse_deletion,
+}
+
+
+# ---------------------------------------------------------------- listeners
+
+
+def register(listeners: Listeners, deps: Deps) -> None:
+    async def submit_request(
+        ack: AsyncAck, view: dict[str, Any], context: AsyncBoltContext
+    ) -> None:
+        state = RequestFormState.decode(view.get("private_metadata"))
+        form = Form(view)
+        change = _change(form, state.kind)
+        reason = form.check(
+            lambda: rules.parse_reason(
+                form.text(BlockId.REQUEST_REASON), field=BlockId.REQUEST_REASON, required=False
+            ),
+            "",
+        )
+        if form.errors:
+            await ack(**errors_response(form.errors))
+            return
+        field = MAIN_FIELD.get(state.kind, BlockId.REQUEST_REASON)
+        try:
+            async with deps.db.unit_of_work() as session:
+                submitted = await service.submit(
+                    session,
+                    requester=requester_of(context),
+                    kind=state.kind,
+                    customer_id=state.customer_id,
+                    change=change,
+                    reason=reason,
+                    schedule=state.schedule,
+                    now=deps.clock(),
+                    notifier=NOTIFIER,
+                )
+        except (RuleBroken, InvalidInput) as refusal:
+            where = getattr(refusal, "field", None) or field
+            await ack(**errors_response({where: refusal.message}))
+            return
+        await ack(response_action="update", view=views.submitted_modal(submitted))
+        deps.delivery.wake()
+
+    async def submit_denial(ack: AsyncAck, view: dict[str, Any], context: AsyncBoltContext) -> None:
+        ref = RequestRef.decode(view.get("private_metadata"))
+        form = Form(view)
+        note = form.check(
+            lambda: rules.parse_reason(
+                form.text(BlockId.REQUEST_DENY_NOTE), field=BlockId.REQUEST_DENY_NOTE, required=True
+            ),
+            "",
+        )
+        if form.errors:
+            await ack(**errors_response(form.errors))
+            return
+        await decide_in_modal(
+            ack,
+            lambda session: service.deny(
+                session,
+                requester=requester_of(context),
+                request_id=ref.request_id,
+                note=note,
+                now=deps.clock(),
+                notifier=NOTIFIER,
+            ),
+        )
+
+    async def submit_deletion(
+        ack: AsyncAck, view: dict[str, Any], context: AsyncBoltContext
+    ) -> None:
+        ref = RequestRef.decode(view.get("private_metadata"))
+        typed = Form(view).text(BlockId.REQUEST_CONFIRM_NAME) or ""
+        await decide_in_modal(
+            ack,
+            lambda session: service.approve(
+                session,
+                requester=requester_of(context),
+                request_id=ref.request_id,
+                typed_name=typed,
+                now=deps.clock(),
+                notifier=NOTIFIER,
+            ),
+        )
+
+    async def decide_in_modal(
+        ack: AsyncAck, decide: Callable[[AsyncSession], Awaitable[RequestInfo]]
+    ) -> None:
+        """Run a decision from a modal: a field error stays on its field, a request
+        decided by someone else meanwhile is said on the modal."""
+        try:
+            async with deps.db.unit_of_work() as session:
+                info = await decide(session)
+        except AlreadyDecided as decided:
+            await ack(response_action="update", view=views.decided_modal(decided.info))
+            return
+        except InvalidInput as refusal:
+            if refusal.field is None:
+                raise
+            await ack(**errors_response({refusal.field: refusal.message}))
+            return
+        await ack(response_action="update", view=views.decided_modal(info))
+        deps.delivery.wake()
+
+    listeners.view(CallbackId.REQUEST_FORM, submit_request)
+    listeners.view(CallbackId.DENY_REQUEST, submit_denial)
+    listeners.view(CallbackId.CONFIRM_DELETION, submit_deletion)
+    for action_id, answer in CLICKS.items():
+        listeners.action(action_id, click_listener(deps, answer))
