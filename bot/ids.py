@@ -28,7 +28,6 @@ class CallbackId(StrEnum):
     FIND_CUSTOMER = "find_customer_modal"
     CUSTOMER_LIST = "customer_list_modal"  # a list opened from the Home tab
     LICENCE = "licence_modal"
-    ORDER_ALLOWANCE = "order_allowance_modal"
     REQUEST_FORM = "request_modal"  # one modal per request type, told apart by its metadata
     DENY_REQUEST = "deny_request_modal"
     CONFIRM_DELETION = "confirm_deletion_modal"  # approving a deletion: type the name
@@ -74,8 +73,6 @@ class BlockId(StrEnum):
     HOME_LISTS = "home_lists"
     DASHBOARD_ACTIONS = "dashboard_actions"
     LICENCE_CONTROLS = "licence_controls"
-    ORDER_QUANTITY = "order_quantity"
-    ORDER_NOTE = "order_note"
     REQUEST_DAYS = "request_days"
     REQUEST_LICENCES = "request_licences"
     REQUEST_PLAN = "request_plan"

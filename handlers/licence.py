@@ -1,6 +1,6 @@
-"""The MAU licence in Slack (R19): `/msp licence` and `/msp mau [CUSTOMER]`, the
-licence view's controls (customer, month, chart, extend) and the allowance order
-form."""
+"""The MAU licence in Slack (R19): `/msp licence` and `/msp mau [CUSTOMER]`, and the
+licence view's controls (customer, month, chart, and Extend, which asks for more
+allowance as a request)."""
 
 from __future__ import annotations
 
@@ -14,9 +14,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.delivery import outbox
 from bot.domain import mau as rules
+from bot.domain.requests import RequestType
 from bot.errors import InvalidInput
-from bot.ids import ActionId, BlockId, CallbackId
-from bot.payloads import LicenceState
+from bot.ids import ActionId
+from bot.payloads import LicenceState, RequestFormState
 from bot.services import customers as customer_service
 from bot.services import licence as service
 from bot.services.tenancy import Requester
@@ -26,9 +27,9 @@ from bot.views.message import Message
 from bot.views.mrkdwn import escape
 from handlers.customers import FollowUp, Invocation
 from handlers.deps import Deps
-from handlers.forms import Form, errors_response, open_or_push
 from handlers.middleware import requester_of
 from handlers.registry import Listeners
+from handlers.request_forms import open_request
 
 # ---------------------------------------------------------------- /msp subcommands
 
@@ -158,44 +159,16 @@ def register(listeners: Listeners, deps: Deps) -> None:
         await _post_chart(deps, requester, series, channel)
 
     async def open_order_form(
-        ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext, client: AsyncWebClient
+        ack: AsyncAck,
+        body: dict[str, Any],
+        context: AsyncBoltContext,
+        client: AsyncWebClient,
+        respond: AsyncRespond,
     ) -> None:
+        """R19: "Extend allowance" asks for more MAU allowance, as a request."""
         await ack()
-        async with deps.db.unit_of_work() as session:
-            status = await service.allowance_status(
-                session, requester=requester_of(context), now=deps.clock()
-            )
-        await open_or_push(client, body, views.order_modal(status))
-
-    async def submit_order(ack: AsyncAck, view: dict[str, Any], context: AsyncBoltContext) -> None:
-        form = Form(view)
-        quantity = form.check(
-            lambda: rules.parse_order_quantity(
-                form.text(BlockId.ORDER_QUANTITY), field=BlockId.ORDER_QUANTITY
-            ),
-            0,
-        )
-        note = form.check(
-            lambda: rules.parse_order_note(form.text(BlockId.ORDER_NOTE), field=BlockId.ORDER_NOTE),
-            "",
-        )
-        if form.errors:
-            await ack(**errors_response(form.errors))
-            return
-        try:
-            async with deps.db.unit_of_work() as session:
-                result = await service.order_allowance(
-                    session,
-                    requester=requester_of(context),
-                    quantity=quantity,
-                    note=note,
-                    now=deps.clock(),
-                )
-        except InvalidInput as refusal:
-            # The service's limits are about the quantity (the note was checked above).
-            await ack(**errors_response({refusal.field or BlockId.ORDER_QUANTITY: refusal.message}))
-            return
-        await ack(response_action="update", view=views.ordered_modal(result))
+        state = RequestFormState(kind=RequestType.MAU_ALLOWANCE_ORDER)
+        await open_request(deps, client, body, respond, requester_of(context), state)
 
     async def suggest_customers(
         ack: AsyncAck, payload: dict[str, Any], context: AsyncBoltContext
@@ -215,5 +188,4 @@ def register(listeners: Listeners, deps: Deps) -> None:
     listeners.action(ActionId.LICENCE_MONTH, pick_month)
     listeners.action(ActionId.LICENCE_CHART, post_chart)
     listeners.action(ActionId.LICENCE_EXTEND, open_order_form)
-    listeners.view(CallbackId.ORDER_ALLOWANCE, submit_order)
     listeners.options(ActionId.LICENCE_CUSTOMER, suggest_customers)

@@ -14,6 +14,7 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.delivery.request_messages import OutboxRequestNotifier
+from bot.domain import mau as mau_rules
 from bot.domain import requests as rules
 from bot.domain.customers import Plan
 from bot.domain.policy import Change
@@ -210,7 +211,7 @@ def _change(form: Form, kind: RequestType) -> Change:
         )
     if kind == RequestType.MAU_ALLOWANCE_ORDER:
         quantity = form.check(
-            lambda: rules.parse_licence_count(
+            lambda: mau_rules.parse_order_quantity(
                 form.text(BlockId.REQUEST_QUANTITY), field=BlockId.REQUEST_QUANTITY
             ),
             None,

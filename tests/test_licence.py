@@ -14,11 +14,13 @@ from sqlalchemy import insert, select, update
 
 from bot.domain.customers import email_key, name_key, new_account_number
 from bot.domain.mau import Projection, month_label
+from bot.domain.requests import RequestType
 from bot.domain.roles import Role
-from bot.errors import InvalidInput, NotAllowed
+from bot.errors import NotAllowed
 from bot.ids import ActionId, BlockId, CallbackId
-from bot.payloads import CustomerRef, LicenceState
+from bot.payloads import CustomerRef, LicenceState, RequestFormState, RequestRef
 from bot.services import licence as service
+from bot.services import requests as request_service
 from bot.services.licence import (
     ChosenCustomer,
     CustomerMonth,
@@ -126,11 +128,26 @@ async def _set_allowance(db: Database, allowance: int, *, team_id: str = TEAM_ID
         )
 
 
-async def _order(db: Database, quantity: int, at: datetime, *, note: str = "", user="U0001"):
-    requester = Requester(msp_id=await _msp_id(db), team_id=TEAM_ID, user_id=user, role=Role.OWNER)
+async def _seed_order(
+    db: Database, quantity: int, at: datetime, *, note: str = ""
+) -> MauAllowanceOrder:
+    """An applied allowance order, as an approved MAU allowance request leaves it."""
+    msp_id = await _msp_id(db)
     async with db.unit_of_work() as session:
-        return await service.order_allowance(
-            session, requester=requester, quantity=quantity, note=note, now=at
+        after = await licence_repo.raise_allowance(
+            session, msp_id=msp_id, quantity=quantity, maximum=2_000_000_000, now=at
+        )
+        assert after is not None
+        return await licence_repo.add_order(
+            session,
+            msp_id=msp_id,
+            ordered_by="U0001",
+            quantity=quantity,
+            allowance_before=after - quantity,
+            allowance_after=after,
+            status="applied",
+            note=note,
+            at=at,
         )
 
 
@@ -203,8 +220,8 @@ async def test_licence_view_shows_this_month_the_year_and_the_orders(client, sla
     acme, beta = await _make_customers(db, ["Acme", "Beta"])
     await _usage(db, acme, {m: 1_000 * (i + 1) for i, m in enumerate(MONTHS)})  # Nov: 12,000
     await _usage(db, beta, {MONTHS[-1]: 500, MONTHS[-2]: 250})
-    await _order(db, 8_000, datetime(2026, 3, 10, 12, tzinfo=UTC), note="first <!channel>")
-    await _order(db, 2_000, datetime(2026, 7, 1, 12, tzinfo=UTC))
+    await _seed_order(db, 8_000, datetime(2026, 3, 10, 12, tzinfo=UTC), note="first <!channel>")
+    await _seed_order(db, 2_000, datetime(2026, 7, 1, 12, tzinfo=UTC))
 
     body = await _licence(client, slack)
     blocks = body["blocks"]
@@ -317,9 +334,10 @@ async def test_admins_see_the_licence_but_cannot_order(client, slack, db, owner,
     forged = await post(
         client,
         slack.view_submission(
-            callback_id=CallbackId.ORDER_ALLOWANCE,
+            callback_id=CallbackId.REQUEST_FORM,
+            private_metadata=RequestFormState(kind=RequestType.MAU_ALLOWANCE_ORDER).encode(),
             user_id="U0002",
-            values={BlockId.ORDER_QUANTITY: number("5000")},
+            values={BlockId.REQUEST_QUANTITY: number("5000")},
         ),
     )
     assert "Only an owner can order more MAU allowance" in forged.text
@@ -334,38 +352,61 @@ async def _orders(db: Database) -> list[MauAllowanceOrder]:
         return list((await session.scalars(query)).all())
 
 
-async def test_an_owner_orders_more_allowance(client, slack, db, owner, fake_slack):
+def _order(typed: str, note: str | None = None) -> dict:
+    values = {BlockId.REQUEST_QUANTITY: number(typed)}
+    if note is not None:
+        values[BlockId.REQUEST_REASON] = {
+            ActionId.FIELD: {"type": "plain_text_input", "value": note}
+        }
+    return values
+
+
+ORDER_FORM = RequestFormState(kind=RequestType.MAU_ALLOWANCE_ORDER).encode()
+
+
+async def test_an_owner_asks_for_more_allowance_and_an_approver_grants_it(
+    client, slack, db, owner, fake_slack
+):
+    """R19: only an owner orders; the order is a request another approver decides."""
+    await grant(db, "U0003", Role.APPROVER)
     await _set_allowance(db, 10_000)
     [acme] = await _make_customers(db, ["Acme"])
     await _usage(db, acme, {MONTHS[-1]: 9_500})
-    command = slack.slash_command("licence", user_id=owner)
-    await post(client, command)
+    await post(client, slack.slash_command("licence", user_id=owner))
     await post(client, slack.block_actions(action_id=ActionId.LICENCE_EXTEND, user_id=owner))
     [opened] = await calls_to(fake_slack, "views.open")
     form = opened.args["view"]
-    assert form["callback_id"] == CallbackId.ORDER_ALLOWANCE
+    assert form["callback_id"] == CallbackId.REQUEST_FORM
+    assert form["title"]["text"] == "MAU allowance order"
     assert "*10,000* MAU" in all_text(form["blocks"]) and "*9,500* MAU" in all_text(form["blocks"])
     inputs = {block["block_id"]: block for block in form["blocks"] if block["type"] == "input"}
-    assert inputs[BlockId.ORDER_QUANTITY]["element"]["type"] == "number_input"
-    assert inputs[BlockId.ORDER_NOTE]["optional"] is True
+    assert inputs[BlockId.REQUEST_QUANTITY]["element"]["type"] == "number_input"
+    assert inputs[BlockId.REQUEST_REASON]["optional"] is True
 
     reply = await post(
         client,
         slack.view_submission(
-            callback_id=CallbackId.ORDER_ALLOWANCE,
+            callback_id=CallbackId.REQUEST_FORM,
+            private_metadata=form["private_metadata"],
             user_id=owner,
-            values={
-                BlockId.ORDER_QUANTITY: number("5000"),
-                BlockId.ORDER_NOTE: {
-                    ActionId.FIELD: {"type": "plain_text_input", "value": "Q4 <b>"}
-                },
-            },
+            values=_order("5000", "Q4 <b>"),
         ),
     )
     assert reply.json["response_action"] == "update"
-    done = all_text(reply.json["view"]["blocks"])
-    assert "Ordered 5,000 more MAU" in done and "*15,000*" in done and "10,000" in done
+    assert "+5,000 MAU allowance" in json.dumps(reply.json["view"])
+    assert await _orders(db) == []  # not before it is approved
+    [posted] = await calls_to(fake_slack, "chat.postMessage")  # no approvals channel: the owner
+    assert posted.args["channel"] == owner and "Request #1" in posted.args["text"]
 
+    await post(
+        client,
+        slack.block_actions(
+            action_id=ActionId.REQUEST_APPROVE,
+            value=RequestRef(request_id=1).encode(),
+            user_id="U0003",
+        ),
+    )
+    await calls_to(fake_slack, "chat.update")
     [order] = await _orders(db)
     assert (order.quantity, order.allowance_before, order.allowance_after) == (
         5_000,
@@ -380,7 +421,7 @@ async def test_an_owner_orders_more_allowance(client, slack, db, owner, fake_sla
                 select(AuditEvent).where(AuditEvent.action == "mau_allowance.ordered")
             )
         ).all()
-    assert event.actor == owner and event.entity_id == str(order.id)
+    assert event.actor == "U0003" and event.entity_id == str(order.id)
     assert event.before == {"mau_allowance": 10_000}
     assert event.after["mau_allowance"] == 15_000 and event.after["quantity"] == 5_000
 
@@ -406,13 +447,14 @@ async def test_a_bad_quantity_is_flagged_on_its_field(client, slack, db, owner, 
     reply = await post(
         client,
         slack.view_submission(
-            callback_id=CallbackId.ORDER_ALLOWANCE,
+            callback_id=CallbackId.REQUEST_FORM,
+            private_metadata=ORDER_FORM,
             user_id=owner,
-            values={BlockId.ORDER_QUANTITY: number(typed)},
+            values=_order(typed),
         ),
     )
     assert reply.json["response_action"] == "errors"
-    assert message in reply.json["errors"][BlockId.ORDER_QUANTITY]
+    assert message in reply.json["errors"][BlockId.REQUEST_QUANTITY]
     assert await _orders(db) == []
 
 
@@ -423,12 +465,13 @@ async def test_an_order_past_the_largest_allowance_is_refused_on_the_field(
     reply = await post(
         client,
         slack.view_submission(
-            callback_id=CallbackId.ORDER_ALLOWANCE,
+            callback_id=CallbackId.REQUEST_FORM,
+            private_metadata=ORDER_FORM,
             user_id=owner,
-            values={BlockId.ORDER_QUANTITY: number("5000")},
+            values=_order("5000"),
         ),
     )
-    assert "at most 2,000,000,000" in reply.json["errors"][BlockId.ORDER_QUANTITY]
+    assert "at most 2,000,000,000" in reply.json["errors"][BlockId.REQUEST_QUANTITY]
     assert await _orders(db) == []
 
 
@@ -436,17 +479,13 @@ async def test_a_too_long_note_is_flagged_on_its_field(client, slack, db, owner)
     reply = await post(
         client,
         slack.view_submission(
-            callback_id=CallbackId.ORDER_ALLOWANCE,
+            callback_id=CallbackId.REQUEST_FORM,
+            private_metadata=ORDER_FORM,
             user_id=owner,
-            values={
-                BlockId.ORDER_QUANTITY: number("5"),
-                BlockId.ORDER_NOTE: {
-                    ActionId.FIELD: {"type": "plain_text_input", "value": "x" * 501}
-                },
-            },
+            values=_order("5", "x" * 501),
         ),
     )
-    assert "at most 500 characters" in reply.json["errors"][BlockId.ORDER_NOTE]
+    assert "at most 500 characters" in reply.json["errors"][BlockId.REQUEST_REASON]
 
 
 # ---------------------------------------------------------------- the controls
@@ -720,8 +759,8 @@ async def test_repository_aggregates_on_each_backend(db, backend):
             session, msp_id=msp_id, month=MONTHS[-1], limit=2
         )
         assert [row.name for row in top] == ["C", "B"] and count == 3
-    first = await _order(db, 100, datetime(2026, 1, 5, tzinfo=UTC))
-    second = await _order(db, 50, datetime(2026, 6, 5, tzinfo=UTC))
+    first = await _seed_order(db, 100, datetime(2026, 1, 5, tzinfo=UTC))
+    second = await _seed_order(db, 50, datetime(2026, 6, 5, tzinfo=UTC))
     assert (first.allowance_before, first.allowance_after) == (0, 100)
     assert (second.allowance_before, second.allowance_after) == (100, 150)
     async with db.unit_of_work() as session:
@@ -741,15 +780,11 @@ async def test_service_roles_on_each_backend(db, backend):
         for role in (Role.MEMBER, Role.VIEWER, Role.APPROVER):
             with pytest.raises(NotAllowed):
                 await service.licence_overview(session, requester=_requester(msp_id, role), now=NOW)
-        for role in (Role.ADMIN, Role.MEMBER):
+        for role in (Role.ADMIN, Role.MEMBER, Role.APPROVER):
             with pytest.raises(NotAllowed, match="Only an owner"):
-                await service.order_allowance(
-                    session, requester=_requester(msp_id, role), quantity=5, note="", now=NOW
+                request_service.check_can_request(
+                    _requester(msp_id, role), RequestType.MAU_ALLOWANCE_ORDER
                 )
-        with pytest.raises(InvalidInput):
-            await service.order_allowance(
-                session, requester=_requester(msp_id, Role.OWNER), quantity=0, note="", now=NOW
-            )
         overview = await service.licence_overview(
             session, requester=_requester(msp_id, Role.ADMIN), now=NOW, month=date(2020, 1, 1)
         )
@@ -779,7 +814,9 @@ async def test_a_large_msp_stays_within_slacks_limits(client, slack, db, owner):
             ],
         )
     for index in range(50):
-        await _order(db, 10 + index, datetime(2026, 11, 1, 10, index, tzinfo=UTC), note="<&>" * 160)
+        await _seed_order(
+            db, 10 + index, datetime(2026, 11, 1, 10, index, tzinfo=UTC), note="<&>" * 160
+        )
     blocks = (await _licence(client, slack))["blocks"]
     _assert_within_limits(blocks)
     assert _fields(blocks)["MAU this month"] == f"{5_000 * 5_001 // 2:,} of {sum(range(10, 60)):,}"

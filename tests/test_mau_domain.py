@@ -210,13 +210,3 @@ def test_order_quantity_accepts_whole_numbers():
     assert mau.parse_order_quantity(" 5000 ", field="q") == 5_000
     assert mau.parse_order_quantity("5,000", field="q") == 5_000
     assert mau.parse_order_quantity("10000000", field="q") == 10_000_000
-
-
-def test_order_note_and_check():
-    assert mau.parse_order_note("  for the Q4 push ", field="n") == "for the Q4 push"
-    with pytest.raises(InvalidInput):
-        mau.parse_order_note("x" * 501, field="n")
-    mau.check_order(quantity=1, note="")
-    for quantity in (0, -1, 10_000_001):
-        with pytest.raises(InvalidInput):
-            mau.check_order(quantity=quantity, note="")

@@ -14,13 +14,11 @@ from dataclasses import dataclass
 from datetime import date
 
 from bot.domain.customers import parse_whole_number
-from bot.errors import InvalidInput
 
 HISTORY_MONTHS = 12
 MAX_ORDER_QUANTITY = 10_000_000
 # The allowance is a 32-bit integer column; stay well below its 2,147,483,647.
 MAX_ALLOWANCE = 2_000_000_000
-MAX_ORDER_NOTE_LENGTH = 500
 _LABEL = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 
 
@@ -172,24 +170,6 @@ def parse_order_quantity(text: str | None, *, field: str) -> int:
     return parse_whole_number(
         text, field=field, what="quantity", minimum=1, maximum=MAX_ORDER_QUANTITY
     )
-
-
-def parse_order_note(text: str | None, *, field: str) -> str:
-    note = (text or "").strip()
-    if len(note) > MAX_ORDER_NOTE_LENGTH:
-        raise InvalidInput(
-            f"The note can be at most {MAX_ORDER_NOTE_LENGTH} characters.", field=field
-        )
-    return note
-
-
-def check_order(*, quantity: int, note: str) -> None:
-    """Refuse an order outside the limits. The form checks the same; this guards the
-    service against anything else that calls it."""
-    if not 1 <= quantity <= MAX_ORDER_QUANTITY:
-        raise InvalidInput(f"The quantity must be from 1 to {MAX_ORDER_QUANTITY:,}.")
-    if len(note) > MAX_ORDER_NOTE_LENGTH:
-        raise InvalidInput(f"The note can be at most {MAX_ORDER_NOTE_LENGTH} characters.")
 
 
 def allowance_cap_refusal(allowance: int) -> str:

@@ -15,12 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain import mau as rules
 from bot.domain.roles import Role
-from bot.errors import InvalidInput, NotAllowed, NotFound
-from bot.services import audit
+from bot.errors import NotAllowed, NotFound
 from bot.services import customers as customer_service
 from bot.services.tenancy import Requester
 from storage.models import MauAllowanceOrder, Msp
-from storage.repositories import audit as audit_repo
 from storage.repositories import licence as licence_repo
 
 LICENCE_ROLES = frozenset({Role.OWNER, Role.ADMIN})
@@ -101,23 +99,6 @@ class MauSeries:
     mau: list[int]
     allowance: list[int] | None
     overage: list[int] | None
-
-
-@dataclass(frozen=True, slots=True)
-class AllowanceStatus:
-    """What the order form shows above the quantity."""
-
-    allowance: int
-    mau: int
-    month: date
-
-
-@dataclass(frozen=True, slots=True)
-class OrderResult:
-    quantity: int
-    allowance_before: int
-    allowance_after: int
-    note: str
 
 
 # ---------------------------------------------------------------- roles
@@ -266,62 +247,6 @@ async def mau_series(
             rules.overage(used, allowed) for used, allowed in zip(mau, allowances, strict=True)
         ],
     )
-
-
-async def allowance_status(
-    session: AsyncSession, *, requester: Requester, now: datetime
-) -> AllowanceStatus:
-    """For the order form; refuses anyone but an owner before the form opens."""
-    check_can_order(requester)
-    msp = await _msp(session, requester)
-    month = rules.month_start(customer_service.today_for(msp, now))
-    used = await licence_repo.mau_for_month(session, msp_id=msp.id, month=month)
-    return AllowanceStatus(allowance=msp.mau_allowance, mau=used, month=month)
-
-
-# ---------------------------------------------------------------- ordering
-
-
-async def order_allowance(
-    session: AsyncSession, *, requester: Requester, quantity: int, note: str, now: datetime
-) -> OrderResult:
-    """R19: an owner orders more MAU allowance. For now the order is applied at once
-    (the approvals work will make it a request); the order, the new allowance and
-    the audit event are written in the caller's transaction."""
-    check_can_order(requester)
-    note = note.strip()
-    rules.check_order(quantity=quantity, note=note)
-    after = await licence_repo.raise_allowance(
-        session, msp_id=requester.msp_id, quantity=quantity, maximum=rules.MAX_ALLOWANCE, now=now
-    )
-    if after is None:
-        msp = await _msp(session, requester)
-        raise InvalidInput(rules.allowance_cap_refusal(msp.mau_allowance))
-    before = after - quantity
-    order = await licence_repo.add_order(
-        session,
-        msp_id=requester.msp_id,
-        ordered_by=requester.user_id,
-        quantity=quantity,
-        allowance_before=before,
-        allowance_after=after,
-        status=ORDER_APPLIED,
-        note=note,
-        at=now,
-    )
-    await audit_repo.append(
-        session,
-        msp_id=requester.msp_id,
-        actor=requester.user_id,
-        action=audit.AuditAction.MAU_ALLOWANCE_ORDERED,
-        entity_type="mau_allowance_order",
-        entity_id=str(order.id),
-        before={"mau_allowance": before},
-        after={"mau_allowance": after, "quantity": quantity, "status": ORDER_APPLIED},
-        at=now,
-        note=note or None,
-    )
-    return OrderResult(quantity=quantity, allowance_before=before, allowance_after=after, note=note)
 
 
 # ---------------------------------------------------------------- helpers

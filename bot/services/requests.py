@@ -43,6 +43,7 @@ SWEEP_LIMIT = 200
 OPEN = (RequestStatus.PENDING.value, RequestStatus.SCHEDULED.value)
 CONFIRM_FIELD = "request_confirm_name"
 DENY_NOTE_FIELD = "request_deny_note"
+QUANTITY_FIELD = "request_quantity"
 
 
 class AlreadyDecided(BotError):
@@ -71,6 +72,8 @@ class RequestForm:
     monthly_price: Decimal | None
     preview: Verdict  # the rules for this account as it stands (details not yet given)
     per_licence_charge: Decimal | None = None  # R9: one added licence, for the rest of the term
+    mau_allowance: int | None = None  # an MAU allowance order: the allowance now
+    mau_this_month: int | None = None  # ...and the MSP's MAU so far this month
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,7 +153,12 @@ async def start(
     msp = await _msp(session, requester)
     today = customer_service.today_for(msp, now)
     if kind == RequestType.MAU_ALLOWANCE_ORDER:
+        used = await licence_repo.mau_for_month(
+            session, msp_id=msp.id, month=mau_rules.month_start(today)
+        )
         return RequestForm(
+            mau_allowance=msp.mau_allowance,
+            mau_this_month=used,
             kind=kind,
             customer_id=None,
             customer_name="",
@@ -240,6 +248,7 @@ async def submit(
     customer: Customer | None = None
     if kind == RequestType.MAU_ALLOWANCE_ORDER:
         verdict = policy.decide(kind, None, change)
+        _check_allowance_cap(msp, change)
     else:
         if customer_id is None:
             raise InvalidInput("Name the customer the request is for.")
@@ -274,6 +283,13 @@ async def submit(
     request.message_keys = await notifier.submitted(session, msp_id=msp.id, info=info, route=route)
     routed_to = "the approvals channel" if msp.approvals_channel else "the owners (by DM)"
     return Submitted(info=info_of(request), routed_to=routed_to)
+
+
+def _check_allowance_cap(msp: Msp, change: Change) -> None:
+    """An order that would take the allowance past the largest one is refused now,
+    not when an approver clicks."""
+    if msp.mau_allowance + (change.mau_quantity or 0) > mau_rules.MAX_ALLOWANCE:
+        raise InvalidInput(mau_rules.allowance_cap_refusal(msp.mau_allowance), field=QUANTITY_FIELD)
 
 
 def _effective_date(verdict: Verdict, *, schedule: bool) -> date | None:

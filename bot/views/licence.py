@@ -15,36 +15,28 @@ from slack_sdk.models.blocks import (
     DividerBlock,
     ExternalDataSelectElement,
     HeaderBlock,
-    InputBlock,
     MarkdownTextObject,
-    NumberInputElement,
     Option,
-    PlainTextInputElement,
     PlainTextObject,
     SectionBlock,
     StaticSelectElement,
 )
 
 from bot.domain.mau import (
-    MAX_ORDER_NOTE_LENGTH,
-    MAX_ORDER_QUANTITY,
     month_label,
     month_name,
 )
-from bot.ids import ActionId, BlockId, CallbackId
+from bot.ids import ActionId, BlockId
 from bot.payloads import LicenceState
 from bot.services.customers import CustomerRow
 from bot.services.licence import (
-    AllowanceStatus,
     ChosenCustomer,
     LicenceOverview,
     MauSeries,
     OrderLine,
-    OrderResult,
 )
 from bot.views.customers import picker_options
 from bot.views.message import Message
-from bot.views.modal import modal
 from bot.views.mrkdwn import escape, mention, number, slack_date
 
 MAX_SECTION_TEXT = 3000
@@ -294,63 +286,6 @@ def mau_message(series: MauSeries, *, chart_coming: bool = True) -> Message:
 
 
 # ---------------------------------------------------------------- ordering allowance
-
-
-def order_modal(status: AllowanceStatus) -> dict[str, Any]:
-    intro = (
-        f"The allowance is *{number(status.allowance)}* MAU; "
-        f"{month_name(status.month)} so far: *{number(status.mau)}* MAU."
-    )
-    blocks: list[Block] = [
-        SectionBlock(text=MarkdownTextObject(text=intro)),
-        InputBlock(
-            block_id=BlockId.ORDER_QUANTITY,
-            label="Additional MAU",
-            element=NumberInputElement(
-                action_id=ActionId.FIELD,
-                is_decimal_allowed=False,
-                min_value="1",
-                max_value=str(MAX_ORDER_QUANTITY),
-                placeholder="e.g. 5000",
-            ),
-            hint="Added to the allowance at once, and listed in the licence view.",
-        ),
-        InputBlock(
-            block_id=BlockId.ORDER_NOTE,
-            label="Note",
-            optional=True,
-            element=PlainTextInputElement(
-                action_id=ActionId.FIELD,
-                multiline=True,
-                max_length=MAX_ORDER_NOTE_LENGTH,
-                placeholder="Why, or a purchase order number",
-            ),
-        ),
-    ]
-    return modal(
-        callback_id=CallbackId.ORDER_ALLOWANCE,
-        title="Extend MAU allowance",
-        blocks=blocks,
-        submit="Order",
-        close="Cancel",
-    )
-
-
-def ordered_modal(result: OrderResult) -> dict[str, Any]:
-    text = (
-        f":white_check_mark: Ordered {number(result.quantity)} more MAU. The allowance is "
-        f"now *{number(result.allowance_after)}* (it was {number(result.allowance_before)})."
-    )
-    return modal(
-        callback_id=None,
-        title="Allowance extended",
-        blocks=[SectionBlock(text=MarkdownTextObject(text=text))],
-        submit=None,
-        close="Done",
-    )
-
-
-# ---------------------------------------------------------------- pieces
 
 
 def _customer_name(customer: ChosenCustomer) -> str:

@@ -40,7 +40,7 @@ from bot.services.requests import RequestForm, RequestInfo, RequestList, Submitt
 from bot.services.settings import RequestSettings
 from bot.views.message import Message
 from bot.views.modal import modal
-from bot.views.mrkdwn import escape, mention, money, slack_date
+from bot.views.mrkdwn import escape, mention, money, number, slack_date
 from bot.views.request_history import outcome_line, stamp
 
 PLAN_ORDER = (Plan.TRIAL, Plan.FREE, Plan.ESSENTIALS, Plan.PROFESSIONAL, Plan.ENTERPRISE)
@@ -69,6 +69,12 @@ def request_modal(form: RequestForm, state: RequestFormState) -> dict[str, Any]:
     blocks: list[Block] = []
     if form.customer_id is not None:
         blocks.append(SectionBlock(text=PlainTextObject(text=_account_line(form))))
+    if form.mau_allowance is not None:
+        intro = (
+            f"The allowance is *{number(form.mau_allowance)}* MAU; this month so far: "
+            f"*{number(form.mau_this_month or 0)}* MAU."
+        )
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=intro)))
     rules = form.preview.reason
     if state.schedule and form.preview.schedule_for is not None:
         rules = (
