@@ -1,7 +1,8 @@
 """The MAU licence (R19): this month's MAU against the allowance, the last 12
 months, allowance orders, and MAU per customer.
 
-Owners and admins see the licence view; only owners order more allowance. The
+Owners and admins see the licence view; only owners order more allowance (an MAU
+allowance order request, bot/services/requests.py). The
 MAU chart (`mau_series`) is open to all staff, members only for their customers.
 """
 
@@ -25,7 +26,6 @@ LICENCE_ROLES = frozenset({Role.OWNER, Role.ADMIN})
 RECENT_ORDERS = 10
 TOP_CUSTOMERS = 15
 ORDER_APPLIED = "applied"
-ONLY_OWNERS_ORDER = "Only an owner can order more MAU allowance."
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,12 +113,6 @@ def _role(requester: Requester) -> Role:
 def check_can_read_licence(requester: Requester) -> None:
     if _role(requester) not in LICENCE_ROLES:
         raise NotAllowed("Only owners and admins can see the licence view.")
-
-
-def check_can_order(requester: Requester) -> None:
-    """R19: only an owner orders MAU allowance."""
-    if _role(requester) != Role.OWNER:
-        raise NotAllowed(ONLY_OWNERS_ORDER)
 
 
 # ---------------------------------------------------------------- reading

@@ -150,16 +150,8 @@ def _trials_ending(board: Dashboard) -> list[Block]:
 
 def _trial_row(trial: TrialEnding) -> SectionBlock:
     left = "ends today" if trial.days_left == 0 else f"{trial.days_left} days left"
-    return SectionBlock(
-        fields=[
-            # The name is typed by people: plain text cannot format, link or ping.
-            PlainTextObject(text=f"{trial.name} · {trial.account_number}"),
-            MarkdownTextObject(
-                text=f"{slack_date(trial.trial_end)} · {left} · {number(trial.users)} users"
-            ),
-        ],
-        accessory=_view_button(trial.id),
-    )
+    figures = f"{slack_date(trial.trial_end)} · {left} · {number(trial.users)} users"
+    return _customer_row(trial.id, trial.name, trial.account_number, figures)
 
 
 def _pending_requests(board: Dashboard) -> list[Block]:
@@ -221,15 +213,8 @@ def _at_max_mau(board: Dashboard) -> list[Block]:
 
 
 def _threshold_row(row: AtThreshold) -> SectionBlock:
-    return SectionBlock(
-        fields=[
-            PlainTextObject(text=f"{row.name} · {row.account_number}"),
-            MarkdownTextObject(
-                text=f"{number(row.mau)} MAU this month · threshold {number(row.threshold)}"
-            ),
-        ],
-        accessory=_view_button(row.id),
-    )
+    figures = f"{number(row.mau)} MAU this month · threshold {number(row.threshold)}"
+    return _customer_row(row.id, row.name, row.account_number, figures)
 
 
 def _silent_agents(board: Dashboard) -> list[Block]:
@@ -246,14 +231,19 @@ def _silent_agents(board: Dashboard) -> list[Block]:
 
 
 def _silent_row(row: SilentAgents) -> SectionBlock:
+    figures = f"{number(row.total - row.reporting)} of {number(row.total)} silent"
+    return _customer_row(row.id, row.name, row.account_number, figures)
+
+
+def _customer_row(customer_id: int, name: str, account_number: str, figures: str) -> SectionBlock:
+    """A customer in a dashboard list: the name as typed (plain text cannot format,
+    link or ping), its figures (mrkdwn), and a View button."""
     return SectionBlock(
         fields=[
-            PlainTextObject(text=f"{row.name} · {row.account_number}"),
-            MarkdownTextObject(
-                text=f"{number(row.total - row.reporting)} of {number(row.total)} silent"
-            ),
+            PlainTextObject(text=f"{name} · {account_number}"),
+            MarkdownTextObject(text=figures),
         ],
-        accessory=_view_button(row.id),
+        accessory=_view_button(customer_id),
     )
 
 

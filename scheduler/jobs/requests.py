@@ -7,34 +7,41 @@ replicas sweeping at once apply and expire each request once."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from bot.delivery.request_messages import OutboxRequestNotifier
 from bot.services import requests as request_service
+from bot.services.request_info import RequestInfo
 from storage.engine import Database
 
 logger = logging.getLogger(__name__)
 NOTIFIER = OutboxRequestNotifier()
 
 
+async def _sweep(
+    sweep: Callable[..., Awaitable[list[RequestInfo]]],
+    *,
+    db: Database,
+    clock: Callable[[], datetime],
+    wake: Callable[[], None],
+    done: str,
+) -> int:
+    async with db.unit_of_work() as session:
+        handled = await sweep(session, now=clock(), notifier=NOTIFIER)
+    if handled:
+        logger.info("%s %d requests", done, len(handled))
+        wake()  # their messages are in the outbox
+    return len(handled)
+
+
 async def apply_scheduled_changes(
     *, db: Database, clock: Callable[[], datetime], wake: Callable[[], None]
 ) -> int:
-    async with db.unit_of_work() as session:
-        applied = await request_service.apply_due(session, now=clock(), notifier=NOTIFIER)
-    if applied:
-        logger.info("applied %d scheduled changes", len(applied))
-        wake()
-    return len(applied)
+    return await _sweep(request_service.apply_due, db=db, clock=clock, wake=wake, done="applied")
 
 
 async def expire_pending_requests(
     *, db: Database, clock: Callable[[], datetime], wake: Callable[[], None]
 ) -> int:
-    async with db.unit_of_work() as session:
-        expired = await request_service.expire_due(session, now=clock(), notifier=NOTIFIER)
-    if expired:
-        logger.info("expired %d pending requests", len(expired))
-        wake()
-    return len(expired)
+    return await _sweep(request_service.expire_due, db=db, clock=clock, wake=wake, done="expired")
