@@ -20,7 +20,13 @@ from bot.domain import mau as mau_rules
 from bot.domain import policy, proration
 from bot.domain.customers import Plan, Status, from_cents, name_key
 from bot.domain.policy import Change, Verdict
-from bot.domain.requests import ADD_ONS, DELETION_DELAY_DAYS, RequestStatus, RequestType
+from bot.domain.requests import (
+    ADD_ONS,
+    DELETION_DELAY_DAYS,
+    RequestStatus,
+    RequestType,
+    add_on_key,
+)
 from bot.domain.roles import Role
 from bot.errors import BotError, InvalidInput, NotAllowed, NotFound, RuleBroken
 from bot.services import audit
@@ -660,9 +666,11 @@ async def _apply(
             customer.plan = details["target_plan"]
             _roll_term(customer, today)
         case RequestType.ADD_ADDON:
-            customer.add_ons = [*(customer.add_ons or []), details["add_on"]]
+            # Shown on the card as the vendor names it; compared by catalog key.
+            customer.add_ons = [*(customer.add_ons or []), ADD_ONS[details["add_on"]]]
         case RequestType.REMOVE_ADDON:
-            customer.add_ons = [a for a in customer.add_ons or [] if a != details["add_on"]]
+            removed = details["add_on"]
+            customer.add_ons = [a for a in customer.add_ons or [] if add_on_key(a) != removed]
             _roll_term(customer, today)
         case RequestType.CANCEL:
             customer.plan = Plan.FREE.value
