@@ -33,6 +33,7 @@ from bot.domain.requests import (
     MAX_REASON_LENGTH,
     RequestStatus,
     RequestType,
+    add_on_key,
 )
 from bot.ids import ActionId, BlockId, CallbackId
 from bot.payloads import RequestFormState, RequestRef
@@ -224,7 +225,7 @@ def _plan_select(form: RequestForm) -> InputBlock:
 
 
 def _add_on_select(form: RequestForm) -> InputBlock:
-    present = set(form.add_ons)
+    present = {add_on_key(name) for name in form.add_ons}  # stored by label or key
     if form.kind == RequestType.ADD_ADDON:
         keys = [key for key in ADD_ONS if key not in present]
     else:
