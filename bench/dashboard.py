@@ -17,7 +17,10 @@ For each size (`--sizes`, default 1000,10000,100000) the script
      active-trial customer (MAU <= users x 3; this month's row carries the customer's users
      and agents), and the customer's latest figures copied onto it as a usage upload does;
    * active trials re-dated so that ~1 % of them end within the next 7 days (the others in
-     8-30 days).
+     8-30 days);
+   * a blocking max-MAU threshold (R20) for ~1 % of the customers, between half and 1.5
+     times this month's MAU, so about half of those with usage are at or over it (the
+     others keep the default 1,000,000, which never blocks).
 
    Seeding time is reported apart and is not part of any figure;
 2. measures, in this process (no HTTP, no Slack), for the owner (the whole MSP) and for the
@@ -32,8 +35,9 @@ For each size (`--sizes`, default 1000,10000,100000) the script
    and reports median, p90, min and max per case;
 3. checks every dashboard against figures computed in Python from the seeded rows (customers,
    billed and trial users, locations, MAU this month, overage, the lists' counts, trials
-   ending within 7 days and the 10 shown, agents not reporting and the 5 customers shown),
-   the view's KPI fields, and the outbox row `publish` left; any mismatch makes the script
+   ending within 7 days and the 10 shown, agents not reporting and the 5 customers shown,
+   customers at their max-MAU threshold and the 5 shown with their MAU and threshold), the
+   view's KPI fields, and the outbox row `publish` left; any mismatch makes the script
    exit with 1, so it cannot silently measure something else.
 
 Goal (issue): on SQLite, the Home view built from the database with a median under 50 ms at
@@ -85,7 +89,12 @@ from sqlalchemy import bindparam, event, func, insert, select, text, update  # n
 from sqlalchemy.engine import make_url  # noqa: E402
 
 from bot.delivery.home_tabs import publish_home_tab  # noqa: E402
-from bot.domain.customers import FILTER_STATUSES, CustomerFilter, Status  # noqa: E402
+from bot.domain.customers import (  # noqa: E402
+    DEFAULT_MAX_MAU_THRESHOLD,
+    FILTER_STATUSES,
+    CustomerFilter,
+    Status,
+)
 from bot.domain.roles import Role  # noqa: E402
 from bot.ids import BlockId, SlashCommand  # noqa: E402
 from bot.services import dashboard as dashboard_service  # noqa: E402
@@ -105,6 +114,8 @@ MAX_LOCATIONS = 3
 MAX_AGENTS = 20
 SILENT_SHARE = 0.10  # of customers with agents installed but not reporting
 ENDING_SHARE = 0.01  # of active trials ending within TRIALS_ENDING_DAYS
+THRESHOLD_SHARE = 0.01  # of customers with a blocking max-MAU threshold (R20)
+THRESHOLD_OF_MAU = (0.5, 1.5)  # that threshold, as a multiple of this month's MAU
 USAGE_MONTHS = 12  # this month and the 11 before it
 USAGE_STATUSES = frozenset({Status.PAID.value, Status.ACTIVE_TRIAL.value})
 MAU_PER_USER = 3
@@ -133,6 +144,17 @@ class SeedRow:
     agents_reporting: int
     locations: int
     mau: int | None  # this month's usage row, if any
+    max_mau_threshold: int = DEFAULT_MAX_MAU_THRESHOLD
+
+    @property
+    def at_max_mau(self) -> bool:
+        """R20: this month's MAU has reached a threshold that blocks."""
+        return (
+            self.status != Status.DELETED.value
+            and self.mau is not None
+            and self.max_mau_threshold < DEFAULT_MAX_MAU_THRESHOLD
+            and self.mau >= self.max_mau_threshold
+        )
 
 
 @dataclass
@@ -156,11 +178,22 @@ def month_before(first_day: date, months: int) -> date:
     return date(index // 12, index % 12 + 1, 1)
 
 
+def max_mau_threshold(rng: random.Random, mau: int | None) -> int:
+    """THRESHOLD_SHARE of the customers get a threshold that blocks, around their MAU
+    (at or over it about half the time); the others keep the default."""
+    if rng.random() >= THRESHOLD_SHARE:
+        return DEFAULT_MAX_MAU_THRESHOLD
+    if not mau:  # no usage this month: never at it
+        return rng.randint(1, 10)
+    return max(1, round(mau * rng.uniform(*THRESHOLD_OF_MAU)))
+
+
 async def add_dashboard_data(
     url: str, seeded: customers_bench.Seeded, *, seed: int, now: datetime, extra_sql: Sequence[str]
 ) -> tuple[list[SeedRow], int, int]:
     """Locations, agents, usage history and trial ends for the seeded customers."""
     rng = random.Random(seed * 7919 + 1)  # its own stream: customers.py's data is unchanged
+    thresholds = random.Random(seed * 7919 + 2)  # and one of their own: the rest is unchanged
     today = now.date()  # the MSP's time zone is UTC
     months = [month_before(today.replace(day=1), k) for k in range(USAGE_MONTHS)]
     customers_table = Customer.__table__
@@ -176,6 +209,7 @@ async def add_dashboard_data(
             usage_reported_at=bindparam("p_reported_at"),
             trial_start=bindparam("p_trial_start"),
             trial_end=bindparam("p_trial_end"),
+            max_mau_threshold=bindparam("p_threshold"),
         )
     )
     rows: list[SeedRow] = []
@@ -245,6 +279,7 @@ async def add_dashboard_data(
                     )
                 location_count += count
                 await flush(add_locations, locations, force=False)
+                threshold = max_mau_threshold(thresholds, mau)
                 updates.append(
                     {
                         "p_id": customer.id,
@@ -256,6 +291,7 @@ async def add_dashboard_data(
                         if trial_end
                         else None,
                         "p_trial_end": trial_end,
+                        "p_threshold": threshold,
                     }
                 )
                 await flush(set_figures, updates, force=False)
@@ -271,6 +307,7 @@ async def add_dashboard_data(
                         agents_reporting=agents_reporting,
                         locations=count,
                         mau=mau,
+                        max_mau_threshold=threshold,
                     )
                 )
             await flush(add_usage, usage, force=True)
@@ -338,6 +375,8 @@ class Expected:
     silent_agents: int
     customers_with_silent_agents: int
     silent_agent_customers: list[int]  # ids, most silent first
+    at_max_mau_total: int
+    at_max_mau: list[tuple[int, int, int]]  # (id, MAU, threshold), furthest over first
     max_customers: int
     mau_allowance: int
 
@@ -366,6 +405,10 @@ def expected_figures(
         (row for row in counted if row.agents_total > row.agents_reporting),
         key=lambda row: (row.agents_reporting - row.agents_total, row.name_key),
     )
+    at_threshold = sorted(
+        (row for row in rows if row.at_max_mau),
+        key=lambda row: (row.max_mau_threshold - (row.mau or 0), row.name_key),
+    )
     mau = sum(row.mau for row in rows if row.mau is not None)
     return Expected(
         whole_msp=whole_msp,
@@ -384,6 +427,11 @@ def expected_figures(
         silent_agents=sum(row.agents_total - row.agents_reporting for row in silent),
         customers_with_silent_agents=len(silent),
         silent_agent_customers=[row.id for row in silent[: dashboard_service.SILENT_AGENTS_SHOWN]],
+        at_max_mau_total=len(at_threshold),
+        at_max_mau=[
+            (row.id, row.mau or 0, row.max_mau_threshold)
+            for row in at_threshold[: dashboard_service.AT_MAX_MAU_SHOWN]
+        ],
         max_customers=max_customers,
         mau_allowance=mau_allowance,
     )
@@ -408,6 +456,8 @@ def check_board(board: Dashboard, expected: Expected) -> list[str]:
         "silent_agents": board.silent_agents,
         "customers_with_silent_agents": board.customers_with_silent_agents,
         "silent_agent_customers": [row.id for row in board.silent_agent_customers],
+        "at_max_mau_total": board.at_max_mau_total,
+        "at_max_mau": [(row.id, row.mau, row.threshold) for row in board.at_max_mau],
     }
     want = asdict(expected)
     problems = [
@@ -755,7 +805,9 @@ def print_seeded(report: SizeReport) -> None:
         f" {statuses.get('free', 0):,} free;\n  {s['locations']:,} locations,"
         f" {s['usage_rows']:,} usage rows, {s['assignments']:,} assignments;"
         f" {s['trials_ending']:,} trials end within 7 days,"
-        f" {s['with_silent_agents']:,} customers have agents not reporting;"
+        f" {s['with_silent_agents']:,} customers have agents not reporting;\n"
+        f"  {s['with_threshold']:,} have a blocking max-MAU threshold,"
+        f" {s['at_max_mau']:,} of them at or over it;"
         f" the member sees {s['member_customers']:,} customers{size_text}"
     )
     print(
@@ -892,6 +944,10 @@ def run_size(args: argparse.Namespace, url: str, size: int, now: datetime) -> Si
             "with_silent_agents": sum(
                 1 for row in seeding.rows if row.agents_total > row.agents_reporting
             ),
+            "with_threshold": sum(
+                1 for row in seeding.rows if row.max_mau_threshold < DEFAULT_MAX_MAU_THRESHOLD
+            ),
+            "at_max_mau": sum(1 for row in seeding.rows if row.at_max_mau),
             "db_bytes": seeding.db_bytes,
         },
     )

@@ -39,6 +39,11 @@ NAMING_CONVENTION = {
 }
 
 
+def _partial(condition: str) -> dict[str, Any]:
+    """A partial index's condition, the same on both databases."""
+    return {"sqlite_where": text(condition), "postgresql_where": text(condition)}
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map = {datetime: UtcDateTime(), dict[str, Any]: JSON()}
@@ -144,16 +149,12 @@ class Customer(Base):
             "msp_id",
             text("(agents_total - agents_reporting) DESC"),
             "name_key",
-            sqlite_where=text("agents_total - agents_reporting > 0"),
-            postgresql_where=text("agents_total - agents_reporting > 0"),
+            **_partial("agents_total - agents_reporting > 0"),
         ),
         # R20 on the dashboard: start from the few customers whose threshold can
         # block (the default 1,000,000 never does), not from all of them.
         Index(
-            "ix_customers_max_mau_threshold",
-            "msp_id",
-            sqlite_where=text("max_mau_threshold < 1000000"),
-            postgresql_where=text("max_mau_threshold < 1000000"),
+            "ix_customers_max_mau_threshold", "msp_id", **_partial("max_mau_threshold < 1000000")
         ),
     )
 

@@ -12,6 +12,7 @@ databases, so no batch mode is needed on SQLite.
 """
 
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -23,6 +24,11 @@ depends_on: str | Sequence[str] | None = None
 
 SILENT_AGENTS = "agents_total - agents_reporting > 0"
 BLOCKING_THRESHOLD = "max_mau_threshold < 1000000"
+
+
+def _where(condition: str) -> dict[str, Any]:
+    """A partial index's condition, the same on both databases."""
+    return {"sqlite_where": sa.text(condition), "postgresql_where": sa.text(condition)}
 
 
 def upgrade() -> None:
@@ -37,16 +43,14 @@ def upgrade() -> None:
         "customers",
         ["msp_id", sa.text("(agents_total - agents_reporting) DESC"), "name_key"],
         unique=False,
-        sqlite_where=sa.text(SILENT_AGENTS),
-        postgresql_where=sa.text(SILENT_AGENTS),
+        **_where(SILENT_AGENTS),
     )
     op.create_index(
         "ix_customers_max_mau_threshold",
         "customers",
         ["msp_id"],
         unique=False,
-        sqlite_where=sa.text(BLOCKING_THRESHOLD),
-        postgresql_where=sa.text(BLOCKING_THRESHOLD),
+        **_where(BLOCKING_THRESHOLD),
     )
     op.create_index(
         "ix_customer_usage_month_customer",
