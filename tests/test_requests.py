@@ -6,136 +6,37 @@ from __future__ import annotations
 
 import json
 from datetime import date, timedelta
-from typing import Any
 
 import pytest
 from sqlalchemy import select
 
-from bot.domain.roles import Role
 from bot.ids import ActionId, BlockId, CallbackId
 from bot.payloads import RequestFormState, RequestRef
 from storage.engine import Database
-from storage.models import AuditEvent, ChangeRequest, Customer
+from storage.models import AuditEvent
 from tests.customer_helpers import all_text, calls_to
 from tests.dashboard_helpers import seed_customer, set_msp
-from tests.fake_slack import FakeSlack
-from tests.support import grant, post
-
-TODAY = date(2026, 11, 22)  # the FakeClock's day
-RENEWAL = date(2027, 3, 1)
-APPROVALS = "C0APPROVE"
+from tests.request_helpers import (
+    APPROVALS,
+    TODAY,
+    approval_message,
+    button,
+    click,
+    customer_row,
+    grant_staff,
+    open_form,
+    paid,
+    posts_to,
+    request_rows,
+    submit,
+    submit_values,
+)
+from tests.support import post
 
 
 @pytest.fixture
 async def staff(db: Database) -> None:
-    await grant(db, "U0001", Role.OWNER)
-    await grant(db, "U0002", Role.ADMIN)
-    await grant(db, "U0003", Role.APPROVER)
-    await grant(db, "U0004", Role.MEMBER)
-    await grant(db, "U0005", Role.VIEWER)
-    await set_msp(db, approvals_channel=APPROVALS)
-
-
-async def _paid(db: Database, name: str = "Northwind", **columns: Any) -> int:
-    values: dict[str, Any] = {
-        "plan": "essentials",
-        "licences": 10,
-        "users": 8,
-        "monthly_price_cents": 75_000,
-        "contract_start": date(2026, 3, 1),
-        "renewal_date": RENEWAL,
-    }
-    values.update(columns)
-    return await seed_customer(db, name=name, status=values.pop("status", "paid"), **values)
-
-
-async def _customer(db: Database, customer_id: int) -> Customer:
-    async with db.unit_of_work() as session:
-        customer = await session.get(Customer, customer_id)
-        assert customer is not None
-        session.expunge(customer)
-        return customer
-
-
-async def _requests(db: Database) -> list[ChangeRequest]:
-    async with db.unit_of_work() as session:
-        rows = (await session.scalars(select(ChangeRequest).order_by(ChangeRequest.id))).all()
-        for row in rows:
-            session.expunge(row)
-        return list(rows)
-
-
-async def _open_form(client, slack, fake_slack: FakeSlack, text: str, user_id: str = "U0004"):
-    before = len(fake_slack.calls_to("views.open"))
-    reply = await post(client, slack.slash_command(f"request {text}", user_id=user_id))
-    assert reply.status == 200
-    calls = await calls_to(fake_slack, "views.open", before + 1)
-    assert len(calls) == before + 1, reply.text
-    return calls[before].args["view"]
-
-
-def _submit_values(**fields: Any) -> dict[str, dict[str, Any]]:
-    values: dict[str, dict[str, Any]] = {}
-    for block_id, value in fields.items():
-        if isinstance(value, dict):
-            values[block_id] = {ActionId.FIELD: value}
-        else:
-            values[block_id] = {ActionId.FIELD: {"type": "number_input", "value": value}}
-    return values
-
-
-def _selected(value: str) -> dict[str, Any]:
-    return {"type": "static_select", "selected_option": {"value": value}}
-
-
-async def _submit(client, slack, view: dict, user_id: str = "U0004", **fields: Any):
-    return await post(
-        client,
-        slack.view_submission(
-            callback_id=CallbackId.REQUEST_FORM,
-            private_metadata=view["private_metadata"],
-            values=_submit_values(**fields),
-            user_id=user_id,
-        ),
-    )
-
-
-async def _approval_message(fake_slack: FakeSlack, count: int = 1) -> dict:
-    posts = [
-        call
-        for call in await _posts_to(fake_slack, APPROVALS, count)
-        if call.args["channel"] == APPROVALS
-    ]
-    assert len(posts) >= count
-    return posts[count - 1].args
-
-
-async def _posts_to(fake_slack: FakeSlack, channel: str, count: int) -> list:
-    for _ in range(300):
-        posts = [c for c in fake_slack.calls_to("chat.postMessage") if c.args["channel"] == channel]
-        if len(posts) >= count:
-            return posts
-        await calls_to(
-            fake_slack, "chat.postMessage", len(fake_slack.calls_to("chat.postMessage")) + 1
-        )
-    return [c for c in fake_slack.calls_to("chat.postMessage") if c.args["channel"] == channel]
-
-
-def _button(message: dict, action_id: str) -> dict:
-    for block in message["blocks"]:
-        for element in [*(block.get("elements", []) or []), block.get("accessory") or {}]:
-            if element.get("action_id") == action_id:
-                return element
-    raise AssertionError(f"no {action_id} button in {json.dumps(message)[:500]}")
-
-
-async def _click(client, slack, action_id: str, value: str, user_id: str):
-    return await post(
-        client,
-        slack.block_actions(
-            action_id=action_id, value=value, user_id=user_id, channel_id=APPROVALS
-        ),
-    )
+    await grant_staff(db)
 
 
 # ---------------------------------------------------------------- add licences (R9), end to end
@@ -144,28 +45,28 @@ async def _click(client, slack, action_id: str, value: str, user_id: str):
 async def test_add_licences_is_asked_approved_and_applied_with_the_prorated_charge(
     client, slack, db, staff, fake_slack
 ):
-    customer_id = await _paid(db, assigned=["U0004"])
-    view = await _open_form(client, slack, fake_slack, "add-licences Northwind")
+    customer_id = await paid(db, assigned=["U0004"])
+    view = await open_form(client, slack, fake_slack, "add-licences Northwind")
     assert view["callback_id"] == CallbackId.REQUEST_FORM
     assert view["title"]["text"] == "Add licences"
     text = json.dumps(view)
     # $750/month for 10 licences: $75 a licence a month; 99 of 365 days are left.
     assert "Each licence costs $" in text
-    reply = await _submit(client, slack, view, **{BlockId.REQUEST_LICENCES: "2"})
+    reply = await submit(client, slack, view, **{BlockId.REQUEST_LICENCES: "2"})
     assert reply.json["response_action"] == "update", reply.text
     assert "Request #1" in json.dumps(reply.json["view"])
 
-    message = await _approval_message(fake_slack)
+    message = await approval_message(fake_slack)
     shown = all_text(message["blocks"])
     assert "Request #1: Add licences" in shown
     assert "+2 licences" in shown and "<@U0004>" in shown
-    approve = _button(message, ActionId.REQUEST_APPROVE)
-    (request,) = await _requests(db)
+    approve = button(message, ActionId.REQUEST_APPROVE)
+    (request,) = await request_rows(db)
     assert request.status == "pending"
     # 2 licences x $75 a month x 12 months x 99/365 of the term left
     assert request.details["prorated_amount"] == "488.22"
 
-    await _click(client, slack, ActionId.REQUEST_APPROVE, approve["value"], "U0003")
+    await click(client, slack, ActionId.REQUEST_APPROVE, approve["value"], "U0003")
     updates = await calls_to(fake_slack, "chat.update")
     assert updates, "the approval message is updated in place"
     assert updates[-1].args["channel"] == APPROVALS
@@ -173,26 +74,26 @@ async def test_add_licences_is_asked_approved_and_applied_with_the_prorated_char
     assert not any(b["type"] == "actions" for b in updates[-1].args["blocks"]), (
         "a decided request has no buttons"
     )
-    dm = await _posts_to(fake_slack, "U0004", 1)
+    dm = await posts_to(fake_slack, "U0004", 1)
     assert "Approved by <@U0003>" in dm[0].args["text"]
-    customer = await _customer(db, customer_id)
+    customer = await customer_row(db, customer_id)
     assert customer.licences == 12
-    (request,) = await _requests(db)
+    (request,) = await request_rows(db)
     assert request.status == "applied" and request.decided_by == "U0003"
 
 
 async def test_a_second_click_is_told_who_decided_and_changes_nothing(
     client, slack, db, staff, fake_slack
 ):
-    customer_id = await _paid(db, assigned=["U0004"])
-    view = await _open_form(client, slack, fake_slack, "add-licences Northwind")
-    await _submit(client, slack, view, **{BlockId.REQUEST_LICENCES: "1"})
+    customer_id = await paid(db, assigned=["U0004"])
+    view = await open_form(client, slack, fake_slack, "add-licences Northwind")
+    await submit(client, slack, view, **{BlockId.REQUEST_LICENCES: "1"})
     value = RequestRef(request_id=1).encode()
-    await _click(client, slack, ActionId.REQUEST_APPROVE, value, "U0003")
-    await _click(client, slack, ActionId.REQUEST_APPROVE, value, "U0002")
+    await click(client, slack, ActionId.REQUEST_APPROVE, value, "U0003")
+    await click(client, slack, ActionId.REQUEST_APPROVE, value, "U0002")
     answers = await calls_to(fake_slack, "response_url")
     assert any("already approved by <@U0003>" in a.args["text"] for a in answers)
-    assert (await _customer(db, customer_id)).licences == 11
+    assert (await customer_row(db, customer_id)).licences == 11
     async with db.unit_of_work() as session:
         approvals = (
             await session.scalars(select(AuditEvent).where(AuditEvent.action == "request.approved"))
@@ -204,42 +105,42 @@ async def test_a_second_click_is_told_who_decided_and_changes_nothing(
 
 
 async def test_viewers_and_members_cannot_approve(client, slack, db, staff, fake_slack):
-    await _paid(db, assigned=["U0004"])
-    view = await _open_form(client, slack, fake_slack, "add-licences Northwind")
-    await _submit(client, slack, view, **{BlockId.REQUEST_LICENCES: "1"})
+    await paid(db, assigned=["U0004"])
+    view = await open_form(client, slack, fake_slack, "add-licences Northwind")
+    await submit(client, slack, view, **{BlockId.REQUEST_LICENCES: "1"})
     value = RequestRef(request_id=1).encode()
     for user_id in ("U0005", "U0004"):
-        await _click(client, slack, ActionId.REQUEST_APPROVE, value, user_id)
+        await click(client, slack, ActionId.REQUEST_APPROVE, value, user_id)
     answers = await calls_to(fake_slack, "response_url", 2)
     assert all("Only owners, admins and approvers" in a.args["text"] for a in answers[-2:])
-    assert (await _requests(db))[0].status == "pending"
+    assert (await request_rows(db))[0].status == "pending"
 
 
 async def test_nobody_approves_their_own_request_unless_the_msp_allows_it(
     client, slack, db, staff, fake_slack
 ):
-    customer_id = await _paid(db)
-    view = await _open_form(client, slack, fake_slack, "add-licences Northwind", user_id="U0002")
-    await _submit(client, slack, view, user_id="U0002", **{BlockId.REQUEST_LICENCES: "1"})
+    customer_id = await paid(db)
+    view = await open_form(client, slack, fake_slack, "add-licences Northwind", user_id="U0002")
+    await submit(client, slack, view, user_id="U0002", **{BlockId.REQUEST_LICENCES: "1"})
     value = RequestRef(request_id=1).encode()
-    await _click(client, slack, ActionId.REQUEST_APPROVE, value, "U0002")
+    await click(client, slack, ActionId.REQUEST_APPROVE, value, "U0002")
     answers = await calls_to(fake_slack, "response_url")
     assert "cannot decide your own request" in answers[-1].args["text"]
-    assert (await _customer(db, customer_id)).licences == 10
+    assert (await customer_row(db, customer_id)).licences == 10
 
     reply = await post(client, slack.slash_command("settings self-approval on", user_id="U0001"))
     assert "Settings saved" in reply.text
-    await _click(client, slack, ActionId.REQUEST_APPROVE, value, "U0002")
+    await click(client, slack, ActionId.REQUEST_APPROVE, value, "U0002")
     for _ in range(100):
-        if (await _customer(db, customer_id)).licences == 11:
+        if (await customer_row(db, customer_id)).licences == 11:
             break
-    assert (await _customer(db, customer_id)).licences == 11
+    assert (await customer_row(db, customer_id)).licences == 11
 
 
 async def test_a_member_cannot_request_for_a_customer_not_assigned_to_them(
     client, slack, db, staff, fake_slack
 ):
-    await _paid(db)  # not assigned to U0004
+    await paid(db)  # not assigned to U0004
     reply = await post(
         client, slack.slash_command("request add-licences Northwind", user_id="U0004")
     )
@@ -250,16 +151,16 @@ async def test_a_member_cannot_request_for_a_customer_not_assigned_to_them(
         slack.view_submission(
             callback_id=CallbackId.REQUEST_FORM,
             private_metadata=forged,
-            values=_submit_values(**{BlockId.REQUEST_LICENCES: "3"}),
+            values=submit_values(**{BlockId.REQUEST_LICENCES: "3"}),
             user_id="U0004",
         ),
     )
     assert "not assigned to you" in reply.text
-    assert await _requests(db) == []
+    assert await request_rows(db) == []
 
 
 async def test_viewers_and_approvers_cannot_make_requests(client, slack, db, staff, fake_slack):
-    await _paid(db)
+    await paid(db)
     for user_id in ("U0005", "U0003"):
         reply = await post(
             client, slack.slash_command("request add-licences Northwind", user_id=user_id)
@@ -274,12 +175,12 @@ async def test_a_late_licence_decrease_is_refused_with_the_next_window_and_can_b
     client, slack, db, staff, fake_slack, clock
 ):
     renewal = TODAY + timedelta(days=20)
-    customer_id = await _paid(db, renewal_date=renewal, contract_start=date(2025, 12, 12))
+    customer_id = await paid(db, renewal_date=renewal, contract_start=date(2025, 12, 12))
     reply = await post(
         client, slack.slash_command("request decrease-licences Northwind", user_id="U0002")
     )
     assert "30 days before renewal" in reply.text, reply.text
-    schedule = _button(reply.json, ActionId.REQUEST_SCHEDULE)
+    schedule = button(reply.json, ActionId.REQUEST_SCHEDULE)
     next_renewal = date(2027, 12, 12)  # a 12-month term on from 2026-12-12
     assert next_renewal.isoformat() in schedule["text"]["text"]
 
@@ -292,34 +193,32 @@ async def test_a_late_licence_decrease_is_refused_with_the_next_window_and_can_b
     [opened] = await calls_to(fake_slack, "views.open")
     view = opened.args["view"]
     assert "next one" in json.dumps(view)
-    reply = await _submit(client, slack, view, user_id="U0002", **{BlockId.REQUEST_LICENCES: "6"})
+    reply = await submit(client, slack, view, user_id="U0002", **{BlockId.REQUEST_LICENCES: "6"})
     assert reply.json["response_action"] == "update", reply.text
-    (request,) = await _requests(db)
+    (request,) = await request_rows(db)
     assert request.effective_on == next_renewal
 
-    await _click(
-        client, slack, ActionId.REQUEST_APPROVE, RequestRef(request_id=1).encode(), "U0001"
-    )
+    await click(client, slack, ActionId.REQUEST_APPROVE, RequestRef(request_id=1).encode(), "U0001")
     for _ in range(100):
-        if (await _requests(db))[0].status != "pending":
+        if (await request_rows(db))[0].status != "pending":
             break
-    assert (await _requests(db))[0].status == "scheduled"
-    assert (await _customer(db, customer_id)).licences == 10  # not before renewal
+    assert (await request_rows(db))[0].status == "scheduled"
+    assert (await customer_row(db, customer_id)).licences == 10  # not before renewal
 
 
 async def test_a_bad_licence_count_is_flagged_on_its_field(client, slack, db, staff, fake_slack):
-    await _paid(db, assigned=["U0004"])
-    view = await _open_form(client, slack, fake_slack, "add-licences Northwind")
-    reply = await _submit(client, slack, view, **{BlockId.REQUEST_LICENCES: "-3"})
+    await paid(db, assigned=["U0004"])
+    view = await open_form(client, slack, fake_slack, "add-licences Northwind")
+    reply = await submit(client, slack, view, **{BlockId.REQUEST_LICENCES: "-3"})
     assert reply.json["response_action"] == "errors"
     assert BlockId.REQUEST_LICENCES in reply.json["errors"]
-    assert await _requests(db) == []
+    assert await request_rows(db) == []
 
 
 async def test_a_trial_request_for_a_paid_account_is_refused_at_once(
     client, slack, db, staff, fake_slack
 ):
-    await _paid(db)
+    await paid(db)
     reply = await post(client, slack.slash_command("request extend Northwind", user_id="U0002"))
     assert reply.json["text"] == (
         ":no_entry: A trial extension needs an active or expired trial; this account is paid."
@@ -334,11 +233,11 @@ async def test_a_trial_extension_denied_with_a_reason(client, slack, db, staff, 
     customer_id = await seed_customer(
         db, name="Trial Co", status="active_trial", trial_end=TODAY + timedelta(days=3)
     )
-    view = await _open_form(client, slack, fake_slack, "extend Trial Co", user_id="U0002")
-    await _submit(client, slack, view, user_id="U0002", **{BlockId.REQUEST_DAYS: "14"})
-    message = await _approval_message(fake_slack)
-    deny = _button(message, ActionId.REQUEST_DENY)
-    await _click(client, slack, ActionId.REQUEST_DENY, deny["value"], "U0003")
+    view = await open_form(client, slack, fake_slack, "extend Trial Co", user_id="U0002")
+    await submit(client, slack, view, user_id="U0002", **{BlockId.REQUEST_DAYS: "14"})
+    message = await approval_message(fake_slack)
+    deny = button(message, ActionId.REQUEST_DENY)
+    await click(client, slack, ActionId.REQUEST_DENY, deny["value"], "U0003")
     opened = (await calls_to(fake_slack, "views.open", 2))[-1]
     assert opened.args["view"]["callback_id"] == CallbackId.DENY_REQUEST
     empty = await post(
@@ -372,7 +271,7 @@ async def test_a_trial_extension_denied_with_a_reason(client, slack, db, staff, 
     updates = await calls_to(fake_slack, "chat.update")
     shown = all_text(updates[-1].args["blocks"])
     assert "Denied by <@U0003>" in shown and "&lt;!channel&gt; no budget" in shown
-    assert (await _customer(db, customer_id)).trial_end == TODAY + timedelta(days=3)
+    assert (await customer_row(db, customer_id)).trial_end == TODAY + timedelta(days=3)
 
 
 async def test_an_approved_extension_counts_from_the_trial_end(
@@ -381,13 +280,11 @@ async def test_an_approved_extension_counts_from_the_trial_end(
     customer_id = await seed_customer(
         db, name="Trial Co", status="expired_trial", trial_end=TODAY - timedelta(days=5)
     )
-    view = await _open_form(client, slack, fake_slack, "extend Trial Co", user_id="U0002")
-    await _submit(client, slack, view, user_id="U0002", **{BlockId.REQUEST_DAYS: "10"})
-    await _click(
-        client, slack, ActionId.REQUEST_APPROVE, RequestRef(request_id=1).encode(), "U0001"
-    )
+    view = await open_form(client, slack, fake_slack, "extend Trial Co", user_id="U0002")
+    await submit(client, slack, view, user_id="U0002", **{BlockId.REQUEST_DAYS: "10"})
+    await click(client, slack, ActionId.REQUEST_APPROVE, RequestRef(request_id=1).encode(), "U0001")
     await calls_to(fake_slack, "chat.update")
-    customer = await _customer(db, customer_id)
+    customer = await customer_row(db, customer_id)
     assert customer.status == "active_trial"
     assert customer.trial_end == TODAY + timedelta(days=10)  # from today: it had ended
 
@@ -399,11 +296,9 @@ async def test_approving_a_deletion_needs_the_typed_name_and_schedules_it(
     client, slack, db, staff, fake_slack
 ):
     customer_id = await seed_customer(db, name="Old Free", status="free")
-    view = await _open_form(client, slack, fake_slack, "delete Old Free", user_id="U0002")
-    await _submit(client, slack, view, user_id="U0002")
-    await _click(
-        client, slack, ActionId.REQUEST_APPROVE, RequestRef(request_id=1).encode(), "U0001"
-    )
+    view = await open_form(client, slack, fake_slack, "delete Old Free", user_id="U0002")
+    await submit(client, slack, view, user_id="U0002")
+    await click(client, slack, ActionId.REQUEST_APPROVE, RequestRef(request_id=1).encode(), "U0001")
     opened = (await calls_to(fake_slack, "views.open", 2))[-1]
     confirm = opened.args["view"]
     assert confirm["callback_id"] == CallbackId.CONFIRM_DELETION
@@ -423,12 +318,12 @@ async def test_approving_a_deletion_needs_the_typed_name_and_schedules_it(
     wrong = await post(client, typed("Old"))
     assert wrong.json["response_action"] == "errors"
     assert BlockId.REQUEST_CONFIRM_NAME in wrong.json["errors"]
-    assert (await _customer(db, customer_id)).status == "free"
+    assert (await customer_row(db, customer_id)).status == "free"
     right = await post(client, typed("old free"))
     assert right.json["response_action"] == "update"
-    customer = await _customer(db, customer_id)
+    customer = await customer_row(db, customer_id)
     assert customer.status == "scheduled_deletion"
-    (request,) = await _requests(db)
+    (request,) = await request_rows(db)
     assert request.status == "scheduled"
     assert request.effective_on == TODAY + timedelta(days=30)
 
@@ -436,7 +331,7 @@ async def test_approving_a_deletion_needs_the_typed_name_and_schedules_it(
 async def test_deleting_during_a_paid_term_is_refused_with_the_renewal(
     client, slack, db, staff, fake_slack
 ):
-    await _paid(db)
+    await paid(db)
     reply = await post(client, slack.slash_command("request delete Northwind", user_id="U0002"))
     assert "cannot be deleted during its paid term" in reply.text
     assert "2027-03-01" in reply.text  # R16: the earliest date it would be allowed
@@ -447,14 +342,14 @@ async def test_deleting_during_a_paid_term_is_refused_with_the_renewal(
 
 
 async def test_requests_list_and_withdraw(client, slack, db, staff, fake_slack):
-    await _paid(db, assigned=["U0004"])
-    view = await _open_form(client, slack, fake_slack, "add-licences Northwind")
-    await _submit(client, slack, view, **{BlockId.REQUEST_LICENCES: "4"})
+    await paid(db, assigned=["U0004"])
+    view = await open_form(client, slack, fake_slack, "add-licences Northwind")
+    await submit(client, slack, view, **{BlockId.REQUEST_LICENCES: "4"})
     reply = await post(client, slack.slash_command("requests mine", user_id="U0004"))
     assert "Your requests (1)" in reply.text or "Your requests (1)" in all_text(
         reply.json["blocks"]
     )
-    withdraw = _button(reply.json, ActionId.REQUEST_WITHDRAW)
+    withdraw = button(reply.json, ActionId.REQUEST_WITHDRAW)
     await post(
         client,
         slack.block_actions(
@@ -462,17 +357,17 @@ async def test_requests_list_and_withdraw(client, slack, db, staff, fake_slack):
         ),
     )
     await calls_to(fake_slack, "response_url")
-    assert (await _requests(db))[0].status == "withdrawn"
+    assert (await request_rows(db))[0].status == "withdrawn"
     approver_list = await post(client, slack.slash_command("requests", user_id="U0003"))
     assert "(0)" in all_text(approver_list.json["blocks"])
 
 
 async def test_without_an_approvals_channel_owners_get_a_dm(client, slack, db, staff, fake_slack):
     await set_msp(db, approvals_channel=None)
-    await _paid(db, assigned=["U0004"])
-    view = await _open_form(client, slack, fake_slack, "add-licences Northwind")
-    await _submit(client, slack, view, **{BlockId.REQUEST_LICENCES: "1"})
-    dm = await _posts_to(fake_slack, "U0001", 1)
+    await paid(db, assigned=["U0004"])
+    view = await open_form(client, slack, fake_slack, "add-licences Northwind")
+    await submit(client, slack, view, **{BlockId.REQUEST_LICENCES: "1"})
+    dm = await posts_to(fake_slack, "U0001", 1)
     assert "Request #1" in dm[0].args["text"]
 
 
@@ -491,12 +386,12 @@ async def test_settings_name_the_approvals_channel(client, slack, db, staff, fak
 async def test_the_card_offers_requests_and_shows_their_history(
     client, slack, db, staff, fake_slack
 ):
-    await _paid(db, assigned=["U0004"])
-    view = await _open_form(client, slack, fake_slack, "add-licences Northwind")
-    await _submit(client, slack, view, **{BlockId.REQUEST_LICENCES: "4"})
+    await paid(db, assigned=["U0004"])
+    view = await open_form(client, slack, fake_slack, "add-licences Northwind")
+    await submit(client, slack, view, **{BlockId.REQUEST_LICENCES: "4"})
     reply = await post(client, slack.slash_command("customer Northwind", user_id="U0004"))
     blocks = reply.json["blocks"]
-    menu = _button(reply.json, ActionId.REQUEST_START)
+    menu = button(reply.json, ActionId.REQUEST_START)
     labels = [option["text"]["text"] for option in menu["options"]]
     assert "Add licences" in labels and "Trial extension" not in labels
     assert "#1 Add licences: +4 licences" in all_text(blocks)

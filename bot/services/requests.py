@@ -325,9 +325,11 @@ async def _refuse_duplicate(
 def _details(
     kind: RequestType, change: Change, verdict: Verdict, effective: date | None
 ) -> dict[str, Any]:
+    explanation = verdict.reason if verdict.allowed else _scheduled_text(effective)
     details: dict[str, Any] = {
         "summary": summarise(kind, change),
-        "explanation": verdict.reason if verdict.allowed else _scheduled_text(effective),
+        # The approvers read the warnings too (R15: over the free limits once free).
+        "explanation": " ".join(part for part in (explanation, *verdict.warnings) if part),
         "warnings": list(verdict.warnings),
         "quote_needed": verdict.quote_needed,
     }
@@ -439,7 +441,16 @@ async def approve(
     if scheduled:
         await _start_scheduled(session, msp, request, customer, actor=requester.user_id, now=now)
     else:
-        await _apply(session, msp, request, customer, actor=requester.user_id, today=today, now=now)
+        await _apply(
+            session,
+            msp,
+            request,
+            customer,
+            actor=requester.user_id,
+            today=today,
+            now=now,
+            notifier=notifier,
+        )
         request.applied_at = now
     info = info_of(request)
     await notifier.decided(session, msp_id=msp.id, info=info)
@@ -636,6 +647,7 @@ async def _apply(
     actor: str,
     today: date,
     now: datetime,
+    notifier: RequestNotifier,
 ) -> None:
     """Make the change the request asked for."""
     kind = RequestType(request.kind)
@@ -655,7 +667,9 @@ async def _apply(
             customer.plan = Plan.TRIAL.value
         case RequestType.UPGRADE | RequestType.REACTIVATE:
             if customer.status == Status.PENDING_CANCELLATION.value:
-                await _withdraw_cancellation(session, msp, customer, request, now=now)
+                await _withdraw_cancellation(
+                    session, msp, customer, request, now=now, notifier=notifier
+                )
             _apply_paid_plan(customer, details, today)
         case RequestType.ADD_LICENCES:
             customer.licences += int(details["licence_count"])
@@ -691,9 +705,11 @@ async def _withdraw_cancellation(
     request: ChangeRequest,
     *,
     now: datetime,
+    notifier: RequestNotifier,
 ) -> None:
     """R17: reactivating (or upgrading) a cancelled plan takes back its scheduled
-    cancellation, so the scheduler does not end the plan at renewal."""
+    cancellation, so the scheduler does not end the plan at renewal; the
+    cancellation's message and its requester say so."""
     cancellation = await request_repo.open_of_kind(
         session,
         msp_id=msp.id,
@@ -721,6 +737,7 @@ async def _withdraw_cancellation(
         action=audit.AuditAction.REQUEST_REVERSED,
         now=now,
     )
+    await notifier.decided(session, msp_id=msp.id, info=info_of(withdrawn))
 
 
 def _apply_paid_plan(customer: Customer, details: dict[str, Any], today: date) -> None:
@@ -819,7 +836,14 @@ async def apply_due(
         request = await _request(session, msp, candidate.id)
         customer = await _customer_of(session, request)
         await _apply(
-            session, msp, request, customer, actor=audit.SYSTEM_ACTOR, today=today, now=now
+            session,
+            msp,
+            request,
+            customer,
+            actor=audit.SYSTEM_ACTOR,
+            today=today,
+            now=now,
+            notifier=notifier,
         )
         await _audit_request(
             session,

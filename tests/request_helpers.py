@@ -1,0 +1,283 @@
+"""Driving requests the way Slack does, shared by the request tests: the staff, a
+paid customer, the request modal opened and submitted, the approval message and
+its buttons, and waiting for the bot (its listeners and its delivery worker)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import select
+
+from bot.app import Bot
+from bot.domain.roles import Role
+from bot.ids import ActionId, BlockId, CallbackId
+from bot.payloads import RequestRef
+from storage.engine import Database
+from storage.models import AuditEvent, ChangeRequest, Customer, Msp
+from tests.customer_helpers import all_text, calls_to
+from tests.dashboard_helpers import seed_customer, set_msp
+from tests.fake_slack import FakeSlack
+from tests.support import Reply, grant, post
+
+TODAY = date(2026, 11, 22)  # the FakeClock's day
+RENEWAL = date(2027, 3, 1)
+APPROVALS = "C0APPROVE"
+OWNER, ADMIN, APPROVER, MEMBER, VIEWER = "U0001", "U0002", "U0003", "U0004", "U0005"
+
+
+async def grant_staff(db: Database) -> None:
+    """One person in each role, and an approvals channel."""
+    await grant(db, OWNER, Role.OWNER)
+    await grant(db, ADMIN, Role.ADMIN)
+    await grant(db, APPROVER, Role.APPROVER)
+    await grant(db, MEMBER, Role.MEMBER)
+    await grant(db, VIEWER, Role.VIEWER)
+    await set_msp(db, approvals_channel=APPROVALS)
+
+
+async def paid(db: Database, name: str = "Northwind", **columns: Any) -> int:
+    """A paid Essentials customer: 10 licences at $750 a month, renewing on RENEWAL."""
+    values: dict[str, Any] = {
+        "plan": "essentials",
+        "licences": 10,
+        "users": 8,
+        "monthly_price_cents": 75_000,
+        "contract_start": date(2026, 3, 1),
+        "renewal_date": RENEWAL,
+    }
+    values.update(columns)
+    return await seed_customer(db, name=name, status=values.pop("status", "paid"), **values)
+
+
+async def customer_row(db: Database, customer_id: int) -> Customer:
+    async with db.unit_of_work() as session:
+        customer = await session.get(Customer, customer_id)
+        assert customer is not None
+        session.expunge(customer)
+        return customer
+
+
+async def msp_row(db: Database) -> Msp:
+    async with db.unit_of_work() as session:
+        msp = await session.scalar(select(Msp))
+        assert msp is not None
+        session.expunge(msp)
+        return msp
+
+
+async def request_rows(db: Database) -> list[ChangeRequest]:
+    async with db.unit_of_work() as session:
+        rows = (await session.scalars(select(ChangeRequest).order_by(ChangeRequest.id))).all()
+        for row in rows:
+            session.expunge(row)
+        return list(rows)
+
+
+async def audit_rows(db: Database, action: str) -> list[AuditEvent]:
+    async with db.unit_of_work() as session:
+        rows = await session.scalars(
+            select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id)
+        )
+        return list(rows.all())
+
+
+async def settle(bot: Bot) -> None:
+    """Wait until the listeners still running after their acks are done and the
+    outbox has gone out to the fake Slack."""
+    await bot.in_flight.drain(30.0)
+    await bot.delivery.drain()
+
+
+# ---------------------------------------------------------------- the request modal
+
+
+async def open_form(
+    client, slack, fake_slack: FakeSlack, text: str, user_id: str = MEMBER
+) -> dict[str, Any]:
+    """`/msp request TEXT`; the modal it opens."""
+    before = len(fake_slack.calls_to("views.open"))
+    reply = await post(client, slack.slash_command(f"request {text}", user_id=user_id))
+    assert reply.status == 200
+    calls = await calls_to(fake_slack, "views.open", before + 1)
+    assert len(calls) == before + 1, reply.text
+    return calls[before].args["view"]
+
+
+def submit_values(**fields: Any) -> dict[str, dict[str, Any]]:
+    """Block id -> value: a dict is the element's state as is, a string a number input."""
+    values: dict[str, dict[str, Any]] = {}
+    for block_id, value in fields.items():
+        if isinstance(value, dict):
+            values[block_id] = {ActionId.FIELD: value}
+        else:
+            values[block_id] = {ActionId.FIELD: {"type": "number_input", "value": value}}
+    return values
+
+
+def selected(value: str) -> dict[str, Any]:
+    return {"type": "static_select", "selected_option": {"value": value}}
+
+
+def typed(value: str) -> dict[str, Any]:
+    return {"type": "plain_text_input", "value": value}
+
+
+async def submit(client, slack, view: dict, user_id: str = MEMBER, **fields: Any) -> Reply:
+    return await post(
+        client,
+        slack.view_submission(
+            callback_id=CallbackId.REQUEST_FORM,
+            private_metadata=view["private_metadata"],
+            values=submit_values(**fields),
+            user_id=user_id,
+        ),
+    )
+
+
+def plan_options(view: dict[str, Any]) -> list[str]:
+    """The plans the modal's plan menu offers."""
+    for block in view["blocks"]:
+        if block.get("block_id") == BlockId.REQUEST_PLAN:
+            return [option["value"] for option in block["element"]["options"]]
+    raise AssertionError("no plan menu in the modal")
+
+
+def block_ids(view: dict[str, Any]) -> list[str]:
+    return [block["block_id"] for block in view["blocks"] if block["type"] == "input"]
+
+
+# ---------------------------------------------------------------- the approval message
+
+
+async def posts_to(fake_slack: FakeSlack, channel: str, count: int) -> list:
+    for _ in range(300):
+        posts = [c for c in fake_slack.calls_to("chat.postMessage") if c.args["channel"] == channel]
+        if len(posts) >= count:
+            return posts
+        await calls_to(
+            fake_slack, "chat.postMessage", len(fake_slack.calls_to("chat.postMessage")) + 1
+        )
+    return [c for c in fake_slack.calls_to("chat.postMessage") if c.args["channel"] == channel]
+
+
+async def approval_message(fake_slack: FakeSlack, count: int = 1) -> dict:
+    """The `count`th message posted to the approvals channel, as posted."""
+    posts = await posts_to(fake_slack, APPROVALS, count)
+    assert len(posts) >= count
+    return posts[count - 1].args
+
+
+def updates_to(fake_slack: FakeSlack, channel: str) -> list[dict[str, Any]]:
+    return [c.args for c in fake_slack.calls_to("chat.update") if c.args["channel"] == channel]
+
+
+def messages_in(fake_slack: FakeSlack, channel: str) -> list[dict[str, Any]]:
+    """The messages of a conversation as Slack now shows them (updates applied)."""
+    return [message for (where, _ts), message in fake_slack.messages.items() if where == channel]
+
+
+def lines(blocks: list[dict[str, Any]]) -> list[str]:
+    """What a person reads in blocks, line by line."""
+    return all_text(blocks).splitlines()
+
+
+def button(message: dict, action_id: str) -> dict:
+    for block in message["blocks"]:
+        for element in [*(block.get("elements", []) or []), block.get("accessory") or {}]:
+            if element.get("action_id") == action_id:
+                return element
+    raise AssertionError(f"no {action_id} button in {json.dumps(message)[:500]}")
+
+
+def has_actions(message: dict) -> bool:
+    return any(block["type"] == "actions" for block in message["blocks"])
+
+
+async def click(client, slack, action_id: str, value: str, user_id: str) -> Reply:
+    return await post(
+        client,
+        slack.block_actions(
+            action_id=action_id, value=value, user_id=user_id, channel_id=APPROVALS
+        ),
+    )
+
+
+def approve_value(request_id: int) -> str:
+    return RequestRef(request_id=request_id).encode()
+
+
+# ---------------------------------------------------------------- a whole request
+
+
+@dataclass(frozen=True)
+class Asked:
+    view: dict[str, Any]  # the request modal as it opened
+    sent: dict[str, Any]  # the "Request sent" modal that replaced it
+    message: dict[str, Any]  # the approval message as posted
+    request_id: int
+
+
+async def ask(
+    client, slack, fake_slack: FakeSlack, text: str, user_id: str = MEMBER, **fields: Any
+) -> Asked:
+    """Open the request modal, send it, and wait for its approval message."""
+    posted = len(
+        [c for c in fake_slack.calls_to("chat.postMessage") if c.args["channel"] == APPROVALS]
+    )
+    view = await open_form(client, slack, fake_slack, text, user_id=user_id)
+    reply = await submit(client, slack, view, user_id=user_id, **fields)
+    assert reply.json["response_action"] == "update", reply.text
+    message = await approval_message(fake_slack, posted + 1)
+    request_id = RequestRef.decode(button(message, ActionId.REQUEST_APPROVE)["value"]).request_id
+    return Asked(view=view, sent=reply.json["view"], message=message, request_id=request_id)
+
+
+@dataclass(frozen=True)
+class Decided:
+    message: dict[str, Any]  # the approval message as Slack now shows it
+    notice: dict[str, Any]  # the requester's DM
+
+
+async def approve(
+    bot: Bot,
+    client,
+    slack,
+    fake_slack: FakeSlack,
+    asked: Asked,
+    approver: str = APPROVER,
+    *,
+    notices: int = 1,
+) -> Decided:
+    """Click Approve on the request's message and wait for the message's update and
+    the requester's DMs (`notices` of them)."""
+    requester = _asker(asked)
+    before = len(messages_in(fake_slack, "D" + requester[1:]))
+    await click(client, slack, ActionId.REQUEST_APPROVE, approve_value(asked.request_id), approver)
+    await settle(bot)
+    return decided(fake_slack, asked, before, notices)
+
+
+def decided(fake_slack: FakeSlack, asked: Asked, notices_before: int, notices: int = 1) -> Decided:
+    sent = messages_in(fake_slack, "D" + _asker(asked)[1:])
+    assert len(sent) == notices_before + notices, sent
+    return Decided(message=shown_message(fake_slack, asked.request_id), notice=sent[-1])
+
+
+def shown_message(fake_slack: FakeSlack, request_id: int) -> dict[str, Any]:
+    """The request's one approval message, as the approvals channel now shows it."""
+    [message] = [
+        message
+        for message in messages_in(fake_slack, APPROVALS)
+        if message["blocks"][0]["text"]["text"].startswith(f"Request #{request_id}:")
+    ]
+    return message
+
+
+def _asker(asked: Asked) -> str:
+    for field in asked.message["blocks"][1]["fields"]:
+        if field["text"].startswith("*Asked by* <@"):
+            return field["text"].removeprefix("*Asked by* <@").removesuffix(">")
+    raise AssertionError("no requester on the approval message")

@@ -1,0 +1,678 @@
+"""Every request type end to end, the way Slack drives it: `/msp request TYPE
+CUSTOMER` opens the type's modal, its submission posts the approval message to
+the approvals channel, another approver's Approve click updates that message in
+place and tells the requester, and the customer's row changes as the rule says
+(R6-R17, R19). Refusals name the rule's reason and, where there is one, the
+earliest date."""
+
+from __future__ import annotations
+
+import calendar
+from datetime import UTC, date, datetime
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from bot.ids import ActionId, BlockId, CallbackId
+from bot.payloads import CustomerRef
+from scheduler.jobs.requests import apply_scheduled_changes
+from storage.engine import Database
+from storage.models import MauAllowanceOrder
+from tests.dashboard_helpers import seed_customer, set_msp
+from tests.request_helpers import (
+    ADMIN,
+    APPROVALS,
+    APPROVER,
+    MEMBER,
+    OWNER,
+    RENEWAL,
+    TODAY,
+    Asked,
+    approve,
+    ask,
+    audit_rows,
+    block_ids,
+    button,
+    click,
+    customer_row,
+    decided,
+    grant_staff,
+    has_actions,
+    lines,
+    messages_in,
+    msp_row,
+    open_form,
+    paid,
+    plan_options,
+    request_rows,
+    selected,
+    settle,
+    shown_message,
+    submit,
+    typed,
+)
+from tests.support import post
+
+NOW = "<!date^1795338000^{date_short_pretty} {time}|2026-11-22 09:00 UTC>"
+EXPIRES = (
+    "Expires <!date^1795942800^{date_short_pretty} {time}|2026-11-29 09:00 UTC> if nobody "
+    "decides it."
+)
+APPLIED = f":white_check_mark: Approved by <@{APPROVER}> {NOW} and applied"
+AT_ONCE = "at once, when approved"
+
+
+@pytest.fixture
+async def staff(db: Database) -> None:
+    await grant_staff(db)
+
+
+def day(moment: date) -> str:
+    """A date as Slack's date formatting shows it (noon UTC of that day)."""
+    stamp = calendar.timegm((moment.year, moment.month, moment.day, 12, 0, 0))
+    return f"<!date^{stamp}^{{date_short_pretty}}|{moment.isoformat()}>"
+
+
+def scheduled_for(moment: date, approver: str = APPROVER) -> str:
+    return f":calendar: Approved by <@{approver}> {NOW}; takes effect on {day(moment)}"
+
+
+async def head(db: Database, customer_id: int, request_id: int, label: str) -> list[str]:
+    """The first lines of an approval message: the title and who the request is for."""
+    customer = await customer_row(db, customer_id)
+    return [f"Request #{request_id}: {label}", f"{customer.name} · {customer.account_number}"]
+
+
+async def check_asked(
+    db: Database,
+    asked: Asked,
+    customer_id: int,
+    label: str,
+    what: str,
+    when: date | None,
+    explanation: str,
+    asker: str = MEMBER,
+) -> None:
+    """The approval message as posted: what is asked, when it takes effect, the
+    rules' explanation, the buttons and the expiry."""
+    assert lines(asked.message["blocks"]) == [
+        *await head(db, customer_id, asked.request_id, label),
+        f"*Asked by* <@{asker}>",
+        f"*What* {what}",
+        f"*Takes effect* {AT_ONCE if when is None else f'on {day(when)}'}",
+        explanation,
+        "Approve",
+        "Deny…",
+        EXPIRES,
+    ]
+
+
+def outcome(message: dict[str, Any]) -> str:
+    """The decided message's last line; a decided request has no buttons."""
+    assert not has_actions(message)
+    return lines(message["blocks"])[-1]
+
+
+async def sweep_on(db: Database, clock, moment: datetime) -> int:
+    clock.now = moment
+    return await apply_scheduled_changes(db=db, clock=clock, wake=lambda: None)
+
+
+# ---------------------------------------------------------------- trial extension (R7)
+
+
+@pytest.mark.parametrize(
+    ("status", "trial_end", "days", "ends"),
+    [
+        ("active_trial", date(2026, 11, 25), "14", date(2026, 12, 9)),  # from the trial end
+        ("expired_trial", date(2026, 11, 17), "10", date(2026, 12, 2)),  # from today
+    ],
+)
+async def test_a_trial_extension_is_approved_and_the_trial_runs_on(
+    client, slack, db, staff, fake_slack, bot, status, trial_end, days, ends
+):
+    customer_id = await seed_customer(
+        db, name="Trial Co", status=status, trial_end=trial_end, assigned=[MEMBER]
+    )
+    asked = await ask(client, slack, fake_slack, "extend Trial Co", **{BlockId.REQUEST_DAYS: days})
+    assert asked.view["title"]["text"] == "Trial extension"
+    assert asked.view["blocks"][2]["element"]["initial_value"] == "14"  # R7's default
+    explanation = f"The trial is extended by {days} days: approved today, it ends on {ends}."
+    await check_asked(
+        db, asked, customer_id, "Trial extension", f"+{days} days of trial", None, explanation
+    )
+
+    result = await approve(bot, client, slack, fake_slack, asked)
+    assert outcome(result.message) == APPLIED
+    who = (await head(db, customer_id, asked.request_id, ""))[1]
+    assert result.notice["text"] == (
+        f"Your request #{asked.request_id} (Trial extension: +{days} days of trial) for "
+        f"{who}: {APPLIED}."
+    )
+    customer = await customer_row(db, customer_id)
+    assert (customer.status, customer.plan, customer.trial_end) == ("active_trial", "trial", ends)
+
+
+# ---------------------------------------------------------------- upgrades (R6, R11)
+
+
+PLANS_ABOVE_FREE = ["essentials", "professional", "enterprise"]
+YEAR_FROM_TODAY = (TODAY, date(2027, 11, 22))
+
+
+@pytest.mark.parametrize(
+    ("status", "command", "seats", "options", "explanation", "after"),
+    [
+        # R6: a trial starts a term, with the seats asked for.
+        (
+            "active_trial",
+            "upgrade",
+            "5",
+            PLANS_ABOVE_FREE,
+            " with 5 licences",
+            (5, *YEAR_FROM_TODAY),
+        ),
+        # R11: a paid plan keeps its term.
+        (
+            "paid",
+            "upgrade",
+            None,
+            ["professional", "enterprise"],
+            "",
+            (10, date(2026, 3, 1), RENEWAL),
+        ),
+        # R17: a free account reactivates by upgrading, and starts a term.
+        ("free", "reactivate", None, PLANS_ABOVE_FREE, "", (10, *YEAR_FROM_TODAY)),
+    ],
+)
+async def test_a_move_to_professional_applies_at_once(
+    client, slack, db, staff, fake_slack, bot, status, command, seats, options, explanation, after
+):
+    record = {"active_trial": {"plan": "trial", "licences": 0}, "free": {"plan": "free"}}
+    customer_id = await paid(db, status=status, assigned=[MEMBER], **record.get(status, {}))
+    fields = {BlockId.REQUEST_PLAN: selected("professional")}
+    if seats:
+        fields[BlockId.REQUEST_LICENCES] = seats
+    asked = await ask(client, slack, fake_slack, f"{command} Northwind", **fields)
+    assert plan_options(asked.view) == options
+    what = f"Professional, {seats} seats" if seats else "Professional"
+    explained = (
+        f"The account moves to Professional{explanation} as soon as the request is approved."
+    )
+    await check_asked(db, asked, customer_id, command.capitalize(), what, None, explained)
+    result = await approve(bot, client, slack, fake_slack, asked)
+    assert outcome(result.message) == APPLIED
+    customer = await customer_row(db, customer_id)
+    assert (customer.plan, customer.status) == ("professional", "paid")
+    assert (customer.licences, customer.contract_start, customer.renewal_date) == after
+
+
+async def test_enterprise_needs_a_quote_for_a_number_of_seats(
+    client, slack, db, staff, fake_slack, bot
+):
+    customer_id = await paid(db, plan="professional", assigned=[MEMBER])
+    view = await open_form(client, slack, fake_slack, "upgrade Northwind")
+    assert plan_options(view) == ["enterprise"]
+    no_seats = await submit(client, slack, view, **{BlockId.REQUEST_PLAN: selected("enterprise")})
+    assert no_seats.json == {
+        "response_action": "errors",
+        "errors": {
+            BlockId.REQUEST_PLAN: "Enterprise needs a quote: give the number of seats for it."
+        },
+    }
+    asked = await ask(
+        client,
+        slack,
+        fake_slack,
+        "upgrade Northwind",
+        **{BlockId.REQUEST_PLAN: selected("enterprise"), BlockId.REQUEST_LICENCES: "40"},
+    )
+    explained = (
+        "Enterprise needs a quote: the request asks for one for 40 seats, and the "
+        "plan changes once the quote is accepted."
+    )
+    await check_asked(db, asked, customer_id, "Upgrade", "Enterprise, 40 seats", None, explained)
+    (request,) = await request_rows(db)
+    assert request.details["quote_needed"] is True
+    assert (request.details["target_plan"], request.details["licence_count"]) == ("enterprise", 40)
+    await approve(bot, client, slack, fake_slack, asked)
+    customer = await customer_row(db, customer_id)
+    assert (customer.plan, customer.licences, customer.renewal_date) == ("enterprise", 40, RENEWAL)
+
+
+@pytest.mark.parametrize(
+    ("target", "error"),
+    [
+        ("professional", "This account is already on Professional"),
+        ("essentials", "Essentials is not above Professional"),
+    ],
+)
+async def test_an_upgrade_to_the_same_or_a_lower_plan_is_refused_on_the_plan_field(
+    client, slack, db, staff, fake_slack, target, error
+):
+    await paid(db, plan="professional", assigned=[MEMBER])
+    view = await open_form(client, slack, fake_slack, "upgrade Northwind")
+    reply = await submit(client, slack, view, **{BlockId.REQUEST_PLAN: selected(target)})
+    assert reply.json == {
+        "response_action": "errors",
+        "errors": {
+            BlockId.REQUEST_PLAN: f"{error}: moving to a lower plan is a downgrade request, "
+            "which takes effect at renewal with 30 days' notice."
+        },
+    }
+    assert await request_rows(db) == []
+
+
+# ---------------------------------------------------------------- licences (R9, R10)
+
+
+async def test_added_licences_are_charged_for_the_rest_of_the_term(
+    client, slack, db, staff, fake_slack, bot
+):
+    customer_id = await paid(db, assigned=[MEMBER])
+    view = await open_form(client, slack, fake_slack, "add-licences Northwind")
+    # $750 a month for 10 licences: $75 a licence a month, for 99 of the term's 365 days.
+    assert view["blocks"][2]["hint"]["text"] == (
+        "Each licence costs $244.11 for the rest of this term (to 2027-03-01), so all licences "
+        "co-term (R9)."
+    )
+    asked = await ask(
+        client, slack, fake_slack, "add-licences Northwind", **{BlockId.REQUEST_LICENCES: "2"}
+    )
+    explanation = (
+        "Adds 2 licences at once: $488.22 for the 99 days left of the term, so all licences "
+        "renew on 2027-03-01."
+    )
+    assert lines(asked.sent["blocks"])[1] == explanation
+    await check_asked(db, asked, customer_id, "Add licences", "+2 licences", None, explanation)
+    (request,) = await request_rows(db)
+    assert (request.details["prorated_amount"], request.details["prorated_days"]) == ("488.22", 99)
+    result = await approve(bot, client, slack, fake_slack, asked)
+    assert outcome(result.message) == APPLIED
+    customer = await customer_row(db, customer_id)
+    assert (customer.licences, customer.renewal_date) == (12, RENEWAL)
+
+
+@pytest.mark.parametrize(
+    "renewal",
+    [date(2026, 12, 22), date(2026, 12, 23)],  # 30 days away (the last day in time), 31
+)
+async def test_a_licence_decrease_in_time_is_scheduled_for_renewal(
+    client, slack, db, staff, fake_slack, bot, renewal
+):
+    start = date(renewal.year - 1, renewal.month, renewal.day)
+    customer_id = await paid(db, renewal_date=renewal, contract_start=start, assigned=[MEMBER])
+    view = await open_form(client, slack, fake_slack, "decrease-licences Northwind")
+    assert view["blocks"][2]["element"]["max_value"] == "9"
+    asked = await ask(
+        client,
+        slack,
+        fake_slack,
+        "decrease-licences Northwind",
+        **{BlockId.REQUEST_LICENCES: "6"},
+    )
+    explained = (
+        f"The account goes from 10 to 6 licences on {renewal}, the renewal date; "
+        "there are no refunds for the current term. 8 users are in use, more than the 6 "
+        "licences asked for: remove users before the renewal."
+    )
+    await check_asked(
+        db, asked, customer_id, "Decrease licences", "6 licences from renewal", renewal, explained
+    )
+    result = await approve(bot, client, slack, fake_slack, asked)
+    assert outcome(result.message) == scheduled_for(renewal)
+    (request,) = await request_rows(db)
+    assert (request.status, request.effective_on, request.applied_at) == (
+        "scheduled",
+        renewal,
+        None,
+    )
+    assert (await customer_row(db, customer_id)).licences == 10  # not before the renewal
+
+
+async def test_a_licence_decrease_29_days_before_renewal_is_refused_with_the_next_window(
+    client, slack, db, staff, fake_slack
+):
+    await paid(
+        db, renewal_date=date(2026, 12, 21), contract_start=date(2025, 12, 21), assigned=[MEMBER]
+    )
+    reply = await post(
+        client, slack.slash_command("request decrease-licences Northwind", user_id=MEMBER)
+    )
+    reason = (
+        "Licence decreases must be asked for 30 days before renewal (2026-12-21); the next "
+        "window closes on 2027-11-21, for the renewal on 2027-12-21."
+    )
+    assert reply.json["text"] == f"Not allowed: {reason}"
+    assert button(reply.json, ActionId.REQUEST_SCHEDULE)["text"]["text"] == (
+        "Schedule for 2027-12-21"
+    )
+    assert fake_slack.calls_to("views.open") == []
+
+
+# ---------------------------------------------------------------- downgrade (R12)
+
+
+async def test_a_downgrade_is_scheduled_for_renewal(client, slack, db, staff, fake_slack, bot):
+    customer_id = await paid(db, plan="professional", assigned=[MEMBER])
+    view = await open_form(client, slack, fake_slack, "downgrade Northwind")
+    assert plan_options(view) == ["essentials"]
+    asked = await ask(
+        client,
+        slack,
+        fake_slack,
+        "downgrade Northwind",
+        **{BlockId.REQUEST_PLAN: selected("essentials")},
+    )
+    explained = (
+        "The account moves from Professional to Essentials on 2027-03-01, the "
+        "renewal date; there are no refunds for the current term."
+    )
+    await check_asked(db, asked, customer_id, "Downgrade", "Essentials", RENEWAL, explained)
+    result = await approve(bot, client, slack, fake_slack, asked)
+    assert outcome(result.message) == scheduled_for(RENEWAL)
+    assert (await customer_row(db, customer_id)).plan == "professional"
+
+
+# ---------------------------------------------------------------- add-ons (R13)
+
+
+async def test_an_add_on_needs_a_paid_plan(client, slack, db, staff, fake_slack):
+    await seed_customer(db, name="Free Co", status="free", assigned=[MEMBER])
+    reply = await post(client, slack.slash_command("request add-addon Free Co", user_id=MEMBER))
+    assert reply.json["text"] == (
+        ":no_entry: An add-on needs a paid plan; this account is on the free plan."
+    )
+    assert fake_slack.calls_to("views.open") == []
+
+
+async def test_an_added_add_on_applies_at_once(client, slack, db, staff, fake_slack, bot):
+    customer_id = await paid(db, assigned=[MEMBER])
+    asked = await ask(
+        client,
+        slack,
+        fake_slack,
+        "add-addon Northwind",
+        **{BlockId.REQUEST_ADD_ON: selected("activconnect")},
+    )
+    assert [o["value"] for o in asked.view["blocks"][2]["element"]["options"]] == [
+        "activconnect",
+        "screen_details",
+    ]
+    explained = (
+        "ActivConnect applies to every user at once and co-terms with the plan: it "
+        "is prorated for the 99 days left of the term and renews with it on 2027-03-01."
+    )
+    await check_asked(db, asked, customer_id, "Add add-on", "ActivConnect", None, explained)
+    result = await approve(bot, client, slack, fake_slack, asked)
+    assert outcome(result.message) == APPLIED
+    assert (await customer_row(db, customer_id)).add_ons == ["ActivConnect"]
+
+
+async def test_a_removed_add_on_goes_at_renewal(client, slack, db, staff, fake_slack, bot):
+    customer_id = await paid(db, add_ons=["ActivConnect", "screen_details"], assigned=[MEMBER])
+    asked = await ask(
+        client,
+        slack,
+        fake_slack,
+        "remove-addon Northwind",
+        **{BlockId.REQUEST_ADD_ON: selected("screen_details")},
+    )
+    explained = (
+        "Screen Details is removed on 2027-03-01, the renewal date; there are no "
+        "refunds for the current term."
+    )
+    await check_asked(db, asked, customer_id, "Remove add-on", "Screen Details", RENEWAL, explained)
+    result = await approve(bot, client, slack, fake_slack, asked)
+    assert outcome(result.message) == scheduled_for(RENEWAL)
+    assert (await customer_row(db, customer_id)).add_ons == ["ActivConnect", "screen_details"]
+
+
+# ---------------------------------------------------------------- cancel (R14, R15)
+
+OVER_FREE_LIMITS = (
+    "Once free, the account will be over the free limits (3 users, 3 GB): it has 8 users and "
+    "4.5 GB of data. Remove users or data before the term ends, or it will stop showing data."
+)
+
+
+async def test_a_cancellation_is_pending_until_renewal_then_the_account_is_free(
+    client, slack, db, staff, fake_slack, bot, clock
+):
+    customer_id = await paid(db, data_used_gb=4.5, assigned=[MEMBER])
+    asked = await ask(client, slack, fake_slack, "cancel Northwind")
+    assert lines(asked.view["blocks"])[2] == f":warning: {OVER_FREE_LIMITS}"
+    assert block_ids(asked.view) == [BlockId.REQUEST_REASON]
+    explained = (
+        "The paid plan ends with its term and the account becomes free on "
+        f"2027-03-01, the renewal date; there are no refunds for the current term. "
+        f"{OVER_FREE_LIMITS}"
+    )
+    await check_asked(db, asked, customer_id, "Cancel", "Cancel", RENEWAL, explained)
+    result = await approve(bot, client, slack, fake_slack, asked)
+    assert outcome(result.message) == scheduled_for(RENEWAL)
+    customer = await customer_row(db, customer_id)
+    assert (customer.status, customer.plan) == ("pending_cancellation", "essentials")
+
+    assert await sweep_on(db, clock, datetime(2027, 3, 1, 0, 0, tzinfo=UTC)) == 1
+    await settle(bot)
+    customer = await customer_row(db, customer_id)
+    assert (customer.status, customer.plan, customer.renewal_date, customer.contract_start) == (
+        "free",
+        "free",
+        None,
+        None,
+    )
+    assert outcome(shown_message(fake_slack, asked.request_id)) == (f"{APPLIED} on {day(RENEWAL)}")
+
+
+async def test_a_past_due_account_cannot_be_cancelled(client, slack, db, staff, fake_slack):
+    await paid(db, past_due=True, assigned=[MEMBER])
+    reply = await post(client, slack.slash_command("request cancel Northwind", user_id=MEMBER))
+    assert reply.json["text"] == (
+        ":no_entry: This account has a past-due balance: settle the past-due balance first, "
+        "then ask to cancel."
+    )
+    assert fake_slack.calls_to("views.open") == []
+
+
+# ---------------------------------------------------------------- reactivate (R17)
+
+
+async def test_reactivating_a_cancelled_plan_reverses_its_cancellation(
+    client, slack, db, staff, fake_slack, bot, clock
+):
+    customer_id = await paid(db, assigned=[MEMBER])
+    cancel = await ask(client, slack, fake_slack, "cancel Northwind")
+    await approve(bot, client, slack, fake_slack, cancel)
+    reactivate = await ask(client, slack, fake_slack, "reactivate Northwind")
+    assert block_ids(reactivate.view) == [BlockId.REQUEST_REASON]  # the plan stays
+    assert lines(reactivate.message["blocks"])[5] == (
+        "The cancellation is withdrawn: the Essentials plan renews on 2027-03-01 as before."
+    )
+    # The cancellation's requester is told it was reversed, then of the reactivation.
+    result = await approve(bot, client, slack, fake_slack, reactivate, notices=2)
+    assert outcome(result.message) == APPLIED
+    customer = await customer_row(db, customer_id)
+    assert (customer.status, customer.plan, customer.renewal_date) == (
+        "paid",
+        "essentials",
+        RENEWAL,
+    )
+    cancelled, _ = await request_rows(db)
+    assert (cancelled.status, cancelled.decision_note) == ("reversed", "Withdrawn by request #2")
+    assert outcome(shown_message(fake_slack, cancel.request_id)) == (
+        ":rewind: Reversed before it took effect"
+    )
+    assert await sweep_on(db, clock, datetime(2027, 3, 1, 9, 0, tzinfo=UTC)) == 0
+    assert (await customer_row(db, customer_id)).status == "paid"
+
+
+# ---------------------------------------------------------------- delete account (R16)
+
+
+async def approve_deletion(bot, client, slack, fake_slack, asked: Asked, name: str) -> dict:
+    """Approve… asks for the customer's typed name; the answer to the typed name."""
+    notices = len(messages_in(fake_slack, "D" + MEMBER[1:]))
+    opened = len(fake_slack.calls_to("views.open"))
+    value = button(asked.message, ActionId.REQUEST_APPROVE)["value"]
+    await click(client, slack, ActionId.REQUEST_APPROVE, value, ADMIN)
+    await settle(bot)
+    [confirm] = [call.args["view"] for call in fake_slack.calls_to("views.open")[opened:]]
+    assert confirm["callback_id"] == CallbackId.CONFIRM_DELETION
+    reply = await post(
+        client,
+        slack.view_submission(
+            callback_id=CallbackId.CONFIRM_DELETION,
+            private_metadata=confirm["private_metadata"],
+            values={BlockId.REQUEST_CONFIRM_NAME: {ActionId.FIELD: typed(name)}},
+            user_id=ADMIN,
+        ),
+    )
+    if reply.json["response_action"] == "update":
+        await settle(bot)
+        decided(fake_slack, asked, notices)
+    return reply.json
+
+
+async def test_a_deletion_is_confirmed_by_name_scheduled_and_completed_30_days_later(
+    client, slack, db, staff, fake_slack, bot, clock
+):
+    customer_id = await seed_customer(db, name="Old Free", status="free", assigned=[MEMBER])
+    asked = await ask(client, slack, fake_slack, "delete Old Free")
+    assert button(asked.message, ActionId.REQUEST_APPROVE)["text"]["text"] == "Approve…"
+    wrong = await approve_deletion(bot, client, slack, fake_slack, asked, "Old")
+    assert wrong["errors"] == {
+        BlockId.REQUEST_CONFIRM_NAME: "Type the customer's name exactly as shown to approve its "
+        "deletion."
+    }
+    assert (await customer_row(db, customer_id)).status == "free"
+    await approve_deletion(bot, client, slack, fake_slack, asked, "old free")
+    deletion_day = date(2026, 12, 22)
+    assert outcome(shown_message(fake_slack, asked.request_id)) == scheduled_for(
+        deletion_day, ADMIN
+    )
+    assert (await customer_row(db, customer_id)).status == "scheduled_deletion"
+    (request,) = await request_rows(db)
+    assert (request.status, request.effective_on) == ("scheduled", deletion_day)
+
+    assert await sweep_on(db, clock, datetime(2026, 12, 22, 0, 0, tzinfo=UTC)) == 1
+    assert (await customer_row(db, customer_id)).status == "deleted"
+    assert (await request_rows(db))[0].status == "applied"
+
+
+async def test_an_admin_reverses_a_scheduled_deletion_from_the_card(
+    client, slack, db, staff, fake_slack, bot
+):
+    customer_id = await seed_customer(
+        db, name="Lapsed", status="expired_trial", trial_end=date(2026, 11, 1), assigned=[MEMBER]
+    )
+    asked = await ask(client, slack, fake_slack, "delete Lapsed")
+    await approve_deletion(bot, client, slack, fake_slack, asked, "Lapsed")
+    member_card = await post(client, slack.slash_command("customer Lapsed", user_id=MEMBER))
+    with pytest.raises(AssertionError):
+        button(member_card.json, ActionId.REVERSE_DELETION)
+    card = await post(client, slack.slash_command("customer Lapsed", user_id=ADMIN))
+    reverse = button(card.json, ActionId.REVERSE_DELETION)
+    assert (reverse["text"]["text"], reverse["value"]) == (
+        "Reverse deletion",
+        CustomerRef(customer_id=customer_id).encode(),
+    )
+    await click(client, slack, ActionId.REVERSE_DELETION, reverse["value"], ADMIN)
+    await settle(bot)
+    assert (await customer_row(db, customer_id)).status == "expired_trial"
+    (request,) = await request_rows(db)
+    assert request.status == "reversed"
+    assert outcome(shown_message(fake_slack, asked.request_id)) == (
+        ":rewind: Reversed before it took effect"
+    )
+    [answer] = [c.args for c in fake_slack.calls_to("response_url")]
+    assert answer["text"] == f"The deletion of Lapsed was reversed (request #{asked.request_id})."
+    assert len(await audit_rows(db, "request.reversed")) == 1
+
+
+async def test_a_deletion_during_a_paid_term_is_refused_until_it_ends(
+    client, slack, db, staff, fake_slack
+):
+    await paid(db, assigned=[MEMBER])
+    reply = await post(client, slack.slash_command("request delete Northwind", user_id=MEMBER))
+    assert reply.json["text"] == (
+        ":no_entry: An account cannot be deleted during its paid term: cancel the plan first, "
+        "then ask again after the term ends (on 2027-03-01 at the soonest)."
+    )
+
+
+# ---------------------------------------------------------------- remove expired trial (R8)
+
+
+async def test_an_expired_trial_is_removed(client, slack, db, staff, fake_slack, bot):
+    customer_id = await seed_customer(
+        db,
+        name="Gone Trial",
+        status="expired_trial",
+        trial_end=date(2026, 11, 1),
+        assigned=[MEMBER],
+    )
+    asked = await ask(client, slack, fake_slack, "remove-trial Gone Trial")
+    explained = "The expired trial is removed as soon as the request is approved."
+    await check_asked(
+        db, asked, customer_id, "Remove expired trial", "Remove expired trial", None, explained
+    )
+    result = await approve(bot, client, slack, fake_slack, asked)
+    assert outcome(result.message) == APPLIED
+    assert (await customer_row(db, customer_id)).status == "deleted"
+    card = await post(client, slack.slash_command("customer Gone Trial", user_id=MEMBER))
+    assert card.json["text"].startswith("No customer matches “Gone Trial”.")
+
+
+async def test_an_active_trial_cannot_be_removed(client, slack, db, staff, fake_slack):
+    await seed_customer(
+        db, name="Live Trial", status="active_trial", trial_end=date(2026, 12, 1), assigned=[MEMBER]
+    )
+    reply = await post(
+        client, slack.slash_command("request remove-trial Live Trial", user_id=MEMBER)
+    )
+    assert reply.json["text"] == (
+        ":no_entry: Removing an expired trial needs an expired trial; this account is on an "
+        "active trial."
+    )
+
+
+# ---------------------------------------------------------------- MAU allowance order (R19)
+
+
+async def test_only_an_owner_orders_mau_allowance_and_approval_raises_it(
+    client, slack, db, staff, fake_slack, bot
+):
+    await set_msp(db, mau_allowance=10_000)
+    refused = await post(client, slack.slash_command("request mau", user_id=ADMIN))
+    assert refused.json["text"] == ":no_entry: Only an owner can order more MAU allowance (R19)."
+    view = await open_form(client, slack, fake_slack, "mau", user_id=OWNER)
+    assert lines(view["blocks"])[0] == "The allowance is *10,000* MAU; this month so far: *0* MAU."
+    asked = await ask(
+        client, slack, fake_slack, "mau", user_id=OWNER, **{BlockId.REQUEST_QUANTITY: "5000"}
+    )
+    assert lines(asked.message["blocks"])[:5] == [
+        f"Request #{asked.request_id}: MAU allowance order",
+        "The MSP's MAU allowance",
+        f"*Asked by* <@{OWNER}>",
+        "*What* +5,000 MAU allowance",
+        f"*Takes effect* {AT_ONCE}",
+    ]
+    assert (await msp_row(db)).mau_allowance == 10_000  # not before approval
+    result = await approve(bot, client, slack, fake_slack, asked, approver=ADMIN)
+    assert outcome(result.message) == APPLIED.replace(APPROVER, ADMIN)
+    assert (await msp_row(db)).mau_allowance == 15_000
+    async with db.unit_of_work() as session:
+        order = await session.scalar(select(MauAllowanceOrder))
+    assert order is not None
+    assert (order.ordered_by, order.quantity, order.allowance_before, order.allowance_after) == (
+        OWNER,
+        5000,
+        10_000,
+        15_000,
+    )
+    [audited] = await audit_rows(db, "mau_allowance.ordered")
+    assert (audited.actor, audited.after["mau_allowance"]) == (ADMIN, 15_000)
+    assert not [m for m in messages_in(fake_slack, APPROVALS) if has_actions(m)]
