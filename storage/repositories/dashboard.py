@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, func, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Customer, CustomerLocation, CustomerUsage
@@ -111,7 +111,8 @@ async def silent_agents(
         .where(
             *visible(msp_id, assigned_to),
             Customer.status.not_in(excluded_statuses),
-            silent > 0,
+            # A literal, as in the partial index: generic plans only match it so.
+            silent > literal_column("0"),
         )
         .order_by(silent.desc(), Customer.name_key)
         .limit(limit)
@@ -146,7 +147,9 @@ async def at_max_mau(
     where = [
         *visible(msp_id, assigned_to),
         Customer.status.not_in(excluded_statuses),
-        Customer.max_mau_threshold < never_blocks,
+        # Written into the SQL, not bound: PostgreSQL uses the partial index
+        # `max_mau_threshold < 1000000` in a generic plan only if it sees the number.
+        Customer.max_mau_threshold < literal_column(str(int(never_blocks))),
         CustomerUsage.mau >= Customer.max_mau_threshold,
     ]
     this_month = and_(CustomerUsage.customer_id == Customer.id, CustomerUsage.month == month)
