@@ -84,6 +84,7 @@ def build_app(
             logger=logging.getLogger("slack_sdk.web"),
         ),
         limits=limits,
+        webhook_secret=settings.webhook_secret,
     )
     deps = Deps(
         db=database,
@@ -93,6 +94,7 @@ def build_app(
         default_timezone=settings.mspbot_timezone,
         requesters=RequesterCache(ttl_seconds=settings.mspbot_role_cache_seconds),
         delivery=delivery,
+        webhooks_enabled=settings.webhook_secret is not None,
     )
     bolt, listeners = build_bolt_app(settings, deps)
     scheduler = build_scheduler(

@@ -14,10 +14,12 @@ import typer
 
 from bot.clock import system_clock
 from bot.config import ConfigError, Settings, load_settings
+from bot.delivery import webhooks
 from bot.domain.roles import Role
 from bot.errors import BotError
 from bot.logging_setup import configure_logging
 from bot.services import api_tokens, audit, customer_csv, staff
+from bot.services.settings import webhook_url_as_operator
 from storage import migrate
 from storage.engine import Database
 
@@ -46,6 +48,11 @@ tokens_cli = typer.Typer(
     no_args_is_help=True,
 )
 cli.add_typer(tokens_cli, name="tokens")
+webhooks_cli = typer.Typer(
+    help="Outgoing webhooks: each MSP's signing key (see docs/DELIVERY.md).",
+    no_args_is_help=True,
+)
+cli.add_typer(webhooks_cli, name="webhooks")
 
 
 def _settings(*, require_slack: bool) -> Settings:
@@ -418,6 +425,41 @@ def tokens_revoke(
         )
     else:
         typer.echo(f"Revoked API token {token.id}{label} ({token.prefix}...) of {team}.")
+
+
+@webhooks_cli.command("secret")
+def webhooks_secret(
+    team: Annotated[str, typer.Option("--team", help="Slack team (workspace) id, e.g. T0123ABC")],
+) -> None:
+    """Print the key a workspace's webhook receiver verifies X-MspBot-Signature with.
+
+    It is derived from MSPBOT_WEBHOOK_SECRET and the team id (nothing is stored), so it
+    is the same on every replica; the key alone goes to standard output.
+    """
+    settings = _settings(require_slack=False)
+    secret = settings.webhook_secret
+    if secret is None:
+        raise _fail(
+            "MSPBOT_WEBHOOK_SECRET is not set: webhooks are signed with keys derived from it. "
+            "Set it (a long random string, the same on every replica), then run this again.",
+            EXIT_CONFIG,
+        )
+    migrate.upgrade(settings.database_url)
+
+    async def look_up(database: Database) -> str | None:
+        async with database.unit_of_work() as session:
+            return await webhook_url_as_operator(session, team_id=team)
+
+    try:
+        url = _with_database(settings, look_up)
+    except BotError as error:
+        raise _fail(error.message) from None
+    typer.echo(f"Webhook signing key of {team} (webhook: {url or 'none set yet'}):", err=True)
+    typer.echo(webhooks.signing_key(secret, team))
+    typer.echo(
+        "Give it to the receiving system only. Changing MSPBOT_WEBHOOK_SECRET changes it.",
+        err=True,
+    )
 
 
 def main() -> None:

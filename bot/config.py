@@ -47,6 +47,11 @@ class Settings(BaseSettings):
     # How often each replica looks for MSPs whose Home tabs need redrawing.
     mspbot_home_refresh_seconds: float = Field(default=5.0, ge=1, le=3600)
     mspbot_request_sweep_seconds: float = Field(default=300.0, ge=1, le=86400)
+    # Signs the outgoing webhooks: each MSP's key is HMAC-SHA256(this, team id), so
+    # the database holds no secret. Unset: no MSP can set a webhook URL.
+    mspbot_webhook_secret: SecretStr | None = Field(
+        default=None, description="Master secret the webhooks' signing keys derive from"
+    )
     log_level: str = "INFO"
     log_format: LogFormat = LogFormat.TEXT
 
@@ -59,7 +64,7 @@ class Settings(BaseSettings):
             raise ValueError("must be a bot token starting with xoxb-")
         return value
 
-    @field_validator("slack_signing_secret")
+    @field_validator("slack_signing_secret", "mspbot_webhook_secret")
     @classmethod
     def _secret_not_blank(cls, value: SecretStr | None) -> SecretStr | None:
         if value is None or not value.get_secret_value().strip():
@@ -126,6 +131,12 @@ class Settings(BaseSettings):
         if self.slack_signing_secret is None:
             raise ConfigError(describe_problems(missing=["SLACK_SIGNING_SECRET"], invalid=[]))
         return self.slack_signing_secret.get_secret_value()
+
+    @property
+    def webhook_secret(self) -> str | None:
+        if self.mspbot_webhook_secret is None:
+            return None
+        return self.mspbot_webhook_secret.get_secret_value()
 
     def missing_for_serving(self) -> list[str]:
         required = {

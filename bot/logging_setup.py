@@ -1,7 +1,8 @@
 """Logging as text (for people) or JSON lines (for log collectors).
 
-A redacting filter hides anything shaped like a Slack token, as a second line of
-defence: the code never logs secrets on purpose.
+A redacting filter hides anything shaped like a Slack token or a webhook signing
+key (64 hex digits), as a second line of defence: the code never logs secrets on
+purpose.
 """
 
 from __future__ import annotations
@@ -16,11 +17,12 @@ from typing import Any
 from bot.config import LogFormat
 
 _TOKEN = re.compile(r"\bx(?:ox[abposr]|app)-[A-Za-z0-9-]+")
+_SIGNING_KEY = re.compile(r"\b[0-9a-fA-F]{64}\b")  # bot.delivery.webhooks.signing_key
 _STANDARD_ATTRS = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
 
 
 def redact(text: str) -> str:
-    return _TOKEN.sub("[redacted-token]", text)
+    return _SIGNING_KEY.sub("[redacted-key]", _TOKEN.sub("[redacted-token]", text))
 
 
 class RedactingFilter(logging.Filter):

@@ -20,3 +20,4 @@ class Deps:
     default_timezone: str
     requesters: RequesterCache
     delivery: DeliveryWorker
+    webhooks_enabled: bool = False  # MSPBOT_WEBHOOK_SECRET is set, so webhooks can be signed

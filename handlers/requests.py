@@ -137,9 +137,12 @@ async def requests_command(call: Invocation) -> Message | FollowUp:
 SETTINGS_USAGE = (
     "Usage: `/msp settings` to see them; `/msp settings approvals #channel` (or `none`: "
     "requests then go to the owners by DM), `/msp settings self-approval on|off`, "
-    "`/msp settings expiry DAYS`."
+    "`/msp settings expiry DAYS`, `/msp settings webhook https://...` (or `off`)."
 )
 _CHANNEL = re.compile(r"^<#([CG][A-Z0-9]+)(?:\|[^>]*)?>$")
+# With should_escape on, Slack sends a link as <https://...> or <https://...|label>.
+_LINK = re.compile(r"^<([^|>]+)(?:\|[^>]*)?>$")
+_OFF_WORDS = frozenset({"off", "none"})
 
 
 async def settings_command(call: Invocation) -> Message | FollowUp:
@@ -150,7 +153,11 @@ async def settings_command(call: Invocation) -> Message | FollowUp:
             current = await settings.request_settings(session, requester=requester)
         else:
             current = await settings.change_settings(
-                session, requester=requester, change=change, now=call.deps.clock()
+                session,
+                requester=requester,
+                change=change,
+                now=call.deps.clock(),
+                webhooks_enabled=call.deps.webhooks_enabled,
             )
     return views.settings_message(current, changed=change is not None)
 
@@ -158,6 +165,8 @@ async def settings_command(call: Invocation) -> Message | FollowUp:
 def parse_settings_arguments(args: list[str]) -> settings.SettingsChange | None:
     if not args:
         return None
+    if args[0].lower() == "webhook" and len(args) > 1:
+        return _webhook_change(" ".join(args[1:]))  # a link's label may have spaces
     if len(args) != 2:
         raise InvalidInput(SETTINGS_USAGE)
     word, value = args[0].lower(), args[1]
@@ -175,6 +184,16 @@ def parse_settings_arguments(args: list[str]) -> settings.SettingsChange | None:
     if word == "expiry":
         return settings.SettingsChange(request_expiry_days=settings.parse_expiry_days(value))
     raise InvalidInput(SETTINGS_USAGE)
+
+
+def _webhook_change(value: str) -> settings.SettingsChange:
+    if value.lower() in _OFF_WORDS:
+        return settings.SettingsChange(clear_webhook=True)
+    match = _LINK.match(value)
+    url = match[1] if match else value
+    # Slack escapes &, < and > in the text it sends, inside links too.
+    url = url.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    return settings.SettingsChange(webhook_url=settings.parse_webhook_url(url))
 
 
 # ---------------------------------------------------------------- reading the form

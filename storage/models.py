@@ -71,6 +71,10 @@ class Msp(Base):
         Boolean, default=False, server_default=false()
     )
     request_expiry_days: Mapped[int] = mapped_column(Integer, default=7, server_default="7")
+    # Where each request decision is POSTed (the MSP's PSA or ticketing system), if
+    # anywhere. Only the URL: the signing key is derived from MSPBOT_WEBHOOK_SECRET
+    # and the team id, so a copy of the database signs nothing.
+    webhook_url: Mapped[str | None] = mapped_column(String(500), default=None)
     # Set by the first change after the Home tabs were last drawn; the refresh job
     # clears it (conditionally, so one replica redraws) and republishes them.
     home_stale_since: Mapped[datetime | None] = mapped_column(default=None)

@@ -103,4 +103,5 @@ def test_logs_redact_anything_shaped_like_a_token():
     RedactingFilter().filter(record)
     assert record.getMessage() == "token is [redacted-token]"
     assert redact("xapp-1-A0-abc and xoxp-9") == "[redacted-token] and [redacted-token]"
+    assert redact("webhook key " + "ab12" * 16) == "webhook key [redacted-key]"
     assert '"message": "token is [redacted-token]"' in JsonFormatter().format(record)

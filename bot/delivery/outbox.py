@@ -1,4 +1,4 @@
-"""Putting messages in the outbox, inside the caller's transaction.
+"""Putting messages (and webhooks) in the outbox, inside the caller's transaction.
 
 If the transaction rolls back, the message was never queued; if it commits, the
 delivery worker will send it, after restarts too. Nothing here talks to Slack.
@@ -23,6 +23,7 @@ class Kind(StrEnum):
     EPHEMERAL = "ephemeral"
     HOME = "home"
     UPLOAD = "upload"
+    WEBHOOK = "webhook"  # a signed POST to the MSP's own system, not to Slack
 
 
 def _now() -> datetime:
@@ -177,4 +178,19 @@ async def upload_file(
         lane=channel,
         payload=payload,
         content=content,
+    )
+
+
+async def enqueue_webhook(
+    session: AsyncSession, *, msp_id: int, key: str, url: str, body: dict[str, Any]
+) -> OutboxItem:
+    """A JSON POST to the MSP's webhook URL. One lane per MSP, so its receiver gets
+    the events in the order they happened, whatever retries happen."""
+    return await _enqueue(
+        session,
+        msp_id=msp_id,
+        key=key,
+        kind=Kind.WEBHOOK,
+        lane=f"webhook:{msp_id}",
+        payload={"url": url, "body": body},
     )

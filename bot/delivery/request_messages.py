@@ -1,15 +1,17 @@
 """How requests reach people: the approval message in the approvals channel (or
-each owner's DM), updated in place once decided, and a DM to the requester.
+each owner's DM), updated in place once decided, and a DM to the requester; and,
+when the MSP has a webhook, each decision as a signed POST to its own system.
 Everything goes through the outbox, in the caller's transaction."""
 
 from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.delivery import outbox
+from bot.delivery import outbox, webhooks
 from bot.domain.requests import RequestStatus
 from bot.services.requests import RequestInfo
 from bot.views.requests import approval_message, requester_notice
+from storage.models import Msp
 
 
 class OutboxRequestNotifier:
@@ -47,3 +49,20 @@ class OutboxRequestNotifier:
                 channel=info.requested_by,
                 **notice.as_kwargs(),
             )
+        await _queue_webhook(session, msp_id=msp_id, info=info)
+
+
+async def _queue_webhook(session: AsyncSession, *, msp_id: int, info: RequestInfo) -> None:
+    """Called inside the deciding transaction, so each decision is queued once; the
+    key names the request and the event, so even a second call would not repeat it."""
+    msp = await session.get(Msp, msp_id)
+    if msp is None or not msp.webhook_url:
+        return
+    body = webhooks.request_event(info, team_id=msp.team_id)
+    await outbox.enqueue_webhook(
+        session,
+        msp_id=msp_id,
+        key=f"webhook:request:{info.id}:{body['event']}",
+        url=msp.webhook_url,
+        body=body,
+    )

@@ -1,15 +1,19 @@
-"""Sending one outbox item with the Web API, and sorting what can go wrong into
-"retry later", "join the channel and retry" and "give up, and say why"."""
+"""Sending one outbox item with the Web API (or, for a webhook, a signed POST to
+the MSP's own system), and sorting what can go wrong into "retry later", "join
+the channel and retry" and "give up, and say why"."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.delivery import webhooks
 from bot.delivery.limits import TierLimiter
 from bot.delivery.outbox import Kind
 from storage.models import OutboxItem
@@ -90,12 +94,20 @@ METHOD_OF_KIND = {
 
 
 class Sender:
-    def __init__(self, client: AsyncWebClient, tiers: TierLimiter) -> None:
+    def __init__(
+        self, client: AsyncWebClient, tiers: TierLimiter, *, webhook_secret: str | None = None
+    ) -> None:
         self.client = client
         self.tiers = tiers
+        self._webhook_secret = webhook_secret
 
-    async def send(self, item: OutboxItem, *, target: OutboxItem | None = None) -> Outcome:
+    async def send(
+        self, item: OutboxItem, *, target: OutboxItem | None = None, team_id: str | None = None
+    ) -> Outcome:
+        """`target`: an update's message; `team_id`: a webhook's MSP (its key)."""
         try:
+            if item.kind == Kind.WEBHOOK:
+                return await self._post_webhook(item, team_id)
             return await self._send(item, target)
         except SlackApiError as error:
             return classify(error, item)
@@ -161,6 +173,43 @@ class Sender:
         files = response.get("files") or [{}]
         return Sent(ts=None, channel=payload["channel"] if files else None)
 
+    async def _post_webhook(self, item: OutboxItem, team_id: str | None) -> Outcome:
+        if self._webhook_secret is None:
+            return Failed("webhook_secret_missing")
+        if team_id is None:
+            return Failed("msp_not_found")
+        body, headers = webhooks.signed_request(
+            key=webhooks.signing_key(self._webhook_secret, team_id),
+            body=item.payload["body"],
+            delivery=item.key,
+            now=datetime.now(UTC),
+        )
+        timeout = aiohttp.ClientTimeout(total=webhooks.TIMEOUT_SECONDS)
+        async with (
+            aiohttp.ClientSession(timeout=timeout) as http,
+            # A redirect is not followed: it would resend the body somewhere not configured.
+            http.post(
+                item.payload["url"], data=body, headers=headers, allow_redirects=False
+            ) as response,
+        ):
+            return classify_webhook(response.status, response.headers)
+
+
+def classify_webhook(status: int, headers: Mapping[str, Any]) -> Outcome:
+    """2xx delivered; 429 and 5xx retried (429 after its Retry-After, if any); any
+    other answer is a receiver that will not take it: failed, with the status."""
+    if 200 <= status < 300:
+        return Sent(ts=None, channel=None)
+    if status == 429:
+        after = _retry_after(headers, default=None)
+        return Retry(
+            reason="http_429",
+            after_seconds=None if after is None else min(after, webhooks.MAX_RETRY_AFTER_SECONDS),
+        )
+    if status >= 500:
+        return Retry(reason=f"http_{status}")
+    return Failed(f"http_{status}")
+
 
 def classify(error: SlackApiError, item: OutboxItem) -> Outcome:
     response = error.response
@@ -169,7 +218,8 @@ def classify(error: SlackApiError, item: OutboxItem) -> Outcome:
     if response is not None and isinstance(response.data, dict):
         code = str(response.data.get("error", ""))
     if status == 429 or code == "ratelimited":
-        return Retry(reason="ratelimited", after_seconds=_retry_after(error), rate_limited=True)
+        after = _retry_after(getattr(response, "headers", {}) or {}, default=1.0)
+        return Retry(reason="ratelimited", after_seconds=after, rate_limited=True)
     if status >= 500 or code in TRANSIENT_ERRORS:
         return Retry(reason=f"http_{status}" if status >= 500 else code)
     if (
@@ -183,12 +233,11 @@ def classify(error: SlackApiError, item: OutboxItem) -> Outcome:
     return Retry(reason=code or f"http_{status}")  # unknown: a few more tries, then give up
 
 
-def _retry_after(error: SlackApiError) -> float:
-    headers = getattr(error.response, "headers", {}) or {}
+def _retry_after(headers: Mapping[str, Any], *, default: float | None) -> float | None:
     for name, value in dict(headers).items():
         if name.lower() == "retry-after":
             try:
                 return max(0.0, float(value if isinstance(value, str) else value[0]))
             except (TypeError, ValueError, IndexError):
                 break
-    return 1.0
+    return default

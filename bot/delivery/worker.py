@@ -23,7 +23,7 @@ from bot.delivery.limits import DeliveryLimits, TierLimiter, gcra
 from bot.delivery.outbox import Kind
 from bot.delivery.sender import Failed, JoinAndRetry, Outcome, Retry, Sender, Sent
 from storage.engine import Database
-from storage.models import OutboxItem
+from storage.models import Msp, OutboxItem
 from storage.repositories import outbox as outbox_repo
 
 logger = logging.getLogger(__name__)
@@ -68,8 +68,11 @@ class DeliveryWorker:
         self._slots = asyncio.Semaphore(limits.concurrency)
 
     @classmethod
-    def build(cls, *, db: Database, client, limits: DeliveryLimits) -> DeliveryWorker:  # type: ignore[no-untyped-def]
-        return cls(db=db, sender=Sender(client, TierLimiter(limits.per_minute)), limits=limits)
+    def build(  # type: ignore[no-untyped-def]
+        cls, *, db: Database, client, limits: DeliveryLimits, webhook_secret: str | None = None
+    ) -> DeliveryWorker:
+        sender = Sender(client, TierLimiter(limits.per_minute), webhook_secret=webhook_secret)
+        return cls(db=db, sender=sender, limits=limits)
 
     # ------------------------------------------------------------ lifecycle
 
@@ -195,15 +198,11 @@ class DeliveryWorker:
 
     async def _deliver(self, item: OutboxItem) -> None:
         async with self._slots:
-            target = None
-            if item.kind == Kind.UPDATE:
-                async with self.db.unit_of_work() as session:
-                    target = await outbox_repo.by_key(
-                        session, msp_id=item.msp_id, key=item.payload["target_key"]
-                    )
+            target, team_id = await self._context(item)
             try:
                 outcome = await asyncio.wait_for(
-                    self.sender.send(item, target=target), self.limits.request_timeout_seconds * 4
+                    self.sender.send(item, target=target, team_id=team_id),
+                    self.limits.request_timeout_seconds * 4,
                 )
             except TimeoutError:
                 outcome = Retry(reason="timeout")
@@ -213,6 +212,20 @@ class DeliveryWorker:
                     Retry(reason="joined", after_seconds=0) if joined else Failed("not_in_channel")
                 )
             await self._record(item.id, outcome)
+
+    async def _context(self, item: OutboxItem) -> tuple[OutboxItem | None, str | None]:
+        """What sending needs besides the item: an update's target message, or the
+        team id a webhook's signing key is derived from."""
+        if item.kind not in (Kind.UPDATE, Kind.WEBHOOK):
+            return None, None
+        async with self.db.unit_of_work() as session:
+            if item.kind == Kind.UPDATE:
+                target = await outbox_repo.by_key(
+                    session, msp_id=item.msp_id, key=item.payload["target_key"]
+                )
+                return target, None
+            msp = await session.get(Msp, item.msp_id)
+            return None, msp.team_id if msp is not None else None
 
     async def _record(self, item_id: int, outcome: Outcome) -> None:
         try:

@@ -1,11 +1,13 @@
 """The MSP's request settings: where requests go for approval, whether a person
-may approve their own (one-person MSPs), and how long a request waits. Owners and
-admins change them; every change is audited (R22)."""
+may approve their own (one-person MSPs), how long a request waits, and the webhook
+URL its decisions are POSTed to. Owners and admins change them; every change is
+audited (R22)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from urllib.parse import urlsplit
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -15,10 +17,19 @@ from bot.services import audit
 from bot.services.tenancy import Requester
 from storage.models import Msp
 from storage.repositories import audit as audit_repo
+from storage.repositories import msps as msp_repo
 
 MANAGERS = frozenset({Role.OWNER, Role.ADMIN})
 MIN_EXPIRY_DAYS = 1
 MAX_EXPIRY_DAYS = 90
+MAX_WEBHOOK_URL_LENGTH = 500
+# Plain http only to this machine: a local receiver (tests, a relay on the host).
+LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost"})
+WEBHOOK_EXAMPLE = "`/msp settings webhook https://psa.example.com/hooks/msp-bot`"
+WEBHOOK_SECRET_MISSING = (
+    "Webhooks are off on this server: they are signed with MSPBOT_WEBHOOK_SECRET, which "
+    "is not set. Ask the operator to set it and restart the bot, then try again."
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,17 +37,21 @@ class RequestSettings:
     approvals_channel: str | None
     allow_self_approval: bool
     request_expiry_days: int
+    webhook_url: str | None
 
 
 @dataclass(frozen=True, slots=True)
 class SettingsChange:
     """What to change; None leaves a setting as it is. `clear_channel` removes the
-    approvals channel (requests then go to the owners by DM)."""
+    approvals channel (requests then go to the owners by DM); `clear_webhook` stops
+    the webhook."""
 
     approvals_channel: str | None = None
     clear_channel: bool = False
     allow_self_approval: bool | None = None
     request_expiry_days: int | None = None
+    webhook_url: str | None = None
+    clear_webhook: bool = False
 
 
 def _check_manager(requester: Requester) -> None:
@@ -56,6 +71,7 @@ def _settings(msp: Msp) -> RequestSettings:
         approvals_channel=msp.approvals_channel,
         allow_self_approval=msp.allow_self_approval,
         request_expiry_days=msp.request_expiry_days,
+        webhook_url=msp.webhook_url,
     )
 
 
@@ -73,10 +89,48 @@ def parse_expiry_days(text: str) -> int:
     return int(text)
 
 
+def parse_webhook_url(text: str) -> str:
+    """An https URL with a host (http only to this machine), at most 500 characters."""
+    url = text.strip()
+    if len(url) > MAX_WEBHOOK_URL_LENGTH:
+        raise InvalidInput(
+            f"That URL is {len(url):,} characters long; a webhook URL may have at most "
+            f"{MAX_WEBHOOK_URL_LENGTH}."
+        )
+    if not _is_webhook_url(url):
+        raise InvalidInput(
+            f"The webhook needs an https:// URL with a host, for example {WEBHOOK_EXAMPLE} "
+            "(or `off` to stop it)."
+        )
+    return url
+
+
+def _is_webhook_url(url: str) -> bool:
+    if any(character.isspace() for character in url):
+        return False
+    try:
+        parts = urlsplit(url)
+        host, _port = (parts.hostname or "").lower(), parts.port  # a bad port raises
+    except ValueError:
+        return False
+    if parts.scheme == "http":
+        return host in LOCAL_HOSTS
+    return parts.scheme == "https" and bool(host)
+
+
 async def change_settings(
-    session: AsyncSession, *, requester: Requester, change: SettingsChange, now: datetime
+    session: AsyncSession,
+    *,
+    requester: Requester,
+    change: SettingsChange,
+    now: datetime,
+    webhooks_enabled: bool = False,
 ) -> RequestSettings:
+    """`webhooks_enabled`: the server can sign webhooks (MSPBOT_WEBHOOK_SECRET is
+    set); without it a webhook URL is refused, so none is set that cannot be sent."""
     _check_manager(requester)
+    if change.webhook_url is not None and not webhooks_enabled:
+        raise InvalidInput(WEBHOOK_SECRET_MISSING)
     msp = await _msp(session, requester)
     before = _settings(msp)
     if change.clear_channel:
@@ -87,6 +141,10 @@ async def change_settings(
         msp.allow_self_approval = change.allow_self_approval
     if change.request_expiry_days is not None:
         msp.request_expiry_days = change.request_expiry_days
+    if change.clear_webhook:
+        msp.webhook_url = None
+    elif change.webhook_url is not None:
+        msp.webhook_url = change.webhook_url
     msp.updated_at = now
     after = _settings(msp)
     if after != before:
@@ -109,4 +167,14 @@ def _plain(settings: RequestSettings) -> dict[str, object]:
         "approvals_channel": settings.approvals_channel,
         "allow_self_approval": settings.allow_self_approval,
         "request_expiry_days": settings.request_expiry_days,
+        "webhook_url": settings.webhook_url,
     }
+
+
+async def webhook_url_as_operator(session: AsyncSession, *, team_id: str) -> str | None:
+    """For `msp-bot webhooks secret`: the MSP must exist (a mistyped team id would
+    otherwise hand out a key nothing is signed with)."""
+    msp = await msp_repo.get_by_team(session, team_id)
+    if msp is None:
+        raise NotFound(f"Workspace {team_id} has no MSP yet.")
+    return msp.webhook_url

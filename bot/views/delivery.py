@@ -22,6 +22,8 @@ REASON_HINTS = {
     "token_revoked": "the app was uninstalled or its token revoked: reinstall it",
     "account_inactive": "the bot user was deactivated: reinstall the app",
     "missing_scope": "the app lacks a scope: reinstall it from app-manifest.yml",
+    "webhook_secret_missing": "set MSPBOT_WEBHOOK_SECRET on every replica: webhooks are "
+    "signed with it",
 }
 
 
@@ -68,6 +70,8 @@ def delivery_message(status: DeliveryStatus, *, this_process: dict[str, int]) ->
 
 
 def _where(lane: str) -> str:
+    if lane.startswith("webhook:"):
+        return "The webhook"
     if lane.startswith("home:"):
         return f"Home tab of <@{escape(lane.removeprefix('home:'))}>"
     if lane[:1] in ("C", "G"):

@@ -481,6 +481,8 @@ def settings_message(current: RequestSettings, *, changed: bool) -> Message:
         "*Approving your own requests* "
         + ("allowed (one-person MSP)" if current.allow_self_approval else "not allowed"),
         f"*Pending requests expire after* {current.request_expiry_days} days",
+        "*Webhook for decisions* "
+        + (escape(current.webhook_url) if current.webhook_url else "none"),
     ]
     title = ":white_check_mark: Settings saved" if changed else "*Request settings*"
     text = title + "\n" + "\n".join(lines)
