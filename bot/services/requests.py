@@ -427,6 +427,7 @@ async def approve(
     if not won:
         raise _already_decided(await _request(session, msp, request_id))
     request = await _request(session, msp, request_id)
+    customer = await _customer_of(session, request, lock=True)
     today = customer_service.today_for(msp, now)
     if kind == RequestType.DELETE_ACCOUNT:
         # R16: the 30 days run from the approval, not from the asking.
@@ -563,7 +564,7 @@ async def reverse_deletion(
     request = await _request(session, msp, request.id)
     if not won:
         raise _already_decided(request)
-    customer = await _customer_of(session, request)
+    customer = await _customer_of(session, request, lock=True)
     if customer is not None and customer.status == Status.SCHEDULED_DELETION.value:
         before = customer_service.snapshot(customer)
         customer.status = request.details.get("previous_status", Status.FREE.value)
@@ -834,7 +835,7 @@ async def apply_due(
         if not won:
             continue
         request = await _request(session, msp, candidate.id)
-        customer = await _customer_of(session, request)
+        customer = await _customer_of(session, request, lock=True)
         await _apply(
             session,
             msp,
@@ -967,9 +968,19 @@ async def _requestable_customer(
     )
 
 
-async def _customer_of(session: AsyncSession, request: ChangeRequest) -> Customer | None:
+async def _customer_of(
+    session: AsyncSession, request: ChangeRequest, *, lock: bool = False
+) -> Customer | None:
+    """The request's customer as it is now. `lock` before changing it: two requests
+    about one customer decided at the same moment then change it one after the
+    other, instead of the later writing back what it read before the earlier's
+    change (licences added by one lost to the other's upgrade)."""
     if request.customer_id is None:
         return None
+    if lock:
+        await request_repo.lock_customer(
+            session, msp_id=request.msp_id, customer_id=request.customer_id
+        )
     # With its related rows loaded: the audit snapshot reads them.
     return await customer_repo.get(
         session, msp_id=request.msp_id, customer_id=request.customer_id, populate_existing=True

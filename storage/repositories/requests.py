@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import ChangeRequest, CustomerAssignment
+from storage.models import ChangeRequest, Customer, CustomerAssignment
 
 
 async def add(session: AsyncSession, request: ChangeRequest) -> ChangeRequest:
@@ -47,6 +47,17 @@ async def move(
         .execution_options(synchronize_session=False)
     )
     return result.rowcount == 1  # type: ignore[attr-defined]
+
+
+async def lock_customer(session: AsyncSession, *, msp_id: int, customer_id: int) -> None:
+    """Hold the customer's row until the transaction ends, for a request changing it.
+    PostgreSQL locks the row; SQLite ignores FOR UPDATE, but the transaction already
+    holds SQLite's one write lock, taken by the request's own conditional UPDATE."""
+    await session.execute(
+        select(Customer.id)
+        .where(Customer.id == customer_id, Customer.msp_id == msp_id)
+        .with_for_update()
+    )
 
 
 async def listing(
