@@ -4,14 +4,17 @@ its buttons, and waiting for the bot (its listeners and its delivery worker)."""
 
 from __future__ import annotations
 
+import calendar
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
 from sqlalchemy import select
 
-from bot.app import Bot
+from bot.app import Bot, build_app
+from bot.config import Settings
+from bot.delivery.limits import DeliveryLimits
 from bot.domain.roles import Role
 from bot.ids import ActionId, BlockId, CallbackId
 from bot.payloads import RequestRef
@@ -26,6 +29,15 @@ TODAY = date(2026, 11, 22)  # the FakeClock's day
 RENEWAL = date(2027, 3, 1)
 APPROVALS = "C0APPROVE"
 OWNER, ADMIN, APPROVER, MEMBER, VIEWER = "U0001", "U0002", "U0003", "U0004", "U0005"
+NOW_SHOWN = "<!date^1795338000^{date_short_pretty} {time}|2026-11-22 09:00 UTC>"  # the clock's
+# Many messages to one channel: the tests lift Slack's pacing of a channel.
+FAST_DELIVERY = replace(
+    DeliveryLimits(), channel_per_second=1000.0, channel_burst=100, poll_seconds=0.01
+)
+
+
+def fast_bot(settings: Settings, db: Database, clock) -> Bot:
+    return build_app(settings, clock=clock, db=db, delivery_limits=FAST_DELIVERY)
 
 
 async def grant_staff(db: Database) -> None:
@@ -196,6 +208,18 @@ def has_actions(message: dict) -> bool:
     return any(block["type"] == "actions" for block in message["blocks"])
 
 
+def outcome(message: dict[str, Any]) -> str:
+    """A decided message's last line; a decided request has no buttons."""
+    assert not has_actions(message)
+    return lines(message["blocks"])[-1]
+
+
+def day(moment: date) -> str:
+    """A date as Slack's date formatting shows it (noon UTC of that day)."""
+    stamp = calendar.timegm((moment.year, moment.month, moment.day, 12, 0, 0))
+    return f"<!date^{stamp}^{{date_short_pretty}}|{moment.isoformat()}>"
+
+
 async def click(client, slack, action_id: str, value: str, user_id: str) -> Reply:
     return await post(
         client,
@@ -205,7 +229,7 @@ async def click(client, slack, action_id: str, value: str, user_id: str) -> Repl
     )
 
 
-def approve_value(request_id: int) -> str:
+def request_ref(request_id: int) -> str:
     return RequestRef(request_id=request_id).encode()
 
 
@@ -255,7 +279,7 @@ async def approve(
     the requester's DMs (`notices` of them)."""
     requester = _asker(asked)
     before = len(messages_in(fake_slack, "D" + requester[1:]))
-    await click(client, slack, ActionId.REQUEST_APPROVE, approve_value(asked.request_id), approver)
+    await click(client, slack, ActionId.REQUEST_APPROVE, request_ref(asked.request_id), approver)
     await settle(bot)
     return decided(fake_slack, asked, before, notices)
 
@@ -281,3 +305,27 @@ def _asker(asked: Asked) -> str:
         if field["text"].startswith("*Asked by* <@"):
             return field["text"].removeprefix("*Asked by* <@").removesuffix(">")
     raise AssertionError("no requester on the approval message")
+
+
+async def approve_deletion(bot: Bot, client, slack, fake_slack, asked: Asked, name: str) -> dict:
+    """Approve… asks an admin for the customer's typed name; the answer to the name.
+    Once approved, the message is updated and the requester told."""
+    notices = len(messages_in(fake_slack, "D" + _asker(asked)[1:]))
+    opened = len(fake_slack.calls_to("views.open"))
+    await click(client, slack, ActionId.REQUEST_APPROVE, request_ref(asked.request_id), ADMIN)
+    await settle(bot)
+    [confirm] = [call.args["view"] for call in fake_slack.calls_to("views.open")[opened:]]
+    assert confirm["callback_id"] == CallbackId.CONFIRM_DELETION
+    reply = await post(
+        client,
+        slack.view_submission(
+            callback_id=CallbackId.CONFIRM_DELETION,
+            private_metadata=confirm["private_metadata"],
+            values={BlockId.REQUEST_CONFIRM_NAME: {ActionId.FIELD: typed(name)}},
+            user_id=ADMIN,
+        ),
+    )
+    if reply.json["response_action"] == "update":
+        await settle(bot)
+        decided(fake_slack, asked, notices)
+    return reply.json

@@ -13,8 +13,6 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from bot.app import Bot, build_app
-from bot.delivery.limits import DeliveryLimits
 from bot.domain.roles import Role
 from bot.ids import ActionId, BlockId, CallbackId
 from bot.payloads import RequestFormState
@@ -26,13 +24,16 @@ from tests.request_helpers import (
     APPROVALS,
     APPROVER,
     MEMBER,
+    NOW_SHOWN,
     ask,
     audit_rows,
     customer_row,
+    fast_bot,
     grant_staff,
     lines,
     messages_in,
     paid,
+    request_ref,
     request_rows,
     selected,
     settle,
@@ -46,19 +47,10 @@ from tests.support import grant, post
 APPROVERS = [f"UAPP{n:02d}" for n in range(1, 21)]
 DELETION_DAY = "<!date^1797940800^{date_short_pretty}|2026-12-22>"
 CLICKED_AT = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)  # the FakeClock's time
-NOW = "<!date^1795338000^{date_short_pretty} {time}|2026-11-22 09:00 UTC>"
 DENY_NOTE = "No budget this quarter"
 
 
-# Many approval messages go to one channel here: Slack's pacing of a channel is lifted.
-FAST_DELIVERY = replace(
-    DeliveryLimits(), channel_per_second=1000.0, channel_burst=100, poll_seconds=0.01
-)
-
-
-@pytest.fixture
-async def bot(settings, db: Database, clock) -> Bot:
-    return build_app(settings, clock=clock, db=db, delivery_limits=FAST_DELIVERY)
+bot = pytest.fixture(fast_bot, name="bot")  # Slack's pacing of a channel lifted
 
 
 @pytest.fixture
@@ -81,7 +73,7 @@ async def asked_for_two_licences(client, slack, db, fake_slack) -> int:
 def approve_click(slack, user_id: str, request_id: int = 1):
     return slack.block_actions(
         action_id=ActionId.REQUEST_APPROVE,
-        value=f'{{"request_id":{request_id}}}',
+        value=request_ref(request_id),
         user_id=user_id,
         channel_id=APPROVALS,
     )
@@ -90,7 +82,7 @@ def approve_click(slack, user_id: str, request_id: int = 1):
 def deny_submission(slack, user_id: str, request_id: int = 1):
     return slack.view_submission(
         callback_id=CallbackId.DENY_REQUEST,
-        private_metadata=f'{{"request_id":{request_id}}}',
+        private_metadata=request_ref(request_id),
         values={BlockId.REQUEST_DENY_NOTE: {ActionId.FIELD: typed(DENY_NOTE)}},
         user_id=user_id,
     )
@@ -136,10 +128,10 @@ async def check_decided_once(
     assert update["blocks"] == shown["blocks"]
     if status == "applied":
         assert lines(shown["blocks"])[-1] == (
-            f":white_check_mark: Approved by <@{winner}> {NOW} and applied"
+            f":white_check_mark: Approved by <@{winner}> {NOW_SHOWN} and applied"
         )
     else:
-        assert lines(shown["blocks"])[-1] == f":x: Denied by <@{winner}> {NOW}: {DENY_NOTE}"
+        assert lines(shown["blocks"])[-1] == f":x: Denied by <@{winner}> {NOW_SHOWN}: {DENY_NOTE}"
     assert len(messages_in(fake_slack, "D" + MEMBER[1:])) == 1  # the requester is told once
     return winner
 
@@ -187,9 +179,9 @@ async def test_denials_and_approvals_at_once_decide_once(
     assert winner in (approvers if approved else deniers)
     assert (await customer_row(db, customer_id)).licences == (12 if approved else 10)
     outcome = (
-        f":white_check_mark: Approved by <@{winner}> {NOW} and applied"
+        f":white_check_mark: Approved by <@{winner}> {NOW_SHOWN} and applied"
         if approved
-        else f":x: Denied by <@{winner}> {NOW}: {DENY_NOTE}"
+        else f":x: Denied by <@{winner}> {NOW_SHOWN}: {DENY_NOTE}"
     )
     # Every denial form ends on the outcome, the winner's and the others' alike.
     for reply in replies[len(approvers) :]:
@@ -305,7 +297,7 @@ async def test_a_deletion_confirmed_by_twenty_at_once_is_scheduled_once(
     confirmations = [
         slack.view_submission(
             callback_id=CallbackId.CONFIRM_DELETION,
-            private_metadata='{"request_id":1}',
+            private_metadata=request_ref(1),
             values={BlockId.REQUEST_CONFIRM_NAME: {ActionId.FIELD: typed("Old Free")}},
             user_id=user_id,
         )
@@ -318,7 +310,7 @@ async def test_a_deletion_confirmed_by_twenty_at_once_is_scheduled_once(
     assert (request.status, request.effective_on) == ("scheduled", date(2026, 12, 22))
     assert request.details["previous_status"] == "free"  # not the status it was given
     winner = request.decided_by
-    outcome = f":calendar: Approved by <@{winner}> {NOW}; takes effect on {DELETION_DAY}"
+    outcome = f":calendar: Approved by <@{winner}> {NOW_SHOWN}; takes effect on {DELETION_DAY}"
     assert [lines(reply.json["view"]["blocks"]) for reply in replies] == [
         [f"Request #1: {outcome}."]
     ] * 20

@@ -7,14 +7,12 @@ earliest date."""
 
 from __future__ import annotations
 
-import calendar
 from datetime import UTC, date, datetime
-from typing import Any
 
 import pytest
 from sqlalchemy import select
 
-from bot.ids import ActionId, BlockId, CallbackId
+from bot.ids import ActionId, BlockId
 from bot.payloads import CustomerRef
 from scheduler.jobs.requests import apply_scheduled_changes
 from storage.engine import Database
@@ -25,24 +23,28 @@ from tests.request_helpers import (
     APPROVALS,
     APPROVER,
     MEMBER,
+    NOW_SHOWN,
     OWNER,
     RENEWAL,
     TODAY,
     Asked,
     approve,
+    approve_deletion,
     ask,
     audit_rows,
     block_ids,
     button,
     click,
     customer_row,
-    decided,
+    day,
+    fast_bot,
     grant_staff,
     has_actions,
     lines,
     messages_in,
     msp_row,
     open_form,
+    outcome,
     paid,
     plan_options,
     request_rows,
@@ -50,32 +52,24 @@ from tests.request_helpers import (
     settle,
     shown_message,
     submit,
-    typed,
 )
 from tests.support import post
 
-NOW = "<!date^1795338000^{date_short_pretty} {time}|2026-11-22 09:00 UTC>"
 EXPIRES = (
     "Expires <!date^1795942800^{date_short_pretty} {time}|2026-11-29 09:00 UTC> if nobody "
     "decides it."
 )
-APPLIED = f":white_check_mark: Approved by <@{APPROVER}> {NOW} and applied"
+APPLIED = f":white_check_mark: Approved by <@{APPROVER}> {NOW_SHOWN} and applied"
 AT_ONCE = "at once, when approved"
 
 
-@pytest.fixture
-async def staff(db: Database) -> None:
-    await grant_staff(db)
+bot = pytest.fixture(fast_bot, name="bot")  # Slack's pacing of a channel lifted
 
-
-def day(moment: date) -> str:
-    """A date as Slack's date formatting shows it (noon UTC of that day)."""
-    stamp = calendar.timegm((moment.year, moment.month, moment.day, 12, 0, 0))
-    return f"<!date^{stamp}^{{date_short_pretty}}|{moment.isoformat()}>"
+staff = pytest.fixture(grant_staff, name="staff")
 
 
 def scheduled_for(moment: date, approver: str = APPROVER) -> str:
-    return f":calendar: Approved by <@{approver}> {NOW}; takes effect on {day(moment)}"
+    return f":calendar: Approved by <@{approver}> {NOW_SHOWN}; takes effect on {day(moment)}"
 
 
 async def head(db: Database, customer_id: int, request_id: int, label: str) -> list[str]:
@@ -106,12 +100,6 @@ async def check_asked(
         "Deny…",
         EXPIRES,
     ]
-
-
-def outcome(message: dict[str, Any]) -> str:
-    """The decided message's last line; a decided request has no buttons."""
-    assert not has_actions(message)
-    return lines(message["blocks"])[-1]
 
 
 async def sweep_on(db: Database, clock, moment: datetime) -> int:
@@ -510,30 +498,6 @@ async def test_reactivating_a_cancelled_plan_reverses_its_cancellation(
 
 
 # ---------------------------------------------------------------- delete account (R16)
-
-
-async def approve_deletion(bot, client, slack, fake_slack, asked: Asked, name: str) -> dict:
-    """Approve… asks for the customer's typed name; the answer to the typed name."""
-    notices = len(messages_in(fake_slack, "D" + MEMBER[1:]))
-    opened = len(fake_slack.calls_to("views.open"))
-    value = button(asked.message, ActionId.REQUEST_APPROVE)["value"]
-    await click(client, slack, ActionId.REQUEST_APPROVE, value, ADMIN)
-    await settle(bot)
-    [confirm] = [call.args["view"] for call in fake_slack.calls_to("views.open")[opened:]]
-    assert confirm["callback_id"] == CallbackId.CONFIRM_DELETION
-    reply = await post(
-        client,
-        slack.view_submission(
-            callback_id=CallbackId.CONFIRM_DELETION,
-            private_metadata=confirm["private_metadata"],
-            values={BlockId.REQUEST_CONFIRM_NAME: {ActionId.FIELD: typed(name)}},
-            user_id=ADMIN,
-        ),
-    )
-    if reply.json["response_action"] == "update":
-        await settle(bot)
-        decided(fake_slack, asked, notices)
-    return reply.json
 
 
 async def test_a_deletion_is_confirmed_by_name_scheduled_and_completed_30_days_later(

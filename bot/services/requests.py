@@ -50,6 +50,7 @@ OPEN = (RequestStatus.PENDING.value, RequestStatus.SCHEDULED.value)
 CONFIRM_FIELD = "request_confirm_name"
 DENY_NOTE_FIELD = "request_deny_note"
 QUANTITY_FIELD = "request_quantity"
+CUSTOMER_GONE = "The customer's record was deleted before this took effect."
 
 
 class AlreadyDecided(BotError):
@@ -825,32 +826,40 @@ async def apply_due(
         today = customer_service.today_for(msp, now)
         if candidate.effective_on > today:
             continue
+        # The customer's record was deleted meanwhile (R21 may delete one scheduled
+        # for deletion): nothing is left to change, and failing here would roll back
+        # the whole sweep, every time, behind this request.
+        gone = candidate.customer_id is None
         won = await request_repo.move(
             session,
             msp_id=msp.id,
             request_id=candidate.id,
             from_statuses=[RequestStatus.SCHEDULED.value],
-            values={"status": RequestStatus.APPLIED.value, "applied_at": now},
+            values={"status": RequestStatus.REVERSED.value, "decision_note": CUSTOMER_GONE}
+            if gone
+            else {"status": RequestStatus.APPLIED.value, "applied_at": now},
         )
         if not won:
             continue
         request = await _request(session, msp, candidate.id)
-        customer = await _customer_of(session, request, lock=True)
-        await _apply(
-            session,
-            msp,
-            request,
-            customer,
-            actor=audit.SYSTEM_ACTOR,
-            today=today,
-            now=now,
-            notifier=notifier,
-        )
+        if not gone:
+            await _apply(
+                session,
+                msp,
+                request,
+                await _customer_of(session, request, lock=True),
+                actor=audit.SYSTEM_ACTOR,
+                today=today,
+                now=now,
+                notifier=notifier,
+            )
         await _audit_request(
             session,
             request,
             actor=audit.SYSTEM_ACTOR,
-            action=audit.AuditAction.REQUEST_APPLIED,
+            action=audit.AuditAction.REQUEST_REVERSED
+            if gone
+            else audit.AuditAction.REQUEST_APPLIED,
             now=now,
         )
         info = info_of(request)
