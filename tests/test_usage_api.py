@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -737,7 +738,9 @@ async def test_1000_reports_take_the_same_statements_as_two(backend, client, db,
     statements: list[str] = []
 
     def count(_conn, _cursor, statement, *_rest) -> None:
-        statements.append(statement.split()[0])
+        # The delivery worker polls the outbox on its own schedule meanwhile: not ours.
+        if not re.search(r"\b(outbox|delivery_lanes)\b", statement):
+            statements.append(statement.split()[0])
 
     event.listen(db.engine.sync_engine, "before_cursor_execute", count)
     try:
