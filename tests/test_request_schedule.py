@@ -218,7 +218,8 @@ async def test_a_scheduled_change_whose_customer_record_was_deleted_stops_no_swe
     assert decrease.status == "applied"
     assert (await customer_row(db, other)).licences == 6
     assert outcome(shown_message(fake_slack, asked.request_id)) == (
-        ":rewind: Reversed before it took effect"
+        ":rewind: Reversed before it took effect: "
+        "The customer's record was deleted before this took effect."
     )
 
 

@@ -217,8 +217,8 @@ async def test_enterprise_needs_a_quote_for_a_number_of_seats(
         **{BlockId.REQUEST_PLAN: selected("enterprise"), BlockId.REQUEST_LICENCES: "40"},
     )
     explained = (
-        "Enterprise needs a quote: the request asks for one for 40 seats, and the "
-        "plan changes once the quote is accepted."
+        "Enterprise needs a quote: the request asks for one for 40 seats; approve it once "
+        "the customer has accepted the quote, and the plan changes then."
     )
     await check_asked(db, asked, customer_id, "Upgrade", "Enterprise, 40 seats", None, explained)
     (request,) = await request_rows(db)
@@ -491,7 +491,7 @@ async def test_reactivating_a_cancelled_plan_reverses_its_cancellation(
     cancelled, _ = await request_rows(db)
     assert (cancelled.status, cancelled.decision_note) == ("reversed", "Withdrawn by request #2")
     assert outcome(shown_message(fake_slack, cancel.request_id)) == (
-        ":rewind: Reversed before it took effect"
+        ":rewind: Reversed before it took effect: Withdrawn by request #2"
     )
     assert await sweep_on(db, clock, datetime(2027, 3, 1, 9, 0, tzinfo=UTC)) == 0
     assert (await customer_row(db, customer_id)).status == "paid"

@@ -8,16 +8,17 @@ import json
 from datetime import date, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from bot.ids import ActionId, BlockId, CallbackId
 from bot.payloads import RequestFormState, RequestRef
 from storage.engine import Database
-from storage.models import AuditEvent
+from storage.models import AuditEvent, ChangeRequest, Customer, Msp
 from tests.customer_helpers import all_text, calls_to
 from tests.dashboard_helpers import seed_customer, set_msp
 from tests.request_helpers import (
     APPROVALS,
+    RENEWAL,
     TODAY,
     approval_message,
     button,
@@ -27,6 +28,7 @@ from tests.request_helpers import (
     open_form,
     paid,
     posts_to,
+    request_ref,
     request_rows,
     submit,
     submit_values,
@@ -405,3 +407,72 @@ async def test_the_card_offers_requests_and_shows_their_history(
     )
     opened = (await calls_to(fake_slack, "views.open", 2))[-1]
     assert opened.args["view"]["title"]["text"] == "Add licences"
+
+
+# ---------------------------------------------------------------- checked again at approval
+
+
+async def test_a_cancellation_is_not_approved_once_the_account_is_past_due(
+    client, slack, db, staff, fake_slack
+):
+    """R14 holds when the approver clicks, not only when the request was asked."""
+    customer_id = await paid(db, assigned=["U0004"])
+    view = await open_form(client, slack, fake_slack, "cancel Northwind")
+    await submit(client, slack, view)
+    async with db.unit_of_work() as session:
+        customer = await session.get(Customer, customer_id)
+        assert customer is not None
+        customer.past_due = True
+    await click(client, slack, ActionId.REQUEST_APPROVE, request_ref(1), "U0003")
+    answers = await calls_to(fake_slack, "response_url")
+    assert "past-due balance" in answers[-1].args["text"]
+    (request,) = await request_rows(db)
+    assert request.status == "pending" and request.decided_by is None
+    assert (await customer_row(db, customer_id)).status == "paid"
+
+
+async def test_a_change_whose_date_passed_while_it_waited_is_not_approved(
+    client, slack, db, staff, fake_slack, clock
+):
+    customer_id = await paid(db, assigned=["U0004"])
+    view = await open_form(client, slack, fake_slack, "decrease-licences Northwind")
+    await submit(client, slack, view, **{BlockId.REQUEST_LICENCES: "6"})
+    async with db.unit_of_work() as session:
+        await session.execute(update(Msp).values(request_expiry_days=90))
+        await session.execute(
+            update(ChangeRequest).values(expires_at=clock() + timedelta(days=200))
+        )
+    clock.advance(days=100)  # past the renewal on 2027-03-01
+    await click(client, slack, ActionId.REQUEST_APPROVE, request_ref(1), "U0003")
+    answers = await calls_to(fake_slack, "response_url")
+    assert "2027-03-01, which has passed while it waited" in answers[-1].args["text"]
+    assert (await request_rows(db))[0].status == "pending"
+    assert (await customer_row(db, customer_id)).licences == 10
+
+
+async def test_a_deletion_is_not_approved_once_the_account_is_paid_again(
+    client, slack, db, staff, fake_slack
+):
+    customer_id = await seed_customer(db, name="Old Free", status="free")
+    view = await open_form(client, slack, fake_slack, "delete Old Free", user_id="U0002")
+    await submit(client, slack, view, user_id="U0002")
+    async with db.unit_of_work() as session:
+        customer = await session.get(Customer, customer_id)
+        assert customer is not None
+        customer.status, customer.plan, customer.renewal_date = "paid", "essentials", RENEWAL
+    reply = await post(
+        client,
+        slack.view_submission(
+            callback_id=CallbackId.CONFIRM_DELETION,
+            private_metadata=request_ref(1),
+            values={
+                BlockId.REQUEST_CONFIRM_NAME: {
+                    ActionId.FIELD: {"type": "plain_text_input", "value": "Old Free"}
+                }
+            },
+            user_id="U0001",
+        ),
+    )
+    assert "cannot be deleted during its paid term" in reply.text
+    assert (await request_rows(db))[0].status == "pending"
+    assert (await customer_row(db, customer_id)).status == "paid"

@@ -195,6 +195,39 @@ def preview(kind: RequestType, account: Account | None) -> Verdict:
     return previews(account)
 
 
+def recheck(kind: RequestType, account: Account | None, *, effective: date | None) -> Verdict:
+    """At approval: whether what was asked may still happen. The notice rules were
+    met when it was asked (R10: asking in time is what counts, however long the
+    approver takes); what can change meanwhile is the account's status (another
+    request applied, the trial ended), a past-due balance (R14), and an effective
+    date that went by while the request waited."""
+    if kind is RequestType.MAU_ALLOWANCE_ORDER:
+        return _still_allowed(kind)
+    if account is None:
+        return _refuse(kind.rule, "The customer of this request no longer exists.")
+    if account.status not in ALLOWED_STATUSES[kind]:
+        return _status_refusal(kind, account)
+    if kind is RequestType.CANCEL and account.past_due:
+        return _past_due_refusal()
+    if kind is RequestType.DELETE_ACCOUNT:
+        # Its 30 days count from the approval; but the account may have become paid.
+        paid_term = in_active_paid_term(
+            status=account.status, renewal_date=account.renewal_date, today=account.today
+        )
+        return _refuse_deletion_in_term(account) if paid_term else _still_allowed(kind)
+    if effective is not None and effective < account.today:
+        return _refuse(
+            kind.rule,
+            f"This request was to take effect on {effective}, which has passed while it "
+            "waited: deny it and ask again.",
+        )
+    return _still_allowed(kind)
+
+
+def _still_allowed(kind: RequestType) -> Verdict:
+    return Verdict(allowed=True, rule=kind.rule, reason="")
+
+
 def require(verdict: Verdict) -> Verdict:
     """The verdict when allowed; otherwise `RuleBroken` with its reason and date."""
     if not verdict.allowed:
@@ -438,8 +471,9 @@ def _move_up(account: Account, change: Change, *, rule: str) -> Verdict:
             return _refuse("R11", "Enterprise needs a quote: give the number of seats for it.")
         return _now(
             "R11",
-            f"Enterprise needs a quote: the request asks for one for {_count(seats, 'seat')}, "
-            f"and the plan changes once the quote is accepted.{withdrawn}",
+            f"Enterprise needs a quote: the request asks for one for {_count(seats, 'seat')}; "
+            f"approve it once the customer has accepted the quote, and the plan changes "
+            f"then.{withdrawn}",
             quote_needed=True,
         )
     with_seats = f" with {_count(seats, 'licence')}" if seats else ""
@@ -597,16 +631,20 @@ def _remove_add_on(account: Account, change: Change) -> Verdict:
     )
 
 
+def _past_due_refusal() -> Verdict:
+    return _refuse(
+        RequestType.CANCEL.rule,
+        "This account has a past-due balance: settle the past-due balance first, then "
+        "ask to cancel.",
+    )
+
+
 def _cancel(account: Account, change: Change) -> Verdict:
     """R14: with notice, at the end of the term, then free (R15 limits); never while
     a balance is past due."""
     kind = RequestType.CANCEL
     if account.past_due:
-        return _refuse(
-            kind.rule,
-            "This account has a past-due balance: settle the past-due balance first, then "
-            "ask to cancel.",
-        )
+        return _past_due_refusal()
     return _at_renewal(
         kind,
         account,

@@ -364,7 +364,7 @@ def summarise(kind: RequestType, change: Change) -> str:
         case RequestType.TRIAL_EXTENSION:
             return f"+{change.extension_days or 0} days of trial"
         case RequestType.UPGRADE | RequestType.DOWNGRADE | RequestType.REACTIVATE:
-            plan = change.target_plan.label if change.target_plan else "keep the plan"
+            plan = change.target_plan.label if change.target_plan else "withdraw the cancellation"
             seats = f", {change.licence_count:,} seats" if change.licence_count else ""
             return f"{plan}{seats}"
         case RequestType.ADD_LICENCES:
@@ -430,6 +430,10 @@ async def approve(
     request = await _request(session, msp, request_id)
     customer = await _customer_of(session, request, lock=True)
     today = customer_service.today_for(msp, now)
+    account = customer_service.account_of(customer, today) if customer is not None else None
+    # Raising rolls the decision back: the request stays pending, the approver
+    # reads why, and may deny it.
+    policy.require(policy.recheck(kind, account, effective=request.effective_on))
     if kind == RequestType.DELETE_ACCOUNT:
         # R16: the 30 days run from the approval, not from the asking.
         request.effective_on = today + timedelta(days=DELETION_DELAY_DAYS)
@@ -693,6 +697,7 @@ async def _apply(
             customer.status = Status.FREE.value
             customer.contract_start = None
             customer.renewal_date = None
+            customer.add_ons = []  # R13: add-ons need a paid plan
         case RequestType.DELETE_ACCOUNT | RequestType.REMOVE_EXPIRED_TRIAL:
             customer.status = Status.DELETED.value
     customer.version += 1
@@ -756,6 +761,9 @@ def _apply_paid_plan(customer: Customer, details: dict[str, Any], today: date) -
     seats = details.get("licence_count")
     if seats:
         customer.licences = max(customer.licences, int(seats))
+    elif starting:
+        # A plan without a seat count starts with a licence for each user it has.
+        customer.licences = max(customer.licences, customer.users, 1)
     if starting or customer.renewal_date is None:
         customer.contract_start = today
         customer.renewal_date = proration.add_months(today, proration.DEFAULT_TERM_MONTHS)

@@ -51,7 +51,8 @@ def outcome_line(info: RequestInfo) -> str:
         case RequestStatus.EXPIRED:
             return f"{emoji} Expired{at} without a decision"
         case RequestStatus.REVERSED:
-            return f"{emoji} Reversed before it took effect"
+            note = f": {escape(info.decision_note)}" if info.decision_note else ""
+            return f"{emoji} Reversed before it took effect{note}"
     return emoji
 
 

@@ -23,7 +23,7 @@ from slack_sdk.models.blocks import (
     StaticSelectElement,
 )
 
-from bot.domain.customers import PAID_PLANS, Plan
+from bot.domain.customers import PAID_PLANS, Plan, Status
 from bot.domain.mau import MAX_ORDER_QUANTITY
 from bot.domain.requests import (
     ADD_ONS,
@@ -44,6 +44,7 @@ from bot.views.modal import modal
 from bot.views.mrkdwn import escape, mention, money, number, slack_date
 from bot.views.request_history import outcome_line, stamp
 
+UNPAID = (Status.ACTIVE_TRIAL, Status.EXPIRED_TRIAL, Status.FREE)
 PLAN_ORDER = (Plan.TRIAL, Plan.FREE, Plan.ESSENTIALS, Plan.PROFESSIONAL, Plan.ENTERPRISE)
 MAX_SHOWN_TEXT = 2900
 
@@ -136,7 +137,7 @@ def _fields(form: RequestForm) -> list[Block]:
             )
         ]
     if kind in (RequestType.UPGRADE, RequestType.DOWNGRADE) or (
-        kind == RequestType.REACTIVATE and form.plan == Plan.FREE
+        kind == RequestType.REACTIVATE and form.status == Status.FREE
     ):
         blocks: list[Block] = [_plan_select(form)]
         if kind == RequestType.UPGRADE:
@@ -212,7 +213,7 @@ def _plan_select(form: RequestForm) -> InputBlock:
         plans = [p for p in PLAN_ORDER[:current] if p in PAID_PLANS]
     else:
         plans = [p for p in PLAN_ORDER[current + 1 :] if p in PAID_PLANS]
-        if form.plan in (Plan.TRIAL, Plan.FREE):
+        if form.status in UNPAID:  # a trial or free account may go to any paid plan
             plans = [p for p in PLAN_ORDER if p in PAID_PLANS]
     options = [Option(text=plan.label, value=plan.value) for plan in plans] or [
         Option(text="No plan to move to", value="none")
