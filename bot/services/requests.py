@@ -1,7 +1,7 @@
 """Requests and approvals: staff ask for a change to a customer (or more MAU
 allowance), the vendor's rules (`bot.domain.policy`) decide at once whether and
-when it may happen, an approver decides it exactly once, and it is applied at
-once or on its effective date by the scheduler.
+when it may happen, and an approver decides it exactly once. The change itself is
+made by `request_changes`, at approval or, on its date, by the scheduler.
 
 Nothing here talks to Slack: the messages go through the `RequestNotifier` the
 caller hands in (bot/delivery/request_messages.py), inside the same transaction.
@@ -12,12 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain import mau as mau_rules
-from bot.domain import policy, proration
+from bot.domain import policy
 from bot.domain.customers import Plan, Status, from_cents, name_key
 from bot.domain.policy import Change, Verdict
 from bot.domain.requests import (
@@ -25,17 +25,23 @@ from bot.domain.requests import (
     DELETION_DELAY_DAYS,
     RequestStatus,
     RequestType,
-    add_on_key,
 )
 from bot.domain.roles import Role
 from bot.errors import BotError, InvalidInput, NotAllowed, NotFound, RuleBroken
 from bot.services import audit
 from bot.services import customers as customer_service
+from bot.services.request_changes import apply_change, start_scheduled
 from bot.services.request_info import RequestInfo, info_of
+from bot.services.request_records import (
+    RequestNotifier,
+    audit_customer,
+    audit_request,
+    customer_of,
+    msp_of,
+    request_of,
+)
 from bot.services.tenancy import Requester
 from storage.models import ChangeRequest, Customer, Msp
-from storage.repositories import audit as audit_repo
-from storage.repositories import customers as customer_repo
 from storage.repositories import licence as licence_repo
 from storage.repositories import requests as request_repo
 from storage.repositories import staff as staff_repo
@@ -45,12 +51,10 @@ APPROVERS = frozenset({Role.OWNER, Role.ADMIN, Role.APPROVER})
 REVERSERS = frozenset({Role.OWNER, Role.ADMIN})
 HISTORY_SHOWN = 5
 LIST_LIMIT = 20
-SWEEP_LIMIT = 200
 OPEN = (RequestStatus.PENDING.value, RequestStatus.SCHEDULED.value)
 CONFIRM_FIELD = "request_confirm_name"
 DENY_NOTE_FIELD = "request_deny_note"
 QUANTITY_FIELD = "request_quantity"
-CUSTOMER_GONE = "The customer's record was deleted before this took effect."
 
 
 class AlreadyDecided(BotError):
@@ -98,21 +102,6 @@ class RequestList:
     viewer: str
 
 
-class RequestNotifier(Protocol):
-    """How the service tells people, inside the caller's transaction."""
-
-    async def submitted(
-        self, session: AsyncSession, *, msp_id: int, info: RequestInfo, route: list[str]
-    ) -> list[str]:
-        """Post the request with Approve/Deny to each conversation of `route`;
-        return the outbox keys of those messages."""
-        ...
-
-    async def decided(self, session: AsyncSession, *, msp_id: int, info: RequestInfo) -> None:
-        """Update the request's messages in place and tell the requester."""
-        ...
-
-
 # ---------------------------------------------------------------- roles
 
 
@@ -157,7 +146,7 @@ async def start(
     """Check the role, the customer and the account's state before the modal opens,
     so a request the rules refuse outright is refused at once, with the reason."""
     check_can_request(requester, kind)
-    msp = await _msp(session, requester)
+    msp = await msp_of(session, requester)
     today = customer_service.today_for(msp, now)
     if kind == RequestType.MAU_ALLOWANCE_ORDER:
         used = await licence_repo.mau_for_month(
@@ -225,7 +214,7 @@ async def quote(
         return policy.decide(kind, None, change)
     if customer_id is None:
         raise InvalidInput("Name the customer the request is for.")
-    msp = await _msp(session, requester)
+    msp = await msp_of(session, requester)
     customer = await _requestable_customer(session, requester, customer_id)
     return policy.decide(
         kind, customer_service.account_of(customer, customer_service.today_for(msp, now)), change
@@ -250,7 +239,7 @@ async def submit(
     """Store a request the rules allow (or, with `schedule`, one they allow for a
     later date) and send it to the approvers. A refusal raises with its reason."""
     check_can_request(requester, kind)
-    msp = await _msp(session, requester)
+    msp = await msp_of(session, requester)
     today = customer_service.today_for(msp, now)
     customer: Customer | None = None
     if kind == RequestType.MAU_ALLOWANCE_ORDER:
@@ -282,7 +271,7 @@ async def submit(
             message_keys=[],
         ),
     )
-    await _audit_request(
+    await audit_request(
         session, request, actor=requester.user_id, action=audit.AuditAction.REQUEST_CREATED, now=now
     )
     route = await _route(session, msp)
@@ -401,11 +390,11 @@ async def approve(
     """Decide a request once: of many clicks at the same moment one wins, the others
     get AlreadyDecided naming who decided and when. Then apply or schedule it."""
     check_can_decide(requester)
-    msp = await _msp(session, requester)
-    request = await _request(session, msp, request_id)
+    msp = await msp_of(session, requester)
+    request = await request_of(session, msp, request_id)
     await _check_not_own(session, msp, request, requester)
     kind = RequestType(request.kind)
-    customer = await _customer_of(session, request)
+    customer = await customer_of(session, request)
     if kind == RequestType.DELETE_ACCOUNT and (
         customer is None or name_key(typed_name or "") != name_key(customer.name)
     ):
@@ -426,9 +415,9 @@ async def approve(
         },
     )
     if not won:
-        raise _already_decided(await _request(session, msp, request_id))
-    request = await _request(session, msp, request_id)
-    customer = await _customer_of(session, request, lock=True)
+        raise _already_decided(await request_of(session, msp, request_id))
+    request = await request_of(session, msp, request_id)
+    customer = await customer_of(session, request, lock=True)
     today = customer_service.today_for(msp, now)
     account = customer_service.account_of(customer, today) if customer is not None else None
     # Raising rolls the decision back: the request stays pending, the approver
@@ -437,7 +426,7 @@ async def approve(
     if kind == RequestType.DELETE_ACCOUNT:
         # R16: the 30 days run from the approval, not from the asking.
         request.effective_on = today + timedelta(days=DELETION_DELAY_DAYS)
-    await _audit_request(
+    await audit_request(
         session,
         request,
         actor=requester.user_id,
@@ -445,9 +434,9 @@ async def approve(
         now=now,
     )
     if scheduled:
-        await _start_scheduled(session, msp, request, customer, actor=requester.user_id, now=now)
+        await start_scheduled(session, msp, request, customer, actor=requester.user_id, now=now)
     else:
-        await _apply(
+        await apply_change(
             session,
             msp,
             request,
@@ -475,8 +464,8 @@ async def deny(
     check_can_decide(requester)
     if not note.strip():
         raise InvalidInput("Say why the request is denied.", field=DENY_NOTE_FIELD)
-    msp = await _msp(session, requester)
-    request = await _request(session, msp, request_id)
+    msp = await msp_of(session, requester)
+    request = await request_of(session, msp, request_id)
     await _check_not_own(session, msp, request, requester)
     won = await request_repo.move(
         session,
@@ -490,10 +479,10 @@ async def deny(
             "decision_note": note.strip(),
         },
     )
-    request = await _request(session, msp, request_id)
+    request = await request_of(session, msp, request_id)
     if not won:
         raise _already_decided(request)
-    await _audit_request(
+    await audit_request(
         session, request, actor=requester.user_id, action=audit.AuditAction.REQUEST_DENIED, now=now
     )
     info = info_of(request)
@@ -511,8 +500,8 @@ async def withdraw(
 ) -> RequestInfo:
     """The requester takes back a request still waiting for a decision."""
     _role(requester)
-    msp = await _msp(session, requester)
-    request = await _request(session, msp, request_id)
+    msp = await msp_of(session, requester)
+    request = await request_of(session, msp, request_id)
     if request.requested_by != requester.user_id:
         raise NotAllowed("Only the person who asked can withdraw a request.")
     won = await request_repo.move(
@@ -522,10 +511,10 @@ async def withdraw(
         from_statuses=[RequestStatus.PENDING.value],
         values={"status": RequestStatus.WITHDRAWN.value, "decided_at": now},
     )
-    request = await _request(session, msp, request_id)
+    request = await request_of(session, msp, request_id)
     if not won:
         raise _already_decided(request)
-    await _audit_request(
+    await audit_request(
         session,
         request,
         actor=requester.user_id,
@@ -549,7 +538,7 @@ async def reverse_deletion(
     role = _role(requester)
     if role not in REVERSERS:
         raise NotAllowed("Only owners and admins can reverse a scheduled deletion.")
-    msp = await _msp(session, requester)
+    msp = await msp_of(session, requester)
     request = await request_repo.open_of_kind(
         session,
         msp_id=msp.id,
@@ -566,17 +555,17 @@ async def reverse_deletion(
         from_statuses=[RequestStatus.SCHEDULED.value],
         values={"status": RequestStatus.REVERSED.value, "applied_at": None},
     )
-    request = await _request(session, msp, request.id)
+    request = await request_of(session, msp, request.id)
     if not won:
         raise _already_decided(request)
-    customer = await _customer_of(session, request, lock=True)
+    customer = await customer_of(session, request, lock=True)
     if customer is not None and customer.status == Status.SCHEDULED_DELETION.value:
         before = customer_service.snapshot(customer)
         customer.status = request.details.get("previous_status", Status.FREE.value)
-        await _audit_customer(
+        await audit_customer(
             session, msp, customer, before, actor=requester.user_id, now=now, request=request
         )
-    await _audit_request(
+    await audit_request(
         session,
         request,
         actor=requester.user_id,
@@ -612,301 +601,6 @@ async def _check_not_own(
             "You cannot decide your own request: another approver must. (A one-person MSP "
             "can allow it with `/msp settings self-approval on`.)"
         )
-
-
-# ---------------------------------------------------------------- applying
-
-
-async def _start_scheduled(
-    session: AsyncSession,
-    msp: Msp,
-    request: ChangeRequest,
-    customer: Customer | None,
-    *,
-    actor: str,
-    now: datetime,
-) -> None:
-    """What happens at approval for a change that takes effect later: a
-    cancellation marks the account pending cancellation, a deletion marks it
-    scheduled for deletion (R14, R16); the rest wait unchanged."""
-    kind = RequestType(request.kind)
-    if customer is None:
-        return
-    status = {
-        RequestType.CANCEL: Status.PENDING_CANCELLATION,
-        RequestType.DELETE_ACCOUNT: Status.SCHEDULED_DELETION,
-    }.get(kind)
-    if status is None:
-        return
-    before = customer_service.snapshot(customer)
-    request.details = {**request.details, "previous_status": customer.status}
-    customer.status = status.value
-    await _audit_customer(session, msp, customer, before, actor=actor, now=now, request=request)
-
-
-async def _apply(
-    session: AsyncSession,
-    msp: Msp,
-    request: ChangeRequest,
-    customer: Customer | None,
-    *,
-    actor: str,
-    today: date,
-    now: datetime,
-    notifier: RequestNotifier,
-) -> None:
-    """Make the change the request asked for."""
-    kind = RequestType(request.kind)
-    details = request.details
-    if kind == RequestType.MAU_ALLOWANCE_ORDER:
-        await _apply_allowance_order(session, msp, request, now=now)
-        return
-    if customer is None:
-        raise NotFound("The customer of this request no longer exists.")
-    before = customer_service.snapshot(customer)
-    match kind:
-        case RequestType.TRIAL_EXTENSION:
-            customer.trial_end = policy.extended_trial_end(
-                customer.trial_end, today=today, days=int(details["extension_days"])
-            )
-            customer.status = Status.ACTIVE_TRIAL.value
-            customer.plan = Plan.TRIAL.value
-        case RequestType.UPGRADE | RequestType.REACTIVATE:
-            if customer.status == Status.PENDING_CANCELLATION.value:
-                await _withdraw_cancellation(
-                    session, msp, customer, request, now=now, notifier=notifier
-                )
-            _apply_paid_plan(customer, details, today)
-        case RequestType.ADD_LICENCES:
-            customer.licences += int(details["licence_count"])
-        case RequestType.DECREASE_LICENCES:
-            customer.licences = int(details["licence_count"])
-            _roll_term(customer, today)
-        case RequestType.DOWNGRADE:
-            customer.plan = details["target_plan"]
-            _roll_term(customer, today)
-        case RequestType.ADD_ADDON:
-            # Shown on the card as the vendor names it; compared by catalog key.
-            customer.add_ons = [*(customer.add_ons or []), ADD_ONS[details["add_on"]]]
-        case RequestType.REMOVE_ADDON:
-            removed = details["add_on"]
-            customer.add_ons = [a for a in customer.add_ons or [] if add_on_key(a) != removed]
-            _roll_term(customer, today)
-        case RequestType.CANCEL:
-            customer.plan = Plan.FREE.value
-            customer.status = Status.FREE.value
-            customer.contract_start = None
-            customer.renewal_date = None
-            customer.add_ons = []  # R13: add-ons need a paid plan
-        case RequestType.DELETE_ACCOUNT | RequestType.REMOVE_EXPIRED_TRIAL:
-            customer.status = Status.DELETED.value
-    customer.version += 1
-    customer.updated_at = now
-    await _audit_customer(session, msp, customer, before, actor=actor, now=now, request=request)
-
-
-async def _withdraw_cancellation(
-    session: AsyncSession,
-    msp: Msp,
-    customer: Customer,
-    request: ChangeRequest,
-    *,
-    now: datetime,
-    notifier: RequestNotifier,
-) -> None:
-    """R17: reactivating (or upgrading) a cancelled plan takes back its scheduled
-    cancellation, so the scheduler does not end the plan at renewal; the
-    cancellation's message and its requester say so."""
-    cancellation = await request_repo.open_of_kind(
-        session,
-        msp_id=msp.id,
-        customer_id=customer.id,
-        kind=RequestType.CANCEL.value,
-        statuses=[RequestStatus.SCHEDULED.value],
-    )
-    if cancellation is None:
-        return
-    await request_repo.move(
-        session,
-        msp_id=msp.id,
-        request_id=cancellation.id,
-        from_statuses=[RequestStatus.SCHEDULED.value],
-        values={
-            "status": RequestStatus.REVERSED.value,
-            "decision_note": f"Withdrawn by request #{request.id}",
-        },
-    )
-    withdrawn = await _request(session, msp, cancellation.id)
-    await _audit_request(
-        session,
-        withdrawn,
-        actor=request.decided_by or audit.SYSTEM_ACTOR,
-        action=audit.AuditAction.REQUEST_REVERSED,
-        now=now,
-    )
-    await notifier.decided(session, msp_id=msp.id, info=info_of(withdrawn))
-
-
-def _apply_paid_plan(customer: Customer, details: dict[str, Any], today: date) -> None:
-    """Upgrade or reactivate (R6, R11, R17): a plan change now. Withdrawing a
-    cancellation keeps the plan; an account coming from trial or free starts a term."""
-    if customer.status == Status.PENDING_CANCELLATION.value and "target_plan" not in details:
-        customer.status = Status.PAID.value
-        return
-    starting = customer.status != Status.PAID.value and customer.status != (
-        Status.PENDING_CANCELLATION.value
-    )
-    customer.plan = details["target_plan"]
-    customer.status = Status.PAID.value
-    seats = details.get("licence_count")
-    if seats:
-        customer.licences = max(customer.licences, int(seats))
-    elif starting:
-        # A plan without a seat count starts with a licence for each user it has.
-        customer.licences = max(customer.licences, customer.users, 1)
-    if starting or customer.renewal_date is None:
-        customer.contract_start = today
-        customer.renewal_date = proration.add_months(today, proration.DEFAULT_TERM_MONTHS)
-
-
-def _roll_term(customer: Customer, today: date) -> None:
-    """A change at renewal starts the next term. Only a renewal date that has come
-    moves on, so two changes applied on the same renewal move it once."""
-    renewal = customer.renewal_date
-    if renewal is None or renewal > today:
-        return
-    term = proration.term_months(customer.contract_start, renewal)
-    customer.contract_start = renewal
-    customer.renewal_date = proration.next_renewal(renewal, term)
-
-
-async def _apply_allowance_order(
-    session: AsyncSession, msp: Msp, request: ChangeRequest, *, now: datetime
-) -> None:
-    quantity = int(request.details["mau_quantity"])
-    after = await licence_repo.raise_allowance(
-        session, msp_id=msp.id, quantity=quantity, maximum=mau_rules.MAX_ALLOWANCE, now=now
-    )
-    if after is None:
-        raise InvalidInput(mau_rules.allowance_cap_refusal(msp.mau_allowance))
-    order = await licence_repo.add_order(
-        session,
-        msp_id=msp.id,
-        ordered_by=request.requested_by,
-        quantity=quantity,
-        allowance_before=after - quantity,
-        allowance_after=after,
-        status="applied",
-        note=request.reason,
-        at=now,
-    )
-    await audit_repo.append(
-        session,
-        msp_id=msp.id,
-        actor=request.decided_by or audit.SYSTEM_ACTOR,
-        action=audit.AuditAction.MAU_ALLOWANCE_ORDERED,
-        entity_type="mau_allowance_order",
-        entity_id=str(order.id),
-        before={"mau_allowance": after - quantity},
-        after={"mau_allowance": after, "quantity": quantity, "request": request.id},
-        at=now,
-        note=request.reason or None,
-    )
-
-
-# ---------------------------------------------------------------- the scheduler's part
-
-
-async def apply_due(
-    session: AsyncSession, *, now: datetime, notifier: RequestNotifier, limit: int = SWEEP_LIMIT
-) -> list[RequestInfo]:
-    """Apply the scheduled requests whose effective date has come in their MSP's
-    time zone. Each is claimed with a conditional update, so two replicas running
-    this at once apply each change once."""
-    bound = (now + timedelta(days=1)).date()  # no time zone is more than a day ahead
-    applied: list[RequestInfo] = []
-    for candidate in await request_repo.due_scheduled(
-        session, status=RequestStatus.SCHEDULED.value, on_or_before=bound, limit=limit
-    ):
-        msp = await session.get(Msp, candidate.msp_id)
-        if msp is None or candidate.effective_on is None:
-            continue
-        today = customer_service.today_for(msp, now)
-        if candidate.effective_on > today:
-            continue
-        # The customer's record was deleted meanwhile (R21 may delete one scheduled
-        # for deletion): nothing is left to change, and failing here would roll back
-        # the whole sweep, every time, behind this request.
-        gone = candidate.customer_id is None
-        won = await request_repo.move(
-            session,
-            msp_id=msp.id,
-            request_id=candidate.id,
-            from_statuses=[RequestStatus.SCHEDULED.value],
-            values={"status": RequestStatus.REVERSED.value, "decision_note": CUSTOMER_GONE}
-            if gone
-            else {"status": RequestStatus.APPLIED.value, "applied_at": now},
-        )
-        if not won:
-            continue
-        request = await _request(session, msp, candidate.id)
-        if not gone:
-            await _apply(
-                session,
-                msp,
-                request,
-                await _customer_of(session, request, lock=True),
-                actor=audit.SYSTEM_ACTOR,
-                today=today,
-                now=now,
-                notifier=notifier,
-            )
-        await _audit_request(
-            session,
-            request,
-            actor=audit.SYSTEM_ACTOR,
-            action=audit.AuditAction.REQUEST_REVERSED
-            if gone
-            else audit.AuditAction.REQUEST_APPLIED,
-            now=now,
-        )
-        info = info_of(request)
-        await notifier.decided(session, msp_id=msp.id, info=info)
-        applied.append(info)
-    return applied
-
-
-async def expire_due(
-    session: AsyncSession, *, now: datetime, notifier: RequestNotifier, limit: int = SWEEP_LIMIT
-) -> list[RequestInfo]:
-    """Pending requests past their expiry become expired, once, with a notice."""
-    expired: list[RequestInfo] = []
-    for candidate in await request_repo.due_to_expire(
-        session, status=RequestStatus.PENDING.value, now=now, limit=limit
-    ):
-        won = await request_repo.move(
-            session,
-            msp_id=candidate.msp_id,
-            request_id=candidate.id,
-            from_statuses=[RequestStatus.PENDING.value],
-            values={"status": RequestStatus.EXPIRED.value, "decided_at": now},
-        )
-        if not won:
-            continue
-        msp = await session.get(Msp, candidate.msp_id)
-        assert msp is not None, "a request's MSP exists"
-        request = await _request(session, msp, candidate.id)
-        await _audit_request(
-            session,
-            request,
-            actor=audit.SYSTEM_ACTOR,
-            action=audit.AuditAction.REQUEST_EXPIRED,
-            now=now,
-        )
-        info = info_of(request)
-        await notifier.decided(session, msp_id=msp.id, info=info)
-        expired.append(info)
-    return expired
 
 
 # ---------------------------------------------------------------- reading
@@ -955,25 +649,11 @@ async def pending_count(session: AsyncSession, *, msp_id: int) -> int:
 
 async def get_info(session: AsyncSession, *, requester: Requester, request_id: int) -> RequestInfo:
     _role(requester)
-    msp = await _msp(session, requester)
-    return info_of(await _request(session, msp, request_id))
+    msp = await msp_of(session, requester)
+    return info_of(await request_of(session, msp, request_id))
 
 
 # ---------------------------------------------------------------- helpers
-
-
-async def _msp(session: AsyncSession, requester: Requester) -> Msp:
-    msp = await session.get(Msp, requester.msp_id, populate_existing=True)
-    if msp is None:
-        raise NotFound("This workspace has no MSP yet.")
-    return msp
-
-
-async def _request(session: AsyncSession, msp: Msp, request_id: int) -> ChangeRequest:
-    request = await request_repo.get(session, msp_id=msp.id, request_id=request_id)
-    if request is None:
-        raise NotFound("That request does not exist in this MSP.")
-    return request
 
 
 async def _requestable_customer(
@@ -982,75 +662,4 @@ async def _requestable_customer(
     """The customer, if the person may act on it: members only their assigned ones."""
     return await customer_service.visible_customer(
         session, requester=requester, customer_id=customer_id
-    )
-
-
-async def _customer_of(
-    session: AsyncSession, request: ChangeRequest, *, lock: bool = False
-) -> Customer | None:
-    """The request's customer as it is now. `lock` before changing it: two requests
-    about one customer decided at the same moment then change it one after the
-    other, instead of the later writing back what it read before the earlier's
-    change (licences added by one lost to the other's upgrade)."""
-    if request.customer_id is None:
-        return None
-    if lock:
-        await request_repo.lock_customer(
-            session, msp_id=request.msp_id, customer_id=request.customer_id
-        )
-    # With its related rows loaded: the audit snapshot reads them.
-    return await customer_repo.get(
-        session, msp_id=request.msp_id, customer_id=request.customer_id, populate_existing=True
-    )
-
-
-async def _audit_request(
-    session: AsyncSession,
-    request: ChangeRequest,
-    *,
-    actor: str,
-    action: audit.AuditAction,
-    now: datetime,
-) -> None:
-    await audit_repo.append(
-        session,
-        msp_id=request.msp_id,
-        actor=actor,
-        action=action,
-        entity_type="request",
-        entity_id=str(request.id),
-        before=None,
-        after={
-            "kind": request.kind,
-            "status": request.status,
-            "customer": request.account_number,
-            "details": request.details,
-            "effective_on": request.effective_on.isoformat() if request.effective_on else None,
-        },
-        at=now,
-        note=request.decision_note or request.reason or None,
-    )
-
-
-async def _audit_customer(
-    session: AsyncSession,
-    msp: Msp,
-    customer: Customer,
-    before: dict[str, Any],
-    *,
-    actor: str,
-    now: datetime,
-    request: ChangeRequest,
-) -> None:
-    await audit_repo.append(
-        session,
-        msp_id=msp.id,
-        actor=actor,
-        action=audit.AuditAction.CUSTOMER_UPDATED,
-        entity_type="customer",
-        entity_id=customer.account_number,
-        before=before,
-        after=customer_service.snapshot(customer),
-        at=now,
-        note=f"request #{request.id}: {RequestType(request.kind).label}",
     )

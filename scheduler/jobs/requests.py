@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from bot.delivery.request_messages import OutboxRequestNotifier
-from bot.services import requests as request_service
+from bot.services import request_changes
 from bot.services.request_info import RequestInfo
 from storage.engine import Database
 
@@ -38,10 +38,10 @@ async def _sweep(
 async def apply_scheduled_changes(
     *, db: Database, clock: Callable[[], datetime], wake: Callable[[], None]
 ) -> int:
-    return await _sweep(request_service.apply_due, db=db, clock=clock, wake=wake, done="applied")
+    return await _sweep(request_changes.apply_due, db=db, clock=clock, wake=wake, done="applied")
 
 
 async def expire_pending_requests(
     *, db: Database, clock: Callable[[], datetime], wake: Callable[[], None]
 ) -> int:
-    return await _sweep(request_service.expire_due, db=db, clock=clock, wake=wake, done="expired")
+    return await _sweep(request_changes.expire_due, db=db, clock=clock, wake=wake, done="expired")

@@ -1,0 +1,324 @@
+"""Making the change a request asked for: at approval (at once, or the first step
+of a change that takes effect later: pending cancellation, scheduled deletion), and
+on the effective date, when the scheduler's sweep applies what is due and expires
+what waited too long. Each sweep claims a request with a conditional update, so
+replicas sweeping at once handle each request once."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.domain import mau as mau_rules
+from bot.domain import policy, proration
+from bot.domain.customers import Plan, Status
+from bot.domain.requests import ADD_ONS, RequestStatus, RequestType, add_on_key
+from bot.errors import InvalidInput, NotFound
+from bot.services import audit
+from bot.services import customers as customer_service
+from bot.services.request_info import RequestInfo, info_of
+from bot.services.request_records import (
+    RequestNotifier,
+    audit_customer,
+    audit_request,
+    customer_of,
+    request_of,
+)
+from storage.models import ChangeRequest, Customer, Msp
+from storage.repositories import audit as audit_repo
+from storage.repositories import licence as licence_repo
+from storage.repositories import requests as request_repo
+
+SWEEP_LIMIT = 200
+CUSTOMER_GONE = "The customer's record was deleted before this took effect."
+
+
+async def start_scheduled(
+    session: AsyncSession,
+    msp: Msp,
+    request: ChangeRequest,
+    customer: Customer | None,
+    *,
+    actor: str,
+    now: datetime,
+) -> None:
+    """What happens at approval for a change that takes effect later: a
+    cancellation marks the account pending cancellation, a deletion marks it
+    scheduled for deletion (R14, R16); the rest wait unchanged."""
+    kind = RequestType(request.kind)
+    if customer is None:
+        return
+    status = {
+        RequestType.CANCEL: Status.PENDING_CANCELLATION,
+        RequestType.DELETE_ACCOUNT: Status.SCHEDULED_DELETION,
+    }.get(kind)
+    if status is None:
+        return
+    before = customer_service.snapshot(customer)
+    request.details = {**request.details, "previous_status": customer.status}
+    customer.status = status.value
+    await audit_customer(session, msp, customer, before, actor=actor, now=now, request=request)
+
+
+async def apply_change(
+    session: AsyncSession,
+    msp: Msp,
+    request: ChangeRequest,
+    customer: Customer | None,
+    *,
+    actor: str,
+    today: date,
+    now: datetime,
+    notifier: RequestNotifier,
+) -> None:
+    """Make the change the request asked for."""
+    kind = RequestType(request.kind)
+    details = request.details
+    if kind == RequestType.MAU_ALLOWANCE_ORDER:
+        await _apply_allowance_order(session, msp, request, now=now)
+        return
+    if customer is None:
+        raise NotFound("The customer of this request no longer exists.")
+    before = customer_service.snapshot(customer)
+    match kind:
+        case RequestType.TRIAL_EXTENSION:
+            customer.trial_end = policy.extended_trial_end(
+                customer.trial_end, today=today, days=int(details["extension_days"])
+            )
+            customer.status = Status.ACTIVE_TRIAL.value
+            customer.plan = Plan.TRIAL.value
+        case RequestType.UPGRADE | RequestType.REACTIVATE:
+            if customer.status == Status.PENDING_CANCELLATION.value:
+                await _withdraw_cancellation(
+                    session, msp, customer, request, now=now, notifier=notifier
+                )
+            _apply_paid_plan(customer, details, today)
+        case RequestType.ADD_LICENCES:
+            customer.licences += int(details["licence_count"])
+        case RequestType.DECREASE_LICENCES:
+            customer.licences = int(details["licence_count"])
+            _roll_term(customer, today)
+        case RequestType.DOWNGRADE:
+            customer.plan = details["target_plan"]
+            _roll_term(customer, today)
+        case RequestType.ADD_ADDON:
+            # Shown on the card as the vendor names it; compared by catalog key.
+            customer.add_ons = [*(customer.add_ons or []), ADD_ONS[details["add_on"]]]
+        case RequestType.REMOVE_ADDON:
+            removed = details["add_on"]
+            customer.add_ons = [a for a in customer.add_ons or [] if add_on_key(a) != removed]
+            _roll_term(customer, today)
+        case RequestType.CANCEL:
+            customer.plan = Plan.FREE.value
+            customer.status = Status.FREE.value
+            customer.contract_start = None
+            customer.renewal_date = None
+            customer.add_ons = []  # R13: add-ons need a paid plan
+        case RequestType.DELETE_ACCOUNT | RequestType.REMOVE_EXPIRED_TRIAL:
+            customer.status = Status.DELETED.value
+    customer.version += 1
+    customer.updated_at = now
+    await audit_customer(session, msp, customer, before, actor=actor, now=now, request=request)
+
+
+async def _withdraw_cancellation(
+    session: AsyncSession,
+    msp: Msp,
+    customer: Customer,
+    request: ChangeRequest,
+    *,
+    now: datetime,
+    notifier: RequestNotifier,
+) -> None:
+    """R17: reactivating (or upgrading) a cancelled plan takes back its scheduled
+    cancellation, so the scheduler does not end the plan at renewal; the
+    cancellation's message and its requester say so."""
+    cancellation = await request_repo.open_of_kind(
+        session,
+        msp_id=msp.id,
+        customer_id=customer.id,
+        kind=RequestType.CANCEL.value,
+        statuses=[RequestStatus.SCHEDULED.value],
+    )
+    if cancellation is None:
+        return
+    await request_repo.move(
+        session,
+        msp_id=msp.id,
+        request_id=cancellation.id,
+        from_statuses=[RequestStatus.SCHEDULED.value],
+        values={
+            "status": RequestStatus.REVERSED.value,
+            "decision_note": f"Withdrawn by request #{request.id}",
+        },
+    )
+    withdrawn = await request_of(session, msp, cancellation.id)
+    await audit_request(
+        session,
+        withdrawn,
+        actor=request.decided_by or audit.SYSTEM_ACTOR,
+        action=audit.AuditAction.REQUEST_REVERSED,
+        now=now,
+    )
+    await notifier.decided(session, msp_id=msp.id, info=info_of(withdrawn))
+
+
+def _apply_paid_plan(customer: Customer, details: dict[str, Any], today: date) -> None:
+    """Upgrade or reactivate (R6, R11, R17): a plan change now. Withdrawing a
+    cancellation keeps the plan; an account coming from trial or free starts a term."""
+    if customer.status == Status.PENDING_CANCELLATION.value and "target_plan" not in details:
+        customer.status = Status.PAID.value
+        return
+    starting = customer.status != Status.PAID.value and customer.status != (
+        Status.PENDING_CANCELLATION.value
+    )
+    customer.plan = details["target_plan"]
+    customer.status = Status.PAID.value
+    seats = details.get("licence_count")
+    if seats:
+        customer.licences = max(customer.licences, int(seats))
+    elif starting:
+        # A plan without a seat count starts with a licence for each user it has.
+        customer.licences = max(customer.licences, customer.users, 1)
+    if starting or customer.renewal_date is None:
+        customer.contract_start = today
+        customer.renewal_date = proration.add_months(today, proration.DEFAULT_TERM_MONTHS)
+
+
+def _roll_term(customer: Customer, today: date) -> None:
+    """A change at renewal starts the next term. Only a renewal date that has come
+    moves on, so two changes applied on the same renewal move it once."""
+    renewal = customer.renewal_date
+    if renewal is None or renewal > today:
+        return
+    term = proration.term_months(customer.contract_start, renewal)
+    customer.contract_start = renewal
+    customer.renewal_date = proration.next_renewal(renewal, term)
+
+
+async def _apply_allowance_order(
+    session: AsyncSession, msp: Msp, request: ChangeRequest, *, now: datetime
+) -> None:
+    quantity = int(request.details["mau_quantity"])
+    after = await licence_repo.raise_allowance(
+        session, msp_id=msp.id, quantity=quantity, maximum=mau_rules.MAX_ALLOWANCE, now=now
+    )
+    if after is None:
+        raise InvalidInput(mau_rules.allowance_cap_refusal(msp.mau_allowance))
+    order = await licence_repo.add_order(
+        session,
+        msp_id=msp.id,
+        ordered_by=request.requested_by,
+        quantity=quantity,
+        allowance_before=after - quantity,
+        allowance_after=after,
+        status="applied",
+        note=request.reason,
+        at=now,
+    )
+    await audit_repo.append(
+        session,
+        msp_id=msp.id,
+        actor=request.decided_by or audit.SYSTEM_ACTOR,
+        action=audit.AuditAction.MAU_ALLOWANCE_ORDERED,
+        entity_type="mau_allowance_order",
+        entity_id=str(order.id),
+        before={"mau_allowance": after - quantity},
+        after={"mau_allowance": after, "quantity": quantity, "request": request.id},
+        at=now,
+        note=request.reason or None,
+    )
+
+
+async def apply_due(
+    session: AsyncSession, *, now: datetime, notifier: RequestNotifier, limit: int = SWEEP_LIMIT
+) -> list[RequestInfo]:
+    """Apply the scheduled requests whose effective date has come in their MSP's
+    time zone. Each is claimed with a conditional update, so two replicas running
+    this at once apply each change once."""
+    bound = (now + timedelta(days=1)).date()  # no time zone is more than a day ahead
+    applied: list[RequestInfo] = []
+    for candidate in await request_repo.due_scheduled(
+        session, status=RequestStatus.SCHEDULED.value, on_or_before=bound, limit=limit
+    ):
+        msp = await session.get(Msp, candidate.msp_id)
+        if msp is None or candidate.effective_on is None:
+            continue
+        today = customer_service.today_for(msp, now)
+        if candidate.effective_on > today:
+            continue
+        # The customer's record was deleted meanwhile (R21 may delete one scheduled
+        # for deletion): nothing is left to change, and failing here would roll back
+        # the whole sweep, every time, behind this request.
+        gone = candidate.customer_id is None
+        won = await request_repo.move(
+            session,
+            msp_id=msp.id,
+            request_id=candidate.id,
+            from_statuses=[RequestStatus.SCHEDULED.value],
+            values={"status": RequestStatus.REVERSED.value, "decision_note": CUSTOMER_GONE}
+            if gone
+            else {"status": RequestStatus.APPLIED.value, "applied_at": now},
+        )
+        if not won:
+            continue
+        request = await request_of(session, msp, candidate.id)
+        if not gone:
+            await apply_change(
+                session,
+                msp,
+                request,
+                await customer_of(session, request, lock=True),
+                actor=audit.SYSTEM_ACTOR,
+                today=today,
+                now=now,
+                notifier=notifier,
+            )
+        await audit_request(
+            session,
+            request,
+            actor=audit.SYSTEM_ACTOR,
+            action=audit.AuditAction.REQUEST_REVERSED
+            if gone
+            else audit.AuditAction.REQUEST_APPLIED,
+            now=now,
+        )
+        info = info_of(request)
+        await notifier.decided(session, msp_id=msp.id, info=info)
+        applied.append(info)
+    return applied
+
+
+async def expire_due(
+    session: AsyncSession, *, now: datetime, notifier: RequestNotifier, limit: int = SWEEP_LIMIT
+) -> list[RequestInfo]:
+    """Pending requests past their expiry become expired, once, with a notice."""
+    expired: list[RequestInfo] = []
+    for candidate in await request_repo.due_to_expire(
+        session, status=RequestStatus.PENDING.value, now=now, limit=limit
+    ):
+        won = await request_repo.move(
+            session,
+            msp_id=candidate.msp_id,
+            request_id=candidate.id,
+            from_statuses=[RequestStatus.PENDING.value],
+            values={"status": RequestStatus.EXPIRED.value, "decided_at": now},
+        )
+        if not won:
+            continue
+        msp = await session.get(Msp, candidate.msp_id)
+        assert msp is not None, "a request's MSP exists"
+        request = await request_of(session, msp, candidate.id)
+        await audit_request(
+            session,
+            request,
+            actor=audit.SYSTEM_ACTOR,
+            action=audit.AuditAction.REQUEST_EXPIRED,
+            now=now,
+        )
+        info = info_of(request)
+        await notifier.decided(session, msp_id=msp.id, info=info)
+        expired.append(info)
+    return expired
