@@ -23,6 +23,7 @@ from bot.services.request_records import (
     RequestNotifier,
     audit_customer,
     audit_request,
+    conclude,
     customer_of,
     request_of,
 )
@@ -276,18 +277,17 @@ async def apply_due(
                 now=now,
                 notifier=notifier,
             )
-        await audit_request(
-            session,
-            request,
-            actor=audit.SYSTEM_ACTOR,
-            action=audit.AuditAction.REQUEST_REVERSED
-            if gone
-            else audit.AuditAction.REQUEST_APPLIED,
-            now=now,
+        action = audit.AuditAction.REQUEST_REVERSED if gone else audit.AuditAction.REQUEST_APPLIED
+        applied.append(
+            await conclude(
+                session,
+                request,
+                actor=audit.SYSTEM_ACTOR,
+                action=action,
+                now=now,
+                notifier=notifier,
+            )
         )
-        info = info_of(request)
-        await notifier.decided(session, msp_id=msp.id, info=info)
-        applied.append(info)
     return applied
 
 
@@ -311,14 +311,14 @@ async def expire_due(
         msp = await session.get(Msp, candidate.msp_id)
         assert msp is not None, "a request's MSP exists"
         request = await request_of(session, msp, candidate.id)
-        await audit_request(
-            session,
-            request,
-            actor=audit.SYSTEM_ACTOR,
-            action=audit.AuditAction.REQUEST_EXPIRED,
-            now=now,
+        expired.append(
+            await conclude(
+                session,
+                request,
+                actor=audit.SYSTEM_ACTOR,
+                action=audit.AuditAction.REQUEST_EXPIRED,
+                now=now,
+                notifier=notifier,
+            )
         )
-        info = info_of(request)
-        await notifier.decided(session, msp_id=msp.id, info=info)
-        expired.append(info)
     return expired

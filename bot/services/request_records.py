@@ -12,7 +12,7 @@ from bot.domain.requests import RequestType
 from bot.errors import NotFound
 from bot.services import audit
 from bot.services import customers as customer_service
-from bot.services.request_info import RequestInfo
+from bot.services.request_info import RequestInfo, info_of
 from bot.services.tenancy import Requester
 from storage.models import ChangeRequest, Customer, Msp
 from storage.repositories import audit as audit_repo
@@ -118,3 +118,20 @@ async def audit_customer(
         at=now,
         note=f"request #{request.id}: {RequestType(request.kind).label}",
     )
+
+
+async def conclude(
+    session: AsyncSession,
+    request: ChangeRequest,
+    *,
+    actor: str,
+    action: audit.AuditAction,
+    now: datetime,
+    notifier: RequestNotifier,
+) -> RequestInfo:
+    """The last step of every move: audit it, and tell people (the approval
+    messages updated in place, the requester's DM) in the same transaction."""
+    await audit_request(session, request, actor=actor, action=action, now=now)
+    info = info_of(request)
+    await notifier.decided(session, msp_id=request.msp_id, info=info)
+    return info

@@ -36,6 +36,7 @@ from bot.services.request_records import (
     RequestNotifier,
     audit_customer,
     audit_request,
+    conclude,
     customer_of,
     msp_of,
     request_of,
@@ -482,12 +483,14 @@ async def deny(
     request = await request_of(session, msp, request_id)
     if not won:
         raise _already_decided(request)
-    await audit_request(
-        session, request, actor=requester.user_id, action=audit.AuditAction.REQUEST_DENIED, now=now
+    return await conclude(
+        session,
+        request,
+        actor=requester.user_id,
+        action=audit.AuditAction.REQUEST_DENIED,
+        now=now,
+        notifier=notifier,
     )
-    info = info_of(request)
-    await notifier.decided(session, msp_id=msp.id, info=info)
-    return info
 
 
 async def withdraw(
@@ -514,16 +517,14 @@ async def withdraw(
     request = await request_of(session, msp, request_id)
     if not won:
         raise _already_decided(request)
-    await audit_request(
+    return await conclude(
         session,
         request,
         actor=requester.user_id,
         action=audit.AuditAction.REQUEST_WITHDRAWN,
         now=now,
+        notifier=notifier,
     )
-    info = info_of(request)
-    await notifier.decided(session, msp_id=msp.id, info=info)
-    return info
 
 
 async def reverse_deletion(
@@ -565,16 +566,14 @@ async def reverse_deletion(
         await audit_customer(
             session, msp, customer, before, actor=requester.user_id, now=now, request=request
         )
-    await audit_request(
+    return await conclude(
         session,
         request,
         actor=requester.user_id,
         action=audit.AuditAction.REQUEST_REVERSED,
         now=now,
+        notifier=notifier,
     )
-    info = info_of(request)
-    await notifier.decided(session, msp_id=msp.id, info=info)
-    return info
 
 
 def _already_decided(request: ChangeRequest) -> AlreadyDecided:
