@@ -398,3 +398,91 @@ class ChangeRequest(Base):
     # Outbox keys of the approval messages (one in the approvals channel, or one DM
     # per owner), updated in place when the request is decided.
     message_keys: Mapped[list[str]] = mapped_column(JSON, default=list)
+
+
+class Alert(Base):
+    """A critical service notification about a customer (or the MSP): from another
+    system through the API, or raised by the bot itself (max-MAU reached, over free
+    limits, agents not reporting).
+
+    One open alert per dedup key: a repeat while it is open counts an occurrence and
+    moves `last_seen_at` instead of making another (the partial unique index makes
+    that hold under concurrent ingest too); once resolved, the same key fires anew."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (
+        Index(
+            "uq_alerts_open_dedup_key",
+            "msp_id",
+            "dedup_key",
+            unique=True,
+            sqlite_where=text("status != 'resolved'"),
+            postgresql_where=text("status != 'resolved'"),
+        ),
+        # `/msp alerts`, the Home tab's open alerts by severity.
+        Index("ix_alerts_msp_id_status_severity", "msp_id", "status", "severity"),
+        # A customer's alerts (its card, `/msp alerts CUSTOMER`).
+        Index("ix_alerts_customer_id", "customer_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    msp_id: Mapped[int] = mapped_column(ForeignKey("msps.id", ondelete="CASCADE"))
+    customer_id: Mapped[int | None] = mapped_column(
+        ForeignKey("customers.id", ondelete="SET NULL"), default=None
+    )
+    customer_name: Mapped[str] = mapped_column(String(80), default="")  # as it was then
+    kind: Mapped[str] = mapped_column(String(40))
+    severity: Mapped[str] = mapped_column(String(10))
+    title: Mapped[str] = mapped_column(String(200))
+    details: Mapped[str] = mapped_column(Text, default="")
+    dedup_key: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16))  # firing, acknowledged, snoozed, resolved
+    source: Mapped[str] = mapped_column(String(40))  # api, cli, or bot
+    links: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    occurrences: Mapped[int] = mapped_column(Integer, default=1)
+    reopened: Mapped[int] = mapped_column(Integer, default=0)
+    occurred_at: Mapped[datetime]  # when the sending system saw it first
+    first_seen_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    acknowledged_by: Mapped[str | None] = mapped_column(String(32), default=None)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(default=None)
+    snoozed_until: Mapped[datetime | None] = mapped_column(default=None)
+    resolved_at: Mapped[datetime | None] = mapped_column(default=None)
+    updated_at: Mapped[datetime]
+
+
+class AlertSubscription(Base):
+    """A channel or a person that asked for notices, with its filters: topics
+    (alerts, trials, mau, requests, digest), the lowest severity, customers
+    included or excluded (by id), kinds, and (people) quiet hours."""
+
+    __tablename__ = "alert_subscriptions"
+    __table_args__ = (Index("ix_alert_subscriptions_msp_id_target", "msp_id", "target"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    msp_id: Mapped[int] = mapped_column(ForeignKey("msps.id", ondelete="CASCADE"))
+    target: Mapped[str] = mapped_column(String(32))  # a channel id, or a user id
+    target_kind: Mapped[str] = mapped_column(String(8))  # channel or person
+    topics: Mapped[list[str]] = mapped_column(JSON, default=list)
+    min_severity: Mapped[str | None] = mapped_column(String(10), default=None)
+    customers_included: Mapped[list[int]] = mapped_column(JSON, default=list)
+    customers_excluded: Mapped[list[int]] = mapped_column(JSON, default=list)
+    kinds: Mapped[list[str]] = mapped_column(JSON, default=list)
+    quiet_start: Mapped[str | None] = mapped_column(String(5), default=None)  # "22:00"
+    quiet_end: Mapped[str | None] = mapped_column(String(5), default=None)
+    created_by: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime]
+
+
+class AlertMessage(Base):
+    """Where an alert was posted: one message per alert and conversation, updated in
+    place as the alert changes (count, acknowledged, resolved)."""
+
+    __tablename__ = "alert_messages"
+    __table_args__ = (UniqueConstraint("alert_id", "channel"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(String(32))
+    outbox_key: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime]
