@@ -12,6 +12,7 @@ from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.api.alerts import alerts_routes
 from bot.api.health import health_routes
 from bot.api.usage import usage_routes
 from bot.clock import Clock, system_clock
@@ -112,6 +113,7 @@ def build_app(
     web_app[BOT_KEY] = bot
     web_app.add_routes(health_routes(database))
     web_app.add_routes(usage_routes(database, clock))  # served in Socket Mode too
+    web_app.add_routes(alerts_routes(database, clock))
     if not settings.socket_mode:
         web_app.add_routes([web.post(SLACK_EVENTS_PATH, _slack_events(bolt))])
     web_app.on_startup.append(_start_scheduler)

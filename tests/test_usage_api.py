@@ -6,24 +6,30 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import re
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
 from pydantic import SecretStr
-from sqlalchemy import event, func, insert, select, update
+from sqlalchemy import func, select, update
 
 from bot.app import build_app
-from bot.domain.customers import DEFAULT_MAX_MAU_THRESHOLD, Plan, email_key, name_key
-from bot.domain.roles import Role
+from bot.domain.customers import DEFAULT_MAX_MAU_THRESHOLD
 from bot.domain.usage import format_month, next_month, parse_month, reached_max_mau
-from bot.services import api_tokens, customers
+from bot.services import api_tokens
 from bot.services.audit import OPERATOR_ACTOR, AuditAction
-from bot.services.tenancy import Requester, ensure_msp
 from storage.models import AuditEvent, Customer, CustomerUsage, Msp
-from tests.support import TEAM_ID, FakeClock
+from tests.api_helpers import (
+    Answer,
+    field_errors,
+    home_stale_since,
+    insert_bulk_customers,
+    make_tenant,
+    post_chunked_spaces,
+    post_json,
+    statements_sent,
+)
+from tests.support import TEAM_ID
 
 PATH = "/api/v1/usage"
 NOW_MONTH = "2026-11"  # tests.support.FakeClock's month
@@ -78,53 +84,6 @@ def test_next_month_and_format():
 # ---------------------------------------------------------------- set-up
 
 
-@dataclass
-class Tenant:
-    msp_id: int
-    token: str
-    token_id: int
-    accounts: dict[str, str]  # customer name -> account number
-
-
-async def _tenant(
-    db,
-    clock: FakeClock,
-    *,
-    team_id: str = TEAM_ID,
-    names: dict[str, int] | None = None,
-    timezone: str = "UTC",
-) -> Tenant:
-    """An MSP with customers (name -> max-MAU threshold) and an API token."""
-    names = {"Acme Dental": DEFAULT_MAX_MAU_THRESHOLD} if names is None else names
-    async with db.unit_of_work() as session:
-        msp_id = await ensure_msp(session, team_id=team_id, timezone=timezone, now=clock())
-        owner = Requester(msp_id=msp_id, team_id=team_id, user_id="U0001", role=Role.OWNER)
-        accounts = {}
-        for name, threshold in names.items():
-            card = await customers.create_customer(
-                session,
-                requester=owner,
-                new=customers.NewCustomer(
-                    name=name,
-                    admin_email=f"admin@{team_id}-{name.replace(' ', '-').lower()}.example",
-                    plan=Plan.TRIAL,
-                    max_mau_threshold=threshold,
-                ),
-                now=clock(),
-            )
-            accounts[name] = card.account_number
-        token = await api_tokens.create_token(
-            session,
-            team_id=team_id,
-            name="rmm",
-            timezone=timezone,
-            created_by=OPERATOR_ACTOR,
-            now=clock(),
-        )
-        await session.execute(update(Msp).values(home_stale_since=None))
-    return Tenant(msp_id, token.token, token.id, accounts)
-
-
 def item(customer: str, month: str = NOW_MONTH, **figures: Any) -> dict[str, Any]:
     return {
         "customer": customer,
@@ -138,29 +97,8 @@ def item(customer: str, month: str = NOW_MONTH, **figures: Any) -> dict[str, Any
     }
 
 
-@dataclass
-class Answer:
-    status: int
-    json: Any
-    headers: Any
-
-
-async def send(
-    client,
-    token: str | None,
-    body: Any = None,
-    *,
-    data: bytes | None = None,
-    headers: dict[str, str] | None = None,
-) -> Answer:
-    sent = {"Content-Type": "application/json"}
-    if token is not None:
-        sent["Authorization"] = f"Bearer {token}"
-    sent.update(headers or {})
-    payload = data if data is not None else json.dumps(body).encode()
-    response = await client.post(PATH, data=payload, headers=sent)
-    text = await response.text()
-    return Answer(response.status, json.loads(text) if text else None, response.headers)
+async def send(client, token: str | None, body: Any = None, **options: Any) -> Answer:
+    return await post_json(client, PATH, token, body, **options)
 
 
 async def _customer(db, account: str) -> Customer:
@@ -194,16 +132,11 @@ async def _events(db, action: str) -> list[AuditEvent]:
         return list((await session.scalars(query)).all())
 
 
-async def _home_stale_since(db, msp_id: int) -> datetime | None:
-    async with db.unit_of_work() as session:
-        return (await session.get(Msp, msp_id)).home_stale_since
-
-
 # ---------------------------------------------------------------- recording
 
 
 async def test_usage_is_recorded_and_copied_onto_the_customer(backend, client, db, clock):
-    tenant = await _tenant(db, clock, names={"Acme Dental": 500, "Harbor Clinic": 500})
+    tenant = await make_tenant(db, clock, names={"Acme Dental": 500, "Harbor Clinic": 500})
     acme, harbor = tenant.accounts["Acme Dental"], tenant.accounts["Harbor Clinic"]
     before = await _customer(db, acme)
     answer = await send(
@@ -238,11 +171,11 @@ async def test_usage_is_recorded_and_copied_onto_the_customer(backend, client, d
     assert customer.usage_reported_at == clock()
     assert customer.version == before.version  # the Edit modal's guard is untouched
     assert (await _customer(db, harbor)).mau_this_month == 7
-    assert await _home_stale_since(db, tenant.msp_id) == clock()
+    assert await home_stale_since(db, tenant.msp_id) == clock()
 
 
 async def test_the_same_report_twice_changes_nothing(backend, client, db, clock):
-    tenant = await _tenant(db, clock, names={"Acme Dental": 1_000_000, "Harbor Clinic": 900})
+    tenant = await make_tenant(db, clock, names={"Acme Dental": 1_000_000, "Harbor Clinic": 900})
     body = {"usage": [item(account) for account in tenant.accounts.values()]}
     first = await send(client, tenant.token, body)
     rows = await _usage_rows(db)
@@ -256,7 +189,7 @@ async def test_the_same_report_twice_changes_nothing(backend, client, db, clock)
 
 
 async def test_a_later_report_for_the_month_replaces_its_figures(backend, client, db, clock):
-    tenant = await _tenant(db, clock)
+    tenant = await make_tenant(db, clock)
     acme = tenant.accounts["Acme Dental"]
     await send(client, tenant.token, {"usage": [item(acme, mau=40)]})
     clock.advance(hours=1)
@@ -269,7 +202,7 @@ async def test_a_later_report_for_the_month_replaces_its_figures(backend, client
 
 
 async def test_an_older_month_does_not_overwrite_newer_figures(backend, client, db, clock):
-    tenant = await _tenant(db, clock)
+    tenant = await make_tenant(db, clock)
     acme = tenant.accounts["Acme Dental"]
     await send(client, tenant.token, {"usage": [item(acme, mau=40, users=25)]})
     reported_at = clock()
@@ -286,7 +219,7 @@ async def test_an_older_month_does_not_overwrite_newer_figures(backend, client, 
 
 
 async def test_a_backfill_shows_its_newest_month_on_the_customer(backend, client, db, clock):
-    tenant = await _tenant(db, clock)
+    tenant = await make_tenant(db, clock)
     acme = tenant.accounts["Acme Dental"]
     months = [("2026-11", 30), ("2026-09", 10), ("2026-10", 20)]
     answer = await send(
@@ -299,7 +232,7 @@ async def test_a_backfill_shows_its_newest_month_on_the_customer(backend, client
 async def test_a_first_report_for_a_past_month_is_shown_until_a_newer_one(
     backend, client, db, clock
 ):
-    tenant = await _tenant(db, clock)
+    tenant = await make_tenant(db, clock)
     acme = tenant.accounts["Acme Dental"]
     await send(client, tenant.token, {"usage": [item(acme, "2026-10", mau=20)]})
     assert (await _customer(db, acme)).mau_this_month == 20
@@ -309,8 +242,8 @@ async def test_a_first_report_for_a_past_month_is_shown_until_a_newer_one(
 
 async def test_next_month_is_the_latest_allowed_in_the_msps_time_zone(client, db, clock):
     clock.now = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)  # already December in Kiribati
-    utc = await _tenant(db, clock, team_id="T0001")
-    kiribati = await _tenant(
+    utc = await make_tenant(db, clock, team_id="T0001")
+    kiribati = await make_tenant(
         db, clock, team_id="T0002", names={"Line Islands": 100}, timezone="Pacific/Kiritimati"
     )
     ahead = await send(client, utc.token, {"usage": [item(utc.accounts["Acme Dental"], "2026-12")]})
@@ -336,7 +269,7 @@ async def test_next_month_is_the_latest_allowed_in_the_msps_time_zone(client, db
 
 
 async def test_r20_reaching_the_max_mau_threshold_is_recorded_once(backend, client, db, clock):
-    tenant = await _tenant(
+    tenant = await make_tenant(
         db, clock, names={"Acme Dental": 100, "Harbor Clinic": DEFAULT_MAX_MAU_THRESHOLD}
     )
     acme, harbor = tenant.accounts["Acme Dental"], tenant.accounts["Harbor Clinic"]
@@ -358,7 +291,7 @@ async def test_r20_reaching_the_max_mau_threshold_is_recorded_once(backend, clie
 
 
 async def test_r20_a_new_month_starts_below_the_threshold(client, db, clock):
-    tenant = await _tenant(db, clock, names={"Acme Dental": 100})
+    tenant = await make_tenant(db, clock, names={"Acme Dental": 100})
     acme = tenant.accounts["Acme Dental"]
     old = await send(client, tenant.token, {"usage": [item(acme, "2026-10", mau=150)]})
     assert old.json["max_mau_reached"] == []  # only the current month raises it
@@ -371,7 +304,7 @@ async def test_r20_a_new_month_starts_below_the_threshold(client, db, clock):
 
 
 async def test_an_unknown_customer_refuses_the_whole_report(backend, client, db, clock):
-    tenant = await _tenant(db, clock, names={"Acme Dental": 10})
+    tenant = await make_tenant(db, clock, names={"Acme Dental": 10})
     acme = tenant.accounts["Acme Dental"]
     answer = await send(
         client,
@@ -387,12 +320,12 @@ async def test_an_unknown_customer_refuses_the_whole_report(backend, client, db,
     assert await _usage_rows(db) == []
     assert (await _customer(db, acme)).mau_this_month == 0
     assert await _events(db, AuditAction.CUSTOMER_MAX_MAU_REACHED) == []
-    assert await _home_stale_since(db, tenant.msp_id) is None
+    assert await home_stale_since(db, tenant.msp_id) is None
 
 
 async def test_a_token_reaches_only_its_own_msps_customers(backend, client, db, clock):
-    mine = await _tenant(db, clock, team_id="T0001", names={"Acme Dental": 100})
-    theirs = await _tenant(db, clock, team_id="T0002", names={"Harbor Clinic": 100})
+    mine = await make_tenant(db, clock, team_id="T0001", names={"Acme Dental": 100})
+    theirs = await make_tenant(db, clock, team_id="T0002", names={"Harbor Clinic": 100})
     harbor = theirs.accounts["Harbor Clinic"]
     for name_or_number in (harbor, "Harbor Clinic"):
         answer = await send(client, mine.token, {"usage": [item(name_or_number, mau=500)]})
@@ -405,7 +338,7 @@ async def test_a_token_reaches_only_its_own_msps_customers(backend, client, db, 
 
 
 async def test_deleted_customers_are_unknown(client, db, clock):
-    tenant = await _tenant(db, clock)
+    tenant = await make_tenant(db, clock)
     acme = tenant.accounts["Acme Dental"]
     async with db.unit_of_work() as session:
         await session.execute(update(Customer).values(status="deleted"))
@@ -415,7 +348,7 @@ async def test_deleted_customers_are_unknown(client, db, clock):
 
 
 async def test_one_report_per_customer_and_month(client, db, clock):
-    tenant = await _tenant(db, clock)
+    tenant = await make_tenant(db, clock)
     acme = tenant.accounts["Acme Dental"]
     answer = await send(
         client,
@@ -434,10 +367,10 @@ async def test_one_report_per_customer_and_month(client, db, clock):
 
 
 async def test_an_account_number_wins_over_a_name_that_looks_like_one(client, db, clock):
-    tenant = await _tenant(db, clock, names={"Acme Dental": 1_000_000})
+    tenant = await make_tenant(db, clock, names={"Acme Dental": 1_000_000})
     acme = tenant.accounts["Acme Dental"]
     # Another customer whose *name* is Acme's account number.
-    await _tenant(db, clock, names={acme: 1_000_000})
+    await make_tenant(db, clock, names={acme: 1_000_000})
     answer = await send(client, tenant.token, {"usage": [item(acme.lower(), mau=12)]})
     assert answer.status == 200, answer.json
     assert (await _customer(db, acme)).mau_this_month == 12
@@ -447,7 +380,7 @@ async def test_an_account_number_wins_over_a_name_that_looks_like_one(client, db
 
 
 async def test_without_a_token_nothing_is_read(client, db, clock):
-    tenant = await _tenant(db, clock)
+    tenant = await make_tenant(db, clock)
     answer = await send(client, None, {"usage": [item(tenant.accounts["Acme Dental"])]})
     assert answer.status == 401
     assert answer.json["ok"] is False and answer.json["error"] == "invalid_token"
@@ -465,7 +398,7 @@ async def test_without_a_token_nothing_is_read(client, db, clock):
     ],
 )
 async def test_a_wrong_token_is_refused(client, db, clock, authorization):
-    tenant = await _tenant(db, clock)
+    tenant = await make_tenant(db, clock)
     answer = await send(
         client,
         None,
@@ -479,7 +412,7 @@ async def test_a_wrong_token_is_refused(client, db, clock, authorization):
 
 
 async def test_the_scheme_is_case_insensitive(client, db, clock):
-    tenant = await _tenant(db, clock)
+    tenant = await make_tenant(db, clock)
     answer = await send(
         client,
         None,
@@ -490,7 +423,7 @@ async def test_the_scheme_is_case_insensitive(client, db, clock):
 
 
 async def test_a_revoked_token_is_refused(backend, client, db, clock):
-    tenant = await _tenant(db, clock)
+    tenant = await make_tenant(db, clock)
     body = {"usage": [item(tenant.accounts["Acme Dental"])]}
     assert (await send(client, tenant.token, body)).status == 200
     async with db.unit_of_work() as session:
@@ -512,7 +445,7 @@ async def test_authentication_comes_before_the_body(client, db, clock):
 
 
 async def test_a_use_is_recorded_on_the_token(client, db, clock):
-    tenant = await _tenant(db, clock)
+    tenant = await make_tenant(db, clock)
     await send(client, tenant.token, {"usage": [item(tenant.accounts["Acme Dental"])]})
     listed = await _tokens(db)
     assert listed[0].last_used_at == clock()
@@ -524,12 +457,6 @@ async def _tokens(db) -> list[api_tokens.TokenInfo]:
 
 
 # ---------------------------------------------------------------- validation
-
-
-def _errors(answer: Answer) -> dict[str, str]:
-    assert answer.status == 422, (answer.status, answer.json)
-    assert answer.json["ok"] is False and answer.json["error"] == "invalid_request"
-    return {error["field"]: error["message"] for error in answer.json["errors"]}
 
 
 @pytest.mark.parametrize(
@@ -556,20 +483,20 @@ def _errors(answer: Answer) -> dict[str, str]:
     ],
 )
 async def test_each_bad_field_is_named(client, db, clock, changes, field, says):
-    tenant = await _tenant(db, clock)
+    tenant = await make_tenant(db, clock)
     good = item(tenant.accounts["Acme Dental"])
     body = {"usage": [good, good, good, {**good, **changes}]}
-    errors = _errors(await send(client, tenant.token, body))
+    errors = field_errors(await send(client, tenant.token, body))
     assert list(errors) == [f"usage[3].{field}"]
     assert says in errors[f"usage[3].{field}"]
     assert await _usage_rows(db) == []
 
 
 async def test_every_problem_is_listed_at_once(client, db, clock):
-    tenant = await _tenant(db, clock)
+    tenant = await make_tenant(db, clock)
     incomplete = {"customer": tenant.accounts["Acme Dental"], "month": "soon", "mau": -3}
     answer = await send(client, tenant.token, {"usage": [incomplete]})
-    errors = _errors(answer)
+    errors = field_errors(answer)
     assert errors == {
         "usage[0].month": "Give the month as YYYY-MM, like 2026-11.",
         "usage[0].mau": "Input should be greater than or equal to 0",
@@ -593,20 +520,20 @@ async def test_every_problem_is_listed_at_once(client, db, clock):
     ],
 )
 async def test_the_body_must_be_a_list_of_reports(client, db, clock, body, field, says):
-    tenant = await _tenant(db, clock)
-    errors = _errors(await send(client, tenant.token, body))
+    tenant = await make_tenant(db, clock)
+    errors = field_errors(await send(client, tenant.token, body))
     assert field in errors and says in errors[field], errors
 
 
 async def test_at_most_1000_reports(client, db, clock):
-    tenant = await _tenant(db, clock)
+    tenant = await make_tenant(db, clock)
     body = {"usage": [item(tenant.accounts["Acme Dental"])] * 1001}
-    errors = _errors(await send(client, tenant.token, body))
+    errors = field_errors(await send(client, tenant.token, body))
     assert errors == {"usage": "List should have at most 1000 items after validation, not 1001"}
 
 
 async def test_not_json_is_a_400(client, db, clock):
-    tenant = await _tenant(db, clock)
+    tenant = await make_tenant(db, clock)
     for data in (b"{not json", b"", b"\xff\xfe{}", b'{"usage": []} trailing'):
         answer = await send(client, tenant.token, data=data)
         assert answer.status == 400, data
@@ -616,7 +543,7 @@ async def test_not_json_is_a_400(client, db, clock):
 
 @pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", None])
 async def test_the_body_must_be_sent_as_json(client, db, clock, content_type):
-    tenant = await _tenant(db, clock)
+    tenant = await make_tenant(db, clock)
     body = json.dumps({"usage": [item(tenant.accounts["Acme Dental"])]}).encode()
     headers = {"Content-Type": content_type} if content_type else {"Content-Type": ""}
     answer = await send(client, tenant.token, data=body, headers=headers)
@@ -625,7 +552,7 @@ async def test_the_body_must_be_sent_as_json(client, db, clock, content_type):
 
 
 async def test_json_with_a_charset_is_json(client, db, clock):
-    tenant = await _tenant(db, clock)
+    tenant = await make_tenant(db, clock)
     body = json.dumps({"usage": [item(tenant.accounts["Acme Dental"])]}).encode()
     answer = await send(
         client, tenant.token, data=body, headers={"Content-Type": "application/json; charset=utf-8"}
@@ -634,7 +561,7 @@ async def test_json_with_a_charset_is_json(client, db, clock):
 
 
 async def test_a_body_over_1_mb_is_refused_by_its_length(client, db, clock):
-    tenant = await _tenant(db, clock)
+    tenant = await make_tenant(db, clock)
     big = b'{"usage": [' + b" " * (1024 * 1024) + b"]}"
     answer = await send(client, tenant.token, data=big)
     assert answer.status == 413
@@ -646,21 +573,10 @@ async def test_a_body_over_1_mb_is_refused_by_its_length(client, db, clock):
 
 
 async def test_a_chunked_body_over_1_mb_is_refused_by_what_was_read(client, db, clock):
-    tenant = await _tenant(db, clock)
+    tenant = await make_tenant(db, clock)
 
-    async def chunks():
-        yield b'{"usage": ['
-        for _ in range(20):
-            yield b" " * 64 * 1024
-        yield b"]}"
-
-    response = await client.post(
-        PATH,
-        data=chunks(),
-        headers={"Authorization": f"Bearer {tenant.token}", "Content-Type": "application/json"},
-    )
-    assert response.status == 413
-    assert (await response.json())["error"] == "too_large"
+    status = await post_chunked_spaces(client, PATH, tenant.token, collection="usage", kb=20 * 64)
+    assert status == 413
 
 
 # ---------------------------------------------------------------- unexpected errors, routing
@@ -669,7 +585,7 @@ async def test_a_chunked_body_over_1_mb_is_refused_by_what_was_read(client, db, 
 async def test_an_unexpected_error_is_a_500_with_an_error_id(
     client, db, clock, monkeypatch, caplog
 ):
-    tenant = await _tenant(db, clock)
+    tenant = await make_tenant(db, clock)
 
     async def broken(*_args, **_kwargs):
         raise RuntimeError("the database fell over")
@@ -703,29 +619,8 @@ async def test_the_usage_api_is_served_in_socket_mode_too(settings, db, clock):
 
 async def test_1000_reports_take_the_same_statements_as_two(backend, client, db, clock):
     """No per-item queries: the statements sent do not grow with the report's size."""
-    tenant = await _tenant(db, clock, names={})
-    async with db.unit_of_work() as session:
-        await session.execute(
-            insert(Customer),
-            [
-                {
-                    "msp_id": tenant.msp_id,
-                    "account_number": f"BULK-{index:04d}",
-                    "name": f"Bulk {index}",
-                    "name_key": name_key(f"Bulk {index}"),
-                    "admin_email": f"admin{index}@bulk.example",
-                    "admin_email_key": email_key(f"admin{index}@bulk.example"),
-                    "plan": "free",
-                    "status": "free",
-                    "max_mau_threshold": 100,
-                    "created_by": "test",
-                    "add_ons": [],
-                    "created_at": clock(),
-                    "updated_at": clock(),
-                }
-                for index in range(1000)
-            ],
-        )
+    tenant = await make_tenant(db, clock, names={})
+    await insert_bulk_customers(db, msp_id=tenant.msp_id, now=clock(), count=1000)
 
     def body(count: int) -> dict[str, Any]:
         # Half by account number, half by name; every one reaches its threshold.
@@ -735,22 +630,12 @@ async def test_1000_reports_take_the_same_statements_as_two(backend, client, db,
             ]
         }
 
-    statements: list[str] = []
-
-    def count(_conn, _cursor, statement, *_rest) -> None:
-        # The delivery worker polls the outbox on its own schedule meanwhile: not ours.
-        if not re.search(r"\b(outbox|delivery_lanes)\b", statement):
-            statements.append(statement.split()[0])
-
-    event.listen(db.engine.sync_engine, "before_cursor_execute", count)
-    try:
+    with statements_sent(db) as statements:
         small = await send(client, tenant.token, body(2))
         small_statements = list(statements)
         statements.clear()
         clock.advance(minutes=2)  # the token's last use is written again, as for the first
         big = await send(client, tenant.token, body(1000))
-    finally:
-        event.remove(db.engine.sync_engine, "before_cursor_execute", count)
     assert small.status == big.status == 200, big.json
     assert (big.json["accepted"], big.json["created"], big.json["updated"]) == (1000, 998, 2)
     assert len(big.json["max_mau_reached"]) == 998
@@ -766,7 +651,7 @@ async def test_1000_reports_take_the_same_statements_as_two(backend, client, db,
 async def test_r20_two_reports_at_once_record_the_crossing_once(
     backend, client, db, clock, home_stale
 ):
-    tenant = await _tenant(db, clock, names={"Acme Dental": 100, "Harbor Clinic": 100})
+    tenant = await make_tenant(db, clock, names={"Acme Dental": 100, "Harbor Clinic": 100})
     if home_stale:  # the first write then changes no row: it must still serialise
         async with db.unit_of_work() as session:
             await session.execute(update(Msp).values(home_stale_since=clock()))

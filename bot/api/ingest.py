@@ -1,4 +1,4 @@
-"""What every endpoint of the ingest API (usage now, alerts later) shares: JSON error
+"""What every endpoint of the ingest API (usage, alerts) shares: JSON error
 answers, reading a bounded JSON body into a pydantic model, field errors named by
 their path in the body, and a 500 with an error id for anything unexpected."""
 
@@ -7,8 +7,8 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, TypeVar
+from dataclasses import asdict, dataclass
+from typing import Any, Protocol, TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
@@ -71,6 +71,35 @@ def invalid_request(errors: Sequence[FieldError]) -> ApiError:
     )
 
 
+class ItemProblem(Protocol):
+    """A service's reason to refuse one item of a batch (UsageProblem, AlertProblem)."""
+
+    @property
+    def index(self) -> int: ...
+
+    @property
+    def field(self) -> str: ...
+
+    @property
+    def message(self) -> str: ...
+
+
+def items_refused(collection: str, problems: Sequence[ItemProblem]) -> ApiError:
+    """The service's refusal of a batch, each problem named by its path in the
+    body, like usage[3].customer."""
+    return invalid_request(
+        [
+            FieldError(f"{collection}[{problem.index}].{problem.field}", problem.message)
+            for problem in problems
+        ]
+    )
+
+
+def recorded(result: Any) -> web.Response:
+    """A 200 with a service's result (a dataclass) as its fields, after "ok": true."""
+    return web.json_response({"ok": True, **asdict(result)})
+
+
 def new_error_id() -> str:
     # The same shape as the Slack error handler's ids (handlers/errors.py), which
     # bot.api may not import.
@@ -112,15 +141,17 @@ def api_endpoint(handler: Handler) -> Handler:
     return endpoint
 
 
-async def read_json(request: web.Request, model: type[Model]) -> Model:
-    """The body as `model`: JSON only, at most MAX_BODY_BYTES, every field valid."""
+async def read_json(
+    request: web.Request, model: type[Model], *, limit: int = MAX_BODY_BYTES
+) -> Model:
+    """The body as `model`: JSON only, at most `limit` bytes, every field valid."""
     if request.content_type != "application/json":
         raise ApiError(
             415,
             "unsupported_media_type",
             "Send the body as JSON with the header Content-Type: application/json.",
         )
-    raw = await _read_bounded(request)
+    raw = await _read_bounded(request, limit)
     try:
         return model.model_validate_json(raw)
     except ValidationError as error:
@@ -135,28 +166,35 @@ async def read_json(request: web.Request, model: type[Model]) -> Model:
         ) from None
 
 
-async def _read_bounded(request: web.Request) -> bytes:
+async def _read_bounded(request: web.Request, limit: int) -> bytes:
     """Read the body, refusing it as soon as it is known to be too large: from
     Content-Length before reading, or from the bytes read (chunked or compressed
     bodies, or a Content-Length that lies)."""
-    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
-        raise _too_large()
+    if request.content_length is not None and request.content_length > limit:
+        raise _too_large(limit)
     chunks: list[bytes] = []
     size = 0
     while chunk := await request.content.read(_READ_CHUNK):
         size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise _too_large()
+        if size > limit:
+            raise _too_large(limit)
         chunks.append(chunk)
     return b"".join(chunks)
 
 
-def _too_large() -> ApiError:
+def _too_large(limit: int) -> ApiError:
     return ApiError(
         413,
         "too_large",
-        f"The body can be at most 1 MB ({MAX_BODY_BYTES:,} bytes): send fewer items per request.",
+        f"The body can be at most {_size(limit)} ({limit:,} bytes): send fewer items per request.",
     )
+
+
+def _size(limit: int) -> str:
+    """1048576 -> "1 MB", 262144 -> "256 KB"."""
+    if limit % (1024 * 1024) == 0:
+        return f"{limit // (1024 * 1024)} MB"
+    return f"{limit // 1024} KB"
 
 
 def field_path(location: Sequence[int | str]) -> str:

@@ -9,7 +9,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from bot.api.auth import authenticate_request
-from bot.api.ingest import FieldError, api_endpoint, invalid_request, read_json
+from bot.api.ingest import api_endpoint, items_refused, read_json, recorded
 from bot.clock import Clock
 from bot.domain.usage import parse_month
 from bot.services import usage
@@ -86,20 +86,7 @@ def usage_routes(db: Database, clock: Clock) -> list[web.RouteDef]:
                     now=clock(),
                 )
         except usage.UsageRejected as rejected:
-            raise invalid_request(
-                [
-                    FieldError(f"usage[{problem.index}].{problem.field}", problem.message)
-                    for problem in rejected.problems
-                ]
-            ) from None
-        return web.json_response(
-            {
-                "ok": True,
-                "accepted": result.accepted,
-                "created": result.created,
-                "updated": result.updated,
-                "max_mau_reached": result.max_mau_reached,
-            }
-        )
+            raise items_refused("usage", rejected.problems) from None
+        return recorded(result)
 
     return [web.post(USAGE_PATH, api_endpoint(post_usage))]

@@ -121,6 +121,12 @@ def account_number_key(text: str) -> str:
     return re.sub(r"[\s-]", "", text).upper()
 
 
+def stored_account_number(text: str) -> str | None:
+    """The stored form (XXXX-XXXX) of what may be an account number, typed loosely."""
+    key = account_number_key(text)
+    return f"{key[:4]}-{key[4:]}" if len(key) == 8 and key.isalnum() else None
+
+
 def email_key(email: str) -> str:
     """R1: emails are compared trimmed and case-insensitively."""
     return email.strip().casefold()

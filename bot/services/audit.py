@@ -33,3 +33,5 @@ class AuditAction(StrEnum):
     REQUEST_EXPIRED = "request.expired"
     REQUEST_APPLIED = "request.applied"
     REQUEST_REVERSED = "request.reversed"
+    ALERT_CREATED = "alert.created"
+    ALERT_RESOLVED = "alert.resolved"

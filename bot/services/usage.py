@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.domain.customers import account_number_key, name_key
+from bot.domain.customers import name_key, stored_account_number
 from bot.domain.usage import format_month, month_of, next_month, reached_max_mau
 from bot.errors import BotError, NotFound
 from bot.services import audit
@@ -125,17 +125,11 @@ async def record_usage(
     )
 
 
-def _account_number(text: str) -> str | None:
-    """The stored form (XXXX-XXXX) of what may be an account number."""
-    key = account_number_key(text)
-    return f"{key[:4]}-{key[4:]}" if len(key) == 8 and key.isalnum() else None
-
-
 async def _customers_named(
     session: AsyncSession, *, msp_id: int, reports: Sequence[UsageReport]
 ) -> list[NamedCustomer]:
     account_numbers = {
-        account for report in reports if (account := _account_number(report.customer))
+        account for report in reports if (account := stored_account_number(report.customer))
     }
     return await usage_repo.customers_named(
         session,
@@ -158,7 +152,7 @@ def _match(
     matched: list[_Matched] = []
     first_index: dict[tuple[int, date], int] = {}
     for index, report in enumerate(reports):
-        account = _account_number(report.customer)
+        account = stored_account_number(report.customer)
         customer = (by_account.get(account) if account else None) or by_name.get(
             name_key(report.customer)
         )

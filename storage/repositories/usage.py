@@ -24,6 +24,8 @@ class NamedCustomer:
     account_number: str
     name_key: str
     max_mau_threshold: int
+    name: str
+    status: str
 
 
 async def customers_named(
@@ -41,7 +43,14 @@ async def customers_named(
     threshold crossing (R20) is seen by exactly one of them. SQLite has one writer
     at a time anyway."""
     statement = (
-        select(Customer.id, Customer.account_number, Customer.name_key, Customer.max_mau_threshold)
+        select(
+            Customer.id,
+            Customer.account_number,
+            Customer.name_key,
+            Customer.max_mau_threshold,
+            Customer.name,
+            Customer.status,
+        )
         .where(
             Customer.msp_id == msp_id,
             Customer.status != "deleted",

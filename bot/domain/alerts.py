@@ -1,0 +1,83 @@
+"""Alerts: severities and their order, statuses, the kinds the bot raises itself,
+and the limits of what a sender may put in one (docs/API.md, "Alerts")."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+MAX_TITLE = 200
+MAX_DETAILS = 4000
+MAX_DEDUP_KEY = 200
+MAX_KIND = 40
+MAX_LINKS = 10
+MAX_LINK_URL = 2000
+MAX_LINK_LABEL = 100
+
+
+class Severity(StrEnum):
+    CRITICAL = "critical"
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+    INFO = "info"
+
+    @property
+    def rank(self) -> int:
+        """Higher is worse: critical 5 down to info 1 (subscriptions filter on it)."""
+        return _RANKS[self]
+
+    def at_least(self, other: Severity) -> bool:
+        """Whether this severity is `other` or worse."""
+        return self.rank >= other.rank
+
+
+_RANKS = {
+    Severity.CRITICAL: 5,
+    Severity.HIGH: 4,
+    Severity.MEDIUM: 3,
+    Severity.LOW: 2,
+    Severity.INFO: 1,
+}
+
+
+def worst(first: Severity, second: Severity) -> Severity:
+    """The worse of two severities: a repeat keeps the worst one seen."""
+    return first if first.rank >= second.rank else second
+
+
+class AlertStatus(StrEnum):
+    FIRING = "firing"
+    ACKNOWLEDGED = "acknowledged"
+    SNOOZED = "snoozed"
+    RESOLVED = "resolved"
+
+    @property
+    def is_open(self) -> bool:
+        return self is not AlertStatus.RESOLVED
+
+
+class ReportedStatus(StrEnum):
+    """What a sender may report: an alert fires, or it is over."""
+
+    FIRING = "firing"
+    RESOLVED = "resolved"
+
+
+# The kinds the bot raises itself from usage reports.
+KIND_MAX_MAU_REACHED = "max_mau_reached"
+KIND_OVER_FREE_LIMITS = "over_free_limits"
+KIND_AGENTS_NOT_REPORTING = "agents_not_reporting"
+BUILT_IN_KINDS = frozenset({KIND_MAX_MAU_REACHED, KIND_OVER_FREE_LIMITS, KIND_AGENTS_NOT_REPORTING})
+
+LINK_SCHEMES = ("https://", "http://")
+
+
+def default_dedup_key(kind: str, account_number: str) -> str:
+    """Without a dedup key, one open alert per kind and customer."""
+    return f"{kind}:{account_number}"
+
+
+def is_link_url(url: str) -> bool:
+    """Only web links: a `javascript:` or `slack:` link in a posted alert is a trap."""
+    lowered = url.lower()
+    return any(lowered.startswith(scheme) and len(url) > len(scheme) for scheme in LINK_SCHEMES)
