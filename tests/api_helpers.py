@@ -38,7 +38,6 @@ async def make_tenant(
     team_id: str = TEAM_ID,
     names: dict[str, int] | None = None,
     timezone: str = "UTC",
-    plan: Plan = Plan.TRIAL,
 ) -> Tenant:
     """An MSP with customers (name -> max-MAU threshold) and an API token."""
     names = {"Acme Dental": DEFAULT_MAX_MAU_THRESHOLD} if names is None else names
@@ -53,7 +52,7 @@ async def make_tenant(
                 new=customers.NewCustomer(
                     name=name,
                     admin_email=f"admin@{team_id}-{name.replace(' ', '-').lower()}.example",
-                    plan=plan,
+                    plan=Plan.TRIAL,
                     max_mau_threshold=threshold,
                 ),
                 now=clock(),
@@ -154,16 +153,21 @@ async def insert_bulk_customers(db, *, msp_id: int, now: datetime, count: int) -
 
 @contextmanager
 def statements_sent(db) -> Iterator[list[str]]:
-    """The first word of each SQL statement sent meanwhile, but the delivery
-    worker's: it polls the outbox on its own schedule, not for the request."""
+    """The first word of each SQL statement the code executes meanwhile, but the
+    delivery worker's (it polls the outbox on its own schedule, not for the request).
+
+    Counted per execute call, as the code issues them: a long executemany is one
+    statement even where the driver sends its rows in pages of 1,000 (a loop of
+    queries per item would still show)."""
     statements: list[str] = []
 
-    def count(_conn, _cursor, statement, *_rest) -> None:
+    def count(_conn, clause, *_rest) -> None:
+        statement = str(clause)
         if not re.search(r"\b(outbox|delivery_lanes)\b", statement):
             statements.append(statement.split()[0])
 
-    event.listen(db.engine.sync_engine, "before_cursor_execute", count)
+    event.listen(db.engine.sync_engine, "before_execute", count)
     try:
         yield statements
     finally:
-        event.remove(db.engine.sync_engine, "before_cursor_execute", count)
+        event.remove(db.engine.sync_engine, "before_execute", count)

@@ -35,6 +35,8 @@ from storage.repositories import usage as usage_repo
 from storage.repositories.usage import NamedCustomer
 
 MAX_ALERTS = 500
+# The source of the alerts the bot raises itself (from usage reports).
+BOT_SOURCE = "bot"
 SEVERITY_RANKS = {severity.value: severity.rank for severity in Severity}
 
 

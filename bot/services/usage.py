@@ -5,7 +5,9 @@ A report is all or nothing: if any item names a customer the MSP does not have,
 nothing is written. Sending the same report again leaves the same rows and
 figures (only the time of the last report moves), so a sender may safely retry.
 R20: a customer whose MAU this month reaches its max-MAU threshold is recorded
-in the audit log (the alerts are built on that event).
+in the audit log. The current month's figures also raise and resolve the bot's
+own alerts (bot.services.usage_alerts): max-MAU reached, over the free limits,
+agents not reporting.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.domain.customers import name_key, stored_account_number
 from bot.domain.usage import format_month, month_of, next_month, reached_max_mau
 from bot.errors import BotError, NotFound
-from bot.services import audit
+from bot.services import alerts, audit
+from bot.services.usage_alerts import ReportedFigures, usage_alerts
 from storage.models import Msp
 from storage.repositories import msps as msp_repo
 from storage.repositories import usage as usage_repo
@@ -112,6 +115,15 @@ async def record_usage(
         msp_id=msp_id,
         matched=matched,
         already=already,
+        current_month=current,
+        actor=actor,
+        now=now,
+    )
+    await _raise_usage_alerts(
+        session,
+        msp_id=msp_id,
+        matched=matched,
+        reached=reached,
         current_month=current,
         actor=actor,
         now=now,
@@ -275,3 +287,33 @@ async def _record_max_mau_reached(
         ],
     )
     return [event["entity_id"] for event in events]
+
+
+async def _raise_usage_alerts(
+    session: AsyncSession,
+    *,
+    msp_id: int,
+    matched: list[_Matched],
+    reached: list[str],
+    current_month: date,
+    actor: str,
+    now: datetime,
+) -> None:
+    """The bot's own alerts from this month's figures, in the same transaction (a
+    refused report raises none), set-based like the rest. The audit log names the
+    report's sender as their actor; the alerts' source is the bot."""
+    figures = [
+        ReportedFigures(customer=item.customer, **_figures(item.report))
+        for item in matched
+        if item.report.month == current_month
+    ]
+    await alerts.record_matched(
+        session,
+        msp_id=msp_id,
+        matched=usage_alerts(
+            figures, reached_max_mau=set(reached), month=format_month(current_month)
+        ),
+        source=alerts.BOT_SOURCE,
+        actor=actor,
+        now=now,
+    )
