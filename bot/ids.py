@@ -31,6 +31,7 @@ class CallbackId(StrEnum):
     REQUEST_FORM = "request_modal"  # one modal per request type, told apart by its metadata
     DENY_REQUEST = "deny_request_modal"
     CONFIRM_DELETION = "confirm_deletion_modal"  # approving a deletion: type the name
+    SUBSCRIPTION_FORM = "subscription_modal"
 
 
 class ActionId(StrEnum):
@@ -57,6 +58,8 @@ class ActionId(StrEnum):
     REQUEST_SCHEDULE = "request_schedule"  # "Schedule for DATE" on a refusal
     REQUEST_START = "request_start"  # the card's "Request…" menu
     REVERSE_DELETION = "reverse_deletion"
+    SUBSCRIPTION_NEW = "subscription_new"  # "New subscription" on the list: the modal
+    SUBSCRIPTION_REMOVE = "subscription_remove"  # a list row's Remove
     FIELD = "value"  # the one input inside each modal block; blocks are told apart by id
 
 
@@ -82,3 +85,11 @@ class BlockId(StrEnum):
     REQUEST_CONFIRM_NAME = "request_confirm_name"
     REQUEST_DENY_NOTE = "request_deny_note"
     REQUEST_ACTIONS = "request_actions"
+    SUBSCRIPTIONS_ACTIONS = "subscriptions_actions"
+    SUBSCRIPTION_TARGET = "subscription_target"
+    SUBSCRIPTION_TOPICS = "subscription_topics"
+    SUBSCRIPTION_SEVERITY = "subscription_severity"
+    SUBSCRIPTION_CUSTOMERS = "subscription_customers"
+    SUBSCRIPTION_EXCLUDED = "subscription_excluded"
+    SUBSCRIPTION_KINDS = "subscription_kinds"
+    SUBSCRIPTION_QUIET = "subscription_quiet"

@@ -103,3 +103,16 @@ class LicenceState(Payload):
 
     customer_id: int | None = Field(default=None, ge=1)
     month: str | None = Field(default=None, pattern=r"^\d{4}-(0[1-9]|1[0-2])$")
+
+
+class SubscriptionRef(Payload):
+    """Which subscription a list row's Remove button removes."""
+
+    subscription_id: int = Field(ge=1)
+
+
+class SubscriptionFormState(Payload):
+    """private_metadata of the subscription modal: the conversation the list was
+    shown in, offered first as where the notices go."""
+
+    channel: str = Field(default="", max_length=32)

@@ -16,6 +16,7 @@ from handlers import (
     middleware,
     msp_command,
     requests,
+    subscriptions,
 )
 from handlers.deps import Deps
 from handlers.registry import Listeners
@@ -25,6 +26,6 @@ def register_all(app: AsyncApp, deps: Deps) -> Listeners:
     middleware.register(app, deps)
     errors.register(app, deps)
     listeners = Listeners(app=app, in_flight=deps.in_flight)
-    for feature in (msp_command, home, dashboard, customers, licence, requests):
+    for feature in (msp_command, home, dashboard, customers, licence, requests, subscriptions):
         feature.register(listeners, deps)
     return listeners

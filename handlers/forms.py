@@ -45,6 +45,16 @@ class Form:
             self.errors[block_id] = "Pick a date from the calendar."
             return None
 
+    def conversation(self, block_id: str) -> str | None:
+        value = self._input(block_id).get("selected_conversation")
+        return value if isinstance(value, str) and value else None
+
+    def options(self, block_id: str) -> list[str]:
+        """The values of checkboxes or a multi-select."""
+        chosen = self._input(block_id).get("selected_options") or []
+        values = [option.get("value") for option in chosen if isinstance(option, dict)]
+        return [value for value in values if isinstance(value, str)]
+
     def users(self, block_id: str) -> list[str]:
         users = self._input(block_id).get("selected_users") or []
         return [user for user in users if isinstance(user, str)]

@@ -27,7 +27,7 @@ from bot.views.delivery import delivery_message
 from bot.views.help import help_message, unknown_subcommand_notice
 from bot.views.message import Message
 from bot.views.staff import role_change_message, staff_list_message, whoami_message
-from handlers import customers, dashboard, licence, requests
+from handlers import customers, dashboard, licence, requests, subscriptions
 from handlers.customers import FollowUp, Invocation
 from handlers.deps import Deps
 from handlers.middleware import requester_of
@@ -184,4 +184,7 @@ SUBHANDLERS: dict[Subcommand, Subhandler] = {
     Subcommand.REQUEST: requests.request_command,
     Subcommand.REQUESTS: requests.requests_command,
     Subcommand.SETTINGS: requests.settings_command,
+    Subcommand.SUBSCRIBE: subscriptions.subscribe_command,
+    Subcommand.UNSUBSCRIBE: subscriptions.unsubscribe_command,
+    Subcommand.SUBSCRIPTIONS: subscriptions.subscriptions_command,
 }

@@ -58,6 +58,9 @@ def test_help_and_role_subcommands_by_role():
         "export",
         "mau",
         "requests",
+        "subscribe",
+        "unsubscribe",
+        "subscriptions",
         "whoami",
         "roles",
     ]

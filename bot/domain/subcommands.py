@@ -31,6 +31,9 @@ class Subcommand(StrEnum):
     REQUEST = "request"
     REQUESTS = "requests"
     SETTINGS = "settings"
+    SUBSCRIBE = "subscribe"
+    UNSUBSCRIBE = "unsubscribe"
+    SUBSCRIPTIONS = "subscriptions"
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +92,25 @@ CATALOG: tuple[SubcommandSpec, ...] = (
         "settings [approvals #channel|none] [self-approval on|off] [expiry DAYS]",
         "where requests go for approval, and how long they wait",
         ROLE_MANAGERS,
+    ),
+    SubcommandSpec(
+        Subcommand.SUBSCRIBE,
+        "subscribe [#channel|me] [alerts|trials|mau|requests|digest] [severity>=LEVEL] "
+        "[customer=A,B] [not customer=C] [kind=X,Y] [quiet=22:00-07:00]",
+        "get alerts and notices here, in a channel or by DM, with filters",
+        ALL_ROLES,
+    ),
+    SubcommandSpec(
+        Subcommand.UNSUBSCRIBE,
+        "unsubscribe #ID | the same words",
+        "stop a subscription",
+        ALL_ROLES,
+    ),
+    SubcommandSpec(
+        Subcommand.SUBSCRIPTIONS,
+        "subscriptions",
+        "who gets which alerts and notices (Remove, New subscription)",
+        ALL_ROLES,
     ),
     SubcommandSpec(
         Subcommand.DELIVERY, "delivery", "messages waiting and failed deliveries", ROLE_MANAGERS

@@ -26,6 +26,8 @@ class AuditAction(StrEnum):
     API_TOKEN_CREATED = "api_token.created"
     API_TOKEN_REVOKED = "api_token.revoked"
     SETTINGS_UPDATED = "settings.updated"
+    SUBSCRIPTION_CREATED = "subscription.created"
+    SUBSCRIPTION_REMOVED = "subscription.removed"
     REQUEST_CREATED = "request.created"
     REQUEST_APPROVED = "request.approved"
     REQUEST_DENIED = "request.denied"

@@ -1,0 +1,251 @@
+"""Subscriptions on screen: the list (a Remove button per row, "New subscription"),
+what a subscribe or unsubscribe did, and the subscription modal. Pure functions of
+the service's plain data; customer names and kinds are people's text, so they are
+escaped."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    CheckboxesElement,
+    ContextBlock,
+    ConversationSelectElement,
+    ExternalDataMultiSelectElement,
+    HeaderBlock,
+    InputBlock,
+    MarkdownTextObject,
+    Option,
+    PlainTextInputElement,
+    PlainTextObject,
+    SectionBlock,
+    StaticSelectElement,
+)
+
+from bot.domain.subscriptions import DEFAULT_TOPICS, EXAMPLE, SEVERITIES, Topic
+from bot.ids import ActionId, BlockId, CallbackId
+from bot.payloads import SubscriptionFormState, SubscriptionRef
+from bot.services.subscriptions import SubscriptionList, SubscriptionRow
+from bot.views.message import Message
+from bot.views.modal import modal
+from bot.views.mrkdwn import escape, mention
+
+MAX_ROWS = 40  # with the header, footer and actions, well under 50 blocks
+MAX_NAMES_SHOWN = 10
+TOPIC_LABELS = {
+    Topic.ALERTS: "Alerts",
+    Topic.TRIALS: "Trials ending and ended",
+    Topic.MAU: "MAU allowance and max-MAU",
+    Topic.REQUESTS: "Requests waiting and applied",
+    Topic.DIGEST: "The daily or weekly digest",
+}
+ALL_SEVERITIES = "any"
+
+
+def _where(row: SubscriptionRow) -> str:
+    target = row.filters.target
+    if row.filters.target_kind == "person":
+        return f"{mention(target)} (direct message)"
+    return f"<#{target}>" if target[:1] in ("C", "G") else escape(target)
+
+
+def _names(names: tuple[str, ...]) -> str:
+    shown = ", ".join(escape(name) for name in names[:MAX_NAMES_SHOWN])
+    more = len(names) - MAX_NAMES_SHOWN
+    return shown + (f" and {more} more" if more > 0 else "")
+
+
+def describe(row: SubscriptionRow) -> str:
+    """One mrkdwn line: where, what, and each filter that is set."""
+    filters = row.filters
+    parts = [f"*#{row.id}* {_where(row)}: {', '.join(filters.topics)}"]
+    if filters.min_severity:
+        parts.append(f"severity {filters.min_severity} or worse")
+    parts.append(f"customers: {_names(row.included)}" if row.included else "all customers")
+    if row.excluded:
+        parts.append(f"not {_names(row.excluded)}")
+    if filters.kinds:
+        parts.append(f"kinds: {escape(', '.join(filters.kinds))}")
+    if filters.quiet_start and filters.quiet_end:
+        parts.append(f"quiet {filters.quiet_start}-{filters.quiet_end}")
+    return " · ".join(parts)
+
+
+def _row_block(row: SubscriptionRow) -> SectionBlock:
+    accessory = None
+    if row.can_remove:
+        accessory = ButtonElement(
+            action_id=ActionId.SUBSCRIPTION_REMOVE,
+            text="Remove",
+            value=SubscriptionRef(subscription_id=row.id).encode(),
+        )
+    return SectionBlock(text=MarkdownTextObject(text=describe(row)[:3000]), accessory=accessory)
+
+
+def subscriptions_message(listing: SubscriptionList, *, notice: str | None = None) -> Message:
+    """`notice` (mrkdwn, already escaped) says what just changed."""
+    blocks: list[Block] = []
+    if notice:
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=notice)))
+    title = "Subscriptions" if listing.everyone else "Your subscriptions"
+    blocks.append(HeaderBlock(text=title))
+    if not listing.rows:
+        blocks.append(SectionBlock(text=PlainTextObject(text=f"None yet. {EXAMPLE}")))
+    blocks += [_row_block(row) for row in listing.rows[:MAX_ROWS]]
+    if len(listing.rows) > MAX_ROWS:
+        more = len(listing.rows) - MAX_ROWS
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=f"…and {more} more.")]))
+    blocks.append(
+        ActionsBlock(
+            block_id=BlockId.SUBSCRIPTIONS_ACTIONS,
+            elements=[
+                ButtonElement(
+                    action_id=ActionId.SUBSCRIPTION_NEW, text="New subscription", style="primary"
+                )
+            ],
+        )
+    )
+    return Message.of(f"{title}: {len(listing.rows)}", blocks)
+
+
+def subscribed_message(row: SubscriptionRow) -> Message:
+    text = f":bell: Subscribed. {describe(row)}"
+    return Message.of(text, [SectionBlock(text=MarkdownTextObject(text=text[:3000]))])
+
+
+def unsubscribed_message(row: SubscriptionRow) -> Message:
+    text = f":no_bell: Removed. {describe(row)}"
+    return Message.of(text, [SectionBlock(text=MarkdownTextObject(text=text[:3000]))])
+
+
+def removed_notice(row: SubscriptionRow) -> str:
+    return f":no_bell: Removed subscription #{row.id}."
+
+
+# ---------------------------------------------------------------- the modal
+
+
+def _option(value: str, label: str) -> Option:
+    return Option(value=value, text=PlainTextObject(text=label))
+
+
+def subscription_modal(*, can_subscribe_channels: bool, state: SubscriptionFormState) -> dict:
+    blocks: list[Block] = []
+    if can_subscribe_channels:
+        blocks.append(
+            InputBlock(
+                block_id=BlockId.SUBSCRIPTION_TARGET,
+                label="Send to",
+                optional=True,
+                hint="Leave empty to get them yourself, by direct message.",
+                element=ConversationSelectElement(
+                    action_id=ActionId.FIELD,
+                    placeholder="A channel",
+                    initial_conversation=state.channel or None,
+                    filter={"include": ["public", "private"], "exclude_bot_users": True},
+                ),
+            )
+        )
+    else:
+        blocks.append(
+            SectionBlock(text=PlainTextObject(text="These notices come to you, by direct message."))
+        )
+    blocks += [_topics_input(), _severity_input(), *_customer_inputs(), *_text_inputs()]
+    return modal(
+        callback_id=CallbackId.SUBSCRIPTION_FORM,
+        title="New subscription",
+        blocks=blocks,
+        submit="Subscribe",
+        metadata=state.encode(),
+    )
+
+
+def _topics_input() -> InputBlock:
+    options = [_option(topic.value, label) for topic, label in TOPIC_LABELS.items()]
+    return InputBlock(
+        block_id=BlockId.SUBSCRIPTION_TOPICS,
+        label="Topics",
+        element=CheckboxesElement(
+            action_id=ActionId.FIELD,
+            options=options,
+            initial_options=[o for o in options if o.value in {t.value for t in DEFAULT_TOPICS}],
+        ),
+    )
+
+
+def _severity_input() -> InputBlock:
+    options = [_option(ALL_SEVERITIES, "Any severity")] + [
+        _option(level, f"{level.capitalize()} or worse") for level in SEVERITIES
+    ]
+    return InputBlock(
+        block_id=BlockId.SUBSCRIPTION_SEVERITY,
+        label="Alerts of severity",
+        element=StaticSelectElement(
+            action_id=ActionId.FIELD, options=options, initial_option=options[0]
+        ),
+    )
+
+
+def _customer_inputs() -> list[Block]:
+    return [
+        InputBlock(
+            block_id=block_id,
+            label=label,
+            optional=True,
+            hint=hint,
+            element=ExternalDataMultiSelectElement(
+                action_id=ActionId.CUSTOMER_SEARCH,
+                placeholder="Type a name or account number",
+                min_query_length=1,
+            ),
+        )
+        for block_id, label, hint in (
+            (
+                BlockId.SUBSCRIPTION_CUSTOMERS,
+                "Only these customers",
+                "Empty: every customer you can see.",
+            ),
+            (BlockId.SUBSCRIPTION_EXCLUDED, "Not these customers", "Excluded wins."),
+        )
+    ]
+
+
+def _text_inputs() -> list[Block]:
+    return [
+        _optional_text(
+            BlockId.SUBSCRIPTION_KINDS,
+            "Alert kinds",
+            "Comma-separated, as the sending systems name them. Empty: every kind.",
+            placeholder="agent_offline, max_mau",
+            max_length=800,
+        ),
+        _optional_text(
+            BlockId.SUBSCRIPTION_QUIET,
+            "Quiet hours (yours only)",
+            "HH:MM-HH:MM in your time zone, e.g. 22:00-07:00. Not for channels.",
+            placeholder="22:00-07:00",
+            max_length=11,
+        ),
+    ]
+
+
+def _optional_text(
+    block_id: str, label: str, hint: str, *, placeholder: str, max_length: int
+) -> InputBlock:
+    element = PlainTextInputElement(
+        action_id=ActionId.FIELD, placeholder=placeholder, max_length=max_length
+    )
+    return InputBlock(block_id=block_id, label=label, optional=True, hint=hint, element=element)
+
+
+def subscribed_modal(row: SubscriptionRow) -> dict[str, Any]:
+    return modal(
+        callback_id=None,
+        title="Subscribed",
+        blocks=[SectionBlock(text=MarkdownTextObject(text=f":bell: {describe(row)}"[:3000]))],
+        submit=None,
+        close="Done",
+    )

@@ -1,0 +1,205 @@
+"""Subscriptions in Slack: `/msp subscribe ...`, `/msp unsubscribe ...`,
+`/msp subscriptions` (a list with Remove buttons and "New subscription"), and the
+subscription modal."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.async_context import AsyncBoltContext
+
+from bot.domain import subscriptions as rules
+from bot.domain.subscriptions import ME, SubscriptionSpec, Topic
+from bot.errors import InvalidInput, NotAllowed, NotFound
+from bot.ids import ActionId, BlockId, CallbackId
+from bot.payloads import CustomerRef, SubscriptionFormState, SubscriptionRef
+from bot.services import subscriptions as service
+from bot.views import subscriptions as views
+from bot.views.message import Message
+from handlers.customers import Click, FollowUp, Invocation, click_listener
+from handlers.deps import Deps
+from handlers.forms import Form, errors_response, open_or_push
+from handlers.middleware import requester_of
+from handlers.registry import Listeners
+
+_BY_ID = re.compile(r"^#?(\d{1,9})$")
+
+
+# ---------------------------------------------------------------- /msp subcommands
+
+
+async def subscribe_command(call: Invocation) -> Message | FollowUp:
+    spec = rules.parse_subscription(" ".join(call.args))
+    async with call.deps.db.unit_of_work() as session:
+        row = await service.subscribe(
+            session,
+            requester=requester_of(call.context),
+            spec=spec,
+            here=_here(call.command),
+            now=call.deps.clock(),
+        )
+    return views.subscribed_message(row)
+
+
+async def unsubscribe_command(call: Invocation) -> Message | FollowUp:
+    """`/msp unsubscribe #ID`, or the same words the subscription was made with."""
+    requester = requester_of(call.context)
+    by_id = _BY_ID.match(call.args[0]) if len(call.args) == 1 else None
+    async with call.deps.db.unit_of_work() as session:
+        if by_id is not None:
+            row = await service.remove(
+                session, requester=requester, subscription_id=int(by_id[1]), now=call.deps.clock()
+            )
+        else:
+            row = await service.unsubscribe(
+                session,
+                requester=requester,
+                spec=rules.parse_subscription(" ".join(call.args)),
+                here=_here(call.command),
+                now=call.deps.clock(),
+            )
+    return views.unsubscribed_message(row)
+
+
+async def subscriptions_command(call: Invocation) -> Message | FollowUp:
+    if call.args:
+        raise InvalidInput("Usage: /msp subscriptions (no words after it).")
+    async with call.deps.db.unit_of_work() as session:
+        listing = await service.list_subscriptions(session, requester=requester_of(call.context))
+    return views.subscriptions_message(listing)
+
+
+def _here(command: dict[str, Any]) -> str:
+    return str(command.get("channel_id", ""))[:32]
+
+
+# ---------------------------------------------------------------- the list's buttons
+
+
+async def remove_row(click: Click) -> None:
+    ref = SubscriptionRef.decode(click.value)
+    requester = requester_of(click.context)
+    async with click.deps.db.unit_of_work() as session:
+        row = await service.remove(
+            session,
+            requester=requester,
+            subscription_id=ref.subscription_id,
+            now=click.deps.clock(),
+        )
+        listing = await service.list_subscriptions(session, requester=requester)
+    if click.respond is not None:
+        message = views.subscriptions_message(listing, notice=views.removed_notice(row))
+        await click.respond(response_type="ephemeral", replace_original=True, **message.as_kwargs())
+
+
+async def open_new_form(click: Click) -> None:
+    async with click.deps.db.unit_of_work() as session:
+        listing = await service.list_subscriptions(session, requester=requester_of(click.context))
+    channel = str((click.body.get("channel") or {}).get("id", ""))[:32]
+    view = views.subscription_modal(
+        can_subscribe_channels=listing.can_subscribe_channels,
+        state=SubscriptionFormState(channel=channel if channel[:1] in ("C", "G") else ""),
+    )
+    await open_or_push(click.client, click.body, view)
+
+
+# ---------------------------------------------------------------- the modal
+
+
+def _picked_ids(form: Form, block_id: str) -> tuple[int, ...]:
+    return tuple(
+        form.check(lambda value=value: CustomerRef.decode(value).customer_id, 0)
+        for value in form.options(block_id)
+    )
+
+
+def read_form(form: Form) -> tuple[SubscriptionSpec, service.Picked]:
+    """The modal's fields; errors are collected on the form, by block id."""
+    target = form.conversation(BlockId.SUBSCRIPTION_TARGET)
+    quiet = _quiet(form, for_channel=target is not None)
+    spec = SubscriptionSpec(
+        target=target or ME,
+        topics=_topics(form),
+        min_severity=_severity(form),
+        kinds=_kinds(form),
+        quiet_start=quiet[0] if quiet else None,
+        quiet_end=quiet[1] if quiet else None,
+    )
+    picked = service.Picked(
+        include=_picked_ids(form, BlockId.SUBSCRIPTION_CUSTOMERS),
+        exclude=_picked_ids(form, BlockId.SUBSCRIPTION_EXCLUDED),
+    )
+    return spec, picked
+
+
+def _topics(form: Form) -> tuple[Topic, ...]:
+    known = {topic.value for topic in Topic}
+    topics = tuple(Topic(t) for t in form.options(BlockId.SUBSCRIPTION_TOPICS) if t in known)
+    if not topics:
+        form.errors[BlockId.SUBSCRIPTION_TOPICS] = "Pick at least one topic."
+    return topics
+
+
+def _severity(form: Form) -> str | None:
+    chosen = form.selected(BlockId.SUBSCRIPTION_SEVERITY)
+    if chosen is None or chosen == views.ALL_SEVERITIES:
+        return None
+    return form.check(
+        lambda: rules.parse_severity(chosen, field=BlockId.SUBSCRIPTION_SEVERITY), None
+    )
+
+
+def _kinds(form: Form) -> tuple[str, ...]:
+    text = (form.text(BlockId.SUBSCRIPTION_KINDS) or "").strip()
+    if not text:
+        return ()
+    kinds = form.check(lambda: rules.parse_kinds(text, field=BlockId.SUBSCRIPTION_KINDS), [])
+    return tuple(kinds)
+
+
+def _quiet(form: Form, *, for_channel: bool) -> tuple[str, str] | None:
+    text = (form.text(BlockId.SUBSCRIPTION_QUIET) or "").strip()
+    if not text:
+        return None
+    if for_channel:
+        form.errors[BlockId.SUBSCRIPTION_QUIET] = "Quiet hours are for you, not for channels."
+        return None
+    return form.check(lambda: rules.parse_quiet_hours(text, field=BlockId.SUBSCRIPTION_QUIET), None)
+
+
+def _field_of(error: Exception) -> str:
+    """Where a service's refusal goes in the modal."""
+    if isinstance(error, NotAllowed):
+        return BlockId.SUBSCRIPTION_TARGET
+    if isinstance(error, NotFound):
+        return BlockId.SUBSCRIPTION_CUSTOMERS
+    return BlockId.SUBSCRIPTION_TOPICS
+
+
+def register(listeners: Listeners, deps: Deps) -> None:
+    async def submit_form(ack: AsyncAck, view: dict[str, Any], context: AsyncBoltContext) -> None:
+        form = Form(view)
+        spec, picked = read_form(form)
+        if form.errors:
+            await ack(**errors_response(form.errors))
+            return
+        try:
+            async with deps.db.unit_of_work() as session:
+                row = await service.subscribe(
+                    session,
+                    requester=requester_of(context),
+                    spec=spec,
+                    here="",  # the modal names its conversation, or none (me)
+                    now=deps.clock(),
+                    picked=picked,
+                )
+        except (InvalidInput, NotAllowed, NotFound) as refusal:
+            await ack(**errors_response({_field_of(refusal): refusal.message}))
+            return
+        await ack(response_action="update", view=views.subscribed_modal(row))
+
+    listeners.action(ActionId.SUBSCRIPTION_REMOVE, click_listener(deps, remove_row))
+    listeners.action(ActionId.SUBSCRIPTION_NEW, click_listener(deps, open_new_form))
+    listeners.view(CallbackId.SUBSCRIPTION_FORM, submit_form)

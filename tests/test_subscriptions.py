@@ -1,0 +1,395 @@
+"""Subscriptions end to end: `/msp subscribe`, `/msp unsubscribe`, `/msp
+subscriptions` with its Remove and New subscription buttons, and the modal, through
+signed Slack requests; the rows and audit events as the database has them."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import select
+
+from bot.domain.roles import Role
+from bot.domain.subscriptions import EXAMPLE
+from bot.ids import ActionId, BlockId, CallbackId
+from bot.payloads import CustomerRef, SubscriptionRef
+from storage.engine import Database
+from storage.models import AlertSubscription
+from tests.customer_helpers import all_text, calls_to
+from tests.dashboard_helpers import seed_customer
+from tests.request_helpers import (
+    ADMIN,
+    APPROVER,
+    MEMBER,
+    OWNER,
+    VIEWER,
+    audit_rows,
+    button,
+    grant_staff,
+)
+from tests.support import grant, post
+
+NOC = "<#C0NOC|noc>"
+
+
+@pytest.fixture(autouse=True)
+def _on_each_backend(backend: str) -> None:
+    """SQLite always; PostgreSQL too when MSPBOT_TEST_DATABASE_URL names one."""
+
+
+@pytest.fixture
+async def staff(db: Database) -> None:
+    await grant_staff(db)
+
+
+@pytest.fixture
+async def acme(db: Database, staff) -> dict[str, int]:
+    """Three customers; the member is assigned to Acme Corp and Globex."""
+    return {
+        "Acme Corp": await seed_customer(db, name="Acme Corp", assigned=[MEMBER]),
+        "Globex": await seed_customer(db, name="Globex", assigned=[MEMBER]),
+        "Initech": await seed_customer(db, name="Initech"),
+    }
+
+
+async def rows(db: Database) -> list[AlertSubscription]:
+    async with db.unit_of_work() as session:
+        found = (
+            await session.scalars(select(AlertSubscription).order_by(AlertSubscription.id))
+        ).all()
+        for row in found:
+            session.expunge(row)
+        return list(found)
+
+
+async def command(client, slack, text: str, user_id: str = OWNER, **kwargs):
+    reply = await post(client, slack.slash_command(text, user_id=user_id, **kwargs))
+    assert reply.status == 200
+    return reply
+
+
+def shown(reply) -> str:
+    return all_text(reply.json["blocks"])
+
+
+# ---------------------------------------------------------------- /msp subscribe
+
+
+async def test_subscribe_a_channel_with_filters(client, slack, db, acme):
+    reply = await command(
+        client,
+        slack,
+        f'subscribe {NOC} alerts trials severity&gt;=high customer="Acme Corp",Globex '
+        "not customer=Initech kind=agent_offline",
+    )
+    assert "Subscribed" in shown(reply), reply.text
+    (row,) = await rows(db)
+    assert (row.target, row.target_kind) == ("C0NOC", "channel")
+    assert sorted(row.topics) == ["alerts", "trials"]
+    assert row.min_severity == "high"
+    assert row.customers_included == sorted([acme["Acme Corp"], acme["Globex"]])
+    assert row.customers_excluded == [acme["Initech"]]
+    assert row.kinds == ["agent_offline"]
+    assert row.created_by == OWNER
+    (event,) = await audit_rows(db, "subscription.created")
+    assert event.actor == OWNER and event.after["target"] == "C0NOC"
+    assert event.after["excluded"] == ["Initech"]
+
+
+async def test_subscribe_here_means_the_channel_typed_in(client, slack, db, acme):
+    await command(client, slack, "subscribe", channel_id="C0HERE")
+    (row,) = await rows(db)
+    assert (row.target, row.target_kind, row.topics) == ("C0HERE", "channel", ["alerts"])
+    assert row.customers_included == [] and row.customers_excluded == []
+
+
+async def test_subscribe_me_with_quiet_hours(client, slack, db, acme):
+    reply = await command(client, slack, "subscribe me digest quiet=22:00-07:00", user_id=VIEWER)
+    assert "Subscribed" in shown(reply)
+    (row,) = await rows(db)
+    assert (row.target, row.target_kind) == (VIEWER, "person")
+    assert (row.quiet_start, row.quiet_end) == ("22:00", "07:00")
+
+
+async def test_here_in_a_direct_message_is_the_person(client, slack, db, acme):
+    await command(client, slack, "subscribe", user_id=APPROVER, channel_id="D0DM")
+    (row,) = await rows(db)
+    assert (row.target, row.target_kind) == (APPROVER, "person")
+
+
+async def test_invalid_filters_are_explained_with_the_example(client, slack, db, acme):
+    for text in ("subscribe severity&gt;=urgent", "subscribe bananas", 'subscribe customer="Acme'):
+        reply = await command(client, slack, text)
+        assert EXAMPLE in shown(reply), reply.text
+    assert await rows(db) == []
+
+
+async def test_an_unknown_customer_is_named(client, slack, db, acme):
+    reply = await command(client, slack, "subscribe customer=Umbrella")
+    assert "“Umbrella”" in shown(reply) and EXAMPLE in shown(reply)
+    assert await rows(db) == []
+
+
+async def test_a_duplicate_is_refused_politely(client, slack, db, acme):
+    await command(client, slack, f"subscribe {NOC} severity&gt;=high")
+    reply = await command(client, slack, f"subscribe {NOC} alerts severity=high")
+    assert "already is a subscription with these filters" in shown(reply)
+    assert len(await rows(db)) == 1
+    other = await command(client, slack, f"subscribe {NOC} severity&gt;=critical")
+    assert "Subscribed" in shown(other)
+    assert len(await rows(db)) == 2
+
+
+# ---------------------------------------------------------------- roles
+
+
+async def test_viewers_members_and_approvers_cannot_subscribe_a_channel(client, slack, db, acme):
+    for user_id in (VIEWER, MEMBER, APPROVER):
+        reply = await command(client, slack, f"subscribe {NOC}", user_id=user_id)
+        assert "Only owners and admins can subscribe a channel" in shown(reply)
+    assert await rows(db) == []
+    await command(client, slack, f"subscribe {NOC}", user_id=ADMIN)
+    assert len(await rows(db)) == 1
+
+
+async def test_a_member_subscription_means_their_assigned_customers(client, slack, db, acme):
+    await command(client, slack, "subscribe me", user_id=MEMBER)
+    (row,) = await rows(db)
+    assert row.customers_included == sorted([acme["Acme Corp"], acme["Globex"]])
+
+
+async def test_a_member_cannot_subscribe_to_others_customers(client, slack, db, acme):
+    reply = await command(client, slack, "subscribe me customer=Initech", user_id=MEMBER)
+    assert "“Initech”" in shown(reply)
+    assert await rows(db) == []
+    await command(client, slack, "subscribe me customer=Globex", user_id=MEMBER)
+    (row,) = await rows(db)
+    assert row.customers_included == [acme["Globex"]]
+
+
+async def test_a_member_without_customers_is_told(client, slack, db, staff):
+    reply = await command(client, slack, "subscribe me", user_id=MEMBER)
+    assert "No customers are assigned to you" in shown(reply)
+
+
+# ---------------------------------------------------------------- list, Remove, unsubscribe
+
+
+async def test_list_and_remove(client, slack, db, fake_slack, acme):
+    await command(client, slack, f"subscribe {NOC} not customer=Initech")
+    await command(client, slack, "subscribe me trials", user_id=VIEWER)
+    listing = await command(client, slack, "subscriptions")
+    text = shown(listing)
+    assert "<#C0NOC>" in text and "not Initech" in text and "<@U0005>" in text
+    remove = button(listing.json, ActionId.SUBSCRIPTION_REMOVE)
+    first = SubscriptionRef.decode(remove["value"]).subscription_id
+
+    await post(
+        client,
+        slack.block_actions(
+            action_id=ActionId.SUBSCRIPTION_REMOVE, value=remove["value"], user_id=OWNER
+        ),
+    )
+    answers = await calls_to(fake_slack, "response_url")
+    assert f"Removed subscription #{first}" in all_text(answers[-1].args["blocks"])
+    assert answers[-1].args["replace_original"] is True
+    assert [row.target for row in await rows(db)] == [VIEWER]
+    (event,) = await audit_rows(db, "subscription.removed")
+    assert event.before["target"] == "C0NOC" and event.actor == OWNER
+
+
+async def test_people_see_and_remove_only_their_own(client, slack, db, fake_slack, acme):
+    await command(client, slack, f"subscribe {NOC}")
+    await command(client, slack, "subscribe me", user_id=VIEWER)
+    listing = await command(client, slack, "subscriptions", user_id=VIEWER)
+    text = shown(listing)
+    assert "Your subscriptions" in text and "C0NOC" not in text
+    channel_id = (await rows(db))[0].id
+    forged = SubscriptionRef(subscription_id=channel_id).encode()
+    await post(
+        client,
+        slack.block_actions(action_id=ActionId.SUBSCRIPTION_REMOVE, value=forged, user_id=VIEWER),
+    )
+    answers = await calls_to(fake_slack, "response_url")
+    assert f"no subscription #{channel_id} you can remove" in answers[-1].args["text"]
+    assert len(await rows(db)) == 2
+
+
+async def test_unsubscribe_by_the_same_words_or_by_id(client, slack, db, acme):
+    await command(client, slack, f"subscribe {NOC} severity&gt;=high customer=Globex")
+    await command(client, slack, "subscribe me", user_id=VIEWER)
+    missing = await command(client, slack, f"unsubscribe {NOC} severity&gt;=low")
+    assert "no subscription with those filters" in shown(missing)
+    reply = await command(client, slack, f"unsubscribe {NOC} customer=Globex severity=high")
+    assert "Removed" in shown(reply)
+    [left] = await rows(db)
+    assert left.target == VIEWER
+    by_id = await command(client, slack, f"unsubscribe #{left.id}", user_id=VIEWER)
+    assert "Removed" in shown(by_id)
+    assert await rows(db) == []
+    assert len(await audit_rows(db, "subscription.removed")) == 2
+
+
+async def test_a_viewer_cannot_unsubscribe_a_channel(client, slack, db, acme):
+    await command(client, slack, f"subscribe {NOC}")
+    reply = await command(client, slack, f"unsubscribe {NOC}", user_id=VIEWER)
+    assert "Only owners and admins" in shown(reply)
+    assert len(await rows(db)) == 1
+
+
+# ---------------------------------------------------------------- the modal
+
+
+async def open_modal(client, slack, fake_slack, user_id: str = OWNER) -> dict:
+    listing = await command(client, slack, "subscriptions", user_id=user_id)
+    new = button(listing.json, ActionId.SUBSCRIPTION_NEW)
+    before = len(fake_slack.calls_to("views.open"))
+    await post(
+        client,
+        slack.block_actions(
+            action_id=ActionId.SUBSCRIPTION_NEW,
+            value=new.get("value"),
+            user_id=user_id,
+            channel_id="C0LIST",
+        ),
+    )
+    calls = await calls_to(fake_slack, "views.open", before + 1)
+    return calls[before].args["view"]
+
+
+def form_values(
+    *,
+    target: str | None = None,
+    topics: tuple[str, ...] = ("alerts",),
+    severity: str = "any",
+    include: tuple[int, ...] = (),
+    exclude: tuple[int, ...] = (),
+    kinds: str = "",
+    quiet: str = "",
+) -> dict:
+    def picked(ids: tuple[int, ...]) -> dict:
+        options = [{"value": CustomerRef(customer_id=i).encode()} for i in ids]
+        return {"type": "multi_external_select", "selected_options": options}
+
+    return {
+        BlockId.SUBSCRIPTION_TARGET: {
+            ActionId.FIELD: {"type": "conversations_select", "selected_conversation": target}
+        },
+        BlockId.SUBSCRIPTION_TOPICS: {
+            ActionId.FIELD: {
+                "type": "checkboxes",
+                "selected_options": [{"value": topic} for topic in topics],
+            }
+        },
+        BlockId.SUBSCRIPTION_SEVERITY: {
+            ActionId.FIELD: {"type": "static_select", "selected_option": {"value": severity}}
+        },
+        BlockId.SUBSCRIPTION_CUSTOMERS: {ActionId.CUSTOMER_SEARCH: picked(include)},
+        BlockId.SUBSCRIPTION_EXCLUDED: {ActionId.CUSTOMER_SEARCH: picked(exclude)},
+        BlockId.SUBSCRIPTION_KINDS: {
+            ActionId.FIELD: {"type": "plain_text_input", "value": kinds or None}
+        },
+        BlockId.SUBSCRIPTION_QUIET: {
+            ActionId.FIELD: {"type": "plain_text_input", "value": quiet or None}
+        },
+    }
+
+
+async def submit_modal(client, slack, view: dict, user_id: str = OWNER, **fields):
+    reply = await post(
+        client,
+        slack.view_submission(
+            callback_id=CallbackId.SUBSCRIPTION_FORM,
+            private_metadata=view["private_metadata"],
+            values=form_values(**fields),
+            user_id=user_id,
+        ),
+    )
+    assert reply.status == 200
+    return reply.json
+
+
+async def test_the_modal_opens_and_subscribes(client, slack, db, fake_slack, acme):
+    view = await open_modal(client, slack, fake_slack)
+    assert view["callback_id"] == CallbackId.SUBSCRIPTION_FORM
+    target = next(b for b in view["blocks"] if b.get("block_id") == BlockId.SUBSCRIPTION_TARGET)
+    assert target["element"]["initial_conversation"] == "C0LIST"
+    customers = next(
+        b for b in view["blocks"] if b.get("block_id") == BlockId.SUBSCRIPTION_CUSTOMERS
+    )
+    assert customers["element"]["action_id"] == ActionId.CUSTOMER_SEARCH
+    answer = await submit_modal(
+        client,
+        slack,
+        view,
+        target="C0NOC",
+        topics=("alerts", "mau"),
+        severity="high",
+        exclude=(acme["Initech"],),
+        kinds="agent_offline, max_mau",
+    )
+    assert answer["response_action"] == "update", answer
+    assert "not Initech" in json.dumps(answer["view"])
+    (row,) = await rows(db)
+    assert (row.target, row.min_severity, sorted(row.topics)) == (
+        "C0NOC",
+        "high",
+        ["alerts", "mau"],
+    )
+    assert row.customers_excluded == [acme["Initech"]]
+    assert row.kinds == ["agent_offline", "max_mau"]
+
+
+async def test_the_modal_shows_field_errors(client, slack, db, fake_slack, acme):
+    view = await open_modal(client, slack, fake_slack)
+    answer = await submit_modal(
+        client, slack, view, target="C0NOC", topics=(), kinds="bad kind", quiet="22:00-07:00"
+    )
+    assert answer["response_action"] == "errors"
+    assert set(answer["errors"]) == {
+        BlockId.SUBSCRIPTION_TOPICS,
+        BlockId.SUBSCRIPTION_KINDS,
+        BlockId.SUBSCRIPTION_QUIET,
+    }
+    bad_quiet = await submit_modal(client, slack, view, quiet="25:00-07:00")
+    assert "HH:MM-HH:MM" in bad_quiet["errors"][BlockId.SUBSCRIPTION_QUIET]
+    both = await submit_modal(
+        client, slack, view, include=(acme["Globex"],), exclude=(acme["Globex"],)
+    )
+    assert both["response_action"] == "errors"
+    assert await rows(db) == []
+
+
+async def test_the_modal_for_a_member_is_theirs_and_their_customers(
+    client, slack, db, fake_slack, acme
+):
+    view = await open_modal(client, slack, fake_slack, user_id=MEMBER)
+    assert BlockId.SUBSCRIPTION_TARGET not in [b.get("block_id") for b in view["blocks"]]
+    refused = await submit_modal(client, slack, view, user_id=MEMBER, include=(acme["Initech"],))
+    assert refused["response_action"] == "errors"
+    assert "not assigned to you" in refused["errors"][BlockId.SUBSCRIPTION_CUSTOMERS]
+    forged = await submit_modal(client, slack, view, user_id=MEMBER, target="C0NOC")
+    assert "Only owners and admins" in forged["errors"][BlockId.SUBSCRIPTION_TARGET]
+    answer = await submit_modal(client, slack, view, user_id=MEMBER, quiet="22:00-07:00")
+    assert answer["response_action"] == "update"
+    (row,) = await rows(db)
+    assert (row.target, row.quiet_start) == (MEMBER, "22:00")
+    assert row.customers_included == sorted([acme["Acme Corp"], acme["Globex"]])
+
+
+# ---------------------------------------------------------------- tenant isolation
+
+
+async def test_another_msp_neither_sees_nor_removes_them(client, slack, db, fake_slack, acme):
+    await command(client, slack, f"subscribe {NOC}")
+    (row,) = await rows(db)
+    await grant(db, "U0900", Role.OWNER, team_id="T0002")
+    other = await command(client, slack, "subscriptions", user_id="U0900", team_id="T0002")
+    assert "C0NOC" not in shown(other) and "None yet" in shown(other)
+    by_id = await command(client, slack, f"unsubscribe #{row.id}", user_id="U0900", team_id="T0002")
+    assert f"no subscription #{row.id}" in shown(by_id)
+    named = await command(
+        client, slack, "subscribe customer=Globex", user_id="U0900", team_id="T0002"
+    )
+    assert "“Globex”" in shown(named)
+    assert len(await rows(db)) == 1
