@@ -15,10 +15,11 @@ import typer
 from bot.clock import system_clock
 from bot.config import ConfigError, Settings, load_settings
 from bot.delivery import webhooks
+from bot.domain.alerts import ReportedStatus, Severity
 from bot.domain.roles import Role
 from bot.errors import BotError
 from bot.logging_setup import configure_logging
-from bot.services import api_tokens, audit, customer_csv, staff
+from bot.services import alerts, api_tokens, audit, customer_csv, staff
 from bot.services.settings import webhook_url_as_operator
 from storage import migrate
 from storage.engine import Database
@@ -44,7 +45,7 @@ cli.add_typer(db_cli, name="db")
 cli.add_typer(roles_cli, name="roles")
 cli.add_typer(customers_cli, name="customers")
 tokens_cli = typer.Typer(
-    help="API tokens for the usage API, one set per MSP (see docs/API.md).",
+    help="API tokens for the usage and alerts API, one set per MSP (see docs/API.md).",
     no_args_is_help=True,
 )
 cli.add_typer(tokens_cli, name="tokens")
@@ -53,6 +54,11 @@ webhooks_cli = typer.Typer(
     no_args_is_help=True,
 )
 cli.add_typer(webhooks_cli, name="webhooks")
+alerts_cli = typer.Typer(
+    help="Alerts about customers, as other systems send them (see docs/API.md).",
+    no_args_is_help=True,
+)
+cli.add_typer(alerts_cli, name="alerts")
 
 
 def _settings(*, require_slack: bool) -> Settings:
@@ -460,6 +466,61 @@ def webhooks_secret(
         "Give it to the receiving system only. Changing MSPBOT_WEBHOOK_SECRET changes it.",
         err=True,
     )
+
+
+@alerts_cli.command("send")
+def alerts_send(
+    team: Annotated[str, typer.Option("--team", help="Slack team (workspace) id")],
+    customer: Annotated[str, typer.Option("--customer", help="Account number or exact name")],
+    kind: Annotated[str, typer.Option("--kind", help="What happened, e.g. backup_failed")],
+    severity: Annotated[Severity, typer.Option("--severity", case_sensitive=False)],
+    title: Annotated[str, typer.Option("--title", help="One line, at most 200 characters")],
+    details: Annotated[str, typer.Option("--details")] = "",
+    dedup_key: Annotated[
+        str | None,
+        typer.Option("--dedup-key", help="Repeats share it (default: KIND:ACCOUNT-NUMBER)"),
+    ] = None,
+    resolved: Annotated[
+        bool, typer.Option("--resolved", help="Report the alert as over instead")
+    ] = False,
+) -> None:
+    """Send one alert about a customer, as the API would take it (source "cli")."""
+    settings = _settings(require_slack=False)
+    migrate.upgrade(settings.database_url)
+    report = alerts.AlertReport(
+        customer=customer.strip(),
+        kind=kind.strip(),
+        severity=severity,
+        title=title.strip(),
+        details=details.strip(),
+        dedup_key=dedup_key.strip() if dedup_key else None,
+        status=ReportedStatus.RESOLVED if resolved else ReportedStatus.FIRING,
+    )
+
+    async def send(database: Database) -> alerts.AlertResult:
+        async with database.unit_of_work() as session:
+            return await alerts.send_as_operator(
+                session, team_id=team, report=report, now=system_clock()
+            )
+
+    try:
+        result = _with_database(settings, send)
+    except BotError as error:
+        raise _fail(error.message) from None
+    typer.echo(_alert_outcome(result))
+
+
+def _alert_outcome(result: alerts.AlertResult) -> str:
+    ids = ", ".join(str(alert_id) for alert_id in result.ids)
+    if result.reopened:
+        return f"Reopened as a new alert {ids} (the last one was resolved)."
+    if result.created:
+        return f"Created alert {ids}."
+    if result.updated:
+        return f"Alert {ids} was already open: counted one more occurrence."
+    if result.resolved:
+        return f"Resolved alert {ids}."
+    return "No open alert has that dedup key: nothing to resolve."
 
 
 def main() -> None:

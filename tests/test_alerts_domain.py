@@ -11,6 +11,7 @@ from bot.domain.alerts import (
     Severity,
     default_dedup_key,
     is_link_url,
+    text_problems,
     worst,
 )
 from bot.domain.customers import stored_account_number
@@ -81,3 +82,13 @@ def test_links_are_web_links(url, allowed):
 )
 def test_account_numbers_typed_loosely(text, stored):
     assert stored_account_number(text) == stored
+
+
+def test_text_problems_name_each_field_too_long_or_missing():
+    assert text_problems(kind="disk_full", title="Disk full", details="", dedup_key=None) == []
+    assert text_problems(kind="k" * 41, title=" ", details="d" * 4001, dedup_key="x" * 201) == [
+        "kind can be at most 40 characters (41 given).",
+        "details can be at most 4000 characters (4001 given).",
+        "dedup key can be at most 200 characters (201 given).",
+        "Give the title.",
+    ]

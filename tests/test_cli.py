@@ -62,3 +62,45 @@ def test_check_config_without_tokens_exits_2(env):
     result = invoke(["check-config"], env)
     assert result.exit_code == 2
     assert "Missing environment variables: SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET" in result.output
+
+
+def test_alerts_send_creates_repeats_resolves_and_reopens(env, tmp_path):
+    customers = tmp_path / "customers.csv"
+    customers.write_text("name,admin_email\nAcme Dental,admin@acme.example\n")
+    assert invoke(["customers", "import", str(customers), "--team", "T1"], env).exit_code == 0
+    send = ["alerts", "send", "--team", "T1", "--customer", "acme dental", "--kind", "disk_full"]
+    alert = [*send, "--severity", "HIGH", "--title", "Disk full on FS01"]
+    created = invoke(alert, env)
+    assert created.exit_code == 0, created.output
+    assert created.output.startswith("Created alert ")
+    assert "already open: counted one more occurrence" in invoke(alert, env).output
+    assert "Resolved alert" in invoke([*alert, "--resolved"], env).output
+    assert "nothing to resolve" in invoke([*alert, "--resolved"], env).output
+    assert "Reopened as a new alert" in invoke([*alert, "--details", "Again"], env).output
+
+
+@pytest.mark.parametrize(
+    ("changes", "says"),
+    [
+        (["--customer", "Nobody"], "No customer Nobody in this MSP. Nothing was recorded."),
+        (["--team", "T9"], "No MSP for T9 yet"),
+        (["--title", "t" * 201], "title can be at most 200 characters"),
+        (["--title", " "], "Give the title."),
+    ],
+)
+def test_alerts_send_refusals_exit_1(env, tmp_path, changes, says):
+    customers = tmp_path / "customers.csv"
+    customers.write_text("name,admin_email\nAcme Dental,admin@acme.example\n")
+    invoke(["customers", "import", str(customers), "--team", "T1"], env)
+    base = {"--team": "T1", "--customer": "Acme Dental", "--title": "Disk full"}
+    base.update(dict(zip(changes[::2], changes[1::2], strict=True)))
+    args = ["alerts", "send", "--kind", "disk_full", "--severity", "low"]
+    result = invoke([*args, *(part for pair in base.items() for part in pair)], env)
+    assert result.exit_code == 1, result.output
+    assert says in result.output
+
+
+def test_alerts_send_rejects_an_unknown_severity(env):
+    args = ["--team", "T1", "--customer", "A", "--kind", "k", "--title", "t"]
+    result = invoke(["alerts", "send", *args, "--severity", "dire"], env)
+    assert result.exit_code == 2

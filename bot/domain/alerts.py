@@ -81,3 +81,24 @@ def is_link_url(url: str) -> bool:
     """Only web links: a `javascript:` or `slack:` link in a posted alert is a trap."""
     lowered = url.lower()
     return any(lowered.startswith(scheme) and len(url) > len(scheme) for scheme in LINK_SCHEMES)
+
+
+def text_problems(*, kind: str, title: str, details: str, dedup_key: str | None) -> list[str]:
+    """What is wrong with an alert's text, for senders the API's validation does not
+    see (the command line)."""
+    problems = [
+        f"{name} can be at most {limit} characters ({len(value)} given)."
+        for name, value, limit in (
+            ("kind", kind, MAX_KIND),
+            ("title", title, MAX_TITLE),
+            ("details", details, MAX_DETAILS),
+            ("dedup key", dedup_key or "", MAX_DEDUP_KEY),
+        )
+        if len(value) > limit
+    ]
+    problems += [
+        f"Give the {name}."
+        for name, value in (("kind", kind), ("title", title))
+        if not value.strip()
+    ]
+    return problems

@@ -23,10 +23,11 @@ from bot.domain.alerts import (
     ReportedStatus,
     Severity,
     default_dedup_key,
+    text_problems,
     worst,
 )
 from bot.domain.customers import name_key, stored_account_number
-from bot.errors import BotError, NotFound
+from bot.errors import BotError, InvalidInput, NotFound
 from bot.services import audit
 from storage.models import Msp
 from storage.repositories import alerts as alert_repo
@@ -37,6 +38,7 @@ from storage.repositories.usage import NamedCustomer
 MAX_ALERTS = 500
 # The source of the alerts the bot raises itself (from usage reports).
 BOT_SOURCE = "bot"
+CLI_SOURCE = "cli"
 SEVERITY_RANKS = {severity.value: severity.rank for severity in Severity}
 
 
@@ -128,6 +130,31 @@ async def record_alerts(
     return await record_matched(
         session, msp_id=msp_id, matched=matched, source=source, actor=actor, now=now
     )
+
+
+async def send_as_operator(
+    session: AsyncSession, *, team_id: str, report: AlertReport, now: datetime
+) -> AlertResult:
+    """One alert from the command line (`msp-bot alerts send`), source "cli"."""
+    problems = text_problems(
+        kind=report.kind, title=report.title, details=report.details, dedup_key=report.dedup_key
+    )
+    if problems:
+        raise InvalidInput(" ".join(problems))
+    msp = await msp_repo.get_by_team(session, team_id)
+    if msp is None:
+        raise NotFound(f"No MSP for {team_id} yet: nothing was recorded.")
+    try:
+        return await record_alerts(
+            session,
+            msp_id=msp.id,
+            items=[report],
+            source=CLI_SOURCE,
+            actor=audit.OPERATOR_ACTOR,
+            now=now,
+        )
+    except AlertsRejected as rejected:
+        raise NotFound(f"{rejected.problems[0].message} Nothing was recorded.") from None
 
 
 def _match(items: Sequence[AlertReport], customers: list[NamedCustomer]) -> list[MatchedAlert]:
