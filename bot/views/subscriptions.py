@@ -219,7 +219,7 @@ def _text_inputs() -> list[Block]:
             BlockId.SUBSCRIPTION_KINDS,
             "Alert kinds",
             "Comma-separated, as the sending systems name them. Empty: every kind.",
-            placeholder="agent_offline, max_mau",
+            placeholder="agents_not_reporting, max_mau_reached",
             max_length=800,
         ),
         _optional_text(
