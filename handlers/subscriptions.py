@@ -118,6 +118,9 @@ def _picked_ids(form: Form, block_id: str) -> tuple[int, ...]:
 def read_form(form: Form) -> tuple[SubscriptionSpec, service.Picked]:
     """The modal's fields; errors are collected on the form, by block id."""
     target = form.conversation(BlockId.SUBSCRIPTION_TARGET)
+    if target is not None and not rules.is_channel_id(target):
+        form.errors[BlockId.SUBSCRIPTION_TARGET] = "Pick a channel (not a person or a DM)."
+        target = None
     quiet = _quiet(form, for_channel=target is not None)
     spec = SubscriptionSpec(
         target=target or ME,

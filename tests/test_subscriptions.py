@@ -351,6 +351,8 @@ async def test_the_modal_shows_field_errors(client, slack, db, fake_slack, acme)
         BlockId.SUBSCRIPTION_KINDS,
         BlockId.SUBSCRIPTION_QUIET,
     }
+    forged = await submit_modal(client, slack, view, target="C1>|<!channel")
+    assert set(forged["errors"]) == {BlockId.SUBSCRIPTION_TARGET}
     bad_quiet = await submit_modal(client, slack, view, quiet="25:00-07:00")
     assert "HH:MM-HH:MM" in bad_quiet["errors"][BlockId.SUBSCRIPTION_QUIET]
     both = await submit_modal(

@@ -18,6 +18,7 @@ from bot.domain.subscriptions import (
     SubscriptionSpec,
     Topic,
     in_quiet_hours,
+    is_channel_id,
     matches,
     parse_subscription,
     severity_rank,
@@ -43,6 +44,11 @@ def test_nothing_means_alerts_here():
 def test_a_channel_mention_is_its_id_with_or_without_a_name():
     assert parse_subscription("<#C0NOC|noc>").target == "C0NOC"
     assert parse_subscription("<#G0PRIV>").target == "G0PRIV"
+
+
+def test_channel_ids():
+    assert is_channel_id("C0NOC") and is_channel_id("G0PRIV")
+    assert not is_channel_id("D0DM") and not is_channel_id("C1>|<!channel")
 
 
 def test_me_and_here():

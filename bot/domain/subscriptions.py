@@ -23,7 +23,8 @@ MAX_NAMES = 50
 MAX_NAME_LENGTH = 100
 MAX_KINDS = 20
 MAX_TEXT_LENGTH = 2000
-_CHANNEL = re.compile(r"^<#([CG][A-Z0-9]{1,31})(?:\|[^>]*)?>$")
+_CHANNEL_ID = r"[CG][A-Z0-9]{1,31}"
+_CHANNEL = re.compile(rf"^<#({_CHANNEL_ID})(?:\|[^>]*)?>$")
 _KIND = re.compile(r"^[a-z0-9][a-z0-9_.:-]{0,39}$")
 _CLOCK = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 # Slack sends typed quotes as typed: straight, or a phone's curly ones.
@@ -205,6 +206,11 @@ def _set_once(draft: _Draft, name: str, value: object, label: str) -> None:
     if getattr(draft, name) is not None:
         raise invalid(f"Give {label} only once.")
     setattr(draft, name, value)
+
+
+def is_channel_id(text: str) -> bool:
+    """A public or private channel's id (what a channel target may be)."""
+    return re.fullmatch(_CHANNEL_ID, text) is not None
 
 
 def _target(word: str) -> str:

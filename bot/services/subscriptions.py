@@ -14,7 +14,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.roles import Role
-from bot.domain.subscriptions import EXAMPLE, HERE, ME, SubscriptionSpec
+from bot.domain.subscriptions import EXAMPLE, HERE, ME, SubscriptionSpec, is_channel_id
 from bot.errors import InvalidInput, NotAllowed, NotFound
 from bot.services import audit
 from bot.services import customers as customer_service
@@ -93,6 +93,8 @@ def _target(requester: Requester, spec: SubscriptionSpec, here: str) -> tuple[st
     channel = here if spec.target == HERE else spec.target
     if _role(requester) not in MANAGERS:
         raise NotAllowed(CHANNELS_FOR_MANAGERS)
+    if not is_channel_id(channel):
+        raise InvalidInput(f"Subscribe a channel, or me. {EXAMPLE}")
     return channel, CHANNEL
 
 

@@ -25,7 +25,7 @@ from slack_sdk.models.blocks import (
     StaticSelectElement,
 )
 
-from bot.domain.subscriptions import DEFAULT_TOPICS, EXAMPLE, SEVERITIES, Topic
+from bot.domain.subscriptions import DEFAULT_TOPICS, EXAMPLE, SEVERITIES, Topic, is_channel_id
 from bot.ids import ActionId, BlockId, CallbackId
 from bot.payloads import SubscriptionFormState, SubscriptionRef
 from bot.services.subscriptions import SubscriptionList, SubscriptionRow
@@ -49,7 +49,7 @@ def _where(row: SubscriptionRow) -> str:
     target = row.filters.target
     if row.filters.target_kind == "person":
         return f"{mention(target)} (direct message)"
-    return f"<#{target}>" if target[:1] in ("C", "G") else escape(target)
+    return f"<#{target}>" if is_channel_id(target) else escape(target)
 
 
 def _names(names: tuple[str, ...]) -> str:
