@@ -15,6 +15,7 @@ import typer
 from bot.clock import system_clock
 from bot.config import ConfigError, Settings, load_settings
 from bot.delivery import webhooks
+from bot.delivery.alert_messages import NOTIFIER as ALERT_NOTIFIER
 from bot.domain.alerts import ReportedStatus, Severity
 from bot.domain.roles import Role
 from bot.errors import BotError
@@ -500,7 +501,11 @@ def alerts_send(
     async def send(database: Database) -> alerts.AlertResult:
         async with database.unit_of_work() as session:
             return await alerts.send_as_operator(
-                session, team_id=team, report=report, now=system_clock()
+                session,
+                team_id=team,
+                report=report,
+                now=system_clock(),
+                notifier=ALERT_NOTIFIER,
             )
 
     try:

@@ -12,6 +12,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validato
 from bot.api.auth import authenticate_request
 from bot.api.ingest import api_endpoint, items_refused, read_json, recorded
 from bot.clock import Clock
+from bot.delivery.alert_messages import NOTIFIER as ALERT_NOTIFIER
 from bot.domain.alerts import (
     MAX_DEDUP_KEY,
     MAX_DETAILS,
@@ -97,6 +98,7 @@ def alerts_routes(db: Database, clock: Clock) -> list[web.RouteDef]:
                     source="api",
                     actor=caller.actor,
                     now=clock(),
+                    notifier=ALERT_NOTIFIER,
                 )
         except alerts.AlertsRejected as rejected:
             raise items_refused("alerts", rejected.problems) from None

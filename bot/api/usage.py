@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 from bot.api.auth import authenticate_request
 from bot.api.ingest import api_endpoint, items_refused, read_json, recorded
 from bot.clock import Clock
+from bot.delivery.alert_messages import NOTIFIER as ALERT_NOTIFIER
 from bot.domain.usage import parse_month
 from bot.services import usage
 from storage.engine import Database
@@ -84,6 +85,7 @@ def usage_routes(db: Database, clock: Clock) -> list[web.RouteDef]:
                     reports=reports,
                     actor=caller.actor,
                     now=clock(),
+                    notifier=ALERT_NOTIFIER,
                 )
         except usage.UsageRejected as rejected:
             raise items_refused("usage", rejected.problems) from None

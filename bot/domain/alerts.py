@@ -3,6 +3,7 @@ and the limits of what a sender may put in one (docs/API.md, "Alerts")."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 
 MAX_TITLE = 200
@@ -70,6 +71,12 @@ KIND_AGENTS_NOT_REPORTING = "agents_not_reporting"
 BUILT_IN_KINDS = frozenset({KIND_MAX_MAU_REACHED, KIND_OVER_FREE_LIMITS, KIND_AGENTS_NOT_REPORTING})
 
 LINK_SCHEMES = ("https://", "http://")
+
+
+@dataclass(frozen=True, slots=True)
+class AlertLink:
+    url: str
+    label: str
 
 
 def default_dedup_key(kind: str, account_number: str) -> str:

@@ -6,7 +6,8 @@ nothing is written. A firing report for a key with an open alert is a repeat
 (occurrences + 1, the worst severity kept, the text refreshed); for a key whose
 last alert is resolved it makes a new alert (reopened). A resolved report closes
 the open alert of its key, or is accepted and ignored when there is none.
-Nothing here posts to Slack: routing alerts to subscribers comes later.
+New, reopened, repeated and resolved alerts are routed to their subscribers
+(bot.services.alert_routing) through the `AlertNotifier` the caller hands in.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.alerts import (
+    AlertLink,
     AlertStatus,
     ReportedStatus,
     Severity,
@@ -28,7 +30,8 @@ from bot.domain.alerts import (
 )
 from bot.domain.customers import name_key, stored_account_number
 from bot.errors import BotError, InvalidInput, NotFound
-from bot.services import audit
+from bot.services import alert_routing, audit
+from bot.services.alert_routing import AlertNotifier
 from storage.models import Msp
 from storage.repositories import alerts as alert_repo
 from storage.repositories import msps as msp_repo
@@ -40,12 +43,6 @@ MAX_ALERTS = 500
 BOT_SOURCE = "bot"
 CLI_SOURCE = "cli"
 SEVERITY_RANKS = {severity.value: severity.rank for severity in Severity}
-
-
-@dataclass(frozen=True, slots=True)
-class AlertLink:
-    url: str
-    label: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +107,7 @@ async def record_alerts(
     source: str,
     actor: str,
     now: datetime,
+    notifier: AlertNotifier,
 ) -> AlertResult:
     """Record a batch of alerts; raises AlertsRejected naming every unknown customer."""
     if await session.get(Msp, msp_id) is None:
@@ -128,12 +126,23 @@ async def record_alerts(
     )
     matched = _match(items, customers)
     return await record_matched(
-        session, msp_id=msp_id, matched=matched, source=source, actor=actor, now=now
+        session,
+        msp_id=msp_id,
+        matched=matched,
+        source=source,
+        actor=actor,
+        now=now,
+        notifier=notifier,
     )
 
 
 async def send_as_operator(
-    session: AsyncSession, *, team_id: str, report: AlertReport, now: datetime
+    session: AsyncSession,
+    *,
+    team_id: str,
+    report: AlertReport,
+    now: datetime,
+    notifier: AlertNotifier,
 ) -> AlertResult:
     """One alert from the command line (`msp-bot alerts send`), source "cli"."""
     problems = text_problems(
@@ -152,6 +161,7 @@ async def send_as_operator(
             source=CLI_SOURCE,
             actor=audit.OPERATOR_ACTOR,
             now=now,
+            notifier=notifier,
         )
     except AlertsRejected as rejected:
         raise NotFound(f"{rejected.problems[0].message} Nothing was recorded.") from None
@@ -187,9 +197,11 @@ async def record_matched(
     source: str,
     actor: str,
     now: datetime,
+    notifier: AlertNotifier,
 ) -> AlertResult:
     """Record alerts whose customers are known (the usage service's own alerts come
-    in here): two reads, at most one UPDATE, one upsert and one audit insert."""
+    in here): two reads, at most one UPDATE, one upsert and one audit insert, then
+    the routing's few reads and the messages."""
     if not matched:
         return AlertResult(0, 0, 0, 0, 0, 0, [])
     by_key: dict[str, list[MatchedAlert]] = {}
@@ -212,7 +224,18 @@ async def record_matched(
         session,
         _audit_rows(plans, written, new_keys=new_keys, msp_id=msp_id, actor=actor, now=now),
     )
-    ids = {row.id for row in written} | {row["id"] for row in resolutions}
+    new_ids = {row.id for row in written if row.dedup_key in new_keys}
+    changed_ids = {row.id for row in written if row.id not in new_ids}
+    changed_ids |= {row["id"] for row in resolutions}
+    await alert_routing.route(
+        session,
+        msp_id=msp_id,
+        new_ids=new_ids,
+        changed_ids=changed_ids,
+        notifier=notifier,
+        now=now,
+    )
+    ids = new_ids | changed_ids
     return AlertResult(
         accepted=len(matched),
         created=sum(plan.created for plan in plans),

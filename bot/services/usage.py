@@ -24,6 +24,7 @@ from bot.domain.customers import name_key, stored_account_number
 from bot.domain.usage import format_month, month_of, next_month, reached_max_mau
 from bot.errors import BotError, NotFound
 from bot.services import alerts, audit
+from bot.services.alert_routing import AlertNotifier
 from bot.services.usage_alerts import ReportedFigures, usage_alerts
 from storage.models import Msp
 from storage.repositories import msps as msp_repo
@@ -85,6 +86,7 @@ async def record_usage(
     reports: Sequence[UsageReport],
     actor: str,
     now: datetime,
+    notifier: AlertNotifier,
 ) -> UsageResult:
     """Store the reports (one upsert per customer and month) and copy the newest
     figures onto each customer. Raises UsageRejected naming every bad report."""
@@ -127,6 +129,7 @@ async def record_usage(
         current_month=current,
         actor=actor,
         now=now,
+        notifier=notifier,
     )
     created = sum(1 for item in matched if (item.customer.id, item.report.month) not in already)
     return UsageResult(
@@ -298,6 +301,7 @@ async def _raise_usage_alerts(
     current_month: date,
     actor: str,
     now: datetime,
+    notifier: AlertNotifier,
 ) -> None:
     """The bot's own alerts from this month's figures, in the same transaction (a
     refused report raises none), set-based like the rest. The audit log names the
@@ -316,4 +320,5 @@ async def _raise_usage_alerts(
         source=alerts.BOT_SOURCE,
         actor=actor,
         now=now,
+        notifier=notifier,
     )

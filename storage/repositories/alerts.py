@@ -11,7 +11,7 @@ from sqlalchemy import bindparam, case, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Alert
+from storage.models import Alert, AlertMessage
 
 # The predicate of the partial unique index uq_alerts_open_dedup_key, as the
 # upsert must name it for the database to pick that index as its arbiter.
@@ -124,3 +124,35 @@ async def upsert(
     ).returning(table.c.id, table.c.dedup_key, table.c.status)
     result = await session.execute(statement, list(rows))
     return [WrittenAlert(*row) for row in result.all()]
+
+
+async def by_ids(session: AsyncSession, *, msp_id: int, ids: Collection[int]) -> list[Alert]:
+    """The MSP's alerts with these ids, as they are now (after this transaction's
+    upsert and resolving UPDATE, so loaded afresh)."""
+    if not ids:
+        return []
+    statement = (
+        select(Alert)
+        .where(Alert.msp_id == msp_id, Alert.id.in_(list(ids)))
+        .order_by(Alert.id)
+        .execution_options(populate_existing=True)
+    )
+    return list((await session.scalars(statement)).all())
+
+
+async def messages_of(session: AsyncSession, *, alert_ids: Collection[int]) -> list[AlertMessage]:
+    """Every message these alerts were posted as, oldest first."""
+    if not alert_ids:
+        return []
+    statement = (
+        select(AlertMessage)
+        .where(AlertMessage.alert_id.in_(list(alert_ids)))
+        .order_by(AlertMessage.id)
+    )
+    return list((await session.scalars(statement)).all())
+
+
+async def add_messages(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """Where new alerts were posted; the unique (alert_id, channel) keeps one each."""
+    if rows:
+        await session.execute(AlertMessage.__table__.insert(), list(rows))
