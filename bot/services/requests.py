@@ -404,20 +404,17 @@ async def approve(
             field=CONFIRM_FIELD,
         )
     scheduled = request.effective_on is not None
-    won = await request_repo.move(
+    request = await _claim(
         session,
-        msp_id=msp.id,
-        request_id=request.id,
-        from_statuses=[RequestStatus.PENDING.value],
+        msp,
+        request.id,
+        from_status=RequestStatus.PENDING,
         values={
             "status": (RequestStatus.SCHEDULED if scheduled else RequestStatus.APPLIED).value,
             "decided_by": requester.user_id,
             "decided_at": now,
         },
     )
-    if not won:
-        raise _already_decided(await request_of(session, msp, request_id))
-    request = await request_of(session, msp, request_id)
     customer = await customer_of(session, request, lock=True)
     today = customer_service.today_for(msp, now)
     account = customer_service.account_of(customer, today) if customer is not None else None
@@ -468,11 +465,11 @@ async def deny(
     msp = await msp_of(session, requester)
     request = await request_of(session, msp, request_id)
     await _check_not_own(session, msp, request, requester)
-    won = await request_repo.move(
+    request = await _claim(
         session,
-        msp_id=msp.id,
-        request_id=request.id,
-        from_statuses=[RequestStatus.PENDING.value],
+        msp,
+        request.id,
+        from_status=RequestStatus.PENDING,
         values={
             "status": RequestStatus.DENIED.value,
             "decided_by": requester.user_id,
@@ -480,9 +477,6 @@ async def deny(
             "decision_note": note.strip(),
         },
     )
-    request = await request_of(session, msp, request_id)
-    if not won:
-        raise _already_decided(request)
     return await conclude(
         session,
         request,
@@ -507,16 +501,13 @@ async def withdraw(
     request = await request_of(session, msp, request_id)
     if request.requested_by != requester.user_id:
         raise NotAllowed("Only the person who asked can withdraw a request.")
-    won = await request_repo.move(
+    request = await _claim(
         session,
-        msp_id=msp.id,
-        request_id=request.id,
-        from_statuses=[RequestStatus.PENDING.value],
+        msp,
+        request.id,
+        from_status=RequestStatus.PENDING,
         values={"status": RequestStatus.WITHDRAWN.value, "decided_at": now},
     )
-    request = await request_of(session, msp, request_id)
-    if not won:
-        raise _already_decided(request)
     return await conclude(
         session,
         request,
@@ -549,16 +540,13 @@ async def reverse_deletion(
     )
     if request is None:
         raise NotFound("That customer has no scheduled deletion to reverse.")
-    won = await request_repo.move(
+    request = await _claim(
         session,
-        msp_id=msp.id,
-        request_id=request.id,
-        from_statuses=[RequestStatus.SCHEDULED.value],
+        msp,
+        request.id,
+        from_status=RequestStatus.SCHEDULED,
         values={"status": RequestStatus.REVERSED.value, "applied_at": None},
     )
-    request = await request_of(session, msp, request.id)
-    if not won:
-        raise _already_decided(request)
     customer = await customer_of(session, request, lock=True)
     if customer is not None and customer.status == Status.SCHEDULED_DELETION.value:
         before = customer_service.snapshot(customer)
@@ -574,6 +562,29 @@ async def reverse_deletion(
         now=now,
         notifier=notifier,
     )
+
+
+async def _claim(
+    session: AsyncSession,
+    msp: Msp,
+    request_id: int,
+    *,
+    from_status: RequestStatus,
+    values: dict[str, Any],
+) -> ChangeRequest:
+    """Move a request on with a conditional update, so of many people acting at
+    once exactly one wins; the others get AlreadyDecided saying who did what."""
+    won = await request_repo.move(
+        session,
+        msp_id=msp.id,
+        request_id=request_id,
+        from_statuses=[from_status.value],
+        values=values,
+    )
+    request = await request_of(session, msp, request_id)
+    if not won:
+        raise _already_decided(request)
+    return request
 
 
 def _already_decided(request: ChangeRequest) -> AlreadyDecided:
