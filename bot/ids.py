@@ -32,6 +32,7 @@ class CallbackId(StrEnum):
     DENY_REQUEST = "deny_request_modal"
     CONFIRM_DELETION = "confirm_deletion_modal"  # approving a deletion: type the name
     SUBSCRIPTION_FORM = "subscription_modal"
+    ALERT_LIST = "alert_list_modal"  # a digest's "List all", each alert with its menu
 
 
 class ActionId(StrEnum):
@@ -60,6 +61,12 @@ class ActionId(StrEnum):
     REVERSE_DELETION = "reverse_deletion"
     SUBSCRIPTION_NEW = "subscription_new"  # "New subscription" on the list: the modal
     SUBSCRIPTION_REMOVE = "subscription_remove"  # a list row's Remove
+    ALERT_ACKNOWLEDGE = "alert_acknowledge"
+    ALERT_RESOLVE = "alert_resolve"
+    ALERT_SNOOZE = "alert_snooze"  # a select of SNOOZE_HOURS
+    ALERT_OPEN_CUSTOMER = "alert_open_customer"
+    ALERT_ROW_MENU = "alert_row_menu"  # the overflow menu of a listed alert
+    ALERT_LIST_ALL = "alert_list_all"  # a storm digest's "List all"
     FIELD = "value"  # the one input inside each modal block; blocks are told apart by id
 
 
@@ -93,3 +100,5 @@ class BlockId(StrEnum):
     SUBSCRIPTION_EXCLUDED = "subscription_excluded"
     SUBSCRIPTION_KINDS = "subscription_kinds"
     SUBSCRIPTION_QUIET = "subscription_quiet"
+    ALERT_ACTIONS = "alert_actions"
+    ALERT_DIGEST_ACTIONS = "alert_digest_actions"

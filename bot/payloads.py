@@ -12,6 +12,7 @@ from typing import TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from bot.domain.alerts import SNOOZE_HOURS, AlertAction
 from bot.domain.customers import CustomerFilter, ListSort
 from bot.domain.requests import RequestType
 from bot.errors import InvalidInput
@@ -116,3 +117,19 @@ class SubscriptionFormState(Payload):
     shown in, offered first as where the notices go."""
 
     channel: str = Field(default="", max_length=32)
+
+
+class AlertChoice(Payload):
+    """An alert button, a Snooze option or a row menu option: which alert, what to
+    do, and for a snooze how many hours (one of SNOOZE_HOURS)."""
+
+    alert_id: int = Field(ge=1)
+    action: AlertAction
+    hours: int | None = Field(default=None, ge=1, le=max(SNOOZE_HOURS))
+
+
+class AlertListRef(Payload):
+    """A digest's "List all": the alerts it merged (at most a digest's worth), or a
+    `/msp alerts` listing's filter for the same modal."""
+
+    alert_ids: list[int] = Field(default_factory=list, max_length=60)

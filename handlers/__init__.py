@@ -8,6 +8,7 @@ from __future__ import annotations
 from slack_bolt.async_app import AsyncApp
 
 from handlers import (
+    alerts,
     customers,
     dashboard,
     errors,
@@ -26,6 +27,15 @@ def register_all(app: AsyncApp, deps: Deps) -> Listeners:
     middleware.register(app, deps)
     errors.register(app, deps)
     listeners = Listeners(app=app, in_flight=deps.in_flight)
-    for feature in (msp_command, home, dashboard, customers, licence, requests, subscriptions):
+    for feature in (
+        msp_command,
+        home,
+        dashboard,
+        customers,
+        licence,
+        requests,
+        subscriptions,
+        alerts,
+    ):
         feature.register(listeners, deps)
     return listeners

@@ -227,7 +227,7 @@ async def show_list_page(click: Click) -> None:
     """Previous, Next and the sort menu: the list again, in place (message or modal)."""
     page = await _list_page(click.context, click.deps, ListState.decode(click.value))
     if click.in_modal:
-        await _update_in_place(click.client, click.body, views.list_modal(page))
+        await update_in_place(click.client, click.body, views.list_modal(page))
     elif click.respond is not None:
         message = views.list_message(page)
         await click.respond(response_type="ephemeral", replace_original=True, **message.as_kwargs())
@@ -245,8 +245,13 @@ async def act_on_row(click: Click) -> None:
 
 
 async def view_card(click: Click, chosen: RowAction) -> None:
-    """The card: stacked on the modal the list is in, or as a message under the list."""
-    card = await _card_of(click.deps, click.context, chosen.customer_id)
+    await show_card(click, chosen.customer_id)
+
+
+async def show_card(click: Click, customer_id: int) -> None:
+    """The card: stacked on the modal the click came from, or as a message under
+    the message clicked (a list, an alert)."""
+    card = await _card_of(click.deps, click.context, customer_id)
     if click.in_modal:
         await click.client.views_push(
             trigger_id=click.body["trigger_id"], view=views.card_modal(card)
@@ -479,7 +484,7 @@ def _chosen_value(action: dict[str, Any]) -> str | None:
     return action.get("value") or (action.get("selected_option") or {}).get("value")
 
 
-async def _update_in_place(
+async def update_in_place(
     client: AsyncWebClient, body: dict[str, Any], view: dict[str, Any]
 ) -> None:
     """Redraw the modal the click came from. With the hash Slack refuses to replace a

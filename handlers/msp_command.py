@@ -27,7 +27,7 @@ from bot.views.delivery import delivery_message
 from bot.views.help import help_message, unknown_subcommand_notice
 from bot.views.message import Message
 from bot.views.staff import role_change_message, staff_list_message, whoami_message
-from handlers import customers, dashboard, licence, requests, subscriptions
+from handlers import alerts, customers, dashboard, licence, requests, subscriptions
 from handlers.customers import FollowUp, Invocation
 from handlers.deps import Deps
 from handlers.middleware import requester_of
@@ -187,4 +187,5 @@ SUBHANDLERS: dict[Subcommand, Subhandler] = {
     Subcommand.SUBSCRIBE: subscriptions.subscribe_command,
     Subcommand.UNSUBSCRIBE: subscriptions.unsubscribe_command,
     Subcommand.SUBSCRIPTIONS: subscriptions.subscriptions_command,
+    Subcommand.ALERTS: alerts.alerts_command,
 }

@@ -423,6 +423,8 @@ class Alert(Base):
         Index("ix_alerts_msp_id_status_severity", "msp_id", "status", "severity"),
         # A customer's alerts (its card, `/msp alerts CUSTOMER`).
         Index("ix_alerts_customer_id", "customer_id"),
+        # The sweep that wakes snoozed alerts whose snooze is over.
+        Index("ix_alerts_status_snoozed_until", "status", "snoozed_until"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -447,7 +449,9 @@ class Alert(Base):
     acknowledged_by: Mapped[str | None] = mapped_column(String(32), default=None)
     acknowledged_at: Mapped[datetime | None] = mapped_column(default=None)
     snoozed_until: Mapped[datetime | None] = mapped_column(default=None)
+    snoozed_by: Mapped[str | None] = mapped_column(String(32), default=None)
     resolved_at: Mapped[datetime | None] = mapped_column(default=None)
+    resolved_by: Mapped[str | None] = mapped_column(String(32), default=None)  # from Slack
     updated_at: Mapped[datetime]
 
 

@@ -4,12 +4,14 @@ place, quiet hours, reopening, and one MSP's alerts never reaching another's."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
 
 from storage.models import AlertMessage, AlertSubscription, Customer, OutboxItem
 from tests.api_helpers import Tenant, make_tenant, post_json
+from tests.customer_helpers import all_text
 
 PATH = "/api/v1/alerts"
 NOC, SUPPORT, CRITICAL_ONLY, NOT_ACME = "C0NOC", "C0SUPPORT", "C0CRIT", "C0NOTACME"
@@ -84,11 +86,7 @@ async def delivered(db) -> None:
 
 
 def shown(item: OutboxItem) -> str:
-    return "\n".join(
-        element.get("text", "") if isinstance(element, dict) else ""
-        for block in item.payload["blocks"]
-        for element in [block.get("text") or {}, *block.get("elements", [])]
-    )
+    return all_text(item.payload["blocks"])
 
 
 async def test_an_alert_reaches_each_matching_channel_once(backend, client, db, clock):
@@ -152,7 +150,7 @@ async def test_a_resolution_updates_both_and_a_reopening_posts_anew(backend, cli
     assert len({message.alert_id for message in await messages(db)}) == 2
 
 
-async def test_a_person_in_quiet_hours_is_skipped(client, db, clock):
+async def test_a_person_in_quiet_hours_gets_it_when_they_end(client, db, clock):
     tenant = await make_tenant(db, clock)
     hour = clock().hour
     await subscribe(
@@ -164,8 +162,15 @@ async def test_a_person_in_quiet_hours_is_skipped(client, db, clock):
         quiet_end=f"{(hour + 1) % 24:02d}:00",
     )
     await subscribe(db, clock, tenant, "U0AWAKE")
+    before = datetime.now(UTC)
     await send(client, tenant, alert(tenant.accounts["Acme Dental"]))
-    assert [post.payload["channel"] for post in await outbox(db, "post")] == ["U0AWAKE"]
+    posts = {post.payload["channel"]: post for post in await outbox(db, "post")}
+    assert set(posts) == {"U0QUIET", "U0AWAKE"}
+    # Held for the hour's rest: the clock is at hh:00, so quiet ends in an hour.
+    held = posts["U0QUIET"].next_attempt_at.replace(tzinfo=UTC) - before
+    assert timedelta(minutes=59) < held <= timedelta(hours=1, seconds=5)
+    awake = posts["U0AWAKE"].next_attempt_at.replace(tzinfo=UTC) - before
+    assert awake < timedelta(seconds=5)
 
 
 async def test_another_msps_subscriptions_hear_nothing(backend, client, db, clock):

@@ -58,6 +58,7 @@ def test_help_and_role_subcommands_by_role():
         "export",
         "mau",
         "requests",
+        "alerts",
         "subscribe",
         "unsubscribe",
         "subscriptions",

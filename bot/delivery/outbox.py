@@ -7,7 +7,7 @@ delivery worker will send it, after restarts too. Nothing here talks to Slack.
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -24,6 +24,10 @@ class Kind(StrEnum):
     HOME = "home"
     UPLOAD = "upload"
     WEBHOOK = "webhook"  # a signed POST to the MSP's own system, not to Slack
+
+
+# In a post's payload: the outbox key of the message it replies to (not sent to Slack).
+THREAD_KEY = "thread_key"
 
 
 def _now() -> datetime:
@@ -45,6 +49,7 @@ async def _enqueue(
     payload: dict[str, Any],
     content: bytes | None = None,
     coalescible: bool = False,
+    hold: timedelta | None = None,
 ) -> OutboxItem:
     now = _now()
     return await outbox_repo.insert(
@@ -59,7 +64,7 @@ async def _enqueue(
             "coalescible": coalescible,
             "status": "pending",
             "attempts": 0,
-            "next_attempt_at": now,
+            "next_attempt_at": now + hold if hold else now,
             "created_at": now,
             "updated_at": now,
         },
@@ -75,14 +80,27 @@ async def post_message(
     text: str,
     blocks: list[dict[str, Any]] | None = None,
     thread_ts: str | None = None,
+    thread_key: str | None = None,
+    metadata: dict[str, Any] | None = None,
     coalescible: bool = False,
+    hold: timedelta | None = None,
 ) -> OutboxItem:
-    """A message to a channel, or to a person (their user id: Slack opens the DM)."""
+    """A message to a channel, or to a person (their user id: Slack opens the DM).
+
+    `thread_key`: reply in the thread of the message enqueued under that key (its
+    ts is known only once it is sent; without one, the reply is a plain post).
+    `metadata`: Slack message metadata, which a digest reads (bot.delivery.digest).
+    `coalescible`: may be merged with the messages queued behind it in a storm.
+    `hold`: kept back this long (a person's quiet hours)."""
     payload: dict[str, Any] = {"channel": channel, "text": text}
     if blocks:
         payload["blocks"] = blocks
     if thread_ts:
         payload["thread_ts"] = thread_ts
+    if thread_key:
+        payload[THREAD_KEY] = thread_key
+    if metadata:
+        payload["metadata"] = metadata
     return await _enqueue(
         session,
         msp_id=msp_id,
@@ -91,6 +109,7 @@ async def post_message(
         lane=channel,
         payload=payload,
         coalescible=coalescible,
+        hold=hold,
     )
 
 
@@ -102,16 +121,39 @@ async def update_message(
     target_key: str,
     text: str,
     blocks: list[dict[str, Any]] | None = None,
-) -> OutboxItem:
+    skip_if_merged: bool = False,
+    metadata: dict[str, Any] | None = None,
+) -> OutboxItem | None:
     """Change the message enqueued earlier under `target_key`, in place.
 
     If that message has not left yet, it leaves with the new content instead (one
-    message, not a post and an update)."""
+    message, not a post and an update). If it was merged into a digest, there is no
+    message of its own to change: by default the new content is posted; with
+    `skip_if_merged` (alerts, whose digest lists them as they are now) nothing is
+    sent, and its own row keeps the new content. `metadata` refreshes a pending
+    post's (what a digest will read). Returns the item written, if any."""
     target = await outbox_repo.by_key(session, msp_id=msp_id, key=target_key)
     if target is not None and target.status == "pending" and target.kind == Kind.POST:
         target.payload = {**target.payload, "text": text, "blocks": blocks or []}
+        if metadata:
+            target.payload["metadata"] = metadata
         target.updated_at = _now()
         return target
+    merged = target is not None and (
+        target.status == "coalesced" or target.original_payload is not None
+    )
+    if merged and skip_if_merged:
+        assert target is not None
+        if target.original_payload is not None:  # the digest went out in its place
+            target.original_payload = {
+                **target.original_payload,
+                "text": text,
+                "blocks": blocks or [],
+            }
+        else:
+            target.payload = {**target.payload, "text": text, "blocks": blocks or []}
+        target.updated_at = _now()
+        return None
     lane = target.lane if target is not None else f"update:{target_key}"
     payload = {"target_key": target_key, "text": text, "blocks": blocks or []}
     return await _enqueue(

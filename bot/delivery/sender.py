@@ -13,7 +13,7 @@ import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.delivery import webhooks
+from bot.delivery import outbox, webhooks
 from bot.delivery.limits import TierLimiter
 from bot.delivery.outbox import Kind
 from storage.models import OutboxItem
@@ -128,6 +128,7 @@ class Sender:
         await self.tiers.acquire(METHOD_OF_KIND[kind])
         payload: dict[str, Any] = dict(item.payload)
         if kind == Kind.POST:
+            _thread(payload, target)
             response = await self.client.chat_postMessage(**payload)
             return Sent(ts=response.get("ts"), channel=response.get("channel"))
         if kind == Kind.UPDATE:
@@ -145,7 +146,8 @@ class Sender:
             return Failed("target_not_found")
         if target.status == "failed":
             return Failed("target_failed")
-        if target.status == "coalesced" or not target.ts or not target.sent_channel:
+        merged = target.status == "coalesced" or target.original_payload is not None
+        if merged or not target.ts or not target.sent_channel:
             # No single message to change (merged into a digest, or never posted):
             # post the new content so it is not lost.
             channel = target.payload.get("channel") or target.lane
@@ -193,6 +195,21 @@ class Sender:
             ) as response,
         ):
             return classify_webhook(response.status, response.headers)
+
+
+def _thread(payload: dict[str, Any], parent: OutboxItem | None) -> None:
+    """A reply goes into the thread of the message it names, once that was posted
+    on its own (not merged into a digest); otherwise it is a plain post. It is
+    also shown in the channel, so a reopened alert is not buried in a thread."""
+    payload.pop(outbox.THREAD_KEY, None)
+    merged = parent is not None and (
+        parent.status == "coalesced" or parent.original_payload is not None
+    )
+    if parent is None or merged or parent.status != "sent" or not parent.ts:
+        return
+    payload["thread_ts"] = parent.ts
+    payload["channel"] = parent.sent_channel or payload["channel"]
+    payload["reply_broadcast"] = True
 
 
 def classify_webhook(status: int, headers: Mapping[str, Any]) -> Outcome:

@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 
 from bot.delivery import digest
 from bot.delivery.limits import DeliveryLimits, TierLimiter, gcra
-from bot.delivery.outbox import Kind
+from bot.delivery.outbox import THREAD_KEY, Kind
 from bot.delivery.sender import Failed, JoinAndRetry, Outcome, Retry, Sender, Sent
 from storage.engine import Database
 from storage.models import Msp, OutboxItem
@@ -214,15 +214,16 @@ class DeliveryWorker:
             await self._record(item.id, outcome)
 
     async def _context(self, item: OutboxItem) -> tuple[OutboxItem | None, str | None]:
-        """What sending needs besides the item: an update's target message, or the
-        team id a webhook's signing key is derived from."""
-        if item.kind not in (Kind.UPDATE, Kind.WEBHOOK):
+        """What sending needs besides the item: an update's target message, a
+        reply's parent, or the team id a webhook's signing key is derived from."""
+        target_key = item.payload.get("target_key") if item.kind == Kind.UPDATE else None
+        if item.kind == Kind.POST:
+            target_key = item.payload.get(THREAD_KEY)
+        if target_key is None and item.kind != Kind.WEBHOOK:
             return None, None
         async with self.db.unit_of_work() as session:
-            if item.kind == Kind.UPDATE:
-                target = await outbox_repo.by_key(
-                    session, msp_id=item.msp_id, key=item.payload["target_key"]
-                )
+            if target_key is not None:
+                target = await outbox_repo.by_key(session, msp_id=item.msp_id, key=target_key)
                 return target, None
             msp = await session.get(Msp, item.msp_id)
             return None, msp.team_id if msp is not None else None

@@ -57,6 +57,40 @@ class AlertStatus(StrEnum):
         return self is not AlertStatus.RESOLVED
 
 
+class AlertAction(StrEnum):
+    """What staff may do to an alert from Slack (its buttons, `/msp alerts` rows)."""
+
+    ACKNOWLEDGE = "acknowledge"
+    RESOLVE = "resolve"
+    SNOOZE = "snooze"
+
+
+# Snooze lengths the buttons offer, in hours.
+SNOOZE_HOURS = (1, 4, 24)
+
+# The statuses each action may move an alert from. Acknowledging twice, or
+# resolving a resolved alert, is refused with who did it first.
+ACTION_FROM: dict[AlertAction, frozenset[AlertStatus]] = {
+    AlertAction.ACKNOWLEDGE: frozenset({AlertStatus.FIRING, AlertStatus.SNOOZED}),
+    AlertAction.RESOLVE: frozenset(
+        {AlertStatus.FIRING, AlertStatus.ACKNOWLEDGED, AlertStatus.SNOOZED}
+    ),
+    AlertAction.SNOOZE: frozenset(
+        {AlertStatus.FIRING, AlertStatus.ACKNOWLEDGED, AlertStatus.SNOOZED}
+    ),
+}
+ACTION_TO: dict[AlertAction, AlertStatus] = {
+    AlertAction.ACKNOWLEDGE: AlertStatus.ACKNOWLEDGED,
+    AlertAction.RESOLVE: AlertStatus.RESOLVED,
+    AlertAction.SNOOZE: AlertStatus.SNOOZED,
+}
+
+
+def actions_for(status: AlertStatus) -> list[AlertAction]:
+    """What an alert in this status offers (a resolved alert offers nothing)."""
+    return [action for action in AlertAction if status in ACTION_FROM[action]]
+
+
 class ReportedStatus(StrEnum):
     """What a sender may report: an alert fires, or it is over."""
 

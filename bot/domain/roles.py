@@ -61,3 +61,9 @@ def why_role_change_refused(
             return f"Only an owner can change the role of an {current.value}."
         return None
     return "Only owners and admins can change roles."
+
+
+def can_act_on_alerts(role: Role | None) -> bool:
+    """Everyone on staff but viewers may acknowledge, resolve and snooze alerts;
+    members only their assigned customers' (the alert service checks which)."""
+    return role is not None and role is not Role.VIEWER

@@ -34,6 +34,7 @@ class Subcommand(StrEnum):
     SUBSCRIBE = "subscribe"
     UNSUBSCRIBE = "unsubscribe"
     SUBSCRIPTIONS = "subscriptions"
+    ALERTS = "alerts"
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +95,12 @@ CATALOG: tuple[SubcommandSpec, ...] = (
         ROLE_MANAGERS,
     ),
     SubcommandSpec(
+        Subcommand.ALERTS,
+        "alerts [open|all] [CUSTOMER]",
+        "alerts, worst first (Acknowledge, Resolve, Snooze from each row)",
+        ALL_ROLES,
+    ),
+    SubcommandSpec(
         Subcommand.SUBSCRIBE,
         "subscribe [#channel|me] [alerts|trials|mau|requests|digest] [severity>=LEVEL] "
         "[customer=A,B] [not customer=C] [kind=X,Y] [quiet=22:00-07:00]",
@@ -132,6 +139,7 @@ ALIASES: dict[str, Subcommand] = {
     "me": Subcommand.WHOAMI,
     "license": Subcommand.LICENCE,
     "home": Subcommand.DASHBOARD,
+    "alert": Subcommand.ALERTS,
 }
 
 

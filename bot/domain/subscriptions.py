@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import time
+from datetime import datetime, time, timedelta
 from enum import StrEnum
 from typing import Protocol
 
@@ -346,3 +346,17 @@ def in_quiet_hours(start: str | None, end: str | None, local_time: time) -> bool
     if begins < ends:
         return begins <= moment < ends
     return moment >= begins or moment < ends
+
+
+def quiet_hours_end(start: str | None, end: str | None, local_now: datetime) -> datetime | None:
+    """When quiet hours that hold at `local_now` (aware, in the person's zone) end;
+    None when they do not hold. What arrives meanwhile is delivered then."""
+    if not in_quiet_hours(start, end, local_now.timetz()):
+        return None
+    assert end is not None
+    ends = time.fromisoformat(end)
+    # Wall-clock arithmetic in the zone, so the end stays at its hour across DST.
+    candidate = local_now.replace(hour=ends.hour, minute=ends.minute, second=0, microsecond=0)
+    if candidate <= local_now:
+        candidate += timedelta(days=1)
+    return candidate

@@ -10,15 +10,15 @@ talks to Slack: the messages go through the `AlertNotifier` the caller hands in.
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.alerts import AlertLink, AlertStatus, Severity
-from bot.domain.subscriptions import Topic, in_quiet_hours, matches
+from bot.domain.subscriptions import Topic, matches, quiet_hours_end
 from bot.services.subscriptions import PERSON
 from storage.models import Alert, AlertMessage, AlertSubscription, Msp
 from storage.repositories import alerts as alert_repo
@@ -42,13 +42,34 @@ class AlertInfo:
     links: tuple[AlertLink, ...]
     acknowledged_by: str | None
     snoozed_until: datetime | None
+    snoozed_by: str | None = None
+    resolved_by: str | None = None
+    reopened: int = 0  # how many times this key was resolved before this alert
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    """One conversation an alert goes to: when (a person in quiet hours gets it when
+    they end), and the earlier message of its key there, if any (a reopened alert
+    replies in that thread)."""
+
+    channel: str
+    # How long to hold it: business time runs on the injected clock, delivery on
+    # real time, so the outbox is told a delay rather than a moment.
+    hold: timedelta | None = None
+    thread_of: str | None = None  # the outbox key of the earlier message
 
 
 class AlertNotifier(Protocol):
     """How alerts reach Slack; bot.delivery.alert_messages has the outbox one."""
 
     async def posted(
-        self, session: AsyncSession, *, msp_id: int, alert: AlertInfo, conversations: Sequence[str]
+        self,
+        session: AsyncSession,
+        *,
+        msp_id: int,
+        alert: AlertInfo,
+        recipients: Sequence[Recipient],
     ) -> dict[str, str]:
         """Post the alert to each conversation; the outbox key of each message."""
         ...
@@ -75,6 +96,9 @@ def info_of(alert: Alert) -> AlertInfo:
         links=tuple(AlertLink(link["url"], link["label"]) for link in alert.links),
         acknowledged_by=alert.acknowledged_by,
         snoozed_until=alert.snoozed_until,
+        snoozed_by=alert.snoozed_by,
+        resolved_by=alert.resolved_by,
+        reopened=alert.reopened,
     )
 
 
@@ -144,13 +168,16 @@ async def _post(
     local = now.astimezone(ZoneInfo(msp.timezone if msp is not None else "UTC"))
     rows: list[dict[str, Any]] = []
     for alert in alerts:
-        conversations = recipients(subscriptions, alert, local_time=local)
-        if not conversations:
+        to = recipients(subscriptions, alert, local_now=local)
+        if not to:
             continue
+        if alert.reopened:
+            threads = await alert_repo.earlier_messages(
+                session, msp_id=msp_id, dedup_key=alert.dedup_key, before_id=alert.id
+            )
+            to = [replace(r, thread_of=threads.get(r.channel)) for r in to]
         info = info_of(alert)
-        posted = await notifier.posted(
-            session, msp_id=msp_id, alert=info, conversations=conversations
-        )
+        posted = await notifier.posted(session, msp_id=msp_id, alert=info, recipients=to)
         rows += [
             {"alert_id": alert.id, "channel": channel, "outbox_key": key, "created_at": now}
             for channel, key in posted.items()
@@ -159,13 +186,12 @@ async def _post(
 
 
 def recipients(
-    subscriptions: Sequence[AlertSubscription], alert: Alert, *, local_time: datetime
-) -> list[str]:
-    """The conversations an alert goes to, each once, in subscription order.
-
-    Known gap (for the scheduler issue): a person in their quiet hours is skipped,
-    not told later; and quiet hours are read in the MSP's time zone, not theirs."""
-    conversations: dict[str, None] = {}
+    subscriptions: Sequence[AlertSubscription], alert: Alert, *, local_now: datetime
+) -> list[Recipient]:
+    """The conversations an alert goes to, each once, in subscription order; a
+    person in quiet hours gets it when they end (the earliest end, if two of their
+    subscriptions match). Quiet hours are read in the MSP's time zone."""
+    conversations: dict[str, datetime | None] = {}
     for subscription in subscriptions:
         if not matches(
             subscription,
@@ -175,9 +201,15 @@ def recipients(
             kind=alert.kind,
         ):
             continue
-        if subscription.target_kind == PERSON and in_quiet_hours(
-            subscription.quiet_start, subscription.quiet_end, local_time.time()
-        ):
-            continue
-        conversations[subscription.target] = None
-    return list(conversations)
+        later = None
+        if subscription.target_kind == PERSON:
+            later = quiet_hours_end(subscription.quiet_start, subscription.quiet_end, local_now)
+        target = subscription.target
+        if target in conversations:
+            earlier = conversations[target]
+            later = None if earlier is None or later is None else min(earlier, later)
+        conversations[target] = later
+    return [
+        Recipient(channel, hold=deliver_at - local_now if deliver_at else None)
+        for channel, deliver_at in conversations.items()
+    ]

@@ -338,7 +338,9 @@ def _new_row(item: MatchedAlert, ctx: _Context, *, reopened: int) -> dict[str, A
         "acknowledged_by": None,
         "acknowledged_at": None,
         "snoozed_until": None,
+        "snoozed_by": None,
         "resolved_at": None,
+        "resolved_by": None,
         "updated_at": ctx.now,
     }
 

@@ -37,3 +37,6 @@ class AuditAction(StrEnum):
     REQUEST_REVERSED = "request.reversed"
     ALERT_CREATED = "alert.created"
     ALERT_RESOLVED = "alert.resolved"
+    ALERT_ACKNOWLEDGED = "alert.acknowledged"
+    ALERT_SNOOZED = "alert.snoozed"
+    ALERT_WOKEN = "alert.snooze_ended"

@@ -1,13 +1,42 @@
-"""An alert as its subscribers see it: one message per conversation, updated in
-place as the alert repeats, changes state or is resolved."""
+"""Alerts on screen: the message each subscribed conversation gets (updated in
+place as the alert repeats, changes state or is resolved, with Acknowledge,
+Resolve, Snooze and Open customer), `/msp alerts`, a storm digest and its "List
+all" modal. Pure functions; titles, details and names are the senders' text, so
+they are escaped."""
 
 from __future__ import annotations
 
-from slack_sdk.models.blocks import Block, ContextBlock, MarkdownTextObject, SectionBlock
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
 
-from bot.domain.alerts import AlertLink, AlertStatus, Severity
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    ContextBlock,
+    DividerBlock,
+    HeaderBlock,
+    MarkdownTextObject,
+    Option,
+    OverflowMenuElement,
+    SectionBlock,
+    StaticSelectElement,
+)
+
+from bot.domain.alerts import (
+    SNOOZE_HOURS,
+    AlertAction,
+    AlertLink,
+    AlertStatus,
+    Severity,
+    actions_for,
+)
+from bot.ids import ActionId, BlockId, CallbackId
+from bot.payloads import AlertChoice, AlertListRef, CustomerRef
 from bot.services.alert_routing import AlertInfo
 from bot.views.message import Message
+from bot.views.modal import modal
 from bot.views.mrkdwn import escape, mention, number
 from bot.views.request_history import stamp
 
@@ -33,8 +62,78 @@ def alert_message(alert: AlertInfo) -> Message:
         blocks.append(SectionBlock(text=MarkdownTextObject(text=_details(alert.details))))
     if alert.links:
         blocks.append(ContextBlock(elements=[MarkdownTextObject(text=_links(alert.links))]))
-    text = f"{alert.severity.value.upper()} {alert.title} ({alert.customer_name})"
-    return Message.of(text, blocks)
+    buttons = _buttons(alert)
+    if buttons:
+        blocks.append(
+            ActionsBlock(block_id=f"{BlockId.ALERT_ACTIONS}.{alert.id}", elements=buttons)
+        )
+    return Message.of(_fallback(alert), blocks)
+
+
+def _fallback(alert: AlertInfo) -> str:
+    return f"{alert.severity.value.upper()} {alert.title} ({alert.customer_name})"
+
+
+def message_metadata(alert: AlertInfo) -> dict[str, Any]:
+    """Slack message metadata on each alert post: what a storm digest needs to sum
+    the alerts up (bot.delivery.digest), without reading the database."""
+    return {
+        "event_type": ALERT_EVENT,
+        "event_payload": {
+            "alert_id": alert.id,
+            "severity": alert.severity.value,
+            "customer": alert.customer_name[:80],
+            "title": alert.title[:MAX_DIGEST_TITLE],
+        },
+    }
+
+
+ALERT_EVENT = "msp_alert"
+MAX_DIGEST_TITLE = 120
+
+
+def _choice(alert: AlertInfo, action: AlertAction, hours: int | None = None) -> str:
+    return AlertChoice(alert_id=alert.id, action=action, hours=hours).encode()
+
+
+def _snooze_label(hours: int) -> str:
+    return "1 hour" if hours == 1 else f"{hours} hours"
+
+
+def _buttons(alert: AlertInfo) -> list[Any]:
+    """Acknowledge, Resolve and Snooze while they apply; Open customer always."""
+    allowed = actions_for(alert.status)
+    elements: list[Any] = [
+        ButtonElement(text=label, action_id=action_id, value=_choice(alert, action), style=style)
+        for action, label, action_id, style in (
+            (AlertAction.ACKNOWLEDGE, "Acknowledge", ActionId.ALERT_ACKNOWLEDGE, "primary"),
+            (AlertAction.RESOLVE, "Resolve", ActionId.ALERT_RESOLVE, None),
+        )
+        if action in allowed
+    ]
+    if AlertAction.SNOOZE in allowed:
+        elements.append(
+            StaticSelectElement(
+                placeholder="Snooze…",
+                action_id=ActionId.ALERT_SNOOZE,
+                options=[
+                    Option(
+                        text=_snooze_label(hours),
+                        value=_choice(alert, AlertAction.SNOOZE, hours),
+                    )
+                    for hours in SNOOZE_HOURS
+                ],
+            )
+        )
+    if alert.customer_id is not None:
+        elements.append(
+            ButtonElement(
+                text="Open customer",
+                action_id=ActionId.ALERT_OPEN_CUSTOMER,
+                value=CustomerRef(customer_id=alert.customer_id).encode(),
+            )
+        )
+    return elements
 
 
 def _headline(alert: AlertInfo) -> str:
@@ -58,11 +157,15 @@ def _status_line(alert: AlertInfo) -> str:
         case AlertStatus.ACKNOWLEDGED if alert.acknowledged_by:
             return f":eyes: Acknowledged by {mention(alert.acknowledged_by)}"
         case AlertStatus.SNOOZED if alert.snoozed_until is not None:
-            return f":zzz: Snoozed until {stamp(alert.snoozed_until)}"
+            who = f" by {mention(alert.snoozed_by)}" if alert.snoozed_by else ""
+            return f":zzz: Snoozed{who} until {stamp(alert.snoozed_until)}"
+        case AlertStatus.RESOLVED if alert.resolved_by:
+            return f":white_check_mark: Resolved by {mention(alert.resolved_by)}"
         case AlertStatus.RESOLVED:
             return ":white_check_mark: Resolved"
         case _:
-            return f":rotating_light: {alert.status.value.capitalize()}"
+            fired = "Firing again" if alert.reopened else "Firing"
+            return f":rotating_light: {fired}"
 
 
 def _details(details: str) -> str:
@@ -80,3 +183,177 @@ def _links(links: tuple[AlertLink, ...]) -> str:
         label = link.label.replace("|", "/")[:MAX_SHOWN_LABEL]
         shown.append(f"<{escape(link.url)}|{escape(label)}>")
     return " · ".join(shown)
+
+
+# ---------------------------------------------------------------- listed alerts
+
+
+def _row_menu(alert: AlertInfo) -> OverflowMenuElement | None:
+    """The same choices as an alert message's buttons, folded into one menu."""
+    options: list[Option] = []
+    allowed = actions_for(alert.status)
+    if AlertAction.ACKNOWLEDGE in allowed:
+        options.append(Option(text="Acknowledge", value=_choice(alert, AlertAction.ACKNOWLEDGE)))
+    if AlertAction.RESOLVE in allowed:
+        options.append(Option(text="Resolve", value=_choice(alert, AlertAction.RESOLVE)))
+    if AlertAction.SNOOZE in allowed:
+        options += [
+            Option(
+                text=f"Snooze {_snooze_label(hours)}",
+                value=_choice(alert, AlertAction.SNOOZE, hours),
+            )
+            for hours in SNOOZE_HOURS
+        ]
+    if not options:
+        return None
+    return OverflowMenuElement(action_id=ActionId.ALERT_ROW_MENU, options=options)
+
+
+def alert_row(alert: AlertInfo) -> SectionBlock:
+    """One alert as a list row: the headline, its state, and a menu to act on it."""
+    text = f"{_headline(alert)}\n{_facts(alert)} · #{alert.id}"
+    return SectionBlock(text=MarkdownTextObject(text=text), accessory=_row_menu(alert))
+
+
+def severity_counts(counts: dict[str, int]) -> str:
+    """`2 critical · 5 high`, worst first, severities with none left out."""
+    shown = [
+        f"{SEVERITY_EMOJI[severity]} {number(counts[severity.value])} {severity.value}"
+        for severity in Severity
+        if counts.get(severity.value)
+    ]
+    return " · ".join(shown) or "none"
+
+
+def alerts_message(
+    *,
+    alerts: Sequence[AlertInfo],
+    by_severity: dict[str, int],
+    open_only: bool,
+    customer_name: str | None,
+) -> Message:
+    """`/msp alerts [open|all] [CUSTOMER]`: the worst and newest first."""
+    which = "Open alerts" if open_only else "Alerts"
+    about = f" for {escape(customer_name)}" if customer_name else ""
+    total = sum(by_severity.values())
+    blocks: list[Block] = [
+        HeaderBlock(text=f"{which}{' for ' + customer_name if customer_name else ''}"[:150]),
+        ContextBlock(elements=[MarkdownTextObject(text=severity_counts(by_severity))]),
+    ]
+    if not alerts:
+        quiet = "Nothing is open" if open_only else "No alerts yet"
+        blocks.append(
+            SectionBlock(text=MarkdownTextObject(text=f":white_check_mark: {quiet}{about}."))
+        )
+    blocks += [alert_row(alert) for alert in alerts]
+    if total > len(alerts):
+        more = (
+            f"Showing the {len(alerts)} worst and newest of {number(total)}. "
+            "Name a customer to narrow it: `/msp alerts open CUSTOMER`."
+        )
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=more)]))
+    return Message.of(f"{which}{about}: {total}", blocks)
+
+
+def acted_message(alert: AlertInfo) -> Message:
+    """What a click on a listed alert did (the listing itself is ephemeral)."""
+    text = f"{_status_line(alert)}: *{escape(alert.title)}* ({escape(alert.customer_name)})"
+    return Message.of(text, [SectionBlock(text=MarkdownTextObject(text=text))])
+
+
+# ---------------------------------------------------------------- storm digests
+
+
+def digest_message(entries: Sequence[dict[str, Any]]) -> Message:
+    """Many alerts queued for one busy conversation, as one message: counts by
+    severity and customer, the worst few, and "List all" for every one of them.
+    `entries` are the alerts' message metadata payloads (see message_metadata)."""
+    count = len(entries)
+    severities = Counter(str(entry.get("severity", "")) for entry in entries)
+    customers = Counter(str(entry.get("customer", "")) or "No customer" for entry in entries)
+    ranked = sorted(
+        enumerate(entries),
+        key=lambda pair: (-_rank_of(pair[1]), pair[0]),
+    )
+    worst = [entry for _index, entry in ranked[:DIGEST_WORST]]
+    top = customers.most_common(DIGEST_CUSTOMERS)
+    by_customer = ", ".join(f"{escape(name)} {number(n)}" for name, n in top)
+    if len(customers) > len(top):
+        by_customer += f" and {number(len(customers) - len(top))} more customers"
+    blocks: list[Block] = [
+        HeaderBlock(text=f"{count} alerts while this channel was busy"),
+        SectionBlock(
+            text=MarkdownTextObject(
+                text=f"{severity_counts(dict(severities))}\n*By customer:* {by_customer}"
+            )
+        ),
+        DividerBlock(),
+        SectionBlock(
+            text=MarkdownTextObject(text="*Worst:*\n" + "\n".join(_digest_line(e) for e in worst))
+        ),
+        ActionsBlock(
+            block_id=BlockId.ALERT_DIGEST_ACTIONS,
+            elements=[
+                ButtonElement(
+                    text=f"List all {count}",
+                    action_id=ActionId.ALERT_LIST_ALL,
+                    value=AlertListRef(alert_ids=[int(e["alert_id"]) for e in entries]).encode(),
+                    style="primary",
+                )
+            ],
+        ),
+        ContextBlock(
+            elements=[
+                MarkdownTextObject(
+                    text="Counts as they were queued; *List all* shows each alert as it is now, "
+                    "to acknowledge, resolve or snooze it."
+                )
+            ]
+        ),
+    ]
+    worst_text = "; ".join(str(entry.get("title", ""))[:60] for entry in worst)
+    return Message.of(f"{count} alerts: {worst_text}", blocks)
+
+
+DIGEST_WORST = 5
+DIGEST_CUSTOMERS = 5
+
+
+def _rank_of(entry: dict[str, Any]) -> int:
+    try:
+        return Severity(str(entry.get("severity"))).rank
+    except ValueError:
+        return 0
+
+
+def _digest_line(entry: dict[str, Any]) -> str:
+    try:
+        emoji = SEVERITY_EMOJI[Severity(str(entry.get("severity")))]
+    except ValueError:
+        emoji = SEVERITY_EMOJI[Severity.INFO]
+    customer = escape(str(entry.get("customer", ""))) or "No customer"
+    return f"{emoji} {escape(str(entry.get('title', '')))} · {customer}"
+
+
+def alert_list_modal(alerts: Sequence[AlertInfo], ref: AlertListRef) -> dict[str, Any]:
+    """A digest's "List all": every alert it merged, as it is now, with its menu."""
+    blocks: list[Block] = [
+        ContextBlock(elements=[MarkdownTextObject(text=severity_counts(_counted(alerts)))])
+    ]
+    if not alerts:
+        blocks.append(
+            SectionBlock(text=MarkdownTextObject(text="None of these alerts is yours to see."))
+        )
+    blocks += [alert_row(alert) for alert in alerts]
+    return modal(
+        callback_id=CallbackId.ALERT_LIST,
+        title=f"{len(alerts)} alerts",
+        blocks=blocks,
+        submit=None,
+        close="Close",
+        metadata=ref.encode(),
+    )
+
+
+def _counted(alerts: Sequence[AlertInfo]) -> dict[str, int]:
+    return dict(Counter(alert.severity.value for alert in alerts))

@@ -13,6 +13,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.delivery.home_tabs import refresh_stale_home_tabs
+from scheduler.jobs.alerts import wake_snoozed_alerts
 from scheduler.jobs.outbox_retention import prune_outbox
 from scheduler.jobs.requests import apply_scheduled_changes, expire_pending_requests
 from storage.engine import Database
@@ -22,6 +23,7 @@ from storage.engine import Database
 class JobSettings:
     home_refresh_seconds: float = 5.0
     request_sweep_seconds: float = 300.0
+    snooze_sweep_seconds: float = 60.0  # a snooze ends within a minute of its time
 
 
 def register_jobs(
@@ -46,10 +48,15 @@ def register_jobs(
         id="prune_outbox",
         replace_existing=True,
     )
-    for job in (apply_scheduled_changes, expire_pending_requests):
+    sweeps = (
+        (apply_scheduled_changes, settings.request_sweep_seconds),
+        (expire_pending_requests, settings.request_sweep_seconds),
+        (wake_snoozed_alerts, settings.snooze_sweep_seconds),
+    )
+    for job, seconds in sweeps:
         scheduler.add_job(
             job,
-            IntervalTrigger(seconds=settings.request_sweep_seconds),
+            IntervalTrigger(seconds=seconds),
             kwargs={"db": db, "clock": clock, "wake": wake_delivery},
             id=job.__name__,
             replace_existing=True,

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, case, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Alert, AlertMessage
+from storage.models import Alert, AlertMessage, CustomerAssignment
+from storage.repositories._conditional import move_if_status
 
 # The predicate of the partial unique index uq_alerts_open_dedup_key, as the
 # upsert must name it for the database to pick that index as its arbiter.
@@ -156,3 +158,119 @@ async def add_messages(session: AsyncSession, rows: Sequence[dict[str, Any]]) ->
     """Where new alerts were posted; the unique (alert_id, channel) keeps one each."""
     if rows:
         await session.execute(AlertMessage.__table__.insert(), list(rows))
+
+
+async def get(session: AsyncSession, *, msp_id: int, alert_id: int) -> Alert | None:
+    """One of the MSP's alerts, read afresh (after a conditional update)."""
+    return await session.scalar(
+        select(Alert)
+        .where(Alert.msp_id == msp_id, Alert.id == alert_id)
+        .execution_options(populate_existing=True)
+    )
+
+
+async def move(
+    session: AsyncSession,
+    *,
+    msp_id: int,
+    alert_id: int,
+    from_statuses: Collection[str],
+    values: Mapping[str, Any],
+) -> bool:
+    """Change an alert only if it is still in one of `from_statuses`: of two people
+    clicking at once, one wins and the other is told what happened."""
+    return await move_if_status(
+        session, Alert, msp_id=msp_id, row_id=alert_id, from_statuses=from_statuses, values=values
+    )
+
+
+async def wake_snoozed(
+    session: AsyncSession, *, now: datetime, limit: int
+) -> list[tuple[int, int]]:
+    """Snoozed alerts whose snooze is over go back to firing; (msp id, alert id) of
+    each, oldest snooze first. Conditional on the status, so two replicas sweeping
+    at once wake each alert once."""
+    due = (
+        await session.execute(
+            select(Alert.msp_id, Alert.id)
+            .where(Alert.status == "snoozed", Alert.snoozed_until <= now)
+            .order_by(Alert.snoozed_until, Alert.id)
+            .limit(limit)
+        )
+    ).all()
+    woken: list[tuple[int, int]] = []
+    for msp_id, alert_id in due:
+        if await move(
+            session,
+            msp_id=msp_id,
+            alert_id=alert_id,
+            from_statuses=["snoozed"],
+            values={"status": "firing", "snoozed_until": None, "updated_at": now},
+        ):
+            woken.append((msp_id, alert_id))
+    return woken
+
+
+async def earlier_messages(
+    session: AsyncSession, *, msp_id: int, dedup_key: str, before_id: int
+) -> dict[str, str]:
+    """The newest message of each conversation for this key's earlier (resolved)
+    alerts: a reopened alert replies in that thread."""
+    rows = (
+        await session.execute(
+            select(AlertMessage.channel, AlertMessage.outbox_key)
+            .join(Alert, Alert.id == AlertMessage.alert_id)
+            .where(Alert.msp_id == msp_id, Alert.dedup_key == dedup_key, Alert.id < before_id)
+            .order_by(AlertMessage.id)
+        )
+    ).all()
+    return {channel: key for channel, key in rows}
+
+
+@dataclass(frozen=True, slots=True)
+class AlertFilter:
+    """Which alerts a listing shows: open ones (or all), one customer's (or all), and
+    for members only their assigned customers'."""
+
+    open_only: bool = True
+    customer_id: int | None = None
+    assigned_to: str | None = None
+
+
+async def listing(
+    session: AsyncSession,
+    *,
+    msp_id: int,
+    where: AlertFilter,
+    ranks: Mapping[str, int],
+    limit: int,
+) -> tuple[list[Alert], dict[str, int]]:
+    """The worst and newest alerts first, and how many match by severity."""
+    conditions: list[Any] = [Alert.msp_id == msp_id]
+    if where.open_only:
+        conditions.append(Alert.status != RESOLVED)
+    if where.customer_id is not None:
+        conditions.append(Alert.customer_id == where.customer_id)
+    if where.assigned_to is not None:
+        conditions.append(
+            Alert.customer_id.in_(
+                select(CustomerAssignment.customer_id).where(
+                    CustomerAssignment.slack_user_id == where.assigned_to
+                )
+            )
+        )
+    rows = await session.scalars(
+        select(Alert)
+        .where(*conditions)
+        .order_by(
+            (Alert.status == RESOLVED).asc(),
+            _rank(Alert.severity, ranks).desc(),
+            Alert.last_seen_at.desc(),
+            Alert.id.desc(),
+        )
+        .limit(limit)
+    )
+    counts = await session.execute(
+        select(Alert.severity, func.count()).where(*conditions).group_by(Alert.severity)
+    )
+    return list(rows.all()), {severity: int(count) for severity, count in counts.all()}

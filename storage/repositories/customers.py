@@ -223,3 +223,15 @@ async def bump_version(
 
 async def delete_customer(session: AsyncSession, *, customer_id: int) -> None:
     await session.execute(delete(Customer).where(Customer.id == customer_id))
+
+
+async def assigned_among(
+    session: AsyncSession, *, msp_id: int, customer_ids: set[int], user_id: str
+) -> set[int]:
+    """Which of these customers are assigned to this person."""
+    if not customer_ids:
+        return set()
+    rows = await session.scalars(
+        select(Customer.id).where(Customer.id.in_(sorted(customer_ids)), *visible(msp_id, user_id))
+    )
+    return set(rows.all())

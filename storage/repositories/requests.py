@@ -8,10 +8,11 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import ChangeRequest, Customer, CustomerAssignment
+from storage.repositories._conditional import move_if_status
 
 
 async def add(session: AsyncSession, request: ChangeRequest) -> ChangeRequest:
@@ -36,17 +37,14 @@ async def move(
 ) -> bool:
     """Change a request only if it is still in one of `from_statuses`: of two
     transactions trying at once, exactly one gets True."""
-    result = await session.execute(
-        update(ChangeRequest)
-        .where(
-            ChangeRequest.id == request_id,
-            ChangeRequest.msp_id == msp_id,
-            ChangeRequest.status.in_(list(from_statuses)),
-        )
-        .values(**values)
-        .execution_options(synchronize_session=False)
+    return await move_if_status(
+        session,
+        ChangeRequest,
+        msp_id=msp_id,
+        row_id=request_id,
+        from_statuses=from_statuses,
+        values=values,
     )
-    return result.rowcount == 1  # type: ignore[attr-defined]
 
 
 async def lock_customer(session: AsyncSession, *, msp_id: int, customer_id: int) -> None:

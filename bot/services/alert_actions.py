@@ -1,0 +1,243 @@
+"""Acting on alerts from Slack (issue 7 part 5): acknowledge, resolve, snooze; the
+sweep that wakes snoozed alerts; and `/msp alerts`, the listing.
+
+Every action is a conditional update on the alert's status, so of two people
+clicking at once one wins and the other is told who did what. The winner's change
+updates every message of the alert in every conversation (through the notifier)
+and is audited. Viewers cannot act; members only on their assigned customers'.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.domain.alerts import ACTION_FROM, ACTION_TO, SNOOZE_HOURS, AlertAction, AlertStatus
+from bot.domain.roles import Role, can_act_on_alerts
+from bot.errors import BotError, InvalidInput, NotAllowed, NotFound
+from bot.services import alert_routing, audit
+from bot.services.alert_routing import AlertInfo, AlertNotifier, info_of
+from bot.services.alerts import SEVERITY_RANKS
+from bot.services.tenancy import Requester
+from storage.models import Alert
+from storage.repositories import alerts as alert_repo
+from storage.repositories import audit as audit_repo
+from storage.repositories import customers as customer_repo
+from storage.repositories import msps as msp_repo
+from storage.repositories import usage as usage_repo
+
+LISTING_LIMIT = 20  # rows of `/msp alerts`; each is a section, so far below 50 blocks
+WAKE_BATCH = 500
+
+AUDITED = {
+    AlertAction.ACKNOWLEDGE: audit.AuditAction.ALERT_ACKNOWLEDGED,
+    AlertAction.RESOLVE: audit.AuditAction.ALERT_RESOLVED,
+    AlertAction.SNOOZE: audit.AuditAction.ALERT_SNOOZED,
+}
+
+
+class AlreadyHandled(BotError):
+    """Someone else changed the alert first; `info` is the alert as it now is."""
+
+    def __init__(self, message: str, *, info: AlertInfo) -> None:
+        super().__init__(message)
+        self.info = info
+
+
+async def act(
+    session: AsyncSession,
+    *,
+    requester: Requester,
+    alert_id: int,
+    action: AlertAction,
+    hours: int | None,
+    now: datetime,
+    notifier: AlertNotifier,
+) -> AlertInfo:
+    """Do `action` to the alert once; raises AlreadyHandled when it was done (or the
+    alert resolved) by someone else first."""
+    if not can_act_on_alerts(requester.role):
+        raise NotAllowed("Viewers can see alerts but not acknowledge, resolve or snooze them.")
+    alert = await _alert_of(session, requester, alert_id)
+    await _check_may_act(session, requester, alert)
+    values = _values(action, hours=hours, user_id=requester.user_id, now=now)
+    before = {"status": alert.status}
+    won = await alert_repo.move(
+        session,
+        msp_id=requester.msp_id,
+        alert_id=alert.id,
+        from_statuses=[status.value for status in ACTION_FROM[action]],
+        values=values,
+    )
+    alert = await _alert_of(session, requester, alert_id)
+    if not won:
+        raise AlreadyHandled(already_handled_text(alert, action), info=info_of(alert))
+    await audit_repo.append(
+        session,
+        msp_id=requester.msp_id,
+        actor=requester.user_id,
+        action=AUDITED[action],
+        entity_type="alert",
+        entity_id=str(alert.id),
+        before=before,
+        after=_audited(alert),
+        at=now,
+    )
+    await alert_routing.update_messages(
+        session, msp_id=requester.msp_id, alerts=[alert], notifier=notifier
+    )
+    await msp_repo.mark_home_stale(session, msp_id=requester.msp_id, now=now)
+    return info_of(alert)
+
+
+def _values(
+    action: AlertAction, *, hours: int | None, user_id: str, now: datetime
+) -> dict[str, Any]:
+    values: dict[str, Any] = {"status": ACTION_TO[action].value, "updated_at": now}
+    match action:
+        case AlertAction.ACKNOWLEDGE:
+            values |= {"acknowledged_by": user_id, "acknowledged_at": now, "snoozed_until": None}
+        case AlertAction.RESOLVE:
+            values |= {"resolved_by": user_id, "resolved_at": now, "snoozed_until": None}
+        case AlertAction.SNOOZE:
+            if hours not in SNOOZE_HOURS:
+                choices = ", ".join(f"{h} h" for h in SNOOZE_HOURS)
+                raise InvalidInput(f"Snooze for one of: {choices}.")
+            values |= {"snoozed_by": user_id, "snoozed_until": now + timedelta(hours=hours)}
+    return values
+
+
+def already_handled_text(alert: Alert, action: AlertAction) -> str:
+    """Why an action did nothing: what happened to the alert, and who did it."""
+    status = AlertStatus(alert.status)
+    if status is AlertStatus.RESOLVED:
+        who = f" by <@{alert.resolved_by}>" if alert.resolved_by else " by its sender"
+        return f"This alert was already resolved{who}. Nothing was changed."
+    if status is AlertStatus.ACKNOWLEDGED and action is AlertAction.ACKNOWLEDGE:
+        who = f" by <@{alert.acknowledged_by}>" if alert.acknowledged_by else ""
+        return f"This alert was already acknowledged{who}. Nothing was changed."
+    return f"This alert is {status.value} now. Nothing was changed."
+
+
+async def _alert_of(session: AsyncSession, requester: Requester, alert_id: int) -> Alert:
+    alert = await alert_repo.get(session, msp_id=requester.msp_id, alert_id=alert_id)
+    if alert is None:
+        raise NotFound("That alert does not exist in this MSP.")
+    return alert
+
+
+async def _check_may_act(session: AsyncSession, requester: Requester, alert: Alert) -> None:
+    if requester.role is not Role.MEMBER:
+        return
+    assigned = (
+        alert.customer_id is not None
+        and await customer_repo.get(
+            session,
+            msp_id=requester.msp_id,
+            customer_id=alert.customer_id,
+            assigned_to=requester.user_id,
+        )
+        is not None
+    )
+    if not assigned:
+        raise NotAllowed("Members can act only on alerts of the customers assigned to them.")
+
+
+def _audited(alert: Alert) -> dict[str, Any]:
+    return {
+        "status": alert.status,
+        "dedup_key": alert.dedup_key,
+        "snoozed_until": alert.snoozed_until.isoformat() if alert.snoozed_until else None,
+    }
+
+
+# ---------------------------------------------------------------- the snooze sweep
+
+
+async def wake_snoozed(session: AsyncSession, *, now: datetime, notifier: AlertNotifier) -> int:
+    """Snoozes that are over: the alert fires again, its messages say so. Returns
+    how many woke (a batch at a time; the next run takes the rest)."""
+    woken = await alert_repo.wake_snoozed(session, now=now, limit=WAKE_BATCH)
+    by_msp: dict[int, set[int]] = {}
+    for msp_id, alert_id in woken:
+        by_msp.setdefault(msp_id, set()).add(alert_id)
+    events = [
+        {
+            "msp_id": msp_id,
+            "actor": audit.SYSTEM_ACTOR,
+            "action": audit.AuditAction.ALERT_WOKEN.value,
+            "entity_type": "alert",
+            "entity_id": str(alert_id),
+            "after": {"status": AlertStatus.FIRING.value},
+            "created_at": now,
+        }
+        for msp_id, alert_id in woken
+    ]
+    await usage_repo.append_audit_events(session, events)
+    for msp_id, ids in by_msp.items():
+        alerts = await alert_repo.by_ids(session, msp_id=msp_id, ids=ids)
+        await alert_routing.update_messages(
+            session, msp_id=msp_id, alerts=alerts, notifier=notifier
+        )
+        await msp_repo.mark_home_stale(session, msp_id=msp_id, now=now)
+    return len(woken)
+
+
+# ---------------------------------------------------------------- `/msp alerts`
+
+
+@dataclass(frozen=True, slots=True)
+class AlertListing:
+    alerts: list[AlertInfo]
+    by_severity: dict[str, int]  # how many match, by severity (beyond the rows shown)
+    open_only: bool
+    customer_name: str | None  # the customer asked about, if any
+
+    @property
+    def total(self) -> int:
+        return sum(self.by_severity.values())
+
+
+async def list_alerts(
+    session: AsyncSession,
+    *,
+    requester: Requester,
+    open_only: bool,
+    customer_id: int | None,
+    customer_name: str | None,
+) -> AlertListing:
+    """The alerts a person may see (members: their assigned customers'), worst first."""
+    where = alert_repo.AlertFilter(
+        open_only=open_only,
+        customer_id=customer_id,
+        assigned_to=requester.user_id if requester.role is Role.MEMBER else None,
+    )
+    rows, counts = await alert_repo.listing(
+        session, msp_id=requester.msp_id, where=where, ranks=SEVERITY_RANKS, limit=LISTING_LIMIT
+    )
+    return AlertListing(
+        alerts=[info_of(row) for row in rows],
+        by_severity=counts,
+        open_only=open_only,
+        customer_name=customer_name,
+    )
+
+
+async def alerts_by_ids(
+    session: AsyncSession, *, requester: Requester, alert_ids: list[int]
+) -> list[AlertInfo]:
+    """The alerts of a digest, as they are now (members: their assigned customers')."""
+    rows = await alert_repo.by_ids(session, msp_id=requester.msp_id, ids=alert_ids)
+    if requester.role is Role.MEMBER:
+        visible = await customer_repo.assigned_among(
+            session,
+            msp_id=requester.msp_id,
+            customer_ids={row.customer_id for row in rows if row.customer_id is not None},
+            user_id=requester.user_id,
+        )
+        rows = [row for row in rows if row.customer_id in visible]
+    ranked = sorted(rows, key=lambda row: (-SEVERITY_RANKS.get(row.severity, 0), row.id))
+    return [info_of(row) for row in ranked]

@@ -1,0 +1,141 @@
+"""Alerts in Slack: the buttons on each alert message (Acknowledge, Resolve,
+Snooze, Open customer), the menu on each listed alert, a storm digest's "List
+all", and `/msp alerts [open|all] [CUSTOMER]`."""
+
+from __future__ import annotations
+
+from bot.delivery.alert_messages import NOTIFIER
+from bot.ids import ActionId
+from bot.payloads import AlertChoice, AlertListRef, CustomerRef
+from bot.services import alert_actions as service
+from bot.services import customers as customer_service
+from bot.services.alert_actions import AlreadyHandled
+from bot.views import alerts as views
+from bot.views.message import Message
+from bot.views.notices import refusal_message
+from bot.views.requests import notice_modal
+from handlers.customers import (
+    Click,
+    FollowUp,
+    Invocation,
+    click_listener,
+    show_card,
+    update_in_place,
+)
+from handlers.deps import Deps
+from handlers.forms import open_or_push
+from handlers.middleware import requester_of
+from handlers.registry import Listeners
+
+WHICH_WORDS = {"open": True, "all": False}
+
+
+# ---------------------------------------------------------------- /msp alerts
+
+
+async def alerts_command(call: Invocation) -> Message | FollowUp:
+    args = list(call.args)
+    open_only = True
+    if args and args[0].lower() in WHICH_WORDS:
+        open_only = WHICH_WORDS[args.pop(0).lower()]
+    query = " ".join(args).strip()
+    requester = requester_of(call.context)
+    async with call.deps.db.unit_of_work() as session:
+        customer = None
+        if query:
+            customer = await customer_service.find_one(
+                session, requester=requester, query=query, now=call.deps.clock(), example="alerts"
+            )
+        listing = await service.list_alerts(
+            session,
+            requester=requester,
+            open_only=open_only,
+            customer_id=customer.id if customer else None,
+            customer_name=customer.name if customer else None,
+        )
+    return views.alerts_message(
+        alerts=listing.alerts,
+        by_severity=listing.by_severity,
+        open_only=listing.open_only,
+        customer_name=listing.customer_name,
+    )
+
+
+# ---------------------------------------------------------------- clicks
+
+
+async def act(click: Click) -> None:
+    """Acknowledge, Resolve, a Snooze option, or a listed alert's menu. The alert's
+    messages everywhere are updated through the outbox; a listing or digest modal
+    the click came from is redrawn."""
+    choice = AlertChoice.decode(click.value)
+    deps = click.deps
+    try:
+        async with deps.db.unit_of_work() as session:
+            info = await service.act(
+                session,
+                requester=requester_of(click.context),
+                alert_id=choice.alert_id,
+                action=choice.action,
+                hours=choice.hours,
+                now=deps.clock(),
+                notifier=NOTIFIER,
+            )
+    except AlreadyHandled as handled:
+        await _say(click, refusal_message(handled.message))
+        return
+    deps.delivery.wake()
+    if click.in_modal:
+        await _redraw_list(click)
+    elif click.action.get("action_id") == ActionId.ALERT_ROW_MENU:
+        # A `/msp alerts` row: that listing is ephemeral, so say what happened.
+        await _say(click, views.acted_message(info))
+
+
+async def open_customer(click: Click) -> None:
+    await show_card(click, CustomerRef.decode(click.value).customer_id)
+
+
+async def list_all(click: Click) -> None:
+    """A digest's "List all": every alert it merged, as it is now."""
+    ref = AlertListRef.decode(click.value)
+    async with click.deps.db.unit_of_work() as session:
+        alerts = await service.alerts_by_ids(
+            session, requester=requester_of(click.context), alert_ids=ref.alert_ids
+        )
+    await open_or_push(click.client, click.body, views.alert_list_modal(alerts, ref))
+
+
+async def _redraw_list(click: Click) -> None:
+    metadata = (click.body.get("view") or {}).get("private_metadata")
+    if not metadata:
+        return
+    ref = AlertListRef.decode(metadata)
+    async with click.deps.db.unit_of_work() as session:
+        alerts = await service.alerts_by_ids(
+            session, requester=requester_of(click.context), alert_ids=ref.alert_ids
+        )
+    await update_in_place(click.client, click.body, views.alert_list_modal(alerts, ref))
+
+
+async def _say(click: Click, message: Message) -> None:
+    """Below the message clicked, or (in a modal) in a small modal on top."""
+    if click.respond is not None and not click.in_modal:
+        await click.respond(
+            response_type="ephemeral", replace_original=False, **message.as_kwargs()
+        )
+    else:
+        await open_or_push(click.client, click.body, notice_modal(message, title="Alerts"))
+
+
+def register(listeners: Listeners, deps: Deps) -> None:
+    acting = click_listener(deps, act)
+    for action_id in (
+        ActionId.ALERT_ACKNOWLEDGE,
+        ActionId.ALERT_RESOLVE,
+        ActionId.ALERT_SNOOZE,
+        ActionId.ALERT_ROW_MENU,
+    ):
+        listeners.action(action_id, acting)
+    listeners.action(ActionId.ALERT_OPEN_CUSTOMER, click_listener(deps, open_customer))
+    listeners.action(ActionId.ALERT_LIST_ALL, click_listener(deps, list_all))
