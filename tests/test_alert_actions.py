@@ -1,0 +1,466 @@
+"""Acting on alerts end to end (issue 7 parts 4-7): alerts in through the API, the
+buttons clicked through signed Slack requests, and what the fake Slack shows
+afterwards in every channel. Acknowledge, Resolve, Snooze (and its end), Open
+customer, who may act, two clicks at once, a reopened alert's thread reply, a
+storm's digest with its "List all", and `/msp alerts`."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import pytest
+from sqlalchemy import select, update
+
+from bot.app import Bot
+from bot.ids import ActionId, CallbackId
+from bot.payloads import AlertListRef
+from scheduler.jobs.alerts import wake_snoozed_alerts
+from storage.engine import Database
+from storage.models import Alert, AuditEvent, CustomerAssignment, OutboxItem
+from tests.api_helpers import Tenant, make_tenant, post_json
+from tests.customer_helpers import all_text
+from tests.fake_slack import RESPONSE_URL_CALL, FakeSlack
+from tests.request_helpers import (
+    ADMIN,
+    APPROVER,
+    MEMBER,
+    OWNER,
+    VIEWER,
+    button,
+    fast_bot,
+    grant_staff,
+    settle,
+)
+from tests.support import Reply, post
+from tests.test_alert_routing import subscribe
+
+NOC, SUPPORT = "C0NOC", "C0SUPPORT"
+PATH = "/api/v1/alerts"
+
+
+@pytest.fixture
+async def bot(settings, db, clock) -> Bot:
+    return fast_bot(settings, db, clock)
+
+
+@pytest.fixture
+async def tenant(db: Database, clock) -> Tenant:
+    tenant = await make_tenant(db, clock, names={"Acme Dental": 100, "Globex": 100})
+    await grant_staff(db)
+    await subscribe(db, clock, tenant, NOC)
+    await subscribe(db, clock, tenant, SUPPORT)
+    return tenant
+
+
+def report(tenant: Tenant, name: str = "Acme Dental", **fields: Any) -> dict[str, Any]:
+    return {
+        "customer": tenant.accounts[name],
+        "kind": "backup_failed",
+        "severity": "high",
+        "title": f"Backup failed at {name}",
+        "dedup_key": f"backup:{name}",
+        **fields,
+    }
+
+
+async def send(client, bot: Bot, tenant: Tenant, *alerts: dict[str, Any]) -> dict[str, Any]:
+    answer = await post_json(client, PATH, tenant.token, {"alerts": list(alerts)})
+    assert answer.status == 200, answer.json
+    await settle(bot)
+    return answer.json
+
+
+def shown_in(fake_slack: FakeSlack, channel: str) -> list[dict[str, Any]]:
+    """The messages of a channel as Slack now shows them, oldest first."""
+    return [
+        message for (where, _ts), message in sorted(fake_slack.messages.items()) if where == channel
+    ]
+
+
+def action_ids(message: dict[str, Any]) -> set[str]:
+    return {
+        element.get("action_id")
+        for block in message["blocks"]
+        if block["type"] == "actions"
+        for element in block["elements"]
+    }
+
+
+async def press(
+    client, slack, element: dict[str, Any], user_id: str, *, option: int | None = None, **where
+) -> Reply:
+    """Click a button, or pick the `option`th option of a select or overflow menu."""
+    chosen = None if option is None else element["options"][option]
+    return await post(
+        client,
+        slack.block_actions(
+            action_id=element["action_id"],
+            value=element.get("value"),
+            selected_option=chosen,
+            user_id=user_id,
+            **({"channel_id": NOC} | where),
+        ),
+    )
+
+
+def replies_to(fake_slack: FakeSlack) -> list[str]:
+    """What the bot answered clicks with, below the message (response_url)."""
+    return [
+        all_text(call.args.get("blocks") or []) for call in fake_slack.calls_to(RESPONSE_URL_CALL)
+    ]
+
+
+async def alert_row(db: Database) -> Alert:
+    async with db.unit_of_work() as session:
+        return (await session.scalars(select(Alert).order_by(Alert.id.desc()))).first()
+
+
+async def audit_actions(db: Database) -> list[str]:
+    async with db.unit_of_work() as session:
+        rows = await session.scalars(
+            select(AuditEvent.action)
+            .where(AuditEvent.entity_type == "alert")
+            .order_by(AuditEvent.id)
+        )
+        return list(rows.all())
+
+
+# ---------------------------------------------------------------- the buttons
+
+
+async def test_an_alert_message_offers_the_four_actions(backend, client, bot, tenant, fake_slack):
+    await send(client, bot, tenant, report(tenant))
+    for channel in (NOC, SUPPORT):
+        (message,) = shown_in(fake_slack, channel)
+        assert action_ids(message) == {
+            ActionId.ALERT_ACKNOWLEDGE,
+            ActionId.ALERT_RESOLVE,
+            ActionId.ALERT_SNOOZE,
+            ActionId.ALERT_OPEN_CUSTOMER,
+        }
+        snooze = button(message, ActionId.ALERT_SNOOZE)
+        assert [o["text"]["text"] for o in snooze["options"]] == ["1 hour", "4 hours", "24 hours"]
+
+
+async def test_acknowledging_updates_every_message_and_is_audited(
+    backend, client, slack, bot, tenant, fake_slack, db
+):
+    await send(client, bot, tenant, report(tenant))
+    (message,) = shown_in(fake_slack, NOC)
+    reply = await press(client, slack, button(message, ActionId.ALERT_ACKNOWLEDGE), ADMIN)
+    assert reply.status == 200
+    await settle(bot)
+    for channel in (NOC, SUPPORT):
+        (shown,) = shown_in(fake_slack, channel)
+        assert f"Acknowledged by <@{ADMIN}>" in all_text(shown["blocks"])
+        assert ActionId.ALERT_ACKNOWLEDGE not in action_ids(shown)
+        assert ActionId.ALERT_RESOLVE in action_ids(shown)
+    assert len(fake_slack.calls_to("chat.update")) == 2
+    row = await alert_row(db)
+    assert (row.status, row.acknowledged_by) == ("acknowledged", ADMIN)
+    assert await audit_actions(db) == ["alert.created", "alert.acknowledged"]
+
+
+async def test_acknowledging_twice_says_who_did_it_first(client, slack, bot, tenant, fake_slack):
+    await send(client, bot, tenant, report(tenant))
+    (message,) = shown_in(fake_slack, NOC)
+    acknowledge = button(message, ActionId.ALERT_ACKNOWLEDGE)
+    await press(client, slack, acknowledge, ADMIN)
+    await settle(bot)
+    await press(client, slack, acknowledge, OWNER)  # from the copy they still had
+    await settle(bot)
+    assert any(f"already acknowledged by <@{ADMIN}>" in text for text in replies_to(fake_slack)), (
+        replies_to(fake_slack)
+    )
+    assert len(fake_slack.calls_to("chat.update")) == 2  # only the first click changed anything
+
+
+async def test_viewers_cannot_act_and_nothing_changes(
+    backend, client, slack, bot, tenant, fake_slack, db
+):
+    await send(client, bot, tenant, report(tenant))
+    (message,) = shown_in(fake_slack, NOC)
+    for action_id in (ActionId.ALERT_ACKNOWLEDGE, ActionId.ALERT_RESOLVE):
+        await press(client, slack, button(message, action_id), VIEWER)
+    await press(client, slack, button(message, ActionId.ALERT_SNOOZE), VIEWER, option=0)
+    await settle(bot)
+    refusals = replies_to(fake_slack)
+    assert len(refusals) == 3 and all("Viewers can see alerts" in text for text in refusals)
+    assert (await alert_row(db)).status == "firing"
+    assert fake_slack.calls_to("chat.update") == []
+    assert await audit_actions(db) == ["alert.created"]
+
+
+async def test_members_act_only_on_their_assigned_customers(
+    client, slack, bot, tenant, fake_slack, db
+):
+    await send(client, bot, tenant, report(tenant), report(tenant, "Globex"))
+    acme, globex = shown_in(fake_slack, NOC)
+    async with db.unit_of_work() as session:
+        row = await session.scalar(select(Alert).where(Alert.customer_name == "Globex"))
+        session.add(CustomerAssignment(customer_id=row.customer_id, slack_user_id=MEMBER))
+    await press(client, slack, button(acme, ActionId.ALERT_RESOLVE), MEMBER)
+    await press(client, slack, button(globex, ActionId.ALERT_RESOLVE), MEMBER)
+    await settle(bot)
+    async with db.unit_of_work() as session:
+        statuses = dict((await session.execute(select(Alert.customer_name, Alert.status))).all())
+    assert statuses == {"Acme Dental": "firing", "Globex": "resolved"}
+    assert any("assigned to them" in text for text in replies_to(fake_slack))
+
+
+async def test_two_people_resolving_at_once_one_wins(
+    backend, client, slack, bot, tenant, fake_slack, db
+):
+    await send(client, bot, tenant, report(tenant))
+    (message,) = shown_in(fake_slack, NOC)
+    resolve = button(message, ActionId.ALERT_RESOLVE)
+    replies = await asyncio.gather(
+        *(press(client, slack, resolve, who) for who in (OWNER, ADMIN, APPROVER))
+    )
+    assert all(reply.status == 200 for reply in replies)
+    await settle(bot)
+    row = await alert_row(db)
+    assert row.status == "resolved" and row.resolved_by in (OWNER, ADMIN, APPROVER)
+    losers = [text for text in replies_to(fake_slack) if "already resolved" in text]
+    assert len(losers) == 2 and all(f"<@{row.resolved_by}>" in text for text in losers)
+    assert (await audit_actions(db)).count("alert.resolved") == 1
+    for channel in (NOC, SUPPORT):
+        (shown,) = shown_in(fake_slack, channel)
+        assert f"Resolved by <@{row.resolved_by}>" in all_text(shown["blocks"])
+        assert action_ids(shown) == {ActionId.ALERT_OPEN_CUSTOMER}
+
+
+async def test_a_snooze_holds_then_the_sweep_wakes_it(
+    backend, client, slack, bot, tenant, fake_slack, db, clock
+):
+    await send(client, bot, tenant, report(tenant))
+    (message,) = shown_in(fake_slack, NOC)
+    await press(client, slack, button(message, ActionId.ALERT_SNOOZE), APPROVER, option=1)
+    await settle(bot)
+    row = await alert_row(db)
+    assert row.status == "snoozed" and row.snoozed_by == APPROVER
+    assert (
+        row.snoozed_until.replace(tzinfo=None) - clock().replace(tzinfo=None)
+    ).seconds == 4 * 3600
+    (shown,) = shown_in(fake_slack, SUPPORT)
+    assert f"Snoozed by <@{APPROVER}> until" in all_text(shown["blocks"])
+    # A repeat while snoozed counts, and stays snoozed.
+    await send(client, bot, tenant, report(tenant))
+    assert (await alert_row(db)).status == "snoozed"
+    clock.advance(hours=3, minutes=59)
+    assert await wake_snoozed_alerts(db=db, clock=clock, wake=bot.delivery.wake) == 0
+    clock.advance(minutes=1)
+    assert await wake_snoozed_alerts(db=db, clock=clock, wake=bot.delivery.wake) == 1
+    assert await wake_snoozed_alerts(db=db, clock=clock, wake=bot.delivery.wake) == 0
+    await settle(bot)
+    assert (await alert_row(db)).status == "firing"
+    for channel in (NOC, SUPPORT):
+        (shown,) = shown_in(fake_slack, channel)
+        text = all_text(shown["blocks"])
+        assert "Firing" in text and "2 times" in text and "Snoozed" not in text
+    assert (await audit_actions(db))[-2:] == ["alert.snoozed", "alert.snooze_ended"]
+
+
+async def test_a_forged_snooze_length_is_refused(client, slack, bot, tenant, fake_slack, db):
+    await send(client, bot, tenant, report(tenant))
+    (message,) = shown_in(fake_slack, NOC)
+    snooze = button(message, ActionId.ALERT_SNOOZE)
+    forged = json.loads(snooze["options"][0]["value"]) | {"hours": 3}
+    snooze["options"][0]["value"] = json.dumps(forged)
+    await press(client, slack, snooze, OWNER, option=0)
+    await settle(bot)
+    assert any("Snooze for one of: 1 h, 4 h, 24 h" in text for text in replies_to(fake_slack))
+    assert (await alert_row(db)).status == "firing"
+
+
+async def test_another_msps_alert_cannot_be_touched(
+    client, slack, bot, tenant, fake_slack, db, clock
+):
+    other = await make_tenant(db, clock, team_id="T0OTHER", names={"Other Co": 100})
+    await send(client, bot, tenant, report(tenant))
+    (message,) = shown_in(fake_slack, NOC)
+    await post_json(client, PATH, other.token, {"alerts": [report(other, "Other Co")]})
+    async with db.unit_of_work() as session:
+        theirs = await session.scalar(select(Alert).where(Alert.msp_id == other.msp_id))
+    forged = button(message, ActionId.ALERT_RESOLVE)
+    forged["value"] = json.dumps({"alert_id": theirs.id, "action": "resolve"})
+    await press(client, slack, forged, OWNER)
+    await settle(bot)
+    async with db.unit_of_work() as session:
+        assert (await session.get(Alert, theirs.id, populate_existing=True)).status == "firing"
+    assert any("does not exist in this MSP" in text for text in replies_to(fake_slack))
+
+
+async def test_open_customer_shows_the_card_below(client, slack, bot, tenant, fake_slack):
+    await send(client, bot, tenant, report(tenant))
+    (message,) = shown_in(fake_slack, NOC)
+    await press(client, slack, button(message, ActionId.ALERT_OPEN_CUSTOMER), VIEWER)
+    await settle(bot)
+    (card,) = replies_to(fake_slack)
+    assert "Acme Dental" in card and tenant.accounts["Acme Dental"] in card
+
+
+# ---------------------------------------------------------------- resolved, then again
+
+
+async def test_a_reopened_alert_replies_in_the_thread_of_the_last_one(
+    backend, client, slack, bot, tenant, fake_slack
+):
+    await send(client, bot, tenant, report(tenant))
+    first = {c.args["channel"]: c for c in fake_slack.calls_to("chat.postMessage")}
+    (message,) = shown_in(fake_slack, NOC)
+    await press(client, slack, button(message, ActionId.ALERT_RESOLVE), OWNER)
+    await settle(bot)
+    before = len(fake_slack.calls_to("chat.postMessage"))
+    await send(client, bot, tenant, report(tenant))
+    again = fake_slack.calls_to("chat.postMessage")[before:]
+    assert len(again) == 2
+    first_ts = {
+        channel: ts
+        for (channel, ts), shown in fake_slack.messages.items()
+        if "thread_ts" not in shown
+    }
+    for call in again:
+        channel = call.args["channel"]
+        assert channel in first
+        assert call.args["thread_ts"] == first_ts[channel]
+        assert call.args["reply_broadcast"] is True
+        assert "Firing again" in all_text(call.args["blocks"])
+        assert ActionId.ALERT_ACKNOWLEDGE in action_ids(call.args)
+
+
+# ---------------------------------------------------------------- storms
+
+
+async def test_a_storm_becomes_one_digest_per_channel_and_list_all_reaches_every_alert(
+    backend, client, slack, bot, tenant, fake_slack, db
+):
+    storm = [
+        report(
+            tenant,
+            "Acme Dental" if n % 3 else "Globex",
+            dedup_key=f"disk:{n}",
+            severity="critical" if n == 7 else "medium",
+            title=f"Disk {n} <full>",
+        )
+        for n in range(30)
+    ]
+    await send(client, bot, tenant, *storm)
+    for channel in (NOC, SUPPORT):
+        (digest,) = shown_in(fake_slack, channel)
+        text = all_text(digest["blocks"])
+        assert "30 alerts while this channel was busy" in text
+        assert "1 critical" in text and "29 medium" in text
+        assert "Acme Dental 20" in text and "Globex 10" in text
+        assert "Disk 7 &lt;full&gt;" in text.split("Worst:")[1].splitlines()[1]
+    (digest,) = shown_in(fake_slack, NOC)
+    list_all = button(digest, ActionId.ALERT_LIST_ALL)
+    async with db.unit_of_work() as session:
+        ids = set((await session.scalars(select(Alert.id))).all())
+    assert set(AlertListRef.decode(list_all["value"]).alert_ids) == ids and len(ids) == 30
+    # Every merged post keeps its own row, marked merged into the digest.
+    async with db.unit_of_work() as session:
+        statuses = (await session.scalars(select(OutboxItem.status))).all()
+    assert sorted(set(statuses)) == ["coalesced", "sent"] and statuses.count("sent") == 2
+
+    await press(client, slack, list_all, VIEWER)
+    await settle(bot)
+    (opened,) = fake_slack.calls_to("views.open")
+    modal = opened.args["view"]
+    assert modal["callback_id"] == CallbackId.ALERT_LIST
+    assert "Disk 7" in all_text(modal["blocks"][1:2])  # the worst first
+    menus = [block["accessory"] for block in modal["blocks"] if block.get("accessory")]
+    assert len(menus) == 30
+
+    # Acknowledge one from the list: the list is redrawn, the digest is left alone.
+    updates_before = len(fake_slack.calls_to("chat.update"))
+    await press(client, slack, menus[0], ADMIN, option=0, view=modal, channel_id=None)
+    await settle(bot)
+    (redrawn,) = fake_slack.calls_to("views.update")
+    assert f"Acknowledged by <@{ADMIN}>" in all_text(redrawn.args["view"]["blocks"])
+    assert len(fake_slack.calls_to("chat.update")) == updates_before
+    # A repeat of a merged alert sends nothing either: List all shows it as it is.
+    posts_before = len(fake_slack.calls_to("chat.postMessage"))
+    await send(client, bot, tenant, storm[3])
+    assert len(fake_slack.calls_to("chat.postMessage")) == posts_before
+    assert len(fake_slack.calls_to("chat.update")) == updates_before
+
+
+# ---------------------------------------------------------------- /msp alerts
+
+
+async def test_msp_alerts_lists_the_worst_first_and_acts_from_a_row(
+    backend, client, slack, bot, tenant, fake_slack, db
+):
+    await send(
+        client,
+        bot,
+        tenant,
+        report(tenant, severity="low", dedup_key="a", title="Low one"),
+        report(tenant, "Globex", severity="critical", dedup_key="b", title="Critical one"),
+        report(tenant, severity="medium", dedup_key="c", title="Gone", status="firing"),
+    )
+    await send(client, bot, tenant, report(tenant, dedup_key="c", title="Gone", status="resolved"))
+    reply = await post(client, slack.slash_command("alerts", user_id=VIEWER))
+    text = all_text(reply.json["blocks"])
+    assert "Open alerts" in text and "1 critical" in text and "1 low" in text
+    assert text.index("Critical one") < text.index("Low one") and "Gone" not in text
+
+    reply = await post(client, slack.slash_command("alerts all Acme Dental", user_id=VIEWER))
+    text = all_text(reply.json["blocks"])
+    assert "Gone" in text and "Low one" in text and "Critical one" not in text
+
+    rows = [
+        b["accessory"] for b in reply.json["blocks"] if (b.get("accessory") or {}).get("options")
+    ]
+    await press(client, slack, rows[0], OWNER, option=1)  # Resolve "Low one"
+    await settle(bot)
+    assert any("Resolved by" in text for text in replies_to(fake_slack))
+    async with db.unit_of_work() as session:
+        assert (
+            await session.scalar(select(Alert.status).where(Alert.dedup_key == "a")) == "resolved"
+        )
+
+
+async def test_msp_alerts_for_a_member_shows_only_their_customers(
+    client, slack, bot, tenant, fake_slack, db
+):
+    await send(client, bot, tenant, report(tenant), report(tenant, "Globex"))
+    async with db.unit_of_work() as session:
+        globex = await session.scalar(select(Alert).where(Alert.customer_name == "Globex"))
+        session.add(CustomerAssignment(customer_id=globex.customer_id, slack_user_id=MEMBER))
+    reply = await post(client, slack.slash_command("alerts", user_id=MEMBER))
+    text = all_text(reply.json["blocks"])
+    assert "Backup failed at Globex" in text and "Acme" not in text
+
+
+async def test_msp_alerts_when_nothing_is_open_and_for_an_unknown_customer(
+    client, slack, bot, tenant
+):
+    reply = await post(client, slack.slash_command("alerts open", user_id=OWNER))
+    assert "Nothing is open" in all_text(reply.json["blocks"])
+    reply = await post(client, slack.slash_command("alerts Nobody Inc", user_id=OWNER))
+    assert "No customer you can see matches" in all_text(reply.json["blocks"])
+
+
+async def test_quiet_hours_hold_a_persons_alert_until_they_end(client, bot, tenant, db, clock):
+    hour = clock().hour
+    await subscribe(
+        db, clock, tenant, "U0QUIET", quiet_start=f"{hour:02d}:00", quiet_end=f"{hour + 2:02d}:00"
+    )
+    await post_json(client, PATH, tenant.token, {"alerts": [report(tenant)]})
+    await bot.in_flight.drain(5.0)
+    async with db.unit_of_work() as session:
+        held = await session.scalar(select(OutboxItem).where(OutboxItem.lane == "U0QUIET"))
+        assert held.status == "pending"
+        # Due in two hours; make it due now, as two hours passing would.
+        await session.execute(
+            update(OutboxItem)
+            .where(OutboxItem.id == held.id)
+            .values(next_attempt_at=held.created_at)
+        )
+    await settle(bot)
+    async with db.unit_of_work() as session:
+        assert (await session.get(OutboxItem, held.id, populate_existing=True)).status == "sent"
