@@ -7,6 +7,7 @@ import asyncio
 import itertools
 import time
 from dataclasses import replace
+from datetime import timedelta
 
 import pytest
 from slack_sdk.web.async_client import AsyncWebClient
@@ -271,6 +272,78 @@ async def test_a_busy_channel_gets_a_digest_and_nothing_is_lost(db, msp_id, fake
     assert all(
         item.payload["text"].startswith("alert") for item in stored if item.status == "coalesced"
     )
+
+
+async def _rounds(worker: DeliveryWorker, count: int = 10) -> None:
+    """Delivery rounds for what is due now (drain() would wait for held items)."""
+    for _ in range(count):
+        await worker.run_once()
+        await asyncio.sleep(0.02)
+
+
+async def test_posts_held_for_later_are_not_merged_into_a_digest_now(db, msp_id, fake_slack):
+    await enqueue_posts(db, msp_id, "U1", [f"now {n}" for n in range(10)], coalescible=True)
+    await enqueue_posts(
+        db,
+        msp_id,
+        "U1",
+        [f"later {n}" for n in range(10)],
+        coalescible=True,
+        hold=timedelta(hours=8),
+    )
+    await _rounds(make_worker(db, fake_slack, replace(FAST, coalesce_threshold=10)))
+    (digest,) = posted(fake_slack, "D1")
+    assert "now 9" in digest and "later" not in digest
+    held = [item for item in await items(db) if item.payload["text"].startswith("later")]
+    assert {item.status for item in held} == {"pending"}
+
+
+async def test_a_reply_goes_into_the_thread_of_the_message_it_names(db, msp_id, fake_slack):
+    await enqueue_posts(db, msp_id, "C1", ["parent"])
+    async with db.unit_of_work() as session:
+        await outbox.post_message(
+            session,
+            msp_id=msp_id,
+            key="reply",
+            channel="C1",
+            text="reply",
+            thread_key="k:C1:parent",
+        )
+        await outbox.post_message(
+            session, msp_id=msp_id, key="orphan", channel="C1", text="orphan", thread_key="nope"
+        )
+    await make_worker(db, fake_slack).drain()
+    _parent, reply, orphan = fake_slack.calls_to("chat.postMessage")
+    assert "thread_key" not in reply.args and "thread_key" not in orphan.args
+    parent_ts = next(ts for (_c, ts), m in fake_slack.messages.items() if m["text"] == "parent")
+    assert reply.args["thread_ts"] == parent_ts and reply.args["reply_broadcast"] is True
+    assert "thread_ts" not in orphan.args  # no such parent: a plain post, not lost
+
+
+async def test_an_update_of_a_message_sent_as_a_digest_does_not_overwrite_the_digest(
+    db, msp_id, fake_slack
+):
+    await enqueue_posts(db, msp_id, "C1", [f"alert {n}" for n in range(12)], coalescible=True)
+    await make_worker(db, fake_slack, replace(FAST, coalesce_threshold=10)).drain()
+    async with db.unit_of_work() as session:
+        for key in ("k:C1:alert 0", "k:C1:alert 5"):  # the digest's head, and a merged one
+            skipped = await outbox.update_message(
+                session,
+                msp_id=msp_id,
+                key=f"u:{key}",
+                target_key=key,
+                text="quiet",
+                skip_if_merged=True,
+            )
+            assert skipped is None
+        await outbox.update_message(
+            session, msp_id=msp_id, key="u:loud", target_key="k:C1:alert 0", text="loud"
+        )
+    await make_worker(db, fake_slack).drain()
+    assert fake_slack.calls_to("chat.update") == []
+    assert posted(fake_slack, "C1")[-1] == "loud"  # posted anew, the digest left as it was
+    (digest,) = [m for m in fake_slack.messages.values() if "updates" in m["text"]]
+    assert "alert 0" in digest["text"]
 
 
 async def test_the_channel_limit_is_kept_without_provoking_429s(db, msp_id, fake_slack):

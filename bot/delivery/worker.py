@@ -179,6 +179,7 @@ class DeliveryWorker:
             lane=head.lane,
             from_id=head.id + 1,
             limit=self.limits.coalesce_max - 1,
+            now=now,
         )
         if len(followers) + 1 < self.limits.coalesce_threshold:
             return

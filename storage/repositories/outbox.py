@@ -81,10 +81,11 @@ async def claimable_heads(
 
 
 async def coalescible_run(
-    session: AsyncSession, *, msp_id: int, lane: str, from_id: int, limit: int
+    session: AsyncSession, *, msp_id: int, lane: str, from_id: int, limit: int, now: datetime
 ) -> Sequence[OutboxItem]:
     """The pending coalescible items at the head of a lane, up to the first item that
-    is not coalescible (merging past it would reorder the lane)."""
+    is not coalescible (merging past it would reorder the lane) or not due yet (a
+    person's quiet hours hold it)."""
     items = (
         await session.scalars(
             select(OutboxItem)
@@ -101,6 +102,8 @@ async def coalescible_run(
     run = []
     for item in items:
         if not item.coalescible or item.status != "pending" or item.kind != "post":
+            break
+        if item.next_attempt_at > now:
             break
         run.append(item)
     return run
