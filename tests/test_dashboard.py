@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
+from bot.domain.alerts import AlertStatus, Severity
 from bot.domain.roles import Role
 from bot.ids import ActionId, BlockId
+from bot.services.alert_routing import AlertInfo
 from bot.services.dashboard import (
+    ALERTS_SHOWN,
     Allowances,
     AtThreshold,
     Dashboard,
@@ -150,6 +153,26 @@ def _huge_dashboard(role: Role, *, whole_msp: bool = True) -> Dashboard:
         if whole_msp
         else None,
         delivery=DeliveryProblems(failed=10**9, queued=10**9),
+        open_alerts=[_huge_alert(index + 1) for index in range(ALERTS_SHOWN)],
+        open_alerts_by_severity={severity.value: 10**9 for severity in Severity},
+    )
+
+
+def _huge_alert(alert_id: int) -> AlertInfo:
+    return AlertInfo(
+        id=alert_id,
+        customer_id=alert_id,
+        customer_name="W" * 80,
+        kind="k" * 40,
+        severity=Severity.CRITICAL,
+        title="<" * 200,  # escaped, each becomes four characters
+        details="d" * 4000,
+        status=AlertStatus.FIRING,
+        occurrences=10**9,
+        last_seen_at=datetime(2026, 11, 22, tzinfo=UTC),
+        links=(),
+        acknowledged_by=None,
+        snoozed_until=None,
     )
 
 

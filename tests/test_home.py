@@ -12,6 +12,7 @@ from bot.domain.roles import Role
 from bot.ids import ActionId, BlockId
 from bot.payloads import ListState
 from storage.engine import Database
+from storage.models import Alert, Customer
 from tests.customer_helpers import add_customer, all_text, calls_to
 from tests.dashboard_helpers import seed_customer, set_msp, staff_with_home_open
 from tests.fake_slack import FakeSlack
@@ -320,3 +321,54 @@ async def test_opening_the_tab_makes_a_person_a_viewer(client, slack, db, fake_s
     await _home_of(client, slack, fake_slack, "U0001")
     await set_msp(db, home_stale_since=datetime(2026, 11, 22, 8, 0, tzinfo=UTC))
     assert await refresh_stale_home_tabs(db=db, clock=clock, wake=lambda: None) == 1
+
+
+async def test_open_alerts_come_first_worst_first_with_their_menus(
+    client, slack, db, fake_slack, clock: FakeClock
+):
+    await grant(db, "U0001", Role.OWNER)
+    await grant(db, "U0004", Role.MEMBER)
+    acme = await seed_customer(db, name="Acme")
+    globex = await seed_customer(db, name="Globex", assigned=["U0004"])
+    rows = [
+        (acme, "low", "firing", "Printer low on toner"),
+        (globex, "critical", "acknowledged", "Firewall <down>"),
+        (acme, "high", "snoozed", "Backup failed"),
+        (acme, "medium", "firing", "Disk 80%"),
+        (acme, "critical", "resolved", "Old news"),
+    ]
+    async with db.unit_of_work() as session:
+        msp_id = (await session.get(Customer, acme)).msp_id
+        for n, (customer_id, severity, status, title) in enumerate(rows):
+            session.add(
+                Alert(
+                    msp_id=msp_id,
+                    customer_id=customer_id,
+                    customer_name="x",
+                    kind="k",
+                    severity=severity,
+                    title=title,
+                    dedup_key=f"k{n}",
+                    status=status,
+                    source="api",
+                    occurred_at=clock(),
+                    first_seen_at=clock(),
+                    last_seen_at=clock(),
+                    updated_at=clock(),
+                )
+            )
+    view = await _home_of(client, slack, fake_slack, "U0001")
+    text = all_text(view["blocks"])
+    opened = next(n for n, b in enumerate(view["blocks"]) if "*Open alerts* (4)" in str(b))
+    kpis = next(n for n, b in enumerate(view["blocks"]) if b.get("block_id") == BlockId.HOME_KPIS)
+    assert opened < kpis  # what needs someone now comes first
+    assert "1 critical" in text and "1 high" in text and "1 medium" in text and "1 low" in text
+    shown = [line for line in text.splitlines() if any(r[3][:6] in line for r in rows)]
+    assert "Firewall &lt;down&gt;" in shown[0] and "Backup failed" in shown[1]
+    assert "Disk 80%" in shown[2] and "Printer" not in text and "Old news" not in text
+    assert "…and 1 more: `/msp alerts`." in text
+    menus = [b["accessory"]["action_id"] for b in view["blocks"] if b.get("accessory")]
+    assert menus.count(ActionId.ALERT_ROW_MENU) == 3
+    # A member sees their assigned customers' alerts only.
+    member = all_text((await _home_of(client, slack, fake_slack, "U0004"))["blocks"])
+    assert "*Open alerts* (1)" in member and "Backup failed" not in member

@@ -208,6 +208,7 @@ async def list_alerts(
     open_only: bool,
     customer_id: int | None,
     customer_name: str | None,
+    limit: int = LISTING_LIMIT,
 ) -> AlertListing:
     """The alerts a person may see (members: their assigned customers'), worst first."""
     where = alert_repo.AlertFilter(
@@ -216,7 +217,7 @@ async def list_alerts(
         assigned_to=requester.user_id if requester.role is Role.MEMBER else None,
     )
     rows, counts = await alert_repo.listing(
-        session, msp_id=requester.msp_id, where=where, ranks=SEVERITY_RANKS, limit=LISTING_LIMIT
+        session, msp_id=requester.msp_id, where=where, ranks=SEVERITY_RANKS, limit=limit
     )
     return AlertListing(
         alerts=[info_of(row) for row in rows],

@@ -21,6 +21,8 @@ from bot.domain.customers import (
 from bot.domain.requests import RequestStatus
 from bot.domain.roles import Role
 from bot.errors import NotAllowed
+from bot.services import alert_actions
+from bot.services.alert_routing import AlertInfo
 from bot.services.customers import assigned_filter, today_for
 from bot.services.delivery_status import VIEWS_DELIVERY
 from bot.services.request_info import RequestInfo, info_of
@@ -36,6 +38,7 @@ TRIALS_SHOWN = 10
 SILENT_AGENTS_SHOWN = 5
 AT_MAX_MAU_SHOWN = 5
 PENDING_SHOWN = 5
+ALERTS_SHOWN = 3  # the worst open alerts; with the rest the message stays under 50 blocks
 APPROVERS = frozenset({Role.OWNER, Role.ADMIN, Role.APPROVER})
 DELIVERY_PROBLEM_DAYS = 7
 _NOT_COUNTED = [Status.DELETED.value]
@@ -103,6 +106,9 @@ class Dashboard:
     pending_requests: list[RequestInfo] = field(default_factory=list)
     pending_total: int = 0
     decides_requests: bool = False
+    # The worst open alerts the person may see, and how many are open by severity.
+    open_alerts: list[AlertInfo] = field(default_factory=list)
+    open_alerts_by_severity: dict[str, int] = field(default_factory=dict)
 
 
 def _count(by_status: dict[str, dashboard_repo.StatusFigures], which: CustomerFilter) -> int:
@@ -174,7 +180,20 @@ async def dashboard(session: AsyncSession, *, requester: Requester, now: datetim
         else None,
         delivery=await _delivery_problems(session, requester, now),
         **await _pending(session, requester),
+        **await _open_alerts(session, requester),
     )
+
+
+async def _open_alerts(session: AsyncSession, requester: Requester) -> dict[str, Any]:
+    listing = await alert_actions.list_alerts(
+        session,
+        requester=requester,
+        open_only=True,
+        customer_id=None,
+        customer_name=None,
+        limit=ALERTS_SHOWN,
+    )
+    return {"open_alerts": listing.alerts, "open_alerts_by_severity": listing.by_severity}
 
 
 async def _pending(session: AsyncSession, requester: Requester) -> dict[str, Any]:

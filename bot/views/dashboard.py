@@ -19,6 +19,7 @@ from bot.domain.customers import CustomerFilter
 from bot.ids import ActionId, BlockId
 from bot.payloads import CustomerRef, ListState, RequestRef
 from bot.services.dashboard import AtThreshold, Dashboard, SilentAgents, TrialEnding
+from bot.views.alerts import alert_row, severity_counts
 from bot.views.message import Message
 from bot.views.mrkdwn import escape, mention, number, slack_date
 
@@ -34,7 +35,9 @@ def dashboard_blocks(board: Dashboard, *, may_add_customers: bool) -> list[Block
     """Everything but the title: KPIs, the lists' buttons, trials ending soon,
     customers at their max-MAU threshold, agents not reporting and delivery problems."""
     pending = _pending_requests(board)
-    blocks: list[Block] = pending if board.decides_requests else []
+    # The worst open alerts come first: they are what needs someone now.
+    blocks: list[Block] = _open_alerts(board)
+    blocks += pending if board.decides_requests else []
     blocks += [
         SectionBlock(block_id=BlockId.HOME_KPIS, fields=_kpis(board)),
         ActionsBlock(block_id=BlockId.HOME_LISTS, elements=_list_buttons(board, may_add_customers)),
@@ -185,6 +188,26 @@ def _pending_requests(board: Dashboard) -> list[Block]:
             ContextBlock(
                 elements=[MarkdownTextObject(text=f"…and {more:,} more: `/msp requests pending`.")]
             )
+        )
+    blocks.append(DividerBlock())
+    return blocks
+
+
+def _open_alerts(board: Dashboard) -> list[Block]:
+    """Open alerts by severity and the worst few, each with its menu."""
+    total = sum(board.open_alerts_by_severity.values())
+    if not total:
+        return []
+    title = (
+        f":rotating_light: *Open alerts* ({number(total)}): "
+        f"{severity_counts(board.open_alerts_by_severity)}"
+    )
+    blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(text=title))]
+    blocks += [alert_row(alert) for alert in board.open_alerts]
+    more = total - len(board.open_alerts)
+    if more > 0:
+        blocks.append(
+            ContextBlock(elements=[MarkdownTextObject(text=f"…and {more:,} more: `/msp alerts`.")])
         )
     blocks.append(DividerBlock())
     return blocks
