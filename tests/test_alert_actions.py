@@ -464,3 +464,40 @@ async def test_quiet_hours_hold_a_persons_alert_until_they_end(client, bot, tena
     await settle(bot)
     async with db.unit_of_work() as session:
         assert (await session.get(OutboxItem, held.id, populate_existing=True)).status == "sent"
+
+
+# ---------------------------------------------------------------- filters, end to end
+
+
+async def test_filters_made_in_slack_include_and_exclude_what_reaches_each_channel(
+    backend, client, slack, bot, tenant, fake_slack
+):
+    for text in (
+        "subscribe <#C0GLOBEX|globex> customer=Globex kind=backup_failed,disk_full",
+        'subscribe <#C0NOTACME|rest> not customer="Acme Dental" severity>=high',
+    ):
+        reply = await post(client, slack.slash_command(text, user_id=OWNER))
+        assert "Subscribed" in all_text(reply.json["blocks"]), reply.json
+    await send(
+        client,
+        bot,
+        tenant,
+        report(tenant, "Globex", dedup_key="g1", title="G backup"),
+        report(tenant, "Globex", dedup_key="g2", title="G printer", kind="printer"),
+        report(
+            tenant, "Globex", dedup_key="g3", title="G low disk", kind="disk_full", severity="low"
+        ),
+        report(tenant, dedup_key="a1", title="A backup"),
+    )
+
+    def titles(channel: str) -> set[str]:
+        return {
+            line.split("*")[1]
+            for message in shown_in(fake_slack, channel)
+            for line in all_text(message["blocks"]).splitlines()
+            if line.count("*") >= 2 and line.startswith(":")
+        }
+
+    assert titles("C0GLOBEX") == {"G backup", "G low disk"}
+    assert titles("C0NOTACME") == {"G backup", "G printer"}
+    assert titles(NOC) == {"G backup", "G printer", "G low disk", "A backup"}
