@@ -300,6 +300,7 @@ async def test_open_customer_shows_the_card_below(client, slack, bot, tenant, fa
     await settle(bot)
     (card,) = replies_to(fake_slack)
     assert "Acme Dental" in card and tenant.accounts["Acme Dental"] in card
+    assert "*Open alerts* (1)" in card and "1 high" in card
 
 
 # ---------------------------------------------------------------- resolved, then again

@@ -39,6 +39,7 @@ from bot.services import audit
 from bot.services.request_info import RequestInfo, info_of
 from bot.services.tenancy import Requester
 from storage.models import Customer, CustomerAssignment, CustomerContact, CustomerLocation, Msp
+from storage.repositories import alerts as alert_repo
 from storage.repositories import audit as audit_repo
 from storage.repositories import customers as customer_repo
 from storage.repositories import requests as request_repo
@@ -133,6 +134,7 @@ class CustomerCard:
     request_kinds: list[RequestType] = field(default_factory=list)
     requests: list[RequestInfo] = field(default_factory=list)
     can_reverse_deletion: bool = False
+    open_alerts: dict[str, int] = field(default_factory=dict)  # by severity
 
 
 @dataclass(frozen=True, slots=True)
@@ -647,6 +649,9 @@ async def _card(
             )
         ],
         can_reverse_deletion=role in DELETES and customer.status == Status.SCHEDULED_DELETION.value,
+        open_alerts=await alert_repo.open_counts(
+            session, msp_id=customer.msp_id, customer_id=customer.id
+        ),
     )
 
 

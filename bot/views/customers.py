@@ -47,6 +47,7 @@ from bot.payloads import (
     RowActionKind,
 )
 from bot.services.customers import CustomerCard, CustomerPage, CustomerRow
+from bot.views.alerts import severity_counts
 from bot.views.message import Message
 from bot.views.modal import modal
 from bot.views.mrkdwn import escape, mention, money, number, slack_date
@@ -86,6 +87,13 @@ def card_blocks(card: CustomerCard) -> list[Block]:
     details = _details(card)
     if details:
         blocks.append(SectionBlock(text=MarkdownTextObject(text="\n".join(details)[:3000])))
+    if card.open_alerts:
+        total = number(sum(card.open_alerts.values()))
+        alerts = (
+            f":rotating_light: *Open alerts* ({total}): {severity_counts(card.open_alerts)} · "
+            f"`/msp alerts {card.account_number}`"
+        )
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=alerts)]))
     blocks += history_blocks(card.requests)
     buttons = _card_buttons(card)
     if buttons:

@@ -274,3 +274,13 @@ async def listing(
         select(Alert.severity, func.count()).where(*conditions).group_by(Alert.severity)
     )
     return list(rows.all()), {severity: int(count) for severity, count in counts.all()}
+
+
+async def open_counts(session: AsyncSession, *, msp_id: int, customer_id: int) -> dict[str, int]:
+    """A customer's open alerts by severity (its card)."""
+    rows = await session.execute(
+        select(Alert.severity, func.count())
+        .where(Alert.msp_id == msp_id, Alert.customer_id == customer_id, Alert.status != RESOLVED)
+        .group_by(Alert.severity)
+    )
+    return {severity: int(count) for severity, count in rows.all()}
