@@ -18,12 +18,14 @@ from bot.delivery import webhooks
 from bot.delivery.alert_messages import NOTIFIER as ALERT_NOTIFIER
 from bot.domain.alerts import ReportedStatus, Severity
 from bot.domain.roles import Role
-from bot.errors import BotError
+from bot.errors import BotError, NotFound
 from bot.logging_setup import configure_logging
 from bot.services import alerts, api_tokens, audit, customer_csv, staff
 from bot.services.settings import webhook_url_as_operator
+from scheduler.jobs import RUNNABLE
 from storage import migrate
 from storage.engine import Database
+from storage.repositories import msps as msp_repo
 
 EXIT_CONFIG = 2
 T = TypeVar("T")
@@ -60,6 +62,8 @@ alerts_cli = typer.Typer(
     no_args_is_help=True,
 )
 cli.add_typer(alerts_cli, name="alerts")
+scheduler_cli = typer.Typer(help="Run a scheduled job by hand.", no_args_is_help=True)
+cli.add_typer(scheduler_cli, name="scheduler")
 
 
 def _settings(*, require_slack: bool) -> Settings:
@@ -531,3 +535,56 @@ def _alert_outcome(result: alerts.AlertResult) -> str:
 def main() -> None:
     cli(prog_name="msp-bot")
     sys.exit(0)
+
+
+@scheduler_cli.command("run")
+def scheduler_run(
+    job: Annotated[str, typer.Argument(help="The job's id (see `msp-bot scheduler jobs`)")],
+    team: Annotated[
+        str | None, typer.Option("--team", help="Only this workspace's MSP (notice jobs)")
+    ] = None,
+    now: Annotated[
+        str | None,
+        typer.Option("--now", help="Run as if it were this moment (ISO, e.g. 2026-12-01T09:00Z)"),
+    ] = None,
+) -> None:
+    """Run one job now, as the schedule would. Its messages wait in the outbox for
+    the running bot to deliver them."""
+    if job not in RUNNABLE:
+        raise _fail(f"No job {job!r}. Jobs: {', '.join(sorted(RUNNABLE))}.")
+    moment = _moment(now) if now else system_clock()
+    settings = _settings(require_slack=False)
+    migrate.upgrade(settings.database_url)
+
+    async def go(database: Database) -> int:
+        only = None
+        if team is not None:
+            async with database.unit_of_work() as session:
+                msp = await msp_repo.get_by_team(session, team)
+            if msp is None:
+                raise NotFound(f"No MSP for {team} yet.")
+            only = [msp.id]
+        return await RUNNABLE[job](db=database, clock=lambda: moment, wake=lambda: None, only=only)
+
+    try:
+        done = _with_database(settings, go)
+    except (BotError, ValueError) as error:
+        raise _fail(getattr(error, "message", None) or str(error)) from None
+    typer.echo(f"{job}: {done} done at {moment.isoformat()}.")
+
+
+@scheduler_cli.command("jobs")
+def scheduler_jobs() -> None:
+    """The jobs `scheduler run` takes."""
+    for name in sorted(RUNNABLE):
+        typer.echo(name)
+
+
+def _moment(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise _fail(f"--now {text!r} is not an ISO time, e.g. 2026-12-01T09:00Z.") from None
+    if moment.tzinfo is None:
+        raise _fail("--now needs a time zone, e.g. 2026-12-01T09:00Z or +01:00.")
+    return moment.astimezone(UTC)

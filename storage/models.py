@@ -71,6 +71,10 @@ class Msp(Base):
         Boolean, default=False, server_default=false()
     )
     request_expiry_days: Mapped[int] = mapped_column(Integer, default=7, server_default="7")
+    # Days before a trial ends that its notice goes out (bot/domain/notices.py).
+    trial_notice_days: Mapped[str] = mapped_column(
+        String(40), default="7,3,1", server_default="7,3,1"
+    )
     # Where each request decision is POSTed (the MSP's PSA or ticketing system), if
     # anywhere. Only the URL: the signing key is derived from MSPBOT_WEBHOOK_SECRET
     # and the team id, so a copy of the database signs nothing.
@@ -136,6 +140,8 @@ class Customer(Base):
         # Lists and dashboard counts filter by status; trials expiring soon are a
         # range of trial_end within a status.
         Index("ix_customers_msp_id_status_trial_end", "msp_id", "status", "trial_end"),
+        # The renewal window notice: paid customers renewing in a range of dates.
+        Index("ix_customers_msp_id_status_renewal_date", "msp_id", "status", "renewal_date"),
         # The dashboard's figures by status read this index alone, not every
         # customer's row (it cannot replace the one above: no trial_end range).
         Index(
@@ -370,6 +376,8 @@ class ChangeRequest(Base):
         # The scheduler: what is due to apply, what is due to expire.
         Index("ix_change_requests_status_effective_on", "status", "effective_on"),
         Index("ix_change_requests_status_expires_at", "status", "expires_at"),
+        # Reminders about requests waiting longer than a day.
+        Index("ix_change_requests_status_requested_at", "status", "requested_at"),
         # The card's request history.
         Index("ix_change_requests_customer_id", "customer_id"),
     )
@@ -489,4 +497,27 @@ class AlertMessage(Base):
     alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"))
     channel: Mapped[str] = mapped_column(String(32))
     outbox_key: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+
+
+class Notice(Base):
+    """A scheduled notice that was sent (or is on its way), by its natural key: what
+    kind, about what (a customer, a request, or 0 for the MSP), for which period
+    (a trial's end and threshold, a renewal date, a month, a local day or week).
+
+    The unique key is what makes a notice exactly-once: each sweep inserts the keys
+    it finds due, and only the one whose insert succeeds enqueues the message, in
+    the same transaction, whatever the number of replicas or restarts."""
+
+    __tablename__ = "notices"
+    __table_args__ = (
+        UniqueConstraint("msp_id", "kind", "subject_id", "period", name="uq_notices_natural_key"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    msp_id: Mapped[int] = mapped_column(ForeignKey("msps.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(32))
+    subject_id: Mapped[int] = mapped_column(Integer)
+    period: Mapped[str] = mapped_column(String(40))
+    recipients: Mapped[int] = mapped_column(Integer, default=0)  # messages enqueued
     created_at: Mapped[datetime]

@@ -13,7 +13,8 @@ from collections.abc import Sequence
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.delivery import outbox
-from bot.services.alert_routing import AlertInfo, Recipient
+from bot.services.alert_routing import AlertInfo
+from bot.services.audience import Recipient
 from bot.views.alerts import alert_message, message_metadata
 
 

@@ -11,15 +11,16 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.alerts import AlertLink, AlertStatus, Severity
-from bot.domain.subscriptions import Topic, matches, quiet_hours_end
-from bot.services.subscriptions import PERSON
+from bot.domain.subscriptions import Topic
+from bot.services import audience
+from bot.services.audience import Recipient
 from storage.models import Alert, AlertMessage, AlertSubscription, Msp
 from storage.repositories import alerts as alert_repo
 from storage.repositories import subscriptions as subscription_repo
@@ -45,19 +46,6 @@ class AlertInfo:
     snoozed_by: str | None = None
     resolved_by: str | None = None
     reopened: int = 0  # how many times this key was resolved before this alert
-
-
-@dataclass(frozen=True, slots=True)
-class Recipient:
-    """One conversation an alert goes to: when (a person in quiet hours gets it when
-    they end), and the earlier message of its key there, if any (a reopened alert
-    replies in that thread)."""
-
-    channel: str
-    # How long to hold it: business time runs on the injected clock, delivery on
-    # real time, so the outbox is told a delay rather than a moment.
-    hold: timedelta | None = None
-    thread_of: str | None = None  # the outbox key of the earlier message
 
 
 class AlertNotifier(Protocol):
@@ -188,28 +176,12 @@ async def _post(
 def recipients(
     subscriptions: Sequence[AlertSubscription], alert: Alert, *, local_now: datetime
 ) -> list[Recipient]:
-    """The conversations an alert goes to, each once, in subscription order; a
-    person in quiet hours gets it when they end (the earliest end, if two of their
-    subscriptions match). Quiet hours are read in the MSP's time zone."""
-    conversations: dict[str, datetime | None] = {}
-    for subscription in subscriptions:
-        if not matches(
-            subscription,
-            topic=Topic.ALERTS.value,
-            severity=alert.severity,
-            customer_id=alert.customer_id,
-            kind=alert.kind,
-        ):
-            continue
-        later = None
-        if subscription.target_kind == PERSON:
-            later = quiet_hours_end(subscription.quiet_start, subscription.quiet_end, local_now)
-        target = subscription.target
-        if target in conversations:
-            earlier = conversations[target]
-            later = None if earlier is None or later is None else min(earlier, later)
-        conversations[target] = later
-    return [
-        Recipient(channel, hold=deliver_at - local_now if deliver_at else None)
-        for channel, deliver_at in conversations.items()
-    ]
+    """The conversations an alert goes to (bot.services.audience)."""
+    return audience.recipients(
+        subscriptions,
+        topic=Topic.ALERTS,
+        severity=alert.severity,
+        customer_id=alert.customer_id,
+        kind=alert.kind,
+        local_now=local_now,
+    )

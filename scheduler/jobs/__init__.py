@@ -4,7 +4,8 @@ run any job; running one twice is harmless."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -13,7 +14,9 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.delivery.home_tabs import refresh_stale_home_tabs
+from bot.services.notices import SWEEPS
 from scheduler.jobs.alerts import wake_snoozed_alerts
+from scheduler.jobs.notices import run_sweep
 from scheduler.jobs.outbox_retention import prune_outbox
 from scheduler.jobs.requests import apply_scheduled_changes, expire_pending_requests
 from storage.engine import Database
@@ -24,6 +27,8 @@ class JobSettings:
     home_refresh_seconds: float = 5.0
     request_sweep_seconds: float = 300.0
     snooze_sweep_seconds: float = 60.0  # a snooze ends within a minute of its time
+    # Notices: due ones go out within this long of their moment (09:00, a day's start).
+    notice_sweep_seconds: float = 300.0
 
 
 def register_jobs(
@@ -61,3 +66,43 @@ def register_jobs(
             id=job.__name__,
             replace_existing=True,
         )
+    for name in SWEEPS:
+        scheduler.add_job(
+            run_sweep,
+            IntervalTrigger(seconds=settings.notice_sweep_seconds),
+            args=[name],
+            kwargs={"db": db, "clock": clock, "wake": wake_delivery},
+            id=name,
+            replace_existing=True,
+        )
+
+
+# ---------------------------------------------------------------- by hand
+
+Runner = Callable[..., Awaitable[int]]
+
+
+def _everyone(job: Callable[..., Awaitable[int]]) -> Runner:
+    """A job that sweeps every MSP at once (its claims are per row, not per MSP)."""
+
+    async def run(
+        *,
+        db: Database,
+        clock: Callable[[], datetime],
+        wake: Callable[[], None],
+        only: Collection[int] | None,
+    ) -> int:
+        if only is not None:
+            raise ValueError("This job runs for every MSP at once; leave out --team.")
+        return await job(db=db, clock=clock, wake=wake)
+
+    return run
+
+
+# `msp-bot scheduler run JOB`: every job the schedule runs, by its id.
+RUNNABLE: dict[str, Runner] = {
+    **{name: functools.partial(run_sweep, name) for name in SWEEPS},
+    "apply_scheduled_changes": _everyone(apply_scheduled_changes),
+    "expire_pending_requests": _everyone(expire_pending_requests),
+    "wake_snoozed_alerts": _everyone(wake_snoozed_alerts),
+}

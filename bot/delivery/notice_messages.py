@@ -1,0 +1,43 @@
+"""How scheduled notices reach people: a message per conversation through the
+outbox, in the sweep's transaction (so a notice is queued exactly when its key is
+claimed). Coalescible: a morning with many trials ending in one channel becomes a
+digest there rather than a minute of posts."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.delivery import outbox
+from bot.services.audience import Recipient
+from bot.services.notices import NoticeInfo
+from bot.views.scheduled import notice_message
+
+
+class OutboxNoticeNotifier:
+    """The `NoticeNotifier` the scheduler's jobs and the command line hand in."""
+
+    async def post(
+        self,
+        session: AsyncSession,
+        *,
+        msp_id: int,
+        notice: NoticeInfo,
+        recipients: Sequence[Recipient],
+    ) -> None:
+        message = notice_message(notice)
+        for recipient in recipients:
+            await outbox.post_message(
+                session,
+                msp_id=msp_id,
+                key=outbox.new_key(f"notice:{notice.kind.value}"),
+                channel=recipient.channel,
+                thread_key=recipient.thread_of,
+                coalescible=notice.board is None,  # a digest stays whole
+                hold=recipient.hold,
+                **message.as_kwargs(),
+            )
+
+
+NOTIFIER = OutboxNoticeNotifier()

@@ -1,0 +1,61 @@
+"""Who hears of something: the conversations whose subscriptions match it (alerts
+and scheduled notices alike), each once, with when (a person's quiet hours) and,
+for a reply, the thread it goes in."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from bot.domain.subscriptions import Topic, matches, quiet_hours_end
+from bot.services.subscriptions import PERSON
+from storage.models import AlertSubscription
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    """One conversation a message goes to: when (a person in quiet hours gets it when
+    they end), and the earlier message it replies to there, if any."""
+
+    channel: str
+    # How long to hold it: business time runs on the injected clock, delivery on
+    # real time, so the outbox is told a delay rather than a moment.
+    hold: timedelta | None = None
+    thread_of: str | None = None  # the outbox key of the earlier message
+
+
+def recipients(
+    subscriptions: Sequence[AlertSubscription],
+    *,
+    topic: Topic,
+    severity: str | None = None,
+    customer_id: int | None = None,
+    kind: str | None = None,
+    local_now: datetime,
+) -> list[Recipient]:
+    """The conversations subscribed to this, each once, in subscription order; a
+    person in quiet hours gets it when they end (the earliest end, if two of their
+    subscriptions match). Quiet hours are read in the MSP's time zone."""
+    conversations: dict[str, datetime | None] = {}
+    for subscription in subscriptions:
+        if not matches(
+            subscription,
+            topic=topic.value,
+            severity=severity,
+            customer_id=customer_id,
+            kind=kind,
+        ):
+            continue
+        later = None
+        if subscription.target_kind == PERSON:
+            later = quiet_hours_end(subscription.quiet_start, subscription.quiet_end, local_now)
+        target = subscription.target
+        if target in conversations:
+            earlier = conversations[target]
+            later = None if earlier is None or later is None else min(earlier, later)
+        conversations[target] = later
+    return [
+        Recipient(channel, hold=deliver_at - local_now if deliver_at else None)
+        for channel, deliver_at in conversations.items()
+    ]

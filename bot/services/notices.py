@@ -1,0 +1,517 @@
+"""Scheduled notices (issue 8): what each sweep finds due, and sending each once.
+
+Every sweep works the same way: a few set-based queries find what is due (per
+group of MSPs that share a local date, so "today" is each MSP's own); each due
+notice gets its natural key (bot/domain/notices.py); the keys are inserted in one
+statement and only the notices whose keys this transaction inserted are enqueued,
+in the same transaction. Two replicas sweeping at once, or a sweep run again after
+a crash, find the keys taken and send nothing more.
+
+Nothing here talks to Slack: the messages go through the `NoticeNotifier`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Collection, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.domain import notices as rules
+from bot.domain.customers import Plan, Status
+from bot.domain.mau import Projection, month_start, project_month_end
+from bot.domain.notices import MSP_SUBJECT, NoticeKind
+from bot.domain.requests import RequestStatus
+from bot.domain.roles import Role
+from bot.domain.subscriptions import Topic
+from bot.services import audience, audit
+from bot.services.audience import Recipient
+from bot.services.dashboard import Dashboard, dashboard
+from bot.services.request_info import RequestInfo, info_of
+from bot.services.tenancy import Requester
+from storage.repositories import msps as msp_repo
+from storage.repositories import notices as notice_repo
+from storage.repositories import outbox as outbox_repo
+from storage.repositories import staff as staff_repo
+from storage.repositories import subscriptions as subscription_repo
+from storage.repositories import usage as usage_repo
+from storage.repositories.notices import MspClock
+
+CLAIM_BATCH = 500  # keys per INSERT (SQLite allows 32,766 bound values)
+SYSTEM_USER = "scheduler"
+
+
+@dataclass(frozen=True, slots=True)
+class NoticeInfo:
+    """What a notice says; the view (bot/views/scheduled.py) words it."""
+
+    kind: NoticeKind
+    customer_id: int | None = None
+    customer_name: str = ""
+    account_number: str = ""
+    day: date | None = None  # the trial's end, the renewal date, the digest's day
+    days_left: int | None = None
+    users: int | None = None
+    percent: int | None = None  # the MAU threshold reached
+    mau: int | None = None
+    allowance: int | None = None
+    projection: Projection | None = None
+    request: RequestInfo | None = None
+    board: Dashboard | None = None
+    period: str = ""
+
+
+class NoticeNotifier(Protocol):
+    async def post(
+        self,
+        session: AsyncSession,
+        *,
+        msp_id: int,
+        notice: NoticeInfo,
+        recipients: Sequence[Recipient],
+    ) -> None: ...
+
+
+@dataclass(frozen=True)
+class _Draft:
+    msp_id: int
+    subject_id: int
+    period: str
+    topic: Topic
+    info: NoticeInfo
+    fallback: tuple[Recipient, ...] = ()  # when no subscription matches
+    always: tuple[Recipient, ...] = ()  # besides the subscribers (a reminder's threads)
+    # For notices whose content costs queries (digests): built once claimed.
+    render: Callable[[], Awaitable[NoticeInfo]] | None = None
+
+    @property
+    def key(self) -> notice_repo.NoticeKey:
+        return (self.msp_id, self.info.kind.value, self.subject_id, self.period)
+
+
+@dataclass
+class _Groups:
+    """The MSPs by their local date (at most three at any moment on Earth)."""
+
+    clocks: dict[int, MspClock]
+    local_now: dict[int, datetime]
+    by_day: dict[date, list[int]] = field(default_factory=dict)
+
+    @classmethod
+    async def of(
+        cls, session: AsyncSession, *, now: datetime, only: Collection[int] | None
+    ) -> _Groups:
+        clocks = {clock.id: clock for clock in await notice_repo.msps(session, only=only)}
+        local_now = {msp_id: now.astimezone(_zone(c.timezone)) for msp_id, c in clocks.items()}
+        groups = cls(clocks, local_now)
+        for msp_id, local in local_now.items():
+            groups.by_day.setdefault(local.date(), []).append(msp_id)
+        return groups
+
+
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (KeyError, ValueError):
+        return ZoneInfo("UTC")
+
+
+# ---------------------------------------------------------------- sending once
+
+
+async def _send(
+    session: AsyncSession,
+    drafts: Sequence[_Draft],
+    *,
+    groups: _Groups,
+    now: datetime,
+    notifier: NoticeNotifier,
+) -> int:
+    """Claim the drafts' keys; enqueue the claimed ones. Returns how many were sent
+    (claimed), whether or not anyone was subscribed to hear of them."""
+    if not drafts:
+        return 0
+    subscriptions = {
+        msp_id: await subscription_repo.listing(session, msp_id=msp_id)
+        for msp_id in sorted({draft.msp_id for draft in drafts})
+    }
+    planned: list[tuple[_Draft, list[Recipient]]] = []
+    for draft in drafts:
+        to = audience.recipients(
+            subscriptions[draft.msp_id],
+            topic=draft.topic,
+            customer_id=draft.info.customer_id,
+            kind=draft.info.kind.value,
+            local_now=groups.local_now[draft.msp_id],
+        )
+        planned.append((draft, _merged(draft.always, to or list(draft.fallback))))
+    claimed: set[notice_repo.NoticeKey] = set()
+    for start in range(0, len(planned), CLAIM_BATCH):
+        rows = [_row(draft, len(to), now) for draft, to in planned[start : start + CLAIM_BATCH]]
+        claimed |= await notice_repo.claim(session, rows)
+    for draft, to in planned:
+        if draft.key not in claimed or not to:
+            continue
+        info = await draft.render() if draft.render is not None else draft.info
+        await notifier.post(session, msp_id=draft.msp_id, notice=info, recipients=to)
+    return len(claimed)
+
+
+def _merged(first: Sequence[Recipient], then: Sequence[Recipient]) -> list[Recipient]:
+    """Each conversation once; `first` wins (a thread reply over a plain post)."""
+    seen = {recipient.channel for recipient in first}
+    return [*first, *(recipient for recipient in then if recipient.channel not in seen)]
+
+
+def _row(draft: _Draft, recipients: int, now: datetime) -> dict[str, Any]:
+    msp_id, kind, subject_id, period = draft.key
+    return {
+        "msp_id": msp_id,
+        "kind": kind,
+        "subject_id": subject_id,
+        "period": period,
+        "recipients": recipients,
+        "created_at": now,
+    }
+
+
+async def _assigned(
+    session: AsyncSession, customer_ids: Collection[int]
+) -> dict[int, tuple[Recipient, ...]]:
+    staff = await notice_repo.assigned_staff(session, customer_ids=customer_ids)
+    return {cid: tuple(Recipient(user) for user in users) for cid, users in staff.items()}
+
+
+async def _owners(session: AsyncSession, msp_id: int) -> tuple[Recipient, ...]:
+    owners = await staff_repo.user_ids_with_role(session, msp_id=msp_id, role=Role.OWNER.value)
+    return tuple(Recipient(user) for user in owners)
+
+
+# ---------------------------------------------------------------- trials
+
+
+async def trial_expiry_notices(
+    session: AsyncSession,
+    *,
+    now: datetime,
+    notifier: NoticeNotifier,
+    only: Collection[int] | None = None,
+) -> int:
+    """7, 3 and 1 days before a trial ends (each MSP's own days): to the trials
+    subscribers, or the customer's assigned staff. After downtime, only the
+    nearest threshold still ahead is sent."""
+    groups = await _Groups.of(session, now=now, only=only)
+    drafts: list[_Draft] = []
+    for today, msp_ids in groups.by_day.items():
+        thresholds = {
+            msp_id: _thresholds(groups.clocks[msp_id].trial_notice_days) for msp_id in msp_ids
+        }
+        widest = max((max(days) for days in thresholds.values()), default=0)
+        due = await notice_repo.trials_ending(
+            session,
+            msp_ids=msp_ids,
+            status=Status.ACTIVE_TRIAL.value,
+            first=today,
+            last=today + timedelta(days=widest),
+        )
+        for customer in due:
+            days_left = (customer.day - today).days
+            threshold = rules.trial_threshold(days_left, thresholds[customer.msp_id])
+            if threshold is None:
+                continue
+            drafts.append(
+                _Draft(
+                    msp_id=customer.msp_id,
+                    subject_id=customer.id,
+                    period=f"{customer.day.isoformat()}:{threshold}",
+                    topic=Topic.TRIALS,
+                    info=NoticeInfo(
+                        kind=NoticeKind.TRIAL_EXPIRING,
+                        customer_id=customer.id,
+                        customer_name=customer.name,
+                        account_number=customer.account_number,
+                        day=customer.day,
+                        days_left=days_left,
+                        users=customer.users,
+                    ),
+                )
+            )
+    return await _send(
+        session, await _with_assigned(session, drafts), groups=groups, now=now, notifier=notifier
+    )
+
+
+def _thresholds(text: str) -> tuple[int, ...]:
+    try:
+        return rules.parse_trial_notice_days(text)
+    except ValueError:
+        return rules.DEFAULT_TRIAL_NOTICE_DAYS
+
+
+async def _with_assigned(session: AsyncSession, drafts: list[_Draft]) -> list[_Draft]:
+    staff = await _assigned(
+        session, {d.info.customer_id for d in drafts if d.info.customer_id is not None}
+    )
+    return [replace(draft, fallback=staff.get(draft.info.customer_id or 0, ())) for draft in drafts]
+
+
+async def end_trials(
+    session: AsyncSession,
+    *,
+    now: datetime,
+    notifier: NoticeNotifier,
+    only: Collection[int] | None = None,
+) -> int:
+    """R4: a trial whose last day has passed becomes an expired trial on the free
+    plan (at most 3 users); audited, and a notice to the trials subscribers or the
+    customer's assigned staff. One conditional UPDATE per local date."""
+    groups = await _Groups.of(session, now=now, only=only)
+    drafts: list[_Draft] = []
+    events: list[dict[str, Any]] = []
+    for today, msp_ids in groups.by_day.items():
+        ended = await notice_repo.end_trials(
+            session,
+            msp_ids=msp_ids,
+            before=today,
+            from_status=Status.ACTIVE_TRIAL.value,
+            values={
+                "status": Status.EXPIRED_TRIAL.value,
+                "plan": Plan.FREE.value,
+                "updated_at": now,
+            },
+        )
+        for customer in ended:
+            events.append(_trial_ended_event(customer, now))
+            drafts.append(
+                _Draft(
+                    msp_id=customer.msp_id,
+                    subject_id=customer.id,
+                    period=customer.day.isoformat(),
+                    topic=Topic.TRIALS,
+                    info=NoticeInfo(
+                        kind=NoticeKind.TRIAL_ENDED,
+                        customer_id=customer.id,
+                        customer_name=customer.name,
+                        account_number=customer.account_number,
+                        day=customer.day,
+                        users=customer.users,
+                    ),
+                )
+            )
+    await usage_repo.append_audit_events(session, events)
+    for msp_id in {draft.msp_id for draft in drafts}:
+        await msp_repo.mark_home_stale(session, msp_id=msp_id, now=now)
+    return await _send(
+        session, await _with_assigned(session, drafts), groups=groups, now=now, notifier=notifier
+    )
+
+
+def _trial_ended_event(customer: notice_repo.DueCustomer, now: datetime) -> dict[str, Any]:
+    return {
+        "msp_id": customer.msp_id,
+        "actor": audit.SYSTEM_ACTOR,
+        "action": audit.AuditAction.CUSTOMER_UPDATED.value,
+        "entity_type": "customer",
+        "entity_id": str(customer.id),
+        "before": {"status": Status.ACTIVE_TRIAL.value, "plan": Plan.TRIAL.value},
+        "after": {"status": Status.EXPIRED_TRIAL.value, "plan": Plan.FREE.value},
+        "note": f"R4: the trial ended on {customer.day.isoformat()}",
+        "created_at": now,
+    }
+
+
+# ---------------------------------------------------------------- renewals
+
+
+async def renewal_window_notices(
+    session: AsyncSession,
+    *,
+    now: datetime,
+    notifier: NoticeNotifier,
+    only: Collection[int] | None = None,
+) -> int:
+    """A week before the 30-day cut-off: the last week to decrease licences,
+    downgrade or cancel before the renewal. Once per customer and renewal date."""
+    groups = await _Groups.of(session, now=now, only=only)
+    drafts: list[_Draft] = []
+    for today, msp_ids in groups.by_day.items():
+        first, last = rules.renewal_window_range(today)
+        due = await notice_repo.renewals_between(
+            session, msp_ids=msp_ids, statuses=[Status.PAID.value], first=first, last=last
+        )
+        drafts += [
+            _Draft(
+                msp_id=customer.msp_id,
+                subject_id=customer.id,
+                period=customer.day.isoformat(),
+                topic=Topic.REQUESTS,
+                info=NoticeInfo(
+                    kind=NoticeKind.RENEWAL_WINDOW,
+                    customer_id=customer.id,
+                    customer_name=customer.name,
+                    account_number=customer.account_number,
+                    day=customer.day,
+                    days_left=(customer.day - today).days,
+                ),
+            )
+            for customer in due
+            if rules.renewal_window_due(today, customer.day)
+        ]
+    return await _send(
+        session, await _with_assigned(session, drafts), groups=groups, now=now, notifier=notifier
+    )
+
+
+# ---------------------------------------------------------------- MAU
+
+
+async def mau_notices(
+    session: AsyncSession,
+    *,
+    now: datetime,
+    notifier: NoticeNotifier,
+    only: Collection[int] | None = None,
+) -> int:
+    """The MSP's MAU at 80% and at 100% of its allowance (the highest reached, once
+    a month each), and a projected month-end overage (once a month). To the mau
+    subscribers, or the owners."""
+    groups = await _Groups.of(session, now=now, only=only)
+    months = {
+        msp_id: month_start(local.date())
+        for msp_id, local in groups.local_now.items()
+        if groups.clocks[msp_id].mau_allowance > 0
+    }
+    totals = await notice_repo.mau_by_msp(session, months=months)
+    drafts: list[_Draft] = []
+    for msp_id, month in months.items():
+        allowance, mau = groups.clocks[msp_id].mau_allowance, totals.get(msp_id, 0)
+        today = groups.local_now[msp_id].date()
+        base = NoticeInfo(kind=NoticeKind.MAU_ALLOWANCE, mau=mau, allowance=allowance)
+        owners: tuple[Recipient, ...] | None = None
+        percent = rules.mau_threshold_reached(mau, allowance)
+        projection = project_month_end(mau, today=today)
+        wanted: list[tuple[str, NoticeInfo]] = []
+        if percent is not None:
+            wanted.append((f"{month:%Y-%m}:{percent}", replace(base, percent=percent)))
+        if mau < allowance < projection.month_end:
+            info = replace(base, kind=NoticeKind.MAU_PROJECTED, projection=projection)
+            wanted.append((f"{month:%Y-%m}", info))
+        for period, info in wanted:
+            owners = owners if owners is not None else await _owners(session, msp_id)
+            drafts.append(
+                _Draft(
+                    msp_id=msp_id,
+                    subject_id=MSP_SUBJECT,
+                    period=period,
+                    topic=Topic.MAU,
+                    info=replace(info, period=period),
+                    fallback=owners,
+                )
+            )
+    return await _send(session, drafts, groups=groups, now=now, notifier=notifier)
+
+
+# ---------------------------------------------------------------- requests
+
+
+async def request_reminders(
+    session: AsyncSession,
+    *,
+    now: datetime,
+    notifier: NoticeNotifier,
+    only: Collection[int] | None = None,
+) -> int:
+    """A request still waiting for a decision a day after it was asked: one reminder,
+    in the thread of each approval message (shown in the conversation too)."""
+    groups = await _Groups.of(session, now=now, only=only)
+    waiting = await notice_repo.requests_waiting(
+        session,
+        status=RequestStatus.PENDING.value,
+        asked_before=now - rules.REQUEST_REMINDER_AFTER,
+        msp_ids=list(groups.clocks),
+    )
+    drafts: list[_Draft] = []
+    for request in waiting:
+        threads = []
+        for key in request.message_keys:
+            message = await outbox_repo.by_key(session, msp_id=request.msp_id, key=key)
+            if message is not None:
+                threads.append(Recipient(message.lane, thread_of=key))
+        drafts.append(
+            _Draft(
+                msp_id=request.msp_id,
+                subject_id=request.id,
+                period="24h",
+                topic=Topic.REQUESTS,
+                info=NoticeInfo(
+                    kind=NoticeKind.REQUEST_WAITING,
+                    customer_id=request.customer_id,
+                    customer_name=request.customer_name,
+                    request=info_of(request),
+                ),
+                always=tuple(threads),
+            )
+        )
+    return await _send(session, drafts, groups=groups, now=now, notifier=notifier)
+
+
+# ---------------------------------------------------------------- digests
+
+
+async def digests(
+    session: AsyncSession,
+    *,
+    now: datetime,
+    notifier: NoticeNotifier,
+    only: Collection[int] | None = None,
+) -> int:
+    """The daily digest from 09:00 in each MSP's zone, and on Mondays the weekly
+    summary: the Command Center's figures, to the digest subscribers."""
+    groups = await _Groups.of(session, now=now, only=only)
+    drafts: list[_Draft] = []
+    for msp_id, local in groups.local_now.items():
+        clock = groups.clocks[msp_id]
+        day, week = rules.digest_day(local), rules.weekly_period(local)
+        if day is not None:
+            info = NoticeInfo(kind=NoticeKind.DAILY_DIGEST, day=day, period=day.isoformat())
+            drafts.append(_digest(session, clock, info, now))
+        if week is not None:
+            info = NoticeInfo(kind=NoticeKind.WEEKLY_SUMMARY, day=local.date(), period=week)
+            drafts.append(_digest(session, clock, info, now))
+    return await _send(session, drafts, groups=groups, now=now, notifier=notifier)
+
+
+def _digest(session: AsyncSession, clock: MspClock, info: NoticeInfo, now: datetime) -> _Draft:
+    """A digest draft; the figures (the dashboard's queries) are read only once its
+    key is claimed and someone subscribed to it."""
+
+    async def render() -> NoticeInfo:
+        requester = Requester(
+            msp_id=clock.id, team_id=clock.team_id, user_id=SYSTEM_USER, role=Role.OWNER
+        )
+        return replace(info, board=await dashboard(session, requester=requester, now=now))
+
+    return _Draft(
+        msp_id=clock.id,
+        subject_id=MSP_SUBJECT,
+        period=info.period,
+        topic=Topic.DIGEST,
+        info=info,
+        render=render,
+    )
+
+
+# ---------------------------------------------------------------- every sweep
+
+Sweep = Callable[..., Awaitable[int]]
+SWEEPS: dict[str, Sweep] = {
+    "trial_expiry_notices": trial_expiry_notices,
+    "end_trials": end_trials,
+    "renewal_window_notices": renewal_window_notices,
+    "mau_notices": mau_notices,
+    "request_reminders": request_reminders,
+    "digests": digests,
+}

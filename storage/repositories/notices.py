@@ -1,0 +1,204 @@
+"""Scheduled notices: claiming their natural keys, and the set-based queries that
+find what is due. Each query is a range on an index (a status and a date within
+the given MSPs), so a sweep reads what is due, not every customer."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import func, select, tuple_, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import (
+    ChangeRequest,
+    Customer,
+    CustomerAssignment,
+    CustomerUsage,
+    Msp,
+    Notice,
+)
+
+NoticeKey = tuple[int, str, int, str]  # msp id, kind, subject id, period
+
+
+async def claim(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> set[NoticeKey]:
+    """Insert these notices' keys; the keys this call inserted (the others were
+    claimed earlier, by this process or another). One statement for the batch."""
+    if not rows:
+        return set()
+    table = Notice.__table__
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    statement = (
+        dialect.insert(table)
+        .on_conflict_do_nothing(index_elements=["msp_id", "kind", "subject_id", "period"])
+        .returning(table.c.msp_id, table.c.kind, table.c.subject_id, table.c.period)
+    )
+    claimed: set[NoticeKey] = set()
+    # executemany with RETURNING is not portable across drivers: one row at a time
+    # would be slow, so the batch goes as one multi-row VALUES instead.
+    result = await session.execute(statement.values(list(rows)))
+    claimed.update((row[0], row[1], row[2], row[3]) for row in result.all())
+    return claimed
+
+
+@dataclass(frozen=True, slots=True)
+class MspClock:
+    id: int
+    team_id: str
+    timezone: str
+    trial_notice_days: str
+    mau_allowance: int
+    approvals_channel: str | None
+
+
+async def msps(session: AsyncSession, *, only: Collection[int] | None = None) -> list[MspClock]:
+    """Every MSP's zone and notice settings (MSPs are few; customers are many)."""
+    statement = select(
+        Msp.id,
+        Msp.team_id,
+        Msp.timezone,
+        Msp.trial_notice_days,
+        Msp.mau_allowance,
+        Msp.approvals_channel,
+    ).order_by(Msp.id)
+    if only is not None:
+        statement = statement.where(Msp.id.in_(sorted(only)))
+    return [MspClock(*row) for row in (await session.execute(statement)).all()]
+
+
+@dataclass(frozen=True, slots=True)
+class DueCustomer:
+    id: int
+    msp_id: int
+    name: str
+    account_number: str
+    day: date  # the trial's end, or the renewal date
+    users: int
+
+
+_DUE_COLUMNS = (
+    Customer.id,
+    Customer.msp_id,
+    Customer.name,
+    Customer.account_number,
+)
+
+
+async def trials_ending(
+    session: AsyncSession, *, msp_ids: Collection[int], status: str, first: date, last: date
+) -> list[DueCustomer]:
+    """Customers of these MSPs in `status` whose trial ends between the two days."""
+    rows = await session.execute(
+        select(*_DUE_COLUMNS, Customer.trial_end, Customer.users)
+        .where(
+            Customer.msp_id.in_(sorted(msp_ids)),
+            Customer.status == status,
+            Customer.trial_end >= first,
+            Customer.trial_end <= last,
+        )
+        .order_by(Customer.trial_end, Customer.id)
+    )
+    return [DueCustomer(*row) for row in rows.all()]
+
+
+async def end_trials(
+    session: AsyncSession,
+    *,
+    msp_ids: Collection[int],
+    before: date,
+    values: dict[str, Any],
+    from_status: str,
+) -> list[DueCustomer]:
+    """R4 in one conditional UPDATE: the trials of these MSPs that ended before
+    `before` move on; the rows it changed (a second sweep changes none)."""
+    table = Customer.__table__
+    statement = (
+        update(table)
+        .where(
+            table.c.msp_id.in_(sorted(msp_ids)),
+            table.c.status == from_status,
+            table.c.trial_end < before,
+        )
+        .values(**values, version=table.c.version + 1)
+        .returning(
+            table.c.id,
+            table.c.msp_id,
+            table.c.name,
+            table.c.account_number,
+            table.c.trial_end,
+            table.c.users,
+        )
+    )
+    return [DueCustomer(*row) for row in (await session.execute(statement)).all()]
+
+
+async def renewals_between(
+    session: AsyncSession,
+    *,
+    msp_ids: Collection[int],
+    statuses: Sequence[str],
+    first: date,
+    last: date,
+) -> list[DueCustomer]:
+    rows = await session.execute(
+        select(*_DUE_COLUMNS, Customer.renewal_date, Customer.users)
+        .where(
+            Customer.msp_id.in_(sorted(msp_ids)),
+            Customer.status.in_(list(statuses)),
+            Customer.renewal_date >= first,
+            Customer.renewal_date <= last,
+        )
+        .order_by(Customer.renewal_date, Customer.id)
+    )
+    return [DueCustomer(*row) for row in rows.all()]
+
+
+async def assigned_staff(
+    session: AsyncSession, *, customer_ids: Collection[int]
+) -> dict[int, list[str]]:
+    """Who is assigned to each of these customers."""
+    if not customer_ids:
+        return {}
+    rows = await session.execute(
+        select(CustomerAssignment.customer_id, CustomerAssignment.slack_user_id)
+        .where(CustomerAssignment.customer_id.in_(sorted(customer_ids)))
+        .order_by(CustomerAssignment.customer_id, CustomerAssignment.slack_user_id)
+    )
+    staff: dict[int, list[str]] = {}
+    for customer_id, user_id in rows.all():
+        staff.setdefault(customer_id, []).append(user_id)
+    return staff
+
+
+async def mau_by_msp(session: AsyncSession, *, months: dict[int, date]) -> dict[int, int]:
+    """This month's MAU of each MSP (`months`: MSP id -> its month, by its zone)."""
+    if not months:
+        return {}
+    rows = await session.execute(
+        select(CustomerUsage.msp_id, func.sum(CustomerUsage.mau))
+        .where(tuple_(CustomerUsage.msp_id, CustomerUsage.month).in_(list(months.items())))
+        .group_by(CustomerUsage.msp_id)
+    )
+    return {msp_id: int(total or 0) for msp_id, total in rows.all()}
+
+
+async def requests_waiting(
+    session: AsyncSession, *, status: str, asked_before: datetime, msp_ids: Collection[int]
+) -> list[ChangeRequest]:
+    return list(
+        (
+            await session.scalars(
+                select(ChangeRequest)
+                .where(
+                    ChangeRequest.status == status,
+                    ChangeRequest.requested_at <= asked_before,
+                    ChangeRequest.msp_id.in_(sorted(msp_ids)),
+                )
+                .order_by(ChangeRequest.requested_at, ChangeRequest.id)
+            )
+        ).all()
+    )

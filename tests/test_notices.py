@@ -1,0 +1,338 @@
+"""Scheduled notices (issue 8) with an injected clock: each on its day and not the
+day before, where it goes (subscribers, else assigned staff or owners), the latest
+relevant one after downtime, 09:00 local across DST, and exactly once when two
+replicas sweep at the same moment or a sweep is interrupted and run again."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from bot.app import Bot
+from bot.domain.roles import Role
+from scheduler.jobs.notices import run_sweep
+from storage.engine import Database
+from storage.models import AlertSubscription, AuditEvent, Customer, Notice, OutboxItem
+from tests.customer_helpers import all_text
+from tests.dashboard_helpers import msp_id_of, seed_customer, set_msp
+from tests.request_helpers import fast_bot, settle
+from tests.support import FakeClock, grant, migrated_database
+
+TRIALS, MAU, DIGEST, REQUESTS = "C0TRIALS", "C0MAU", "C0DIGEST", "C0REQUESTS"
+OWNER, MEMBER = "U0001", "U0004"
+
+
+@pytest.fixture
+async def bot(settings, db, clock) -> Bot:
+    return fast_bot(settings, db, clock)
+
+
+@pytest.fixture
+async def msp(db: Database) -> int:
+    await grant(db, OWNER, Role.OWNER)
+    await grant(db, MEMBER, Role.MEMBER)
+    return await msp_id_of(db)
+
+
+async def subscribe(db: Database, msp_id: int, target: str, *topics: str) -> None:
+    async with db.unit_of_work() as session:
+        session.add(
+            AlertSubscription(
+                msp_id=msp_id,
+                target=target,
+                target_kind="person" if target.startswith("U") else "channel",
+                topics=list(topics),
+                created_by=OWNER,
+                created_at=datetime(2026, 11, 1, tzinfo=UTC),
+            )
+        )
+
+
+def at(clock: FakeClock, moment: datetime) -> FakeClock:
+    clock.set(moment)
+    return clock
+
+
+async def sweep(db: Database, clock, name: str) -> int:
+    return await run_sweep(name, db=db, clock=clock, wake=lambda: None)
+
+
+async def posts(db: Database) -> list[dict[str, Any]]:
+    async with db.unit_of_work() as session:
+        rows = await session.scalars(
+            select(OutboxItem).where(OutboxItem.kind == "post").order_by(OutboxItem.id)
+        )
+        return [
+            {**row.payload, "to": row.lane, "text": all_text(row.payload.get("blocks") or [])}
+            for row in rows.all()
+        ]
+
+
+# ---------------------------------------------------------------- trials
+
+
+async def test_trial_notices_come_7_3_and_1_days_before_and_not_the_day_before(
+    backend, db, clock, msp
+):
+    await subscribe(db, msp, TRIALS, "trials")
+    await seed_customer(
+        db, name="Acme <Dental>", status="active_trial", users=5, trial_end=date(2026, 12, 10)
+    )
+    sent_on = []
+    for day in range(1, 11):  # 2026-12-01 .. 2026-12-10
+        at(clock, datetime(2026, 12, day, 6, 0, tzinfo=UTC))
+        for _ in range(2):  # a second sweep the same day sends nothing
+            if await sweep(db, clock, "trial_expiry_notices"):
+                sent_on.append(day)
+    assert sent_on == [3, 7, 9]  # 7, 3 and 1 days before the 10th
+    texts = [post["text"] for post in await posts(db)]
+    assert all(post["to"] == TRIALS for post in await posts(db))
+    assert "Acme &lt;Dental&gt;" in texts[0] and "in 7 days" in texts[0]
+    assert "in 3 days" in texts[1] and "tomorrow" in texts[2]
+
+
+async def test_after_downtime_only_the_nearest_trial_notice_is_sent(db, clock, msp):
+    await subscribe(db, msp, TRIALS, "trials")
+    await seed_customer(db, name="Late", status="active_trial", trial_end=date(2026, 12, 10))
+    at(clock, datetime(2026, 12, 8, 6, tzinfo=UTC))  # down from the 1st: 7 and 3 were missed
+    assert await sweep(db, clock, "trial_expiry_notices") == 1
+    (post,) = await posts(db)
+    assert "in 2 days" in post["text"]
+    async with db.unit_of_work() as session:
+        assert (await session.scalars(select(Notice.period))).all() == ["2026-12-10:3"]
+
+
+async def test_without_trials_subscribers_the_assigned_staff_hear_of_it(db, clock, msp):
+    await seed_customer(
+        db, name="Mine", status="active_trial", trial_end=date(2026, 12, 8), assigned=[MEMBER]
+    )
+    await seed_customer(db, name="Nobody's", status="active_trial", trial_end=date(2026, 12, 8))
+    at(clock, datetime(2026, 12, 1, 6, tzinfo=UTC))
+    assert await sweep(db, clock, "trial_expiry_notices") == 2  # both recorded
+    assert [post["to"] for post in await posts(db)] == [MEMBER]
+
+
+async def test_each_msps_own_notice_days_and_its_own_today(db, clock, msp):
+    await set_msp(db, trial_notice_days="14", timezone="Pacific/Auckland")
+    await subscribe(db, msp, TRIALS, "trials")
+    await seed_customer(db, name="Kiwi", status="active_trial", trial_end=date(2026, 12, 15))
+    at(clock, datetime(2026, 11, 30, 10, 59, tzinfo=UTC))  # 23:59 on the 30th in Auckland
+    assert await sweep(db, clock, "trial_expiry_notices") == 0
+    at(clock, datetime(2026, 11, 30, 11, 0, tzinfo=UTC))  # midnight: the 1st there
+    assert await sweep(db, clock, "trial_expiry_notices") == 1
+    assert "in 14 days" in (await posts(db))[0]["text"]
+
+
+async def test_a_trial_ends_the_day_after_its_last_day_once_and_audited(backend, db, clock, msp):
+    await subscribe(db, msp, TRIALS, "trials")
+    customer_id = await seed_customer(
+        db, name="Ending", status="active_trial", users=5, trial_end=date(2026, 12, 1)
+    )
+    at(clock, datetime(2026, 12, 1, 23, 59, tzinfo=UTC))
+    assert await sweep(db, clock, "end_trials") == 0  # its last day
+    at(clock, datetime(2026, 12, 2, 0, 0, tzinfo=UTC))
+    assert await sweep(db, clock, "end_trials") == 1
+    assert await sweep(db, clock, "end_trials") == 0
+    async with db.unit_of_work() as session:
+        customer = await session.get(Customer, customer_id)
+        assert (customer.status, customer.plan) == ("expired_trial", "free")
+        events = (
+            await session.scalars(select(AuditEvent).where(AuditEvent.entity_type == "customer"))
+        ).all()
+    assert [(e.before["status"], e.after["status"]) for e in events] == [
+        ("active_trial", "expired_trial")
+    ]
+    (post,) = await posts(db)
+    assert "free plan" in post["text"] and "over the free plan's 3" in post["text"]
+
+
+# ---------------------------------------------------------------- renewals and MAU
+
+
+async def test_the_renewal_window_notice_comes_a_week_before_the_cut_off(db, clock, msp):
+    await subscribe(db, msp, REQUESTS, "requests")
+    await seed_customer(db, name="Renewing", renewal_date=date(2027, 3, 1))
+    sent = {}
+    for day in (date(2027, 1, 22), date(2027, 1, 23), date(2027, 1, 24), date(2027, 1, 30)):
+        at(clock, datetime(day.year, day.month, day.day, 6, tzinfo=UTC))
+        sent[day.isoformat()] = await sweep(db, clock, "renewal_window_notices")
+    assert sent == {"2027-01-22": 0, "2027-01-23": 1, "2027-01-24": 0, "2027-01-30": 0}
+    (post,) = await posts(db)
+    assert "Last week to decrease licences, downgrade or cancel" in post["text"]
+    assert "2027-03-01" in post["text"]
+
+
+async def test_mau_notices_at_80_and_100_percent_and_a_projected_overage(db, clock, msp):
+    await set_msp(db, mau_allowance=1000)
+    await subscribe(db, msp, MAU, "mau")
+    customer = await seed_customer(db, name="Busy", mau=500, month=date(2026, 12, 1))
+    at(clock, datetime(2026, 12, 10, 6, tzinfo=UTC))  # 500 in 10 of 31 days: ~1,550
+    assert await sweep(db, clock, "mau_notices") == 1
+    assert await sweep(db, clock, "mau_notices") == 0
+    await _set_mau(db, customer, 850)
+    assert await sweep(db, clock, "mau_notices") == 1  # 80%
+    await _set_mau(db, customer, 1200)
+    assert await sweep(db, clock, "mau_notices") == 1  # 100%
+    assert await sweep(db, clock, "mau_notices") == 0
+    texts = [post["text"] for post in await posts(db)]
+    assert "month ends at about 1,550 MAU" in texts[0] and "500 MAU in 10 of 31 days" in texts[0]
+    assert "80% of the allowance: 850 of 1,000" in texts[1]
+    assert "100% of the allowance: 1,200 of 1,000" in texts[2]
+
+
+async def test_after_downtime_only_the_100_percent_mau_notice_is_sent(db, clock, msp):
+    await set_msp(db, mau_allowance=1000)
+    await seed_customer(db, name="Busy", mau=1500, month=date(2026, 12, 1))
+    at(clock, datetime(2026, 12, 20, 6, tzinfo=UTC))
+    assert await sweep(db, clock, "mau_notices") == 1  # not 80% too; already over: no projection
+    (post,) = await posts(db)
+    assert post["to"] == OWNER and "100%" in post["text"]  # no mau subscribers: the owners
+
+
+async def _set_mau(db: Database, customer_id: int, mau: int) -> None:
+    from storage.models import CustomerUsage
+
+    async with db.unit_of_work() as session:
+        row = await session.scalar(
+            select(CustomerUsage).where(CustomerUsage.customer_id == customer_id)
+        )
+        row.mau = mau
+
+
+# ---------------------------------------------------------------- digests and DST
+
+
+@pytest.mark.parametrize(
+    ("day", "utc_hour"),
+    [(date(2026, 10, 31), 13), (date(2026, 11, 1), 14), (date(2026, 11, 2), 14)],
+)
+async def test_the_daily_digest_is_at_nine_new_york_time_across_the_dst_change(
+    db, clock, msp, day, utc_hour
+):
+    await set_msp(db, timezone="America/New_York")
+    await subscribe(db, msp, DIGEST, "digest")
+    await seed_customer(db, name="Someone", status="active_trial", trial_end=day + timedelta(3))
+    nine = datetime(day.year, day.month, day.day, utc_hour, 0, tzinfo=UTC)
+    at(clock, nine - timedelta(minutes=1))
+    assert await sweep(db, clock, "digests") == 0
+    at(clock, nine)
+    sent = await sweep(db, clock, "digests")
+    assert sent == (2 if day.weekday() == 0 else 1)  # Monday brings the weekly summary
+    assert await sweep(db, clock, "digests") == 0
+    texts = [post["text"] for post in await posts(db)]
+    assert f"Daily digest: {day.isoformat()}" in texts[0]
+    assert "Trials ending in the next 7 days" in texts[0]
+
+
+async def test_the_weekly_summary_is_sent_once_a_week(db, clock, msp):
+    await subscribe(db, msp, DIGEST, "digest")
+    sent = []
+    for offset in range(8):  # Monday 2026-11-30 to the next Monday
+        at(clock, datetime(2026, 11, 30, 9, 30, tzinfo=UTC) + timedelta(days=offset))
+        await sweep(db, clock, "digests")
+        sent.append(sum("Weekly summary" in p["text"] for p in await posts(db)))
+    assert sent == [1, 1, 1, 1, 1, 1, 1, 2]
+
+
+# ---------------------------------------------------------------- requests
+
+
+async def test_a_request_waiting_a_day_is_reminded_in_its_thread_once(
+    client, slack, bot, db, clock, fake_slack
+):
+    from bot.ids import BlockId
+    from tests.request_helpers import APPROVALS, grant_staff, open_form, paid, submit
+
+    await grant_staff(db)
+    await paid(db, assigned=[MEMBER])
+    view = await open_form(client, slack, fake_slack, "add-licences Northwind")
+    await submit(client, slack, view, **{BlockId.REQUEST_LICENCES: "2"})
+    await settle(bot)
+    (_approval,) = [
+        c for c in fake_slack.calls_to("chat.postMessage") if c.args["channel"] == APPROVALS
+    ]
+    clock.advance(hours=23, minutes=59)
+    assert await sweep(db, clock, "request_reminders") == 0
+    clock.advance(minutes=1)
+    assert await sweep(db, clock, "request_reminders") == 1
+    assert await sweep(db, clock, "request_reminders") == 0
+    bot.delivery.wake()
+    await settle(bot)
+    reminder = fake_slack.calls_to("chat.postMessage")[-1].args
+    approval_ts = next(
+        ts
+        for (channel, ts), m in fake_slack.messages.items()
+        if channel == APPROVALS and "thread_ts" not in m
+    )
+    assert reminder["thread_ts"] == approval_ts and reminder["reply_broadcast"] is True
+    assert "has waited over a day" in all_text(reminder["blocks"])
+
+
+# ---------------------------------------------------------------- exactly once
+
+
+async def test_two_replicas_sweeping_at_the_same_moment_send_each_notice_once(
+    backend, database_url, db, clock, msp
+):
+    await subscribe(db, msp, TRIALS, "trials")
+    for n in range(30):
+        await seed_customer(
+            db, name=f"Trial {n}", status="active_trial", trial_end=date(2026, 12, 1 + n % 8)
+        )
+    at(clock, datetime(2026, 12, 1, 6, tzinfo=UTC))
+    other = await migrated_database(database_url)
+    try:
+        results = await asyncio.gather(
+            *(
+                sweep(replica, clock, name)
+                for name in ("trial_expiry_notices", "end_trials")
+                for replica in (db, other, db, other)
+            ),
+            return_exceptions=True,
+        )
+    finally:
+        await other.dispose()
+    failures = [r for r in results if isinstance(r, BaseException)]
+    # A replica that lost a race may fail its transaction (SQLite: locked); it
+    # never sends a duplicate, and running it again sends nothing new.
+    assert all("lock" in str(f).lower() or "serializ" in str(f).lower() for f in failures), failures
+    again = await sweep(db, clock, "trial_expiry_notices")
+    sent = await posts(db)
+    # Every trial ends within 7 days: each gets its nearest notice, once.
+    assert len(sent) == 30 and again == 0
+    async with db.unit_of_work() as session:
+        keys = (await session.execute(select(Notice.subject_id, Notice.period))).all()
+    assert len(keys) == len(set(keys)) == 30
+
+
+async def test_a_sweep_interrupted_before_it_commits_is_run_again_without_duplicates(
+    db, clock, msp, monkeypatch
+):
+    from bot.delivery import notice_messages
+
+    await subscribe(db, msp, TRIALS, "trials")
+    for n in range(5):
+        await seed_customer(db, name=f"T{n}", status="active_trial", trial_end=date(2026, 12, 4))
+    at(clock, datetime(2026, 12, 1, 6, tzinfo=UTC))
+    real_post = notice_messages.OutboxNoticeNotifier.post
+    calls = 0
+
+    async def crash_after_two(self, session, **kwargs):
+        nonlocal calls
+        calls += 1
+        if calls == 3:
+            raise RuntimeError("the process died here")
+        await real_post(self, session, **kwargs)
+
+    monkeypatch.setattr(notice_messages.OutboxNoticeNotifier, "post", crash_after_two)
+    with pytest.raises(RuntimeError):
+        await sweep(db, clock, "trial_expiry_notices")
+    assert await posts(db) == []  # nothing half-written
+    monkeypatch.setattr(notice_messages.OutboxNoticeNotifier, "post", real_post)
+    assert await sweep(db, clock, "trial_expiry_notices") == 5
+    assert await sweep(db, clock, "trial_expiry_notices") == 0
+    assert len(await posts(db)) == 5
