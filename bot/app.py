@@ -106,6 +106,7 @@ def build_app(
         settings=JobSettings(
             home_refresh_seconds=settings.mspbot_home_refresh_seconds,
             request_sweep_seconds=settings.mspbot_request_sweep_seconds,
+            notice_sweep_seconds=settings.mspbot_notice_sweep_seconds,
         ),
     )
     web_app = web.Application()

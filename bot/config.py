@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     # How often each replica looks for MSPs whose Home tabs need redrawing.
     mspbot_home_refresh_seconds: float = Field(default=5.0, ge=1, le=3600)
     mspbot_request_sweep_seconds: float = Field(default=300.0, ge=1, le=86400)
+    # How often each replica looks for notices that are due (trials, renewals, MAU,
+    # reminders, digests); each is sent once whatever the number of replicas.
+    mspbot_notice_sweep_seconds: float = Field(default=300.0, ge=1, le=86400)
     # Signs the outgoing webhooks: each MSP's key is HMAC-SHA256(this, team id), so
     # the database holds no secret. Unset: no MSP can set a webhook URL.
     mspbot_webhook_secret: SecretStr | None = Field(

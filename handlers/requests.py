@@ -137,7 +137,8 @@ async def requests_command(call: Invocation) -> Message | FollowUp:
 SETTINGS_USAGE = (
     "Usage: `/msp settings` to see them; `/msp settings approvals #channel` (or `none`: "
     "requests then go to the owners by DM), `/msp settings self-approval on|off`, "
-    "`/msp settings expiry DAYS`, `/msp settings webhook https://...` (or `off`)."
+    "`/msp settings expiry DAYS`, `/msp settings webhook https://...` (or `off`), "
+    "`/msp settings trial-notices 7,3,1` (days before a trial ends)."
 )
 _CHANNEL = re.compile(r"^<#([CG][A-Z0-9]+)(?:\|[^>]*)?>$")
 # With should_escape on, Slack sends a link as <https://...> or <https://...|label>.
@@ -183,6 +184,8 @@ def parse_settings_arguments(args: list[str]) -> settings.SettingsChange | None:
         return settings.SettingsChange(allow_self_approval=value.lower() == "on")
     if word == "expiry":
         return settings.SettingsChange(request_expiry_days=settings.parse_expiry_days(value))
+    if word == "trial-notices":
+        return settings.SettingsChange(trial_notice_days=settings.parse_trial_notice_days(value))
     raise InvalidInput(SETTINGS_USAGE)
 
 

@@ -20,7 +20,7 @@ from storage.models import AlertSubscription, AuditEvent, Customer, Notice, Outb
 from tests.customer_helpers import all_text
 from tests.dashboard_helpers import msp_id_of, seed_customer, set_msp
 from tests.request_helpers import fast_bot, settle
-from tests.support import FakeClock, grant, migrated_database
+from tests.support import FakeClock, grant, migrated_database, post
 
 TRIALS, MAU, DIGEST, REQUESTS = "C0TRIALS", "C0MAU", "C0DIGEST", "C0REQUESTS"
 OWNER, MEMBER = "U0001", "U0004"
@@ -336,3 +336,62 @@ async def test_a_sweep_interrupted_before_it_commits_is_run_again_without_duplic
     assert await sweep(db, clock, "trial_expiry_notices") == 5
     assert await sweep(db, clock, "trial_expiry_notices") == 0
     assert len(await posts(db)) == 5
+
+
+async def test_a_customer_at_its_max_mau_threshold_gets_the_alert_once_a_month(
+    backend, db, clock, msp
+):
+    from storage.models import Alert
+
+    await subscribe(db, msp, "C0ALERTS", "alerts")
+    await seed_customer(db, name="Capped", max_mau=100, mau=150, month=date(2026, 12, 1))
+    await seed_customer(db, name="Under", max_mau=100, mau=99, month=date(2026, 12, 1))
+    await seed_customer(db, name="Last month", max_mau=100, mau=500, month=date(2026, 11, 1))
+    at(clock, datetime(2026, 12, 5, 6, tzinfo=UTC))
+    assert await sweep(db, clock, "max_mau_alerts") == 1
+    assert await sweep(db, clock, "max_mau_alerts") == 0
+    async with db.unit_of_work() as session:
+        (alert,) = (await session.scalars(select(Alert))).all()
+    assert (alert.kind, alert.customer_name, alert.occurrences) == ("max_mau_reached", "Capped", 1)
+    assert alert.dedup_key.endswith(":2026-12")  # the same key a usage report raises
+    (post,) = await posts(db)
+    assert post["to"] == "C0ALERTS" and "reached its max-MAU threshold" in post["text"]
+
+
+async def test_the_trial_notice_days_are_set_in_slack_and_mistakes_explained(
+    client, slack, db, msp, clock
+):
+    reply = await post(client, slack.slash_command("settings trial-notices 14,2", user_id=OWNER))
+    assert "*Trial notices* 14, 2 days before a trial ends" in all_text(reply.json["blocks"])
+    bad = await post(client, slack.slash_command("settings trial-notices soon", user_id=OWNER))
+    assert "is not a number of days from 1 to 60" in bad.text and "7,3,1" in bad.text
+    async with db.unit_of_work() as session:
+        from storage.models import Msp
+
+        assert (await session.get(Msp, msp)).trial_notice_days == "14,2"
+        events = (
+            await session.scalars(select(AuditEvent).where(AuditEvent.action == "settings.updated"))
+        ).all()
+    assert events[-1].after["trial_notice_days"] == "14,2"
+    await seed_customer(db, name="Far", status="active_trial", trial_end=date(2026, 12, 15))
+    await subscribe(db, msp, TRIALS, "trials")
+    at(clock, datetime(2026, 12, 1, 6, tzinfo=UTC))
+    assert await sweep(db, clock, "trial_expiry_notices") == 1
+
+
+def test_scheduler_run_by_hand(cli_env):
+    from tests.support import invoke_cli
+
+    listed = invoke_cli(["scheduler", "jobs"], cli_env)
+    assert "trial_expiry_notices" in listed.output and "digests" in listed.output
+    done = invoke_cli(["scheduler", "run", "end_trials", "--now", "2026-12-02T00:00Z"], cli_env)
+    assert done.exit_code == 0, done.output
+    assert "end_trials: 0 done at 2026-12-02T00:00:00+00:00" in done.output
+    unknown = invoke_cli(["scheduler", "run", "nope"], cli_env)
+    assert unknown.exit_code == 1 and "No job 'nope'" in unknown.output
+    naive = invoke_cli(["scheduler", "run", "digests", "--now", "2026-12-02T09:00"], cli_env)
+    assert naive.exit_code == 1 and "needs a time zone" in naive.output
+    team = invoke_cli(["scheduler", "run", "digests", "--team", "T0NONE"], cli_env)
+    assert team.exit_code == 1 and "No MSP for T0NONE" in team.output
+    everyone = invoke_cli(["scheduler", "run", "wake_snoozed_alerts", "--team", "T0NONE"], cli_env)
+    assert everyone.exit_code == 1

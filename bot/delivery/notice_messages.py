@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.delivery import outbox
+from bot.delivery.alert_messages import NOTIFIER as ALERT_NOTIFIER
 from bot.services.audience import Recipient
 from bot.services.notices import NoticeInfo
 from bot.views.scheduled import notice_message
@@ -17,6 +18,8 @@ from bot.views.scheduled import notice_message
 
 class OutboxNoticeNotifier:
     """The `NoticeNotifier` the scheduler's jobs and the command line hand in."""
+
+    alerts = ALERT_NOTIFIER
 
     async def post(
         self,

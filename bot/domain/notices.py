@@ -39,6 +39,7 @@ class NoticeKind(StrEnum):
     MAU_ALLOWANCE = "mau_allowance"  # 80% or 100% reached
     MAU_PROJECTED = "mau_projected_overage"
     REQUEST_WAITING = "request_waiting"
+    MAX_MAU_ALERT = "max_mau_alert"  # raised as the built-in alert, once a month
     DAILY_DIGEST = "daily_digest"
     WEEKLY_SUMMARY = "weekly_summary"
 

@@ -90,8 +90,9 @@ CATALOG: tuple[SubcommandSpec, ...] = (
     ),
     SubcommandSpec(
         Subcommand.SETTINGS,
-        "settings [approvals #channel|none] [self-approval on|off] [expiry DAYS]",
-        "where requests go for approval, and how long they wait",
+        "settings [approvals #channel|none] [self-approval on|off] [expiry DAYS] "
+        "[trial-notices 7,3,1]",
+        "where requests go for approval, how long they wait, and when trial notices go out",
         ROLE_MANAGERS,
     ),
     SubcommandSpec(

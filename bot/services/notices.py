@@ -21,17 +21,20 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain import notices as rules
-from bot.domain.customers import Plan, Status
+from bot.domain.customers import DEFAULT_MAX_MAU_THRESHOLD, Plan, Status
 from bot.domain.mau import Projection, month_start, project_month_end
 from bot.domain.notices import MSP_SUBJECT, NoticeKind
 from bot.domain.requests import RequestStatus
 from bot.domain.roles import Role
 from bot.domain.subscriptions import Topic
-from bot.services import audience, audit
+from bot.services import alerts, audience, audit
+from bot.services.alert_routing import AlertNotifier
+from bot.services.alerts import MatchedAlert
 from bot.services.audience import Recipient
 from bot.services.dashboard import Dashboard, dashboard
 from bot.services.request_info import RequestInfo, info_of
 from bot.services.tenancy import Requester
+from bot.services.usage_alerts import ReportedFigures, max_mau_reached
 from storage.repositories import msps as msp_repo
 from storage.repositories import notices as notice_repo
 from storage.repositories import outbox as outbox_repo
@@ -65,6 +68,9 @@ class NoticeInfo:
 
 
 class NoticeNotifier(Protocol):
+    # The alerts the schedule raises (max-MAU reached) go the alerts' way.
+    alerts: AlertNotifier
+
     async def post(
         self,
         session: AsyncSession,
@@ -414,6 +420,54 @@ async def mau_notices(
     return await _send(session, drafts, groups=groups, now=now, notifier=notifier)
 
 
+async def max_mau_alerts(
+    session: AsyncSession,
+    *,
+    now: datetime,
+    notifier: NoticeNotifier,
+    only: Collection[int] | None = None,
+) -> int:
+    """R20 from the schedule: a customer whose month's MAU is at its max-MAU
+    threshold gets the built-in alert (the one a usage report raises), once a
+    month, even when no report crossed it (the threshold was lowered, say)."""
+    groups = await _Groups.of(session, now=now, only=only)
+    months = {msp_id: month_start(local.date()) for msp_id, local in groups.local_now.items()}
+    reached = await notice_repo.at_max_mau(
+        session, months=months, never_blocks=DEFAULT_MAX_MAU_THRESHOLD
+    )
+    rows = [
+        {
+            "msp_id": msp_id,
+            "kind": NoticeKind.MAX_MAU_ALERT.value,
+            "subject_id": customer.id,
+            "period": f"{months[msp_id]:%Y-%m}",
+            "recipients": 0,
+            "created_at": now,
+        }
+        for msp_id, customer, _mau in reached
+    ]
+    claimed: set[notice_repo.NoticeKey] = set()
+    for start in range(0, len(rows), CLAIM_BATCH):
+        claimed |= await notice_repo.claim(session, rows[start : start + CLAIM_BATCH])
+    by_msp: dict[int, list[MatchedAlert]] = {}
+    for msp_id, customer, mau in reached:
+        month = f"{months[msp_id]:%Y-%m}"
+        if (msp_id, NoticeKind.MAX_MAU_ALERT.value, customer.id, month) in claimed:
+            figures = ReportedFigures(customer, mau, 0, 0, 0, 0.0)
+            by_msp.setdefault(msp_id, []).append(max_mau_reached(figures, month))
+    for msp_id, matched in by_msp.items():
+        await alerts.record_matched(
+            session,
+            msp_id=msp_id,
+            matched=matched,
+            source=alerts.BOT_SOURCE,
+            actor=audit.SYSTEM_ACTOR,
+            now=now,
+            notifier=notifier.alerts,
+        )
+    return len(claimed)
+
+
 # ---------------------------------------------------------------- requests
 
 
@@ -513,5 +567,6 @@ SWEEPS: dict[str, Sweep] = {
     "renewal_window_notices": renewal_window_notices,
     "mau_notices": mau_notices,
     "request_reminders": request_reminders,
+    "max_mau_alerts": max_mau_alerts,
     "digests": digests,
 }

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.domain import notices as notice_rules
 from bot.domain.roles import Role
 from bot.errors import InvalidInput, NotAllowed, NotFound
 from bot.services import audit
@@ -38,6 +39,7 @@ class RequestSettings:
     allow_self_approval: bool
     request_expiry_days: int
     webhook_url: str | None
+    trial_notice_days: str = "7,3,1"
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +54,7 @@ class SettingsChange:
     request_expiry_days: int | None = None
     webhook_url: str | None = None
     clear_webhook: bool = False
+    trial_notice_days: tuple[int, ...] | None = None
 
 
 def _check_manager(requester: Requester) -> None:
@@ -72,12 +75,20 @@ def _settings(msp: Msp) -> RequestSettings:
         allow_self_approval=msp.allow_self_approval,
         request_expiry_days=msp.request_expiry_days,
         webhook_url=msp.webhook_url,
+        trial_notice_days=msp.trial_notice_days,
     )
 
 
 async def request_settings(session: AsyncSession, *, requester: Requester) -> RequestSettings:
     _check_manager(requester)
     return _settings(await _msp(session, requester))
+
+
+def parse_trial_notice_days(text: str) -> tuple[int, ...]:
+    try:
+        return notice_rules.parse_trial_notice_days(text)
+    except ValueError as error:
+        raise InvalidInput(f"{error} For example `/msp settings trial-notices 7,3,1`.") from None
 
 
 def parse_expiry_days(text: str) -> int:
@@ -141,6 +152,8 @@ async def change_settings(
         msp.allow_self_approval = change.allow_self_approval
     if change.request_expiry_days is not None:
         msp.request_expiry_days = change.request_expiry_days
+    if change.trial_notice_days is not None:
+        msp.trial_notice_days = ",".join(str(days) for days in change.trial_notice_days)
     if change.clear_webhook:
         msp.webhook_url = None
     elif change.webhook_url is not None:
@@ -168,6 +181,7 @@ def _plain(settings: RequestSettings) -> dict[str, object]:
         "allow_self_approval": settings.allow_self_approval,
         "request_expiry_days": settings.request_expiry_days,
         "webhook_url": settings.webhook_url,
+        "trial_notice_days": settings.trial_notice_days,
     }
 
 

@@ -44,7 +44,7 @@ def usage_alerts(
     alerts: list[MatchedAlert] = []
     for reported in figures:
         if reported.customer.account_number in reached_max_mau:
-            alerts.append(_max_mau_reached(reported, month))
+            alerts.append(max_mau_reached(reported, month))
         alerts.append(_over_free_limits(reported))
         alerts.append(_agents_not_reporting(reported))
     return alerts
@@ -76,7 +76,7 @@ def _alert(
     return MatchedAlert(report, customer)
 
 
-def _max_mau_reached(reported: ReportedFigures, month: str) -> MatchedAlert:
+def max_mau_reached(reported: ReportedFigures, month: str) -> MatchedAlert:
     customer = reported.customer
     return _alert(
         reported,

@@ -484,6 +484,7 @@ def settings_message(current: RequestSettings, *, changed: bool) -> Message:
         f"*Pending requests expire after* {current.request_expiry_days} days",
         "*Webhook for decisions* "
         + (escape(current.webhook_url) if current.webhook_url else "none"),
+        f"*Trial notices* {current.trial_notice_days.replace(',', ', ')} days before a trial ends",
     ]
     title = ":white_check_mark: Settings saved" if changed else "*Request settings*"
     text = title + "\n" + "\n".join(lines)
