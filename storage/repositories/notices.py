@@ -21,6 +21,7 @@ from storage.models import (
     Msp,
     Notice,
 )
+from storage.repositories.usage import NamedCustomer
 
 NoticeKey = tuple[int, str, int, str]  # msp id, kind, subject id, period
 
@@ -202,3 +203,33 @@ async def requests_waiting(
             )
         ).all()
     )
+
+
+async def at_max_mau(
+    session: AsyncSession, *, months: dict[int, date], never_blocks: int
+) -> list[tuple[int, NamedCustomer, int]]:
+    """(MSP id, customer, MAU) of the customers whose month's MAU reached their
+    max-MAU threshold; the partial index on thresholds that can block starts it."""
+    if not months:
+        return []
+    rows = await session.execute(
+        select(
+            Customer.msp_id,
+            Customer.id,
+            Customer.account_number,
+            Customer.name_key,
+            Customer.max_mau_threshold,
+            Customer.name,
+            Customer.status,
+            CustomerUsage.mau,
+        )
+        .join(CustomerUsage, CustomerUsage.customer_id == Customer.id)
+        .where(
+            Customer.msp_id.in_(sorted(months)),
+            Customer.max_mau_threshold < never_blocks,
+            tuple_(CustomerUsage.msp_id, CustomerUsage.month).in_(list(months.items())),
+            CustomerUsage.mau >= Customer.max_mau_threshold,
+        )
+        .order_by(Customer.id)
+    )
+    return [(row[0], NamedCustomer(*row[1:7]), int(row[7])) for row in rows.all()]
