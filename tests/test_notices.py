@@ -395,3 +395,28 @@ def test_scheduler_run_by_hand(cli_env):
     assert team.exit_code == 1 and "No MSP for T0NONE" in team.output
     everyone = invoke_cli(["scheduler", "run", "wake_snoozed_alerts", "--team", "T0NONE"], cli_env)
     assert everyone.exit_code == 1
+
+
+async def test_the_notice_sweeps_run_on_the_schedule(settings, db, clock, msp):
+    """Registered with the configured cadence, and run by the running scheduler."""
+    from aiohttp.test_utils import TestClient, TestServer
+    from apscheduler.triggers.interval import IntervalTrigger
+
+    from bot.services.notices import SWEEPS
+
+    await subscribe(db, msp, TRIALS, "trials")
+    await seed_customer(db, name="Soon", status="active_trial", trial_end=date(2026, 11, 29))
+    quick = settings.model_copy(update={"mspbot_notice_sweep_seconds": 1.0})
+    bot = fast_bot(quick, db, clock)
+    for name in SWEEPS:
+        job = bot.scheduler.get_job(name)
+        assert job is not None and job.args == (name,), name
+        assert isinstance(job.trigger, IntervalTrigger)
+        assert job.trigger.interval == timedelta(seconds=1)
+    async with TestClient(TestServer(bot.web)):
+        for _ in range(60):
+            if await posts(db):
+                break
+            await asyncio.sleep(0.1)
+    (post,) = await posts(db)
+    assert post["to"] == TRIALS and "in 7 days" in post["text"]  # the clock's 22 Nov
