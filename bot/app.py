@@ -14,12 +14,14 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.api.alerts import alerts_routes
 from bot.api.health import health_routes
+from bot.api.metrics import metrics_routes, timing_middleware
 from bot.api.usage import usage_routes
 from bot.clock import Clock, system_clock
 from bot.config import Settings
 from bot.delivery.limits import DeliveryLimits
 from bot.delivery.worker import DeliveryWorker
 from bot.inflight import InFlight
+from bot.metrics import Metrics
 from bot.services.tenancy import RequesterCache
 from handlers import register_all
 from handlers.deps import Deps
@@ -47,6 +49,7 @@ class Bot:
     in_flight: InFlight
     delivery: DeliveryWorker
     web: web.Application
+    metrics: Metrics
 
 
 def build_bolt_app(settings: Settings, deps: Deps) -> tuple[AsyncApp, Listeners]:
@@ -75,6 +78,7 @@ def build_app(
     """Build the whole bot. Nothing runs until the aiohttp application starts."""
     database = db or Database(settings.database_url)
     in_flight = InFlight()
+    metrics = Metrics()
     limits = delivery_limits or DeliveryLimits()
     delivery = DeliveryWorker.build(
         db=database,
@@ -96,7 +100,9 @@ def build_app(
         requesters=RequesterCache(ttl_seconds=settings.mspbot_role_cache_seconds),
         delivery=delivery,
         webhooks_enabled=settings.webhook_secret is not None,
+        metrics=metrics,
     )
+    metrics.watch_delivery(delivery.stats)
     bolt, listeners = build_bolt_app(settings, deps)
     scheduler = build_scheduler(
         timezone=settings.mspbot_timezone,
@@ -108,13 +114,15 @@ def build_app(
             request_sweep_seconds=settings.mspbot_request_sweep_seconds,
             notice_sweep_seconds=settings.mspbot_notice_sweep_seconds,
         ),
+        metrics=metrics,
     )
-    web_app = web.Application()
-    bot = Bot(settings, database, bolt, listeners, scheduler, in_flight, delivery, web_app)
+    web_app = web.Application(middlewares=[timing_middleware(metrics)])
+    bot = Bot(settings, database, bolt, listeners, scheduler, in_flight, delivery, web_app, metrics)
     web_app[BOT_KEY] = bot
     web_app.add_routes(health_routes(database))
     web_app.add_routes(usage_routes(database, clock))  # served in Socket Mode too
-    web_app.add_routes(alerts_routes(database, clock))
+    web_app.add_routes(alerts_routes(database, clock, metrics))
+    web_app.add_routes(metrics_routes(database, metrics, token=settings.metrics_token))
     if not settings.socket_mode:
         web_app.add_routes([web.post(SLACK_EVENTS_PATH, _slack_events(bolt))])
     web_app.on_startup.append(_start_scheduler)

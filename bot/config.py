@@ -55,6 +55,10 @@ class Settings(BaseSettings):
     mspbot_webhook_secret: SecretStr | None = Field(
         default=None, description="Master secret the webhooks' signing keys derive from"
     )
+    # With it, GET /metrics wants `Authorization: Bearer <this>`; without, it is open.
+    mspbot_metrics_token: SecretStr | None = Field(
+        default=None, description="Bearer token a Prometheus scrape must send"
+    )
     log_level: str = "INFO"
     log_format: LogFormat = LogFormat.TEXT
 
@@ -67,7 +71,7 @@ class Settings(BaseSettings):
             raise ValueError("must be a bot token starting with xoxb-")
         return value
 
-    @field_validator("slack_signing_secret", "mspbot_webhook_secret")
+    @field_validator("slack_signing_secret", "mspbot_webhook_secret", "mspbot_metrics_token")
     @classmethod
     def _secret_not_blank(cls, value: SecretStr | None) -> SecretStr | None:
         if value is None or not value.get_secret_value().strip():
@@ -134,6 +138,12 @@ class Settings(BaseSettings):
         if self.slack_signing_secret is None:
             raise ConfigError(describe_problems(missing=["SLACK_SIGNING_SECRET"], invalid=[]))
         return self.slack_signing_secret.get_secret_value()
+
+    @property
+    def metrics_token(self) -> str | None:
+        if self.mspbot_metrics_token is None:
+            return None
+        return self.mspbot_metrics_token.get_secret_value()
 
     @property
     def webhook_secret(self) -> str | None:

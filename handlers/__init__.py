@@ -26,7 +26,7 @@ from handlers.registry import Listeners
 def register_all(app: AsyncApp, deps: Deps) -> Listeners:
     middleware.register(app, deps)
     errors.register(app, deps)
-    listeners = Listeners(app=app, in_flight=deps.in_flight)
+    listeners = Listeners(app=app, in_flight=deps.in_flight, metrics=deps.metrics)
     for feature in (
         msp_command,
         home,

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from bot.clock import Clock
 from bot.delivery.worker import DeliveryWorker
 from bot.inflight import InFlight
+from bot.metrics import Metrics
 from bot.services.tenancy import RequesterCache
 from storage.engine import Database
 
@@ -21,3 +22,4 @@ class Deps:
     requesters: RequesterCache
     delivery: DeliveryWorker
     webhooks_enabled: bool = False  # MSPBOT_WEBHOOK_SECRET is set, so webhooks can be signed
+    metrics: Metrics = field(default_factory=Metrics)

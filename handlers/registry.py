@@ -10,6 +10,7 @@ from typing import Any, Literal
 from slack_bolt.async_app import AsyncApp
 
 from bot.inflight import InFlight
+from bot.metrics import Metrics
 
 ListenerKind = Literal["command", "event", "action", "view", "shortcut", "options"]
 Listener = Callable[..., Awaitable[Any]]
@@ -19,6 +20,7 @@ Listener = Callable[..., Awaitable[Any]]
 class Listeners:
     app: AsyncApp
     in_flight: InFlight
+    metrics: Metrics | None = None  # each listener counted and timed on /metrics
     registered: list[tuple[ListenerKind, str]] = field(default_factory=list)
 
     def command(self, name: str, listener: Listener) -> None:
@@ -46,4 +48,10 @@ class Listeners:
         self, kind: ListenerKind, name: str, decorator: Callable[[Listener], Any]
     ) -> Callable[[Listener], Any]:
         self.registered.append((kind, str(name)))
-        return lambda listener: decorator(self.in_flight.track(listener))
+
+        def wrap(listener: Listener) -> Any:
+            if self.metrics is not None:
+                listener = self.metrics.timed_listener(kind, str(name), listener)
+            return decorator(self.in_flight.track(listener))
+
+        return wrap

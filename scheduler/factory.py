@@ -7,6 +7,7 @@ from datetime import datetime
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from bot.metrics import Metrics
 from scheduler.jobs import JobSettings, register_jobs
 from storage.engine import Database
 
@@ -18,6 +19,7 @@ def build_scheduler(
     clock: Callable[[], datetime],
     wake_delivery: Callable[[], None],
     settings: JobSettings,
+    metrics: Metrics | None = None,
 ) -> AsyncIOScheduler:
     scheduler = AsyncIOScheduler(
         timezone=timezone,
@@ -25,5 +27,12 @@ def build_scheduler(
         # each job catches up from the database on its next run.
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 300},
     )
-    register_jobs(scheduler, db=db, clock=clock, wake_delivery=wake_delivery, settings=settings)
+    register_jobs(
+        scheduler,
+        db=db,
+        clock=clock,
+        wake_delivery=wake_delivery,
+        settings=settings,
+        metrics=metrics,
+    )
     return scheduler

@@ -25,6 +25,7 @@ from bot.domain.alerts import (
     Severity,
     is_link_url,
 )
+from bot.metrics import Metrics
 from bot.services import alerts
 from storage.engine import Database
 
@@ -84,7 +85,7 @@ class AlertsBody(BaseModel):
     alerts: Annotated[list[AlertItem], Field(min_length=1, max_length=alerts.MAX_ALERTS)]
 
 
-def alerts_routes(db: Database, clock: Clock) -> list[web.RouteDef]:
+def alerts_routes(db: Database, clock: Clock, metrics: Metrics) -> list[web.RouteDef]:
     async def post_alerts(request: web.Request) -> web.StreamResponse:
         caller = await authenticate_request(request, db=db, clock=clock)
         body = await read_json(request, AlertsBody, limit=MAX_ALERTS_BODY_BYTES)
@@ -102,6 +103,7 @@ def alerts_routes(db: Database, clock: Clock) -> list[web.RouteDef]:
                 )
         except alerts.AlertsRejected as rejected:
             raise items_refused("alerts", rejected.problems) from None
+        metrics.alerts_ingested.labels("api").inc(result.accepted)
         return recorded(result)
 
     return [web.post(ALERTS_PATH, api_endpoint(post_alerts))]

@@ -8,18 +8,23 @@ import functools
 from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.delivery.home_tabs import refresh_stale_home_tabs
+from bot.metrics import Metrics
 from bot.services.notices import SWEEPS
 from scheduler.jobs.alerts import wake_snoozed_alerts
 from scheduler.jobs.notices import run_sweep
 from scheduler.jobs.outbox_retention import prune_outbox
 from scheduler.jobs.requests import apply_scheduled_changes, expire_pending_requests
 from storage.engine import Database
+
+Runner = Callable[..., Awaitable[Any]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,48 +43,40 @@ def register_jobs(
     clock: Callable[[], datetime],
     wake_delivery: Callable[[], None],
     settings: JobSettings,
+    metrics: Metrics | None = None,
 ) -> None:
-    scheduler.add_job(
+    """Every job under its id; with `metrics`, each run is counted and timed."""
+    swept = {"db": db, "clock": clock, "wake": wake_delivery}
+
+    def add(job_id: str, job: Runner, trigger: BaseTrigger, **options: Any) -> None:
+        func = metrics.timed_job(job_id, job) if metrics is not None else job
+        scheduler.add_job(func, trigger, id=job_id, replace_existing=True, **options)
+
+    add(
+        "refresh_home_tabs",
         refresh_stale_home_tabs,
         IntervalTrigger(seconds=settings.home_refresh_seconds),
-        kwargs={"db": db, "clock": clock, "wake": wake_delivery},
-        id="refresh_home_tabs",
-        replace_existing=True,
+        kwargs=swept,
     )
-    scheduler.add_job(
-        prune_outbox,
-        CronTrigger(hour=3, minute=30),
-        kwargs={"db": db},
-        id="prune_outbox",
-        replace_existing=True,
-    )
+    add("prune_outbox", prune_outbox, CronTrigger(hour=3, minute=30), kwargs={"db": db})
     sweeps = (
         (apply_scheduled_changes, settings.request_sweep_seconds),
         (expire_pending_requests, settings.request_sweep_seconds),
         (wake_snoozed_alerts, settings.snooze_sweep_seconds),
     )
     for job, seconds in sweeps:
-        scheduler.add_job(
-            job,
-            IntervalTrigger(seconds=seconds),
-            kwargs={"db": db, "clock": clock, "wake": wake_delivery},
-            id=job.__name__,
-            replace_existing=True,
-        )
+        add(job.__name__, job, IntervalTrigger(seconds=seconds), kwargs=swept)
     for name in SWEEPS:
-        scheduler.add_job(
+        add(
+            name,
             run_sweep,
             IntervalTrigger(seconds=settings.notice_sweep_seconds),
             args=[name],
-            kwargs={"db": db, "clock": clock, "wake": wake_delivery},
-            id=name,
-            replace_existing=True,
+            kwargs=swept,
         )
 
 
 # ---------------------------------------------------------------- by hand
-
-Runner = Callable[..., Awaitable[int]]
 
 
 def _everyone(job: Callable[..., Awaitable[int]]) -> Runner:
