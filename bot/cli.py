@@ -23,7 +23,7 @@ from bot.logging_setup import configure_logging
 from bot.services import alerts, api_tokens, audit, customer_csv, staff
 from bot.services.settings import webhook_url_as_operator
 from scheduler.jobs import RUNNABLE
-from storage import migrate
+from storage import backup, migrate
 from storage.engine import Database
 from storage.repositories import msps as msp_repo
 
@@ -149,6 +149,20 @@ def db_downgrade(
     settings = _settings(require_slack=False)
     migrate.downgrade(settings.database_url, revision)
     typer.echo(f"Database at {asyncio.run(_current_revision(Database(settings.database_url)))}.")
+
+
+@db_cli.command("backup")
+def db_backup(
+    path: Annotated[Path, typer.Argument(help="Where to write the copy (a new file)")],
+) -> None:
+    """Copy the SQLite database while the bot runs (SQLite's online backup). For
+    PostgreSQL, use pg_dump: it is the consistent copy there."""
+    settings = _settings(require_slack=False)
+    try:
+        written = backup.backup_sqlite(settings.database_url, path)
+    except backup.BackupRefused as refused:
+        raise _fail(str(refused)) from None
+    typer.echo(f"Backed up to {written} ({written.stat().st_size:,} bytes).")
 
 
 def _with_database(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:

@@ -104,3 +104,26 @@ def test_alerts_send_rejects_an_unknown_severity(env):
     args = ["--team", "T1", "--customer", "A", "--kind", "k", "--title", "t"]
     result = invoke(["alerts", "send", *args, "--severity", "dire"], env)
     assert result.exit_code == 2
+
+
+def test_db_backup_copies_the_sqlite_database_and_refuses_what_it_cannot(cli_env, tmp_path):
+    import sqlite3
+
+    granted = invoke_cli(
+        ["roles", "grant", "--team", "T0B", "--user", "U0B", "--role", "owner"], cli_env
+    )
+    assert granted.exit_code == 0, granted.output
+    target = tmp_path / "copy.db"
+    done = invoke_cli(["db", "backup", str(target)], cli_env)
+    assert done.exit_code == 0, done.output
+    assert f"Backed up to {target}" in done.output
+    with sqlite3.connect(target) as copy:
+        assert copy.execute("select slack_user_id from staff_members").fetchall() == [("U0B",)]
+    assert not (tmp_path / "copy.db.partial").exists()
+    again = invoke_cli(["db", "backup", str(target)], cli_env)
+    assert again.exit_code == 1 and "exists already" in again.output
+    nowhere = invoke_cli(["db", "backup", str(tmp_path / "no" / "such" / "x.db")], cli_env)
+    assert nowhere.exit_code == 1 and "does not exist" in nowhere.output
+    postgres = {**cli_env, "DATABASE_URL": "postgresql+asyncpg://u@127.0.0.1:1/x"}
+    refused = invoke_cli(["db", "backup", str(tmp_path / "pg.db")], postgres)
+    assert refused.exit_code == 1 and "pg_dump" in refused.output
