@@ -14,6 +14,7 @@ import typer
 
 from bot.clock import system_clock
 from bot.config import ConfigError, Settings, load_settings
+from bot.config_reference import config_reference
 from bot.delivery import webhooks
 from bot.delivery.alert_messages import NOTIFIER as ALERT_NOTIFIER
 from bot.domain.alerts import ReportedStatus, Severity
@@ -90,6 +91,12 @@ def run() -> None:
     settings = _settings(require_slack=True)
     migrate.upgrade(settings.database_url)
     asyncio.run(serve(build_app(settings)))
+
+
+@cli.command("config-reference")
+def config_reference_command() -> None:
+    """Print the configuration reference (every variable, its default and meaning)."""
+    typer.echo(config_reference())
 
 
 @cli.command("check-config")

@@ -38,18 +38,37 @@ class Settings(BaseSettings):
         default=None, description="App-level token (xapp-...); set it to use Socket Mode"
     )
     slack_api_url: str = Field(default="https://slack.com/api/", description="Web API base URL")
-    database_url: str = Field(default="sqlite+aiosqlite:///./msp-bot.db")
-    host: str = "0.0.0.0"
-    port: int = Field(default=3000, ge=0, le=65535)
-    mspbot_owners: Annotated[frozenset[str], NoDecode] = frozenset()
-    mspbot_timezone: str = "UTC"
-    mspbot_role_cache_seconds: float = Field(default=10.0, ge=0, le=300)
+    database_url: str = Field(
+        default="sqlite+aiosqlite:///./msp-bot.db",
+        description="SQLAlchemy URL: SQLite (aiosqlite) or postgresql+asyncpg://user:pass@host/db",
+    )
+    host: str = Field(default="0.0.0.0", description="Address the HTTP server listens on")
+    port: int = Field(default=3000, ge=0, le=65535, description="Port the HTTP server listens on")
+    mspbot_owners: Annotated[frozenset[str], NoDecode] = Field(
+        default=frozenset(),
+        description="Comma-separated Slack user ids made owners the first time they use the bot",
+    )
+    mspbot_timezone: str = Field(
+        default="UTC", description="IANA time zone for new MSPs and for the scheduler"
+    )
+    mspbot_role_cache_seconds: float = Field(
+        default=10.0, ge=0, le=300, description="How long a replica remembers a person's role"
+    )
     # How often each replica looks for MSPs whose Home tabs need redrawing.
-    mspbot_home_refresh_seconds: float = Field(default=5.0, ge=1, le=3600)
-    mspbot_request_sweep_seconds: float = Field(default=300.0, ge=1, le=86400)
+    mspbot_home_refresh_seconds: float = Field(
+        default=5.0, ge=1, le=3600, description="How often stale Home tabs are redrawn"
+    )
+    mspbot_request_sweep_seconds: float = Field(
+        default=300.0,
+        ge=1,
+        le=86400,
+        description="How often scheduled request changes are applied and requests expired",
+    )
     # How often each replica looks for notices that are due (trials, renewals, MAU,
     # reminders, digests); each is sent once whatever the number of replicas.
-    mspbot_notice_sweep_seconds: float = Field(default=300.0, ge=1, le=86400)
+    mspbot_notice_sweep_seconds: float = Field(
+        default=300.0, ge=1, le=86400, description="How often due notices are looked for"
+    )
     # Signs the outgoing webhooks: each MSP's key is HMAC-SHA256(this, team id), so
     # the database holds no secret. Unset: no MSP can set a webhook URL.
     mspbot_webhook_secret: SecretStr | None = Field(
@@ -59,8 +78,11 @@ class Settings(BaseSettings):
     mspbot_metrics_token: SecretStr | None = Field(
         default=None, description="Bearer token a Prometheus scrape must send"
     )
-    log_level: str = "INFO"
-    log_format: LogFormat = LogFormat.TEXT
+    log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR")
+    log_format: LogFormat = Field(
+        default=LogFormat.TEXT,
+        description="text for people, json (one object a line) for collectors",
+    )
 
     @field_validator("slack_bot_token")
     @classmethod

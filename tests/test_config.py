@@ -105,3 +105,14 @@ def test_logs_redact_anything_shaped_like_a_token():
     assert redact("xapp-1-A0-abc and xoxp-9") == "[redacted-token] and [redacted-token]"
     assert redact("webhook key " + "ab12" * 16) == "webhook key [redacted-key]"
     assert '"message": "token is [redacted-token]"' in JsonFormatter().format(record)
+
+
+def test_the_configuration_reference_in_operations_md_is_generated_from_settings():
+    from pathlib import Path
+
+    from bot.config_reference import config_reference
+
+    doc = (Path(__file__).parent.parent / "docs" / "OPERATIONS.md").read_text()
+    assert config_reference() in doc, "run `msp-bot config-reference` and paste it into the doc"
+    for name in Settings.model_fields:
+        assert f"`{name.upper()}`" in config_reference()
