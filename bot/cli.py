@@ -73,7 +73,11 @@ def _settings(*, require_slack: bool) -> Settings:
     except ConfigError as error:
         typer.echo(str(error), err=True)
         raise typer.Exit(EXIT_CONFIG) from None
-    configure_logging(level=settings.log_level, log_format=settings.log_format)
+    configure_logging(
+        level=settings.log_level,
+        log_format=settings.log_format,
+        secrets=settings.secret_values(),
+    )
     return settings
 
 

@@ -161,6 +161,17 @@ class Settings(BaseSettings):
             raise ConfigError(describe_problems(missing=["SLACK_SIGNING_SECRET"], invalid=[]))
         return self.slack_signing_secret.get_secret_value()
 
+    def secret_values(self) -> tuple[str, ...]:
+        """Every configured secret's value: the logs never show them."""
+        secrets = (
+            self.slack_bot_token,
+            self.slack_signing_secret,
+            self.slack_app_token,
+            self.mspbot_webhook_secret,
+            self.mspbot_metrics_token,
+        )
+        return tuple(s.get_secret_value() for s in secrets if s is not None)
+
     @property
     def metrics_token(self) -> str | None:
         if self.mspbot_metrics_token is None:

@@ -16,6 +16,7 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_bolt.response import BoltResponse
 
+from bot import log_context
 from bot.services.tenancy import Requester, resolve_requester
 from bot.views.notices import not_staff_message
 from handlers.deps import Deps
@@ -38,6 +39,10 @@ def register(app: AsyncApp, deps: Deps) -> None:
     ) -> BoltResponse | None:
         team_id = context.team_id or context.enterprise_id
         user_id = context.user_id
+        if log_context.request_id.get() is None:  # Socket Mode: no HTTP request started one
+            log_context.start_request()
+        log_context.team_id.set(team_id)
+        log_context.user_id.set(user_id)
         if team_id and user_id:
             requester = deps.requesters.get(team_id, user_id) or await _look_up(
                 deps, team_id, user_id

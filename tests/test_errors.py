@@ -51,3 +51,47 @@ async def test_database_failure_in_the_middleware_gets_an_error_id(client, slack
     reply = await post(client, slack.slash_command("help", user_id="U0001"))
     assert reply.status == 200
     assert "error id" in reply.json["text"]
+
+
+async def test_log_lines_carry_request_team_user_and_error_ids_and_never_a_secret(
+    client, slack, db, monkeypatch, settings
+):
+    """The real logging setup (JSON), an error whose message holds every secret the
+    bot is configured with: the line has the ids, and no secret."""
+    import io
+    import json
+
+    from pydantic import SecretStr
+
+    from bot.config import LogFormat
+    from bot.logging_setup import configure_logging
+
+    configured = settings.model_copy(
+        update={
+            "mspbot_webhook_secret": SecretStr("webhook-master-secret-42"),
+            "mspbot_metrics_token": SecretStr("metrics-scrape-token-42"),
+        }
+    )
+    secrets = configured.secret_values()
+    assert len(secrets) == 4  # bot token, signing secret, webhook secret, metrics token
+    stream = io.StringIO()
+    configure_logging(level="INFO", log_format=LogFormat.JSON, secrets=secrets, stream=stream)
+    try:
+        await grant(db, "U0001", Role.OWNER)
+
+        async def explode(*_args, **_kwargs):
+            raise RuntimeError("leaked: " + " | ".join(secrets))
+
+        monkeypatch.setattr("bot.services.staff.list_staff", explode)
+        reply = await post(client, slack.slash_command("roles", user_id="U0001"))
+        error_id = re.search(r"error id `([0-9a-f]{8})`", reply.json["text"]).group(1)
+    finally:
+        logging.getLogger().handlers[:] = []
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    (line,) = [entry for entry in lines if entry.get("error_id") == error_id]
+    assert line["team_id"] == slack.team_id and line["user_id"] == "U0001"
+    assert re.fullmatch(r"[0-9a-f]{12}", line["request_id"])
+    assert "[redacted-secret]" in line["traceback"] or "[redacted-token]" in line["traceback"]
+    everything = stream.getvalue()
+    for secret in secrets:
+        assert secret not in everything

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 
+from bot import log_context
 from bot.metrics import CONTENT_TYPE, Metrics
 from storage.engine import Database
 from storage.repositories import outbox as outbox_repo
@@ -47,6 +48,7 @@ def timing_middleware(metrics: Metrics):  # type: ignore[no-untyped-def]
     @web.middleware
     async def timed(request: web.Request, handler: Handler) -> web.StreamResponse:
         route = _route(request)
+        log_context.start_request()
         started = time.perf_counter()
         status = 500
         try:
