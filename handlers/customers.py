@@ -37,6 +37,7 @@ from bot.services import customer_csv
 from bot.services import customers as service
 from bot.views import customers as views
 from bot.views.message import Message
+from bot.views.notices import refusal_message
 from handlers.deps import Deps
 from handlers.forms import Form, errors_response, in_modal, open_or_push
 from handlers.middleware import requester_of
@@ -284,7 +285,7 @@ ROW_ACTIONS: dict[RowActionKind, Callable[[Click, RowAction], Awaitable[None]]] 
 
 def click_listener(deps: Deps, answer: Callable[[Click], Awaitable[None]]) -> Listener:
     """A listener that acks at once, then answers; a refusal on the Home tab or in a
-    modal is shown there (see `_refusals_in_views`)."""
+    modal is shown there (see `_refusals_answered`)."""
 
     async def listener(
         ack: AsyncAck,
@@ -295,7 +296,7 @@ def click_listener(deps: Deps, answer: Callable[[Click], Awaitable[None]]) -> Li
         respond: AsyncRespond | None = None,
     ) -> None:
         await ack()
-        async with _refusals_in_views(client, body):
+        async with _refusals_answered(client, body, respond):
             await answer(Click(action, body, context, client, respond, deps))
 
     listener.__name__ = answer.__name__  # Bolt names listeners in its logs
@@ -499,15 +500,23 @@ async def update_in_place(
 
 
 @asynccontextmanager
-async def _refusals_in_views(client: AsyncWebClient, body: dict[str, Any]) -> AsyncIterator[None]:
-    """A click on the Home tab or in a modal comes without a response_url, so the error
-    handler has nowhere to answer it: there a refusal is shown in a small modal instead.
-    In a message the error handler answers as usual."""
+async def _refusals_answered(
+    client: AsyncWebClient, body: dict[str, Any], respond: AsyncRespond | None
+) -> AsyncIterator[None]:
+    """A refusal after the ack is answered here: below the message (response_url),
+    or, on the Home tab and in modals (no response_url), in a small modal.
+
+    Not left to the error handler: Bolt (1.30) resets its record of the ack when a
+    listener raises after acking, and a listener that acks and raises before its
+    first real await (a stale button's value) then looks unacknowledged: Slack
+    would see a 404 after 3 s (found by tests/resilience)."""
     try:
         yield
     except BotError as refusal:
-        if "view" not in body:
-            raise
+        if "view" not in body and respond is not None:
+            message = refusal_message(refusal.message)
+            await respond(response_type="ephemeral", replace_original=False, **message.as_kwargs())
+            return
         notice = views.notice_modal(title="Customers", text=refusal.message)
         await open_or_push(client, body, notice)
 

@@ -346,6 +346,39 @@ async def test_an_update_of_a_message_sent_as_a_digest_does_not_overwrite_the_di
     assert "alert 0" in digest["text"]
 
 
+async def test_a_digest_that_is_retried_stays_the_same_digest(db, msp_id, fake_slack):
+    """Found by bench/alerts.py: a retry of a digest merged it again, into a generic
+    digest of the digest, and its alerts lost "List all"."""
+    async with db.unit_of_work() as session:
+        for n in range(40):
+            metadata = {
+                "event_type": "msp_alert",
+                "event_payload": {
+                    "alert_id": n + 1,
+                    "severity": "high",
+                    "customer": "A",
+                    "title": f"t{n}",
+                },
+            }
+            await outbox.post_message(
+                session,
+                msp_id=msp_id,
+                key=f"a{n}",
+                channel="C1",
+                text=f"alert {n}",
+                metadata=metadata,
+                coalescible=True,
+            )
+    fake_slack.fail("chat.postMessage", status=500)
+    limits = replace(FAST, coalesce_threshold=10, coalesce_max=20, retry_base_seconds=0.01)
+    await make_worker(db, fake_slack, limits).drain()
+    shown = [m for (ch, _ts), m in fake_slack.messages.items() if ch == "C1"]
+    assert [m["text"].split(":")[0] for m in shown] == ["20 alerts", "20 alerts"]
+    stored = {item.key: item for item in await items(db)}
+    assert stored["a0"].original_payload["text"] == "alert 0"  # not the first digest
+    assert sum(item.coalesced_into == stored["a0"].id for item in stored.values()) == 19
+
+
 async def test_the_channel_limit_is_kept_without_provoking_429s(db, msp_id, fake_slack):
     # Slack tolerates a little jitter; the fake allows one early arrival, we send none.
     fake_slack.limit_rate("chat.postMessage", per_second=10, burst=2)

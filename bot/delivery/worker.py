@@ -148,7 +148,9 @@ class DeliveryWorker:
                 ):
                     continue  # another replica got there first
                 item.status, item.attempts = "sending", item.attempts + 1
-                if item.coalescible and item.kind == Kind.POST:
+                # A retried digest is not merged again: it already stands for its
+                # run, and merging it would replace the digest with a digest of it.
+                if item.coalescible and item.kind == Kind.POST and item.original_payload is None:
                     await self._maybe_coalesce(session, item, now)
                 claimed.append(item)
         return claimed
