@@ -132,7 +132,15 @@ def build_app(
 
 def _slack_events(bolt: AsyncApp):  # type: ignore[no-untyped-def]
     async def handle(request: web.Request) -> web.Response:
-        bolt_response = await bolt.async_dispatch(await to_bolt_request(request))
+        # Bolt parses the body (to_bolt_request) and reads fields of it before any
+        # listener runs; a body Slack never sends (malformed JSON, a view without a
+        # type) raises there, outside the listeners' error handler. That is the
+        # sender's mistake: a 400, not a 500 (tests/resilience).
+        try:
+            bolt_response = await bolt.async_dispatch(await to_bolt_request(request))
+        except (ValueError, KeyError, TypeError, AttributeError) as error:
+            logger.warning("malformed Slack request refused: %s", type(error).__name__)
+            return web.json_response({"error": "malformed request"}, status=400)
         return await to_aiohttp_response(bolt_response)
 
     return handle
