@@ -319,14 +319,11 @@ async def test_a_sweep_interrupted_before_it_commits_is_run_again_without_duplic
         await seed_customer(db, name=f"T{n}", status="active_trial", trial_end=date(2026, 12, 4))
     at(clock, datetime(2026, 12, 1, 6, tzinfo=UTC))
     real_post = notice_messages.OutboxNoticeNotifier.post
-    calls = 0
 
-    async def crash_after_two(self, session, **kwargs):
-        nonlocal calls
-        calls += 1
-        if calls == 3:
-            raise RuntimeError("the process died here")
-        await real_post(self, session, **kwargs)
+    async def crash_after_two(self, session, *, notices):
+        # The first two messages are enqueued, then the process dies.
+        await real_post(self, session, notices=notices[:2])
+        raise RuntimeError("the process died here")
 
     monkeypatch.setattr(notice_messages.OutboxNoticeNotifier, "post", crash_after_two)
     with pytest.raises(RuntimeError):

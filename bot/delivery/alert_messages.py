@@ -26,42 +26,44 @@ class OutboxAlertNotifier:
         session: AsyncSession,
         *,
         msp_id: int,
-        alert: AlertInfo,
-        recipients: Sequence[Recipient],
-    ) -> dict[str, str]:
-        message = alert_message(alert)
-        metadata = message_metadata(alert)
-        keys: dict[str, str] = {}
-        for recipient in recipients:
-            key = outbox.new_key(f"alert:{alert.id}")
-            await outbox.post_message(
-                session,
-                msp_id=msp_id,
-                key=key,
-                channel=recipient.channel,
-                thread_key=recipient.thread_of,
-                metadata=metadata,
-                coalescible=True,
-                hold=recipient.hold,
-                **message.as_kwargs(),
-            )
-            keys[recipient.channel] = key
+        posts: Sequence[tuple[AlertInfo, Sequence[Recipient]]],
+    ) -> dict[tuple[int, str], str]:
+        keys: dict[tuple[int, str], str] = {}
+        batch: list[outbox.Post] = []
+        for alert, recipients in posts:
+            message = alert_message(alert)
+            metadata = message_metadata(alert)
+            for recipient in recipients:
+                key = outbox.new_key(f"alert:{alert.id}")
+                batch.append(
+                    outbox.Post(
+                        key=key,
+                        channel=recipient.channel,
+                        text=message.text,
+                        blocks=message.blocks,
+                        thread_key=recipient.thread_of,
+                        metadata=metadata,
+                        coalescible=True,
+                        hold=recipient.hold,
+                    )
+                )
+                keys[(alert.id, recipient.channel)] = key
+        await outbox.post_messages(session, msp_id=msp_id, posts=batch)
         return keys
 
     async def changed(
         self, session: AsyncSession, *, msp_id: int, alert: AlertInfo, keys: Sequence[str]
     ) -> None:
         message = alert_message(alert)
-        for target in keys:
-            await outbox.update_message(
-                session,
-                msp_id=msp_id,
-                key=outbox.new_key(f"alert-update:{alert.id}"),
-                target_key=target,
-                skip_if_merged=True,
-                metadata=message_metadata(alert),
-                **message.as_kwargs(),
-            )
+        await outbox.update_messages(
+            session,
+            msp_id=msp_id,
+            key_prefix=f"alert-update:{alert.id}",
+            target_keys=keys,
+            skip_if_merged=True,
+            metadata=message_metadata(alert),
+            **message.as_kwargs(),
+        )
 
 
 NOTIFIER = OutboxAlertNotifier()

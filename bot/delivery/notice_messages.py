@@ -25,22 +25,25 @@ class OutboxNoticeNotifier:
         self,
         session: AsyncSession,
         *,
-        msp_id: int,
-        notice: NoticeInfo,
-        recipients: Sequence[Recipient],
+        notices: Sequence[tuple[int, NoticeInfo, Sequence[Recipient]]],
     ) -> None:
-        message = notice_message(notice)
-        for recipient in recipients:
-            await outbox.post_message(
-                session,
-                msp_id=msp_id,
-                key=outbox.new_key(f"notice:{notice.kind.value}"),
-                channel=recipient.channel,
-                thread_key=recipient.thread_of,
-                coalescible=notice.board is None,  # a digest stays whole
-                hold=recipient.hold,
-                **message.as_kwargs(),
+        by_msp: dict[int, list[outbox.Post]] = {}
+        for msp_id, notice, recipients in notices:
+            message = notice_message(notice)
+            by_msp.setdefault(msp_id, []).extend(
+                outbox.Post(
+                    key=outbox.new_key(f"notice:{notice.kind.value}"),
+                    channel=recipient.channel,
+                    text=message.text,
+                    blocks=message.blocks,
+                    thread_key=recipient.thread_of,
+                    coalescible=notice.board is None,  # a digest stays whole
+                    hold=recipient.hold,
+                )
+                for recipient in recipients
             )
+        for msp_id, posts in by_msp.items():
+            await outbox.post_messages(session, msp_id=msp_id, posts=posts)
 
 
 NOTIFIER = OutboxNoticeNotifier()

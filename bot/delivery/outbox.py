@@ -7,6 +7,8 @@ delivery worker will send it, after restarts too. Nothing here talks to Slack.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -113,6 +115,54 @@ async def post_message(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Post:
+    """One message of a batch (`post_messages`); the fields as in `post_message`."""
+
+    key: str
+    channel: str
+    text: str
+    blocks: list[dict[str, Any]] | None = None
+    thread_key: str | None = None
+    metadata: dict[str, Any] | None = None
+    coalescible: bool = False
+    hold: timedelta | None = None
+
+
+async def post_messages(session: AsyncSession, *, msp_id: int, posts: Sequence[Post]) -> None:
+    """Many messages in one statement (a storm's alerts, a morning's notices): no
+    row is read back, so a batch costs one round trip, not two per message."""
+    if not posts:
+        return
+    now = _now()
+    rows = []
+    for post in posts:
+        payload: dict[str, Any] = {"channel": post.channel, "text": post.text}
+        if post.blocks:
+            payload["blocks"] = post.blocks
+        if post.thread_key:
+            payload[THREAD_KEY] = post.thread_key
+        if post.metadata:
+            payload["metadata"] = post.metadata
+        rows.append(
+            {
+                "msp_id": msp_id,
+                "key": post.key[:200],
+                "kind": Kind.POST.value,
+                "lane": post.channel[:64],
+                "payload": payload,
+                "content": None,
+                "coalescible": post.coalescible,
+                "status": "pending",
+                "attempts": 0,
+                "next_attempt_at": now + post.hold if post.hold else now,
+                "created_at": now,
+                "updated_at": now,
+            }
+        )
+    await outbox_repo.insert_many(session, rows)
+
+
 async def update_message(
     session: AsyncSession,
     *,
@@ -133,29 +183,78 @@ async def update_message(
     sent, and its own row keeps the new content. `metadata` refreshes a pending
     post's (what a digest will read). Returns the item written, if any."""
     target = await outbox_repo.by_key(session, msp_id=msp_id, key=target_key)
+    change = _Change(text, blocks, skip_if_merged, metadata)
+    return await _update(
+        session, msp_id=msp_id, key=key, target_key=target_key, target=target, change=change
+    )
+
+
+async def update_messages(
+    session: AsyncSession,
+    *,
+    msp_id: int,
+    key_prefix: str,
+    target_keys: Sequence[str],
+    text: str,
+    blocks: list[dict[str, Any]] | None = None,
+    skip_if_merged: bool = False,
+    metadata: dict[str, Any] | None = None,
+) -> None:
+    """`update_message` for several messages showing the same thing (an alert in
+    every channel), their targets read in one query."""
+    targets = {
+        item.key: item
+        for item in await outbox_repo.by_keys(session, msp_id=msp_id, keys=target_keys)
+    }
+    change = _Change(text, blocks, skip_if_merged, metadata)
+    for target_key in target_keys:
+        await _update(
+            session,
+            msp_id=msp_id,
+            key=new_key(key_prefix),
+            target_key=target_key,
+            target=targets.get(target_key),
+            change=change,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _Change:
+    text: str
+    blocks: list[dict[str, Any]] | None
+    skip_if_merged: bool
+    metadata: dict[str, Any] | None
+
+
+async def _update(
+    session: AsyncSession,
+    *,
+    msp_id: int,
+    key: str,
+    target_key: str,
+    target: OutboxItem | None,
+    change: _Change,
+) -> OutboxItem | None:
+    content = {"text": change.text, "blocks": change.blocks or []}
     if target is not None and target.status == "pending" and target.kind == Kind.POST:
-        target.payload = {**target.payload, "text": text, "blocks": blocks or []}
-        if metadata:
-            target.payload["metadata"] = metadata
+        target.payload = {**target.payload, **content}
+        if change.metadata:
+            target.payload["metadata"] = change.metadata
         target.updated_at = _now()
         return target
     merged = target is not None and (
         target.status == "coalesced" or target.original_payload is not None
     )
-    if merged and skip_if_merged:
+    if merged and change.skip_if_merged:
         assert target is not None
         if target.original_payload is not None:  # the digest went out in its place
-            target.original_payload = {
-                **target.original_payload,
-                "text": text,
-                "blocks": blocks or [],
-            }
+            target.original_payload = {**target.original_payload, **content}
         else:
-            target.payload = {**target.payload, "text": text, "blocks": blocks or []}
+            target.payload = {**target.payload, **content}
         target.updated_at = _now()
         return None
     lane = target.lane if target is not None else f"update:{target_key}"
-    payload = {"target_key": target_key, "text": text, "blocks": blocks or []}
+    payload = {"target_key": target_key, **content}
     return await _enqueue(
         session, msp_id=msp_id, key=key, kind=Kind.UPDATE, lane=lane, payload=payload
     )

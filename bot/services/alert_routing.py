@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -56,10 +56,10 @@ class AlertNotifier(Protocol):
         session: AsyncSession,
         *,
         msp_id: int,
-        alert: AlertInfo,
-        recipients: Sequence[Recipient],
-    ) -> dict[str, str]:
-        """Post the alert to each conversation; the outbox key of each message."""
+        posts: Sequence[tuple[AlertInfo, Sequence[Recipient]]],
+    ) -> dict[tuple[int, str], str]:
+        """Post each alert to its conversations, all in one go; the outbox key of
+        each message by (alert id, conversation)."""
         ...
 
     async def changed(
@@ -154,7 +154,7 @@ async def _post(
         return
     msp = await session.get(Msp, msp_id)
     local = now.astimezone(ZoneInfo(msp.timezone if msp is not None else "UTC"))
-    rows: list[dict[str, Any]] = []
+    planned: list[tuple[AlertInfo, Sequence[Recipient]]] = []
     for alert in alerts:
         to = recipients(subscriptions, alert, local_now=local)
         if not to:
@@ -164,12 +164,12 @@ async def _post(
                 session, msp_id=msp_id, dedup_key=alert.dedup_key, before_id=alert.id
             )
             to = [replace(r, thread_of=threads.get(r.channel)) for r in to]
-        info = info_of(alert)
-        posted = await notifier.posted(session, msp_id=msp_id, alert=info, recipients=to)
-        rows += [
-            {"alert_id": alert.id, "channel": channel, "outbox_key": key, "created_at": now}
-            for channel, key in posted.items()
-        ]
+        planned.append((info_of(alert), to))
+    posted = await notifier.posted(session, msp_id=msp_id, posts=planned)
+    rows = [
+        {"alert_id": alert_id, "channel": channel, "outbox_key": key, "created_at": now}
+        for (alert_id, channel), key in posted.items()
+    ]
     await alert_repo.add_messages(session, rows)
 
 

@@ -75,10 +75,10 @@ class NoticeNotifier(Protocol):
         self,
         session: AsyncSession,
         *,
-        msp_id: int,
-        notice: NoticeInfo,
-        recipients: Sequence[Recipient],
-    ) -> None: ...
+        notices: Sequence[tuple[int, NoticeInfo, Sequence[Recipient]]],
+    ) -> None:
+        """Enqueue each (MSP id, notice, recipients), all in one go."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -158,11 +158,13 @@ async def _send(
     for start in range(0, len(planned), CLAIM_BATCH):
         rows = [_row(draft, len(to), now) for draft, to in planned[start : start + CLAIM_BATCH]]
         claimed |= await notice_repo.claim(session, rows)
+    ready: list[tuple[int, NoticeInfo, Sequence[Recipient]]] = []
     for draft, to in planned:
         if draft.key not in claimed or not to:
             continue
         info = await draft.render() if draft.render is not None else draft.info
-        await notifier.post(session, msp_id=draft.msp_id, notice=info, recipients=to)
+        ready.append((draft.msp_id, info, to))
+    await notifier.post(session, notices=ready)
     return len(claimed)
 
 

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -27,6 +28,31 @@ async def insert(session: AsyncSession, values: dict[str, Any]) -> OutboxItem:
     item = await by_key(session, msp_id=values["msp_id"], key=values["key"])
     assert item is not None
     return item
+
+
+async def insert_many(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """Enqueue many at once (one executemany); a key already there is skipped."""
+    if not rows:
+        return
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(OutboxItem.__table__).on_conflict_do_nothing(
+        index_elements=["msp_id", "key"]
+    )
+    await session.execute(statement, list(rows))
+
+
+async def by_keys(session: AsyncSession, *, msp_id: int, keys: Sequence[str]) -> list[OutboxItem]:
+    if not keys:
+        return []
+    return list(
+        (
+            await session.scalars(
+                select(OutboxItem).where(
+                    OutboxItem.msp_id == msp_id, OutboxItem.key.in_(list(keys))
+                )
+            )
+        ).all()
+    )
 
 
 async def by_key(session: AsyncSession, *, msp_id: int, key: str) -> OutboxItem | None:
