@@ -21,7 +21,6 @@ from slack_sdk.models.blocks import (
     Option,
     OverflowMenuElement,
     SectionBlock,
-    StaticSelectElement,
 )
 
 from bot.domain.alerts import (
@@ -35,6 +34,7 @@ from bot.domain.alerts import (
 from bot.ids import ActionId, BlockId, CallbackId
 from bot.payloads import AlertChoice, AlertListRef, CustomerRef
 from bot.services.alert_routing import AlertInfo
+from bot.views.limits import checked_blocks, fallback_text
 from bot.views.message import Message
 from bot.views.modal import modal
 from bot.views.mrkdwn import escape, mention, number
@@ -54,20 +54,46 @@ MAX_SHOWN_LINKS = 5
 
 
 def alert_message(alert: AlertInfo) -> Message:
-    blocks: list[Block] = [
-        SectionBlock(text=MarkdownTextObject(text=_headline(alert))),
-        ContextBlock(elements=[MarkdownTextObject(text=_facts(alert))]),
+    """Built as plain Block Kit dicts, not slack_sdk's models: a storm renders
+    thousands of these, and the models' validation was a third of the ingest's time
+    (bench/alerts.py). Slack's limits still hold: every text is clipped above."""
+    blocks: list[dict[str, Any]] = [
+        _section(_headline(alert)),
+        _context(_facts(alert)),
     ]
     if alert.details.strip():
-        blocks.append(SectionBlock(text=MarkdownTextObject(text=_details(alert.details))))
+        blocks.append(_section(_details(alert.details)))
     if alert.links:
-        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=_links(alert.links))]))
+        blocks.append(_context(_links(alert.links)))
     buttons = _buttons(alert)
     if buttons:
         blocks.append(
-            ActionsBlock(block_id=f"{BlockId.ALERT_ACTIONS}.{alert.id}", elements=buttons)
+            {
+                "type": "actions",
+                "block_id": f"{BlockId.ALERT_ACTIONS}.{alert.id}",
+                "elements": buttons,
+            }
         )
-    return Message.of(_fallback(alert), blocks)
+    return Message(text=fallback_text(_fallback(alert)), blocks=checked_blocks(blocks))
+
+
+def _section(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+
+
+def _context(text: str) -> dict[str, Any]:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}
+
+
+def _plain(text: str) -> dict[str, Any]:
+    return {"type": "plain_text", "text": text, "emoji": True}
+
+
+def _button(text: str, action_id: str, value: str, style: str | None = None) -> dict[str, Any]:
+    button = {"type": "button", "text": _plain(text), "action_id": action_id, "value": value}
+    if style:
+        button["style"] = style
+    return button
 
 
 def _fallback(alert: AlertInfo) -> str:
@@ -100,11 +126,11 @@ def _snooze_label(hours: int) -> str:
     return "1 hour" if hours == 1 else f"{hours} hours"
 
 
-def _buttons(alert: AlertInfo) -> list[Any]:
+def _buttons(alert: AlertInfo) -> list[dict[str, Any]]:
     """Acknowledge, Resolve and Snooze while they apply; Open customer always."""
     allowed = actions_for(alert.status)
-    elements: list[Any] = [
-        ButtonElement(text=label, action_id=action_id, value=_choice(alert, action), style=style)
+    elements = [
+        _button(label, action_id, _choice(alert, action), style)
         for action, label, action_id, style in (
             (AlertAction.ACKNOWLEDGE, "Acknowledge", ActionId.ALERT_ACKNOWLEDGE, "primary"),
             (AlertAction.RESOLVE, "Resolve", ActionId.ALERT_RESOLVE, None),
@@ -113,26 +139,22 @@ def _buttons(alert: AlertInfo) -> list[Any]:
     ]
     if AlertAction.SNOOZE in allowed:
         elements.append(
-            StaticSelectElement(
-                placeholder="Snooze…",
-                action_id=ActionId.ALERT_SNOOZE,
-                options=[
-                    Option(
-                        text=_snooze_label(hours),
-                        value=_choice(alert, AlertAction.SNOOZE, hours),
-                    )
+            {
+                "type": "static_select",
+                "placeholder": _plain("Snooze…"),
+                "action_id": ActionId.ALERT_SNOOZE,
+                "options": [
+                    {
+                        "text": _plain(_snooze_label(hours)),
+                        "value": _choice(alert, AlertAction.SNOOZE, hours),
+                    }
                     for hours in SNOOZE_HOURS
                 ],
-            )
+            }
         )
     if alert.customer_id is not None:
-        elements.append(
-            ButtonElement(
-                text="Open customer",
-                action_id=ActionId.ALERT_OPEN_CUSTOMER,
-                value=CustomerRef(customer_id=alert.customer_id).encode(),
-            )
-        )
+        value = CustomerRef(customer_id=alert.customer_id).encode()
+        elements.append(_button("Open customer", ActionId.ALERT_OPEN_CUSTOMER, value))
     return elements
 
 
