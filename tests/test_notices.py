@@ -310,7 +310,7 @@ async def test_two_replicas_sweeping_at_the_same_moment_send_each_notice_once(
 
 
 async def test_a_sweep_interrupted_before_it_commits_is_run_again_without_duplicates(
-    db, clock, msp, monkeypatch
+    backend, db, clock, msp, monkeypatch
 ):
     from bot.delivery import notice_messages
 
