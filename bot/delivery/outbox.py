@@ -236,7 +236,15 @@ async def _update(
     change: _Change,
 ) -> OutboxItem | None:
     content = {"text": change.text, "blocks": change.blocks or []}
-    if target is not None and target.status == "pending" and target.kind == Kind.POST:
+    digest = target is not None and target.original_payload is not None
+    # A pending post takes the new content, unless it became a digest (and waits for
+    # a retry): then the digest stays, and the merged message's own copy changes.
+    if (
+        target is not None
+        and target.status == "pending"
+        and target.kind == Kind.POST
+        and not digest
+    ):
         target.payload = {**target.payload, **content}
         if change.metadata:
             target.payload["metadata"] = change.metadata
