@@ -120,7 +120,7 @@ async def _redraw_list(click: Click) -> None:
 
 async def _say(click: Click, message: Message) -> None:
     """Below the message clicked, or (in a modal) in a small modal on top."""
-    if click.respond is not None and not click.in_modal:
+    if click.respond is not None:
         await click.respond(
             response_type="ephemeral", replace_original=False, **message.as_kwargs()
         )

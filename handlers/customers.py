@@ -296,6 +296,10 @@ def click_listener(deps: Deps, answer: Callable[[Click], Awaitable[None]]) -> Li
         respond: AsyncRespond | None = None,
     ) -> None:
         await ack()
+        # Bolt hands Home tab and modal clicks a `respond` too, one that raises (there
+        # is no response_url there): None, as Click says, so answers go to a modal.
+        if "view" in body:
+            respond = None
         async with _refusals_answered(client, body, respond):
             await answer(Click(action, body, context, client, respond, deps))
 

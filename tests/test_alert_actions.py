@@ -502,3 +502,26 @@ async def test_filters_made_in_slack_include_and_exclude_what_reaches_each_chann
     assert titles("C0GLOBEX") == {"G backup", "G low disk"}
     assert titles("C0NOTACME") == {"G backup", "G printer"}
     assert titles(NOC) == {"G backup", "G printer", "G low disk", "A backup"}
+
+
+async def test_an_alert_acted_on_from_the_home_tab_says_so_in_a_modal(
+    client, slack, bot, tenant, fake_slack, db
+):
+    await send(client, bot, tenant, report(tenant))
+    await post(client, slack.app_home_opened(user_id=ADMIN))
+    await settle(bot)
+    home = fake_slack.calls_to("views.publish")[-1].args["view"]
+    assert "*Open alerts* (1)" in all_text(home["blocks"])
+    (menu,) = [
+        b["accessory"]
+        for b in home["blocks"]
+        if (b.get("accessory") or {}).get("action_id") == ActionId.ALERT_ROW_MENU
+    ]
+    await press(client, slack, menu, ADMIN, option=0, view=home, channel_id=None)
+    await settle(bot)
+    assert (await alert_row(db)).status == "acknowledged"
+    (opened,) = fake_slack.calls_to("views.open")
+    assert f"Acknowledged by <@{ADMIN}>" in all_text(opened.args["view"]["blocks"])
+    for channel in (NOC, SUPPORT):  # the messages in the channels follow
+        (shown,) = shown_in(fake_slack, channel)
+        assert f"Acknowledged by <@{ADMIN}>" in all_text(shown["blocks"])

@@ -231,24 +231,41 @@ async def trial_expiry_notices(
             if threshold is None:
                 continue
             drafts.append(
-                _Draft(
-                    msp_id=customer.msp_id,
-                    subject_id=customer.id,
+                _about(
+                    customer,
+                    NoticeKind.TRIAL_EXPIRING,
+                    Topic.TRIALS,
                     period=f"{customer.day.isoformat()}:{threshold}",
-                    topic=Topic.TRIALS,
-                    info=NoticeInfo(
-                        kind=NoticeKind.TRIAL_EXPIRING,
-                        customer_id=customer.id,
-                        customer_name=customer.name,
-                        account_number=customer.account_number,
-                        day=customer.day,
-                        days_left=days_left,
-                        users=customer.users,
-                    ),
+                    days_left=days_left,
+                    users=customer.users,
                 )
             )
     return await _send(
         session, await _with_assigned(session, drafts), groups=groups, now=now, notifier=notifier
+    )
+
+
+def _about(
+    customer: notice_repo.DueCustomer,
+    kind: NoticeKind,
+    topic: Topic,
+    *,
+    period: str,
+    days_left: int | None = None,
+    users: int | None = None,
+) -> _Draft:
+    """A notice about one customer, keyed by the customer and `period`."""
+    info = NoticeInfo(
+        kind=kind,
+        customer_id=customer.id,
+        customer_name=customer.name,
+        account_number=customer.account_number,
+        day=customer.day,
+        days_left=days_left,
+        users=users,
+    )
+    return _Draft(
+        msp_id=customer.msp_id, subject_id=customer.id, period=period, topic=topic, info=info
     )
 
 
@@ -294,19 +311,12 @@ async def end_trials(
         for customer in ended:
             events.append(_trial_ended_event(customer, now))
             drafts.append(
-                _Draft(
-                    msp_id=customer.msp_id,
-                    subject_id=customer.id,
+                _about(
+                    customer,
+                    NoticeKind.TRIAL_ENDED,
+                    Topic.TRIALS,
                     period=customer.day.isoformat(),
-                    topic=Topic.TRIALS,
-                    info=NoticeInfo(
-                        kind=NoticeKind.TRIAL_ENDED,
-                        customer_id=customer.id,
-                        customer_name=customer.name,
-                        account_number=customer.account_number,
-                        day=customer.day,
-                        users=customer.users,
-                    ),
+                    users=customer.users,
                 )
             )
     await usage_repo.append_audit_events(session, events)
@@ -351,19 +361,12 @@ async def renewal_window_notices(
             session, msp_ids=msp_ids, statuses=[Status.PAID.value], first=first, last=last
         )
         drafts += [
-            _Draft(
-                msp_id=customer.msp_id,
-                subject_id=customer.id,
+            _about(
+                customer,
+                NoticeKind.RENEWAL_WINDOW,
+                Topic.REQUESTS,
                 period=customer.day.isoformat(),
-                topic=Topic.REQUESTS,
-                info=NoticeInfo(
-                    kind=NoticeKind.RENEWAL_WINDOW,
-                    customer_id=customer.id,
-                    customer_name=customer.name,
-                    account_number=customer.account_number,
-                    day=customer.day,
-                    days_left=(customer.day - today).days,
-                ),
+                days_left=(customer.day - today).days,
             )
             for customer in due
             if rules.renewal_window_due(today, customer.day)
