@@ -12,6 +12,7 @@ from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot import oauth
 from bot.api.alerts import alerts_routes
 from bot.api.health import health_routes
 from bot.api.metrics import metrics_routes, timing_middleware
@@ -19,12 +20,15 @@ from bot.api.usage import usage_routes
 from bot.clock import Clock, system_clock
 from bot.config import Settings
 from bot.delivery.limits import DeliveryLimits
+from bot.delivery.tokens import OneWorkspaceToken
 from bot.delivery.worker import DeliveryWorker
 from bot.inflight import InFlight
 from bot.metrics import Metrics
+from bot.oauth import Installs
 from bot.services.tenancy import RequesterCache
 from handlers import register_all
 from handlers.deps import Deps
+from handlers.installs import install_callbacks
 from handlers.registry import Listeners
 from scheduler.factory import build_scheduler
 from scheduler.jobs import JobSettings
@@ -52,20 +56,42 @@ class Bot:
     metrics: Metrics
 
 
-def build_bolt_app(settings: Settings, deps: Deps) -> tuple[AsyncApp, Listeners]:
-    """The Bolt app, configured only from `settings` (it never reads the environment)."""
-    client = AsyncWebClient(
-        token=settings.bot_token,
+def build_bolt_app(
+    settings: Settings, deps: Deps, installs: Installs | None = None
+) -> tuple[AsyncApp, Listeners]:
+    """The Bolt app, configured only from `settings` (it never reads the environment).
+    With `installs` (distribution mode), each request gets its workspace's token."""
+    client = _slack_client(settings)
+    if installs is None:
+        app = AsyncApp(
+            client=client,
+            signing_secret=settings.signing_secret,
+            logger=logging.getLogger("slack_bolt"),
+            process_before_response=False,
+        )
+    else:
+        app = AsyncApp(
+            client=client,
+            signing_secret=settings.signing_secret,
+            logger=logging.getLogger("slack_bolt"),
+            process_before_response=False,
+            oauth_settings=oauth.oauth_settings(settings, installs, install_callbacks(deps)),
+            authorize=oauth.cached_authorize(installs, client),
+            installation_store=installs.store,
+            installation_store_bot_only=True,
+        )
+    return app, register_all(app, deps)
+
+
+def _slack_client(settings: Settings, *, timeout: int = 30) -> AsyncWebClient:
+    """A Web API client: with the one workspace's token, or none in distribution
+    mode, where every call says whose token it uses."""
+    return AsyncWebClient(
+        token=None if settings.oauth_install else settings.bot_token,
         base_url=settings.slack_api_url,
+        timeout=timeout,
         logger=logging.getLogger("slack_sdk.web"),
     )
-    app = AsyncApp(
-        client=client,
-        signing_secret=settings.signing_secret,
-        logger=logging.getLogger("slack_bolt"),
-        process_before_response=False,
-    )
-    return app, register_all(app, deps)
 
 
 def build_app(
@@ -80,15 +106,17 @@ def build_app(
     in_flight = InFlight()
     metrics = Metrics()
     limits = delivery_limits or DeliveryLimits()
+    delivery_client = _slack_client(settings, timeout=int(max(1, limits.request_timeout_seconds)))
+    installs = (
+        oauth.build_installs(settings, database, _slack_client(settings))
+        if settings.oauth_install
+        else None
+    )
     delivery = DeliveryWorker.build(
         db=database,
-        client=AsyncWebClient(
-            token=settings.bot_token,
-            base_url=settings.slack_api_url,
-            timeout=int(max(1, limits.request_timeout_seconds)),
-            logger=logging.getLogger("slack_sdk.web"),
-        ),
+        client=delivery_client,
         limits=limits,
+        tokens=installs.tokens if installs else OneWorkspaceToken(settings.bot_token),
         webhook_secret=settings.webhook_secret,
     )
     deps = Deps(
@@ -103,7 +131,7 @@ def build_app(
         metrics=metrics,
     )
     metrics.watch_delivery(delivery.stats)
-    bolt, listeners = build_bolt_app(settings, deps)
+    bolt, listeners = build_bolt_app(settings, deps, installs)
     scheduler = build_scheduler(
         timezone=settings.mspbot_timezone,
         db=database,
@@ -125,6 +153,8 @@ def build_app(
     web_app.add_routes(metrics_routes(database, metrics, token=settings.metrics_token))
     if not settings.socket_mode:
         web_app.add_routes([web.post(SLACK_EVENTS_PATH, _slack_events(bolt))])
+    if installs is not None:  # served in Socket Mode too: installing is a web page
+        web_app.add_routes(_install_routes(bolt))
     web_app.on_startup.append(_start_scheduler)
     web_app.on_cleanup.append(_stop_everything)
     return bot
@@ -144,6 +174,21 @@ def _slack_events(bolt: AsyncApp):  # type: ignore[no-untyped-def]
         return await to_aiohttp_response(bolt_response)
 
     return handle
+
+
+def _install_routes(bolt: AsyncApp) -> list[web.RouteDef]:
+    flow = bolt.oauth_flow
+    assert flow is not None, "distribution mode builds the OAuth flow"
+
+    async def install(request: web.Request) -> web.Response:
+        return await to_aiohttp_response(
+            await flow.handle_installation(await to_bolt_request(request))
+        )
+
+    async def redirect(request: web.Request) -> web.Response:
+        return await to_aiohttp_response(await flow.handle_callback(await to_bolt_request(request)))
+
+    return [web.get(oauth.INSTALL_PATH, install), web.get(oauth.REDIRECT_PATH, redirect)]
 
 
 async def _start_scheduler(web_app: web.Application) -> None:

@@ -14,6 +14,10 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 README_CONFIG_HINT = "See the Configuration section of README.md."
 
+# The bot scopes of app-manifest.yml (tests/test_manifest.py keeps them in step): what
+# an OAuth install asks for.
+BOT_SCOPES = ("commands", "chat:write", "files:write", "channels:join")
+
 
 class LogFormat(StrEnum):
     TEXT = "text"
@@ -38,6 +42,26 @@ class Settings(BaseSettings):
         default=None, description="App-level token (xapp-...); set it to use Socket Mode"
     )
     slack_api_url: str = Field(default="https://slack.com/api/", description="Web API base URL")
+    # Distribution mode (several workspaces install the app through OAuth): both set.
+    # Each workspace's bot token is then kept in the database, not in SLACK_BOT_TOKEN.
+    slack_client_id: str | None = Field(
+        default=None, description="Client ID of the Slack app; with the secret: OAuth install mode"
+    )
+    slack_client_secret: SecretStr | None = Field(
+        default=None, description="Client secret of the Slack app (OAuth install mode)"
+    )
+    slack_scopes: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=BOT_SCOPES,
+        description="Comma-separated bot scopes asked for at install (app-manifest.yml's)",
+    )
+    slack_redirect_uri: str | None = Field(
+        default=None,
+        description="Public https://.../slack/oauth_redirect (else the app's configured one)",
+    )
+    slack_authorize_url: str = Field(
+        default="https://slack.com/oauth/v2/authorize",
+        description="Where /slack/install sends people to approve the install",
+    )
     database_url: str = Field(
         default="sqlite+aiosqlite:///./msp-bot.db",
         description="SQLAlchemy URL: SQLite (aiosqlite) or postgresql+asyncpg://user:pass@host/db",
@@ -93,7 +117,24 @@ class Settings(BaseSettings):
             raise ValueError("must be a bot token starting with xoxb-")
         return value
 
-    @field_validator("slack_signing_secret", "mspbot_webhook_secret", "mspbot_metrics_token")
+    @field_validator("slack_scopes", mode="before")
+    @classmethod
+    def _split_scopes(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("slack_client_id")
+    @classmethod
+    def _client_id_not_blank(cls, value: str | None) -> str | None:
+        return value.strip() if value and value.strip() else None
+
+    @field_validator(
+        "slack_signing_secret",
+        "slack_client_secret",
+        "mspbot_webhook_secret",
+        "mspbot_metrics_token",
+    )
     @classmethod
     def _secret_not_blank(cls, value: SecretStr | None) -> SecretStr | None:
         if value is None or not value.get_secret_value().strip():
@@ -150,6 +191,17 @@ class Settings(BaseSettings):
         return self.slack_app_token is not None
 
     @property
+    def oauth_install(self) -> bool:
+        """Distribution mode: workspaces install through /slack/install (OAuth)."""
+        return self.slack_client_id is not None and self.slack_client_secret is not None
+
+    @property
+    def client_secret(self) -> str:
+        if self.slack_client_secret is None:
+            raise ConfigError(describe_problems(missing=["SLACK_CLIENT_SECRET"], invalid=[]))
+        return self.slack_client_secret.get_secret_value()
+
+    @property
     def bot_token(self) -> str:
         if self.slack_bot_token is None:
             raise ConfigError(describe_problems(missing=["SLACK_BOT_TOKEN"], invalid=[]))
@@ -167,6 +219,7 @@ class Settings(BaseSettings):
             self.slack_bot_token,
             self.slack_signing_secret,
             self.slack_app_token,
+            self.slack_client_secret,
             self.mspbot_webhook_secret,
             self.mspbot_metrics_token,
         )
@@ -185,11 +238,26 @@ class Settings(BaseSettings):
         return self.mspbot_webhook_secret.get_secret_value()
 
     def missing_for_serving(self) -> list[str]:
-        required = {
-            "SLACK_BOT_TOKEN": self.slack_bot_token,
-            "SLACK_SIGNING_SECRET": self.slack_signing_secret,
-        }
-        return [name for name, value in required.items() if value is None]
+        return _missing_credentials(
+            bot_token=self.slack_bot_token,
+            signing_secret=self.slack_signing_secret,
+            client_id=self.slack_client_id,
+            client_secret=self.slack_client_secret,
+        )
+
+
+def _missing_credentials(
+    *, bot_token: object, signing_secret: object, client_id: object, client_secret: object
+) -> list[str]:
+    """What serving still needs: the signing secret, and either the bot token (one
+    workspace) or the client id and secret (distribution mode, tokens from installs)."""
+    required: dict[str, object] = {"SLACK_SIGNING_SECRET": signing_secret}
+    if client_id or client_secret:
+        required["SLACK_CLIENT_ID"] = client_id
+        required["SLACK_CLIENT_SECRET"] = client_secret
+    else:
+        required = {"SLACK_BOT_TOKEN": bot_token, **required}
+    return [name for name, value in required.items() if not value]
 
 
 class ConfigError(Exception):
@@ -229,17 +297,20 @@ class _SlackCredentialsPresent(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False)
     slack_bot_token: str = ""
     slack_signing_secret: str = ""
+    slack_client_id: str = ""
+    slack_client_secret: str = ""
 
 
 def _slack_variables_missing(overrides: dict[str, object]) -> list[str]:
     present = _SlackCredentialsPresent(
         **{k: v for k, v in overrides.items() if k in _SlackCredentialsPresent.model_fields}
     )
-    names = {
-        "SLACK_BOT_TOKEN": present.slack_bot_token,
-        "SLACK_SIGNING_SECRET": present.slack_signing_secret,
-    }
-    return [name for name, value in names.items() if not str(value).strip()]
+    return _missing_credentials(
+        bot_token=present.slack_bot_token.strip(),
+        signing_secret=present.slack_signing_secret.strip(),
+        client_id=present.slack_client_id.strip(),
+        client_secret=present.slack_client_secret.strip(),
+    )
 
 
 def describe_problems(*, missing: list[str], invalid: list[str]) -> str:

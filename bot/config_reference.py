@@ -35,4 +35,6 @@ def _default(value: Any) -> str:
         value = value.value
     if isinstance(value, frozenset):
         return ", ".join(sorted(value)) or "(empty)"
+    if isinstance(value, tuple):
+        return f"`{','.join(value)}`" if value else "(empty)"
     return f"`{value}`"

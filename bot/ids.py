@@ -16,6 +16,8 @@ class SlashCommand(StrEnum):
 
 class EventType(StrEnum):
     APP_HOME_OPENED = "app_home_opened"
+    APP_UNINSTALLED = "app_uninstalled"
+    TOKENS_REVOKED = "tokens_revoked"
 
 
 class CallbackId(StrEnum):

@@ -13,6 +13,7 @@ from handlers import (
     dashboard,
     errors,
     home,
+    installs,
     licence,
     middleware,
     msp_command,
@@ -36,6 +37,7 @@ def register_all(app: AsyncApp, deps: Deps) -> Listeners:
         requests,
         subscriptions,
         alerts,
+        installs,
     ):
         feature.register(listeners, deps)
     return listeners

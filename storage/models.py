@@ -9,6 +9,8 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
+from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
+from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
 from sqlalchemy import (
     JSON,
     Boolean,
@@ -82,6 +84,10 @@ class Msp(Base):
     # Set by the first change after the Home tabs were last drawn; the refresh job
     # clears it (conditionally, so one replica redraws) and republishes them.
     home_stale_since: Mapped[datetime | None] = mapped_column(default=None)
+    # Set when the workspace uninstalls the app or revokes its bot token: nothing is
+    # sent or swept for it until it installs again; its data stays (R-rules on data).
+    disabled_at: Mapped[datetime | None] = mapped_column(default=None)
+    disabled_reason: Mapped[str | None] = mapped_column(String(32), default=None)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
@@ -521,3 +527,19 @@ class Notice(Base):
     period: Mapped[str] = mapped_column(String(40))
     recipients: Mapped[int] = mapped_column(Integer, default=0)  # messages enqueued
     created_at: Mapped[datetime]
+
+
+# Distribution mode (OAuth installs): slack_sdk's installation and state stores run on
+# our engine against these tables. They are built by slack_sdk's own table builders,
+# so they are the tables the stores query; the migration (0011) creates them, and
+# tests/test_storage.py's model-versus-migration check catches a slack_sdk upgrade
+# that changes them.
+SLACK_INSTALLATIONS = SQLAlchemyInstallationStore.build_installations_table(
+    Base.metadata, SQLAlchemyInstallationStore.default_installations_table_name
+)
+SLACK_BOTS = SQLAlchemyInstallationStore.build_bots_table(
+    Base.metadata, SQLAlchemyInstallationStore.default_bots_table_name
+)
+SLACK_OAUTH_STATES = SQLAlchemyOAuthStateStore.build_oauth_states_table(
+    Base.metadata, SQLAlchemyOAuthStateStore.default_table_name
+)

@@ -15,6 +15,12 @@ Conventions that differ from the real Slack are kept small and documented where 
 * Tokens: `Authorization: Bearer` is checked (a form-body `token` is accepted too, as Slack
   does). A known token of the wrong kind (the bot token on `apps.connections.open`, or the app
   token elsewhere) gets `not_allowed_token_type`; an unknown token gets `invalid_auth`.
+* Workspaces (distribution mode): `grant_install` plays a person approving an install on
+  Slack's authorize page and returns the `code` Slack would append to the redirect;
+  `oauth.v2.access` (client id and secret as HTTP Basic auth, as slack_sdk sends them)
+  exchanges it for a bot token of that workspace, and with `token_rotation` on, for an
+  expiring `xoxe.xoxb-` token and a refresh token (grant_type=refresh_token). Every token
+  answers for its own workspace (`auth.test`, `team_of`); `uninstall` revokes them.
 * Missing required arguments answer `invalid_arguments` with Slack's
   `response_metadata.messages`, except where Slack has a specific error (`channel_not_found`,
   `user_not_found`, `no_text`).
@@ -23,6 +29,7 @@ Conventions that differ from the real Slack are kept small and documented where 
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import itertools
 import json
@@ -90,6 +97,29 @@ class RecordedCall:
     headers: dict[str, str]
     at: float  # time.monotonic() when received
     path: str = ""  # request path, e.g. "/api/chat.postMessage"
+    token: str | None = None  # the bearer token it came with
+
+
+@dataclass
+class _Workspace:
+    team_id: str
+    name: str
+    bot_user_id: str
+    bot_id: str
+
+
+@dataclass
+class _IssuedToken:
+    team_id: str
+    expires_at: float | None  # time.time(); None: does not expire
+    revoked: bool = False
+
+
+@dataclass
+class _Grant:
+    team_id: str
+    user_id: str
+    redirect_uri: str | None
 
 
 @dataclass
@@ -256,6 +286,17 @@ class FakeSlack:
         self._home_views: dict[str, str] = {}  # user id -> view id
         self._counter = itertools.count(1)
 
+        # Distribution mode: the app's credentials, installed workspaces, their tokens.
+        self.client_id = "1111.2222"
+        self.client_secret = "fake-client-secret"
+        self.token_rotation = False
+        self.token_lifetime_seconds = 43_200  # Slack's: 12 hours
+        self._workspaces: dict[str, _Workspace] = {}
+        self._tokens: dict[str, _IssuedToken] = {}
+        self._refresh_tokens: dict[str, str] = {}  # refresh token -> team id
+        self._grants: dict[str, _Grant] = {}
+        self._current_token: str | None = None
+
         self._runner: web.AppRunner | None = None
         self._port: int | None = None
         self._stopping = asyncio.Event()
@@ -265,6 +306,7 @@ class FakeSlack:
 
         self._handlers: dict[str, Callable[[Args], Body]] = {
             "auth.test": self._auth_test,
+            "oauth.v2.access": self._oauth_v2_access,
             "apps.connections.open": self._apps_connections_open,
             "chat.postMessage": self._chat_post_message,
             "chat.postEphemeral": self._chat_post_ephemeral,
@@ -533,7 +575,12 @@ class FakeSlack:
             handler = self._handlers.get(method)
             if handler is None:
                 raise SlackError("unknown_method")
-            self._authenticate(method, _bearer_token(request, args))
+            if method == "oauth.v2.access":
+                self._authenticate_client(request, args)
+                self._current_token = None
+            else:
+                self._current_token = _bearer_token(request, args)
+                self._authenticate(method, self._current_token)
             chaos = self._random_fault(method) or self._over_channel_limit(method, args)
             if chaos is not None:
                 return chaos
@@ -577,6 +624,7 @@ class FakeSlack:
                 headers=dict(request.headers),
                 at=time.monotonic(),
                 path=request.path,
+                token=_bearer_token(request, args),
             )
         )
 
@@ -585,6 +633,13 @@ class FakeSlack:
             raise SlackError("not_authed")
         expected = self.app_token if method == "apps.connections.open" else self.bot_token
         if token == expected:
+            return
+        issued = self._tokens.get(token)
+        if issued is not None and method != "apps.connections.open":
+            if issued.revoked:
+                raise SlackError("token_revoked")
+            if issued.expires_at is not None and issued.expires_at <= time.time():
+                raise SlackError("token_expired")
             return
         if token in (self.app_token, self.bot_token):
             raise SlackError("not_allowed_token_type")
@@ -863,6 +918,20 @@ class FakeSlack:
     # ------------------------------------------------------------------ methods
 
     def _auth_test(self, args: Args) -> Body:
+        issued = self._tokens.get(self._current_token or "")
+        workspace = self._workspaces.get(issued.team_id) if issued is not None else None
+        if workspace is not None:
+            return {
+                "ok": True,
+                "url": f"https://{workspace.team_id.lower()}.slack.com/",
+                "team": workspace.name,
+                "user": "msp-bot",
+                "team_id": workspace.team_id,
+                "user_id": workspace.bot_user_id,
+                "bot_id": workspace.bot_id,
+                "app_id": self.app_id,
+                "is_enterprise_install": False,
+            }
         return {
             "ok": True,
             "url": f"https://{self.team_domain}.slack.com/",
@@ -873,6 +942,116 @@ class FakeSlack:
             "bot_id": self.bot_id,
             "is_enterprise_install": False,
         }
+
+    # ------------------------------------------------------------------ OAuth installs
+
+    def grant_install(
+        self,
+        *,
+        team_id: str,
+        user_id: str,
+        team_name: str | None = None,
+        redirect_uri: str | None = None,
+    ) -> str:
+        """A person approved the install on Slack's page: the one-time code Slack puts
+        on the redirect to the app (`?code=...&state=...`)."""
+        if team_id not in self._workspaces:
+            number = self._next()
+            self._workspaces[team_id] = _Workspace(
+                team_id=team_id,
+                name=team_name or f"Workspace {team_id}",
+                bot_user_id=f"UBOT{number:04d}",
+                bot_id=f"B{number:05d}",
+            )
+        code = f"code-{self._next()}-{uuid.UUID(int=self._next()).hex[:8]}"
+        self._grants[code] = _Grant(team_id=team_id, user_id=user_id, redirect_uri=redirect_uri)
+        return code
+
+    def uninstall(self, team_id: str) -> None:
+        """The workspace removed the app: its tokens stop working (Slack then sends
+        app_uninstalled and tokens_revoked, which the test sends to the bot)."""
+        for issued in self._tokens.values():
+            if issued.team_id == team_id:
+                issued.revoked = True
+        self._refresh_tokens = {
+            refresh: team for refresh, team in self._refresh_tokens.items() if team != team_id
+        }
+
+    def team_of(self, token: str | None) -> str | None:
+        """The workspace a token belongs to (the default token: the fake's own team)."""
+        if token == self.bot_token:
+            return self.team_id
+        issued = self._tokens.get(token or "")
+        return issued.team_id if issued is not None else None
+
+    def tokens_of(self, team_id: str) -> list[str]:
+        """Every token issued to a workspace, oldest first."""
+        return [token for token, issued in self._tokens.items() if issued.team_id == team_id]
+
+    def workspace_bot_user(self, team_id: str) -> str:
+        return self._workspaces[team_id].bot_user_id
+
+    def expire_tokens(self, team_id: str) -> None:
+        """Make a workspace's tokens expire now (as if their 12 hours had passed)."""
+        for issued in self._tokens.values():
+            if issued.team_id == team_id and issued.expires_at is not None:
+                issued.expires_at = time.time() - 1
+
+    def _authenticate_client(self, request: web.Request, args: Args) -> None:
+        client_id, client_secret = args.get("client_id"), args.get("client_secret")
+        header = request.headers.get("Authorization", "")
+        if header.lower().startswith("basic "):
+            try:
+                decoded = base64.b64decode(header.split(" ", 1)[1]).decode()
+            except (ValueError, UnicodeDecodeError) as exc:
+                raise SlackError("invalid_client_id") from exc
+            client_id, _, client_secret = decoded.partition(":")
+        if client_id != self.client_id:
+            raise SlackError("invalid_client_id")
+        if client_secret != self.client_secret:
+            raise SlackError("bad_client_secret")
+
+    def _oauth_v2_access(self, args: Args) -> Body:
+        if args.get("grant_type") == "refresh_token":
+            team_id = self._refresh_tokens.pop(str(args.get("refresh_token")), None)
+            if team_id is None:
+                raise SlackError("invalid_refresh_token")
+            return self._issue_token(team_id, installer=None)
+        grant = self._grants.pop(str(args.get("code") or ""), None)
+        if grant is None:
+            raise SlackError("invalid_code")
+        if grant.redirect_uri is not None and args.get("redirect_uri") != grant.redirect_uri:
+            raise SlackError("bad_redirect_uri")
+        return self._issue_token(grant.team_id, installer=grant.user_id)
+
+    def _issue_token(self, team_id: str, *, installer: str | None) -> Body:
+        workspace = self._workspaces[team_id]
+        number = self._next()
+        body: Body = {
+            "ok": True,
+            "token_type": "bot",
+            "scope": "commands,chat:write,files:write,channels:join",
+            "bot_user_id": workspace.bot_user_id,
+            "app_id": self.app_id,
+            "team": {"id": team_id, "name": workspace.name},
+            "enterprise": None,
+            "is_enterprise_install": False,
+        }
+        if installer is not None:
+            body["authed_user"] = {"id": installer}
+        if self.token_rotation:
+            token = f"xoxe.xoxb-1-{team_id}-{number}"
+            refresh = f"xoxe-1-{team_id}-{number}"
+            self._tokens[token] = _IssuedToken(team_id, time.time() + self.token_lifetime_seconds)
+            self._refresh_tokens[refresh] = team_id
+            body.update(
+                access_token=token, refresh_token=refresh, expires_in=self.token_lifetime_seconds
+            )
+        else:
+            token = f"xoxb-{team_id}-{number}"
+            self._tokens[token] = _IssuedToken(team_id, None)
+            body["access_token"] = token
+        return body
 
     def _apps_connections_open(self, args: Args) -> Body:
         return {"ok": True, "url": self.socket_url}

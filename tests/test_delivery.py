@@ -497,3 +497,15 @@ async def test_the_method_tier_cap_holds_sends_back():
     await limiter.acquire("chat.update")
     assert time.monotonic() - paused >= 0.3
     await limiter.acquire("not.capped")  # methods without a cap never wait
+
+
+async def test_items_waiting_for_a_send_slot_are_not_claimed_twice(db, msp_id, fake_slack):
+    """Found by tests/resilience/test_kill_restart.py's author: the worker used to
+    claim a whole batch of lanes however few send slots were free, so an item
+    waiting for a slot longer than its lease was claimed again and sent twice."""
+    for n in range(12):
+        await enqueue_posts(db, msp_id, f"C{n:02d}", [f"only once {n}"])
+    fake_slack.fail("chat.postMessage", delay=0.1, times=12)
+    worker = make_worker(db, fake_slack, replace(FAST, concurrency=1, lease_seconds=0.25))
+    await worker.drain(timeout=20)
+    assert sorted(posted(fake_slack)) == sorted(f"only once {n}" for n in range(12))

@@ -91,3 +91,11 @@ async def test_an_unlisted_command_is_not_routed(client, slack, db):
     await grant(db, "U0001", Role.OWNER)
     reply = await post(client, slack.slash_command("help", command="/not-ours", user_id="U0001"))
     assert reply.status == 404
+
+
+def test_an_oauth_install_asks_for_the_manifests_bot_scopes(manifest):
+    from bot.config import BOT_SCOPES
+
+    assert tuple(manifest["oauth_config"]["scopes"]["bot"]) == BOT_SCOPES
+    redirects = manifest["oauth_config"]["redirect_urls"]
+    assert [url.rsplit("/", 2)[-2:] for url in redirects] == [["slack", "oauth_redirect"]]

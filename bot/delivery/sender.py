@@ -102,46 +102,58 @@ class Sender:
         self._webhook_secret = webhook_secret
 
     async def send(
-        self, item: OutboxItem, *, target: OutboxItem | None = None, team_id: str | None = None
+        self,
+        item: OutboxItem,
+        *,
+        token: str | None = None,
+        target: OutboxItem | None = None,
+        team_id: str | None = None,
     ) -> Outcome:
-        """`target`: an update's message; `team_id`: a webhook's MSP (its key)."""
+        """`token`: the workspace's bot token (None: the client's own); `target`: an
+        update's message; `team_id`: a webhook's MSP (its key)."""
         try:
             if item.kind == Kind.WEBHOOK:
                 return await self._post_webhook(item, team_id)
-            return await self._send(item, target)
+            return await self._send(item, target, _auth(token))
         except SlackApiError as error:
             return classify(error, item)
         except (TimeoutError, aiohttp.ClientError, OSError) as error:
             return Retry(reason=f"network: {type(error).__name__}")
 
-    async def join(self, channel: str) -> bool:
+    async def join(self, channel: str, *, token: str | None = None) -> bool:
         """Join a public channel after not_in_channel; False when that is impossible."""
         await self.tiers.acquire("conversations.join")
         try:
-            await self.client.conversations_join(channel=channel)
+            await self.client.conversations_join(channel=channel, **_auth(token))
         except SlackApiError:
             return False
         return True
 
-    async def _send(self, item: OutboxItem, target: OutboxItem | None) -> Outcome:
+    async def _send(
+        self, item: OutboxItem, target: OutboxItem | None, auth: dict[str, str]
+    ) -> Outcome:
         kind = Kind(item.kind)
         await self.tiers.acquire(METHOD_OF_KIND[kind])
         payload: dict[str, Any] = dict(item.payload)
         if kind == Kind.POST:
             _thread(payload, target)
-            response = await self.client.chat_postMessage(**payload)
+            response = await self.client.chat_postMessage(**payload, **auth)
             return Sent(ts=response.get("ts"), channel=response.get("channel"))
         if kind == Kind.UPDATE:
-            return await self._update(payload, target)
+            return await self._update(payload, target, auth)
         if kind == Kind.EPHEMERAL:
-            await self.client.chat_postEphemeral(**payload)
+            await self.client.chat_postEphemeral(**payload, **auth)
             return Sent(ts=None, channel=payload["channel"])
         if kind == Kind.HOME:
-            await self.client.views_publish(user_id=payload["user_id"], view=payload["view"])
+            await self.client.views_publish(
+                user_id=payload["user_id"], view=payload["view"], **auth
+            )
             return Sent(ts=None, channel=None)
-        return await self._upload(item, payload)
+        return await self._upload(item, payload, auth)
 
-    async def _update(self, payload: dict[str, Any], target: OutboxItem | None) -> Outcome:
+    async def _update(
+        self, payload: dict[str, Any], target: OutboxItem | None, auth: dict[str, str]
+    ) -> Outcome:
         if target is None:
             return Failed("target_not_found")
         if target.status == "failed":
@@ -152,7 +164,10 @@ class Sender:
             # post the new content so it is not lost.
             channel = target.payload.get("channel") or target.lane
             response = await self.client.chat_postMessage(
-                channel=channel, text=payload["text"], blocks=payload.get("blocks") or None
+                channel=channel,
+                text=payload["text"],
+                blocks=payload.get("blocks") or None,
+                **auth,
             )
             return Sent(ts=response.get("ts"), channel=response.get("channel"))
         await self.client.chat_update(
@@ -160,10 +175,13 @@ class Sender:
             ts=target.ts,
             text=payload["text"],
             blocks=payload.get("blocks") or [],
+            **auth,
         )
         return Sent(ts=target.ts, channel=target.sent_channel)
 
-    async def _upload(self, item: OutboxItem, payload: dict[str, Any]) -> Outcome:
+    async def _upload(
+        self, item: OutboxItem, payload: dict[str, Any], auth: dict[str, str]
+    ) -> Outcome:
         await self.tiers.acquire("files.getUploadURLExternal")
         response = await self.client.files_upload_v2(
             channel=payload["channel"],
@@ -171,6 +189,7 @@ class Sender:
             filename=payload["filename"],
             title=payload.get("title") or payload["filename"],
             initial_comment=payload.get("initial_comment") or None,
+            **auth,
         )
         files = response.get("files") or [{}]
         return Sent(ts=None, channel=payload["channel"] if files else None)
@@ -195,6 +214,11 @@ class Sender:
             ) as response,
         ):
             return classify_webhook(response.status, response.headers)
+
+
+def _auth(token: str | None) -> dict[str, str]:
+    """slack_sdk takes a per-call `token` argument over the client's own."""
+    return {} if token is None else {"token": token}
 
 
 def _thread(payload: dict[str, Any], parent: OutboxItem | None) -> None:

@@ -13,21 +13,37 @@ import asyncio
 import contextlib
 import logging
 import random
+import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from slack_sdk.errors import SlackApiError
+from sqlalchemy import select
+
 from bot.delivery import digest
 from bot.delivery.limits import DeliveryLimits, TierLimiter, gcra
 from bot.delivery.outbox import THREAD_KEY, Kind
 from bot.delivery.sender import Failed, JoinAndRetry, Outcome, Retry, Sender, Sent
+from bot.delivery.tokens import BotTokens
 from storage.engine import Database
 from storage.models import Msp, OutboxItem
 from storage.repositories import outbox as outbox_repo
 
 logger = logging.getLogger(__name__)
 PACED_KINDS = frozenset({Kind.POST, Kind.UPDATE, Kind.EPHEMERAL, Kind.UPLOAD})
+NOT_INSTALLED = "not_installed"
+# Slack refused the token itself: whatever this replica remembers of it is stale.
+REFUSED_TOKEN_ERRORS = frozenset({"invalid_auth", "token_revoked", "token_expired"})
+WORKSPACE_RECHECK_SECONDS = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class _Workspace:
+    team_id: str
+    disabled: bool
+    until: float  # monotonic: read again after this
 
 
 def _utc_now() -> datetime:
@@ -54,9 +70,13 @@ class DeliveryWorker:
         limits: DeliveryLimits,
         clock: Callable[[], datetime] = _utc_now,
         rng: random.Random | None = None,
+        tokens: BotTokens | None = None,
     ) -> None:
         self.db = db
         self.sender = sender
+        # None: every message goes with the sender's client's own token (tests).
+        self.tokens = tokens
+        self._workspaces: dict[int, _Workspace] = {}
         self.limits = limits
         self.clock = clock
         self.stats = DeliveryStats()
@@ -66,13 +86,20 @@ class DeliveryWorker:
         self._task: asyncio.Task[None] | None = None
         self._in_flight: set[asyncio.Task[None]] = set()
         self._slots = asyncio.Semaphore(limits.concurrency)
+        self._busy = 0  # claimed and not yet recorded (at most `concurrency`)
 
     @classmethod
     def build(  # type: ignore[no-untyped-def]
-        cls, *, db: Database, client, limits: DeliveryLimits, webhook_secret: str | None = None
+        cls,
+        *,
+        db: Database,
+        client,
+        limits: DeliveryLimits,
+        tokens: BotTokens,
+        webhook_secret: str | None = None,
     ) -> DeliveryWorker:
         sender = Sender(client, TierLimiter(limits.per_minute), webhook_secret=webhook_secret)
-        return cls(db=db, sender=sender, limits=limits)
+        return cls(db=db, sender=sender, limits=limits, tokens=tokens)
 
     # ------------------------------------------------------------ lifecycle
 
@@ -109,7 +136,13 @@ class DeliveryWorker:
 
     async def run_once(self) -> int:
         """Claim what is due and start sending it; returns how many were claimed."""
-        claimed = await self._claim()
+        # Claim no more than can be sent now: an item claimed but waiting for a send
+        # slot could outlive its lease and be claimed (and sent) a second time.
+        free = self.limits.concurrency - self._busy
+        if free <= 0:
+            return 0
+        claimed = await self._claim(min(self.limits.batch, free))
+        self._busy += len(claimed)
         for item in claimed:
             task = asyncio.create_task(self._deliver(item))
             self._in_flight.add(task)
@@ -133,12 +166,12 @@ class DeliveryWorker:
                 await asyncio.sleep(self.limits.poll_seconds)
         raise TimeoutError("the outbox did not drain in time")
 
-    async def _claim(self) -> list[OutboxItem]:
+    async def _claim(self, limit: int) -> list[OutboxItem]:
         now = self.clock()
         lease_until = now + timedelta(seconds=self.limits.lease_seconds)
         claimed: list[OutboxItem] = []
         async with self.db.unit_of_work() as session:
-            heads = await outbox_repo.claimable_heads(session, now=now, limit=self.limits.batch)
+            heads = await outbox_repo.claimable_heads(session, now=now, limit=limit)
             for item in heads:
                 if Kind(item.kind) in PACED_KINDS and not await self._pace(session, item, now):
                     continue
@@ -200,36 +233,81 @@ class DeliveryWorker:
     # ------------------------------------------------------------ one item
 
     async def _deliver(self, item: OutboxItem) -> None:
-        async with self._slots:
-            target, team_id = await self._context(item)
-            try:
-                outcome = await asyncio.wait_for(
-                    self.sender.send(item, target=target, team_id=team_id),
-                    self.limits.request_timeout_seconds * 4,
-                )
-            except TimeoutError:
-                outcome = Retry(reason="timeout")
-            if isinstance(outcome, JoinAndRetry):
-                joined = await self.sender.join(outcome.channel)
-                outcome = (
-                    Retry(reason="joined", after_seconds=0) if joined else Failed("not_in_channel")
-                )
-            await self._record(item.id, outcome)
+        try:
+            async with self._slots:
+                workspace = await self._workspace(item.msp_id)
+                outcome = await self._send(item, workspace)
+                if (
+                    isinstance(outcome, Failed)
+                    and outcome.reason in REFUSED_TOKEN_ERRORS
+                    and workspace is not None
+                    and self.tokens is not None
+                ):
+                    # A reinstall (or a rotation on another replica) may have replaced
+                    # the token remembered here: the next item looks it up afresh.
+                    self.tokens.forget(workspace.team_id)
+                await self._record(item.id, outcome)
+        finally:
+            self._busy -= 1  # before the loop wakes (in _record), so it may claim again
 
-    async def _context(self, item: OutboxItem) -> tuple[OutboxItem | None, str | None]:
-        """What sending needs besides the item: an update's target message, a
-        reply's parent, or the team id a webhook's signing key is derived from."""
+    async def _send(self, item: OutboxItem, workspace: _Workspace | None) -> Outcome:
+        if workspace is None:
+            return Failed("msp_not_found")
+        if workspace.disabled and item.kind != Kind.WEBHOOK:
+            # Uninstalled (or tokens revoked): nothing can reach that workspace. (A
+            # webhook goes to the MSP's own systems, not to Slack: it still goes.)
+            return Failed(NOT_INSTALLED)
+        token: str | None = None
+        if self.tokens is not None and item.kind != Kind.WEBHOOK:
+            try:
+                token = await self.tokens.token_for(workspace.team_id)
+            except SlackApiError as error:  # the token's rotation was refused
+                return Retry(reason=f"token_rotation: {error.response.get('error')}")
+            if token is None:
+                return Failed(NOT_INSTALLED)
+        target = await self._target(item)
+        try:
+            outcome = await asyncio.wait_for(
+                self.sender.send(item, token=token, target=target, team_id=workspace.team_id),
+                self.limits.request_timeout_seconds * 4,
+            )
+        except TimeoutError:
+            outcome = Retry(reason="timeout")
+        if isinstance(outcome, JoinAndRetry):
+            joined = await self.sender.join(outcome.channel, token=token)
+            outcome = (
+                Retry(reason="joined", after_seconds=0) if joined else Failed("not_in_channel")
+            )
+        return outcome
+
+    async def _workspace(self, msp_id: int) -> _Workspace | None:
+        """The item's workspace (its team id never changes; whether it is disabled is
+        read again every few seconds, so an uninstall stops deliveries quickly, and
+        at once while it is disabled, so a reinstall starts them at once)."""
+        known = self._workspaces.get(msp_id)
+        now = time.monotonic()
+        if known is not None and known.until > now:
+            return known
+        async with self.db.unit_of_work() as session:
+            row = (
+                await session.execute(select(Msp.team_id, Msp.disabled_at).where(Msp.id == msp_id))
+            ).first()
+        if row is None:
+            return None
+        known = _Workspace(row[0], row[1] is not None, now + WORKSPACE_RECHECK_SECONDS)
+        if not known.disabled:  # a disabled one is read again: it may install any moment
+            self._workspaces[msp_id] = known
+        return known
+
+    async def _target(self, item: OutboxItem) -> OutboxItem | None:
+        """An update's target message, or a reply's parent."""
         target_key = item.payload.get("target_key") if item.kind == Kind.UPDATE else None
         if item.kind == Kind.POST:
             target_key = item.payload.get(THREAD_KEY)
-        if target_key is None and item.kind != Kind.WEBHOOK:
-            return None, None
+        if target_key is None:
+            return None
         async with self.db.unit_of_work() as session:
-            if target_key is not None:
-                target = await outbox_repo.by_key(session, msp_id=item.msp_id, key=target_key)
-                return target, None
-            msp = await session.get(Msp, item.msp_id)
-            return None, msp.team_id if msp is not None else None
+            return await outbox_repo.by_key(session, msp_id=item.msp_id, key=target_key)
 
     async def _record(self, item_id: int, outcome: Outcome) -> None:
         try:

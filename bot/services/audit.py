@@ -15,6 +15,8 @@ SYSTEM_ACTOR = "system"
 
 class AuditAction(StrEnum):
     MSP_CREATED = "msp.created"
+    APP_INSTALLED = "app.installed"
+    APP_UNINSTALLED = "app.uninstalled"
     ROLE_GRANTED = "role.granted"
     ROLE_CHANGED = "role.changed"
     ROLE_REVOKED = "role.revoked"

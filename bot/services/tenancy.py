@@ -60,10 +60,16 @@ async def resolve_requester(
     """Resolve the person's role; people listed in MSPBOT_OWNERS become owners the
     first time they reach the bot (only if they have no role yet)."""
     found = await staff_repo.find_role(session, team_id=team_id, slack_user_id=user_id)
-    if found is not None and found[1] is not None:
-        return Requester(msp_id=found[0], team_id=team_id, user_id=user_id, role=Role(found[1]))
+    if found is not None and found.msp_disabled:
+        # Slack only sends a person's requests to an installed app: the workspace
+        # has installed it again (one workspace mode has no install callback).
+        await msp_repo.enable(session, msp_id=found.msp_id, now=now)
+    if found is not None and found.role is not None:
+        return Requester(
+            msp_id=found.msp_id, team_id=team_id, user_id=user_id, role=Role(found.role)
+        )
     if found is not None:
-        msp_id = found[0]
+        msp_id = found.msp_id
     else:
         msp_id = await ensure_msp(session, team_id=team_id, timezone=timezone, now=now)
     if user_id not in bootstrap_owners:

@@ -47,7 +47,11 @@ async def stale_home_msps(session: AsyncSession, *, before: datetime, limit: int
     """MSPs whose Home tabs went stale before `before` (so changes have settled)."""
     rows = await session.scalars(
         select(Msp.id)
-        .where(Msp.home_stale_since.is_not(None), Msp.home_stale_since <= before)
+        .where(
+            Msp.home_stale_since.is_not(None),
+            Msp.home_stale_since <= before,
+            Msp.disabled_at.is_(None),  # uninstalled: no Home tab to draw
+        )
         .order_by(Msp.home_stale_since)
         .limit(limit)
     )
@@ -67,3 +71,14 @@ async def claim_home_refresh(session: AsyncSession, *, msp_id: int, before: date
 
 async def team_of(session: AsyncSession, *, msp_id: int) -> str:
     return str(await session.scalar(select(Msp.team_id).where(Msp.id == msp_id)))
+
+
+async def enable(session: AsyncSession, *, msp_id: int, now: datetime) -> bool:
+    """Turn a disabled MSP back on; True when it was disabled (only one of several
+    concurrent requests gets True)."""
+    result = await session.execute(
+        update(Msp)
+        .where(Msp.id == msp_id, Msp.disabled_at.is_not(None))
+        .values(disabled_at=None, disabled_reason=None, updated_at=now)
+    )
+    return result.rowcount == 1  # type: ignore[attr-defined]

@@ -57,7 +57,7 @@ class MspClock:
 
 
 async def msps(session: AsyncSession, *, only: Collection[int] | None = None) -> list[MspClock]:
-    """Every MSP's zone and notice settings (MSPs are few; customers are many)."""
+    """Every enabled MSP's zone and notice settings (MSPs are few; customers are many)."""
     statement = select(
         Msp.id,
         Msp.team_id,
@@ -65,7 +65,10 @@ async def msps(session: AsyncSession, *, only: Collection[int] | None = None) ->
         Msp.trial_notice_days,
         Msp.mau_allowance,
         Msp.approvals_channel,
-    ).order_by(Msp.id)
+    )
+    # An uninstalled workspace gets no notices (none could reach it); they resume,
+    # latest first, when it installs again.
+    statement = statement.where(Msp.disabled_at.is_(None)).order_by(Msp.id)
     if only is not None:
         statement = statement.where(Msp.id.in_(sorted(only)))
     return [MspClock(*row) for row in (await session.execute(statement)).all()]

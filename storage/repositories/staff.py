@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import and_, func, or_, select, update
@@ -74,16 +75,20 @@ async def lock_owners(session: AsyncSession, *, msp_id: int) -> Sequence[StaffMe
     return (await session.scalars(statement)).all()
 
 
-async def find_role(
-    session: AsyncSession, *, team_id: str, slack_user_id: str
-) -> tuple[int, str | None] | None:
-    """(msp id, role or None) of a person in a workspace's MSP, in one query.
+@dataclass(frozen=True, slots=True)
+class FoundRole:
+    msp_id: int
+    role: str | None
+    msp_disabled: bool
 
-    None when the workspace has no MSP yet. This runs on every request, so it is
-    one indexed join rather than two ORM lookups.
+
+async def find_role(session: AsyncSession, *, team_id: str, slack_user_id: str) -> FoundRole | None:
+    """A person's role in a workspace's MSP (and whether that MSP is disabled), in
+    one query. None when the workspace has no MSP yet. This runs on every request,
+    so it is one indexed join rather than two ORM lookups.
     """
     statement = (
-        select(Msp.id, StaffMember.role)
+        select(Msp.id, StaffMember.role, Msp.disabled_at)
         .outerjoin(
             StaffMember,
             and_(StaffMember.msp_id == Msp.id, StaffMember.slack_user_id == slack_user_id),
@@ -91,7 +96,7 @@ async def find_role(
         .where(Msp.team_id == team_id)
     )
     row = (await session.execute(statement)).first()
-    return None if row is None else (row[0], row[1])
+    return None if row is None else FoundRole(row[0], row[1], row[2] is not None)
 
 
 async def note_home_opened(
