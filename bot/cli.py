@@ -112,6 +112,12 @@ def check_config() -> None:
     typer.echo(
         f"Mode:        {'Socket Mode' if settings.socket_mode else 'HTTP (POST /slack/events)'}"
     )
+    workspaces = (
+        f"many (OAuth installs at /slack/install, client {settings.slack_client_id})"
+        if settings.oauth_install
+        else "one (SLACK_BOT_TOKEN)"
+    )
+    typer.echo(f"Workspaces:  {workspaces}")
     typer.echo(f"Listen on:   {settings.host}:{settings.port}")
     typer.echo(f"Database:    {database.safe_url()}")
     typer.echo(f"Owners:      {', '.join(sorted(settings.mspbot_owners)) or '(none)'}")

@@ -17,7 +17,9 @@ from typing import Any
 from bot import log_context
 from bot.config import LogFormat
 
-_TOKEN = re.compile(r"\bx(?:ox[abposr]|app)-[A-Za-z0-9-]+")
+# Slack tokens: bot, user, app-level, and rotation's `xoxe.xoxb-...` and `xoxe-...`
+# refresh tokens (distribution mode keeps them in the database, not in Settings).
+_TOKEN = re.compile(r"\bx(?:ox[abposre]|app)[.-][A-Za-z0-9.-]+")
 _SIGNING_KEY = re.compile(r"\b[0-9a-fA-F]{64}\b")  # bot.delivery.webhooks.signing_key
 _STANDARD_ATTRS = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
 

@@ -58,6 +58,28 @@ def test_check_config(env):
     assert "cli-secret" not in result.output
 
 
+def test_check_config_in_distribution_mode_needs_no_bot_token(env):
+    oauth = {
+        **env,
+        "SLACK_SIGNING_SECRET": "cli-secret",
+        "SLACK_CLIENT_ID": "1111.2222",
+        "SLACK_CLIENT_SECRET": "cli-client-secret",
+    }
+    invoke(["db", "upgrade"], oauth)
+    result = invoke(["check-config"], oauth)
+    assert result.exit_code == 0, result.output
+    assert "Workspaces:  many (OAuth installs at /slack/install, client 1111.2222)" in result.output
+    assert "cli-client-secret" not in result.output
+
+
+def test_distribution_mode_wants_both_client_credentials(env):
+    half = {**env, "SLACK_SIGNING_SECRET": "cli-secret", "SLACK_CLIENT_ID": "1111.2222"}
+    result = invoke(["check-config"], half)
+    assert result.exit_code == 2
+    assert "Missing environment variables: SLACK_CLIENT_ID" not in result.output
+    assert "Missing environment variables: SLACK_CLIENT_SECRET" in result.output
+
+
 def test_check_config_without_tokens_exits_2(env):
     result = invoke(["check-config"], env)
     assert result.exit_code == 2

@@ -70,12 +70,20 @@ async def test_log_lines_carry_request_team_user_and_error_ids_and_never_a_secre
         update={
             "mspbot_webhook_secret": SecretStr("webhook-master-secret-42"),
             "mspbot_metrics_token": SecretStr("metrics-scrape-token-42"),
+            "slack_client_secret": SecretStr("oauth-client-secret-42"),
         }
     )
-    secrets = configured.secret_values()
-    assert len(secrets) == 4  # bot token, signing secret, webhook secret, metrics token
+    configured_secrets = configured.secret_values()
+    # bot token, signing secret, client secret, webhook secret, metrics token
+    assert len(configured_secrets) == 5
+    # Distribution mode's tokens live in the database, not in the settings: a rotated
+    # bot token and its refresh token are redacted by their shape.
+    installed = ("xoxe.xoxb-1-T0ACME-77-abcdef", "xoxe-1-T0ACME-77-refresh")
+    secrets = (*configured_secrets, *installed)
     stream = io.StringIO()
-    configure_logging(level="INFO", log_format=LogFormat.JSON, secrets=secrets, stream=stream)
+    configure_logging(
+        level="INFO", log_format=LogFormat.JSON, secrets=configured_secrets, stream=stream
+    )
     try:
         await grant(db, "U0001", Role.OWNER)
 
