@@ -3,8 +3,8 @@
 Claiming is a short transaction that marks items `sending` with a lease; sending
 happens outside any transaction; recording is another short transaction. If the
 process dies after Slack accepted a message but before the outcome was recorded,
-the lease runs out and the message is sent again: at most one duplicate per crash,
-never a lost message (docs/DELIVERY.md).
+the lease runs out and the message is sent again: at most one duplicate of each
+message in flight (`concurrency` of them), never a lost message (docs/DELIVERY.md).
 """
 
 from __future__ import annotations
