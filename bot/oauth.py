@@ -19,11 +19,14 @@ from slack_bolt.oauth.async_callback_options import AsyncCallbackOptions
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
 from slack_sdk.oauth.installation_store.sqlalchemy import AsyncSQLAlchemyInstallationStore
 from slack_sdk.oauth.state_store.sqlalchemy import AsyncSQLAlchemyOAuthStateStore
-from slack_sdk.oauth.token_rotation.async_rotator import AsyncTokenRotator
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import Settings
-from bot.delivery.tokens import ROTATE_MINUTES_BEFORE_EXPIRY, InstalledBotTokens
+from bot.delivery.tokens import (
+    ROTATE_MINUTES_BEFORE_EXPIRY,
+    InstalledBotTokens,
+    SharedTokenRotator,
+)
 from storage.engine import Database
 
 INSTALL_PATH = "/slack/install"
@@ -35,6 +38,7 @@ STATE_EXPIRATION_SECONDS = 600
 class Installs:
     store: AsyncSQLAlchemyInstallationStore
     state_store: AsyncSQLAlchemyOAuthStateStore
+    rotator: SharedTokenRotator  # shared by Bolt (requests) and the delivery worker
     tokens: InstalledBotTokens
     client_id: str
     client_secret: str
@@ -53,12 +57,13 @@ def build_installs(settings: Settings, db: Database, client: AsyncWebClient) -> 
         engine=db.engine,
         logger=logging.getLogger("slack_sdk.oauth"),
     )
-    rotator = AsyncTokenRotator(
-        client_id=client_id, client_secret=settings.client_secret, client=client
+    rotator = SharedTokenRotator(
+        store=store, client_id=client_id, client_secret=settings.client_secret, client=client
     )
     return Installs(
         store=store,
         state_store=state_store,
+        rotator=rotator,
         tokens=InstalledBotTokens(store=store, rotator=rotator),
         client_id=client_id,
         client_secret=settings.client_secret,
@@ -87,7 +92,7 @@ def oauth_settings(
 
 
 def cached_authorize(installs: Installs, client: AsyncWebClient) -> AsyncInstallationStoreAuthorize:
-    return AsyncInstallationStoreAuthorize(
+    authorize = AsyncInstallationStoreAuthorize(
         installation_store=installs.store,
         client_id=installs.client_id,
         client_secret=installs.client_secret,
@@ -97,3 +102,7 @@ def cached_authorize(installs: Installs, client: AsyncWebClient) -> AsyncInstall
         client=client,
         logger=logging.getLogger("slack_bolt.authorize"),
     )
+    # Bolt's own rotator would fail a request that lost a rotation race to another
+    # replica; ours takes the winner's token instead.
+    authorize.token_rotator = installs.rotator
+    return authorize

@@ -311,6 +311,33 @@ async def test_the_delivery_worker_rotates_too(client, db, fake_slack):
     assert statuses == {"sent"}
 
 
+async def test_two_replicas_rotating_at_once_end_with_one_new_token(
+    client, db, fake_slack, settings, backend
+):
+    """Slack revokes a refresh token when it is used: of two replicas refreshing the
+    same token at once, one is refused and must take the other's new token."""
+    import asyncio
+
+    from slack_sdk.web.async_client import AsyncWebClient
+
+    from bot.oauth import build_installs
+
+    fake_slack.token_rotation = True
+    await install(client, fake_slack, team_id=ACME)
+    await expire_soon(db, ACME)
+    replicas = [
+        build_installs(settings, db, AsyncWebClient(base_url=fake_slack.base_url))
+        for _ in range(2)
+    ]
+    fake_slack.fail("oauth.v2.access", delay=0.2)  # both are mid-refresh together
+    tokens = await asyncio.gather(*(replica.tokens.token_for(ACME) for replica in replicas))
+    issued = fake_slack.tokens_of(ACME)
+    assert refreshes(fake_slack) == 2  # both tried; Slack refused the second
+    assert len(issued) == 2  # the install's and exactly one rotation's
+    assert tokens == [issued[-1], issued[-1]]
+    assert await stored_bot_tokens(db, ACME) == [issued[-1]]
+
+
 # ---------------------------------------------------------------- uninstalling
 
 

@@ -14,12 +14,76 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from slack_sdk.errors import SlackTokenRotationError
 from slack_sdk.oauth.installation_store.async_installation_store import AsyncInstallationStore
+from slack_sdk.oauth.installation_store.models.bot import Bot
 from slack_sdk.oauth.token_rotation.async_rotator import AsyncTokenRotator
+from slack_sdk.web.async_client import AsyncWebClient
 
 # Bolt's default: a token expiring within two hours is rotated before it is used.
 ROTATE_MINUTES_BEFORE_EXPIRY = 120
 REMEMBER_SECONDS = 30.0
+# How long a replica refused a refresh waits for the one that won to save its token.
+RACE_RETRIES, RACE_WAIT_SECONDS = 5, 0.2
+
+
+class SharedTokenRotator(AsyncTokenRotator):
+    """Token rotation for replicas sharing one installation store.
+
+    Slack revokes a refresh token when it is used, so when two replicas (or two
+    requests on one) rotate the same token at once, one is refused. The refused one
+    then takes the token the other saved, instead of failing its request. Within a
+    replica, one rotation per workspace at a time, saved before the next starts.
+    """
+
+    def __init__(
+        self,
+        *,
+        store: AsyncInstallationStore,
+        client_id: str,
+        client_secret: str,
+        client: AsyncWebClient,
+    ) -> None:
+        super().__init__(client_id=client_id, client_secret=client_secret, client=client)
+        self._store = store
+        self._locks: dict[str | None, asyncio.Lock] = {}
+
+    async def perform_bot_token_rotation(
+        self, *, bot: Bot, minutes_before_expiration: int = ROTATE_MINUTES_BEFORE_EXPIRY
+    ) -> Bot | None:
+        async with self._locks.setdefault(bot.team_id, asyncio.Lock()):
+            latest = await self._latest(bot)
+            if latest is not None and latest.bot_refresh_token != bot.bot_refresh_token:
+                bot = latest  # rotated meanwhile, by this replica or another
+                if not _expiring(bot, minutes_before_expiration):
+                    return bot
+            try:
+                rotated = await super().perform_bot_token_rotation(
+                    bot=bot, minutes_before_expiration=minutes_before_expiration
+                )
+            except SlackTokenRotationError as refused:
+                return await self._rotated_elsewhere(bot, refused)
+            if rotated is not None:
+                await self._store.async_save_bot(rotated)
+            return rotated
+
+    async def _rotated_elsewhere(self, bot: Bot, refused: SlackTokenRotationError) -> Bot:
+        for _ in range(RACE_RETRIES):
+            latest = await self._latest(bot)
+            if latest is not None and latest.bot_refresh_token != bot.bot_refresh_token:
+                return latest
+            await asyncio.sleep(RACE_WAIT_SECONDS)
+        raise refused  # nobody rotated it: the refresh token is really refused
+
+    async def _latest(self, bot: Bot) -> Bot | None:
+        return await self._store.async_find_bot(
+            enterprise_id=bot.enterprise_id, team_id=bot.team_id
+        )
+
+
+def _expiring(bot: Bot, minutes: int) -> bool:
+    expires_at = bot.bot_token_expires_at
+    return expires_at is not None and expires_at <= time.time() + minutes * 60
 
 
 class BotTokens(Protocol):
@@ -54,7 +118,7 @@ class InstalledBotTokens:
         self,
         *,
         store: AsyncInstallationStore,
-        rotator: AsyncTokenRotator,
+        rotator: SharedTokenRotator,
         remember_seconds: float = REMEMBER_SECONDS,
         rotate_minutes_before_expiry: int = ROTATE_MINUTES_BEFORE_EXPIRY,
         monotonic: Callable[[], float] = time.monotonic,
@@ -91,8 +155,7 @@ class InstalledBotTokens:
             rotated = await self._rotator.perform_bot_token_rotation(
                 bot=bot, minutes_before_expiration=self._rotate_minutes
             )
-            if rotated is not None:
-                await self._store.async_save_bot(rotated)
+            if rotated is not None:  # and saved, for every replica
                 bot = rotated
         remember_for = self._remember_seconds
         if bot.bot_token_expires_at is not None:

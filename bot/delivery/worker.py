@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from slack_sdk.errors import SlackApiError
+from slack_sdk.errors import SlackTokenRotationError
 from sqlalchemy import select
 
 from bot.delivery import digest
@@ -261,8 +261,9 @@ class DeliveryWorker:
         if self.tokens is not None and item.kind != Kind.WEBHOOK:
             try:
                 token = await self.tokens.token_for(workspace.team_id)
-            except SlackApiError as error:  # the token's rotation was refused
-                return Retry(reason=f"token_rotation: {error.response.get('error')}")
+            except SlackTokenRotationError as error:  # refused, and nobody else rotated it
+                code = error.api_error.response.get("error") if error.api_error else None
+                return Retry(reason=f"token_rotation: {code}")
             if token is None:
                 return Failed(NOT_INSTALLED)
         target = await self._target(item)
