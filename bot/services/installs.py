@@ -96,9 +96,8 @@ async def record_uninstall(
     (Slack may send both app_uninstalled and tokens_revoked, or retry an event)."""
     await installs_repo.forget_tokens(session, team_id=team_id)
     msp = await msp_repo.get_by_team(session, team_id)
-    if msp is None or msp.disabled_at is not None:
+    if msp is None or not await msp_repo.disable(session, msp_id=msp.id, reason=reason, now=now):
         return False
-    msp.disabled_at, msp.disabled_reason, msp.updated_at = now, reason, now
     await audit_repo.append(
         session,
         msp_id=msp.id,

@@ -82,3 +82,14 @@ async def enable(session: AsyncSession, *, msp_id: int, now: datetime) -> bool:
         .values(disabled_at=None, disabled_reason=None, updated_at=now)
     )
     return result.rowcount == 1  # type: ignore[attr-defined]
+
+
+async def disable(session: AsyncSession, *, msp_id: int, reason: str, now: datetime) -> bool:
+    """Disable an enabled MSP; True for the one caller that did (Slack sends both
+    app_uninstalled and tokens_revoked, maybe at once, maybe to two replicas)."""
+    result = await session.execute(
+        update(Msp)
+        .where(Msp.id == msp_id, Msp.disabled_at.is_(None))
+        .values(disabled_at=now, disabled_reason=reason, updated_at=now)
+    )
+    return result.rowcount == 1  # type: ignore[attr-defined]
