@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -17,6 +18,35 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import StaticPool
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
+# SQLSTATEs of a server that is gone or not there yet: class 08 (connection
+# exception), and the server shutting down (57P01 admin, 57P02 crash) or starting
+# up (57P03).
+_UNAVAILABLE_SQLSTATES = ("08", "57P01", "57P02", "57P03")
+
+
+class DatabaseUnavailable(ConnectionError):
+    """The database server cannot be reached (refused, reset, timed out)."""
+
+
+def is_database_unavailable(error: BaseException) -> bool:
+    """Whether `error` means the database is away (restarting, unreachable), not that
+    the statement or the code is wrong: worth "try again in a moment"."""
+    if isinstance(error, DatabaseUnavailable):
+        return True
+    if not isinstance(error, DBAPIError):
+        return False
+    if error.connection_invalidated:
+        return True
+    sqlstate = getattr(error.orig, "sqlstate", None) or getattr(error.orig, "pgcode", None)
+    return isinstance(sqlstate, str) and sqlstate.startswith(_UNAVAILABLE_SQLSTATES)
+
+
+def root_cause(error: BaseException) -> str:
+    """The innermost exception's class, e.g. ConnectionRefusedError: what a log line
+    says of a database error (its message may quote the statement's parameters)."""
+    while error.__cause__ is not None:
+        error = error.__cause__
+    return type(error).__name__
 
 
 def is_sqlite(url: str | URL) -> bool:
@@ -43,8 +73,24 @@ def create_engine(url: str | URL, **kwargs: Any) -> AsyncEngine:
         engine = create_async_engine(url, **kwargs)
         _install_sqlite_pragmas(engine)
         return engine
+    # A connection the server dropped (a restart) is found out at checkout and
+    # replaced, instead of failing the request that gets it.
     kwargs.setdefault("pool_pre_ping", True)
-    return create_async_engine(url, **kwargs)
+    engine = create_async_engine(url, **kwargs)
+    _install_connect_errors(engine)
+    return engine
+
+
+def _install_connect_errors(engine: AsyncEngine) -> None:
+    """A refused or failed connection attempt raises DatabaseUnavailable: the driver
+    raises plain OSErrors there, which would not say where they came from."""
+
+    @event.listens_for(engine.sync_engine, "do_connect")
+    def _connect(dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
+        try:
+            return dialect.connect(*cargs, **cparams)
+        except OSError as error:  # refused, reset, unreachable, timed out
+            raise DatabaseUnavailable(f"cannot connect to the database ({error})") from error
 
 
 def _install_sqlite_pragmas(engine: AsyncEngine) -> None:

@@ -1,6 +1,7 @@
 """What every endpoint of the ingest API (usage, alerts) shares: JSON error
 answers, reading a bounded JSON body into a pydantic model, field errors named by
-their path in the body, and a 500 with an error id for anything unexpected."""
+their path in the body, a 503 while the database is away, and a 500 with an error
+id for anything else unexpected."""
 
 from __future__ import annotations
 
@@ -13,9 +14,14 @@ from typing import Any, Protocol, TypeVar
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
+from storage.engine import is_database_unavailable, root_cause
+
 MAX_BODY_BYTES = 1024 * 1024
 MAX_LISTED_ERRORS = 100
 _READ_CHUNK = 64 * 1024
+# A database restart takes seconds: a sender that waits this long before sending
+# again usually gets through.
+UNAVAILABLE_RETRY_AFTER_S = 5
 
 Model = TypeVar("Model", bound=BaseModel)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -107,8 +113,9 @@ def new_error_id() -> str:
 
 
 def api_endpoint(handler: Handler) -> Handler:
-    """Answer ApiError as JSON, and anything unexpected as a 500 with an error id
-    that is also in the log (with the traceback, never the request's headers)."""
+    """Answer ApiError as JSON; the database being away as a 503 the sender may
+    retry; anything else unexpected as a 500 with an error id that is also in the log
+    (with the traceback, never the request's headers)."""
 
     async def endpoint(request: web.Request) -> web.StreamResponse:
         try:
@@ -118,6 +125,8 @@ def api_endpoint(handler: Handler) -> Handler:
         except web.HTTPException:
             raise
         except Exception as error:
+            if is_database_unavailable(error):
+                return _database_unavailable(request, error)
             error_id = new_error_id()
             logger.error(
                 "unexpected error %s while handling %s %s",
@@ -139,6 +148,24 @@ def api_endpoint(handler: Handler) -> Handler:
             )
 
     return endpoint
+
+
+def _database_unavailable(request: web.Request, error: Exception) -> web.Response:
+    # One line per request, without the traceback or the statement: a restart
+    # makes many, and the statement's parameters are the senders' data.
+    logger.warning(
+        "database unavailable (%s) while handling %s %s",
+        root_cause(error),
+        request.method,
+        request.path,
+    )
+    return ApiError(
+        503,
+        "database_unavailable",
+        "The database is not answering (it may be restarting), so this request was most "
+        f"likely not recorded. Send it again in {UNAVAILABLE_RETRY_AFTER_S} seconds.",
+        headers={"Retry-After": str(UNAVAILABLE_RETRY_AFTER_S)},
+    ).response()
 
 
 async def read_json(

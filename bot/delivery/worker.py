@@ -21,13 +21,14 @@ from datetime import UTC, datetime, timedelta
 
 from slack_sdk.errors import SlackTokenRotationError
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
 from bot.delivery import digest
 from bot.delivery.limits import DeliveryLimits, TierLimiter, gcra
 from bot.delivery.outbox import THREAD_KEY, Kind
 from bot.delivery.sender import Failed, JoinAndRetry, Outcome, Retry, Sender, Sent
 from bot.delivery.tokens import BotTokens
-from storage.engine import Database
+from storage.engine import Database, is_database_unavailable
 from storage.models import Msp, OutboxItem
 from storage.repositories import outbox as outbox_repo
 
@@ -37,6 +38,8 @@ NOT_INSTALLED = "not_installed"
 # Slack refused the token itself: whatever this replica remembers of it is stale.
 REFUSED_TOKEN_ERRORS = frozenset({"invalid_auth", "token_revoked", "token_expired"})
 WORKSPACE_RECHECK_SECONDS = 5.0
+# Recording an outcome is retried for up to half the lease, from 0.1 s to 2 s apart.
+RECORD_RETRY_FIRST_S, RECORD_RETRY_MAX_S, RECORD_RETRY_LEASE_SHARE = 0.1, 2.0, 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -311,8 +314,29 @@ class DeliveryWorker:
             return await outbox_repo.by_key(session, msp_id=item.msp_id, key=target_key)
 
     async def _record(self, item_id: int, outcome: Outcome) -> None:
+        """Write the outcome; while the database is away (a restart), keep trying for
+        a good part of the lease: an unrecorded send is sent again when its lease
+        runs out, and Slack would show that message twice (tests/resilience)."""
+        delay, waited = RECORD_RETRY_FIRST_S, 0.0
         try:
-            await self._write_outcome(item_id, outcome)
+            while True:
+                try:
+                    await self._write_outcome(item_id, outcome)
+                    return
+                except Exception as error:
+                    if not (is_database_unavailable(error) or isinstance(error, OperationalError)):
+                        raise  # a bug, not the database being away (or busy)
+                    if waited >= self.limits.lease_seconds * RECORD_RETRY_LEASE_SHARE:
+                        logger.warning(
+                            "could not record the delivery of outbox item %d (%s): it "
+                            "will be sent again when its lease runs out",
+                            item_id,
+                            type(error).__name__,
+                        )
+                        return
+                await asyncio.sleep(delay)
+                waited += delay
+                delay = min(delay * 2, RECORD_RETRY_MAX_S)
         finally:
             self._wake.set()  # the lane's next item may go now, not at the next poll
 
