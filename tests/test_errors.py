@@ -26,17 +26,27 @@ from tests.fake_slack import RESPONSE_URL_CALL
 from tests.support import grant, post
 
 
-async def test_unexpected_error_shows_an_error_id_that_is_logged(
-    client, slack, db, monkeypatch, caplog
-):
-    await grant(db, "U0001", Role.OWNER)
+@pytest.fixture
+def failing_command(client, slack, db, monkeypatch, caplog):
+    """An owner's `/msp COMMAND` whose service raises `error`; logs captured."""
 
-    async def explode(*_args, **_kwargs):
-        raise ZeroDivisionError("secret internals")
+    async def run(error: Exception, command: str, service: str):
+        await grant(db, "U0001", Role.OWNER)
 
-    monkeypatch.setattr("bot.services.staff.list_staff", explode)
-    with caplog.at_level(logging.ERROR):
-        reply = await post(client, slack.slash_command("roles", user_id="U0001"))
+        async def fail(*_args, **_kwargs):
+            raise error
+
+        monkeypatch.setattr(service, fail)
+        with caplog.at_level(logging.WARNING):
+            return await post(client, slack.slash_command(command, user_id="U0001"))
+
+    return run
+
+
+async def test_unexpected_error_shows_an_error_id_that_is_logged(failing_command, caplog):
+    reply = await failing_command(
+        ZeroDivisionError("secret internals"), "roles", "bot.services.staff.list_staff"
+    )
     assert reply.status == 200
     body = reply.json
     assert body["response_type"] == "ephemeral"
@@ -164,15 +174,10 @@ async def test_a_refused_connection_says_the_database_is_unavailable():
         await database.dispose()
 
 
-async def test_a_command_while_the_database_is_away_says_so(client, slack, db, monkeypatch, caplog):
-    await grant(db, "U0001", Role.OWNER)
-
-    async def away(*_args, **_kwargs):
-        raise _dbapi_error("57P03")
-
-    monkeypatch.setattr("bot.services.customers.list_page", away)
-    with caplog.at_level(logging.WARNING):
-        reply = await post(client, slack.slash_command("customers", user_id="U0001"))
+async def test_a_command_while_the_database_is_away_says_so(failing_command, caplog):
+    reply = await failing_command(
+        _dbapi_error("57P03"), "customers", "bot.services.customers.list_page"
+    )
     assert reply.status == 200
     assert reply.json["response_type"] == "ephemeral"
     assert "The database is not answering" in reply.json["text"]
