@@ -8,7 +8,7 @@ they can sign it, so decoding validates and the services re-check everything.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import TypeVar
+from typing import Annotated, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -18,6 +18,11 @@ from bot.domain.requests import RequestType
 from bot.errors import InvalidInput
 
 MAX_VALUE_LENGTH = 2000  # Slack's limit for a button value
+# Ids and versions are 32-bit integer columns: a larger (forged) number is refused
+# here, not by the database driver (SQLite raised OverflowError; found by
+# tests/resilience/test_modal_fuzz.py).
+MAX_ROW_ID = 2**31 - 1
+RowId = Annotated[int, Field(ge=1, le=MAX_ROW_ID)]
 M = TypeVar("M", bound="Payload")
 
 
@@ -41,15 +46,15 @@ class Payload(BaseModel):
 class CustomerRef(Payload):
     """Which customer a button acts on."""
 
-    customer_id: int = Field(ge=1)
+    customer_id: RowId
 
 
 class EditCustomerState(Payload):
     """private_metadata of the Edit modal: the version it was opened on detects edits
     made by someone else in the meantime."""
 
-    customer_id: int = Field(ge=1)
-    version: int = Field(ge=1)
+    customer_id: RowId
+    version: RowId
 
 
 class ListState(Payload):
@@ -73,7 +78,7 @@ class RowActionKind(StrEnum):
 class RowAction(Payload):
     """One option of a list row's overflow menu: what to do, to which customer."""
 
-    customer_id: int = Field(ge=1)
+    customer_id: RowId
     action: RowActionKind
     request: RequestType | None = None
 
@@ -81,7 +86,7 @@ class RowAction(Payload):
 class RequestRef(Payload):
     """Which request a button (Approve, Deny, Withdraw) acts on."""
 
-    request_id: int = Field(ge=1)
+    request_id: RowId
 
 
 class RequestFormState(Payload):
@@ -90,7 +95,7 @@ class RequestFormState(Payload):
     `channel` is where the request was started, for the confirmation."""
 
     kind: RequestType
-    customer_id: int | None = Field(default=None, ge=1)
+    customer_id: RowId | None = None
     schedule: bool = False
     channel: str = Field(default="", max_length=32)
 
@@ -102,14 +107,14 @@ class LicenceState(Payload):
     A customer option of the type-ahead carries a `CustomerRef`, which decodes as
     this model too (a customer and no month)."""
 
-    customer_id: int | None = Field(default=None, ge=1)
+    customer_id: RowId | None = None
     month: str | None = Field(default=None, pattern=r"^\d{4}-(0[1-9]|1[0-2])$")
 
 
 class SubscriptionRef(Payload):
     """Which subscription a list row's Remove button removes."""
 
-    subscription_id: int = Field(ge=1)
+    subscription_id: RowId
 
 
 class SubscriptionFormState(Payload):
@@ -123,7 +128,7 @@ class AlertChoice(Payload):
     """An alert button, a Snooze option or a row menu option: which alert, what to
     do, and for a snooze how many hours (one of SNOOZE_HOURS)."""
 
-    alert_id: int = Field(ge=1)
+    alert_id: RowId
     action: AlertAction
     hours: int | None = Field(default=None, ge=1, le=max(SNOOZE_HOURS))
 
@@ -132,4 +137,4 @@ class AlertListRef(Payload):
     """A digest's "List all": the alerts it merged (at most a digest's worth), or a
     `/msp alerts` listing's filter for the same modal."""
 
-    alert_ids: list[int] = Field(default_factory=list, max_length=60)
+    alert_ids: list[RowId] = Field(default_factory=list, max_length=60)

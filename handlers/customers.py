@@ -643,4 +643,6 @@ def _assigned(form: Form) -> list[str]:
     users = form.users(CustomerField.ASSIGNED)
     if len(users) > rules.MAX_ASSIGNED_STAFF:
         form.errors[CustomerField.ASSIGNED] = f"Assign at most {rules.MAX_ASSIGNED_STAFF} people."
+    elif not all(rules.SLACK_USER_ID.match(user) for user in users):  # a forged value
+        form.errors[CustomerField.ASSIGNED] = "Pick the people from the list."
     return users

@@ -19,12 +19,19 @@ class Form:
     """The values of a submitted view, by block id (each block has one input)."""
 
     def __init__(self, view: dict[str, Any]) -> None:
-        self._values: dict[str, dict[str, Any]] = view.get("state", {}).get("values", {})
-        self.errors: dict[str, str] = {}
+        values = (view.get("state") or {}).get("values")
+        self._values: dict[str, dict[str, Any]] = values if isinstance(values, dict) else {}
+        # Flagged on the view's input blocks (Slack refuses errors on others), or on
+        # the state's when a view comes without its blocks.
+        shown = _input_block_ids(view) or [str(block_id) for block_id in self._values]
+        self.errors: dict[str, str] = {
+            block_id: NOT_TEXT for block_id in shown if not _is_text(self._input(block_id))
+        }
 
     def _input(self, block_id: str) -> dict[str, Any]:
         inputs = self._values.get(block_id) or {}
-        return next(iter(inputs.values()), {}) if isinstance(inputs, dict) else {}
+        element = next(iter(inputs.values()), {}) if isinstance(inputs, dict) else {}
+        return element if isinstance(element, dict) else {}
 
     def text(self, block_id: str) -> str | None:
         value = self._input(block_id).get("value")
@@ -51,12 +58,16 @@ class Form:
 
     def options(self, block_id: str) -> list[str]:
         """The values of checkboxes or a multi-select."""
-        chosen = self._input(block_id).get("selected_options") or []
+        chosen = self._input(block_id).get("selected_options")
+        if not isinstance(chosen, list):
+            return []
         values = [option.get("value") for option in chosen if isinstance(option, dict)]
         return [value for value in values if isinstance(value, str)]
 
     def users(self, block_id: str) -> list[str]:
-        users = self._input(block_id).get("selected_users") or []
+        users = self._input(block_id).get("selected_users")
+        if not isinstance(users, list):
+            return []
         return [user for user in users if isinstance(user, str)]
 
     def check(self, parse: Callable[[], T], default: T) -> T:
@@ -66,6 +77,34 @@ class Form:
         except InvalidInput as error:
             self.errors[error.field or ""] = error.message
             return default
+
+
+NOT_TEXT = "This has characters that are not text (invalid Unicode): type it again."
+
+
+def _input_block_ids(view: dict[str, Any]) -> list[str]:
+    blocks = view.get("blocks")
+    return [
+        str(block["block_id"])
+        for block in (blocks if isinstance(blocks, list) else [])
+        if isinstance(block, dict) and block.get("type") == "input" and block.get("block_id")
+    ]
+
+
+def _is_text(value: Any) -> bool:
+    """No lone surrogates anywhere in it (valid JSON escapes, but no text: storing
+    one failed with UnicodeEncodeError; found by tests/resilience/test_modal_fuzz.py)."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return False
+        return True
+    if isinstance(value, dict):
+        return all(_is_text(inner) for inner in value.values())
+    if isinstance(value, list):
+        return all(_is_text(inner) for inner in value)
+    return True
 
 
 def errors_response(errors: dict[str, str]) -> dict[str, Any]:

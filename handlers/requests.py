@@ -71,6 +71,7 @@ MAIN_FIELD: dict[RequestType, str] = {
     RequestType.DECREASE_LICENCES: BlockId.REQUEST_LICENCES,
     RequestType.ADD_ADDON: BlockId.REQUEST_ADD_ON,
     RequestType.REMOVE_ADDON: BlockId.REQUEST_ADD_ON,
+    RequestType.REACTIVATE: BlockId.REQUEST_PLAN,  # a free account's (a cancelled one has none)
     RequestType.MAU_ALLOWANCE_ORDER: BlockId.REQUEST_QUANTITY,
 }
 
@@ -215,8 +216,9 @@ def _change(form: Form, kind: RequestType) -> Change:
         )
     if form.selected(BlockId.REQUEST_PLAN) is not None:
         plan = _plan(form)
+    seats_given = not _blank(form.text(BlockId.REQUEST_LICENCES))  # optional there
     if kind in (RequestType.ADD_LICENCES, RequestType.DECREASE_LICENCES) or (
-        kind == RequestType.UPGRADE and form.text(BlockId.REQUEST_LICENCES)
+        kind in (RequestType.UPGRADE, RequestType.REACTIVATE) and seats_given
     ):
         count = form.check(
             lambda: rules.parse_licence_count(
@@ -245,6 +247,23 @@ def _change(form: Form, kind: RequestType) -> Change:
         extension_days=days,
         mau_quantity=quantity,
     )
+
+
+def _refusal_field(view: dict[str, Any], kind: RequestType) -> str:
+    """Where a refusal of the rules lands: the type's main field if this modal has it
+    (its blocks; its state when a view comes without them), else the reason (every
+    request modal has one)."""
+    blocks = view.get("blocks") if isinstance(view.get("blocks"), list) else []
+    shown = {block.get("block_id") for block in blocks if isinstance(block, dict)}
+    if not shown:
+        values = (view.get("state") or {}).get("values")
+        shown = set(values) if isinstance(values, dict) else set()
+    main = MAIN_FIELD.get(kind)
+    return main if main in shown else BlockId.REQUEST_REASON
+
+
+def _blank(text: str | None) -> bool:
+    return not (text or "").strip()
 
 
 def _plan(form: Form) -> Plan | None:
@@ -399,7 +418,7 @@ def register(listeners: Listeners, deps: Deps) -> None:
         if form.errors:
             await ack(**errors_response(form.errors))
             return
-        field = MAIN_FIELD.get(state.kind, BlockId.REQUEST_REASON)
+        field = _refusal_field(view, state.kind)
         try:
             async with deps.db.unit_of_work() as session:
                 submitted = await service.submit(

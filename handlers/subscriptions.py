@@ -109,9 +109,14 @@ async def open_new_form(click: Click) -> None:
 
 
 def _picked_ids(form: Form, block_id: str) -> tuple[int, ...]:
+    def customer_id(value: str) -> int:
+        try:
+            return CustomerRef.decode(value).customer_id
+        except InvalidInput as error:  # flagged on its picker, not on no block at all
+            raise InvalidInput(error.message, field=block_id) from None
+
     return tuple(
-        form.check(lambda value=value: CustomerRef.decode(value).customer_id, 0)
-        for value in form.options(block_id)
+        form.check(lambda value=value: customer_id(value), 0) for value in form.options(block_id)
     )
 
 
@@ -134,14 +139,19 @@ def read_form(form: Form) -> tuple[SubscriptionSpec, service.Picked]:
         include=_picked_ids(form, BlockId.SUBSCRIPTION_CUSTOMERS),
         exclude=_picked_ids(form, BlockId.SUBSCRIPTION_EXCLUDED),
     )
+    if set(picked.include) & set(picked.exclude):  # on the picker, not on the topics
+        form.errors[BlockId.SUBSCRIPTION_EXCLUDED] = (
+            "A customer cannot be both included and excluded."
+        )
     return spec, picked
 
 
 def _topics(form: Form) -> tuple[Topic, ...]:
     known = {topic.value for topic in Topic}
-    topics = tuple(Topic(t) for t in form.options(BlockId.SUBSCRIPTION_TOPICS) if t in known)
-    if not topics:
-        form.errors[BlockId.SUBSCRIPTION_TOPICS] = "Pick at least one topic."
+    chosen = form.options(BlockId.SUBSCRIPTION_TOPICS)
+    topics = tuple(dict.fromkeys(Topic(t) for t in chosen if t in known))
+    if not topics or len(topics) < len(set(chosen)):  # a value the modal never offered
+        form.errors[BlockId.SUBSCRIPTION_TOPICS] = "Pick at least one topic from the list."
     return topics
 
 

@@ -50,17 +50,21 @@ async def grant_staff(db: Database) -> None:
     await set_msp(db, approvals_channel=APPROVALS)
 
 
+# A paid Essentials customer: 10 licences at $750 a month, renewing on RENEWAL.
+PAID_COLUMNS: dict[str, Any] = {
+    "status": "paid",
+    "plan": "essentials",
+    "licences": 10,
+    "users": 8,
+    "monthly_price_cents": 75_000,
+    "contract_start": date(2026, 3, 1),
+    "renewal_date": RENEWAL,
+}
+
+
 async def paid(db: Database, name: str = "Northwind", **columns: Any) -> int:
-    """A paid Essentials customer: 10 licences at $750 a month, renewing on RENEWAL."""
-    values: dict[str, Any] = {
-        "plan": "essentials",
-        "licences": 10,
-        "users": 8,
-        "monthly_price_cents": 75_000,
-        "contract_start": date(2026, 3, 1),
-        "renewal_date": RENEWAL,
-    }
-    values.update(columns)
+    """A paid Essentials customer (PAID_COLUMNS), with `columns` changed."""
+    values: dict[str, Any] = {**PAID_COLUMNS, **columns}
     return await seed_customer(db, name=name, status=values.pop("status", "paid"), **values)
 
 

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import time
+import unicodedata
 from datetime import date, timedelta
+from urllib.parse import quote
 
 import pytest
 from sqlalchemy import func, select, update
@@ -29,6 +32,7 @@ from tests.customer_helpers import (
     submit_add,
     text,
 )
+from tests.slack_requests import FORM_CONTENT_TYPE, SignedRequest, sign
 from tests.support import grant, post
 
 TODAY = date(2026, 11, 22)  # tests.support.FakeClock's day
@@ -183,6 +187,76 @@ async def test_all_bad_fields_are_reported_at_once(client, slack, db, owner):
         CustomerField.ADMIN_EMAIL,
         CustomerField.PRICE,
     }
+
+
+NULL_ELEMENT = {"null": True}  # stands for an element state of JSON null
+
+
+def _with_nulls(slack, callback_id: str, values: dict) -> SignedRequest:
+    """A view_submission whose NULL_ELEMENT states are sent as null (Slack's
+    builder cannot), signed like any other."""
+    payload = slack.view_submission(callback_id=callback_id, values=values).payload
+    for actions in payload["view"]["state"]["values"].values():
+        for action_id, state in actions.items():
+            if state == NULL_ELEMENT:
+                actions[action_id] = None
+    body = "payload=" + quote(json.dumps(payload), safe="")
+    stamp = int(time.time())
+    headers = {
+        "Content-Type": FORM_CONTENT_TYPE,
+        "X-Slack-Request-Timestamp": str(stamp),
+        "X-Slack-Signature": sign(body, secret=slack.signing_secret, timestamp=stamp),
+    }
+    return SignedRequest(body=body, headers=headers, payload=payload)
+
+
+async def test_forged_or_unstorable_values_are_flagged_on_their_fields(client, slack, db, owner):
+    """Found by tests/resilience/test_modal_fuzz.py: each of these was an unexpected
+    error ("Something went wrong"), a value PostgreSQL refuses, or garbage stored."""
+    field = ActionId.FIELD
+    flagged = {
+        CustomerField.NAME: {field: NULL_ELEMENT},
+        CustomerField.ADMIN_EMAIL: text("\ud800@x.com"),  # a lone surrogate (valid JSON)
+        CustomerField.CONTACT_NAME: text("Da\x00na"),  # NUL: PostgreSQL refuses it
+        CustomerField.LOCATIONS: text("HQ\n\x00"),
+        CustomerField.THRESHOLD: {field: {"type": "number_input", "value": "9" * 5000}},
+        CustomerField.ASSIGNED: {
+            field: {"type": "multi_users_select", "selected_users": ["<!channel>"]}
+        },
+    }
+    for block_id, state in flagged.items():
+        values = {**add_values(), block_id: state}
+        reply = await post(client, _with_nulls(slack, CallbackId.ADD_CUSTOMER, values))
+        assert reply.json["response_action"] == "errors", (block_id, reply.text)
+        assert set(reply.json["errors"]) == {block_id}, reply.json["errors"]
+    assert await customers(db) == []
+    # Not a list of users: none chosen, not a crash.
+    values = {
+        **add_values(contact_email="d" * 240 + "@x.com"),
+        CustomerField.ASSIGNED: {field: {"type": "multi_users_select", "selected_users": True}},
+    }
+    reply = await post(
+        client, slack.view_submission(callback_id=CallbackId.ADD_CUSTOMER, values=values)
+    )
+    assert reply.json["response_action"] == "update", reply.text
+    async with db.unit_of_work() as session:
+        [contact] = (await session.scalars(select(CustomerContact))).all()
+    assert contact.email == "d" * 240 + "@x.com" and len(contact.name) == 100  # its column
+
+
+async def test_a_forged_huge_id_is_refused_on_its_field(client, slack, owner):
+    values = {
+        "customer_find": {
+            ActionId.CUSTOMER_SEARCH: {
+                "type": "external_select",
+                "selected_option": {"value": json.dumps({"customer_id": 2**63})},
+            }
+        }
+    }
+    reply = await post(
+        client, slack.view_submission(callback_id=CallbackId.FIND_CUSTOMER, values=values)
+    )
+    assert set(reply.json["errors"]) == {"customer_find"}  # was an OverflowError in SQLite
 
 
 async def test_r1_admin_email_is_unique_across_all_accounts(client, slack, db, owner, fake_slack):
@@ -612,6 +686,16 @@ async def test_delete_needs_the_typed_name_and_removes_related_records(
             assert await session.scalar(select(func.count()).select_from(table)) == 0
     [event] = await _audit(db, "customer.deleted")
     assert event.before["locations"] == ["HQ", "Lab"] and event.after is None
+
+
+async def test_the_typed_name_confirms_however_its_accents_were_composed(client, slack, db, owner):
+    """A keyboard may send "é" as e + a combining accent (NFD); names are stored NFC
+    (found by tests/resilience/test_modal_fuzz.py)."""
+    await add_customer(client, slack, name="Café Noir", email="c@x.com")
+    [customer] = await customers(db)
+    done = await _delete(client, slack, customer.id, unicodedata.normalize("NFD", " Café Noir "))
+    assert "was deleted" in all_text(done.json["view"]["blocks"])
+    assert await customers(db) == []
 
 
 async def test_r16_a_paid_term_blocks_deletion_here(client, slack, db, owner):

@@ -138,3 +138,58 @@ def test_a_decimal_comma_is_refused_not_misread(text):
         parse_price(text, field="p", default=Decimal("75"))
     with pytest.raises(InvalidInput, match="decimal point"):
         parse_licences(text, field="l")
+
+
+# ---------------------------------------------------------------- found by tests/resilience
+# (test_modal_fuzz.py): each was an unexpected error, or a value PostgreSQL refuses.
+
+
+def test_free_text_with_a_nul_is_flagged_on_its_field():
+    from bot.domain.customers import parse_contact_name, parse_locations, parse_notes
+    from bot.domain.requests import parse_reason
+
+    for parse in (
+        lambda: parse_notes("call \x00 first", field="f"),
+        lambda: parse_contact_name("Da\x00na", field="f"),
+        lambda: parse_locations("HQ\nL\x00ab", field="f"),
+        lambda: parse_reason("why\x00", field="f", required=False),
+    ):
+        with pytest.raises(InvalidInput, match="NUL") as refused:
+            parse()
+        assert refused.value.field == "f"
+
+
+@pytest.mark.parametrize("email", ["a\x00@x.com", "a\u200b@x.com", "a@x.com\x07", "\u202ea@x.com"])
+def test_an_email_with_invisible_characters_is_not_valid(email):
+    from bot.domain.customers import parse_email
+
+    with pytest.raises(InvalidInput, match="not a valid email"):
+        parse_email(email, field="e")
+
+
+def test_a_number_thousands_of_digits_long_is_out_of_range_not_a_crash():
+    from bot.domain.customers import parse_whole_number
+
+    def parse(text: str) -> int:
+        return parse_whole_number(text, field="n", what="number", minimum=1, maximum=100)
+
+    with pytest.raises(InvalidInput, match="at most 100"):
+        parse("9" * 5000)  # int() refuses 4,300 digits and more
+    with pytest.raises(InvalidInput, match="at least 1"):
+        parse("-" + "9" * 5000)
+    assert parse("0" * 5000 + "42") == 42
+
+
+def test_name_keys_fit_their_column_however_normalising_lengthens_them():
+    from bot.domain.customers import MAX_NAME_KEY_LENGTH, name_key
+
+    assert name_key("Stra\u00dfe") == "strasse"
+    assert len(name_key("\u00df" * 45)) == MAX_NAME_KEY_LENGTH  # 90 letters once "ss"
+    assert len(name_key("\ufdfa" * 5)) == MAX_NAME_KEY_LENGTH  # 18 letters each, NFKC
+
+
+def test_a_deletion_is_confirmed_by_the_name_however_its_accents_were_composed():
+    from bot.domain.customers import confirms_name
+
+    assert confirms_name(" Cafe\u0301 Noir ", "Caf\u00e9 Noir")  # NFD, as typed
+    assert not confirms_name("CAF\u00c9 NOIR", "Caf\u00e9 Noir")  # R21: exactly as shown

@@ -229,6 +229,34 @@ async def test_enterprise_needs_a_quote_for_a_number_of_seats(
     assert (customer.plan, customer.licences, customer.renewal_date) == ("enterprise", 40, RENEWAL)
 
 
+async def test_a_free_account_reactivates_to_enterprise_with_its_seats(
+    client, slack, db, staff, fake_slack
+):
+    """The modal offered Enterprise with no field for its seats, so choosing it was
+    always refused, on the reason (found by tests/resilience/test_modal_fuzz.py)."""
+    await paid(db, status="free", plan="free", assigned=[MEMBER])
+    view = await open_form(client, slack, fake_slack, "reactivate Northwind")
+    assert block_ids(view) == [
+        BlockId.REQUEST_PLAN,
+        BlockId.REQUEST_LICENCES,
+        BlockId.REQUEST_REASON,
+    ]
+    no_seats = await submit(client, slack, view, **{BlockId.REQUEST_PLAN: selected("enterprise")})
+    assert set(no_seats.json["errors"]) == {BlockId.REQUEST_PLAN}
+    fields = {BlockId.REQUEST_PLAN: selected("enterprise"), BlockId.REQUEST_LICENCES: "25"}
+    await ask(client, slack, fake_slack, "reactivate Northwind", **fields)
+    (request,) = await request_rows(db)
+    assert (request.details["target_plan"], request.details["licence_count"]) == ("enterprise", 25)
+
+
+async def test_blank_seats_on_an_upgrade_are_no_seats(client, slack, db, staff, fake_slack):
+    await paid(db, assigned=[MEMBER])
+    fields = {BlockId.REQUEST_PLAN: selected("professional"), BlockId.REQUEST_LICENCES: "\xa0 "}
+    await ask(client, slack, fake_slack, "upgrade Northwind", **fields)
+    (request,) = await request_rows(db)
+    assert "licence_count" not in request.details
+
+
 @pytest.mark.parametrize(
     ("target", "error"),
     [

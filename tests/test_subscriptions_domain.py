@@ -174,7 +174,19 @@ def test_quiet_hours_only_for_people():
 
 
 @pytest.mark.parametrize(
-    "value", ["22-07", "24:00-07:00", "22:00", "22:00-7:00", "22:00-22:00", "ab:cd-07:00"]
+    "value",
+    [
+        "22-07",
+        "24:00-07:00",
+        "22:00",
+        "22:00-7:00",
+        "22:00-22:00",
+        "ab:cd-07:00",
+        # Other scripts' digits: \d took them, time.fromisoformat() does not, so the
+        # subscription failed when its quiet hours were read (tests/resilience).
+        "1\u0662:00-07:00",
+        "\uff12\uff12:00-07:00",
+    ],
 )
 def test_bad_quiet_hours(value):
     refusal(f"me quiet={value}")

@@ -86,6 +86,7 @@ DEFAULT_TRIAL_DAYS = 30  # R4
 DEFAULT_MONTHLY_PRICE = Decimal("75.00")  # R18
 DEFAULT_MAX_MAU_THRESHOLD = 1_000_000  # R20: this large means "never block"
 MAX_NAME_LENGTH = 80
+MAX_NAME_KEY_LENGTH = 80  # the name_key column
 MAX_EMAIL_LENGTH = 254
 MAX_LICENCES = 100_000
 MAX_THRESHOLD = 1_000_000_000
@@ -93,10 +94,12 @@ MAX_PRICE = Decimal("100000")
 MAX_LOCATIONS = 50
 MAX_LOCATION_LENGTH = 100
 MAX_NOTES_LENGTH = 2000
+MAX_CONTACT_NAME_LENGTH = 100
 MAX_ASSIGNED_STAFF = 20
 
 # Crockford-style alphabet: no 0/O, 1/I/L or U, so numbers read out over the phone survive.
 _ACCOUNT_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"
+SLACK_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,31}$")  # what a users_select gives
 _EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>.]{2,}$")
 # Commas only between groups of three digits: "1,000" is a thousand, but a European
 # "75,50" must not silently become 7,550.
@@ -133,8 +136,11 @@ def email_key(email: str) -> str:
 
 
 def name_key(name: str) -> str:
-    """R2: names are compared case-insensitively, with Unicode normalised."""
-    return unicodedata.normalize("NFKC", name).strip().casefold()
+    """R2: names are compared case-insensitively, with Unicode normalised. Normalising
+    can lengthen a name ("ß" is "ss", "ﷺ" 18 letters), so the key is cut to its
+    column's width (PostgreSQL refused longer ones); names alike in their first
+    80 key letters count as the same name."""
+    return unicodedata.normalize("NFKC", name).strip().casefold()[:MAX_NAME_KEY_LENGTH]
 
 
 def parse_email(text: str | None, *, field: str, required: bool = True) -> str | None:
@@ -143,11 +149,24 @@ def parse_email(text: str | None, *, field: str, required: bool = True) -> str |
         if required:
             raise InvalidInput("Enter the admin's email address.", field=field)
         return None
-    if len(email) > MAX_EMAIL_LENGTH or not _EMAIL.match(email):
+    if len(email) > MAX_EMAIL_LENGTH or not _EMAIL.match(email) or _has_invisible(email):
         raise InvalidInput(
             "That is not a valid email address (like admin@example.com).", field=field
         )
     return email
+
+
+def _has_invisible(text: str) -> bool:
+    """Control or format characters (NUL, BEL, a zero-width space, a bidi override)."""
+    return any(unicodedata.category(ch) in ("Cc", "Cf") for ch in text)
+
+
+def check_storable(text: str, *, field: str) -> str:
+    """Free text may hold anything a text column can: not NUL, which PostgreSQL
+    refuses (the request failed instead of the field being flagged)."""
+    if "\x00" in text:
+        raise InvalidInput("This text has a NUL character in it: remove it.", field=field)
+    return text
 
 
 def parse_name(text: str | None, *, field: str) -> str:
@@ -159,9 +178,16 @@ def parse_name(text: str | None, *, field: str) -> str:
             f"Names can be at most {MAX_NAME_LENGTH} characters (this one has {len(name)}).",
             field=field,
         )
-    if any(unicodedata.category(ch) in ("Cc", "Cf") for ch in name):
+    if _has_invisible(name):
         raise InvalidInput("Names cannot contain control characters or line breaks.", field=field)
     return name
+
+
+def confirms_name(typed: str, name: str) -> bool:
+    """R21: the name typed to confirm a deletion is the name exactly as shown, spaces
+    around it and how accents were composed (NFC or NFD, as a keyboard may send them)
+    aside; `name` is stored normalised (`parse_name`)."""
+    return unicodedata.normalize("NFC", typed).strip() == name
 
 
 def parse_whole_number(
@@ -170,7 +196,10 @@ def parse_whole_number(
     cleaned = _without_thousands_commas((text or "").strip().replace("_", ""), field=field)
     if not re.fullmatch(r"-?\d+", cleaned):
         raise InvalidInput(f"The {what} must be a whole number.", field=field)
-    value = int(cleaned)
+    sign, digits = (-1 if cleaned.startswith("-") else 1), cleaned.lstrip("-").lstrip("0")
+    if len(digits) > len(str(max(abs(minimum), abs(maximum)))):
+        digits = "9" * 40  # out of range whatever it is (and int() refuses 4,300 digits)
+    value = sign * int(digits or "0")
     if value < minimum:
         raise InvalidInput(f"The {what} must be at least {minimum:,}.", field=field)
     if value > maximum:
@@ -223,7 +252,7 @@ def parse_locations(text: str | None, *, field: str) -> list[str]:
             raise InvalidInput(
                 f"Each location can be at most {MAX_LOCATION_LENGTH} characters.", field=field
             )
-        locations.append(location)
+        locations.append(check_storable(location, field=field))
     if len(locations) > MAX_LOCATIONS:
         raise InvalidInput(f"At most {MAX_LOCATIONS} locations, one per line.", field=field)
     return locations
@@ -233,7 +262,7 @@ def parse_notes(text: str | None, *, field: str) -> str:
     notes = (text or "").strip()
     if len(notes) > MAX_NOTES_LENGTH:
         raise InvalidInput(f"Notes can be at most {MAX_NOTES_LENGTH} characters.", field=field)
-    return notes
+    return check_storable(notes, field=field)
 
 
 def check_renewal_date(renewal: date | None, *, today: date, field: str) -> date:
@@ -301,9 +330,11 @@ class CustomerField(StrEnum):
 
 def parse_contact_name(text: str | None, *, field: str) -> str | None:
     name = (text or "").strip()
-    if len(name) > 100:
-        raise InvalidInput("The contact's name can be at most 100 characters.", field=field)
-    return name or None
+    if len(name) > MAX_CONTACT_NAME_LENGTH:
+        raise InvalidInput(
+            f"The contact's name can be at most {MAX_CONTACT_NAME_LENGTH} characters.", field=field
+        )
+    return check_storable(name, field=field) or None
 
 
 def cents(amount: Decimal) -> int:

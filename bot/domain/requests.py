@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from bot.domain.customers import parse_licences, parse_whole_number
+from bot.domain.customers import check_storable, parse_licences, parse_whole_number
 from bot.errors import InvalidInput
 
 DEFAULT_EXTENSION_DAYS = 14  # R7
@@ -144,4 +144,4 @@ def parse_reason(text: str | None, *, field: str, required: bool) -> str:
             f"A reason can be at most {MAX_REASON_LENGTH} characters (this one has {len(reason)}).",
             field=field,
         )
-    return reason
+    return check_storable(reason, field=field)

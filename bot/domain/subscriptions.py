@@ -26,7 +26,9 @@ MAX_TEXT_LENGTH = 2000
 _CHANNEL_ID = r"[CG][A-Z0-9]{1,31}"
 _CHANNEL = re.compile(rf"^<#({_CHANNEL_ID})(?:\|[^>]*)?>$")
 _KIND = re.compile(r"^[a-z0-9][a-z0-9_.:-]{0,39}$")
-_CLOCK = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+# ASCII digits: \d also matches other scripts' digits, which time.fromisoformat()
+# refuses when quiet hours are read (found by tests/resilience/test_modal_fuzz.py).
+_CLOCK = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])$")
 # Slack sends typed quotes as typed: straight, or a phone's curly ones.
 _QUOTES = {'"': '"', "“": "”", "”": "”", "„": "“"}
 

@@ -23,6 +23,7 @@ from sqlalchemy.orm import selectinload
 
 from bot.domain.customers import (
     MAX_ASSIGNED_STAFF,
+    SLACK_USER_ID,
     Capacity,
     CustomerField,
     Plan,
@@ -89,7 +90,6 @@ _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 # survives a round trip, including ones that really start with a quote ('t Hooft).
 _NEEDS_QUOTE = re.compile(r"^'*[=+\-@\t\r]")
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_SLACK_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,31}$")
 
 # Where a refusal from the customers service lands in the file.
 _COLUMN_OF_FIELD: dict[str, str] = {
@@ -499,7 +499,7 @@ def _parse_locations(text: str) -> list[str]:
 
 def _parse_assigned(text: str) -> list[str]:
     user_ids = list(dict.fromkeys(text.replace(",", " ").upper().split()))
-    wrong = [user_id for user_id in user_ids if not _SLACK_USER_ID.match(user_id)]
+    wrong = [user_id for user_id in user_ids if not SLACK_USER_ID.match(user_id)]
     if wrong:
         raise InvalidInput(
             f"Not Slack user ids: {', '.join(wrong)}. Give ids like U0123ABCD, "

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.domain import policy
 from bot.domain.customers import (
     FILTER_STATUSES,
+    MAX_CONTACT_NAME_LENGTH,
     Capacity,
     CustomerField,
     CustomerFilter,
@@ -24,6 +25,7 @@ from bot.domain.customers import (
     Status,
     account_number_key,
     cents,
+    confirms_name,
     email_key,
     from_cents,
     in_active_paid_term,
@@ -432,7 +434,7 @@ async def delete_customer(
         raise NotAllowed("Only admins and owners can delete customers.")
     customer = await _visible(session, requester, customer_id)
     msp = await _msp(session, requester)
-    if typed_name.strip() != customer.name:
+    if not confirms_name(typed_name, customer.name):
         raise InvalidInput(
             "That is not the customer's name. Type it exactly as shown to confirm.",
             field=CustomerField.CONFIRM_NAME,
@@ -569,7 +571,10 @@ def _replace_related(
     primary = (
         [
             CustomerContact(
-                name=contact_name or contact_email or "", email=contact_email, is_primary=True
+                # Known by email only, the contact is named by it, within the name's column.
+                name=(contact_name or contact_email or "")[:MAX_CONTACT_NAME_LENGTH],
+                email=contact_email,
+                is_primary=True,
             )
         ]
         if contact_name or contact_email

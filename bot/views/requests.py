@@ -140,7 +140,7 @@ def _fields(form: RequestForm) -> list[Block]:
         kind == RequestType.REACTIVATE and form.status == Status.FREE
     ):
         blocks: list[Block] = [_plan_select(form)]
-        if kind == RequestType.UPGRADE:
+        if kind in (RequestType.UPGRADE, RequestType.REACTIVATE):  # R11: Enterprise's seats
             blocks.append(
                 _number_input(
                     BlockId.REQUEST_LICENCES,
