@@ -144,7 +144,7 @@ class DeliveryWorker:
         free = self.limits.concurrency - self._busy
         if free <= 0:
             return 0
-        claimed = await self._claim(min(self.limits.batch, free))
+        claimed = await self._claim(free)
         self._busy += len(claimed)
         for item in claimed:
             task = asyncio.create_task(self._deliver(item))
@@ -169,13 +169,18 @@ class DeliveryWorker:
                 await asyncio.sleep(self.limits.poll_seconds)
         raise TimeoutError("the outbox did not drain in time")
 
-    async def _claim(self, limit: int) -> list[OutboxItem]:
+    async def _claim(self, free: int) -> list[OutboxItem]:
+        """Claim up to `free` items among a batch of lane heads: heads whose lane
+        must wait are postponed, so looking at a whole batch keeps the slots busy
+        with lanes that may go now."""
         now = self.clock()
         lease_until = now + timedelta(seconds=self.limits.lease_seconds)
         claimed: list[OutboxItem] = []
         async with self.db.unit_of_work() as session:
-            heads = await outbox_repo.claimable_heads(session, now=now, limit=limit)
+            heads = await outbox_repo.claimable_heads(session, now=now, limit=self.limits.batch)
             for item in heads:
+                if len(claimed) >= free:
+                    break  # the rest stay due, untouched, for the next round
                 if Kind(item.kind) in PACED_KINDS and not await self._pace(session, item, now):
                     continue
                 session.expunge(item)  # from here on, only the conditional UPDATE writes it

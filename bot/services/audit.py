@@ -11,6 +11,7 @@ from enum import StrEnum
 OPERATOR_ACTOR = "operator:cli"
 BOOTSTRAP_ACTOR = "operator:MSPBOT_OWNERS"
 SYSTEM_ACTOR = "system"
+INSTALL_ACTOR = "slack:app_install"
 
 
 class AuditAction(StrEnum):

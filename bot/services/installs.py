@@ -14,13 +14,11 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.domain.roles import Role
-from bot.services import audit
+from bot.services import audit, staff
 from bot.services.tenancy import ensure_msp
 from storage.repositories import audit as audit_repo
 from storage.repositories import installs as installs_repo
 from storage.repositories import msps as msp_repo
-from storage.repositories import staff as staff_repo
 
 APP_UNINSTALLED = "app_uninstalled"
 TOKENS_REVOKED = "tokens_revoked"
@@ -47,7 +45,7 @@ async def record_install(
     msp = await msp_repo.get_by_team(session, team_id)
     if msp is not None and team_name and not msp.name:
         msp.name, msp.updated_at = team_name[:200], now
-    owner_added = await _make_owner(session, msp_id=msp_id, user_id=installer_id, now=now)
+    owner = await staff.make_owner_on_install(session, msp_id=msp_id, user_id=installer_id, now=now)
     await audit_repo.append(
         session,
         msp_id=msp_id,
@@ -59,34 +57,7 @@ async def record_install(
         after={"installed_by": installer_id, "reenabled": reenabled},
         at=now,
     )
-    return Installed(msp_id=msp_id, owner_added=owner_added, reenabled=reenabled)
-
-
-async def _make_owner(session: AsyncSession, *, msp_id: int, user_id: str, now: datetime) -> bool:
-    """The installer becomes an owner: installing needs the workspace's permission to
-    add apps, which is what owning the bot's MSP means. Other staff keep their roles."""
-    member = await staff_repo.get(session, msp_id=msp_id, slack_user_id=user_id)
-    if member is not None and member.role == Role.OWNER.value:
-        return False
-    before = None if member is None else {"role": member.role}
-    if member is None:
-        await staff_repo.add_if_absent(
-            session, msp_id=msp_id, slack_user_id=user_id, role=Role.OWNER.value, now=now
-        )
-    else:
-        member.role, member.updated_at = Role.OWNER.value, now
-    await audit_repo.append(
-        session,
-        msp_id=msp_id,
-        actor=audit.SYSTEM_ACTOR,
-        action=audit.AuditAction.ROLE_GRANTED if member is None else audit.AuditAction.ROLE_CHANGED,
-        entity_type="staff_member",
-        entity_id=user_id,
-        before=before,
-        after={"role": Role.OWNER.value, "why": "installed the app"},
-        at=now,
-    )
-    return True
+    return Installed(msp_id=msp_id, owner_added=owner.changed, reenabled=reenabled)
 
 
 async def record_uninstall(

@@ -90,6 +90,23 @@ async def grant_role_as_operator(
     )
 
 
+async def make_owner_on_install(
+    session: AsyncSession, *, msp_id: int, user_id: str, now: datetime
+) -> RoleChange:
+    """The person who installed the app owns its MSP (installing needs the right to
+    add apps to the workspace). Audited as the install; other staff keep their roles."""
+    member = await staff_repo.get(session, msp_id=msp_id, slack_user_id=user_id)
+    return await _apply(
+        session,
+        msp_id=msp_id,
+        member=member,
+        target_user_id=user_id,
+        new_role=Role.OWNER,
+        actor=audit.INSTALL_ACTOR,
+        now=now,
+    )
+
+
 async def list_staff_as_operator(session: AsyncSession, *, team_id: str) -> list[StaffEntry]:
     msp = await msp_repo.get_by_team(session, team_id)
     if msp is None:
