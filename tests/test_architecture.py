@@ -57,3 +57,19 @@ def test_storage_imports_nothing_from_the_rest():
         for path in _sources("storage")
     }
     assert {path: names for path, names in offenders.items() if names} == {}
+
+
+OUTSIDE_THE_REPO = re.compile(r"""(\.\./shared|parent\s*/\s*["']shared["'])""")
+
+
+def test_nothing_reads_outside_the_repository():
+    """A fresh clone must run and pass its tests on its own: no path reaches beside it."""
+    paths = [*_sources(*PACKAGES, "tests", "bench"), ROOT / ".ci" / "run"]
+    offenders = [
+        f"{path.relative_to(ROOT)}:{number}"
+        for path in paths
+        if path.name != Path(__file__).name
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if OUTSIDE_THE_REPO.search(line)
+    ]
+    assert offenders == []
