@@ -24,7 +24,8 @@ from bot.logging_setup import configure_logging
 from bot.services import alerts, api_tokens, audit, customer_csv, staff
 from bot.services.settings import webhook_url_as_operator
 from scheduler.jobs import RUNNABLE
-from storage import backup, migrate
+from storage import backup, migrate, token_encryption
+from storage.encryption import TokenCipher, UnreadableToken, new_key, split_keys
 from storage.engine import Database
 from storage.repositories import msps as msp_repo
 
@@ -65,6 +66,11 @@ alerts_cli = typer.Typer(
 cli.add_typer(alerts_cli, name="alerts")
 scheduler_cli = typer.Typer(help="Run a scheduled job by hand.", no_args_is_help=True)
 cli.add_typer(scheduler_cli, name="scheduler")
+secrets_cli = typer.Typer(
+    help="The keys the stored Slack tokens are encrypted with (see docs/OPERATIONS.md).",
+    no_args_is_help=True,
+)
+cli.add_typer(secrets_cli, name="secrets")
 
 
 def _settings(*, require_slack: bool) -> Settings:
@@ -93,8 +99,30 @@ def run() -> None:
     from bot.server import serve
 
     settings = _settings(require_slack=True)
-    migrate.upgrade(settings.database_url)
+    encrypted = _upgrade_database(settings)
+    if encrypted:
+        typer.echo(f"Encrypted {encrypted} Slack token(s) stored in plain text.", err=True)
     asyncio.run(serve(build_app(settings)))
+
+
+def _upgrade_database(settings: Settings, revision: str = "head") -> int:
+    """Migrate, then encrypt the Slack tokens still stored in plain text (the key is a
+    setting, out of the migrations' reach). Returns how many were encrypted."""
+    migrate.upgrade(settings.database_url, revision)
+    keys = settings.encryption_key
+    if keys is None:
+        return 0
+    cipher = TokenCipher.from_setting(keys)
+
+    async def encrypt(database: Database) -> int:
+        if not await migrate.is_at_head(database.engine):
+            return 0  # the token columns may not have room for ciphertext yet
+        return await token_encryption.encrypt_plaintext_tokens(database, cipher)
+
+    try:
+        return _with_database(settings, encrypt)
+    except UnreadableToken as error:
+        raise _fail(str(error), EXIT_CONFIG) from None
 
 
 @cli.command("config-reference")
@@ -129,7 +157,31 @@ def check_config() -> None:
     head = migrate.head_revision()
     state = "up to date" if current == head else f"needs `msp-bot db upgrade` (latest is {head})"
     typer.echo(f"Migrations:  at {current or 'none'}: {state}")
+    typer.echo(f"Tokens:      {_stored_tokens(settings, at_head=current == head)}")
     typer.echo("Configuration OK.")
+
+
+def _stored_tokens(settings: Settings, *, at_head: bool) -> str:
+    """How the stored Slack tokens are kept; refuses keys that cannot read them."""
+    keys = settings.encryption_key
+    if keys is None:
+        return "none stored (one workspace: SLACK_BOT_TOKEN)"
+    key_count = len(split_keys(keys))
+    kept = f"encrypted with MSPBOT_ENCRYPTION_KEY ({key_count} key{'s' if key_count > 1 else ''})"
+    if not at_head:
+        return kept
+    cipher = TokenCipher.from_setting(keys)
+
+    async def survey(database: Database) -> token_encryption.TokenSurvey:
+        return await token_encryption.survey_tokens(database, cipher)
+
+    found = _with_database(settings, survey)
+    try:
+        token_encryption.refuse_unreadable(found)
+    except UnreadableToken as error:
+        raise _fail(f"Tokens:      {error}") from None
+    plain = f"; {found.plain} in plain text (`msp-bot db upgrade` encrypts them)"
+    return f"{kept}: {found.encrypted} stored" + (plain if found.plain else "")
 
 
 async def _current_revision(database: Database) -> str | None:
@@ -145,7 +197,9 @@ def db_upgrade(
 ) -> None:
     """Apply migrations up to REVISION (default: the latest)."""
     settings = _settings(require_slack=False)
-    migrate.upgrade(settings.database_url, revision)
+    encrypted = _upgrade_database(settings, revision)
+    if encrypted:
+        typer.echo(f"Encrypted {encrypted} Slack token(s) stored in plain text.")
     typer.echo(f"Database at {asyncio.run(_current_revision(Database(settings.database_url)))}.")
 
 
@@ -266,8 +320,11 @@ def customers_import(
 ) -> None:
     """Add the customers of a CSV file to a workspace's MSP (creates the MSP if needed).
 
-    All or nothing: if any row has a problem, nothing is imported (exit 1) unless
-    --skip-invalid is given.
+    Every row is checked first: if any has a problem, nothing is imported (exit 1)
+    unless --skip-invalid is given. The good rows are then written 200 at a time,
+    each batch its own transaction; rows an earlier run imported (same name and admin
+    email) are left as they are, so an interrupted import is finished by running it
+    again.
     """
     settings = _settings(require_slack=False)
     now = system_clock()
@@ -284,17 +341,16 @@ def customers_import(
     ) as bar:
 
         async def import_them(database: Database) -> customer_csv.ImportReport:
-            async with database.unit_of_work() as session:
-                return await customer_csv.import_customers_as_operator(
-                    session,
-                    team_id=team,
-                    timezone=settings.mspbot_timezone,
-                    parsed=parsed,
-                    now=now,
-                    dry_run=dry_run,
-                    skip_invalid=skip_invalid,
-                    progress=bar.update,
-                )
+            return await customer_csv.import_customers_as_operator(
+                database.unit_of_work,
+                team_id=team,
+                timezone=settings.mspbot_timezone,
+                parsed=parsed,
+                now=now,
+                dry_run=dry_run,
+                skip_invalid=skip_invalid,
+                progress=bar.update,
+            )
 
         try:
             report = _with_database(settings, import_them)
@@ -315,6 +371,11 @@ def _echo_import_report(
         typer.echo(f"{where}: {problem.reason}")
     good, total, bad = len(report.accepted), report.row_count, report.rows_with_problems
     others = f" (--skip-invalid would import the other {good:,})" if good else ""
+    if report.already_there:
+        typer.echo(
+            f"Already imported: {len(report.already_there):,} rows name a customer with the "
+            "same name and admin email; left as they are."
+        )
     if not report.problems:
         verb = "would be imported" if report.dry_run else "imported"
         typer.echo(f"{good:,} customers {verb} into {team}.")
@@ -602,6 +663,43 @@ def scheduler_run(
     except (BotError, ValueError) as error:
         raise _fail(getattr(error, "message", None) or str(error)) from None
     typer.echo(f"{job}: {done} done at {moment.isoformat()}.")
+
+
+@secrets_cli.command("new-key")
+def secrets_new_key() -> None:
+    """Print a new random key for MSPBOT_ENCRYPTION_KEY (nothing is stored)."""
+    typer.echo(new_key())
+
+
+@secrets_cli.command("rotate")
+def secrets_rotate() -> None:
+    """Re-encrypt every stored Slack token with the first key of MSPBOT_ENCRYPTION_KEY.
+
+    Each token is decrypted with whichever key of the list opens it. Safe while the
+    bot serves (row by row; a token rotated meanwhile is kept) and to run again.
+    """
+    settings = _settings(require_slack=False)
+    keys = settings.encryption_key
+    if keys is None:
+        raise _fail(
+            "MSPBOT_ENCRYPTION_KEY is not set: give the new key first, then the old ones "
+            "(comma-separated), and run this again.",
+            EXIT_CONFIG,
+        )
+    migrate.upgrade(settings.database_url)
+    cipher = TokenCipher.from_setting(keys)
+
+    async def rotate(database: Database) -> int:
+        return await token_encryption.reencrypt_tokens(database, cipher)
+
+    try:
+        rewritten = _with_database(settings, rotate)
+    except UnreadableToken as error:
+        raise _fail(str(error), EXIT_CONFIG) from None
+    typer.echo(
+        f"Re-encrypted {rewritten} stored Slack token(s) with the first key; "
+        "every stored token now opens with it alone."
+    )
 
 
 @scheduler_cli.command("jobs")

@@ -5,18 +5,29 @@ Secrets are `SecretStr`, so printing or logging a `Settings` never shows them.
 
 from __future__ import annotations
 
+import re
 import zoneinfo
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from bot.net_guard import allow_list, literal_address
+from storage.encryption import invalid_keys, split_keys
+
 README_CONFIG_HINT = "See the Configuration section of README.md."
+_HOST_NAME = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_.-]{0,252})")
 
 # The bot scopes of app-manifest.yml (tests/test_manifest.py keeps them in step): what
 # an OAuth install asks for.
-BOT_SCOPES = ("commands", "chat:write", "files:write", "channels:join")
+BOT_SCOPES = ("commands", "chat:write", "files:write", "im:write", "channels:join")
+
+ENCRYPTION_KEY_VARIABLE = "MSPBOT_ENCRYPTION_KEY"
+NEW_KEY_HINT = "`msp-bot secrets new-key` prints a new key"
+# The error type of a variable that is required only in some configurations.
+_REQUIRED_HERE = "required_here"
 
 
 class LogFormat(StrEnum):
@@ -30,6 +41,9 @@ class Settings(BaseSettings):
         env_file_encoding="utf-8",
         extra="ignore",
         case_sensitive=False,
+        # An error about the whole configuration would otherwise quote every value,
+        # secrets included.
+        hide_input_in_errors=True,
     )
 
     # Optional here so database and role commands work without Slack credentials;
@@ -70,7 +84,7 @@ class Settings(BaseSettings):
     port: int = Field(default=3000, ge=0, le=65535, description="Port the HTTP server listens on")
     mspbot_owners: Annotated[frozenset[str], NoDecode] = Field(
         default=frozenset(),
-        description="Comma-separated Slack user ids made owners the first time they use the bot",
+        description="Comma-separated Slack user ids; the first to use the bot owns a new MSP",
     )
     mspbot_timezone: str = Field(
         default="UTC", description="IANA time zone for new MSPs and for the scheduler"
@@ -97,6 +111,20 @@ class Settings(BaseSettings):
     # the database holds no secret. Unset: no MSP can set a webhook URL.
     mspbot_webhook_secret: SecretStr | None = Field(
         default=None, description="Master secret the webhooks' signing keys derive from"
+    )
+    # Webhooks go only to public addresses; these hosts (the operator's own, on
+    # premises) may be at any address and may use plain http.
+    mspbot_webhook_allow_hosts: Annotated[frozenset[str], NoDecode] = Field(
+        default=frozenset(),
+        description="Comma-separated hosts of the operator's own that webhooks may reach at "
+        "any address, also over http",
+    )
+    # Distribution mode keeps each workspace's Slack tokens in the database, encrypted
+    # with the first of these keys; any of them decrypts (so a key can be rotated).
+    mspbot_encryption_key: SecretStr | None = Field(
+        default=None,
+        description="Comma-separated Fernet keys encrypting the stored Slack tokens (the "
+        "first encrypts, all decrypt); required with SLACK_CLIENT_ID",
     )
     # With it, GET /metrics wants `Authorization: Bearer <this>`; without, it is open.
     mspbot_metrics_token: SecretStr | None = Field(
@@ -134,12 +162,37 @@ class Settings(BaseSettings):
         "slack_client_secret",
         "mspbot_webhook_secret",
         "mspbot_metrics_token",
+        "mspbot_encryption_key",
     )
     @classmethod
     def _secret_not_blank(cls, value: SecretStr | None) -> SecretStr | None:
         if value is None or not value.get_secret_value().strip():
             return None
         return value
+
+    @field_validator("mspbot_encryption_key")
+    @classmethod
+    def _fernet_keys(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        bad = invalid_keys(value.get_secret_value())
+        if bad:
+            raise ValueError(
+                f"not a Fernet key: {', '.join(bad)} (a key is 32 random bytes in URL-safe "
+                f"base64; {NEW_KEY_HINT})"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _distribution_mode_encrypts_tokens(self) -> Settings:
+        if self.oauth_install and self.mspbot_encryption_key is None:
+            raise PydanticCustomError(
+                _REQUIRED_HERE,
+                "{variable} is required when SLACK_CLIENT_ID and SLACK_CLIENT_SECRET are set: "
+                "it encrypts the workspaces' Slack tokens in the database",
+                {"variable": ENCRYPTION_KEY_VARIABLE},
+            )
+        return self
 
     @field_validator("slack_app_token")
     @classmethod
@@ -166,6 +219,20 @@ class Settings(BaseSettings):
                 part.strip() for part in value.replace(";", ",").split(",") if part.strip()
             )
         return value
+
+    @field_validator("mspbot_webhook_allow_hosts", mode="before")
+    @classmethod
+    def _split_allowed_hosts(cls, value: object) -> object:
+        entries = value.split(",") if isinstance(value, str) else value
+        if not isinstance(entries, list | tuple | set | frozenset):
+            return value
+        hosts = [str(entry).strip() for entry in entries if str(entry).strip()]
+        odd = [host for host in hosts if not _is_bare_host(host)]
+        if odd:
+            raise ValueError(
+                f"host names only (no scheme, port, path or wildcard), comma-separated: {odd[0]!r}"
+            )
+        return allow_list(hosts)
 
     @field_validator("mspbot_timezone")
     @classmethod
@@ -222,8 +289,17 @@ class Settings(BaseSettings):
             self.slack_client_secret,
             self.mspbot_webhook_secret,
             self.mspbot_metrics_token,
+            self.mspbot_encryption_key,
         )
-        return tuple(s.get_secret_value() for s in secrets if s is not None)
+        values = tuple(s.get_secret_value() for s in secrets if s is not None)
+        return values + tuple(split_keys(self.encryption_key or ""))
+
+    @property
+    def encryption_key(self) -> str | None:
+        """The comma-separated Fernet keys; None when unset (one workspace only)."""
+        if self.mspbot_encryption_key is None:
+            return None
+        return self.mspbot_encryption_key.get_secret_value()
 
     @property
     def metrics_token(self) -> str | None:
@@ -260,6 +336,15 @@ def _missing_credentials(
     return [name for name, value in required.items() if not value]
 
 
+def _is_bare_host(host: str) -> bool:
+    """A host name or IP address, as the allow list wants it: no `https://`, no
+    `:port`, no path, no `*`."""
+    text = host.strip("[]")
+    if ":" in text:
+        return literal_address(text) is not None
+    return bool(_HOST_NAME.fullmatch(text))
+
+
 class ConfigError(Exception):
     """Configuration is missing or invalid; `str()` is the message for the operator."""
 
@@ -283,7 +368,9 @@ def _sort_validation_errors(error: ValidationError) -> tuple[list[str], list[str
     invalid: list[str] = []
     for item in error.errors():
         variable = str(item["loc"][0]).upper() if item["loc"] else "?"
-        if item["type"] == "missing":
+        if item["type"] == _REQUIRED_HERE:
+            missing.append(str(item.get("ctx", {}).get("variable", variable)))
+        elif item["type"] == "missing":
             missing.append(variable)
         else:
             invalid.append(f"{variable}: {item['msg'].removeprefix('Value error, ')}")
@@ -317,6 +404,11 @@ def describe_problems(*, missing: list[str], invalid: list[str]) -> str:
     lines = ["msp-bot cannot start: the configuration is incomplete."]
     if missing:
         lines.append("Missing environment variables: " + ", ".join(missing))
+    if ENCRYPTION_KEY_VARIABLE in missing:
+        lines.append(
+            f"{ENCRYPTION_KEY_VARIABLE} encrypts the workspaces' Slack tokens in the database "
+            f"(SLACK_CLIENT_ID and SLACK_CLIENT_SECRET are set); {NEW_KEY_HINT}."
+        )
     if invalid:
         lines.append("Invalid environment variables:")
         lines.extend(f"  {line}" for line in invalid)

@@ -54,7 +54,7 @@ class ActionId(StrEnum):
     LICENCE_CUSTOMER = "licence_customer"
     LICENCE_MONTH = "licence_month"
     LICENCE_EXTEND = "licence_extend"
-    LICENCE_CHART = "licence_chart"  # "Post chart here" on the licence view
+    LICENCE_CHART = "licence_chart"  # "Post chart in this channel" (licence view, /msp mau)
     REQUEST_APPROVE = "request_approve"
     REQUEST_DENY = "request_deny"
     REQUEST_WITHDRAW = "request_withdraw"
@@ -85,6 +85,7 @@ class BlockId(StrEnum):
     HOME_LISTS = "home_lists"
     DASHBOARD_ACTIONS = "dashboard_actions"
     LICENCE_CONTROLS = "licence_controls"
+    MAU_CHART = "mau_chart"  # /msp mau's offer to post the chart, then that it was
     REQUEST_DAYS = "request_days"
     REQUEST_LICENCES = "request_licences"
     REQUEST_PLAN = "request_plan"

@@ -1,7 +1,8 @@
 """Distribution mode (SLACK_CLIENT_ID and SLACK_CLIENT_SECRET set): workspaces
 install the app through /slack/install, and each one's bot token is kept by
 slack_sdk's SQLAlchemy installation store on our own engine (the tables are in
-storage/models.py and migration 0011).
+storage/models.py and migration 0011), encrypted with MSPBOT_ENCRYPTION_KEY
+(storage/installation_store.py).
 
 Authorization is cached: a workspace's `auth.test` answer is remembered per token,
 so a request costs one indexed read of the store, not a call to Slack. Tokens are
@@ -17,7 +18,6 @@ from dataclasses import dataclass
 from slack_bolt.authorization.async_authorize import AsyncInstallationStoreAuthorize
 from slack_bolt.oauth.async_callback_options import AsyncCallbackOptions
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
-from slack_sdk.oauth.installation_store.sqlalchemy import AsyncSQLAlchemyInstallationStore
 from slack_sdk.oauth.state_store.sqlalchemy import AsyncSQLAlchemyOAuthStateStore
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -27,7 +27,9 @@ from bot.delivery.tokens import (
     InstalledBotTokens,
     SharedTokenRotator,
 )
+from storage.encryption import TokenCipher
 from storage.engine import Database
+from storage.installation_store import EncryptedInstallationStore
 
 INSTALL_PATH = "/slack/install"
 REDIRECT_PATH = "/slack/oauth_redirect"
@@ -36,7 +38,7 @@ STATE_EXPIRATION_SECONDS = 600
 
 @dataclass(frozen=True, slots=True)
 class Installs:
-    store: AsyncSQLAlchemyInstallationStore
+    store: EncryptedInstallationStore
     state_store: AsyncSQLAlchemyOAuthStateStore
     rotator: SharedTokenRotator  # shared by Bolt (requests) and the delivery worker
     tokens: InstalledBotTokens
@@ -46,10 +48,12 @@ class Installs:
 
 def build_installs(settings: Settings, db: Database, client: AsyncWebClient) -> Installs:
     client_id = settings.slack_client_id
-    assert client_id is not None, "only called in distribution mode"
-    store = AsyncSQLAlchemyInstallationStore(
+    keys = settings.encryption_key
+    assert client_id is not None and keys is not None, "only called in distribution mode"
+    store = EncryptedInstallationStore(
         client_id=client_id,
         engine=db.engine,
+        cipher=TokenCipher.from_setting(keys),
         logger=logging.getLogger("slack_sdk.oauth"),
     )
     state_store = AsyncSQLAlchemyOAuthStateStore(

@@ -138,3 +138,11 @@ class AlertListRef(Payload):
     `/msp alerts` listing's filter for the same modal."""
 
     alert_ids: list[RowId] = Field(default_factory=list, max_length=60)
+
+
+class ShareTarget(Payload):
+    """A "Post in this channel" button: the conversation it named to the person. It
+    posts there only if that is where it was clicked, so what was shown is where it
+    goes."""
+
+    channel: str = Field(pattern=r"^[CGD][A-Z0-9]{1,31}$")

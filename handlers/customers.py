@@ -1,4 +1,4 @@
-"""Customer accounts in Slack: `/msp add|customer|customers|export`, the Add
+"""Customer accounts in Slack: `/msp add|customer|customers`, the Add
 customer shortcut and Home button, the card's Edit and Delete, the lists (paging,
 sorting, each row's menu, and the lists the Home tab opens in a modal), the picker
 and the customer type-ahead."""
@@ -19,7 +19,6 @@ from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.delivery import outbox
 from bot.domain import customers as rules
 from bot.domain.customers import CustomerField, CustomerFilter, ListSort, Plan
 from bot.domain.customers import CustomerField as F
@@ -33,7 +32,6 @@ from bot.payloads import (
     RowAction,
     RowActionKind,
 )
-from bot.services import customer_csv
 from bot.services import customers as service
 from bot.views import customers as views
 from bot.views.message import Message
@@ -56,6 +54,15 @@ HOME_LIST_ACTIONS = (
 logger = logging.getLogger(__name__)
 
 FollowUp = Callable[[], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerThen:
+    """An answer to ack with at once, and work to do right after the ack (work too
+    slow to come before it, such as building a file)."""
+
+    answer: Message
+    then: FollowUp
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,32 +120,6 @@ async def customer_command(call: Invocation) -> Message | FollowUp:
 async def customers_command(call: Invocation) -> Message | FollowUp:
     state = parse_list_arguments(call.args)
     return views.list_message(await _list_page(call.context, call.deps, state))
-
-
-async def export_command(call: Invocation) -> Message | FollowUp:
-    """The CSV goes out through the outbox (a file upload to this conversation); the
-    ack says it is on its way. If the bot is not in the channel, the worker joins
-    public ones; what still fails is listed by `/msp delivery`."""
-    if not call.args or call.args[0].lower() != "customers":
-        raise InvalidInput("Usage: `/msp export customers`")
-    requester = requester_of(call.context)
-    channel_id = str(call.command.get("channel_id", ""))
-    now = call.deps.clock()
-    filename = f"customers-{now.date().isoformat()}.csv"
-    async with call.deps.db.unit_of_work() as session:
-        data = await customer_csv.export_customers_csv(session, requester=requester)
-        await outbox.upload_file(
-            session,
-            msp_id=requester.msp_id,
-            key=outbox.new_key(f"export:{requester.user_id}"),
-            channel=channel_id,
-            filename=filename,
-            content=data,
-            title=filename,
-            initial_comment=f"<@{requester.user_id}>, here is the customer export.",
-        )
-    call.deps.delivery.wake()
-    return views.export_queued_message(filename)
 
 
 def field_error(error: InvalidInput) -> dict[str, Any]:

@@ -1,5 +1,6 @@
 """`/msp dashboard [share]`: the Command Center summary for the person, or posted
-to the channel for everyone in it (through the outbox)."""
+to the channel for everyone in it (through the outbox), only once the person has
+clicked a button that names that channel."""
 
 from __future__ import annotations
 
@@ -12,35 +13,43 @@ from slack_bolt.context.respond.async_respond import AsyncRespond
 from bot.delivery import outbox
 from bot.errors import InvalidInput
 from bot.ids import ActionId
+from bot.payloads import ShareTarget
 from bot.services import dashboard
 from bot.services.tenancy import Requester
-from bot.views.dashboard import dashboard_message
+from bot.views.dashboard import dashboard_message, share_preview_message
 from bot.views.message import Message
+from bot.views.mrkdwn import channel_link, mrkdwn
 from bot.views.notices import done_message
 from handlers.customers import FollowUp, Invocation
 from handlers.deps import Deps
 from handlers.middleware import requester_of
 from handlers.registry import Listeners
 
-USAGE = "Usage: `/msp dashboard` (just for you) or `/msp dashboard share` (post it here)."
+USAGE = (
+    "Usage: `/msp dashboard` (just for you) or `/msp dashboard share` (a preview, "
+    "then a button that posts it here)."
+)
+NO_CHANNEL = "I can only share the dashboard in a channel or conversation."
+ELSEWHERE = "That button shares the dashboard in another conversation: use the one shown here."
 
 
 async def dashboard_command(call: Invocation) -> Message | FollowUp:
     requester = requester_of(call.context)
-    if not call.args:
-        async with call.deps.db.unit_of_work() as session:
-            board = await dashboard.dashboard(session, requester=requester, now=call.deps.clock())
-        return dashboard_message(board)
-    if call.args != ["share"]:
+    if call.args not in ([], ["share"]):
         raise InvalidInput(USAGE)
-    return await share(call.deps, requester, channel_id=str(call.command.get("channel_id", "")))
+    channel_id = str(call.command.get("channel_id", ""))
+    if call.args and not channel_id:
+        raise InvalidInput(NO_CHANNEL)
+    async with call.deps.db.unit_of_work() as session:
+        board = await dashboard.dashboard(session, requester=requester, now=call.deps.clock())
+    if not call.args:
+        return dashboard_message(board, share_in=channel_id or None)
+    return share_preview_message(board, user_id=requester.user_id, channel_id=channel_id)
 
 
 async def share(deps: Deps, requester: Requester, *, channel_id: str) -> Message:
     """Post the person's dashboard to the channel. The worker joins public channels
     the bot is not in; what cannot be delivered shows in `/msp delivery`."""
-    if not channel_id:
-        raise InvalidInput("I can only share the dashboard in a channel or conversation.")
     async with deps.db.unit_of_work() as session:
         board = await dashboard.dashboard(session, requester=requester, now=deps.clock())
         message = dashboard_message(board, shared_by=requester.user_id)
@@ -52,15 +61,29 @@ async def share(deps: Deps, requester: Requester, *, channel_id: str) -> Message
             **message.as_kwargs(),
         )
     deps.delivery.wake()
-    return done_message("Posting the dashboard to this conversation.")
+    return done_message(mrkdwn("Posting the dashboard in {where}.", where=channel_link(channel_id)))
+
+
+def clicked_channel(body: dict[str, Any], target: ShareTarget) -> str:
+    """The conversation the button was clicked in, when it is the one it named."""
+    channel_id = str((body.get("channel") or {}).get("id", ""))
+    if not channel_id:
+        raise InvalidInput(NO_CHANNEL)
+    if channel_id != target.channel:
+        raise InvalidInput(ELSEWHERE)
+    return channel_id
 
 
 def register(listeners: Listeners, deps: Deps) -> None:
     async def share_from_button(
-        ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext, respond: AsyncRespond
+        ack: AsyncAck,
+        action: dict[str, Any],
+        body: dict[str, Any],
+        context: AsyncBoltContext,
+        respond: AsyncRespond,
     ) -> None:
         await ack()
-        channel_id = str((body.get("channel") or {}).get("id", ""))
+        channel_id = clicked_channel(body, ShareTarget.decode(action.get("value")))
         notice = await share(deps, requester_of(context), channel_id=channel_id)
         await respond(response_type="ephemeral", replace_original=True, **notice.as_kwargs())
 

@@ -6,8 +6,10 @@ from dataclasses import dataclass, field
 
 from bot.clock import Clock
 from bot.delivery.worker import DeliveryWorker
+from bot.home_workspace import HomeWorkspace
 from bot.inflight import InFlight
 from bot.metrics import Metrics
+from bot.net_guard import Destinations
 from bot.services.tenancy import RequesterCache
 from storage.engine import Database
 
@@ -23,3 +25,8 @@ class Deps:
     delivery: DeliveryWorker
     webhooks_enabled: bool = False  # MSPBOT_WEBHOOK_SECRET is set, so webhooks can be signed
     metrics: Metrics = field(default_factory=Metrics)
+    # One-workspace mode: the workspace of SLACK_BOT_TOKEN, the only one served.
+    # None in distribution mode, where the installs decide.
+    home_workspace: HomeWorkspace | None = None
+    # Where webhooks may go (public addresses, and MSPBOT_WEBHOOK_ALLOW_HOSTS).
+    webhook_destinations: Destinations = field(default_factory=Destinations)

@@ -13,20 +13,20 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_bolt.response import BoltResponse
-from slack_sdk.models.blocks import MarkdownTextObject, SectionBlock
 
 from bot.errors import BotError, InvalidInput
 from bot.views.message import Message
-from bot.views.mrkdwn import escape
-from bot.views.notices import refusal_message, unexpected_error_message
+from bot.views.notices import (
+    DATABASE_UNAVAILABLE,
+    database_unavailable_message,
+    refusal_message,
+    unexpected_error_message,
+)
 from handlers.deps import Deps
 from storage.engine import is_database_unavailable, root_cause
 
 logger = logging.getLogger(__name__)
 
-DATABASE_UNAVAILABLE = (
-    "The database is not answering (it may be restarting), so this was most likely not saved."
-)
 DATABASE_UNAVAILABLE_IN_MODAL = f"{DATABASE_UNAVAILABLE} Press Submit again in a moment."
 # How often Bolt's dispatcher looks whether the listener has acked (asyncio_runner).
 BOLT_ACK_POLL_S = 0.01
@@ -92,14 +92,6 @@ def _message_for(error: Exception, body: dict[str, Any]) -> Message:
         extra={"error_id": error_id},
     )
     return unexpected_error_message(error_id)
-
-
-def database_unavailable_message(error_id: str) -> Message:
-    text = (
-        f":hourglass_flowing_sand: {DATABASE_UNAVAILABLE} Please try again in a moment; if it "
-        f"keeps happening, give your admin the error id `{escape(error_id)}`."
-    )
-    return Message.of(text, [SectionBlock(text=MarkdownTextObject(text=text))])
 
 
 def _modal_reply(error: Exception, message: Message, body: dict[str, Any]) -> BoltResponse:

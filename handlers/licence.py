@@ -16,7 +16,7 @@ from bot.delivery import outbox
 from bot.domain import mau as rules
 from bot.domain.requests import RequestType
 from bot.errors import InvalidInput
-from bot.ids import ActionId
+from bot.ids import ActionId, BlockId
 from bot.payloads import LicenceState, RequestFormState
 from bot.services import customers as customer_service
 from bot.services import licence as service
@@ -24,7 +24,6 @@ from bot.services.tenancy import Requester
 from bot.views import charts
 from bot.views import licence as views
 from bot.views.message import Message
-from bot.views.mrkdwn import escape
 from handlers.customers import FollowUp, Invocation
 from handlers.deps import Deps
 from handlers.middleware import requester_of
@@ -39,8 +38,8 @@ async def licence_command(call: Invocation) -> Message | FollowUp:
 
 
 async def mau_command(call: Invocation) -> Message | FollowUp:
-    """The numbers are looked up before the ack (so a refusal is the ack); the
-    numbers and the chart (~100 ms to draw) follow right after it."""
+    """The numbers, for the person alone, with a button that posts the chart in this
+    channel: MSP-wide figures reach a channel only when they choose to, seeing where."""
     requester = requester_of(call.context)
     query = " ".join(call.args).strip()
     async with call.deps.db.unit_of_work() as session:
@@ -48,13 +47,7 @@ async def mau_command(call: Invocation) -> Message | FollowUp:
             session, requester=requester, now=call.deps.clock(), customer_query=query or None
         )
     channel = str(call.command.get("channel_id", ""))
-
-    async def answer_then_chart() -> None:
-        numbers = views.mau_message(series)
-        await call.respond(response_type="ephemeral", replace_original=False, **numbers.as_kwargs())
-        await _post_chart(call.deps, requester, series, channel)
-
-    return answer_then_chart
+    return views.mau_message(series, channel_id=channel or None)
 
 
 async def _licence(context: AsyncBoltContext, deps: Deps, state: LicenceState) -> Message:
@@ -88,7 +81,7 @@ async def _post_chart(
             filename=filename,
             content=png,
             title=title,
-            initial_comment=f"<@{requester.user_id}>, here is the chart: {escape(title)}.",
+            initial_comment=views.chart_comment(series, user_id=requester.user_id),
         )
     deps.delivery.wake()
 
@@ -146,8 +139,14 @@ def register(listeners: Listeners, deps: Deps) -> None:
         await rerender(respond, context, state)
 
     async def post_chart(
-        ack: AsyncAck, action: dict[str, Any], body: dict[str, Any], context: AsyncBoltContext
+        ack: AsyncAck,
+        action: dict[str, Any],
+        body: dict[str, Any],
+        context: AsyncBoltContext,
+        respond: AsyncRespond,
     ) -> None:
+        """ "Post chart in this channel", on the licence view or `/msp mau`'s answer
+        (which then says it was posted, so a second click does not post it again)."""
         await ack()
         state = LicenceState.decode(action.get("value"))
         channel = _channel_of(body)
@@ -157,6 +156,9 @@ def register(listeners: Listeners, deps: Deps) -> None:
                 session, requester=requester, now=deps.clock(), customer_id=state.customer_id
             )
         await _post_chart(deps, requester, series, channel)
+        if action.get("block_id") == BlockId.MAU_CHART:
+            posted = views.mau_message(series, channel_id=channel, chart_posted=True)
+            await respond(response_type="ephemeral", replace_original=True, **posted.as_kwargs())
 
     async def open_order_form(
         ack: AsyncAck,

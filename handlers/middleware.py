@@ -3,25 +3,34 @@
 Puts a `Requester` in `context["requester"]`. People who are not on the MSP's
 staff get a friendly reply and never reach a listener, so no listener can leak
 data to them; events pass through (the Home tab explains the situation itself).
+
+A one-workspace bot first turns away requests from any other workspace or
+organisation, before anything is read or written: a valid signature only says the
+request came through this Slack app, not that it is for this bot's workspace.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.async_context import AsyncBoltContext
-from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_bolt.response import BoltResponse
 
 from bot import log_context
+from bot.home_workspace import HomeWorkspace
 from bot.services.tenancy import Requester, resolve_requester
+from bot.views.message import Message
 from bot.views.notices import not_staff_message
+from bot.views.workspace import other_workspace_message, workspace_unconfirmed_message
 from handlers.deps import Deps
 
 REQUESTER = "requester"
+
+logger = logging.getLogger(__name__)
 
 
 def requester_of(context: AsyncBoltContext) -> Requester:
@@ -43,13 +52,17 @@ def register(app: AsyncApp, deps: Deps) -> None:
             log_context.start_request()
         log_context.team_id.set(team_id)
         log_context.user_id.set(user_id)
+        if deps.home_workspace is not None:
+            refusal = await _not_our_workspace(deps.home_workspace, context)
+            if refusal is not None:
+                return _turn_away(body, context, deps, refusal)
         if team_id and user_id:
             requester = deps.requesters.get(team_id, user_id) or await _look_up(
                 deps, team_id, user_id
             )
             context[REQUESTER] = requester
             if not requester.is_staff and not _is_event(body):
-                return _turn_away(body, context.respond, deps)
+                return _turn_away(body, context, deps, not_staff_message())
         await next()
         return None
 
@@ -70,20 +83,43 @@ async def _look_up(deps: Deps, team_id: str, user_id: str) -> Requester:
     return requester
 
 
+async def _not_our_workspace(home: HomeWorkspace, context: AsyncBoltContext) -> Message | None:
+    """The reply for a request from another workspace or organisation (or from any,
+    while Slack has not confirmed which one the token belongs to); None to serve it."""
+    identity = await home.identity()
+    if identity is None:
+        return workspace_unconfirmed_message()
+    if identity.serves(team_id=context.team_id, enterprise_id=context.enterprise_id):
+        return None
+    logger.warning(
+        "refused a request from another workspace (team %s, organisation %s)",
+        context.team_id,
+        context.enterprise_id,
+    )
+    return other_workspace_message()
+
+
 def _is_event(body: dict[str, Any]) -> bool:
     return body.get("type") == "event_callback"
 
 
-def _turn_away(body: dict[str, Any], respond: AsyncRespond | None, deps: Deps) -> BoltResponse:
-    """Answer someone who is not staff, in the way each kind of request allows."""
-    message = not_staff_message()
+def _turn_away(
+    body: dict[str, Any], context: AsyncBoltContext, deps: Deps, message: Message
+) -> BoltResponse:
+    """Answer a request that goes no further, in the way each kind of request allows:
+    in the command's response, with no options, in a message's response_url, or
+    (events, modal submissions) with a bare acknowledgement."""
+    if _is_event(body):
+        return BoltResponse(status=200, body="")
     if "command" in body:
         reply = {"response_type": "ephemeral", **message.as_kwargs()}
         return BoltResponse(status=200, body=json.dumps(reply))
     if body.get("type") == "block_suggestion":
         return BoltResponse(status=200, body=json.dumps({"options": []}))
-    if respond is not None:
-        # Buttons in messages carry a response_url; answer there after acking.
+    respond = context.respond
+    if context.response_url is not None and respond is not None:
+        # Buttons in messages carry a response_url; answer there after acking. A
+        # modal or the Home tab has none: there is nowhere to answer.
         deps.in_flight.spawn(
             respond(response_type="ephemeral", replace_original=False, **message.as_kwargs())
         )

@@ -1,6 +1,7 @@
 """`/msp` and its subcommands. Each subcommand is one small function that calls a
-service and returns a view to ack with, or work to do right after an empty ack
-(opening a modal, uploading a file); `handle_msp` routes, checks the role and acks."""
+service and returns a view to ack with, work to do right after an empty ack
+(opening a modal), or both (an answer, then a file built after it); `handle_msp`
+routes, checks the role and acks."""
 
 from __future__ import annotations
 
@@ -27,8 +28,16 @@ from bot.views.delivery import delivery_message
 from bot.views.help import help_message, unknown_subcommand_notice
 from bot.views.message import Message
 from bot.views.staff import role_change_message, staff_list_message, whoami_message
-from handlers import alerts, customers, dashboard, licence, requests, subscriptions
-from handlers.customers import FollowUp, Invocation
+from handlers import (
+    alerts,
+    customer_export,
+    customers,
+    dashboard,
+    licence,
+    requests,
+    subscriptions,
+)
+from handlers.customers import AnswerThen, FollowUp, Invocation
 from handlers.deps import Deps
 from handlers.middleware import requester_of
 from handlers.registry import Listeners
@@ -39,7 +48,7 @@ _REMOVE_WORDS = frozenset({"none", "remove"})
 
 ROLE_USAGE = "Usage: `/msp role @person owner|admin|approver|member|viewer|none`"
 
-Subhandler = Callable[[Invocation], Awaitable[Message | FollowUp]]
+Subhandler = Callable[[Invocation], Awaitable[Message | FollowUp | AnswerThen]]
 
 
 def register(listeners: Listeners, deps: Deps) -> None:
@@ -55,6 +64,9 @@ def register(listeners: Listeners, deps: Deps) -> None:
         result = await _run(call, words[0] if words else "")
         if isinstance(result, Message):
             await ack(response_type="ephemeral", **result.as_kwargs())
+        elif isinstance(result, AnswerThen):
+            await ack(response_type="ephemeral", **result.answer.as_kwargs())
+            await result.then()
         else:
             await ack()
             await result()
@@ -62,7 +74,7 @@ def register(listeners: Listeners, deps: Deps) -> None:
     listeners.command(SlashCommand.MSP, handle_msp)
 
 
-async def _run(call: Invocation, word: str) -> Message | FollowUp:
+async def _run(call: Invocation, word: str) -> Message | FollowUp | AnswerThen:
     requester = requester_of(call.context)
     subcommand = subcommands.parse_subcommand(word)
     if subcommand is None:
@@ -176,7 +188,7 @@ SUBHANDLERS: dict[Subcommand, Subhandler] = {
     Subcommand.ADD: customers.add_command,
     Subcommand.CUSTOMER: customers.customer_command,
     Subcommand.CUSTOMERS: customers.customers_command,
-    Subcommand.EXPORT: customers.export_command,
+    Subcommand.EXPORT: customer_export.export_command,
     Subcommand.DELIVERY: _show_delivery,
     Subcommand.DASHBOARD: dashboard.dashboard_command,
     Subcommand.LICENCE: licence.licence_command,

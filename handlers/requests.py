@@ -29,7 +29,6 @@ from bot.services.request_info import RequestInfo
 from bot.services.requests import AlreadyDecided
 from bot.views import requests as views
 from bot.views.message import Message
-from bot.views.mrkdwn import escape
 from handlers.customers import Click, FollowUp, Invocation, click_listener
 from handlers.deps import Deps
 from handlers.forms import Form, errors_response, open_or_push
@@ -160,6 +159,7 @@ async def settings_command(call: Invocation) -> Message | FollowUp:
                 change=change,
                 now=call.deps.clock(),
                 webhooks_enabled=call.deps.webhooks_enabled,
+                webhook_destinations=call.deps.webhook_destinations,
             )
     return views.settings_message(current, changed=change is not None)
 
@@ -328,7 +328,7 @@ async def approve(click: Click) -> None:
                 notifier=NOTIFIER,
             )
     except AlreadyDecided as decided:
-        await _say(click, views.already_decided_message(decided.message))
+        await _say(click, views.decided_elsewhere_message(decided.info))
         return
     deps.delivery.wake()
 
@@ -341,9 +341,7 @@ async def deny(click: Click) -> None:
     async with click.deps.db.unit_of_work() as session:
         info = await service.get_info(session, requester=requester, request_id=ref.request_id)
     if info.status != rules.RequestStatus.PENDING:
-        await _say(
-            click, views.already_decided_message(f"Request #{info.id}: {views.outcome_line(info)}.")
-        )
+        await _say(click, views.request_outcome_message(info))
         return
     await open_or_push(click.client, click.body, views.deny_modal(info))
 
@@ -362,9 +360,7 @@ async def withdraw(click: Click) -> None:
             )
     except AlreadyDecided as decided:
         info = decided.info
-    await _say(
-        click, views.already_decided_message(f"Request #{info.id}: {views.outcome_line(info)}.")
-    )
+    await _say(click, views.request_outcome_message(info))
     deps.delivery.wake()
 
 
@@ -380,12 +376,7 @@ async def reverse_deletion(click: Click) -> None:
             now=deps.clock(),
             notifier=NOTIFIER,
         )
-    await _say(
-        click,
-        views.already_decided_message(
-            f"The deletion of {escape(info.customer_name)} was reversed (request #{info.id})."
-        ),
-    )
+    await _say(click, views.deletion_reversed_message(info))
     deps.delivery.wake()
 
 

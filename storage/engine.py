@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import StaticPool
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
+SQLITE_WRITERS_TURN_SECONDS = 0.15  # longer than the busy handler's longest wait between tries
 # SQLSTATEs of a server that is gone or not there yet: class 08 (connection
 # exception), and the server shutting down (57P01 admin, 57P02 crash) or starting
 # up (57P03).
@@ -47,6 +48,17 @@ def root_cause(error: BaseException) -> str:
     while error.__cause__ is not None:
         error = error.__cause__
     return type(error).__name__
+
+
+def writers_turn_seconds(session: AsyncSession) -> float:
+    """How long a long job (an import) pauses between its transactions so that
+    writers waiting for the database get their turn.
+
+    SQLite's busy handler lets a waiting writer try again every 100 ms at most, once
+    it has waited a little; a job that commits and at once writes again would take
+    the lock back every time, and the waiter would run out of its busy timeout.
+    PostgreSQL queues the waiters for a row lock in order: no pause."""
+    return SQLITE_WRITERS_TURN_SECONDS if session.get_bind().dialect.name == "sqlite" else 0.0
 
 
 def is_sqlite(url: str | URL) -> bool:

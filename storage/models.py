@@ -14,6 +14,7 @@ from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
 from sqlalchemy import (
     JSON,
     Boolean,
+    Column,
     Date,
     Float,
     ForeignKey,
@@ -22,6 +23,7 @@ from sqlalchemy import (
     LargeBinary,
     MetaData,
     String,
+    Table,
     Text,
     UniqueConstraint,
     false,
@@ -39,6 +41,13 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+# Requests that still wait for a decision or for their date: at most one of each
+# type per customer (the partial unique index below and its upsert name it alike).
+OPEN_REQUEST = "status IN ('pending', 'scheduled')"
+# What a new MSP may have at most (R3) until the operator raises it.
+DEFAULT_MAX_CUSTOMERS = 100
 
 
 def _partial(condition: str) -> dict[str, Any]:
@@ -59,7 +68,7 @@ class Msp(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     team_id: Mapped[str] = mapped_column(String(32), unique=True)
     name: Mapped[str] = mapped_column(String(200), default="")
-    max_customers: Mapped[int] = mapped_column(Integer, default=100)
+    max_customers: Mapped[int] = mapped_column(Integer, default=DEFAULT_MAX_CUSTOMERS)
     seat_allowance: Mapped[int | None] = mapped_column(Integer, default=None)
     mau_allowance: Mapped[int] = mapped_column(Integer, default=0)
     approvals_channel: Mapped[str | None] = mapped_column(String(32), default=None)
@@ -386,6 +395,16 @@ class ChangeRequest(Base):
         Index("ix_change_requests_status_requested_at", "status", "requested_at"),
         # The card's request history.
         Index("ix_change_requests_customer_id", "customer_id"),
+        # One open request per customer and type: of the same form sent several times
+        # at once, the database stores one (the others get the "already waiting"
+        # answer). MSP-wide requests (no customer) are not limited.
+        Index(
+            "uq_change_requests_open_kind",
+            "customer_id",
+            "kind",
+            unique=True,
+            **_partial(OPEN_REQUEST),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -533,12 +552,38 @@ class Notice(Base):
 # our engine against these tables. They are built by slack_sdk's own table builders,
 # so they are the tables the stores query; the migration (0011) creates them, and
 # tests/test_storage.py's model-versus-migration check catches a slack_sdk upgrade
-# that changes them.
-SLACK_INSTALLATIONS = SQLAlchemyInstallationStore.build_installations_table(
-    Base.metadata, SQLAlchemyInstallationStore.default_installations_table_name
+# that changes them. The columns holding credentials are stored encrypted
+# (storage/encryption.py), and a ciphertext is longer than slack_sdk's 200 characters:
+# they are unbounded text (migration 0013).
+SLACK_SECRET_COLUMNS = (
+    "bot_token",
+    "bot_refresh_token",
+    "user_token",
+    "user_refresh_token",
+    "incoming_webhook_url",  # anyone holding it can post to the channel
 )
-SLACK_BOTS = SQLAlchemyInstallationStore.build_bots_table(
-    Base.metadata, SQLAlchemyInstallationStore.default_bots_table_name
+
+
+def secret_columns(table: Table) -> list[Column[Any]]:
+    """The columns of one of slack_sdk's installation tables that hold credentials."""
+    return [column for column in table.columns if column.name in SLACK_SECRET_COLUMNS]
+
+
+def _with_room_for_ciphertext(table: Table) -> Table:
+    for column in secret_columns(table):
+        column.type = Text()
+    return table
+
+
+SLACK_INSTALLATIONS = _with_room_for_ciphertext(
+    SQLAlchemyInstallationStore.build_installations_table(
+        Base.metadata, SQLAlchemyInstallationStore.default_installations_table_name
+    )
+)
+SLACK_BOTS = _with_room_for_ciphertext(
+    SQLAlchemyInstallationStore.build_bots_table(
+        Base.metadata, SQLAlchemyInstallationStore.default_bots_table_name
+    )
 )
 SLACK_OAUTH_STATES = SQLAlchemyOAuthStateStore.build_oauth_states_table(
     Base.metadata, SQLAlchemyOAuthStateStore.default_table_name

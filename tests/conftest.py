@@ -120,6 +120,7 @@ def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
         "SLACK_CLIENT_ID",
         "SLACK_CLIENT_SECRET",
         "MSPBOT_OWNERS",
+        "MSPBOT_ENCRYPTION_KEY",
     ):
         monkeypatch.delenv(name, raising=False)
     return {"DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}", "LOG_LEVEL": "WARNING"}

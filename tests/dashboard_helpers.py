@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import select, update
 
 from bot.domain.roles import Role
+from bot.ids import BlockId
 from storage.engine import Database
 from storage.models import (
     Customer,
@@ -19,7 +20,7 @@ from storage.models import (
     Msp,
     StaffMember,
 )
-from tests.support import TEAM_ID, grant
+from tests.support import TEAM_ID, grant, post
 
 _numbers = itertools.count(1)
 SEEDED_AT = datetime(2026, 11, 1, tzinfo=UTC)
@@ -120,3 +121,21 @@ async def staff_with_home_open(
             .where(StaffMember.slack_user_id.in_(list(roles)))
             .values(home_opened_at=opened_at)
         )
+
+
+async def share_dashboard(client, slack, **where: Any) -> None:
+    """`/msp dashboard share`, then a click on the preview's "Post in this channel"
+    (`where`: user_id, channel_id, team_id, as for both requests)."""
+    command = {key: value for key, value in where.items() if key != "channel_id"}
+    channel = where.get("channel_id", "C0001")
+    reply = await post(
+        client, slack.slash_command("dashboard share", channel_id=channel, **command)
+    )
+    [offer] = [b for b in reply.json["blocks"] if b.get("block_id") == BlockId.DASHBOARD_ACTIONS]
+    button = offer["accessory"]
+    await post(
+        client,
+        slack.block_actions(
+            action_id=button["action_id"], value=button["value"], channel_id=channel, **command
+        ),
+    )

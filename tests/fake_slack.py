@@ -129,6 +129,7 @@ class _Failure:
     retry_after: int | None
     delay: float
     remaining: int
+    location: str | None = None  # a redirect's target
 
 
 @dataclass
@@ -243,6 +244,9 @@ def _tz_fields(tz: str) -> tuple[str, int]:
     return now.tzname() or tz, int(offset.total_seconds()) if offset else 0
 
 
+MAX_UPLOAD_BYTES = 64 * 1024 * 1024  # enough for any test's file
+
+
 class FakeSlack:
     """Fake Slack server. Use `async with FakeSlack() as fake:` or `running_fake_slack()`.
 
@@ -268,6 +272,8 @@ class FakeSlack:
         self.team_domain = team_domain
         self.bot_id = bot_id
         self.app_id = app_id
+        # The Enterprise Grid organisation of the default workspace (auth.test names it).
+        self.enterprise_id: str | None = None
 
         self.calls: list[RecordedCall] = []
         self.uploaded_files: dict[str, bytes] = {}
@@ -303,6 +309,7 @@ class FakeSlack:
         self._sockets: list[web.WebSocketResponse] = []
         self._socket_connected = asyncio.Event()
         self._pending_acks: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self._holds: dict[str, asyncio.Event] = {}  # method -> released when set
 
         self._handlers: dict[str, Callable[[Args], Body]] = {
             "auth.test": self._auth_test,
@@ -318,6 +325,7 @@ class FakeSlack:
             "users.info": self._users_info,
             "conversations.info": self._conversations_info,
             "conversations.join": self._conversations_join,
+            "conversations.open": self._conversations_open,
             "files.getUploadURLExternal": self._files_get_upload_url_external,
             "files.completeUploadExternal": self._files_complete_upload_external,
             "files.upload": self._files_upload,
@@ -328,7 +336,8 @@ class FakeSlack:
     async def start(self) -> None:
         if self._runner is not None:
             raise RuntimeError("FakeSlack is already started")
-        app = web.Application()
+        # Slack takes files of up to 1 GB; aiohttp's default would refuse one over 1 MB.
+        app = web.Application(client_max_size=MAX_UPLOAD_BYTES)
         app.router.add_route("*", "/api/{method}", self._handle_api)
         app.router.add_post("/upload/{file_id}", self._handle_upload)
         app.router.add_post("/hooks/{path:.*}", self._handle_response_url)
@@ -429,6 +438,15 @@ class FakeSlack:
         failure = _Failure(status, error, retry_after, delay, times)
         self._failures.setdefault(method, []).append(failure)
 
+    def redirect(self, method: str, *, to: str, status: int = 302, times: int = 1) -> None:
+        """Answer the next `times` calls of `method` with a redirect (`status`) to `to`."""
+        if status not in (301, 302, 303, 307, 308):
+            raise ValueError(f"not a redirect status: {status}")
+        if times < 1:
+            raise ValueError("times must be >= 1")
+        failure = _Failure(status, None, None, 0.0, times, location=to)
+        self._failures.setdefault(method, []).append(failure)
+
     def fault_rate(
         self,
         method: str,
@@ -441,6 +459,13 @@ class FakeSlack:
         `statuses` each time; a 429 carries `Retry-After: 0`. Faults answer before the call
         has any effect, like a gateway that never reached Slack's backend."""
         self._fault_rates[method] = (rate, random.Random(seed), statuses)
+
+    def hold(self, method: str) -> asyncio.Event:
+        """Keep every call of `method` waiting (recorded, not answered) until the
+        returned event is set: what happens before Slack answers can be checked
+        without timing anything."""
+        gate = self._holds.setdefault(method, asyncio.Event())
+        return gate
 
     def limit_rate(self, method: str, *, per_second: float, burst: int = 1) -> None:
         """Enforce a per-channel rate for `method` like Slack's posting limit: calls over it get
@@ -571,6 +596,9 @@ class FakeSlack:
             self._record(method, {}, request)
             return _json_response(exc.body())
         self._record(method, args, request)
+        gate = self._holds.get(method)
+        if gate is not None:
+            await self._held(gate)
         try:
             handler = self._handlers.get(method)
             if handler is None:
@@ -662,6 +690,8 @@ class FakeSlack:
             return None
         if failure.delay > 0:
             await self._interruptible_sleep(failure.delay)
+        if failure.location is not None:
+            return web.Response(status=failure.status, headers={"Location": failure.location})
         if failure.status == 429:
             headers = (
                 {} if failure.retry_after is None else {"Retry-After": str(failure.retry_after)}
@@ -708,6 +738,14 @@ class FakeSlack:
             )
         self._channel_tat[key] = tat + interval
         return None
+
+    async def _held(self, gate: asyncio.Event) -> None:
+        """Wait until `gate` is set, or the fake stops."""
+        stopping = asyncio.ensure_future(self._stopping.wait())
+        released = asyncio.ensure_future(gate.wait())
+        await asyncio.wait({stopping, released}, return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        released.cancel()
 
     async def _interruptible_sleep(self, seconds: float) -> None:
         """Sleep, but wake at stop() so a slow answer never holds up the server's shutdown."""
@@ -941,6 +979,7 @@ class FakeSlack:
             "user_id": self.bot_user_id,
             "bot_id": self.bot_id,
             "is_enterprise_install": False,
+            **({"enterprise_id": self.enterprise_id} if self.enterprise_id else {}),
         }
 
     # ------------------------------------------------------------------ OAuth installs
@@ -1030,7 +1069,7 @@ class FakeSlack:
         body: Body = {
             "ok": True,
             "token_type": "bot",
-            "scope": "commands,chat:write,files:write,channels:join",
+            "scope": "commands,chat:write,files:write,im:write,channels:join",
             "bot_user_id": workspace.bot_user_id,
             "app_id": self.app_id,
             "team": {"id": team_id, "name": workspace.name},
@@ -1155,6 +1194,21 @@ class FakeSlack:
             body["warning"] = "already_in_channel"
             body["response_metadata"] = {"warnings": ["already_in_channel"]}
         return body
+
+    def _conversations_open(self, args: Args) -> Body:
+        """A DM with one person (`users`): its id is the user id with a D, the same
+        conversation a post to the user id lands in."""
+        if args.get("channel"):
+            return {"ok": True, "channel": {"id": self._known_channel(args["channel"]).id}}
+        users = [user for user in str(args.get("users") or "").split(",") if user.strip()]
+        if not users:
+            raise SlackError("users_list_not_supplied")
+        if len(users) > 1:
+            raise SlackError("not_supported")  # multi-person DMs: not needed by the bot
+        user = self._known_user(users[0].strip())
+        if user.is_bot:
+            raise SlackError("cannot_dm_bot")
+        return {"ok": True, "channel": {"id": "D" + user.id[1:]}}
 
     def _files_get_upload_url_external(self, args: Args) -> Body:
         filename = args.get("filename")

@@ -22,6 +22,8 @@ from storage.engine import Database
 from tests.slack_requests import SignedRequest
 
 SIGNING_SECRET = "test-signing-secret"
+# MSPBOT_ENCRYPTION_KEY of the distribution-mode tests (a Fernet key).
+ENCRYPTION_KEY = "gqlOsm7No5i7Abp8-RDeGp5MMkF9QX9dGGD_-LoAIwI="
 TEAM_ID = "T0001"
 POSTGRES_URL_VARIABLE = "MSPBOT_TEST_DATABASE_URL"
 

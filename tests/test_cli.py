@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from storage import migrate
-from tests.support import invoke_cli
+from tests.support import ENCRYPTION_KEY, invoke_cli
 
 
 @pytest.fixture
@@ -64,6 +64,7 @@ def test_check_config_in_distribution_mode_needs_no_bot_token(env):
         "SLACK_SIGNING_SECRET": "cli-secret",
         "SLACK_CLIENT_ID": "1111.2222",
         "SLACK_CLIENT_SECRET": "cli-client-secret",
+        "MSPBOT_ENCRYPTION_KEY": ENCRYPTION_KEY,
     }
     invoke(["db", "upgrade"], oauth)
     result = invoke(["check-config"], oauth)

@@ -75,13 +75,13 @@ async def run_import(
     now: datetime = NOW,
     **options: Any,
 ) -> ImportReport:
-    """Import as the CLI does: one unit of work, rolled back when the service says so."""
+    """Import as the CLI does: the service opens its own transactions; a refused
+    import or a dry run wrote nothing and carries its report."""
     parsed = parse_customer_csv(data, today=TODAY)
     try:
-        async with db.unit_of_work() as session:
-            return await customer_csv.import_customers_as_operator(
-                session, team_id=team_id, timezone=timezone, parsed=parsed, now=now, **options
-            )
+        return await customer_csv.import_customers_as_operator(
+            db.unit_of_work, team_id=team_id, timezone=timezone, parsed=parsed, now=now, **options
+        )
     except ImportRolledBack as rolled_back:
         return rolled_back.report
 
@@ -539,7 +539,11 @@ async def test_an_import_that_loses_a_race_writes_nothing(db, backend, monkeypat
     async def never_taken(*_args: object, **_kwargs: object) -> bool:
         return False
 
+    async def none_in_use(*_args: object, **_kwargs: object) -> set[str]:
+        return set()
+
     monkeypatch.setattr(customer_repo, "email_taken", never_taken)
+    monkeypatch.setattr(customer_repo, "emails_in_use", none_in_use)
     with pytest.raises(ImportInterrupted, match="nothing was imported"):
         await run_import(
             db, csv_file("Acme,a@acme.com", "Beta,taken@example.com"), skip_invalid=True

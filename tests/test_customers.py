@@ -32,6 +32,7 @@ from tests.customer_helpers import (
     submit_add,
     text,
 )
+from tests.dashboard_helpers import seed_customer
 from tests.slack_requests import FORM_CONTENT_TYPE, SignedRequest, sign
 from tests.support import grant, post
 
@@ -265,37 +266,28 @@ async def test_r1_admin_email_is_unique_across_all_accounts(client, slack, db, o
     assert again.json["errors"] == {
         CustomerField.ADMIN_EMAIL: "This admin email is already used by another account."
     }
-    # Another MSP's staff cannot reuse it either, and learn nothing about whose it is.
+    # Another MSP's address cannot be reused either, and nobody learns whose it is.
     await grant(db, "U0900", Role.OWNER, team_id="T0900")
-    other = await post(
-        client,
-        slack.view_submission(
-            callback_id=CallbackId.ADD_CUSTOMER,
-            values=add_values(email="it@acme.com", name="Theirs"),
-            user_id="U0900",
-            team_id="T0900",
-        ),
+    await seed_customer(
+        db,
+        name="Globex Theirs",
+        team_id="T0900",
+        admin_email="ops@globex.com",
+        admin_email_key="ops@globex.com",
     )
+    other = await submit_add(client, slack, email="OPS@globex.com", name="Ours too")
     assert "already used by another account" in other.json["errors"][CustomerField.ADMIN_EMAIL]
-    assert "Acme" not in other.text
-    assert len(await customers(db)) == 1
+    assert "Globex" not in other.text
+    assert len(await customers(db)) == 2
 
 
 async def test_r2_names_are_unique_within_the_msp_only(client, slack, db, owner):
-    await add_customer(client, slack, name="Acme Dental", email="a@acme.com")
+    await grant(db, "U0900", Role.OWNER, team_id="T0900")
+    await seed_customer(db, name="Acme Dental", team_id="T0900")  # another MSP's
+    ours = await submit_add(client, slack, name="Acme Dental", email="a@acme.com")
+    assert ours.json["response_action"] == "update"
     again = await submit_add(client, slack, name="ACME dental", email="b@acme.com")
     assert "already has a customer with this name" in again.json["errors"][CustomerField.NAME]
-    await grant(db, "U0900", Role.OWNER, team_id="T0900")
-    theirs = await post(
-        client,
-        slack.view_submission(
-            callback_id=CallbackId.ADD_CUSTOMER,
-            values=add_values(name="Acme Dental", email="c@acme.com"),
-            user_id="U0900",
-            team_id="T0900",
-        ),
-    )
-    assert theirs.json["response_action"] == "update"
 
 
 async def test_r3_no_customer_past_the_maximum(client, slack, db, owner, fake_slack):
@@ -823,24 +815,23 @@ async def test_viewers_read_everything_but_change_nothing(client, slack, db, own
 
 async def test_customers_of_another_msp_are_out_of_reach(client, slack, db, owner, fake_slack):
     await add_customer(client, slack, name="Ours", email="o@x.com")
-    [ours] = await customers(db)
     await grant(db, "U0900", Role.OWNER, team_id="T0900")
-    listing = await post(client, slack.slash_command("customers", user_id="U0900", team_id="T0900"))
-    assert "Ours" not in listing.text
+    theirs = await seed_customer(db, name="Theirs", team_id="T0900")
+    listing = await post(client, slack.slash_command("customers", user_id="U0001"))
+    assert "Ours" in listing.text and "Theirs" not in listing.text
     await post(
         client,
         slack.block_actions(
             action_id=ActionId.DELETE_CUSTOMER,
-            user_id="U0900",
-            team_id="T0900",
-            value=CustomerRef(customer_id=ours.id).encode(),
+            user_id="U0001",
+            value=CustomerRef(customer_id=theirs).encode(),
         ),
     )
     [answer] = await calls_to(fake_slack, "response_url")
     assert "does not exist" in answer.args["text"]
-    deleted = await _delete(client, slack, ours.id, "Ours", user_id="U0900")
-    assert len(await customers(db)) == 1
+    deleted = await _delete(client, slack, theirs, "Theirs", user_id="U0001")
     assert deleted.status == 200
+    assert sorted(customer.name for customer in await customers(db)) == ["Ours", "Theirs"]
 
 
 def test_list_state_round_trip():
@@ -852,7 +843,7 @@ def test_list_state_round_trip():
 # ---------------------------------------------------------------- export
 
 
-async def test_export_uploads_a_csv_through_the_web_api(client, slack, db, owner, fake_slack):
+async def test_export_uploads_a_csv_to_the_persons_dm(client, slack, db, owner, fake_slack):
     await add_customer(client, slack, name="Acme", email="a@x.com")
     await add_customer(client, slack, name="Beta", email="b@x.com")
     reply = await post(
@@ -862,8 +853,8 @@ async def test_export_uploads_a_csv_through_the_web_api(client, slack, db, owner
     [complete] = await calls_to(fake_slack, "files.completeUploadExternal")
     [url_request] = fake_slack.calls_to("files.getUploadURLExternal")
     assert url_request.args["filename"] == "customers-2026-11-22.csv"
-    assert complete.args["channel_id"] == "C0042"
-    assert "<@U0001>" in complete.args["initial_comment"]
+    assert complete.args["channel_id"] == "D0001"  # the fake's DM with U0001
+    assert "the MSP's 2 customers" in complete.args["initial_comment"]
     [data] = fake_slack.uploaded_files.values()
     text_lines = data.decode("utf-8-sig").splitlines()
     assert text_lines[0].startswith("account_number,name,admin_email")
@@ -878,18 +869,6 @@ async def test_a_members_export_holds_only_their_customers(client, slack, db, ow
     await calls_to(fake_slack, "files.completeUploadExternal")
     [data] = fake_slack.uploaded_files.values()
     assert b"Theirs" in data and b"Others" not in data
-
-
-async def test_export_to_a_public_channel_the_bot_is_not_in_joins_it(
-    client, slack, owner, fake_slack
-):
-    fake_slack.fail("files.completeUploadExternal", error="not_in_channel")
-    reply = await post(client, slack.slash_command("export customers", user_id=owner))
-    assert "on its way" in reply.json["text"]
-    [join] = await calls_to(fake_slack, "conversations.join")
-    assert join.args["channel"] == "C0001"
-    completes = await calls_to(fake_slack, "files.completeUploadExternal", 2)
-    assert len(completes) == 2 and len(fake_slack.uploaded_files) >= 1
 
 
 async def test_export_needs_the_word_customers(client, slack, owner):

@@ -17,7 +17,7 @@ from bot.services.dashboard import (
     SilentAgents,
     TrialEnding,
 )
-from bot.views.dashboard import dashboard_message
+from bot.views.dashboard import dashboard_message, share_preview_message
 from bot.views.home import home_view
 from bot.views.limits import MAX_MESSAGE_BLOCKS, MAX_SURFACE_BLOCKS
 from tests.customer_helpers import all_text, calls_to
@@ -49,13 +49,28 @@ async def test_dashboard_answers_the_person_with_the_figures(client, slack, db):
     assert "Add customer" not in str(answer["blocks"])
 
 
-async def test_share_posts_the_dashboard_to_the_channel(client, slack, db, fake_slack):
+def _share_button(blocks: list[dict]) -> dict:
+    [section] = [block for block in blocks if block.get("block_id") == BlockId.DASHBOARD_ACTIONS]
+    return section["accessory"]
+
+
+async def test_share_posts_the_previewed_dashboard_when_clicked(client, slack, db, fake_slack):
     await grant(db, "U0001", Role.MEMBER)
     await seed_customer(db, name="Mine", users=3, assigned=["U0001"])
     await seed_customer(db, name="Not Mine", users=50)
     reply = await post(client, slack.slash_command("dashboard share", channel_id="C0777"))
     assert reply.status == 200
-    assert "Posting the dashboard" in reply.json["text"]
+    preview = reply.json
+    assert preview["response_type"] == "ephemeral"
+    assert "everyone in <#C0777>" in all_text(preview["blocks"])
+    button = _share_button(preview["blocks"])
+    assert button["text"]["text"] == "Post in this channel"
+    await post(
+        client,
+        slack.block_actions(
+            action_id=button["action_id"], value=button["value"], channel_id="C0777"
+        ),
+    )
     [call] = await calls_to(fake_slack, "chat.postMessage")
     assert call.args["channel"] == "C0777"
     blocks = call.args["blocks"]
@@ -63,16 +78,23 @@ async def test_share_posts_the_dashboard_to_the_channel(client, slack, db, fake_
     assert "shared by <@U0001>" in text
     assert "Not Mine" not in str(blocks)
     assert "*Customers*\n1" in text
-    # A shared copy has no "Share" button of its own.
+    # A shared copy has no "Share" button of its own, and is what the preview showed.
     assert ActionId.DASHBOARD_SHARE not in str(blocks)
+    assert blocks == preview["blocks"][2:]
 
 
 async def test_share_button_posts_and_replaces_the_private_copy(client, slack, db, fake_slack):
     await grant(db, "U0001", Role.VIEWER)
+    private = await post(client, slack.slash_command("dashboard", channel_id="C0042"))
+    assert "posts it for everyone in <#C0042>" in all_text(private.json["blocks"])
+    button = _share_button(private.json["blocks"])
     reply = await post(
         client,
         slack.block_actions(
-            action_id=ActionId.DASHBOARD_SHARE, value="1", channel_id="C0042", user_id="U0001"
+            action_id=button["action_id"],
+            value=button["value"],
+            channel_id="C0042",
+            user_id="U0001",
         ),
     )
     assert reply.status == 200
@@ -80,7 +102,7 @@ async def test_share_button_posts_and_replaces_the_private_copy(client, slack, d
     assert call.args["channel"] == "C0042"
     [answer] = await calls_to(fake_slack, "response_url")
     assert answer.args["replace_original"] is True
-    assert "Posting the dashboard" in answer.args["text"]
+    assert "Posting the dashboard in <#C0042>" in answer.args["text"]
 
 
 async def test_dashboard_with_unknown_words_says_how_to_use_it(client, slack, db, fake_slack):
@@ -194,8 +216,12 @@ def test_the_largest_dashboard_fits_slacks_limits():
         view = home_view(board=_huge_dashboard(role), command="/msp")
         assert len(view["blocks"]) <= MAX_SURFACE_BLOCKS
         _texts_within_limits(view["blocks"])
-        for shared_by in (None, "U0001"):
-            message = dashboard_message(_huge_dashboard(role), shared_by=shared_by)
+        board = _huge_dashboard(role)
+        for message in (
+            dashboard_message(board, share_in="C0001"),
+            dashboard_message(board, shared_by="U0001"),
+            share_preview_message(board, user_id="U0001", channel_id="C0001"),
+        ):
             assert len(message.blocks) <= MAX_MESSAGE_BLOCKS
             assert len(message.text) <= 3000
             _texts_within_limits(message.blocks)

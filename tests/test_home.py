@@ -14,7 +14,7 @@ from bot.payloads import ListState
 from storage.engine import Database
 from storage.models import Alert, Customer
 from tests.customer_helpers import add_customer, all_text, calls_to
-from tests.dashboard_helpers import seed_customer, set_msp, staff_with_home_open
+from tests.dashboard_helpers import seed_customer, set_msp, share_dashboard, staff_with_home_open
 from tests.fake_slack import FakeSlack
 from tests.support import FakeClock, grant, post
 
@@ -219,8 +219,7 @@ async def test_viewers_cannot_add_and_admins_see_delivery_problems(client, slack
     await grant(db, "U0001", Role.ADMIN)
     await grant(db, "U0002", Role.VIEWER)
     fake_slack.fail("chat.postMessage", error="channel_not_found", times=1)
-    reply = await post(client, slack.slash_command("dashboard share", user_id="U0001"))
-    assert reply.status == 200
+    await share_dashboard(client, slack, user_id="U0001")
     await calls_to(fake_slack, "chat.postMessage")
     for _ in range(100):  # the worker records the failure after the call
         view = await _home_of(client, slack, fake_slack, "U0001")

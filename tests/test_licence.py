@@ -593,20 +593,37 @@ async def test_post_chart_here_uploads_the_selection(client, slack, db, owner, f
 # ---------------------------------------------------------------- /msp mau
 
 
-async def test_msp_mau_answers_with_numbers_and_uploads_a_chart(
+def _chart_offer(blocks: list[dict[str, Any]]) -> dict[str, Any]:
+    """`/msp mau`'s "Post chart in this channel", as Slack sends its click."""
+    [offer] = [block for block in blocks if block.get("block_id") == BlockId.MAU_CHART]
+    return {"block_id": offer["block_id"], **offer["accessory"]}
+
+
+async def test_msp_mau_answers_with_numbers_and_posts_the_chart_when_asked(
     client, slack, db, owner, fake_slack
 ):
     [acme] = await _make_customers(db, ["Acme"])
     await _usage(db, acme, {m: 100 * (i + 1) for i, m in enumerate(MONTHS)})
     await _set_allowance(db, 1_000)
     reply = await post(client, slack.slash_command("mau", user_id=owner, channel_id="C0042"))
-    assert reply.status == 200 and reply.text == ""
-    [numbers] = await calls_to(fake_slack, "response_url")
-    table = _table(numbers.args["blocks"])
+    assert reply.status == 200 and reply.json["response_type"] == "ephemeral"
+    blocks = reply.json["blocks"]
+    table = _table(blocks)
     assert table["Month"] == ["MAU", "Allowance", "Overage"]
     assert table["2026-11"] == ["1,200", "1,000", "200"]
     assert table["2025-12"] == ["100", "1,000", "0"]
-    assert "on its way" in all_text(numbers.args["blocks"])
+    assert "everyone in <#C0042>" in all_text(blocks)
+    button = _chart_offer(blocks)
+    await post(
+        client,
+        slack.block_actions(
+            action_id=button["action_id"],
+            block_id=button["block_id"],
+            value=button["value"],
+            user_id=owner,
+            channel_id="C0042",
+        ),
+    )
     [complete] = await calls_to(fake_slack, "files.completeUploadExternal")
     assert complete.args["channel_id"] == "C0042"
     assert "<@U0001>" in complete.args["initial_comment"]
@@ -630,13 +647,25 @@ async def test_a_member_charts_their_customer_only(client, slack, db, owner, fak
     assert "9,999" not in refused.text
 
     reply = await post(client, slack.slash_command("mau theirs", user_id="U0003"))
-    assert reply.text == ""
-    [numbers] = await calls_to(fake_slack, "response_url")
-    table = _table(numbers.args["blocks"])
+    blocks = reply.json["blocks"]
+    table = _table(blocks)
     assert table["Month"] == ["MAU"] and table["2026-11"] == ["42"]
-    assert "Theirs" in all_text(numbers.args["blocks"])
+    assert "Theirs" in all_text(blocks)
+    button = _chart_offer(blocks)
+    await post(
+        client,
+        slack.block_actions(
+            action_id=button["action_id"],
+            block_id=button["block_id"],
+            value=button["value"],
+            user_id="U0003",
+        ),
+    )
     await calls_to(fake_slack, "files.completeUploadExternal")
     assert len(fake_slack.uploaded_files) == 1
+    [posted] = await calls_to(fake_slack, "response_url")
+    assert posted.args["replace_original"] is True
+    assert "being posted in" in all_text(posted.args["blocks"])
 
     # A forged chart button for someone else's customer finds nothing.
     await post(
@@ -656,9 +685,12 @@ async def test_viewers_chart_the_whole_msp(client, slack, db, owner, fake_slack)
     [acme] = await _make_customers(db, ["Acme"])
     await _usage(db, acme, {MONTHS[-1]: 321})
     reply = await post(client, slack.slash_command("mau", user_id="U0004"))
-    assert reply.text == ""
-    [numbers] = await calls_to(fake_slack, "response_url")
-    assert _table(numbers.args["blocks"])["2026-11"] == ["321", "0", "321"]
+    assert _table(reply.json["blocks"])["2026-11"] == ["321", "0", "321"]
+    button = _chart_offer(reply.json["blocks"])
+    await post(
+        client,
+        slack.block_actions(action_id=button["action_id"], value=button["value"], user_id="U0004"),
+    )
     await calls_to(fake_slack, "files.completeUploadExternal")
     assert len(fake_slack.uploaded_files) == 1
 
@@ -670,7 +702,8 @@ async def test_msp_mau_with_several_matches_names_them(client, slack, db, owner)
     assert "Several customers match" in text and "and 4 more" in text
     assert "account number" in text
     exact = await post(client, slack.slash_command("mau acme", user_id=owner))
-    assert exact.text == ""  # the exact name wins over the names containing it
+    # The exact name wins over the names containing it.
+    assert "*Monthly active users, last 12 months*: Acme `" in all_text(exact.json["blocks"])
 
 
 # ---------------------------------------------------------------- tenants
@@ -689,23 +722,27 @@ async def test_another_msps_usage_is_never_counted(client, slack, db, owner, fak
     assert _table(blocks)["2025-12"][0] == "0"
     assert "Theirs" not in all_text(blocks)
 
-    theirs_view = (await _licence(client, slack, user_id="U0900", team_id=OTHER_TEAM))["blocks"]
-    assert _fields(theirs_view)["MAU this month"] == "5,000 of 123"
-    assert "Ours" not in all_text(theirs_view)
+    # Their own figures are theirs alone (this bot serves our workspace only, so they
+    # are read through the service).
+    their_msp = await _msp_id(db, OTHER_TEAM)
+    their_owner = Requester(msp_id=their_msp, team_id=OTHER_TEAM, user_id="U0900", role=Role.OWNER)
+    async with db.unit_of_work() as session:
+        theirs_overview = await service.licence_overview(session, requester=their_owner, now=NOW)
+    assert (theirs_overview.mau, theirs_overview.allowance) == (5_000, 123)
+    assert [row.name for row in theirs_overview.top_customers] == ["Theirs"]
 
-    # Their owner cannot reach our customer with a forged selection.
+    # Our owner cannot reach their customer with a forged selection.
     await post(
         client,
         slack.block_actions(
             action_id=ActionId.LICENCE_MONTH,
-            user_id="U0900",
-            team_id=OTHER_TEAM,
-            selected_option={"value": LicenceState(customer_id=ours).encode()},
+            user_id="U0001",
+            selected_option={"value": LicenceState(customer_id=theirs).encode()},
         ),
     )
     [answer] = await calls_to(fake_slack, "response_url")
     assert "does not exist" in answer.args["text"]
-    assert "100" not in json.dumps(answer.args)
+    assert "5,000" not in json.dumps(answer.args) and "Theirs" not in json.dumps(answer.args)
 
 
 # ---------------------------------------------------------------- storage, both backends

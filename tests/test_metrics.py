@@ -13,6 +13,7 @@ from pydantic import SecretStr
 from bot.app import build_app
 from bot.domain.roles import Role
 from tests.api_helpers import make_tenant, post_json
+from tests.dashboard_helpers import share_dashboard
 from tests.request_helpers import fast_bot, settle
 from tests.support import grant, post
 
@@ -60,7 +61,7 @@ async def test_metrics_count_listeners_requests_alerts_deliveries_and_jobs(
     await bot.scheduler.get_job("digests").func(
         *bot.scheduler.get_job("digests").args, **bot.scheduler.get_job("digests").kwargs
     )
-    await post(client, slack.slash_command("dashboard share"))
+    await share_dashboard(client, slack)
     await settle(bot)
 
     text = await scrape(client)
@@ -69,7 +70,7 @@ async def test_metrics_count_listeners_requests_alerts_deliveries_and_jobs(
         == 2
     )
     assert value(text, "mspbot_listener_seconds_count", kind="command", listener="/msp") == 2
-    assert value(text, "mspbot_http_requests_total", route="/slack/events", status="2xx") == 2
+    assert value(text, "mspbot_http_requests_total", route="/slack/events", status="2xx") == 3
     assert value(text, "mspbot_http_request_seconds_count", route="/api/v1/alerts") == 1
     assert value(text, "mspbot_alerts_ingested_total", source="api") == 2
     assert value(text, "mspbot_job_runs_total", job="digests", outcome="ok") == 1

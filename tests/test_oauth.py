@@ -22,10 +22,11 @@ from bot.domain.roles import Role
 from bot.services import installs
 from bot.services.notices import SWEEPS
 from scheduler.jobs import notices as notice_jobs
+from storage.encryption import TokenCipher
 from storage.models import SLACK_BOTS, AuditEvent, Customer, Msp, OutboxItem, StaffMember
-from tests.dashboard_helpers import seed_customer
+from tests.dashboard_helpers import seed_customer, share_dashboard
 from tests.request_helpers import FAST_DELIVERY, settle
-from tests.support import SIGNING_SECRET, post
+from tests.support import ENCRYPTION_KEY, SIGNING_SECRET, post
 from tests.test_notices import subscribe
 
 ACME, GLOBEX = "T0ACME", "T0GLOBEX"
@@ -42,6 +43,7 @@ def settings(fake_slack, database_url) -> Settings:
         slack_client_secret=fake_slack.client_secret,
         slack_api_url=fake_slack.base_url,
         database_url=database_url,
+        mspbot_encryption_key=ENCRYPTION_KEY,
     )
 
 
@@ -88,11 +90,13 @@ async def role_of(db, team_id: str, user_id: str) -> str | None:
 
 
 async def stored_bot_tokens(db, team_id: str) -> list[str]:
+    """The workspace's stored bot tokens, decrypted (they are stored encrypted)."""
+    cipher = TokenCipher.from_setting(ENCRYPTION_KEY)
     async with db.unit_of_work() as session:
         rows = await session.execute(
             select(SLACK_BOTS.c.bot_token).where(SLACK_BOTS.c.team_id == team_id)
         )
-        return [row[0] for row in rows]
+        return [cipher.decrypt(row[0]) for row in rows]
 
 
 async def queue_post(db, team_id: str, key: str, channel: str = "C0OPS") -> None:
@@ -163,7 +167,7 @@ async def test_two_workspaces_each_get_their_own_token_and_tenant(client, db, fa
     await install(client, fake_slack, team_id=GLOBEX, user_id="U0GLOBEX")
     acme_token, globex_token = fake_slack.tokens_of(ACME)[0], fake_slack.tokens_of(GLOBEX)[0]
 
-    await post(client, slack.slash_command("dashboard share", user_id="U0GLOBEX", team_id=GLOBEX))
+    await share_dashboard(client, slack, user_id="U0GLOBEX", team_id=GLOBEX)
     await queue_post(db, ACME, "acme-notice")
     await queue_post(db, GLOBEX, "globex-notice")
     await settle_bot(client)

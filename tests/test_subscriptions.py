@@ -14,7 +14,7 @@ from bot.domain.subscriptions import EXAMPLE
 from bot.ids import ActionId, BlockId, CallbackId
 from bot.payloads import CustomerRef, SubscriptionRef
 from storage.engine import Database
-from storage.models import AlertSubscription
+from storage.models import AlertSubscription, Msp
 from tests.customer_helpers import all_text, calls_to
 from tests.dashboard_helpers import seed_customer
 from tests.request_helpers import (
@@ -413,16 +413,31 @@ async def test_the_modal_for_a_member_is_theirs_and_their_customers(
 # ---------------------------------------------------------------- tenant isolation
 
 
-async def test_another_msp_neither_sees_nor_removes_them(client, slack, db, fake_slack, acme):
-    await command(client, slack, f"subscribe {NOC}")
-    (row,) = await rows(db)
+async def test_another_msp_neither_sees_nor_removes_them(
+    client, slack, db, fake_slack, acme, clock
+):
+    """Another workspace's MSP (this bot serves ours only, so it is written directly):
+    its subscription and its customer are out of our staff's reach."""
     await grant(db, "U0900", Role.OWNER, team_id="T0002")
-    other = await command(client, slack, "subscriptions", user_id="U0900", team_id="T0002")
-    assert "C0NOC" not in shown(other) and "None yet" in shown(other)
-    by_id = await command(client, slack, f"unsubscribe #{row.id}", user_id="U0900", team_id="T0002")
-    assert f"no subscription #{row.id}" in shown(by_id)
-    named = await command(
-        client, slack, "subscribe customer=Globex", user_id="U0900", team_id="T0002"
-    )
-    assert "“Globex”" in shown(named)
-    assert len(await rows(db)) == 1
+    umbrella = await seed_customer(db, name="Umbrella", team_id="T0002")
+    async with db.unit_of_work() as session:
+        theirs = await session.scalar(select(Msp.id).where(Msp.team_id == "T0002"))
+        row = AlertSubscription(
+            msp_id=theirs,
+            target="C0THEIRS",
+            target_kind="channel",
+            topics=["alerts"],
+            customers_included=[umbrella],
+            created_by="U0900",
+            created_at=clock(),
+        )
+        session.add(row)
+        await session.flush()
+        row_id = row.id
+    ours = await command(client, slack, "subscriptions")
+    assert "C0THEIRS" not in shown(ours) and "None yet" in shown(ours)
+    by_id = await command(client, slack, f"unsubscribe #{row_id}")
+    assert f"no subscription #{row_id}" in shown(by_id)
+    named = await command(client, slack, "subscribe customer=Umbrella")
+    assert "“Umbrella”" in shown(named)
+    assert [(row.id, row.msp_id) for row in await rows(db)] == [(row_id, theirs)]

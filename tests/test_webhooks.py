@@ -44,6 +44,7 @@ from tests.request_helpers import (
     paid,
 )
 from tests.support import TEAM_ID, FakeClock, invoke_cli, post
+from tests.webhook_targets import FakeDns
 
 WEBHOOK_SECRET = "test-webhook-master-secret-0123456789"
 QUICK_RETRIES = replace(
@@ -90,7 +91,8 @@ async def receiver() -> AsyncIterator[Receiver]:
     app = web.Application()
     app.router.add_post("/hook", receiver.handle)
     async with TestServer(app, host="127.0.0.1") as server:
-        receiver.url = str(server.make_url("/hook"))
+        # By name: only hosts on MSPBOT_WEBHOOK_ALLOW_HOSTS may be at a loopback address.
+        receiver.url = str(server.make_url("/hook")).replace("127.0.0.1", "localhost")
         yield receiver
 
 
@@ -102,12 +104,19 @@ def webhook_secret() -> str | None:
 @pytest.fixture
 def settings(settings: Settings, webhook_secret: str | None) -> Settings:
     secret = SecretStr(webhook_secret) if webhook_secret else None
-    return settings.model_copy(update={"mspbot_webhook_secret": secret})
+    return settings.model_copy(
+        update={
+            "mspbot_webhook_secret": secret,
+            "mspbot_webhook_allow_hosts": frozenset({"localhost"}),
+        }
+    )
 
 
 @pytest.fixture
 async def bot(settings: Settings, db: Database, clock: FakeClock) -> Bot:
-    return build_app(settings, clock=clock, db=db, delivery_limits=QUICK_RETRIES)
+    return build_app(
+        settings, clock=clock, db=db, delivery_limits=QUICK_RETRIES, host_lookup=FakeDns()
+    )
 
 
 @pytest.fixture

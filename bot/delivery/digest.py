@@ -11,8 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 from bot.views.alerts import ALERT_EVENT, digest_message
-
-MAX_SECTION = 3000
+from bot.views.digests import updates_digest_message
+from bot.views.mrkdwn import already_mrkdwn
 
 
 def digest_payload(channel: str, payloads: list[dict[str, Any]]) -> dict[str, Any]:
@@ -34,24 +34,5 @@ def _alert_entry(payload: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def _generic(channel: str, payloads: list[dict[str, Any]]) -> dict[str, Any]:
-    count = len(payloads)
-    blocks: list[dict[str, Any]] = [
-        {
-            "type": "header",
-            "text": {"type": "plain_text", "text": f"{count} updates while this channel was busy"},
-        }
-    ]
-    for payload in payloads:
-        text = str(payload.get("text") or "")
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": _clip(text)}})
-    return {
-        "channel": channel,
-        "text": f"{count} updates: "
-        + " | ".join(_clip(str(p.get("text") or ""), 120) for p in payloads)[:3000],
-        "blocks": blocks,
-    }
-
-
-def _clip(text: str, limit: int = MAX_SECTION) -> str:
-    text = text or " "
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    texts = [already_mrkdwn(str(payload.get("text") or "")) for payload in payloads]
+    return {"channel": channel, **updates_digest_message(texts).as_kwargs()}

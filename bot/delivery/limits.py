@@ -28,6 +28,7 @@ class DeliveryLimits:
             "chat.postEphemeral": 100,  # tier 4
             "chat.update": 50,  # tier 3
             "conversations.join": 50,  # tier 3
+            "conversations.open": 50,  # tier 3
             "views.publish": 100,  # tier 4
             "files.getUploadURLExternal": 100,  # tier 4
             "files.completeUploadExternal": 100,  # tier 4

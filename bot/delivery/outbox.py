@@ -30,6 +30,10 @@ class Kind(StrEnum):
 
 # In a post's payload: the outbox key of the message it replies to (not sent to Slack).
 THREAD_KEY = "thread_key"
+# A queued file's bytes stay in its row until the row is pruned (14 days after
+# delivery, 90 after a failure) and are read back whole: right for a chart, not for a
+# large file or one with customers' data (bot.delivery.direct_files streams those).
+MAX_FILE_BYTES = 1024 * 1024
 
 
 def _now() -> datetime:
@@ -313,6 +317,11 @@ async def upload_file(
     title: str,
     initial_comment: str | None = None,
 ) -> OutboxItem:
+    if len(content) > MAX_FILE_BYTES:
+        raise ValueError(
+            f"a file of {len(content):,} bytes is too large for the outbox: "
+            "stream it with bot.delivery.direct_files"
+        )
     payload = {
         "channel": channel,
         "filename": filename,

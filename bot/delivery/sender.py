@@ -4,6 +4,7 @@ the channel and retry" and "give up, and say why"."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -12,11 +13,16 @@ from typing import Any
 import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
+from yarl import URL
 
 from bot.delivery import outbox, webhooks
+from bot.delivery.guarded_http import guarded_connector, refused_by_guard
 from bot.delivery.limits import TierLimiter
 from bot.delivery.outbox import Kind
+from bot.net_guard import Destinations, address_kind, literal_address
 from storage.models import OutboxItem
+
+logger = logging.getLogger(__name__)
 
 # Errors no retry can fix: the item fails and admins see why (`/msp delivery`).
 PERMANENT_ERRORS = frozenset(
@@ -57,6 +63,11 @@ PERMANENT_ERRORS = frozenset(
 TRANSIENT_ERRORS = frozenset(
     {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
 )
+# What a webhook that got no answer records: the same whatever the socket said, so
+# `/msp delivery` cannot tell an open port from a closed one.
+COULD_NOT_CONNECT = "could_not_connect"
+# The webhook's host is not a public address (and not on MSPBOT_WEBHOOK_ALLOW_HOSTS).
+ADDRESS_NOT_ALLOWED = "address_not_allowed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,11 +106,17 @@ METHOD_OF_KIND = {
 
 class Sender:
     def __init__(
-        self, client: AsyncWebClient, tiers: TierLimiter, *, webhook_secret: str | None = None
+        self,
+        client: AsyncWebClient,
+        tiers: TierLimiter,
+        *,
+        webhook_secret: str | None = None,
+        webhook_destinations: Destinations | None = None,
     ) -> None:
         self.client = client
         self.tiers = tiers
         self._webhook_secret = webhook_secret
+        self._destinations = webhook_destinations or Destinations()
 
     async def send(
         self,
@@ -199,6 +216,10 @@ class Sender:
             return Failed("webhook_secret_missing")
         if team_id is None:
             return Failed("msp_not_found")
+        url = item.payload["url"]
+        host = self._allowed_host(url)
+        if host is None:
+            return Failed(ADDRESS_NOT_ALLOWED)
         body, headers = webhooks.signed_request(
             key=webhooks.signing_key(self._webhook_secret, team_id),
             body=item.payload["body"],
@@ -206,14 +227,46 @@ class Sender:
             now=datetime.now(UTC),
         )
         timeout = aiohttp.ClientTimeout(total=webhooks.TIMEOUT_SECONDS)
-        async with (
-            aiohttp.ClientSession(timeout=timeout) as http,
-            # A redirect is not followed: it would resend the body somewhere not configured.
-            http.post(
-                item.payload["url"], data=body, headers=headers, allow_redirects=False
-            ) as response,
-        ):
-            return classify_webhook(response.status, response.headers)
+        try:
+            async with (
+                aiohttp.ClientSession(
+                    timeout=timeout, connector=guarded_connector(self._destinations, host)
+                ) as http,
+                # A redirect is not followed: it would resend the body somewhere not configured.
+                http.post(url, data=body, headers=headers, allow_redirects=False) as response,
+            ):
+                return classify_webhook(response.status, response.headers)
+        except (TimeoutError, aiohttp.ClientError, OSError, ValueError) as error:
+            return _unreachable(item, error)
+
+    def _allowed_host(self, url: str) -> str | None:
+        """The URL's host, when a webhook may be sent there at all: https (or a host
+        on the allow list), and not an IP literal that is not public. (A name is
+        judged by its addresses when the connector resolves it.)"""
+        try:
+            parsed = URL(url)
+        except (ValueError, TypeError):
+            return None
+        host = parsed.raw_host
+        if not host:
+            return None
+        if self._destinations.allows_any_address(host):
+            return host
+        literal = literal_address(host)
+        if parsed.scheme != "https" or (literal is not None and address_kind(literal) is not None):
+            return None
+        return host
+
+
+def _unreachable(item: OutboxItem, error: BaseException) -> Outcome:
+    """A webhook that got no answer: refused by the address guard (for good), or
+    anything else on the way (retried). What the socket said goes to the log for
+    the operator, never into the outbox row that `/msp delivery` shows."""
+    if refused_by_guard(error):
+        logger.warning("webhook %s refused: its host has an address that is not public", item.key)
+        return Failed(ADDRESS_NOT_ALLOWED)
+    logger.info("webhook %s could not connect (%s)", item.key, type(error).__name__)
+    return Retry(reason=COULD_NOT_CONNECT)
 
 
 def _auth(token: str | None) -> dict[str, str]:

@@ -26,8 +26,17 @@ from sqlalchemy.exc import OperationalError
 from bot.delivery import digest
 from bot.delivery.limits import DeliveryLimits, TierLimiter, gcra
 from bot.delivery.outbox import THREAD_KEY, Kind
-from bot.delivery.sender import Failed, JoinAndRetry, Outcome, Retry, Sender, Sent
+from bot.delivery.sender import (
+    COULD_NOT_CONNECT,
+    Failed,
+    JoinAndRetry,
+    Outcome,
+    Retry,
+    Sender,
+    Sent,
+)
 from bot.delivery.tokens import BotTokens
+from bot.net_guard import Destinations
 from storage.engine import Database, is_database_unavailable
 from storage.models import Msp, OutboxItem
 from storage.repositories import outbox as outbox_repo
@@ -100,8 +109,14 @@ class DeliveryWorker:
         limits: DeliveryLimits,
         tokens: BotTokens,
         webhook_secret: str | None = None,
+        webhook_destinations: Destinations | None = None,
     ) -> DeliveryWorker:
-        sender = Sender(client, TierLimiter(limits.per_minute), webhook_secret=webhook_secret)
+        sender = Sender(
+            client,
+            TierLimiter(limits.per_minute),
+            webhook_secret=webhook_secret,
+            webhook_destinations=webhook_destinations,
+        )
         return cls(db=db, sender=sender, limits=limits, tokens=tokens)
 
     # ------------------------------------------------------------ lifecycle
@@ -281,7 +296,8 @@ class DeliveryWorker:
                 self.limits.request_timeout_seconds * 4,
             )
         except TimeoutError:
-            outcome = Retry(reason="timeout")
+            # A webhook says no more than the sender would (no socket detail).
+            outcome = Retry(reason=COULD_NOT_CONNECT if item.kind == Kind.WEBHOOK else "timeout")
         if isinstance(outcome, JoinAndRetry):
             joined = await self.sender.join(outcome.channel, token=token)
             outcome = (

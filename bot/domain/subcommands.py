@@ -50,7 +50,7 @@ CATALOG: tuple[SubcommandSpec, ...] = (
     SubcommandSpec(
         Subcommand.DASHBOARD,
         "dashboard [share]",
-        "the Command Center summary (share: post it to this channel)",
+        "the Command Center summary (share: preview it, then post it here with a click)",
         ALL_ROLES,
     ),
     SubcommandSpec(Subcommand.CUSTOMER, "customer NAME-OR-ACCOUNT", "a customer's card", ALL_ROLES),
@@ -62,12 +62,15 @@ CATALOG: tuple[SubcommandSpec, ...] = (
     ),
     SubcommandSpec(Subcommand.ADD, "add", "add a customer", CUSTOMER_ADDERS),
     SubcommandSpec(
-        Subcommand.EXPORT, "export customers", "the customers you can see, as CSV", ALL_ROLES
+        Subcommand.EXPORT,
+        "export customers",
+        "the customers you can see, as CSV, sent to your DM with me",
+        ALL_ROLES,
     ),
     SubcommandSpec(
         Subcommand.MAU,
         "mau [CUSTOMER]",
-        "monthly active users over 12 months, as a chart",
+        "monthly active users over 12 months, for you (post the chart here with a click)",
         ALL_ROLES,
     ),
     SubcommandSpec(

@@ -1,25 +1,29 @@
 """Customers in and out of a spreadsheet: export them as CSV, and import a CSV of new
 customers through the same rules as the Add customer modal (R1-R3, R22).
 
-The file format is described for people in docs/CSV.md. An import is all or
-nothing unless asked to skip the bad rows, and every problem is reported with the
-row and column to fix, so one pass over the file finds them all.
+The file format is described for people in docs/CSV.md. Every row is checked
+against the database before anything is written, and if any row has a problem
+nothing is written (unless asked to skip the bad rows). Every problem is reported
+with the row and column to fix, so one pass over the file finds them all. The good
+rows are then written in chunks, each its own short transaction, so a long import
+never keeps other writers (Slack, the API) waiting past the busy timeout.
 """
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import re
+import zoneinfo
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TextIO, TypeVar
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
 
 from bot.domain.customers import (
     MAX_ASSIGNED_STAFF,
@@ -42,14 +46,17 @@ from bot.domain.customers import (
     parse_threshold,
 )
 from bot.domain.roles import Role
-from bot.errors import BotError, InvalidInput, NotAllowed, NotFound, RuleBroken
+from bot.errors import BotError, InvalidInput, NotAllowed, NotFound
 from bot.services import audit
 from bot.services import customers as customer_service
-from bot.services.customers import NewCustomer
+from bot.services.customers import EMAIL_TAKEN, NAME_TAKEN, NewCustomer
 from bot.services.tenancy import Requester, ensure_msp
-from storage.models import Customer
+from storage.engine import writers_turn_seconds
+from storage.models import DEFAULT_MAX_CUSTOMERS, Msp
+from storage.repositories import customer_export as export_repo
 from storage.repositories import customers as customer_repo
 from storage.repositories import msps as msp_repo
+from storage.repositories.customer_export import ExportedCustomer
 
 CSV_COLUMNS: tuple[str, ...] = (
     "account_number",
@@ -81,6 +88,14 @@ IMPORTABLE_PLANS: tuple[Plan, ...] = (
 )
 LOCATION_SEPARATOR = " | "
 MAX_ROWS = 10_000
+# Rows written per transaction. SQLite has one writer at a time: a chunk holds the
+# write lock for well under a second (about 0.3 s on a busy two-core machine), and
+# the import pauses between chunks (storage.engine.writers_turn_seconds), so a
+# Slack click or an API call waiting behind it gets through long before the busy
+# timeout (5 s). PostgreSQL holds only the MSP's row that long.
+CHUNK_ROWS = 200
+WRITE_ATTEMPTS = 2  # a chunk that lost a race with a unique index is tried once more
+EXPORT_BATCH = 500  # customers read and written at a time (bench/export.py)
 WHOLE_ROW = ""  # RowProblem.field when the row as a whole is refused (R3)
 
 # A spreadsheet runs a cell starting with one of these as a formula (CSV injection).
@@ -109,6 +124,8 @@ _COLUMN_OF_FIELD: dict[str, str] = {
 
 Progress = Callable[[int], None]
 """Told how many more rows were done (a progress bar's `update`)."""
+UnitOfWork = Callable[[], AbstractAsyncContextManager[AsyncSession]]
+"""Opens one transaction, committed when its block ends (`Database.unit_of_work`)."""
 
 
 class UnreadableCsv(InvalidInput):
@@ -152,19 +169,25 @@ class ParsedCsv:
 class AcceptedRow:
     row: int
     name: str
-    account_number: str
+    account_number: str | None  # None while not written (dry run, refused import)
+
+
+_Row = TypeVar("_Row", RowProblem, AcceptedRow)
 
 
 @dataclass(frozen=True, slots=True)
 class ImportReport:
     """`accepted` rows passed every check; they were created when `written`, and would
-    have been otherwise (dry run, or an import refused because of `problems`)."""
+    have been otherwise (dry run, or an import refused because of `problems`).
+    `already_there` rows name a customer of the MSP with the same name and admin
+    email (an earlier run of the same file): left as they are, not a problem."""
 
     row_count: int
     accepted: list[AcceptedRow]
     problems: list[RowProblem]
     dry_run: bool
     written: bool
+    already_there: list[AcceptedRow] = field(default_factory=list)
 
     @property
     def rows_with_problems(self) -> int:
@@ -172,8 +195,8 @@ class ImportReport:
 
 
 class ImportRolledBack(BotError):
-    """Raised at the end of a dry run, or of an import refused because some rows have
-    problems, so that the caller's unit of work writes nothing. Carries the report."""
+    """A dry run, or an import refused because some rows have problems: nothing was
+    written. Carries the report."""
 
     def __init__(self, report: ImportReport) -> None:
         if report.dry_run:
@@ -185,26 +208,62 @@ class ImportRolledBack(BotError):
 
 
 class ImportInterrupted(BotError):
-    """The database refused a write midway (someone added the same customer at the
-    same time): the transaction is lost, so the import as a whole is."""
+    """The database refused a write midway, twice (someone added the same customer at
+    the same time): the chunks before it stay written, the rest are not."""
+
+
+class _ChunkLost(Exception):
+    """A unique index refused a chunk's write: its transaction is rolled back."""
 
 
 # Export
 
 
-async def export_customers_csv(session: AsyncSession, *, requester: Requester) -> bytes:
-    """Every customer the requester may see (members: their assigned ones), by name.
+@dataclass(frozen=True, slots=True)
+class ExportSummary:
+    """How many customers were written, and whether they are all the MSP's (not a
+    member's assigned ones)."""
+
+    count: int
+    whole_msp: bool
+
+
+async def write_customers_csv(
+    session: AsyncSession, *, requester: Requester, out: TextIO
+) -> ExportSummary:
+    """Write every customer the requester may see (members: their assigned ones), by
+    name, to `out` (a text stream opened with `newline=""`).
 
     UTF-8 with a byte order mark, so Excel shows accents right, and CRLF line ends
     (RFC 4180). Cells that a spreadsheet would run as a formula get a leading `'`.
+    Customers are read and written a batch at a time, so memory stays the same
+    whatever the size of the MSP: give a file to hold a large export.
     """
-    customers = await _visible_customers(session, requester)
-    out = io.StringIO(newline="")
+    assigned_to = _export_scope(requester)
+    out.write("\ufeff")
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
-    for customer in customers:
-        writer.writerow([_escape_formula(cell) for cell in _export_row(customer)])
-    return ("\ufeff" + out.getvalue()).encode("utf-8")
+    written = 0
+    batches = export_repo.in_name_order(
+        session,
+        msp_id=requester.msp_id,
+        assigned_to=assigned_to,
+        exclude_status=Status.DELETED.value,
+        batch_size=EXPORT_BATCH,
+    )
+    async for batch in batches:
+        writer.writerows(
+            [_escape_formula(cell) for cell in _export_row(customer)] for customer in batch
+        )
+        written += len(batch)
+    return ExportSummary(count=written, whole_msp=assigned_to is None)
+
+
+async def export_customers_csv(session: AsyncSession, *, requester: Requester) -> bytes:
+    """`write_customers_csv` into memory, for a small export."""
+    out = io.StringIO(newline="")
+    await write_customers_csv(session, requester=requester, out=out)
+    return out.getvalue().encode("utf-8")
 
 
 async def export_customers_csv_as_operator(session: AsyncSession, *, team_id: str) -> bytes:
@@ -215,31 +274,15 @@ async def export_customers_csv_as_operator(session: AsyncSession, *, team_id: st
     return await export_customers_csv(session, requester=_operator(msp.id, team_id))
 
 
-async def _visible_customers(session: AsyncSession, requester: Requester) -> Sequence[Customer]:
+def _export_scope(requester: Requester) -> str | None:
+    """The same rule as the customer lists: members see only their assigned customers."""
     if requester.role is None:
         raise NotAllowed("Only the MSP's staff can export customers.")
-    # The same rule as the customer lists: members see only their assigned customers.
-    assigned_to = customer_service.assigned_filter(requester)
-    statement = (
-        select(Customer)
-        .where(
-            *customer_repo.visible(requester.msp_id, assigned_to),
-            Customer.status != Status.DELETED.value,
-        )
-        .options(
-            selectinload(Customer.locations),
-            selectinload(Customer.contacts),
-            selectinload(Customer.assignments),
-        )
-    )
-    customers = (await session.scalars(statement)).all()
-    # Sorted here, not by the database: PostgreSQL's collation may ignore punctuation
-    # where SQLite does not, and an export should read the same on both.
-    return sorted(customers, key=lambda customer: (customer.name_key, customer.id))
+    return customer_service.assigned_filter(requester)
 
 
-def _export_row(customer: Customer) -> list[str]:
-    primary = next((contact for contact in customer.contacts if contact.is_primary), None)
+def _export_row(customer: ExportedCustomer) -> list[str]:
+    contact_name, contact_email = customer.contact or ("", None)
     return [
         customer.account_number,
         customer.name,
@@ -252,10 +295,10 @@ def _export_row(customer: Customer) -> list[str]:
         _iso(customer.renewal_date),
         str(customer.max_mau_threshold),
         str(from_cents(customer.monthly_price_cents)),
-        LOCATION_SEPARATOR.join(location.name for location in customer.locations),
-        (primary.name if primary else None) or "",
-        (primary.email if primary else None) or "",
-        " ".join(sorted(a.slack_user_id for a in customer.assignments)),
+        LOCATION_SEPARATOR.join(customer.locations),
+        contact_name or "",
+        contact_email or "",
+        " ".join(customer.assigned),
         customer.notes,
     ]
 
@@ -548,52 +591,8 @@ def _duplicates(
 # Import
 
 
-async def import_customers(
-    session: AsyncSession,
-    *,
-    requester: Requester,
-    parsed: ParsedCsv,
-    now: datetime,
-    dry_run: bool = False,
-    skip_invalid: bool = False,
-    progress: Progress | None = None,
-) -> ImportReport:
-    """Create the parsed rows' customers through `create_customer` (R1-R3, audit).
-
-    All or nothing: when any row has a problem (from parsing or from the database
-    checks), or on a dry run, every row is still checked, then `ImportRolledBack`
-    is raised so the caller's unit of work writes nothing. With `skip_invalid`, the
-    good rows are created and the report lists the others.
-    """
-    if requester.role not in customer_service.ADDS:
-        raise NotAllowed("Approvers and viewers cannot add customers.")
-    today = await customer_service.today(session, requester=requester, now=now)
-    room = await customer_service.capacity(session, requester=requester)
-    problems = list(parsed.problems)
-    accepted: list[AcceptedRow] = []
-    for row in parsed.rows:
-        used = Capacity(used=room.used + len(accepted), maximum=room.maximum)
-        outcome = await _import_row(session, requester, row, room=used, today=today, now=now)
-        if isinstance(outcome, RowProblem):
-            problems.append(outcome)
-        else:
-            accepted.append(outcome)
-        if progress is not None:
-            progress(1)
-    report = ImportReport(
-        row_count=parsed.row_count,
-        accepted=accepted,
-        problems=sorted(problems, key=lambda problem: problem.row),
-        dry_run=dry_run,
-        written=not dry_run and (skip_invalid or not problems),
-    )
-    if not report.written:
-        raise ImportRolledBack(report)
-    return report
-
-
 async def import_customers_as_operator(
-    session: AsyncSession,
+    units: UnitOfWork,
     *,
     team_id: str,
     timezone: str,
@@ -603,43 +602,259 @@ async def import_customers_as_operator(
     skip_invalid: bool = False,
     progress: Progress | None = None,
 ) -> ImportReport:
-    """The operator's import (CLI): creates the MSP if needed, acts as an owner, and
-    audits each customer as `operator:cli`."""
-    msp_id = await ensure_msp(session, team_id=team_id, timezone=timezone, now=now)
-    return await import_customers(
-        session,
+    """The operator's import (CLI): every parsed row checked against the database
+    (R1-R3) first; then, unless that found problems (and `skip_invalid` was not
+    given) or this is a dry run, the MSP created if needed and the good rows
+    written in chunks, each customer as if an owner had added it, audited as
+    `operator:cli`. `units` opens one transaction (the CLI's `unit_of_work`).
+
+    Nothing is written when `ImportRolledBack` is raised (it carries the report).
+    A row that a concurrent change made invalid between the check and its chunk
+    (its name or email taken, the MSP filled up) is reported and not written; a row
+    already there (same name and admin email in this MSP) is left as it is, so
+    running the same file again after an interruption finishes the job.
+    """
+    async with units() as session:
+        checked = await _check(session, team_id=team_id, timezone=timezone, parsed=parsed, now=now)
+        pause = writers_turn_seconds(session)
+    if dry_run or (checked.problems and not skip_invalid):
+        raise ImportRolledBack(checked.report(dry_run=dry_run, written=False))
+    async with units() as session:
+        msp_id = await ensure_msp(session, team_id=team_id, timezone=timezone, now=now)
+    written = await _write(
+        units,
         requester=_operator(msp_id, team_id),
-        parsed=parsed,
+        rows=checked.to_write,
         now=now,
-        dry_run=dry_run,
-        skip_invalid=skip_invalid,
         progress=progress,
+        pause=pause,
+    )
+    return ImportReport(
+        row_count=parsed.row_count,
+        accepted=written.accepted,
+        problems=_by_row(checked.problems + written.problems),
+        dry_run=False,
+        written=True,
+        already_there=_by_row(checked.already_there + written.already_there),
     )
 
 
-async def _import_row(
-    session: AsyncSession,
-    requester: Requester,
-    row: CsvRow,
-    *,
-    room: Capacity,
-    today: date,
-    now: datetime,
-) -> AcceptedRow | RowProblem:
-    if room.full:
-        # R3 refuses the row, not its name (which is where the modal would show it).
-        return RowProblem(row.row, WHOLE_ROW, room.refusal())
-    try:
-        _recheck_renewal(row.customer, today=today)
-        card = await customer_service.create_customer(
-            session, requester=requester, new=row.customer, now=now
+@dataclass(frozen=True, slots=True)
+class _Checked:
+    """A file checked against the database, before anything is written."""
+
+    row_count: int
+    to_write: list[CsvRow]
+    problems: list[RowProblem]
+    already_there: list[AcceptedRow]
+
+    def report(self, *, dry_run: bool, written: bool) -> ImportReport:
+        return ImportReport(
+            row_count=self.row_count,
+            accepted=[AcceptedRow(row.row, row.customer.name, None) for row in self.to_write],
+            problems=_by_row(self.problems),
+            dry_run=dry_run,
+            written=written,
+            already_there=self.already_there,
         )
-    except InvalidInput as error:
-        _stop_if_transaction_lost(session)
-        return RowProblem(row.row, _column(error.field), error.message)
-    except RuleBroken as error:
-        return RowProblem(row.row, WHOLE_ROW, error.message)
-    return AcceptedRow(row.row, card.name, card.account_number)
+
+
+@dataclass(slots=True)
+class _Outcome:
+    """What a chunk (or the whole write) did with its rows."""
+
+    accepted: list[AcceptedRow] = field(default_factory=list)
+    problems: list[RowProblem] = field(default_factory=list)
+    already_there: list[AcceptedRow] = field(default_factory=list)
+
+    def add(self, other: _Outcome) -> None:
+        self.accepted += other.accepted
+        self.problems += other.problems
+        self.already_there += other.already_there
+
+
+@dataclass(frozen=True, slots=True)
+class _Known:
+    """What the database holds of a file's rows: the MSP's customer names (R2), the
+    admin emails of any MSP (R1, yes or no only), and the MSP's customers with the
+    same name and admin email as a row (imported before)."""
+
+    names: set[str]
+    emails: set[str]
+    present: dict[tuple[str, str], str]
+
+    @classmethod
+    async def read(
+        cls, session: AsyncSession, *, msp_id: int | None, rows: Sequence[CsvRow]
+    ) -> _Known:
+        email_keys = {email_key(row.customer.admin_email) for row in rows}
+        if msp_id is None:  # the MSP is created by this import: it has no customers
+            return cls(set(), await customer_repo.emails_in_use(session, email_keys=email_keys), {})
+        return cls(
+            names=await customer_repo.names_in_use(
+                session, msp_id=msp_id, name_keys={name_key(row.customer.name) for row in rows}
+            ),
+            emails=await customer_repo.emails_in_use(session, email_keys=email_keys),
+            present=await customer_repo.present_by_name_and_email(
+                session, msp_id=msp_id, email_keys=email_keys
+            ),
+        )
+
+    def already_there(self, row: CsvRow) -> AcceptedRow | None:
+        key = (name_key(row.customer.name), email_key(row.customer.admin_email))
+        number = self.present.get(key)
+        return None if number is None else AcceptedRow(row.row, row.customer.name, number)
+
+    def problems(self, row: CsvRow, *, today: date) -> list[RowProblem]:
+        """The row's problems with what the database holds, all at once."""
+        problems: list[RowProblem] = []
+        if name_key(row.customer.name) in self.names:
+            problems.append(RowProblem(row.row, "name", NAME_TAKEN))
+        if email_key(row.customer.admin_email) in self.emails:
+            problems.append(RowProblem(row.row, "admin_email", EMAIL_TAKEN))
+        try:
+            _recheck_renewal(row.customer, today=today)
+        except InvalidInput as error:
+            problems.append(RowProblem(row.row, _column(error.field), error.message))
+        return problems
+
+
+async def _check(
+    session: AsyncSession, *, team_id: str, timezone: str, parsed: ParsedCsv, now: datetime
+) -> _Checked:
+    """Every row against the database, reading only: names and emails taken, rows
+    imported before, and the MSP's maximum (R3) filled in file order. An MSP that
+    does not exist yet is checked as the new, empty MSP the import would create."""
+    msp = await msp_repo.get_by_team(session, team_id)
+    if msp is None:
+        today = now.astimezone(zoneinfo.ZoneInfo(timezone)).date()
+        room = Capacity(used=0, maximum=DEFAULT_MAX_CUSTOMERS)
+    else:
+        today = customer_service.today_for(msp, now)
+        used = await customer_repo.count_active(session, msp_id=msp.id)
+        room = Capacity(used=used, maximum=msp.max_customers)
+    known = await _Known.read(session, msp_id=msp.id if msp else None, rows=parsed.rows)
+    problems = list(parsed.problems)
+    to_write: list[CsvRow] = []
+    already_there: list[AcceptedRow] = []
+    for row in parsed.rows:
+        present = known.already_there(row)
+        if present is not None:
+            already_there.append(present)
+            continue
+        row_problems = known.problems(row, today=today)
+        if not row_problems:
+            row_problems = _past_maximum(row, room, planned=len(to_write))
+        if row_problems:
+            problems += row_problems
+        else:
+            to_write.append(row)
+    return _Checked(parsed.row_count, to_write, problems, already_there)
+
+
+def _past_maximum(row: CsvRow, room: Capacity, *, planned: int) -> list[RowProblem]:
+    """R3 refuses the row, not its name (which is where the modal would show it)."""
+    filled = Capacity(used=room.used + planned, maximum=room.maximum)
+    return [RowProblem(row.row, WHOLE_ROW, filled.refusal())] if filled.full else []
+
+
+async def _write(
+    units: UnitOfWork,
+    *,
+    requester: Requester,
+    rows: list[CsvRow],
+    now: datetime,
+    progress: Progress | None,
+    pause: float,
+) -> _Outcome:
+    """The checked rows, CHUNK_ROWS at a time, each chunk its own short transaction,
+    `pause` seconds apart, so other writers (Slack, the API) get their turn between
+    chunks well within SQLite's busy timeout. A chunk that loses a race with a unique
+    index is tried once more: its rows are checked again, and the one now taken is
+    reported."""
+    written = _Outcome()
+    for start in range(0, len(rows), CHUNK_ROWS):
+        if start and pause:
+            await asyncio.sleep(pause)
+        chunk = rows[start : start + CHUNK_ROWS]
+        for attempt in range(1, WRITE_ATTEMPTS + 1):
+            try:
+                outcome = await _write_chunk(units, requester=requester, rows=chunk, now=now)
+                break
+            except _ChunkLost:
+                if attempt == WRITE_ATTEMPTS:
+                    raise ImportInterrupted(_interrupted(written, chunk)) from None
+        written.add(outcome)
+        if progress is not None:
+            for _ in chunk:
+                progress(1)
+    return written
+
+
+async def _write_chunk(
+    units: UnitOfWork, *, requester: Requester, rows: list[CsvRow], now: datetime
+) -> _Outcome:
+    """One transaction: hold the MSP's right to add customers (so concurrent adds
+    and imports count what this one wrote), check the rows again, write them."""
+    outcome = _Outcome()
+    async with units() as session:
+        room = await customer_service.reserve_capacity(session, msp_id=requester.msp_id)
+        msp = await session.get(Msp, requester.msp_id)
+        assert msp is not None, "reserve_capacity found it"
+        today = customer_service.today_for(msp, now)
+        known = await _Known.read(session, msp_id=msp.id, rows=rows)
+        to_insert: list[CsvRow] = []
+        for row in rows:
+            present = known.already_there(row)  # a concurrent import of the same file
+            if present is not None:
+                outcome.already_there.append(present)
+                continue
+            problems = known.problems(row, today=today) or _past_maximum(
+                row, room, planned=len(to_insert)
+            )
+            if problems:
+                outcome.problems += problems
+            else:
+                to_insert.append(row)
+        if not to_insert:
+            return outcome
+        try:
+            customers = await customer_service.insert_checked(
+                session,
+                requester=requester,
+                msp=msp,
+                new=[row.customer for row in to_insert],
+                today=today,
+                now=now,
+            )
+        except InvalidInput:
+            # A unique index refused the flush: an account of another MSP took an
+            # email since the check above (this MSP's adds wait for this chunk).
+            raise _ChunkLost() from None
+    outcome.accepted += [
+        AcceptedRow(row.row, customer.name, customer.account_number)
+        for row, customer in zip(to_insert, customers, strict=True)
+    ]
+    return outcome
+
+
+def _interrupted(written: _Outcome, chunk: list[CsvRow]) -> str:
+    if not written.accepted:
+        done = "so nothing was imported"
+    else:
+        done = (
+            f"so the import stopped at row {chunk[0].row}: the {len(written.accepted):,} "
+            "customers before it were imported, the rest were not"
+        )
+    return (
+        f"Someone added one of these customers while the import ran, {done}. Run the "
+        "import again: it leaves the customers already imported as they are and reports "
+        "that customer."
+    )
+
+
+def _by_row(rows: list[_Row]) -> list[_Row]:
+    return sorted(rows, key=lambda row: row.row)
 
 
 def _recheck_renewal(customer: NewCustomer, *, today: date) -> None:
@@ -654,13 +869,3 @@ def _operator(msp_id: int, team_id: str) -> Requester:
 
 def _column(field: str | None) -> str:
     return _COLUMN_OF_FIELD.get(field or "", field or WHOLE_ROW)
-
-
-def _stop_if_transaction_lost(session: AsyncSession) -> None:
-    """A unique index refused a flush (a concurrent add won the race): the
-    transaction is rolled back, so no later row could be written either."""
-    if not session.is_active:
-        raise ImportInterrupted(
-            "Someone added one of these customers while the import ran, so nothing was "
-            "imported. Run the import again: it will report that customer."
-        )

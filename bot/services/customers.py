@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import zoneinfo
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -44,6 +45,7 @@ from storage.models import Customer, CustomerAssignment, CustomerContact, Custom
 from storage.repositories import alerts as alert_repo
 from storage.repositories import audit as audit_repo
 from storage.repositories import customers as customer_repo
+from storage.repositories import msps as msp_repo
 from storage.repositories import requests as request_repo
 
 SEES_ALL = frozenset({Role.OWNER, Role.ADMIN, Role.APPROVER, Role.VIEWER})
@@ -56,6 +58,7 @@ CUSTOMER_REQUESTS = [kind for kind in RequestType if kind != RequestType.MAU_ALL
 PICKER_LIMIT = 100  # Slack shows at most 100 options in a select
 NAMED_MATCHES = 5  # candidates named back when a query matches several
 EMAIL_TAKEN = "This admin email is already used by another account."
+NAME_TAKEN = "Your MSP already has a customer with this name."
 LIST_ORDERS: dict[ListSort, customer_repo.ListOrder] = {
     ListSort.NAME: "name",
     ListSort.TRIAL_END: "trial_end",
@@ -223,22 +226,83 @@ async def default_price(session: AsyncSession, *, requester: Requester) -> Decim
     return from_cents((await _msp(session, requester)).default_monthly_price_cents)
 
 
+async def reserve_capacity(session: AsyncSession, *, msp_id: int) -> Capacity:
+    """R3 for adding customers: hold the MSP's right to add them until the transaction
+    ends, then count. Of several adds (or imports) at once, each waits for the one
+    before it and counts what it wrote, so together they never pass the maximum."""
+    maximum = await msp_repo.lock_customer_count(session, msp_id=msp_id)
+    if maximum is None:
+        raise NotFound("This workspace has no MSP yet.")
+    used = await customer_repo.count_active(session, msp_id=msp_id)
+    return Capacity(used=used, maximum=maximum)
+
+
 async def create_customer(
     session: AsyncSession, *, requester: Requester, new: NewCustomer, now: datetime
 ) -> CustomerCard:
     _check_role_may_add(requester)
-    room = await capacity(session, requester=requester)
-    msp = await _msp(session, requester)
-    today = today_for(msp, now)
+    room = await reserve_capacity(session, msp_id=requester.msp_id)
     if room.full:  # filled up while the form was open: say so on the form
         raise InvalidInput(room.refusal(), field=CustomerField.NAME)
+    msp = await _msp(session, requester)
+    today = today_for(msp, now)
     await _check_unique(session, msp_id=msp.id, name=new.name, email=new.admin_email)
+    [customer] = await insert_checked(
+        session, requester=requester, msp=msp, new=[new], today=today, now=now
+    )
+    return await _card(session, requester, customer, today)
+
+
+async def insert_checked(
+    session: AsyncSession,
+    *,
+    requester: Requester,
+    msp: Msp,
+    new: Sequence[NewCustomer],
+    today: date,
+    now: datetime,
+) -> list[Customer]:
+    """Create customers in a transaction that made room for them (`reserve_capacity`)
+    and found their names (R2) and admin emails (R1) free: the Add customer form's
+    one, or a chunk of an import's rows, in one flush, each audited.
+
+    An admin email another MSP took since the check (R1 spans MSPs, whose adds do not
+    wait for this one) is still refused by its unique index: InvalidInput on that
+    field, and the transaction is lost."""
+    numbers = await _unused_account_numbers(session, len(new))
+    customers = [
+        _new_customer(requester, msp, one, number, today=today, now=now)
+        for one, number in zip(new, numbers, strict=True)
+    ]
+    session.add_all(customers)
+    await _flush_unique(session)
+    await audit_repo.append_each(
+        session,
+        msp_id=requester.msp_id,
+        actor=requester.user_id,
+        action=audit.AuditAction.CUSTOMER_CREATED,
+        entity_type="customer",
+        changes=[(customer.account_number, None, snapshot(customer)) for customer in customers],
+        at=now,
+    )
+    return customers
+
+
+def _new_customer(
+    requester: Requester,
+    msp: Msp,
+    new: NewCustomer,
+    account_number: str,
+    *,
+    today: date,
+    now: datetime,
+) -> Customer:
     assigned = list(dict.fromkeys(new.assigned))
     if _staff_role(requester) == Role.MEMBER and requester.user_id not in assigned:
         assigned.append(requester.user_id)  # or they could not see what they added
     customer = Customer(
         msp_id=msp.id,
-        account_number=await _unused_account_number(session),
+        account_number=account_number,
         name=new.name,
         name_key=name_key(new.name),
         admin_email=new.admin_email,
@@ -256,10 +320,7 @@ async def create_customer(
         **_plan_fields(new, today=today, trial_days=msp.trial_days),
     )
     _replace_related(customer, new.locations, new.contact_name, new.contact_email, assigned)
-    session.add(customer)
-    await _flush_unique(session)
-    await _audit(session, requester, audit.AuditAction.CUSTOMER_CREATED, customer, None, now)
-    return await _card(session, requester, customer, today)
+    return customer
 
 
 def _plan_fields(new: NewCustomer, *, today: date, trial_days: int) -> dict[str, Any]:
@@ -526,9 +587,7 @@ async def _check_unique(
     if await customer_repo.name_taken(
         session, msp_id=msp_id, name_key=name_key(name), except_id=except_id
     ):
-        raise InvalidInput(
-            "Your MSP already has a customer with this name.", field=CustomerField.NAME
-        )
+        raise InvalidInput(NAME_TAKEN, field=CustomerField.NAME)
     if await customer_repo.email_taken(session, email_key=email_key(email), except_id=except_id):
         raise InvalidInput(EMAIL_TAKEN, field=CustomerField.ADMIN_EMAIL)
 
@@ -543,18 +602,19 @@ async def _flush_unique(session: AsyncSession) -> None:
         if "admin_email_key" in text:
             raise InvalidInput(EMAIL_TAKEN, field=CustomerField.ADMIN_EMAIL) from None
         if "name_key" in text:
-            raise InvalidInput(
-                "Your MSP already has a customer with this name.", field=CustomerField.NAME
-            ) from None
+            raise InvalidInput(NAME_TAKEN, field=CustomerField.NAME) from None
         raise
 
 
-async def _unused_account_number(session: AsyncSession) -> str:
+async def _unused_account_numbers(session: AsyncSession, count: int) -> list[str]:
+    """`count` new account numbers, none in use, checked in one query a round."""
+    numbers: set[str] = set()
     for _ in range(10):
-        candidate = new_account_number()
-        if not await customer_repo.account_number_taken(session, candidate):
-            return candidate
-    raise RuntimeError("could not find an unused account number")  # ~1 in 10^100
+        candidates = {new_account_number() for _ in range(count - len(numbers))} - numbers
+        numbers |= candidates - await customer_repo.account_numbers_taken(session, candidates)
+        if len(numbers) == count:
+            return sorted(numbers)
+    raise RuntimeError("could not find unused account numbers")  # ~1 in 10^100
 
 
 def _replace_related(

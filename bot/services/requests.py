@@ -254,24 +254,30 @@ async def submit(
     effective = _effective_date(verdict, schedule=schedule)
     if customer is not None:
         await _refuse_duplicate(session, msp, customer, kind)
-    request = await request_repo.add(
+    request = await request_repo.add_unless_open(
         session,
-        ChangeRequest(
-            msp_id=msp.id,
-            customer_id=customer.id if customer else None,
-            customer_name=customer.name if customer else "",
-            account_number=customer.account_number if customer else None,
-            kind=kind.value,
-            status=RequestStatus.PENDING.value,
-            requested_by=requester.user_id,
-            reason=reason,
-            details=_details(kind, change, verdict, effective),
-            effective_on=effective,
-            requested_at=now,
-            expires_at=now + timedelta(days=msp.request_expiry_days),
-            message_keys=[],
-        ),
+        {
+            "msp_id": msp.id,
+            "customer_id": customer.id if customer else None,
+            "customer_name": customer.name if customer else "",
+            "account_number": customer.account_number if customer else None,
+            "kind": kind.value,
+            "status": RequestStatus.PENDING.value,
+            "requested_by": requester.user_id,
+            "reason": reason,
+            "details": _details(kind, change, verdict, effective),
+            "effective_on": effective,
+            "requested_at": now,
+            "expires_at": now + timedelta(days=msp.request_expiry_days),
+            "message_keys": [],
+        },
     )
+    if request is None:
+        # The same request, sent at the same moment, was stored first: the check
+        # above could not see it yet. Its answer is the one a later sender gets.
+        assert customer is not None, "only a customer's requests are limited to one open"
+        await _refuse_duplicate(session, msp, customer, kind)
+        raise _duplicate_refusal(kind, None)
     await audit_request(
         session, request, actor=requester.user_id, action=audit.AuditAction.REQUEST_CREATED, now=now
     )
@@ -306,11 +312,23 @@ async def _refuse_duplicate(
         session, msp_id=msp.id, customer_id=customer.id, kind=kind.value, statuses=OPEN
     )
     if existing is not None:
-        state = "waiting for approval" if existing.status == "pending" else "scheduled"
-        raise RuleBroken(
-            f"{kind.label} for this customer is already {state} (request #{existing.id}).",
+        raise _duplicate_refusal(kind, existing)
+
+
+def _duplicate_refusal(kind: RequestType, existing: ChangeRequest | None) -> RuleBroken:
+    """The answer to a request of a type its customer already has open. Without
+    `existing`: the one stored first was decided or withdrawn in the meantime."""
+    if existing is None:
+        return RuleBroken(
+            f"{kind.label} for this customer was asked for at the same moment by someone "
+            "else. Look at the customer's requests before asking again.",
             rule="duplicate",
         )
+    state = "waiting for approval" if existing.status == "pending" else "scheduled"
+    return RuleBroken(
+        f"{kind.label} for this customer is already {state} (request #{existing.id}).",
+        rule="duplicate",
+    )
 
 
 def _details(

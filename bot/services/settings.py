@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.domain import notices as notice_rules
 from bot.domain.roles import Role
 from bot.errors import InvalidInput, NotAllowed, NotFound
+from bot.net_guard import Destinations, Problem, Refusal
 from bot.services import audit
 from bot.services.tenancy import Requester
 from storage.models import Msp
@@ -24,9 +25,12 @@ MANAGERS = frozenset({Role.OWNER, Role.ADMIN})
 MIN_EXPIRY_DAYS = 1
 MAX_EXPIRY_DAYS = 90
 MAX_WEBHOOK_URL_LENGTH = 500
-# Plain http only to this machine: a local receiver (tests, a relay on the host).
-LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost"})
 WEBHOOK_EXAMPLE = "`/msp settings webhook https://psa.example.com/hooks/msp-bot`"
+WEBHOOK_URL_NEEDED = (
+    f"The webhook needs an https:// URL with a host, for example {WEBHOOK_EXAMPLE} "
+    "(or `off` to stop it)."
+)
+PUBLIC_ONLY = "webhooks go only to public internet addresses."
 WEBHOOK_SECRET_MISSING = (
     "Webhooks are off on this server: they are signed with MSPBOT_WEBHOOK_SECRET, which "
     "is not set. Ask the operator to set it and restart the bot, then try again."
@@ -101,7 +105,8 @@ def parse_expiry_days(text: str) -> int:
 
 
 def parse_webhook_url(text: str) -> str:
-    """An https URL with a host (http only to this machine), at most 500 characters."""
+    """An http(s) URL with a host, at most 500 characters. Where it may point (https
+    to a public address, or a host the operator allows) is checked when it is set."""
     url = text.strip()
     if len(url) > MAX_WEBHOOK_URL_LENGTH:
         raise InvalidInput(
@@ -109,10 +114,7 @@ def parse_webhook_url(text: str) -> str:
             f"{MAX_WEBHOOK_URL_LENGTH}."
         )
     if not _is_webhook_url(url):
-        raise InvalidInput(
-            f"The webhook needs an https:// URL with a host, for example {WEBHOOK_EXAMPLE} "
-            "(or `off` to stop it)."
-        )
+        raise InvalidInput(WEBHOOK_URL_NEEDED)
     return url
 
 
@@ -124,9 +126,7 @@ def _is_webhook_url(url: str) -> bool:
         host, _port = (parts.hostname or "").lower(), parts.port  # a bad port raises
     except ValueError:
         return False
-    if parts.scheme == "http":
-        return host in LOCAL_HOSTS
-    return parts.scheme == "https" and bool(host)
+    return parts.scheme in ("http", "https") and bool(host)
 
 
 async def change_settings(
@@ -136,12 +136,17 @@ async def change_settings(
     change: SettingsChange,
     now: datetime,
     webhooks_enabled: bool = False,
+    webhook_destinations: Destinations | None = None,
 ) -> RequestSettings:
     """`webhooks_enabled`: the server can sign webhooks (MSPBOT_WEBHOOK_SECRET is
-    set); without it a webhook URL is refused, so none is set that cannot be sent."""
+    set); without it a webhook URL is refused, so none is set that cannot be sent.
+    `webhook_destinations`: where a webhook may point (its host is looked up here,
+    before the database is touched)."""
     _check_manager(requester)
     if change.webhook_url is not None and not webhooks_enabled:
         raise InvalidInput(WEBHOOK_SECRET_MISSING)
+    if change.webhook_url is not None:
+        await check_webhook_destination(change.webhook_url, webhook_destinations or Destinations())
     msp = await _msp(session, requester)
     before = _settings(msp)
     if change.clear_channel:
@@ -173,6 +178,49 @@ async def change_settings(
             at=now,
         )
     return after
+
+
+async def check_webhook_destination(url: str, destinations: Destinations) -> None:
+    """Refuse a webhook URL that points anywhere but a public address (every
+    address its host resolves to now), unless the operator allows its host."""
+    refusal = await destinations.refusal(url)
+    if refusal is not None:
+        raise InvalidInput(webhook_refusal_text(refusal))
+
+
+def webhook_refusal_text(refusal: Refusal) -> str:
+    host = f"`{refusal.host[:100]}`"
+    allow_hint = (
+        " If it is your own system on your premises, ask the operator of this bot to add "
+        f"{host} to MSPBOT_WEBHOOK_ALLOW_HOSTS."
+    )
+    match refusal.problem:
+        case Problem.NOT_HTTPS:
+            return (
+                f"{WEBHOOK_URL_NEEDED} Plain http:// goes only to hosts the operator allows "
+                "(MSPBOT_WEBHOOK_ALLOW_HOSTS)."
+            )
+        case Problem.NOT_PUBLIC:
+            what = _an(refusal.kind or "non-public")
+            verb = "is" if refusal.literal else "resolves to"
+            return f"The webhook URL's host {host} {verb} {what} address: {PUBLIC_ONLY}{allow_hint}"
+        case Problem.ODD_SPELLING:
+            return (
+                f"The webhook URL's host {host} is an IP address in an unusual spelling: write "
+                "it as four numbers from 0 to 255 separated by dots, or use the host's name."
+            )
+        case Problem.DOES_NOT_RESOLVE:
+            return (
+                f"The webhook URL's host {host} does not resolve to any address: check the "
+                "name and try again."
+            )
+        case Problem.LOOKUP_TIMED_OUT:
+            return f"Looking up the webhook URL's host {host} took too long: try again in a moment."
+    return WEBHOOK_URL_NEEDED
+
+
+def _an(kind: str) -> str:
+    return f"{'an' if kind[:1].lower() in 'aeiou' else 'a'} {kind}"
 
 
 def _plain(settings: RequestSettings) -> dict[str, object]:

@@ -57,8 +57,9 @@ async def resolve_requester(
     timezone: str,
     now: datetime,
 ) -> Requester:
-    """Resolve the person's role; people listed in MSPBOT_OWNERS become owners the
-    first time they reach the bot (only if they have no role yet)."""
+    """Resolve the person's role. People listed in MSPBOT_OWNERS bootstrap an MSP
+    that has no owner yet; once it has one, the list grants nothing, so an owner who
+    removed a listed person keeps them removed."""
     found = await staff_repo.find_role(session, team_id=team_id, slack_user_id=user_id)
     if found is not None and found.msp_disabled:
         # Slack only sends a person's requests to an installed app: the workspace
@@ -80,10 +81,16 @@ async def resolve_requester(
 async def _bootstrap_owner(
     session: AsyncSession, *, msp_id: int, team_id: str, user_id: str, now: datetime
 ) -> Requester:
-    """Make a MSPBOT_OWNERS person an owner; when a concurrent request (maybe on
-    another replica) got there first, take the role it wrote."""
-    if await staff_repo.add_if_absent(
-        session, msp_id=msp_id, slack_user_id=user_id, role=Role.OWNER.value, now=now
+    """Make a MSPBOT_OWNERS person owner of an MSP that has no owner yet, then take
+    the role the database holds (a concurrent request, maybe on another replica, may
+    have written it). Of several listed people arriving at once on a new MSP, only
+    the first becomes owner, as if they had come one after the other.
+
+    The first read skips the locking write in the usual case: an MSP that has an
+    owner keeps one (nobody may remove the last owner)."""
+    has_owner = await staff_repo.count_with_role(session, msp_id=msp_id, role=Role.OWNER.value)
+    if not has_owner and await staff_repo.add_owner_if_none(
+        session, msp_id=msp_id, slack_user_id=user_id, now=now
     ):
         await audit_repo.append(
             session,

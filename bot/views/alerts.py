@@ -34,10 +34,9 @@ from bot.domain.alerts import (
 from bot.ids import ActionId, BlockId, CallbackId
 from bot.payloads import AlertChoice, AlertListRef, CustomerRef
 from bot.services.alert_routing import AlertInfo
-from bot.views.limits import checked_blocks, fallback_text
 from bot.views.message import Message
 from bot.views.modal import modal
-from bot.views.mrkdwn import escape, mention, number
+from bot.views.mrkdwn import Mrkdwn, escape, join, mention, mrkdwn, number
 from bot.views.request_history import stamp
 
 SEVERITY_EMOJI = {
@@ -74,7 +73,7 @@ def alert_message(alert: AlertInfo) -> Message:
                 "elements": buttons,
             }
         )
-    return Message(text=fallback_text(_fallback(alert)), blocks=checked_blocks(blocks))
+    return Message.of(_notification(alert), blocks)
 
 
 def _section(text: str) -> dict[str, Any]:
@@ -96,8 +95,13 @@ def _button(text: str, action_id: str, value: str, style: str | None = None) -> 
     return button
 
 
-def _fallback(alert: AlertInfo) -> str:
-    return f"{alert.severity.value.upper()} {alert.title} ({alert.customer_name})"
+def _notification(alert: AlertInfo) -> Mrkdwn:
+    return mrkdwn(
+        "{severity} {title} ({customer})",
+        severity=alert.severity.value.upper(),
+        title=alert.title,
+        customer=alert.customer_name or "No customer",
+    )
 
 
 def message_metadata(alert: AlertInfo) -> dict[str, Any]:
@@ -174,20 +178,22 @@ def _facts(alert: AlertInfo) -> str:
     return f"{_status_line(alert)} · seen {times}, last {stamp(alert.last_seen_at)}"
 
 
-def _status_line(alert: AlertInfo) -> str:
+def _status_line(alert: AlertInfo) -> Mrkdwn:
     match alert.status:
         case AlertStatus.ACKNOWLEDGED if alert.acknowledged_by:
-            return f":eyes: Acknowledged by {mention(alert.acknowledged_by)}"
+            return mrkdwn(":eyes: Acknowledged by {who}", who=mention(alert.acknowledged_by))
         case AlertStatus.SNOOZED if alert.snoozed_until is not None:
-            who = f" by {mention(alert.snoozed_by)}" if alert.snoozed_by else ""
-            return f":zzz: Snoozed{who} until {stamp(alert.snoozed_until)}"
+            who = mrkdwn(" by {who}", who=mention(alert.snoozed_by)) if alert.snoozed_by else ""
+            return mrkdwn(
+                ":zzz: Snoozed{who} until {until}", who=who, until=stamp(alert.snoozed_until)
+            )
         case AlertStatus.RESOLVED if alert.resolved_by:
-            return f":white_check_mark: Resolved by {mention(alert.resolved_by)}"
+            return mrkdwn(":white_check_mark: Resolved by {who}", who=mention(alert.resolved_by))
         case AlertStatus.RESOLVED:
-            return ":white_check_mark: Resolved"
+            return mrkdwn(":white_check_mark: Resolved")
         case _:
             fired = "Firing again" if alert.reopened else "Firing"
-            return f":rotating_light: {fired}"
+            return mrkdwn(":rotating_light: {fired}", fired=fired)
 
 
 def _details(details: str) -> str:
@@ -203,7 +209,8 @@ def _links(links: tuple[AlertLink, ...]) -> str:
     shown = []
     for link in links[:MAX_SHOWN_LINKS]:
         label = link.label.replace("|", "/")[:MAX_SHOWN_LABEL]
-        shown.append(f"<{escape(link.url)}|{escape(label)}>")
+        url = escape(link.url).replace("|", "%7C")  # a `|` would end the URL early
+        shown.append(f"<{url}|{escape(label)}>")
     return " · ".join(shown)
 
 
@@ -237,14 +244,19 @@ def alert_row(alert: AlertInfo) -> SectionBlock:
     return SectionBlock(text=MarkdownTextObject(text=text), accessory=_row_menu(alert))
 
 
-def severity_counts(counts: dict[str, int]) -> str:
+def severity_counts(counts: dict[str, int]) -> Mrkdwn:
     """`2 critical · 5 high`, worst first, severities with none left out."""
     shown = [
-        f"{SEVERITY_EMOJI[severity]} {number(counts[severity.value])} {severity.value}"
+        mrkdwn(
+            "{emoji} {count:,} {severity}",
+            emoji=SEVERITY_EMOJI[severity],
+            count=counts[severity.value],
+            severity=severity.value,
+        )
         for severity in Severity
         if counts.get(severity.value)
     ]
-    return " · ".join(shown) or "none"
+    return join(" · ", shown) if shown else mrkdwn("none")
 
 
 def alerts_message(
@@ -256,7 +268,7 @@ def alerts_message(
 ) -> Message:
     """`/msp alerts [open|all] [CUSTOMER]`: the worst and newest first."""
     which = "Open alerts" if open_only else "Alerts"
-    about = f" for {escape(customer_name)}" if customer_name else ""
+    about = mrkdwn(" for {name}", name=customer_name) if customer_name else ""
     total = sum(by_severity.values())
     blocks: list[Block] = [
         HeaderBlock(text=f"{which}{' for ' + customer_name if customer_name else ''}"[:150]),
@@ -274,12 +286,19 @@ def alerts_message(
             "Name a customer to narrow it: `/msp alerts open CUSTOMER`."
         )
         blocks.append(ContextBlock(elements=[MarkdownTextObject(text=more)]))
-    return Message.of(f"{which}{about}: {total}", blocks)
+    return Message.of(
+        mrkdwn("{which}{about}: {total:,}", which=which, about=about, total=total), blocks
+    )
 
 
 def acted_message(alert: AlertInfo) -> Message:
     """What a click on a listed alert did (the listing itself is ephemeral)."""
-    text = f"{_status_line(alert)}: *{escape(alert.title)}* ({escape(alert.customer_name)})"
+    text = mrkdwn(
+        "{status}: *{title}* ({customer})",
+        status=_status_line(alert),
+        title=alert.title,
+        customer=alert.customer_name or "No customer",
+    )
     return Message.of(text, [SectionBlock(text=MarkdownTextObject(text=text))])
 
 
@@ -333,8 +352,8 @@ def digest_message(entries: Sequence[dict[str, Any]]) -> Message:
             ]
         ),
     ]
-    worst_text = "; ".join(str(entry.get("title", ""))[:60] for entry in worst)
-    return Message.of(f"{count} alerts: {worst_text}", blocks)
+    worst_titles = join("; ", (str(entry.get("title", ""))[:60] for entry in worst))
+    return Message.of(mrkdwn("{count} alerts: {worst}", count=count, worst=worst_titles), blocks)
 
 
 DIGEST_WORST = 5

@@ -50,7 +50,7 @@ from bot.services.customers import CustomerCard, CustomerPage, CustomerRow
 from bot.views.alerts import severity_counts
 from bot.views.message import Message
 from bot.views.modal import modal
-from bot.views.mrkdwn import escape, mention, money, number, slack_date
+from bot.views.mrkdwn import escape, mention, money, mrkdwn, number, slack_date
 from bot.views.request_history import history_blocks
 
 NEW_PLANS = (Plan.TRIAL, Plan.ESSENTIALS, Plan.PROFESSIONAL, Plan.ENTERPRISE)
@@ -81,17 +81,20 @@ def card_blocks(card: CustomerCard) -> list[Block]:
     ]
     blocks: list[Block] = [
         HeaderBlock(text=card.name[:150]),
-        ContextBlock(elements=[MarkdownTextObject(text=f"Account `{card.account_number}`")]),
+        ContextBlock(
+            elements=[MarkdownTextObject(text=mrkdwn("Account `{n}`", n=card.account_number))]
+        ),
         SectionBlock(fields=[MarkdownTextObject(text=fact) for fact in facts]),
     ]
     details = _details(card)
     if details:
         blocks.append(SectionBlock(text=MarkdownTextObject(text="\n".join(details)[:3000])))
     if card.open_alerts:
-        total = number(sum(card.open_alerts.values()))
-        alerts = (
-            f":rotating_light: *Open alerts* ({total}): {severity_counts(card.open_alerts)} · "
-            f"`/msp alerts {card.account_number}`"
+        alerts = mrkdwn(
+            ":rotating_light: *Open alerts* ({total:,}): {counts} · `/msp alerts {account}`",
+            total=sum(card.open_alerts.values()),
+            counts=severity_counts(card.open_alerts),
+            account=card.account_number,
         )
         blocks.append(ContextBlock(elements=[MarkdownTextObject(text=alerts)]))
     blocks += history_blocks(card.requests)
@@ -106,7 +109,9 @@ def card_message(card: CustomerCard, *, intro: str | None = None) -> Message:
     blocks = card_blocks(card)
     if intro:
         blocks.insert(0, _plain_section(intro))
-    return Message.of(f"{escape(card.name)} ({card.account_number})", blocks)
+    return Message.of(
+        mrkdwn("{name} ({account})", name=card.name, account=card.account_number), blocks
+    )
 
 
 def card_modal(card: CustomerCard, *, intro: str | None = None) -> dict[str, Any]:
@@ -185,10 +190,21 @@ def _card_buttons(card: CustomerCard) -> list[Any]:
 # ---------------------------------------------------------------- finding
 
 
+MAX_OPTION_TEXT = 75  # Slack's limit for an option's text
+
+
+def option_label(name: str, account_number: str) -> str:
+    """`Name (ACCOUNT)` within an option's 75 characters: the name gives way."""
+    suffix = f" ({account_number})"
+    room = max(MAX_OPTION_TEXT - len(suffix), 1)
+    shown = name if len(name) <= room else name[: room - 1] + "…"
+    return (shown + suffix)[:MAX_OPTION_TEXT]
+
+
 def picker_message(*, query: str, rows: list[CustomerRow]) -> Message:
     options = [
         Option(
-            text=f"{row.name[:60]} ({row.account_number})",
+            text=option_label(row.name, row.account_number),
             value=CustomerRef(customer_id=row.id).encode(),
         )
         for row in rows[:100]
@@ -202,7 +218,7 @@ def picker_message(*, query: str, rows: list[CustomerRow]) -> Message:
             ),
         )
     ]
-    return Message.of(f"{len(rows)} customers match", blocks)
+    return Message.of(mrkdwn("{count} customers match", count=len(rows)), blocks)
 
 
 def no_match_message(query: str) -> Message:
@@ -210,14 +226,14 @@ def no_match_message(query: str) -> Message:
         f"No customer matches “{query[:80]}”. Try part of the name or the account "
         "number, or /msp customers to browse."
     )
-    return Message.of(escape(text), [_plain_section(text)])
+    return Message.of(mrkdwn("{text}", text=text), [_plain_section(text)])
 
 
 def picker_options(rows: list[CustomerRow]) -> list[dict[str, Any]]:
     """Options for an external_select (best matches first, at most 100)."""
     return [
         {
-            "text": {"type": "plain_text", "text": f"{row.name[:60]} ({row.account_number})"},
+            "text": {"type": "plain_text", "text": option_label(row.name, row.account_number)},
             "value": CustomerRef(customer_id=row.id).encode(),
         }
         for row in rows[:100]
@@ -271,7 +287,7 @@ def list_message(page: CustomerPage) -> Message:
     if page.text:
         title += f" matching “{page.text[:40]}”"
     blocks: list[Block] = [HeaderBlock(text=title[:150]), *list_blocks(page)]
-    return Message.of(f"{escape(title)}: {page.total:,} customers", blocks)
+    return Message.of(mrkdwn("{title}: {total:,} customers", title=title, total=page.total), blocks)
 
 
 def list_modal(page: CustomerPage) -> dict[str, Any]:
@@ -464,7 +480,11 @@ def edit_modal(card: CustomerCard) -> dict[str, Any]:
     blocks: list[Block] = [
         ContextBlock(
             elements=[
-                MarkdownTextObject(text=f"Account `{card.account_number}` · {card.plan.label}")
+                MarkdownTextObject(
+                    text=mrkdwn(
+                        "Account `{n}` · {plan}", n=card.account_number, plan=card.plan.label
+                    )
+                )
             ]
         ),
         _text_input(
@@ -622,8 +642,3 @@ def _number_input(
             min_value=minimum,
         ),
     )
-
-
-def export_queued_message(filename: str) -> Message:
-    text = f":outbox_tray: Your export ({filename}) is on its way to this conversation."
-    return Message.of(text, [SectionBlock(text=MarkdownTextObject(text=text))])

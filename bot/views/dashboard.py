@@ -17,11 +17,11 @@ from slack_sdk.models.blocks import (
 
 from bot.domain.customers import CustomerFilter
 from bot.ids import ActionId, BlockId
-from bot.payloads import CustomerRef, ListState, RequestRef
+from bot.payloads import CustomerRef, ListState, RequestRef, ShareTarget
 from bot.services.dashboard import AtThreshold, Dashboard, SilentAgents, TrialEnding
 from bot.views.alerts import alert_row, severity_counts
 from bot.views.message import Message
-from bot.views.mrkdwn import escape, mention, number, slack_date
+from bot.views.mrkdwn import Mrkdwn, channel_link, escape, mention, mrkdwn, number, slack_date
 
 TITLE = "MSP Command Center"
 LIST_BUTTONS = (
@@ -51,35 +51,77 @@ def dashboard_blocks(board: Dashboard, *, may_add_customers: bool) -> list[Block
     return blocks
 
 
-def dashboard_message(board: Dashboard, *, shared_by: str | None = None) -> Message:
-    """`/msp dashboard` for the person, or (`shared_by`) posted to a channel."""
+def dashboard_message(
+    board: Dashboard, *, shared_by: str | None = None, share_in: str | None = None
+) -> Message:
+    """`/msp dashboard` for the person, with a button that shares it in `share_in`
+    (named beside it), or (`shared_by`) the copy posted in a channel."""
+    blocks = _summary_blocks(board, shared_by=shared_by)
+    if shared_by is None and share_in:
+        offer = mrkdwn(
+            ":lock: Only you can see this. *Share in this channel* posts it for everyone "
+            "in {where}.",
+            where=channel_link(share_in),
+        )
+        blocks += [DividerBlock(), _share_section(offer, share_in, label="Share in this channel")]
+    return Message.of(_notification(board), blocks)
+
+
+def share_preview_message(board: Dashboard, *, user_id: str, channel_id: str) -> Message:
+    """`/msp dashboard share`: the copy that would be posted, shown to the person
+    alone under a button that names where it goes; nothing is posted until they click."""
+    offer = mrkdwn(
+        ":eyes: This preview is only for you. Click *Post in this channel* to share it "
+        "with everyone in {where}; nothing is posted until you do.",
+        where=channel_link(channel_id),
+    )
+    blocks: list[Block] = [
+        _share_section(offer, channel_id, label="Post in this channel", style="primary"),
+        DividerBlock(),
+        *_summary_blocks(board, shared_by=user_id),
+    ]
+    return Message.of(_notification(board), blocks)
+
+
+def _summary_blocks(board: Dashboard, *, shared_by: str | None) -> list[Block]:
     scope = "the whole MSP" if board.whole_msp else "the customers assigned to you"
     if shared_by:
         scope = f"shared by {mention(shared_by)}"
-    blocks: list[Block] = [
+    return [
         HeaderBlock(text=TITLE),
         ContextBlock(elements=[MarkdownTextObject(text=f"{slack_date(board.today)} · {scope}")]),
         *dashboard_blocks(board, may_add_customers=False),
     ]
-    if shared_by is None:
-        blocks.append(
-            ActionsBlock(
-                block_id=BlockId.DASHBOARD_ACTIONS,
-                elements=[
-                    ButtonElement(
-                        text="Share in this channel", action_id=ActionId.DASHBOARD_SHARE, value="1"
-                    )
-                ],
-            )
-        )
-    return Message.of(f"{TITLE}: {summary_line(board)}", blocks)
 
 
-def summary_line(board: Dashboard) -> str:
+def _share_section(
+    text: Mrkdwn, channel_id: str, *, label: str, style: str | None = None
+) -> SectionBlock:
+    return SectionBlock(
+        block_id=BlockId.DASHBOARD_ACTIONS,
+        text=MarkdownTextObject(text=text),
+        accessory=ButtonElement(
+            text=label,
+            action_id=ActionId.DASHBOARD_SHARE,
+            value=ShareTarget(channel=channel_id).encode(),
+            style=style,
+        ),
+    )
+
+
+def _notification(board: Dashboard) -> Mrkdwn:
+    return mrkdwn("{title}: {summary}", title=TITLE, summary=summary_line(board))
+
+
+def summary_line(board: Dashboard) -> Mrkdwn:
     """One line for notifications and screen readers."""
-    return (
-        f"{board.customers:,} customers, {board.billable_users:,} billed users, "
-        f"{board.mau:,} MAU this month, {board.active_trials:,} active trials"
+    return mrkdwn(
+        "{customers:,} customers, {users:,} billed users, "
+        "{mau:,} MAU this month, {trials:,} active trials",
+        customers=board.customers,
+        users=board.billable_users,
+        mau=board.mau,
+        trials=board.active_trials,
     )
 
 

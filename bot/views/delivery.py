@@ -12,7 +12,7 @@ from slack_sdk.models.blocks import (
 
 from bot.services.delivery_status import DeliveryStatus
 from bot.views.message import Message
-from bot.views.mrkdwn import escape
+from bot.views.mrkdwn import channel_link, escape, mention, mrkdwn
 
 REASON_HINTS = {
     "not_in_channel": "invite the bot to the channel (/invite)",
@@ -24,7 +24,12 @@ REASON_HINTS = {
     "missing_scope": "the app lacks a scope: reinstall it from app-manifest.yml",
     "webhook_secret_missing": "set MSPBOT_WEBHOOK_SECRET on every replica: webhooks are "
     "signed with it",
+    "could_not_connect": "could not connect to the webhook's receiver (or it did not answer "
+    "in 10 s): check the URL and that the receiver is up",
+    "address_not_allowed": "address not allowed: the webhook's host is not a public address; "
+    "set a public https URL with `/msp settings webhook`",
 }
+GAVE_UP = "gave_up: "
 
 
 def delivery_message(status: DeliveryStatus, *, this_process: dict[str, int]) -> Message:
@@ -42,8 +47,7 @@ def delivery_message(status: DeliveryStatus, *, this_process: dict[str, int]) ->
     ]
     if status.failed_by_reason:
         reasons = "\n".join(
-            f"• `{escape(reason)}`: {count}"
-            + (f": {REASON_HINTS[reason]}" if reason in REASON_HINTS else "")
+            f"• `{escape(reason)}`: {count}" + (f": {_hint(reason)}" if _hint(reason) else "")
             for reason, count in sorted(status.failed_by_reason.items(), key=lambda kv: -kv[1])
         )
         blocks.append(
@@ -57,7 +61,7 @@ def delivery_message(status: DeliveryStatus, *, this_process: dict[str, int]) ->
         blocks.append(
             SectionBlock(text=MarkdownTextObject(text=f"*Latest failures*\n{recent}"[:3000]))
         )
-    counters = (
+    counters = escape(
         ", ".join(f"{name} {count:,}" for name, count in sorted(this_process.items()))
         or "nothing yet"
     )
@@ -66,16 +70,26 @@ def delivery_message(status: DeliveryStatus, *, this_process: dict[str, int]) ->
             elements=[MarkdownTextObject(text=f"This replica since it started: {counters}")]
         )
     )
-    return Message.of(f"Slack delivery: {status.queued} waiting, {failed} failed today", blocks)
+    text = mrkdwn(
+        "Slack delivery: {queued} waiting, {failed} failed today",
+        queued=status.queued,
+        failed=failed,
+    )
+    return Message.of(text, blocks)
+
+
+def _hint(reason: str) -> str | None:
+    """What to do about a failure (also after the retries gave up on it)."""
+    return REASON_HINTS.get(reason.removeprefix(GAVE_UP))
 
 
 def _where(lane: str) -> str:
     if lane.startswith("webhook:"):
         return "The webhook"
     if lane.startswith("home:"):
-        return f"Home tab of <@{escape(lane.removeprefix('home:'))}>"
+        return mrkdwn("Home tab of {who}", who=mention(lane.removeprefix("home:")))
     if lane[:1] in ("C", "G"):
-        return f"<#{escape(lane)}>"
+        return channel_link(lane)
     if lane[:1] in ("U", "W", "D"):
         return f"DM {escape(lane)}"
     return escape(lane)

@@ -14,21 +14,19 @@ from bot.domain.roles import ROLE_DESCRIPTIONS, Role
 from bot.domain.subcommands import SubcommandSpec
 from bot.ids import BlockId
 from bot.views.message import Message
-from bot.views.mrkdwn import escape
+from bot.views.mrkdwn import Mrkdwn, escape, join, mrkdwn
 
 
 def help_message(
-    *, command: str, role: Role, entries: list[SubcommandSpec], notice: str | None = None
+    *, command: str, role: Role, entries: list[SubcommandSpec], notice: Mrkdwn | None = None
 ) -> Message:
-    """The help card. `notice` (already mrkdwn) goes first, e.g. a "did you mean"."""
+    """The help card. `notice` goes first, e.g. a "did you mean"."""
     blocks: list[Block] = []
     if notice:
         blocks.append(SectionBlock(text=MarkdownTextObject(text=notice)))
     blocks.append(HeaderBlock(block_id=BlockId.HELP_HEADER, text="MSP Command Center"))
-    lines = [f"`{command} {entry.usage}` — {entry.summary}" for entry in entries]
-    blocks.append(
-        SectionBlock(block_id=BlockId.HELP_COMMANDS, text=MarkdownTextObject(text="\n".join(lines)))
-    )
+    lines = join("\n", (command_line(command, entry) for entry in entries))
+    blocks.append(SectionBlock(block_id=BlockId.HELP_COMMANDS, text=MarkdownTextObject(text=lines)))
     blocks.append(
         ContextBlock(
             elements=[
@@ -38,11 +36,31 @@ def help_message(
             ]
         )
     )
-    return Message.of(f"MSP Command Center: {len(entries)} commands you can use", blocks)
+    text = mrkdwn("MSP Command Center: {count} commands you can use", count=len(entries))
+    return Message.of(text, blocks)
 
 
-def unknown_subcommand_notice(*, command: str, word: str, suggestion: str | None) -> str:
-    shown = escape(word[:40])
+def command_line(command: str, entry: SubcommandSpec) -> Mrkdwn:
+    """`/msp customers [TEXT]` — list customers, with totals."""
+    return mrkdwn(
+        "`{command} {usage}` — {summary}",
+        command=command,
+        usage=entry.usage,
+        summary=entry.summary,
+    )
+
+
+def usable_commands(command: str, entries: list[SubcommandSpec]) -> Mrkdwn:
+    """`/msp add`, `/msp role`: the names of the commands a person may use."""
+    return join(", ", (mrkdwn("`{command} {name}`", command=command, name=e.name) for e in entries))
+
+
+def unknown_subcommand_notice(*, command: str, word: str, suggestion: str | None) -> Mrkdwn:
     if suggestion:
-        return f":thinking_face: I don't know `{shown}`. Did you mean `{command} {suggestion}`?"
-    return f":thinking_face: I don't know `{shown}`. Here is what you can do:"
+        return mrkdwn(
+            ":thinking_face: I don't know `{word}`. Did you mean `{command} {suggestion}`?",
+            word=word[:40],
+            command=command,
+            suggestion=suggestion,
+        )
+    return mrkdwn(":thinking_face: I don't know `{word}`. Here is what you can do:", word=word[:40])

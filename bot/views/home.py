@@ -21,9 +21,12 @@ from bot.domain.subcommands import Subcommand
 from bot.ids import ActionId, BlockId
 from bot.services.dashboard import Dashboard
 from bot.views.dashboard import TITLE, dashboard_blocks
+from bot.views.help import command_line
 from bot.views.limits import MAX_SURFACE_BLOCKS, checked_blocks
-from bot.views.mrkdwn import slack_date
+from bot.views.mrkdwn import clip, join, mrkdwn, slack_date
 from bot.views.notices import NOT_STAFF_TEXT
+
+MAX_SECTION_TEXT = 3000
 
 
 def home_view(*, board: Dashboard | None, command: str) -> dict[str, Any]:
@@ -49,15 +52,14 @@ def home_view(*, board: Dashboard | None, command: str) -> dict[str, Any]:
         )
         may_add = subcommands.may_use(board.role, Subcommand.ADD)
         blocks += dashboard_blocks(board, may_add_customers=may_add)
-        lines = [
-            f"`{command} {entry.usage}` — {entry.summary}"
-            for entry in subcommands.available_to(board.role)
-        ]
+        lines = join("\n", (command_line(command, e) for e in subcommands.available_to(board.role)))
         blocks.append(DividerBlock())
         blocks.append(
             SectionBlock(
                 block_id=BlockId.HOME_ACTIONS,
-                text=MarkdownTextObject(text="*Commands*\n" + "\n".join(lines)),
+                text=MarkdownTextObject(
+                    text=clip(mrkdwn("*Commands*\n{lines}", lines=lines), MAX_SECTION_TEXT)
+                ),
                 accessory=ButtonElement(text="Refresh", action_id=ActionId.HOME_REFRESH),
             )
         )

@@ -35,9 +35,9 @@ from bot.services.licence import (
     MauSeries,
     OrderLine,
 )
-from bot.views.customers import picker_options
+from bot.views.customers import option_label, picker_options
 from bot.views.message import Message
-from bot.views.mrkdwn import escape, mention, number, slack_date
+from bot.views.mrkdwn import Mrkdwn, channel_link, escape, mention, mrkdwn, number, slack_date
 
 MAX_SECTION_TEXT = 3000
 MAX_OPTIONS = 100
@@ -68,11 +68,14 @@ def licence_message(overview: LicenceOverview) -> Message:
             ]
         ),
     ]
-    fallback = (
-        f"MAU licence: {number(overview.mau)} of {number(overview.allowance)} MAU this month"
-        + (f", {number(overview.overage)} over" if overview.overage else "")
+    over = mrkdwn(", {overage:,} over", overage=overview.overage) if overview.overage else ""
+    text = mrkdwn(
+        "MAU licence: {mau:,} of {allowance:,} MAU this month{over}",
+        mau=overview.mau,
+        allowance=overview.allowance,
+        over=over,
     )
-    return Message.of(fallback, blocks)
+    return Message.of(text, blocks)
 
 
 def _facts(overview: LicenceOverview) -> list[str]:
@@ -132,7 +135,7 @@ def _per_customer_text(overview: LicenceOverview) -> str:
     if not overview.top_customers:
         return f"{title}\nNo usage reported for {month}."
     lines = [
-        f"{rank}. {_clipped(row.name)} `{row.account_number}`: *{number(row.mau)}*"
+        f"{rank}. {_clipped(row.name)} `{escape(row.account_number)}`: *{number(row.mau)}*"
         for rank, row in enumerate(overview.top_customers, 1)
     ]
     hidden = count - len(overview.top_customers)
@@ -193,7 +196,7 @@ def _controls(overview: LicenceOverview) -> list[Any]:
             initial_option=month_options[overview.selected_month],
         ),
         ButtonElement(
-            text="Post chart here",
+            text="Post chart in this channel",
             action_id=ActionId.LICENCE_CHART,
             value=LicenceState(customer_id=customer_id, month=selected).encode(),
         ),
@@ -211,7 +214,7 @@ def _customer_option(customer: ChosenCustomer | None) -> Option:
     if customer is None:
         return Option(text=WHOLE_MSP, value=LicenceState().encode())
     return Option(
-        text=f"{customer.name[:NAME_CLIP]} ({customer.account_number})",
+        text=option_label(customer.name[:NAME_CLIP], customer.account_number),
         value=LicenceState(customer_id=customer.id).encode(),
     )
 
@@ -242,13 +245,24 @@ def chart_labels(series: MauSeries) -> list[str]:
     return [month_label(month) for month in series.months]
 
 
+def chart_comment(series: MauSeries, *, user_id: str) -> Mrkdwn:
+    """The comment the chart is posted with, for the person who asked for it."""
+    return mrkdwn(
+        "{who}, here is the chart: {title}.", who=mention(user_id), title=chart_title(series)
+    )
+
+
 def chart_filename(series: MauSeries) -> str:
     who = series.customer.account_number if series.customer else "msp"
     return f"mau-{who.lower()}-{month_label(series.months[-1])}.png"
 
 
-def mau_message(series: MauSeries, *, chart_coming: bool = True) -> Message:
-    """The numbers behind the chart, for the person who asked."""
+def mau_message(
+    series: MauSeries, *, channel_id: str | None = None, chart_posted: bool = False
+) -> Message:
+    """The numbers behind the chart, for the person who asked and nobody else, with a
+    button that posts the chart in `channel_id`, named so they know who will see it
+    (`chart_posted`: it was clicked, and a line says so instead)."""
     if series.customer is None:
         title = "*Monthly active users, last 12 months*: whole MSP"
         header = ["Month", "MAU", "Allowance", "Overage"]
@@ -271,25 +285,40 @@ def mau_message(series: MauSeries, *, chart_coming: bool = True) -> Message:
     blocks: list[Block] = [
         SectionBlock(text=MarkdownTextObject(text=f"{title}\n{_table(header, rows)}"))
     ]
-    if chart_coming:
-        blocks.append(
-            ContextBlock(
-                elements=[
-                    MarkdownTextObject(
-                        text=":bar_chart: The chart is on its way to this conversation."
-                    )
-                ]
-            )
-        )
+    if channel_id:
+        blocks.append(_chart_offer(series, channel_id, posted=chart_posted))
     latest = series.mau[-1] if series.mau else 0
-    return Message.of(f"MAU this month: {number(latest)}", blocks)
+    return Message.of(mrkdwn("MAU this month: {latest:,}", latest=latest), blocks)
+
+
+def _chart_offer(series: MauSeries, channel_id: str, *, posted: bool) -> Block:
+    where = channel_link(channel_id)
+    if posted:
+        text = mrkdwn(":bar_chart: The chart is being posted in {where}.", where=where)
+        return ContextBlock(block_id=BlockId.MAU_CHART, elements=[MarkdownTextObject(text=text)])
+    text = mrkdwn(
+        ":lock: Only you can see these figures. *Post chart in this channel* posts "
+        "them as a chart for everyone in {where}.",
+        where=where,
+    )
+    customer_id = series.customer.id if series.customer else None
+    return SectionBlock(
+        block_id=BlockId.MAU_CHART,
+        text=MarkdownTextObject(text=text),
+        accessory=ButtonElement(
+            text="Post chart in this channel",
+            action_id=ActionId.LICENCE_CHART,
+            value=LicenceState(customer_id=customer_id).encode(),
+            style="primary",
+        ),
+    )
 
 
 # ---------------------------------------------------------------- ordering allowance
 
 
 def _customer_name(customer: ChosenCustomer) -> str:
-    return f"{escape(customer.name)} `{customer.account_number}`"
+    return mrkdwn("{name} `{account}`", name=customer.name, account=customer.account_number)
 
 
 def _clipped(name: str) -> str:

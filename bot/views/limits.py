@@ -6,7 +6,7 @@ from typing import Any
 
 MAX_MESSAGE_BLOCKS = 50
 MAX_SURFACE_BLOCKS = 100  # modals and the Home tab
-MAX_TEXT_FALLBACK = 3000
+MAX_TEXT_FALLBACK = 3000  # a message's notification text (Message.of clips it)
 
 
 def checked_blocks(
@@ -15,8 +15,3 @@ def checked_blocks(
     if len(blocks) > limit:
         raise ValueError(f"{len(blocks)} blocks exceed Slack's limit of {limit}")
     return blocks
-
-
-def fallback_text(text: str) -> str:
-    """The notification text shown where blocks cannot be (clipped to a safe length)."""
-    return text if len(text) <= MAX_TEXT_FALLBACK else text[: MAX_TEXT_FALLBACK - 1] + "…"

@@ -1,32 +1,119 @@
-"""Putting text into Slack's mrkdwn safely."""
+"""Putting text into Slack's mrkdwn safely.
+
+`Mrkdwn` marks text that is safe to hand Slack wherever it formats: our own wording,
+with every outside value (names, titles, details, anything a person or a sender
+typed) escaped. Only this module makes one, and a `Message`'s notification text
+must be one, so raw text cannot reach the `text` Slack notifies and pings from."""
 
 from __future__ import annotations
 
+import functools
 import re
+import string
+from collections.abc import Iterable
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
 
 _SLACK_ID = re.compile(r"^[UWBCGD][A-Z0-9]{1,31}$")
+_CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{1,31}$")
+_ENTITY = re.compile(r"&[a-z]{0,4}$")
 
 
-def escape(text: str) -> str:
+class Mrkdwn(str):
+    """Text Slack may format in which nothing from outside can format, mention or
+    link: our own wording, with every outside value escaped."""
+
+    __slots__ = ()
+
+
+def escape(text: str) -> Mrkdwn:
     """Escape the three characters Slack treats as control characters.
 
     Without this a customer named `<!channel>` would ping a whole channel.
     """
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return Mrkdwn(text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;"))
 
 
-def mention(user_id: str) -> str:
+def _filled(value: object, format_spec: str) -> str:
+    if isinstance(value, Mrkdwn):
+        if format_spec:
+            raise ValueError("mrkdwn is not reformatted: it could be cut inside a token")
+        return value
+    return escape(format(value, format_spec))
+
+
+@functools.lru_cache(maxsize=1024)
+def _parsed(template: str) -> tuple[tuple[str, str | None, str], ...]:
+    """A template's literal text and `{name:spec}` fields, parsed once (alert storms
+    render thousands of messages from a handful of templates)."""
+    parts = []
+    for literal, name, spec, conversion in string.Formatter().parse(template):
+        if conversion or (name is not None and not name.isidentifier()):
+            raise ValueError(f"only plain {{name}} or {{name:spec}} fields: {template!r}")
+        parts.append((literal, name, spec or ""))
+    return tuple(parts)
+
+
+def mrkdwn(template: str, /, **values: object) -> Mrkdwn:
+    """The one way to build mrkdwn from outside values: `template` is the view's own
+    wording (a literal; it may use *bold*, `code`, :emoji: and line breaks), and each
+    `{name}` (format specs allowed: `{count:,}`) is filled with its value escaped,
+    unless the value is already `Mrkdwn` (a mention, a date, a line built here)."""
+    pieces = []
+    for literal, name, spec in _parsed(template):
+        pieces.append(literal)
+        if name is not None:
+            pieces.append(_filled(values[name], spec))
+    return Mrkdwn("".join(pieces))
+
+
+def already_mrkdwn(text: str) -> Mrkdwn:
+    """Text that was `Mrkdwn` before it was stored, read back: a queued message's
+    text (a `Message` takes nothing else). Never for anything from outside."""
+    return Mrkdwn(text)
+
+
+def join(separator: str, parts: Iterable[object]) -> Mrkdwn:
+    """`separator.join(parts)`, each part escaped unless it is already `Mrkdwn`."""
+    return Mrkdwn(escape(separator).join(_filled(part, "") for part in parts))
+
+
+def clip(text: Mrkdwn, limit: int) -> Mrkdwn:
+    """At most `limit` characters, ending in "…" when cut; never cut inside an escape
+    (`&amp;`) or a `<...>` token, which would leave half a mention or link showing."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    opened = cut.rfind("<")
+    if opened > cut.rfind(">"):
+        cut = cut[:opened]
+    entity = _ENTITY.search(cut)
+    if entity:
+        cut = cut[: entity.start()]
+    return Mrkdwn(cut + "…")
+
+
+def mention(user_id: str) -> Mrkdwn:
     """`<@U123>` for a well-formed user id; anything else is shown as escaped text."""
-    return f"<@{user_id}>" if _SLACK_ID.match(user_id) else escape(user_id)
+    return Mrkdwn(f"<@{user_id}>") if _SLACK_ID.match(user_id) else escape(user_id)
 
 
-def slack_date(day: date) -> str:
+def channel_link(channel_id: str) -> Mrkdwn:
+    """`<#C123>` for a well-formed conversation id; anything else as escaped text."""
+    return Mrkdwn(f"<#{channel_id}>") if _CHANNEL_ID.match(channel_id) else escape(channel_id)
+
+
+def slack_date(day: date) -> Mrkdwn:
     """A date each reader sees in their own locale; noon UTC keeps the same calendar
     day for readers from UTC-11 to UTC+11."""
     stamp = int(datetime.combine(day, time(12), tzinfo=UTC).timestamp())
-    return f"<!date^{stamp}^{{date_short_pretty}}|{day.isoformat()}>"
+    return Mrkdwn(f"<!date^{stamp}^{{date_short_pretty}}|{day.isoformat()}>")
+
+
+def slack_time(moment: datetime) -> Mrkdwn:
+    """A time each reader sees in their own time zone."""
+    fallback = f"{moment:%Y-%m-%d %H:%M} UTC"
+    return Mrkdwn(f"<!date^{int(moment.timestamp())}^{{date_short_pretty}} {{time}}|{fallback}>")
 
 
 def money(amount: Decimal) -> str:

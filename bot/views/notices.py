@@ -5,11 +5,14 @@ from __future__ import annotations
 from slack_sdk.models.blocks import MarkdownTextObject, PlainTextObject, SectionBlock
 
 from bot.views.message import Message
-from bot.views.mrkdwn import escape
+from bot.views.mrkdwn import Mrkdwn, mrkdwn
 
-NOT_STAFF_TEXT = (
+NOT_STAFF_TEXT = mrkdwn(
     ":wave: You're not on this workspace's MSP staff yet, so I can't show you anything. "
     "Ask an admin of this workspace to add you with `/msp role @you member`."
+)
+DATABASE_UNAVAILABLE = (
+    "The database is not answering (it may be restarting), so this was most likely not saved."
 )
 
 
@@ -23,19 +26,29 @@ def refusal_message(reason: str) -> Message:
     it can format, mention or link. The notification text is escaped mrkdwn."""
     text = f":no_entry: {reason}"
     block = SectionBlock(text=PlainTextObject(text=text[:3000], emoji=True))
-    return Message.of(escape(text), [block])
+    return Message.of(mrkdwn(":no_entry: {reason}", reason=reason), [block])
 
 
 def unexpected_error_message(error_id: str) -> Message:
-    text = (
+    text = mrkdwn(
         ":warning: Something went wrong on our side and nothing was changed by that step. "
-        "Please try again; if it keeps happening, give your admin the error id "
-        f"`{escape(error_id)}`."
+        "Please try again; if it keeps happening, give your admin the error id `{error_id}`.",
+        error_id=error_id,
     )
     return Message.of(text, [SectionBlock(text=MarkdownTextObject(text=text))])
 
 
-def done_message(text: str) -> Message:
-    """A short confirmation (`text` is ours, mrkdwn)."""
-    shown = f":white_check_mark: {text}"
+def database_unavailable_message(error_id: str) -> Message:
+    text = mrkdwn(
+        ":hourglass_flowing_sand: {unavailable} Please try again in a moment; if it "
+        "keeps happening, give your admin the error id `{error_id}`.",
+        unavailable=DATABASE_UNAVAILABLE,
+        error_id=error_id,
+    )
+    return Message.of(text, [SectionBlock(text=MarkdownTextObject(text=text))])
+
+
+def done_message(text: str | Mrkdwn) -> Message:
+    """A short confirmation: `text` is escaped unless it is already `Mrkdwn`."""
+    shown = mrkdwn(":white_check_mark: {text}", text=text)
     return Message.of(shown, [SectionBlock(text=MarkdownTextObject(text=shown))])

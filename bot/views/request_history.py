@@ -8,7 +8,7 @@ from slack_sdk.models.blocks import Block, DividerBlock, MarkdownTextObject, Sec
 
 from bot.domain.requests import RequestStatus
 from bot.services.request_info import RequestInfo
-from bot.views.mrkdwn import escape, mention, slack_date
+from bot.views.mrkdwn import Mrkdwn, mention, mrkdwn, slack_date, slack_time
 
 STATUS_EMOJI = {
     RequestStatus.PENDING: ":hourglass_flowing_sand:",
@@ -21,39 +21,44 @@ STATUS_EMOJI = {
 }
 
 
-def stamp(moment: datetime) -> str:
+def stamp(moment: datetime) -> Mrkdwn:
     """A time each reader sees in their own time zone."""
-    fallback = f"{moment:%Y-%m-%d %H:%M} UTC"
-    return f"<!date^{int(moment.timestamp())}^{{date_short_pretty}} {{time}}|{fallback}>"
+    return slack_time(moment)
 
 
-def outcome_line(info: RequestInfo) -> str:
+def outcome_line(info: RequestInfo) -> Mrkdwn:
     """What became of the request, in one line."""
     emoji = STATUS_EMOJI[info.status]
-    by = f" by {mention(info.decided_by)}" if info.decided_by else ""
-    at = f" {stamp(info.decided_at)}" if info.decided_at else ""
+    by = mrkdwn(" by {who}", who=mention(info.decided_by)) if info.decided_by else ""
+    at = mrkdwn(" {when}", when=stamp(info.decided_at)) if info.decided_at else ""
+    note = mrkdwn(": {note}", note=info.decision_note) if info.decision_note else ""
+    on = mrkdwn(" on {day}", day=slack_date(info.effective_on)) if info.effective_on else ""
     match info.status:
         case RequestStatus.PENDING:
-            return f"{emoji} Waiting for approval"
+            line = "{emoji} Waiting for approval"
         case RequestStatus.APPLIED if info.effective_on is not None and not info.decided_by:
-            return f"{emoji} Applied on {slack_date(info.effective_on)}"
+            line = "{emoji} Applied{on}"
         case RequestStatus.APPLIED:
-            when = f" on {slack_date(info.effective_on)}" if info.effective_on else ""
-            return f"{emoji} Approved{by}{at} and applied{when}"
+            line = "{emoji} Approved{by}{at} and applied{on}"
         case RequestStatus.SCHEDULED:
-            day = slack_date(info.effective_on) if info.effective_on else "its date"
-            return f"{emoji} Approved{by}{at}; takes effect on {day}"
+            line = (
+                "{emoji} Approved{by}{at}; takes effect{on}"
+                if on
+                else "{emoji} Approved{by}{at}; takes effect on its date"
+            )
         case RequestStatus.DENIED:
-            note = f": {escape(info.decision_note)}" if info.decision_note else ""
-            return f"{emoji} Denied{by}{at}{note}"
+            line = "{emoji} Denied{by}{at}{note}"
         case RequestStatus.WITHDRAWN:
-            return f"{emoji} Withdrawn by {mention(info.requested_by)}{at}"
+            line = "{emoji} Withdrawn by {requester}{at}"
         case RequestStatus.EXPIRED:
-            return f"{emoji} Expired{at} without a decision"
+            line = "{emoji} Expired{at} without a decision"
         case RequestStatus.REVERSED:
-            note = f": {escape(info.decision_note)}" if info.decision_note else ""
-            return f"{emoji} Reversed before it took effect{note}"
-    return emoji
+            line = "{emoji} Reversed before it took effect{note}"
+        case _:
+            line = "{emoji}"
+    return mrkdwn(
+        line, emoji=emoji, by=by, at=at, note=note, on=on, requester=mention(info.requested_by)
+    )
 
 
 def history_blocks(history: list[RequestInfo]) -> list[Block]:
@@ -61,7 +66,13 @@ def history_blocks(history: list[RequestInfo]) -> list[Block]:
     if not history:
         return []
     lines = [
-        f"#{info.id} {escape(info.kind.label)}: {escape(info.summary)} · {outcome_line(info)}"
+        mrkdwn(
+            "#{id} {kind}: {summary} · {outcome}",
+            id=info.id,
+            kind=info.kind.label,
+            summary=info.summary,
+            outcome=outcome_line(info),
+        )
         for info in history
     ]
     return [

@@ -41,7 +41,17 @@ from bot.services.requests import RequestForm, RequestInfo, RequestList, Submitt
 from bot.services.settings import RequestSettings
 from bot.views.message import Message
 from bot.views.modal import modal
-from bot.views.mrkdwn import escape, mention, money, number, slack_date
+from bot.views.mrkdwn import (
+    Mrkdwn,
+    channel_link,
+    clip,
+    escape,
+    mention,
+    money,
+    mrkdwn,
+    number,
+    slack_date,
+)
 from bot.views.request_history import outcome_line, stamp
 
 UNPAID = (Status.ACTIVE_TRIAL, Status.EXPIRED_TRIAL, Status.FREE)
@@ -57,10 +67,10 @@ def _who(info: RequestInfo) -> str:
     return f"{info.customer_name}{number_part}"
 
 
-def _when(info: RequestInfo) -> str:
+def _when(info: RequestInfo) -> Mrkdwn:
     if info.effective_on is None:
-        return "at once, when approved"
-    return f"on {slack_date(info.effective_on)}"
+        return mrkdwn("at once, when approved")
+    return mrkdwn("on {day}", day=slack_date(info.effective_on))
 
 
 # ---------------------------------------------------------------- the request form
@@ -244,10 +254,14 @@ def _add_on_select(form: RequestForm) -> InputBlock:
 
 def submitted_modal(submitted: Submitted) -> dict[str, Any]:
     info = submitted.info
-    text = (
-        f":outbox_tray: Request #{info.id} ({escape(info.kind.label)}: {escape(info.summary)}) "
-        f"was sent to {submitted.routed_to}. It takes effect {_when(info)}. You will get a "
-        "message when it is decided."
+    text = mrkdwn(
+        ":outbox_tray: Request #{id} ({kind}: {summary}) was sent to {routed_to}. "
+        "It takes effect {when}. You will get a message when it is decided.",
+        id=info.id,
+        kind=info.kind.label,
+        summary=info.summary,
+        routed_to=submitted.routed_to,
+        when=_when(info),
     )
     blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(text=text))]
     if info.explanation:
@@ -275,7 +289,7 @@ def refusal_message(reason: str, *, schedule: RequestFormState | None, when: str
                 ]
             )
         )
-    return Message.of(f"Not allowed: {reason}", blocks)
+    return Message.of(mrkdwn("Not allowed: {reason}", reason=reason), blocks)
 
 
 def refusal_modal(message: Message) -> dict[str, Any]:
@@ -344,20 +358,69 @@ def approval_message(info: RequestInfo) -> Message:
         )
     else:
         blocks.append(ContextBlock(elements=[MarkdownTextObject(text=outcome_line(info))]))
-    return Message.of(f"{title}: {info.summary} ({info.status.value})", blocks)
+    text = mrkdwn(
+        "{title}: {summary} ({status})", title=title, summary=info.summary, status=info.status.value
+    )
+    return Message.of(text, blocks)
 
 
 def requester_notice(info: RequestInfo) -> Message:
     """The DM that tells the requester what became of their request."""
-    text = (
-        f"Your request #{info.id} ({escape(info.kind.label)}: {escape(info.summary)}) for "
-        f"{escape(_who(info))}: {outcome_line(info)}."
+    text = mrkdwn(
+        "Your request #{id} ({kind}: {summary}) for {who}: {outcome}.",
+        id=info.id,
+        kind=info.kind.label,
+        summary=info.summary,
+        who=_who(info),
+        outcome=outcome_line(info),
     )
-    return Message.of(text, [SectionBlock(text=MarkdownTextObject(text=text[:MAX_SHOWN_TEXT]))])
+    return Message.of(
+        text, [SectionBlock(text=MarkdownTextObject(text=clip(text, MAX_SHOWN_TEXT)))]
+    )
 
 
-def already_decided_message(text: str) -> Message:
-    return Message.of(text, [SectionBlock(text=MarkdownTextObject(text=text))])
+def already_decided_message(text: str | Mrkdwn) -> Message:
+    """What a click found already done: `text` is escaped unless it is already `Mrkdwn`."""
+    shown = mrkdwn("{text}", text=text)
+    return Message.of(shown, [SectionBlock(text=MarkdownTextObject(text=shown))])
+
+
+def decided_elsewhere_message(info: RequestInfo) -> Message:
+    """A click on a request that someone decided (or withdrew, or that expired) first."""
+    match info.status:
+        case RequestStatus.WITHDRAWN:
+            what = mrkdwn("This request was withdrawn by the person who asked")
+        case RequestStatus.EXPIRED:
+            what = mrkdwn("This request expired without a decision")
+        case RequestStatus.REVERSED:
+            what = mrkdwn("This scheduled change was reversed")
+        case _:
+            what = mrkdwn(
+                "This request was already {verb} by {who}",
+                verb="denied" if info.status == RequestStatus.DENIED else "approved",
+                who=mention(info.decided_by) if info.decided_by else "someone",
+            )
+    when = info.decided_at.strftime(" on %Y-%m-%d at %H:%M UTC") if info.decided_at else ""
+    return already_decided_message(
+        mrkdwn("{what}{when}. Nothing was changed.", what=what, when=when)
+    )
+
+
+def request_outcome_message(info: RequestInfo) -> Message:
+    """`Request #12: Approved by @ann …` for a click on a request that is already decided."""
+    return already_decided_message(
+        mrkdwn("Request #{id}: {outcome}.", id=info.id, outcome=outcome_line(info))
+    )
+
+
+def deletion_reversed_message(info: RequestInfo) -> Message:
+    return already_decided_message(
+        mrkdwn(
+            "The deletion of {customer} was reversed (request #{id}).",
+            customer=info.customer_name,
+            id=info.id,
+        )
+    )
 
 
 # ---------------------------------------------------------------- deciding forms
@@ -444,7 +507,7 @@ def requests_list_message(listing: RequestList) -> Message:
                 elements=[MarkdownTextObject(text=f"…and {hidden:,} older (newest shown).")]
             )
         )
-    return Message.of(f"{title}: {listing.total:,}", blocks)
+    return Message.of(mrkdwn("{title}: {total:,}", title=title, total=listing.total), blocks)
 
 
 def _list_row(info: RequestInfo, listing: RequestList) -> SectionBlock:
@@ -473,19 +536,20 @@ def _list_row(info: RequestInfo, listing: RequestList) -> SectionBlock:
 
 def settings_message(current: RequestSettings, *, changed: bool) -> Message:
     where = (
-        f"<#{current.approvals_channel}>"
+        channel_link(current.approvals_channel)
         if current.approvals_channel
         else "the owners, by DM (no approvals channel set)"
     )
-    lines = [
-        f"*Requests go to* {where}",
-        "*Approving your own requests* "
-        + ("allowed (one-person MSP)" if current.allow_self_approval else "not allowed"),
-        f"*Pending requests expire after* {current.request_expiry_days} days",
-        "*Webhook for decisions* "
-        + (escape(current.webhook_url) if current.webhook_url else "none"),
-        f"*Trial notices* {current.trial_notice_days.replace(',', ', ')} days before a trial ends",
-    ]
     title = ":white_check_mark: Settings saved" if changed else "*Request settings*"
-    text = title + "\n" + "\n".join(lines)
+    text = mrkdwn(
+        "{title}\n*Requests go to* {where}\n*Approving your own requests* {self_approval}\n"
+        "*Pending requests expire after* {expiry} days\n*Webhook for decisions* {webhook}\n"
+        "*Trial notices* {trial_days} days before a trial ends",
+        title=mrkdwn(title),
+        where=where,
+        self_approval="allowed (one-person MSP)" if current.allow_self_approval else "not allowed",
+        expiry=current.request_expiry_days,
+        webhook=current.webhook_url or "none",
+        trial_days=current.trial_notice_days.replace(",", ", "),
+    )
     return Message.of(text, [SectionBlock(text=MarkdownTextObject(text=text))])

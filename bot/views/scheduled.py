@@ -17,7 +17,7 @@ from bot.domain.requests import FREE_MAX_USERS
 from bot.services.notices import NoticeInfo
 from bot.views.dashboard import dashboard_blocks
 from bot.views.message import Message
-from bot.views.mrkdwn import escape, mention, number, slack_date
+from bot.views.mrkdwn import Mrkdwn, escape, mention, mrkdwn, slack_date
 
 
 def notice_message(notice: NoticeInfo) -> Message:
@@ -33,69 +33,91 @@ def notice_message(notice: NoticeInfo) -> Message:
             return Message.of(text, blocks)
 
 
-def _customer(notice: NoticeInfo) -> str:
-    return f"*{escape(notice.customer_name)}* (`{notice.account_number}`)"
+def _customer(notice: NoticeInfo) -> Mrkdwn:
+    return mrkdwn(
+        "*{name}* (`{account}`)", name=notice.customer_name, account=notice.account_number
+    )
 
 
 def _days(count: int) -> str:
     return "today" if count == 0 else ("tomorrow" if count == 1 else f"in {count} days")
 
 
-def _trial_expiring(notice: NoticeInfo) -> str:
+def _trial_expiring(notice: NoticeInfo) -> Mrkdwn:
     assert notice.day is not None and notice.days_left is not None
-    return (
-        f":hourglass_flowing_sand: The trial of {_customer(notice)} ends "
-        f"{_days(notice.days_left)} ({slack_date(notice.day)}), with "
-        f"{number(notice.users or 0)} users."
+    return mrkdwn(
+        ":hourglass_flowing_sand: The trial of {customer} ends {days} ({day}), with "
+        "{users:,} users.",
+        customer=_customer(notice),
+        days=_days(notice.days_left),
+        day=slack_date(notice.day),
+        users=notice.users or 0,
     )
 
 
-def _trial_ended(notice: NoticeInfo) -> str:
+def _trial_ended(notice: NoticeInfo) -> Mrkdwn:
     assert notice.day is not None
     users = notice.users or 0
     over = (
-        f" It has {number(users)} users: over the free plan's {FREE_MAX_USERS}."
+        mrkdwn(
+            " It has {users:,} users: over the free plan's {free}.",
+            users=users,
+            free=FREE_MAX_USERS,
+        )
         if users > FREE_MAX_USERS
         else ""
     )
-    return (
-        f":lock: The trial of {_customer(notice)} ended on {slack_date(notice.day)}: it is "
-        f"now an expired trial on the free plan (at most {FREE_MAX_USERS} users).{over}"
+    return mrkdwn(
+        ":lock: The trial of {customer} ended on {day}: it is now an expired trial on the "
+        "free plan (at most {free} users).{over}",
+        customer=_customer(notice),
+        day=slack_date(notice.day),
+        free=FREE_MAX_USERS,
+        over=over,
     )
 
 
-def _renewal_window(notice: NoticeInfo) -> str:
+def _renewal_window(notice: NoticeInfo) -> Mrkdwn:
     assert notice.day is not None
-    return (
-        f":calendar: Last week to decrease licences, downgrade or cancel {_customer(notice)} "
-        f"before renewal on {slack_date(notice.day)}: requests must be in 30 days before it."
+    return mrkdwn(
+        ":calendar: Last week to decrease licences, downgrade or cancel {customer} "
+        "before renewal on {day}: requests must be in 30 days before it.",
+        customer=_customer(notice),
+        day=slack_date(notice.day),
     )
 
 
-def _mau_allowance(notice: NoticeInfo) -> str:
-    return (
-        f":bar_chart: This month's MAU reached {notice.percent}% of the allowance: "
-        f"{number(notice.mau or 0)} of {number(notice.allowance or 0)}."
+def _mau_allowance(notice: NoticeInfo) -> Mrkdwn:
+    return mrkdwn(
+        ":bar_chart: This month's MAU reached {percent}% of the allowance: "
+        "{mau:,} of {allowance:,}.",
+        percent=notice.percent,
+        mau=notice.mau or 0,
+        allowance=notice.allowance or 0,
     )
 
 
-def _mau_projected(notice: NoticeInfo) -> str:
+def _mau_projected(notice: NoticeInfo) -> Mrkdwn:
     assert notice.projection is not None
     over = notice.projection.month_end - (notice.allowance or 0)
-    return (
-        f":chart_with_upwards_trend: At this pace the month ends at about "
-        f"{number(notice.projection.month_end)} MAU, {number(over)} over the allowance of "
-        f"{number(notice.allowance or 0)}."
+    return mrkdwn(
+        ":chart_with_upwards_trend: At this pace the month ends at about "
+        "{month_end:,} MAU, {over:,} over the allowance of {allowance:,}.",
+        month_end=notice.projection.month_end,
+        over=over,
+        allowance=notice.allowance or 0,
     )
 
 
-def _request_waiting(notice: NoticeInfo) -> str:
+def _request_waiting(notice: NoticeInfo) -> Mrkdwn:
     request = notice.request
     assert request is not None
-    about = escape(request.customer_name or "the MAU allowance")
-    return (
-        f":bell: Request #{request.id} ({escape(request.kind.label)}, {about}) by "
-        f"{mention(request.requested_by)} has waited over a day for a decision."
+    return mrkdwn(
+        ":bell: Request #{id} ({kind}, {about}) by {who} has waited over a day for a decision.",
+        id=request.id,
+        kind=request.kind.label,
+        about=request.customer_name or "the MAU allowance",
+        who=mention(request.requested_by),
     )
 
 
@@ -108,15 +130,21 @@ _TEXTS = {
     NoticeKind.REQUEST_WAITING: _request_waiting,
 }
 _HINTS = {
-    NoticeKind.TRIAL_EXPIRING: lambda n: (
-        f"`/msp request extend {n.account_number}` or `/msp request upgrade {n.account_number}`"
+    NoticeKind.TRIAL_EXPIRING: lambda n: mrkdwn(
+        "`/msp request extend {account}` or `/msp request upgrade {account}`",
+        account=n.account_number,
     ),
-    NoticeKind.TRIAL_ENDED: lambda n: f"`/msp request upgrade {n.account_number}` reactivates it.",
-    NoticeKind.RENEWAL_WINDOW: lambda n: (
-        f"`/msp request decrease-licences {n.account_number}`, `downgrade` or `cancel`"
+    NoticeKind.TRIAL_ENDED: lambda n: mrkdwn(
+        "`/msp request upgrade {account}` reactivates it.", account=n.account_number
     ),
-    NoticeKind.MAU_PROJECTED: lambda n: n.projection.explanation if n.projection else "",
-    NoticeKind.MAU_ALLOWANCE: lambda n: "`/msp licence` shows the history; owners can order more.",
+    NoticeKind.RENEWAL_WINDOW: lambda n: mrkdwn(
+        "`/msp request decrease-licences {account}`, `downgrade` or `cancel`",
+        account=n.account_number,
+    ),
+    NoticeKind.MAU_PROJECTED: lambda n: escape(n.projection.explanation if n.projection else ""),
+    NoticeKind.MAU_ALLOWANCE: lambda n: mrkdwn(
+        "`/msp licence` shows the history; owners can order more."
+    ),
 }
 
 
@@ -130,4 +158,4 @@ def _digest(notice: NoticeInfo) -> Message:
         ),
         *dashboard_blocks(notice.board, may_add_customers=False),
     ]
-    return Message.of(f"{title} for {notice.day.isoformat()}", blocks)
+    return Message.of(mrkdwn("{title} for {day}", title=title, day=notice.day.isoformat()), blocks)

@@ -12,8 +12,9 @@ from slack_sdk.models.blocks import (
 
 from bot.domain.roles import ROLE_DESCRIPTIONS, Role
 from bot.domain.subcommands import SubcommandSpec
+from bot.views.help import usable_commands
 from bot.views.message import Message
-from bot.views.mrkdwn import mention
+from bot.views.mrkdwn import mention, mrkdwn
 
 # A section's text may hold 3,000 characters; one line per person is ~40.
 PEOPLE_PER_SECTION = 60
@@ -22,13 +23,17 @@ PEOPLE_PER_SECTION = 60
 def whoami_message(
     *, user_id: str, role: Role, command: str, entries: list[SubcommandSpec]
 ) -> Message:
-    usable = ", ".join(f"`{command} {entry.name.value}`" for entry in entries)
-    text = (
-        f"You are {mention(user_id)}, *{role.label}* of this workspace's MSP: "
-        f"{ROLE_DESCRIPTIONS[role]}.\nCommands you can use: {usable}"
+    text = mrkdwn(
+        "You are {who}, *{role}* of this workspace's MSP: {description}.\n"
+        "Commands you can use: {usable}",
+        who=mention(user_id),
+        role=role.label,
+        description=ROLE_DESCRIPTIONS[role],
+        usable=usable_commands(command, entries),
     )
     return Message.of(
-        f"You are {role.label} of this MSP", [SectionBlock(text=MarkdownTextObject(text=text))]
+        mrkdwn("You are {role} of this MSP", role=role.label),
+        [SectionBlock(text=MarkdownTextObject(text=text))],
     )
 
 
@@ -49,19 +54,32 @@ def staff_list_message(*, staff: list[tuple[str, Role]]) -> Message:
             ]
         )
     )
-    return Message.of(f"{len(staff)} staff members", blocks)
+    return Message.of(mrkdwn("{count} staff members", count=len(staff)), blocks)
 
 
 def role_change_message(*, user_id: str, before: Role | None, after: Role | None) -> Message:
     who = mention(user_id)
     if before == after:
-        has = "no role" if after is None else f"the *{after.label}* role"
-        text = f"{who} already has {has}. Nothing changed."
+        has = mrkdwn("no role") if after is None else mrkdwn("the *{role}* role", role=after.label)
+        text = mrkdwn("{who} already has {has}. Nothing changed.", who=who, has=has)
     elif after is None:
-        was = before.label if before else "-"
-        text = f":white_check_mark: {who} is no longer on the staff (was *{was}*)."
+        text = mrkdwn(
+            ":white_check_mark: {who} is no longer on the staff (was *{was}*).",
+            who=who,
+            was=before.label if before else "-",
+        )
     elif before is None:
-        text = f":white_check_mark: {who} is now *{after.label}*: {ROLE_DESCRIPTIONS[after]}."
+        text = mrkdwn(
+            ":white_check_mark: {who} is now *{role}*: {description}.",
+            who=who,
+            role=after.label,
+            description=ROLE_DESCRIPTIONS[after],
+        )
     else:
-        text = f":white_check_mark: {who} is now *{after.label}* (was *{before.label}*)."
+        text = mrkdwn(
+            ":white_check_mark: {who} is now *{role}* (was *{was}*).",
+            who=who,
+            role=after.label,
+            was=before.label,
+        )
     return Message.of(text, [SectionBlock(text=MarkdownTextObject(text=text))])

@@ -31,7 +31,7 @@ from bot.payloads import SubscriptionFormState, SubscriptionRef
 from bot.services.subscriptions import SubscriptionList, SubscriptionRow
 from bot.views.message import Message
 from bot.views.modal import modal
-from bot.views.mrkdwn import escape, mention
+from bot.views.mrkdwn import Mrkdwn, channel_link, clip, escape, join, mention, mrkdwn
 
 MAX_ROWS = 40  # with the header, footer and actions, well under 50 blocks
 MAX_NAMES_SHOWN = 10
@@ -45,33 +45,48 @@ TOPIC_LABELS = {
 ALL_SEVERITIES = "any"
 
 
-def _where(row: SubscriptionRow) -> str:
+def _where(row: SubscriptionRow) -> Mrkdwn:
     target = row.filters.target
     if row.filters.target_kind == "person":
-        return f"{mention(target)} (direct message)"
-    return f"<#{target}>" if is_channel_id(target) else escape(target)
+        return mrkdwn("{who} (direct message)", who=mention(target))
+    return channel_link(target) if is_channel_id(target) else escape(target)
 
 
-def _names(names: tuple[str, ...]) -> str:
-    shown = ", ".join(escape(name) for name in names[:MAX_NAMES_SHOWN])
+def _names(names: tuple[str, ...]) -> Mrkdwn:
     more = len(names) - MAX_NAMES_SHOWN
-    return shown + (f" and {more} more" if more > 0 else "")
+    return mrkdwn(
+        "{shown}{more}",
+        shown=join(", ", names[:MAX_NAMES_SHOWN]),
+        more=f" and {more} more" if more > 0 else "",
+    )
 
 
-def describe(row: SubscriptionRow) -> str:
+def describe(row: SubscriptionRow) -> Mrkdwn:
     """One mrkdwn line: where, what, and each filter that is set."""
     filters = row.filters
-    parts = [f"*#{row.id}* {_where(row)}: {', '.join(filters.topics)}"]
+    parts = [
+        mrkdwn(
+            "*#{id}* {where}: {topics}",
+            id=row.id,
+            where=_where(row),
+            topics=", ".join(filters.topics),
+        )
+    ]
     if filters.min_severity:
-        parts.append(f"severity {filters.min_severity} or worse")
-    parts.append(f"customers: {_names(row.included)}" if row.included else "all customers")
+        parts.append(mrkdwn("severity {severity} or worse", severity=filters.min_severity))
+    if row.included:
+        parts.append(mrkdwn("customers: {names}", names=_names(row.included)))
+    else:
+        parts.append(mrkdwn("all customers"))
     if row.excluded:
-        parts.append(f"not {_names(row.excluded)}")
+        parts.append(mrkdwn("not {names}", names=_names(row.excluded)))
     if filters.kinds:
-        parts.append(f"kinds: {escape(', '.join(filters.kinds))}")
+        parts.append(mrkdwn("kinds: {kinds}", kinds=", ".join(filters.kinds)))
     if filters.quiet_start and filters.quiet_end:
-        parts.append(f"quiet {filters.quiet_start}-{filters.quiet_end}")
-    return " · ".join(parts)
+        parts.append(
+            mrkdwn("quiet {start}-{end}", start=filters.quiet_start, end=filters.quiet_end)
+        )
+    return join(" · ", parts)
 
 
 def _row_block(row: SubscriptionRow) -> SectionBlock:
@@ -82,11 +97,13 @@ def _row_block(row: SubscriptionRow) -> SectionBlock:
             text="Remove",
             value=SubscriptionRef(subscription_id=row.id).encode(),
         )
-    return SectionBlock(text=MarkdownTextObject(text=describe(row)[:3000]), accessory=accessory)
+    return SectionBlock(
+        text=MarkdownTextObject(text=clip(describe(row), 3000)), accessory=accessory
+    )
 
 
-def subscriptions_message(listing: SubscriptionList, *, notice: str | None = None) -> Message:
-    """`notice` (mrkdwn, already escaped) says what just changed."""
+def subscriptions_message(listing: SubscriptionList, *, notice: Mrkdwn | None = None) -> Message:
+    """`notice` says what just changed."""
     blocks: list[Block] = []
     if notice:
         blocks.append(SectionBlock(text=MarkdownTextObject(text=notice)))
@@ -108,21 +125,21 @@ def subscriptions_message(listing: SubscriptionList, *, notice: str | None = Non
             ],
         )
     )
-    return Message.of(f"{title}: {len(listing.rows)}", blocks)
+    return Message.of(mrkdwn("{title}: {count}", title=title, count=len(listing.rows)), blocks)
 
 
 def subscribed_message(row: SubscriptionRow) -> Message:
-    text = f":bell: Subscribed. {describe(row)}"
-    return Message.of(text, [SectionBlock(text=MarkdownTextObject(text=text[:3000]))])
+    text = mrkdwn(":bell: Subscribed. {row}", row=describe(row))
+    return Message.of(text, [SectionBlock(text=MarkdownTextObject(text=clip(text, 3000)))])
 
 
 def unsubscribed_message(row: SubscriptionRow) -> Message:
-    text = f":no_bell: Removed. {describe(row)}"
-    return Message.of(text, [SectionBlock(text=MarkdownTextObject(text=text[:3000]))])
+    text = mrkdwn(":no_bell: Removed. {row}", row=describe(row))
+    return Message.of(text, [SectionBlock(text=MarkdownTextObject(text=clip(text, 3000)))])
 
 
-def removed_notice(row: SubscriptionRow) -> str:
-    return f":no_bell: Removed subscription #{row.id}."
+def removed_notice(row: SubscriptionRow) -> Mrkdwn:
+    return mrkdwn(":no_bell: Removed subscription #{id}.", id=row.id)
 
 
 # ---------------------------------------------------------------- the modal
@@ -245,7 +262,11 @@ def subscribed_modal(row: SubscriptionRow) -> dict[str, Any]:
     return modal(
         callback_id=None,
         title="Subscribed",
-        blocks=[SectionBlock(text=MarkdownTextObject(text=f":bell: {describe(row)}"[:3000]))],
+        blocks=[
+            SectionBlock(
+                text=MarkdownTextObject(text=clip(mrkdwn(":bell: {row}", row=describe(row)), 3000))
+            )
+        ],
         submit=None,
         close="Done",
     )

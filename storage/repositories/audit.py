@@ -44,6 +44,35 @@ async def append(
     return event
 
 
+async def append_each(
+    session: AsyncSession,
+    *,
+    msp_id: int,
+    actor: str,
+    action: str,
+    entity_type: str,
+    changes: Sequence[tuple[str, dict[str, Any] | None, dict[str, Any] | None]],
+    at: datetime,
+) -> None:
+    """One event per (entity id, before, after), all of one action: written in one
+    flush, the Home tabs marked stale once (a chunk of an import)."""
+    session.add_all(
+        AuditEvent(
+            msp_id=msp_id,
+            actor=actor,
+            action=action,
+            entity_type=entity_type,
+            entity_id=entity_id,
+            before=before,
+            after=after,
+            created_at=at,
+        )
+        for entity_id, before, after in changes
+    )
+    await session.flush()
+    await mark_home_stale(session, msp_id=msp_id, now=at)
+
+
 async def recent(session: AsyncSession, *, msp_id: int, limit: int = 50) -> Sequence[AuditEvent]:
     result = await session.scalars(
         select(AuditEvent)

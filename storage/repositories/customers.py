@@ -87,9 +87,68 @@ async def email_taken(
     return await session.scalar(statement.limit(1)) is not None
 
 
-async def account_number_taken(session: AsyncSession, account_number: str) -> bool:
-    statement = select(Customer.id).where(Customer.account_number == account_number).limit(1)
-    return await session.scalar(statement) is not None
+# Keys per query when checking a whole file: far below either database's limit
+# on bound parameters.
+_KEYS_PER_QUERY = 1000
+
+
+def _batches(keys: Collection[str]) -> list[list[str]]:
+    ordered = sorted(set(keys))
+    return [ordered[i : i + _KEYS_PER_QUERY] for i in range(0, len(ordered), _KEYS_PER_QUERY)]
+
+
+async def names_in_use(
+    session: AsyncSession, *, msp_id: int, name_keys: Collection[str]
+) -> set[str]:
+    """Which of these name keys the MSP's customers already have (R2), in a few queries."""
+    found: set[str] = set()
+    for batch in _batches(name_keys):
+        rows = await session.scalars(
+            select(Customer.name_key).where(Customer.msp_id == msp_id, Customer.name_key.in_(batch))
+        )
+        found.update(rows.all())
+    return found
+
+
+async def emails_in_use(session: AsyncSession, *, email_keys: Collection[str]) -> set[str]:
+    """Which of these admin email keys any account of any MSP has (R1): yes or no per
+    key, never whose, as `email_taken`."""
+    found: set[str] = set()
+    for batch in _batches(email_keys):
+        rows = await session.scalars(
+            select(Customer.admin_email_key).where(Customer.admin_email_key.in_(batch))
+        )
+        found.update(rows.all())
+    return found
+
+
+async def present_by_name_and_email(
+    session: AsyncSession, *, msp_id: int, email_keys: Collection[str]
+) -> dict[tuple[str, str], str]:
+    """The MSP's customers (not deleted) with these admin email keys, as
+    (name key, email key) -> account number: what an import finds already there."""
+    found: dict[tuple[str, str], str] = {}
+    for batch in _batches(email_keys):
+        rows = await session.execute(
+            select(Customer.name_key, Customer.admin_email_key, Customer.account_number).where(
+                Customer.msp_id == msp_id,
+                Customer.admin_email_key.in_(batch),
+                Customer.status != "deleted",
+            )
+        )
+        found.update({(name, email): number for name, email, number in rows.all()})
+    return found
+
+
+async def account_numbers_taken(session: AsyncSession, numbers: Collection[str]) -> set[str]:
+    """Which of these account numbers exist already (one query for a whole chunk)."""
+    found: set[str] = set()
+    for batch in _batches(numbers):
+        rows = await session.scalars(
+            select(Customer.account_number).where(Customer.account_number.in_(batch))
+        )
+        found.update(rows.all())
+    return found
 
 
 # Account numbers are 8 characters of this alphabet (bot.domain.customers), shown

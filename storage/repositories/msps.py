@@ -33,6 +33,28 @@ async def get_or_create(
     return msp, created
 
 
+async def lock_customer_count(session: AsyncSession, *, msp_id: int) -> int | None:
+    """Hold the MSP's right to add customers until the transaction ends; returns its
+    maximum (R3) as it stands once held, or None when there is no such MSP.
+
+    Counting the customers and then inserting is only safe while nobody else of this
+    MSP does the same, so the add (or import chunk) starts with a write to the MSP's
+    row: PostgreSQL keeps that row locked (a second writer waits for the first to
+    commit, then counts what it wrote), and SQLite takes its one write lock. It has
+    to be a write, not a read: SQLite runs reads outside the transaction until the
+    first write begins it, and ignores FOR UPDATE. The column written keeps its
+    value, and is in no unique index, so PostgreSQL's foreign-key checks of other
+    writers (who only share the row) do not wait for it."""
+    result = await session.execute(
+        update(Msp)
+        .where(Msp.id == msp_id)
+        .values(max_customers=Msp.max_customers)
+        .returning(Msp.max_customers)
+        .execution_options(synchronize_session=False)
+    )
+    return result.scalar_one_or_none()
+
+
 async def mark_home_stale(session: AsyncSession, *, msp_id: int, now: datetime) -> None:
     """Note that the MSP's Home tabs need redrawing. Only the first change since the
     last redraw writes: later ones find the mark already set and change nothing."""

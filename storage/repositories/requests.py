@@ -11,14 +11,24 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import ChangeRequest, Customer, CustomerAssignment
+from storage.models import OPEN_REQUEST, ChangeRequest, Customer, CustomerAssignment
 from storage.repositories._conditional import move_if_status
+from storage.repositories._upsert import insert_returning_id_ignoring_conflict
 
 
-async def add(session: AsyncSession, request: ChangeRequest) -> ChangeRequest:
-    session.add(request)
-    await session.flush()
-    return request
+async def add_unless_open(session: AsyncSession, values: dict[str, Any]) -> ChangeRequest | None:
+    """Store a request, unless its customer already has an open one of its type: the
+    partial unique index decides, so of the same form sent several times at once
+    exactly one is stored, and the others get None (nothing written, the transaction
+    still usable)."""
+    request_id = await insert_returning_id_ignoring_conflict(
+        session,
+        ChangeRequest.__table__,  # type: ignore[arg-type]
+        values,
+        ["customer_id", "kind"],
+        index_where=OPEN_REQUEST,
+    )
+    return None if request_id is None else await session.get(ChangeRequest, request_id)
 
 
 async def get(session: AsyncSession, *, msp_id: int, request_id: int) -> ChangeRequest | None:

@@ -6,7 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, exists, func, literal, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Msp, StaffMember
@@ -64,6 +65,37 @@ async def add_if_absent(
         },
         ["msp_id", "slack_user_id"],
     )
+
+
+async def add_owner_if_none(
+    session: AsyncSession, *, msp_id: int, slack_user_id: str, now: datetime
+) -> bool:
+    """Make someone owner of an MSP that has no owner; True when this call did.
+
+    Of several people arriving at once, only the first becomes owner: on PostgreSQL
+    the MSP's row is locked first, so the check runs after the winner committed;
+    SQLite runs the one INSERT ... SELECT under its write lock.
+    """
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        await session.execute(select(Msp.id).where(Msp.id == msp_id).with_for_update())
+    table = StaffMember.__table__
+    has_owner = exists().where(table.c.msp_id == msp_id, table.c.role == "owner")
+    row = select(
+        literal(msp_id, table.c.msp_id.type),
+        literal(slack_user_id, table.c.slack_user_id.type),
+        literal("owner", table.c.role.type),
+        literal(now, table.c.created_at.type),
+        literal(now, table.c.updated_at.type),
+    ).where(~has_owner)
+    module = postgresql if dialect == "postgresql" else sqlite
+    statement = (
+        module.insert(table)
+        .from_select(["msp_id", "slack_user_id", "role", "created_at", "updated_at"], row)
+        .on_conflict_do_nothing(index_elements=["msp_id", "slack_user_id"])
+    )
+    result = await session.execute(statement)
+    return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 async def lock_owners(session: AsyncSession, *, msp_id: int) -> Sequence[StaffMember]:

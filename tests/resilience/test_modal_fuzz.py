@@ -40,10 +40,11 @@ import pytest
 from hypothesis import HealthCheck, Phase, find, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
-from sqlalchemy import String, select
+from sqlalchemy import String, delete, select
 from sqlalchemy.orm import selectinload
 
 from bot.app import build_app
+from bot.config import Settings
 from bot.domain.requests import RequestType
 from bot.domain.roles import Role
 from bot.ids import ActionId, BlockId, CallbackId
@@ -70,7 +71,8 @@ from tests.request_helpers import (
     PAID_COLUMNS,
 )
 from tests.slack_requests import FORM_CONTENT_TYPE, SignedRequest, SlackRequests, sign
-from tests.support import SIGNING_SECRET, Reply, post
+from tests.support import ENCRYPTION_KEY, SIGNING_SECRET, Reply, post
+from tests.test_oauth import install
 
 pytestmark = pytest.mark.resilience
 
@@ -746,6 +748,7 @@ def _spoil(kind: str) -> st.SearchStrategy[str]:
 # ---------------------------------------------------------------- the harness
 
 _teams = itertools.count(1)
+INSTALLER = "UFZINSTALL"  # installs each example's workspace, then leaves its staff
 _ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"  # account numbers' (no 0, 1, I, L, O, U)
 
 
@@ -780,7 +783,8 @@ class Harness:
         return "Harness(...)"
 
     async def tenant(self, roles: dict[str, Role], **msp: Any) -> Tenant:
-        """A new MSP (a workspace of its own) with these staff, written directly."""
+        """A new MSP (a workspace of its own, which installs the app) with these staff,
+        written directly."""
         team_id = f"TF{next(_teams):06d}"
         values = {"approvals_channel": APPROVALS, "timezone": "UTC", **msp}
         async with self.db.unit_of_work() as session:
@@ -792,6 +796,14 @@ class Harness:
             session.add(row)
             await session.flush()
             msp_id = row.id
+        installed = await install(self.client, self.fake_slack, team_id=team_id, user_id=INSTALLER)
+        assert installed.status == 200, await installed.text()
+        async with self.db.unit_of_work() as session:
+            await session.execute(
+                delete(StaffMember).where(
+                    StaffMember.msp_id == msp_id, StaffMember.slack_user_id == INSTALLER
+                )
+            )
         slack = SlackRequests(
             signing_secret=SIGNING_SECRET,
             team_id=team_id,
@@ -2236,6 +2248,21 @@ LISTED_CASES: dict[str, list[tuple[dict, dict]]] = {
 
 
 # ---------------------------------------------------------------- the tests
+
+
+@pytest.fixture
+def settings(fake_slack, database_url) -> Settings:
+    """Distribution mode: each example's MSP is a workspace of its own that installed
+    the app, as on an MSP platform (a one-workspace bot serves its token's only)."""
+    return Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        slack_signing_secret=SIGNING_SECRET,
+        slack_client_id=fake_slack.client_id,
+        slack_client_secret=fake_slack.client_secret,
+        slack_api_url=fake_slack.base_url,
+        database_url=database_url,
+        mspbot_encryption_key=ENCRYPTION_KEY,
+    )
 
 
 @pytest.fixture
