@@ -8,6 +8,7 @@ from __future__ import annotations
 from slack_bolt.async_app import AsyncApp
 
 from handlers import (
+    ack_deadline,
     alerts,
     customers,
     dashboard,
@@ -25,6 +26,7 @@ from handlers.registry import Listeners
 
 
 def register_all(app: AsyncApp, deps: Deps) -> Listeners:
+    ack_deadline.register(app)  # first: every request's answer is due within 3 s
     middleware.register(app, deps)
     errors.register(app, deps)
     listeners = Listeners(app=app, in_flight=deps.in_flight, metrics=deps.metrics)

@@ -1,10 +1,11 @@
 """The one error handler: known refusals become friendly ephemeral messages; the
-database being away (a restart) says so, with a short error id; anything else
-unexpected gets a short error id that is logged with its traceback."""
+database being away (a restart, or locked past the wait a request can afford) says
+so, with a short error id; anything else unexpected gets a short error id that is
+logged with its traceback. Before the ack, the answer goes in the ack at once:
+Slack is waiting for it (handlers/ack_deadline.py)."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import secrets
@@ -22,14 +23,13 @@ from bot.views.notices import (
     refusal_message,
     unexpected_error_message,
 )
+from handlers.ack_deadline import NoAnswerInTime
 from handlers.deps import Deps
 from storage.engine import is_database_unavailable, root_cause
 
 logger = logging.getLogger(__name__)
 
 DATABASE_UNAVAILABLE_IN_MODAL = f"{DATABASE_UNAVAILABLE} Press Submit again in a moment."
-# How often Bolt's dispatcher looks whether the listener has acked (asyncio_runner).
-BOLT_ACK_POLL_S = 0.01
 
 
 def new_error_id() -> str:
@@ -45,34 +45,41 @@ def register(app: AsyncApp, deps: Deps) -> None:
     ) -> BoltResponse | None:
         message = _message_for(error, body)
         already_acked = response is None
-        if already_acked:
-            await _let_bolt_see_the_ack()
         if body.get("type") == "view_submission" and not already_acked:
             return _modal_reply(error, message, body)
         if "command" in body and not already_acked:
             reply = {"response_type": "ephemeral", **message.as_kwargs()}
             return BoltResponse(status=200, body=json.dumps(reply))
-        if respond is not None:
-            await respond(response_type="ephemeral", replace_original=False, **message.as_kwargs())
+        if respond is not None and respond.response_url is not None:  # none: Home tab, events
+            said = respond(response_type="ephemeral", replace_original=False, **message.as_kwargs())
+            if already_acked:
+                await said
+            else:  # the ack first: Slack waits for it; the response_url can wait
+                deps.in_flight.spawn(said)
         return None if already_acked else BoltResponse(status=200, body="")
 
     app.error(handle_error)
 
 
-async def _let_bolt_see_the_ack() -> None:
-    """Bolt (1.30) forgets a listener's ack when the listener raises after acking:
-    once this handler returns, the ack's response is set to None. Its dispatcher looks
-    for the ack every 10 ms; when the ack and the error both fall between two looks
-    (a database refusing connections fails in a millisecond), the request looks
-    unacknowledged and Slack gets a 404 after 3 s. Waiting out two looks lets the
-    dispatcher answer with the ack first (found by tests/resilience)."""
-    await asyncio.sleep(2 * BOLT_ACK_POLL_S)
+def _is_unavailable(error: Exception) -> bool:
+    """The database away or locked, or the work before the ack cancelled at its
+    deadline (nearly always a database wait): "try again in a moment"."""
+    return is_database_unavailable(error) or isinstance(error, NoAnswerInTime)
 
 
 def _message_for(error: Exception, body: dict[str, Any]) -> Message:
     if isinstance(error, BotError):
         return refusal_message(error.message)
     error_id = new_error_id()
+    if isinstance(error, NoAnswerInTime):
+        logger.warning(
+            "no answer within %.1f s while handling %s, error id %s: cancelled",
+            error.budget_s,
+            _describe(body),
+            error_id,
+            extra={"error_id": error_id},
+        )
+        return database_unavailable_message(error_id)
     if is_database_unavailable(error):
         # Expected during a database restart, one per request: a line each, without
         # the traceback or the statement (its parameters are people's data).
@@ -104,7 +111,7 @@ def _modal_reply(error: Exception, message: Message, body: dict[str, Any]) -> Bo
             "response_action": "errors",
             "errors": {error.field: error.message},
         }
-    elif is_database_unavailable(error) and first_input is not None:
+    elif _is_unavailable(error) and first_input is not None:
         reply = {
             "response_action": "errors",
             "errors": {first_input: DATABASE_UNAVAILABLE_IN_MODAL},

@@ -26,6 +26,7 @@ from bot.services.tenancy import Requester, resolve_requester
 from bot.views.message import Message
 from bot.views.notices import not_staff_message
 from bot.views.workspace import other_workspace_message, workspace_unconfirmed_message
+from handlers.ack_deadline import before_the_deadline
 from handlers.deps import Deps
 
 REQUESTER = "requester"
@@ -57,8 +58,8 @@ def register(app: AsyncApp, deps: Deps) -> None:
             if refusal is not None:
                 return _turn_away(body, context, deps, refusal)
         if team_id and user_id:
-            requester = deps.requesters.get(team_id, user_id) or await _look_up(
-                deps, team_id, user_id
+            requester = deps.requesters.get(team_id, user_id) or await before_the_deadline(
+                _look_up(deps, team_id, user_id)
             )
             context[REQUESTER] = requester
             if not requester.is_staff and not _is_event(body):

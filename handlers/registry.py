@@ -1,5 +1,6 @@
-"""Registers listeners on the Bolt app, tracked for graceful shutdown, and keeps a
-list of what was registered (the manifest test compares it with app-manifest.yml)."""
+"""Registers listeners on the Bolt app, tracked for graceful shutdown and answered
+in time (handlers/ack_deadline.py), and keeps a list of what was registered (the
+manifest test compares it with app-manifest.yml)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from slack_bolt.async_app import AsyncApp
 
 from bot.inflight import InFlight
 from bot.metrics import Metrics
+from handlers.ack_deadline import answered_in_time
 
 ListenerKind = Literal["command", "event", "action", "view", "shortcut", "options"]
 Listener = Callable[..., Awaitable[Any]]
@@ -52,6 +54,6 @@ class Listeners:
         def wrap(listener: Listener) -> Any:
             if self.metrics is not None:
                 listener = self.metrics.timed_listener(kind, str(name), listener)
-            return decorator(self.in_flight.track(listener))
+            return decorator(answered_in_time(self.in_flight.track(listener)))
 
         return wrap

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from sqlalchemy import event
@@ -23,6 +25,18 @@ SQLITE_WRITERS_TURN_SECONDS = 0.15  # longer than the busy handler's longest wai
 # exception), and the server shutting down (57P01 admin, 57P02 crash) or starting
 # up (57P03).
 _UNAVAILABLE_SQLSTATES = ("08", "57P01", "57P02", "57P03")
+# SQLite's result codes for a lock another connection holds: SQLITE_BUSY (5) and
+# SQLITE_LOCKED (6); their extended codes (SQLITE_BUSY_SNAPSHOT...) keep them in
+# the low byte.
+_SQLITE_LOCK_CODES = (5, 6)
+_SQLITE_LOCK_MESSAGES = ("database is locked", "database table is locked")
+_BUSY_TIMEOUT_SET = "busy_timeout_ms"  # a SQLite connection's current busy timeout
+
+# Until when (time.monotonic()) a statement may wait for SQLite's lock, for work
+# someone waits on with a deadline (a Slack request before its ack); None: the
+# full busy timeout. Read when a connection is checked out, in the checking-out
+# task's context.
+_lock_waits_end: ContextVar[float | None] = ContextVar("lock_waits_end", default=None)
 
 
 class DatabaseUnavailable(ConnectionError):
@@ -36,10 +50,35 @@ def is_database_unavailable(error: BaseException) -> bool:
         return True
     if not isinstance(error, DBAPIError):
         return False
-    if error.connection_invalidated:
+    if error.connection_invalidated or _is_sqlite_lock(error.orig):
         return True
     sqlstate = getattr(error.orig, "sqlstate", None) or getattr(error.orig, "pgcode", None)
     return isinstance(sqlstate, str) and sqlstate.startswith(_UNAVAILABLE_SQLSTATES)
+
+
+def _is_sqlite_lock(orig: BaseException) -> bool:
+    """SQLite busy or locked: another connection (a long import, a backup) held the
+    lock past the busy timeout. Like a restart, it passes: "try again in a moment"."""
+    code = getattr(orig, "sqlite_errorcode", None)
+    if isinstance(code, int):
+        return code & 0xFF in _SQLITE_LOCK_CODES
+    return str(orig).strip().lower() in _SQLITE_LOCK_MESSAGES
+
+
+def wait_for_locks_until(deadline: float | None) -> None:
+    """From now on in this task (and in the tasks it starts), a SQLite statement
+    waits for another connection's lock no later than `deadline` (time.monotonic());
+    None: as long as the busy timeout. PostgreSQL is not concerned."""
+    _lock_waits_end.set(deadline)
+
+
+def busy_timeout_ms() -> int:
+    """How long a statement may wait for a lock, here and now."""
+    deadline = _lock_waits_end.get()
+    if deadline is None:
+        return SQLITE_BUSY_TIMEOUT_MS
+    left_ms = int((deadline - time.monotonic()) * 1000)
+    return max(0, min(SQLITE_BUSY_TIMEOUT_MS, left_ms))
 
 
 def root_cause(error: BaseException) -> str:
@@ -107,13 +146,25 @@ def _install_connect_errors(engine: AsyncEngine) -> None:
 
 def _install_sqlite_pragmas(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+    def _on_connect(dbapi_connection: Any, record: Any) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
+        record.info[_BUSY_TIMEOUT_SET] = SQLITE_BUSY_TIMEOUT_MS
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        # Each transaction waits for the lock only as long as its task may wait
+        # (wait_for_locks_until); set only when it changes.
+        wanted = busy_timeout_ms()
+        if record.info.get(_BUSY_TIMEOUT_SET) != wanted:
+            cursor = dbapi_connection.cursor()
+            cursor.execute(f"PRAGMA busy_timeout={wanted}")
+            cursor.close()
+            record.info[_BUSY_TIMEOUT_SET] = wanted
 
 
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

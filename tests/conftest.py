@@ -3,9 +3,10 @@ when MSPBOT_TEST_DATABASE_URL is set), and the real aiohttp app under test."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import aiohttp.web_app
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
@@ -30,6 +31,21 @@ __all__ = ["forbid_real_slack"]
 @pytest.fixture(autouse=True)
 def _no_real_slack(forbid_real_slack: None) -> None:
     """Every test: any call to the real Slack fails it."""
+
+
+@pytest.fixture(autouse=True)
+def _release_served_apps() -> Iterator[None]:
+    """Every test: the apps it served are let go afterwards.
+
+    aiohttp keeps each served application's middleware chain in a process-wide
+    cache of 1,024 entries, so a test run kept every test's whole bot alive. The
+    garbage collector's full passes over them grew with the run, to seconds under
+    load; one falling before a listener's ack made Bolt answer 404 ("didn't call
+    ack()") in whichever test was running. A served bot serves one test here."""
+    yield
+    cache = getattr(aiohttp.web_app, "_cached_build_middleware", None)
+    if cache is not None:
+        cache.cache_clear()
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

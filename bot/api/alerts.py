@@ -7,9 +7,10 @@ from __future__ import annotations
 from typing import Annotated
 
 from aiohttp import web
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, Field, field_validator
 
 from bot.api.auth import authenticate_request
+from bot.api.body import ApiModel, FreeText
 from bot.api.ingest import api_endpoint, items_refused, read_json, recorded
 from bot.clock import Clock
 from bot.delivery.alert_messages import NOTIFIER as ALERT_NOTIFIER
@@ -33,12 +34,8 @@ ALERTS_PATH = "/api/v1/alerts"
 # A batch of 500 short alerts fits; a sender with long details sends smaller batches.
 MAX_ALERTS_BODY_BYTES = 256 * 1024
 
-_STRICT = ConfigDict(extra="forbid", strict=True, str_strip_whitespace=True)
 
-
-class LinkItem(BaseModel):
-    model_config = _STRICT
-
+class LinkItem(ApiModel):
     url: Annotated[str, Field(min_length=1, max_length=MAX_LINK_URL)]
     label: Annotated[str, Field(min_length=1, max_length=MAX_LINK_LABEL)]
 
@@ -50,16 +47,14 @@ class LinkItem(BaseModel):
         return value
 
 
-class AlertItem(BaseModel):
+class AlertItem(ApiModel):
     """One alert. Strict: "high" is a severity, "HIGH" and 3 are not."""
-
-    model_config = _STRICT
 
     customer: Annotated[str, Field(min_length=1, max_length=100)]
     kind: Annotated[str, Field(min_length=1, max_length=MAX_KIND)]
     severity: Severity
     title: Annotated[str, Field(min_length=1, max_length=MAX_TITLE)]
-    details: Annotated[str, Field(max_length=MAX_DETAILS)] = ""
+    details: Annotated[str, Field(max_length=MAX_DETAILS), FreeText()] = ""
     dedup_key: Annotated[str, Field(min_length=1, max_length=MAX_DEDUP_KEY)] | None = None
     status: ReportedStatus = ReportedStatus.FIRING
     occurred_at: AwareDatetime | None = None
@@ -79,16 +74,14 @@ class AlertItem(BaseModel):
         )
 
 
-class AlertsBody(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-
+class AlertsBody(ApiModel):
     alerts: Annotated[list[AlertItem], Field(min_length=1, max_length=alerts.MAX_ALERTS)]
 
 
 def alerts_routes(db: Database, clock: Clock, metrics: Metrics) -> list[web.RouteDef]:
     async def post_alerts(request: web.Request) -> web.StreamResponse:
         caller = await authenticate_request(request, db=db, clock=clock)
-        body = await read_json(request, AlertsBody, limit=MAX_ALERTS_BODY_BYTES)
+        body = await read_json(request, AlertsBody, now=clock(), limit=MAX_ALERTS_BODY_BYTES)
         items = [item.to_report() for item in body.alerts]
         try:
             async with db.unit_of_work() as session:

@@ -1,19 +1,23 @@
 """What every endpoint of the ingest API (usage, alerts) shares: JSON error
-answers, reading a bounded JSON body into a pydantic model, field errors named by
-their path in the body, a 503 while the database is away, and a 500 with an error
-id for anything else unexpected."""
+answers, reading a bounded JSON body into a pydantic model (bot.api.body), field
+errors named by their path in the body, a 503 while the database is away or
+locked, and a 500 with an error id for anything else unexpected."""
 
 from __future__ import annotations
 
+import json
 import logging
 import secrets
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
 from aiohttp import web
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
+from bot.api.body import NOW, ApiModel
+from bot.domain.text import NotText, is_surrogate, not_text_message
 from storage.engine import is_database_unavailable, root_cause
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -23,7 +27,7 @@ _READ_CHUNK = 64 * 1024
 # again usually gets through.
 UNAVAILABLE_RETRY_AFTER_S = 5
 
-Model = TypeVar("Model", bound=BaseModel)
+Model = TypeVar("Model", bound=ApiModel)  # so every body gets its checks
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 logger = logging.getLogger(__name__)
@@ -142,7 +146,7 @@ def api_endpoint(handler: Handler) -> Handler:
                     "error": "internal",
                     "error_id": error_id,
                     "message": f"Something went wrong on our side (error id {error_id}). "
-                    "Nothing was recorded; try again later.",
+                    "Nothing was recorded. If it happens again, give the operator this error id.",
                 },
                 status=500,
             )
@@ -162,16 +166,18 @@ def _database_unavailable(request: web.Request, error: Exception) -> web.Respons
     return ApiError(
         503,
         "database_unavailable",
-        "The database is not answering (it may be restarting), so this request was most "
-        f"likely not recorded. Send it again in {UNAVAILABLE_RETRY_AFTER_S} seconds.",
+        "The database is not answering (it may be restarting, or busy with a long change), "
+        "so this request was most likely not recorded. "
+        f"Send it again in {UNAVAILABLE_RETRY_AFTER_S} seconds.",
         headers={"Retry-After": str(UNAVAILABLE_RETRY_AFTER_S)},
     ).response()
 
 
 async def read_json(
-    request: web.Request, model: type[Model], *, limit: int = MAX_BODY_BYTES
+    request: web.Request, model: type[Model], *, now: datetime, limit: int = MAX_BODY_BYTES
 ) -> Model:
-    """The body as `model`: JSON only, at most `limit` bytes, every field valid."""
+    """The body as `model`: JSON only, at most `limit` bytes, every field valid
+    (times checked against `now`, msp-bot's clock: bot.api.body)."""
     if request.content_type != "application/json":
         raise ApiError(
             415,
@@ -180,17 +186,59 @@ async def read_json(
         )
     raw = await _read_bounded(request, limit)
     try:
-        return model.model_validate_json(raw)
+        return model.model_validate_json(raw, context={NOW: now})
     except ValidationError as error:
         problems = error.errors(include_url=False, include_input=False)
         json_problem = next((p for p in problems if p["type"] == "json_invalid"), None)
         if json_problem is not None:
-            raise ApiError(
+            raise _lone_surrogates(raw) or ApiError(
                 400, "invalid_json", f"The body is not valid JSON: {_message(json_problem)}"
             ) from None
         raise invalid_request(
             [FieldError(field_path(p["loc"]), _message(p)) for p in problems]
         ) from None
+
+
+def _lone_surrogates(raw: bytes) -> ApiError | None:
+    """A 422 naming the fields whose strings hold a lone surrogate (`"\\ud800"`):
+    JSON allows the escape, but it is no character, and the JSON parser of the
+    models refuses the whole body for it. None when the body has none (or is not
+    JSON at all)."""
+    try:
+        parsed = json.loads(raw)
+    except (ValueError, RecursionError):
+        return None
+    errors = [
+        FieldError(field_path(location), not_text_message(found))
+        for location, found in _not_text_strings(parsed, ())
+    ]
+    return invalid_request(errors) if errors else None
+
+
+def _not_text_strings(
+    value: Any, location: tuple[int | str, ...]
+) -> Iterator[tuple[tuple[int | str, ...], NotText]]:
+    """Where in a parsed body a string (a value, or a key) holds a lone surrogate."""
+    if isinstance(value, str):
+        found = _first_surrogate(value)
+        if found is not None:
+            yield location, found
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _not_text_strings(item, (*location, index))
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            found = _first_surrogate(key)
+            if found is not None:
+                yield (*location, key), found
+            yield from _not_text_strings(item, (*location, key))
+
+
+def _first_surrogate(value: str) -> NotText | None:
+    for index, character in enumerate(value):
+        if is_surrogate(character):
+            return NotText(character, index + 1)
+    return None
 
 
 async def _read_bounded(request: web.Request, limit: int) -> bytes:

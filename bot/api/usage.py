@@ -6,9 +6,10 @@ from __future__ import annotations
 from typing import Annotated
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 from bot.api.auth import authenticate_request
+from bot.api.body import ApiModel
 from bot.api.ingest import api_endpoint, items_refused, read_json, recorded
 from bot.clock import Clock
 from bot.delivery.alert_messages import NOTIFIER as ALERT_NOTIFIER
@@ -24,10 +25,8 @@ MAX_DATA_GB = 1_000_000_000.0
 Count = Annotated[int, Field(ge=0, le=MAX_COUNT)]
 
 
-class UsageItem(BaseModel):
+class UsageItem(ApiModel):
     """One customer's figures for one month. Strict: 5 is a count, "5" and 5.0 are not."""
-
-    model_config = ConfigDict(extra="forbid", strict=True, str_strip_whitespace=True)
 
     customer: Annotated[str, Field(min_length=1, max_length=100)]
     month: str
@@ -66,16 +65,14 @@ class UsageItem(BaseModel):
         )
 
 
-class UsageBody(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-
+class UsageBody(ApiModel):
     usage: Annotated[list[UsageItem], Field(min_length=1, max_length=usage.MAX_REPORTS)]
 
 
 def usage_routes(db: Database, clock: Clock) -> list[web.RouteDef]:
     async def post_usage(request: web.Request) -> web.StreamResponse:
         caller = await authenticate_request(request, db=db, clock=clock)
-        body = await read_json(request, UsageBody)
+        body = await read_json(request, UsageBody, now=clock())
         reports = [item.to_report() for item in body.usage]
         try:
             async with db.unit_of_work() as session:

@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from bot.domain.text import first_not_text, not_text_message
+
 MAX_TITLE = 200
 MAX_DETAILS = 4000
 MAX_DEDUP_KEY = 200
@@ -142,4 +144,13 @@ def text_problems(*, kind: str, title: str, details: str, dedup_key: str | None)
         for name, value in (("kind", kind), ("title", title))
         if not value.strip()
     ]
+    for name, value, free_text in (
+        ("kind", kind, False),
+        ("title", title, False),
+        ("details", details, True),
+        ("dedup key", dedup_key or "", False),
+    ):
+        found = first_not_text(value, free_text=free_text)
+        if found is not None:
+            problems.append(f"The {name}: {not_text_message(found, free_text=free_text)}")
     return problems

@@ -12,7 +12,8 @@ NOT_STAFF_TEXT = mrkdwn(
     "Ask an admin of this workspace to add you with `/msp role @you member`."
 )
 DATABASE_UNAVAILABLE = (
-    "The database is not answering (it may be restarting), so this was most likely not saved."
+    "The database is not answering (it may be restarting, or busy with a long change), "
+    "so this was most likely not saved."
 )
 
 
