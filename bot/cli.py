@@ -19,6 +19,7 @@ from bot.delivery import webhooks
 from bot.delivery.alert_messages import NOTIFIER as ALERT_NOTIFIER
 from bot.domain.alerts import ReportedStatus, Severity
 from bot.domain.roles import Role
+from bot.domain.text import first_not_text, not_text_message
 from bot.errors import BotError, NotFound
 from bot.logging_setup import configure_logging
 from bot.services import alerts, api_tokens, audit, customer_csv, staff
@@ -582,6 +583,9 @@ def alerts_send(
     ] = False,
 ) -> None:
     """Send one alert about a customer, as the API would take it (source "cli")."""
+    not_text = first_not_text(customer)
+    if not_text is not None:  # a lookup key: PostgreSQL cannot even compare a NUL
+        raise _fail(f"--customer: {not_text_message(not_text)}")
     settings = _settings(require_slack=False)
     migrate.upgrade(settings.database_url)
     report = alerts.AlertReport(

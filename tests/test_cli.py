@@ -106,6 +106,7 @@ def test_alerts_send_creates_repeats_resolves_and_reopens(env, tmp_path):
     ("changes", "says"),
     [
         (["--customer", "Nobody"], "No customer Nobody in this MSP. Nothing was recorded."),
+        (["--customer", "Acme\x1bDental"], "--customer: "),
         (["--team", "T9"], "No MSP for T9 yet"),
         (["--title", "t" * 201], "title can be at most 200 characters"),
         (["--title", " "], "Give the title."),
