@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from typer.testing import CliRunner, Result
 
 from bot.cli import cli
+from bot.config import Settings
 from bot.domain.roles import Role
 from bot.services import staff
 from storage import migrate
@@ -24,6 +25,24 @@ from tests.slack_requests import SignedRequest
 SIGNING_SECRET = "test-signing-secret"
 # MSPBOT_ENCRYPTION_KEY of the distribution-mode tests (a Fernet key).
 ENCRYPTION_KEY = "gqlOsm7No5i7Abp8-RDeGp5MMkF9QX9dGGD_-LoAIwI="
+
+
+def distribution_settings(
+    fake_slack: Any, database_url: str, key: str | None = ENCRYPTION_KEY
+) -> Settings:
+    """Distribution mode (OAuth installs) against the fake Slack, tokens encrypted
+    with `key`."""
+    return Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        slack_signing_secret=SIGNING_SECRET,
+        slack_client_id=fake_slack.client_id,
+        slack_client_secret=fake_slack.client_secret,
+        slack_api_url=fake_slack.base_url,
+        database_url=database_url,
+        mspbot_encryption_key=key,
+    )
+
+
 TEAM_ID = "T0001"
 POSTGRES_URL_VARIABLE = "MSPBOT_TEST_DATABASE_URL"
 

@@ -26,7 +26,7 @@ from storage.encryption import TokenCipher
 from storage.models import SLACK_BOTS, AuditEvent, Customer, Msp, OutboxItem, StaffMember
 from tests.dashboard_helpers import seed_customer, share_dashboard
 from tests.request_helpers import FAST_DELIVERY, settle
-from tests.support import ENCRYPTION_KEY, SIGNING_SECRET, post
+from tests.support import ENCRYPTION_KEY, SIGNING_SECRET, distribution_settings, post
 from tests.test_notices import subscribe
 
 ACME, GLOBEX = "T0ACME", "T0GLOBEX"
@@ -36,15 +36,7 @@ STATE_COOKIE = "slack-app-oauth-state"
 
 @pytest.fixture
 def settings(fake_slack, database_url) -> Settings:
-    return Settings(
-        _env_file=None,  # type: ignore[call-arg]
-        slack_signing_secret=SIGNING_SECRET,
-        slack_client_id=fake_slack.client_id,
-        slack_client_secret=fake_slack.client_secret,
-        slack_api_url=fake_slack.base_url,
-        database_url=database_url,
-        mspbot_encryption_key=ENCRYPTION_KEY,
-    )
+    return distribution_settings(fake_slack, database_url)
 
 
 @pytest.fixture

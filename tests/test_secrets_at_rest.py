@@ -24,7 +24,7 @@ from storage.installation_store import EncryptedInstallationStore
 from storage.models import SLACK_BOTS, SLACK_INSTALLATIONS, OutboxItem, secret_columns
 from storage.repositories import installs as install_repo
 from tests.request_helpers import FAST_DELIVERY
-from tests.support import ENCRYPTION_KEY, SIGNING_SECRET, invoke_cli, post
+from tests.support import ENCRYPTION_KEY, SIGNING_SECRET, distribution_settings, invoke_cli, post
 from tests.test_oauth import (
     ACME,
     add_customer_shortcut,
@@ -39,18 +39,6 @@ from tests.test_oauth import (
 OLD_KEY = ENCRYPTION_KEY
 NEW_KEY = "4fUyIV6ozCSETgjXZeILEIG55aQf7kl9ZXU_tim85wI="
 UNRELATED_KEY = "RqHHbIxGFBUXyYgsxFRMlNapaRYRbCY9SbMTH0dIWOY="
-
-
-def distribution_settings(fake_slack, database_url: str, key: str | None) -> Settings:
-    return Settings(
-        _env_file=None,  # type: ignore[call-arg]
-        slack_signing_secret=SIGNING_SECRET,
-        slack_client_id=fake_slack.client_id,
-        slack_client_secret=fake_slack.client_secret,
-        slack_api_url=fake_slack.base_url,
-        database_url=database_url,
-        mspbot_encryption_key=key,
-    )
 
 
 @pytest.fixture

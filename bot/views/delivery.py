@@ -12,7 +12,7 @@ from slack_sdk.models.blocks import (
 
 from bot.services.delivery_status import DeliveryStatus
 from bot.views.message import Message
-from bot.views.mrkdwn import channel_link, escape, mention, mrkdwn
+from bot.views.mrkdwn import channel_link, escape, mention, mrkdwn, slack_time
 
 REASON_HINTS = {
     "not_in_channel": "invite the bot to the channel (/invite)",
@@ -55,7 +55,9 @@ def delivery_message(status: DeliveryStatus, *, this_process: dict[str, int]) ->
         )
     if status.recent_failures:
         recent = "\n".join(
-            f"• {_where(f.lane)}: {escape(f.kind)} `{escape(f.reason)}`"
+            f"• {slack_time(f.at)} · {_where(f.lane)}"
+            + ("" if f.lane.startswith("webhook:") else f" ({escape(f.kind)})")
+            + f": `{escape(f.reason)}`"
             for f in status.recent_failures
         )
         blocks.append(

@@ -26,17 +26,7 @@ async def append(
     at: datetime,
     note: str | None = None,
 ) -> AuditEvent:
-    event = AuditEvent(
-        msp_id=msp_id,
-        actor=actor,
-        action=action,
-        entity_type=entity_type,
-        entity_id=entity_id,
-        before=before,
-        after=after,
-        created_at=at,
-        note=note,
-    )
+    event = _event(msp_id, actor, action, entity_type, entity_id, before, after, at, note)
     session.add(event)
     await session.flush()
     # Every audited change can change what a dashboard shows.
@@ -57,16 +47,7 @@ async def append_each(
     """One event per (entity id, before, after), all of one action: written in one
     flush, the Home tabs marked stale once (a chunk of an import)."""
     session.add_all(
-        AuditEvent(
-            msp_id=msp_id,
-            actor=actor,
-            action=action,
-            entity_type=entity_type,
-            entity_id=entity_id,
-            before=before,
-            after=after,
-            created_at=at,
-        )
+        _event(msp_id, actor, action, entity_type, entity_id, before, after, at)
         for entity_id, before, after in changes
     )
     await session.flush()
@@ -81,3 +62,27 @@ async def recent(session: AsyncSession, *, msp_id: int, limit: int = 50) -> Sequ
         .limit(limit)
     )
     return result.all()
+
+
+def _event(
+    msp_id: int,
+    actor: str,
+    action: str,
+    entity_type: str,
+    entity_id: str,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+    at: datetime,
+    note: str | None = None,
+) -> AuditEvent:
+    return AuditEvent(
+        msp_id=msp_id,
+        actor=actor,
+        action=action,
+        entity_type=entity_type,
+        entity_id=entity_id,
+        before=before,
+        after=after,
+        created_at=at,
+        note=note,
+    )

@@ -71,7 +71,7 @@ from tests.request_helpers import (
     PAID_COLUMNS,
 )
 from tests.slack_requests import FORM_CONTENT_TYPE, SignedRequest, SlackRequests, sign
-from tests.support import ENCRYPTION_KEY, SIGNING_SECRET, Reply, post
+from tests.support import SIGNING_SECRET, Reply, distribution_settings, post
 from tests.test_oauth import install
 
 pytestmark = pytest.mark.resilience
@@ -2254,15 +2254,7 @@ LISTED_CASES: dict[str, list[tuple[dict, dict]]] = {
 def settings(fake_slack, database_url) -> Settings:
     """Distribution mode: each example's MSP is a workspace of its own that installed
     the app, as on an MSP platform (a one-workspace bot serves its token's only)."""
-    return Settings(
-        _env_file=None,  # type: ignore[call-arg]
-        slack_signing_secret=SIGNING_SECRET,
-        slack_client_id=fake_slack.client_id,
-        slack_client_secret=fake_slack.client_secret,
-        slack_api_url=fake_slack.base_url,
-        database_url=database_url,
-        mspbot_encryption_key=ENCRYPTION_KEY,
-    )
+    return distribution_settings(fake_slack, database_url)
 
 
 @pytest.fixture
