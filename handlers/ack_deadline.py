@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine
 from contextvars import ContextVar
@@ -38,6 +37,7 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.response import BoltResponse
 
+from bot.deadlines import NotInTime, finished_by
 from storage.engine import wait_for_locks_until
 
 # Slack's 3 s, less the time to build and send the answer (and some network).
@@ -48,8 +48,6 @@ ANSWER_MARGIN_S = 0.5
 
 T = TypeVar("T")
 Listener = Callable[..., Awaitable[Any]]
-
-logger = logging.getLogger(__name__)
 
 _deadline: ContextVar[float | None] = ContextVar("ack_deadline", default=None)
 _ack: ContextVar[KeptAck | None] = ContextVar("kept_ack", default=None)
@@ -135,36 +133,7 @@ async def before_the_deadline(work: Coroutine[Any, Any, T]) -> T:
 async def _until(
     deadline: float, work: Coroutine[Any, Any, Any], *, answered: asyncio.Event | None
 ) -> Any:
-    """Run `work` in a task of its own, so that at the deadline the answer does not
-    wait for it to unwind (a rollback behind a statement still waiting for a lock)."""
-    task = asyncio.ensure_future(work)
-    waiters: set[asyncio.Future[Any]] = {task}
-    if answered is not None:
-        waiters.add(asyncio.ensure_future(answered.wait()))
     try:
-        await asyncio.wait(
-            waiters,
-            timeout=max(0.0, deadline - time.monotonic()),
-            return_when=asyncio.FIRST_COMPLETED,
-        )
-    except asyncio.CancelledError:
-        task.cancel()
-        raise
-    finally:
-        for waiter in waiters - {task}:
-            waiter.cancel()
-    if task.done() or (answered is not None and answered.is_set()):
-        return await task
-    task.cancel()
-    task.add_done_callback(_report_unwinding)
-    raise NoAnswerInTime(ACK_BUDGET_S)
-
-
-def _report_unwinding(task: asyncio.Task[Any]) -> None:
-    """Work cancelled at the deadline normally ends cancelled; anything else it
-    raised while unwinding is logged, as nobody awaits it any more."""
-    if not task.cancelled() and task.exception() is not None:
-        logger.warning(
-            "work cancelled at its answer's deadline failed while unwinding",
-            exc_info=task.exception(),
-        )
+        return await finished_by(deadline, work, answered=answered)
+    except NotInTime:
+        raise NoAnswerInTime(ACK_BUDGET_S) from None

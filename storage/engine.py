@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -11,6 +12,7 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -18,8 +20,11 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.pool import StaticPool
+from sqlalchemy.util import await_only
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
+SQLITE_POOL_SIZE = 10
+SQLITE_POOL_OVERFLOW = 30
 SQLITE_WRITERS_TURN_SECONDS = 0.15  # longer than the busy handler's longest wait between tries
 # SQLSTATEs of a server that is gone or not there yet: class 08 (connection
 # exception), and the server shutting down (57P01 admin, 57P02 crash) or starting
@@ -31,6 +36,10 @@ _UNAVAILABLE_SQLSTATES = ("08", "57P01", "57P02", "57P03")
 _SQLITE_LOCK_CODES = (5, 6)
 _SQLITE_LOCK_MESSAGES = ("database is locked", "database table is locked")
 _BUSY_TIMEOUT_SET = "busy_timeout_ms"  # a SQLite connection's current busy timeout
+_WRITER = "holds_writers_turn"  # this SQLite connection has this process's writer's turn
+# The statements that make a SQLite transaction a writer (it then holds the file's
+# write lock until it ends).
+_WRITES = frozenset({"INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "DROP", "ALTER"})
 
 # Until when (time.monotonic()) a statement may wait for SQLite's lock, for work
 # someone waits on with a deadline (a Slack request before its ack); None: the
@@ -43,10 +52,17 @@ class DatabaseUnavailable(ConnectionError):
     """The database server cannot be reached (refused, reset, timed out)."""
 
 
+class WritersTurnNotInTime(DatabaseUnavailable):
+    """Another transaction of this process kept SQLite's write lock past this one's
+    busy timeout: like "database is locked"."""
+
+
 def is_database_unavailable(error: BaseException) -> bool:
     """Whether `error` means the database is away (restarting, unreachable), not that
     the statement or the code is wrong: worth "try again in a moment"."""
-    if isinstance(error, DatabaseUnavailable):
+    if isinstance(error, DatabaseUnavailable | PoolTimeout):
+        # PoolTimeout: every connection is taken (by writers waiting for a held
+        # lock, or a burst): busy, like a lock.
         return True
     if not isinstance(error, DBAPIError):
         return False
@@ -120,9 +136,16 @@ def create_engine(url: str | URL, **kwargs: Any) -> AsyncEngine:
     if is_sqlite(url):
         if is_in_memory_sqlite(url):
             kwargs.setdefault("poolclass", StaticPool)
+        else:
+            # Transactions waiting for their writer's turn each hold a connection;
+            # readers (WAL) must still find one. A connection is a file handle and a
+            # thread.
+            kwargs.setdefault("pool_size", SQLITE_POOL_SIZE)
+            kwargs.setdefault("max_overflow", SQLITE_POOL_OVERFLOW)
         kwargs.setdefault("connect_args", {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
         engine = create_async_engine(url, **kwargs)
         _install_sqlite_pragmas(engine)
+        _install_writers_queue(engine)
         return engine
     # A connection the server dropped (a restart) is found out at checkout and
     # replaced, instead of failing the request that gets it.
@@ -165,6 +188,70 @@ def _install_sqlite_pragmas(engine: AsyncEngine) -> None:
             cursor.execute(f"PRAGMA busy_timeout={wanted}")
             cursor.close()
             record.info[_BUSY_TIMEOUT_SET] = wanted
+
+
+def _install_writers_queue(engine: AsyncEngine) -> None:
+    """SQLite has one writer at a time. Left to SQLite, the transactions of this
+    process that wait for the write lock each poll it from their busy handler (every
+    100 ms once they have waited a little): when the lock comes free, whichever polls
+    first gets it, the lock stands idle between polls, and under load some wait their
+    whole busy timeout while later ones go through. So a transaction takes its turn
+    here first, in arrival order, before its first write, and gives it back when it
+    commits or rolls back; SQLite's busy timeout then only waits for other programs
+    (an import, a backup). Waiting for the turn counts against the same busy timeout
+    (busy_timeout_ms: the deadline of a Slack request before its ack)."""
+    turn = asyncio.Lock()
+    sync_engine = engine.sync_engine
+
+    @event.listens_for(sync_engine, "before_cursor_execute")
+    def _take_turn(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        words = statement.lstrip().split(None, 1)
+        if not words or words[0].upper() not in _WRITES or conn.info.get(_WRITER):
+            return
+        waited_from = time.monotonic()
+        wait_s = busy_timeout_ms() / 1000
+        try:
+            await_only(asyncio.wait_for(turn.acquire(), timeout=wait_s))
+        except TimeoutError:
+            raise WritersTurnNotInTime(
+                f"database is locked: no writer's turn within {wait_s:.1f} s"
+            ) from None
+        conn.info[_WRITER] = True
+        if _lock_waits_end.get() is not None and time.monotonic() - waited_from > 0.001:
+            # What is left of the deadline also bounds the wait for other programs.
+            raw = conn.connection.dbapi_connection.cursor()
+            raw.execute(f"PRAGMA busy_timeout={busy_timeout_ms()}")
+            raw.close()
+            conn.info[_BUSY_TIMEOUT_SET] = None
+
+    def _give_turn_back(info: dict[str, Any]) -> None:
+        if info.pop(_WRITER, False):
+            turn.release()
+
+    @event.listens_for(sync_engine, "commit")
+    def _on_commit(conn: Any) -> None:
+        if not conn.invalidated:  # an invalidated one gave it back already
+            _give_turn_back(conn.info)
+
+    @event.listens_for(sync_engine, "rollback")
+    def _on_rollback(conn: Any) -> None:
+        if not conn.invalidated:
+            _give_turn_back(conn.info)
+
+    # A connection that ends otherwise (returned, closed, invalidated by a
+    # cancellation) gives its turn back too.
+    @event.listens_for(sync_engine, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        if record is not None:
+            _give_turn_back(record.info)
+
+    @event.listens_for(sync_engine, "invalidate")
+    def _on_invalidate(_dbapi_connection: Any, record: Any, _error: Any) -> None:
+        _give_turn_back(record.info)
+
+    @event.listens_for(sync_engine, "close")
+    def _on_close(_dbapi_connection: Any, record: Any) -> None:
+        _give_turn_back(record.info)
 
 
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import secrets
+import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
@@ -17,8 +18,9 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from bot.api.body import NOW, ApiModel
+from bot.deadlines import NotInTime, finished_by
 from bot.domain.text import NotText, is_surrogate, not_text_message
-from storage.engine import is_database_unavailable, root_cause
+from storage.engine import is_database_unavailable, root_cause, wait_for_locks_until
 
 MAX_BODY_BYTES = 1024 * 1024
 MAX_LISTED_ERRORS = 100
@@ -26,6 +28,14 @@ _READ_CHUNK = 64 * 1024
 # A database restart takes seconds: a sender that waits this long before sending
 # again usually gets through.
 UNAVAILABLE_RETRY_AFTER_S = 5
+# A request's SQLite lock waits, all its transactions together, end this long after
+# it arrives (one statement alone could otherwise wait the whole busy timeout, and
+# the next one as long again).
+LOCK_WAITS_S = 5.0
+# What is not answered this long after it arrives (a pool with every connection
+# taken by writers waiting for a held lock) is cancelled and answered 503: senders'
+# HTTP clients commonly give up at 10 s, and a 503 tells them to send it again.
+ANSWER_BUDGET_S = 8.0
 
 Model = TypeVar("Model", bound=ApiModel)  # so every body gets its checks
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -122,8 +132,12 @@ def api_endpoint(handler: Handler) -> Handler:
     (with the traceback, never the request's headers)."""
 
     async def endpoint(request: web.Request) -> web.StreamResponse:
+        arrived = time.monotonic()
+        wait_for_locks_until(arrived + LOCK_WAITS_S)
         try:
-            return await handler(request)
+            return await finished_by(arrived + ANSWER_BUDGET_S, handler(request))
+        except NotInTime as late:
+            return _database_unavailable(request, late)
         except ApiError as refusal:
             return refusal.response()
         except web.HTTPException:
@@ -131,27 +145,31 @@ def api_endpoint(handler: Handler) -> Handler:
         except Exception as error:
             if is_database_unavailable(error):
                 return _database_unavailable(request, error)
-            error_id = new_error_id()
-            logger.error(
-                "unexpected error %s while handling %s %s",
-                error_id,
-                request.method,
-                request.path,
-                exc_info=error,
-                extra={"error_id": error_id},
-            )
-            return web.json_response(
-                {
-                    "ok": False,
-                    "error": "internal",
-                    "error_id": error_id,
-                    "message": f"Something went wrong on our side (error id {error_id}). "
-                    "Nothing was recorded. If it happens again, give the operator this error id.",
-                },
-                status=500,
-            )
+            return _unexpected(request, error)
 
     return endpoint
+
+
+def _unexpected(request: web.Request, error: Exception) -> web.Response:
+    error_id = new_error_id()
+    logger.error(
+        "unexpected error %s while handling %s %s",
+        error_id,
+        request.method,
+        request.path,
+        exc_info=error,
+        extra={"error_id": error_id},
+    )
+    return web.json_response(
+        {
+            "ok": False,
+            "error": "internal",
+            "error_id": error_id,
+            "message": f"Something went wrong on our side (error id {error_id}). "
+            "Nothing was recorded. If it happens again, give the operator this error id.",
+        },
+        status=500,
+    )
 
 
 def _database_unavailable(request: web.Request, error: Exception) -> web.Response:

@@ -135,16 +135,13 @@ async def note_home_opened(
     session: AsyncSession, *, msp_id: int, slack_user_id: str, now: datetime, unless_since: datetime
 ) -> None:
     """Remember when someone opened the Home tab; written at most once per period
-    (`unless_since`) so opening it repeatedly does not write every time."""
-    await session.execute(
-        update(StaffMember)
-        .where(
-            StaffMember.msp_id == msp_id,
-            StaffMember.slack_user_id == slack_user_id,
-            or_(StaffMember.home_opened_at.is_(None), StaffMember.home_opened_at < unless_since),
-        )
-        .values(home_opened_at=now)
-    )
+    (`unless_since`) so opening it repeatedly does not write every time. Read first:
+    an UPDATE that changes nothing still waits for SQLite's write lock."""
+    stale = or_(StaffMember.home_opened_at.is_(None), StaffMember.home_opened_at < unless_since)
+    mine = (StaffMember.msp_id == msp_id, StaffMember.slack_user_id == slack_user_id)
+    if await session.scalar(select(StaffMember.id).where(*mine, stale)) is None:
+        return
+    await session.execute(update(StaffMember).where(*mine, stale).values(home_opened_at=now))
 
 
 async def home_viewers(
