@@ -15,11 +15,11 @@ from sqlalchemy import select
 
 from bot.delivery import outbox
 from bot.delivery.limits import DeliveryLimits, TierLimiter, gcra
-from bot.delivery.sender import PERMANENT_ERRORS, Sender
+from bot.delivery.sender import PERMANENT_ERRORS, Retry, Sender
 from bot.delivery.worker import DeliveryWorker
 from bot.domain.roles import Role
 from bot.services.tenancy import ensure_msp
-from storage.engine import Database
+from storage.engine import Database, DatabaseUnavailable
 from storage.models import OutboxItem
 from tests.fake_slack import FakeSlack
 from tests.support import grant, post
@@ -230,6 +230,49 @@ async def test_a_crash_between_sending_and_recording_causes_one_duplicate(
     assert posted(fake_slack) == ["crash", "crash"]  # one duplicate, no more
     [item] = await items(db)
     assert item.status == "sent"
+
+
+async def test_an_outcome_the_database_could_not_take_is_recorded_not_sent_again(
+    db, msp_id, fake_slack, monkeypatch, backend
+):
+    """The database went away right after Slack accepted a post (a restart) and
+    stayed away past the lease: the same process records the post when the database
+    answers again, instead of claiming it again and showing it twice."""
+    await enqueue_posts(db, msp_id, "C1", ["once", "next"])
+    worker = make_worker(db, fake_slack, replace(FAST, lease_seconds=0.3, concurrency=1))
+    write_outcome = worker._write_outcome
+    away = True
+
+    async def database_away(*args, **kwargs):
+        if away:
+            raise DatabaseUnavailable("cannot connect to the database (restarting)")
+        return await write_outcome(*args, **kwargs)
+
+    monkeypatch.setattr(worker, "_write_outcome", database_away)
+    await worker.run_once()
+    await asyncio.gather(*worker._in_flight)
+    assert posted(fake_slack) == ["once"]
+    await asyncio.sleep(0.35)  # the lease runs out while the database is still away
+    away = False
+    await worker.drain()
+
+    assert posted(fake_slack) == ["once", "next"]  # not "once" twice
+    assert [(item.status, item.attempts) for item in await items(db)] == [("sent", 1), ("sent", 1)]
+
+
+async def test_a_late_outcome_does_not_overwrite_a_later_claims(db, msp_id, fake_slack):
+    """A replica whose lease ran out before it could record must not overwrite the
+    item another replica claimed (and sent) since."""
+    await enqueue_posts(db, msp_id, "C1", ["late"])
+    first = make_worker(db, fake_slack, replace(FAST, lease_seconds=0.3))
+    [claimed] = await first._claim(1)
+    await asyncio.sleep(0.35)
+    second = make_worker(db, fake_slack)
+    await second.drain()
+    await first._write_outcome(claimed.id, claimed.attempts, Retry(reason="timeout"))
+
+    [item] = await items(db)
+    assert (item.status, item.attempts) == ("sent", 2)
 
 
 async def test_per_channel_order_holds_through_faults(db, msp_id, fake_slack, backend):

@@ -5,6 +5,9 @@ happens outside any transaction; recording is another short transaction. If the
 process dies after Slack accepted a message but before the outcome was recorded,
 the lease runs out and the message is sent again: at most one duplicate of each
 message in flight (`concurrency` of them), never a lost message (docs/DELIVERY.md).
+A process that lives on while the database is away (a restart) keeps the outcomes
+it could not record and records them first when the database answers again, so the
+message is not sent twice unless another replica claimed it in between.
 """
 
 from __future__ import annotations
@@ -99,6 +102,8 @@ class DeliveryWorker:
         self._in_flight: set[asyncio.Task[None]] = set()
         self._slots = asyncio.Semaphore(limits.concurrency)
         self._busy = 0  # claimed and not yet recorded (at most `concurrency`)
+        # item id -> (the claim it was sent under, its outcome): sent, not yet recorded.
+        self._unrecorded: dict[int, tuple[int, Outcome]] = {}
 
     @classmethod
     def build(  # type: ignore[no-untyped-def]
@@ -159,6 +164,7 @@ class DeliveryWorker:
         free = self.limits.concurrency - self._busy
         if free <= 0:
             return 0
+        await self._record_remembered()
         claimed = await self._claim(free)
         self._busy += len(claimed)
         for item in claimed:
@@ -269,7 +275,7 @@ class DeliveryWorker:
                     # A reinstall (or a rotation on another replica) may have replaced
                     # the token remembered here: the next item looks it up afresh.
                     self.tokens.forget(workspace.team_id)
-                await self._record(item.id, outcome)
+                await self._record(item.id, item.attempts, outcome)
         finally:
             self._busy -= 1  # before the loop wakes (in _record), so it may claim again
 
@@ -334,26 +340,28 @@ class DeliveryWorker:
         async with self.db.unit_of_work() as session:
             return await outbox_repo.by_key(session, msp_id=item.msp_id, key=target_key)
 
-    async def _record(self, item_id: int, outcome: Outcome) -> None:
+    async def _record(self, item_id: int, claim: int, outcome: Outcome) -> None:
         """Write the outcome; while the database is away (a restart), keep trying for
-        a good part of the lease: an unrecorded send is sent again when its lease
-        runs out, and Slack would show that message twice (tests/resilience)."""
+        a good part of the lease, then remember it for the next round: an unrecorded
+        send is claimed again when its lease runs out, and Slack would show that
+        message twice (tests/resilience)."""
         delay, waited = RECORD_RETRY_FIRST_S, 0.0
         try:
             while True:
                 try:
-                    await self._write_outcome(item_id, outcome)
+                    await self._write_outcome(item_id, claim, outcome)
                     return
                 except Exception as error:
                     if not (is_database_unavailable(error) or isinstance(error, OperationalError)):
                         raise  # a bug, not the database being away (or busy)
                     if waited >= self.limits.lease_seconds * RECORD_RETRY_LEASE_SHARE:
                         logger.warning(
-                            "could not record the delivery of outbox item %d (%s): it "
-                            "will be sent again when its lease runs out",
+                            "could not record the delivery of outbox item %d (%s): it is "
+                            "recorded when the database answers again",
                             item_id,
                             type(error).__name__,
                         )
+                        self._unrecorded[item_id] = (claim, outcome)
                         return
                 await asyncio.sleep(delay)
                 waited += delay
@@ -361,11 +369,26 @@ class DeliveryWorker:
         finally:
             self._wake.set()  # the lane's next item may go now, not at the next poll
 
-    async def _write_outcome(self, item_id: int, outcome: Outcome) -> None:
+    async def _record_remembered(self) -> None:
+        """Record the outcomes the database could not take when they came, before
+        claiming: their items, whose leases may have run out, are then not sent again."""
+        for item_id, (claim, outcome) in list(self._unrecorded.items()):
+            try:
+                await self._write_outcome(item_id, claim, outcome)
+            except Exception as error:
+                if is_database_unavailable(error) or isinstance(error, OperationalError):
+                    return  # still away: the next round tries again
+                raise
+            del self._unrecorded[item_id]
+
+    async def _write_outcome(self, item_id: int, claim: int, outcome: Outcome) -> None:
+        """Record `outcome` of the send made under `claim` (the item's attempts once
+        claimed), unless a later claim (another replica, after the lease ran out) has
+        taken the item since: its own outcome is the one to keep."""
         now = self.clock()
         async with self.db.unit_of_work() as session:
             item = await session.get(OutboxItem, item_id)
-            if item is None:
+            if item is None or item.status != "sending" or item.attempts != claim:
                 return
             item.updated_at = now
             item.lease_until = None
