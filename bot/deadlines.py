@@ -17,7 +17,11 @@ class NotInTime(Exception):
 
 
 async def finished_by(
-    deadline: float, work: Coroutine[Any, Any, Any], *, answered: asyncio.Event | None = None
+    deadline: float,
+    work: Coroutine[Any, Any, Any],
+    *,
+    answered: asyncio.Event | None = None,
+    cancel_late: bool = True,
 ) -> Any:
     """`work`'s result, or NotInTime if it has not ended by `deadline`
     (time.monotonic()) and `answered` (if given: the work has given its answer and
@@ -25,7 +29,9 @@ async def finished_by(
 
     The work runs in a task of its own, so that at the deadline the caller does not
     wait for it to unwind: cancelled in the middle of a statement, its rollback
-    waits behind that statement (a SQLite lock wait, up to the busy timeout)."""
+    waits behind that statement (a SQLite lock wait, up to the busy timeout).
+    `cancel_late=False` leaves late work to end on its own (its waits are bounded
+    otherwise), never cancelled in the middle of a statement."""
     task = asyncio.ensure_future(work)
     waiters: set[asyncio.Future[Any]] = {task}
     if answered is not None:
@@ -44,14 +50,16 @@ async def finished_by(
             waiter.cancel()
     if task.done() or (answered is not None and answered.is_set()):
         return await task
-    task.cancel()
+    if cancel_late:
+        task.cancel()
     task.add_done_callback(_report_unwinding)
     raise NotInTime
 
 
 def _report_unwinding(task: asyncio.Task[Any]) -> None:
     """Work cancelled at its deadline normally ends cancelled; anything else it
-    raised while unwinding is logged, as nobody awaits it any more."""
+    raised (while unwinding, or left to end on its own) is logged, as nobody awaits
+    it any more."""
     if not task.cancelled() and task.exception() is not None:
         logger.warning(
             "work cancelled at its answer's deadline failed while unwinding",

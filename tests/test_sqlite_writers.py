@@ -11,12 +11,12 @@ import asyncio
 import time
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from bot.api import ingest
 from bot.services.tenancy import ensure_msp
 from storage.engine import Database, is_database_unavailable, wait_for_locks_until
-from storage.models import Msp
+from storage.models import Alert, Msp
 from tests.api_helpers import make_tenant, post_json
 from tests.locked_database import SqliteWriteLock
 
@@ -93,7 +93,7 @@ async def test_a_wait_for_the_writers_turn_ends_with_its_busy_timeout(db: Databa
 
 
 async def test_an_api_request_is_answered_503_within_its_budget(
-    client, db: Database, clock, monkeypatch
+    client, db: Database, clock, monkeypatch, caplog
 ):
     tenant = await make_tenant(db, clock)
     # A budget shorter than the lock wait: what a pool with every connection taken
@@ -114,3 +114,13 @@ async def test_an_api_request_is_answered_503_within_its_budget(
     assert answer.headers["Retry-After"] == str(ingest.UNAVAILABLE_RETRY_AFTER_S)
     assert answer.json["error"] == "database_unavailable"
     assert took < ingest.LOCK_WAITS_S
+    # The work was left to end on its own, not cancelled in the middle of a
+    # statement; with the request answered, its body is gone, so it ends there,
+    # having written nothing (as the 503 said).
+    for _ in range(100):
+        if any("failed while unwinding" in r.getMessage() for r in caplog.records):
+            break
+        await asyncio.sleep(0.05)
+    assert any("failed while unwinding" in r.getMessage() for r in caplog.records)
+    async with db.unit_of_work() as session:
+        assert await session.scalar(select(func.count()).select_from(Alert)) == 0
