@@ -458,6 +458,27 @@ def machine_info(packages: tuple[str, ...] = PACKAGES) -> dict[str, Any]:
     }
 
 
+def print_started(started_at: str, machine: dict[str, Any], settings: dict[str, Any]) -> None:
+    """The first lines of a benchmark's output: when, on what machine, with what settings."""
+    print(
+        f"{started_at}  {machine['cpu_model']}  nproc={machine['nproc']}  "
+        f"{machine['python']}  load {machine['load_average_before']}"
+    )
+    print(f"settings: {settings}")
+
+
+def finish(report: Any, summary: dict[str, Any], json_path: Path | None) -> int:
+    """Print a benchmark's failures (`report.failures`), write its report and summary
+    as JSON when asked; the exit status (1 when anything failed)."""
+    for failure in report.failures:
+        print(f"FAILED: {failure}")
+    if json_path:
+        json_path.write_text(
+            json.dumps({**asdict(report), "summary": summary}, indent=2, default=str)
+        )
+    return 1 if report.failures else 0
+
+
 def print_header(report: Report) -> None:
     m, s = report.machine, report.settings
     packages = ", ".join(f"{name} {version}" for name, version in m["packages"].items())

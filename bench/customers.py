@@ -88,6 +88,7 @@ from bot.domain.customers import (  # noqa: E402
     new_account_number,
 )
 from bot.domain.roles import Role  # noqa: E402
+from bot.domain.terms import add_months  # noqa: E402
 from bot.ids import ActionId  # noqa: E402
 from bot.services import customers as service  # noqa: E402
 from bot.services import staff  # noqa: E402
@@ -220,8 +221,9 @@ def customer_row(
         "licences": 0,
         "users": 0,
         "mau_this_month": 0,
-        "max_mau_threshold": 1_000_000,
-        "monthly_price_cents": 7500,
+        "max_mau_threshold": None,  # R20: never block
+        "unit_price_cents": 7500,  # a licence's, a month
+        "term": None,
         "contract_start": None,
         "renewal_date": None,
         "past_due": False,
@@ -249,8 +251,9 @@ def customer_row(
             licences=licences,
             users=users,
             mau_this_month=rng.randint(0, users),
-            monthly_price_cents=rng.choice((4900, 7500, 9900, 15000, 25000)),
-            contract_start=renewal - timedelta(days=365),
+            unit_price_cents=rng.choice((4900, 7500, 9900, 15000, 25000)),
+            term="annual",
+            contract_start=add_months(renewal, -12),
             renewal_date=renewal,
             past_due=rng.random() < 0.05,
             add_ons=["backup"] if rng.random() < 0.2 else [],

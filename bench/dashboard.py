@@ -90,7 +90,6 @@ from sqlalchemy.engine import make_url  # noqa: E402
 
 from bot.delivery.home_tabs import publish_home_tab  # noqa: E402
 from bot.domain.customers import (  # noqa: E402
-    DEFAULT_MAX_MAU_THRESHOLD,
     FILTER_STATUSES,
     CustomerFilter,
     Status,
@@ -144,7 +143,7 @@ class SeedRow:
     agents_reporting: int
     locations: int
     mau: int | None  # this month's usage row, if any
-    max_mau_threshold: int = DEFAULT_MAX_MAU_THRESHOLD
+    max_mau_threshold: int | None = None  # R20: None never blocks
 
     @property
     def at_max_mau(self) -> bool:
@@ -152,7 +151,7 @@ class SeedRow:
         return (
             self.status != Status.DELETED.value
             and self.mau is not None
-            and self.max_mau_threshold < DEFAULT_MAX_MAU_THRESHOLD
+            and self.max_mau_threshold is not None
             and self.mau >= self.max_mau_threshold
         )
 
@@ -178,11 +177,11 @@ def month_before(first_day: date, months: int) -> date:
     return date(index // 12, index % 12 + 1, 1)
 
 
-def max_mau_threshold(rng: random.Random, mau: int | None) -> int:
+def max_mau_threshold(rng: random.Random, mau: int | None) -> int | None:
     """THRESHOLD_SHARE of the customers get a threshold that blocks, around their MAU
-    (at or over it about half the time); the others keep the default."""
+    (at or over it about half the time); the others keep the default, never block."""
     if rng.random() >= THRESHOLD_SHARE:
-        return DEFAULT_MAX_MAU_THRESHOLD
+        return None
     if not mau:  # no usage this month: never at it
         return rng.randint(1, 10)
     return max(1, round(mau * rng.uniform(*THRESHOLD_OF_MAU)))
@@ -944,9 +943,7 @@ def run_size(args: argparse.Namespace, url: str, size: int, now: datetime) -> Si
             "with_silent_agents": sum(
                 1 for row in seeding.rows if row.agents_total > row.agents_reporting
             ),
-            "with_threshold": sum(
-                1 for row in seeding.rows if row.max_mau_threshold < DEFAULT_MAX_MAU_THRESHOLD
-            ),
+            "with_threshold": sum(1 for row in seeding.rows if row.max_mau_threshold is not None),
             "at_max_mau": sum(1 for row in seeding.rows if row.at_max_mau),
             "db_bytes": seeding.db_bytes,
         },

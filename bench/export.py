@@ -57,7 +57,7 @@ import tempfile  # noqa: E402
 import time  # noqa: E402
 import tracemalloc  # noqa: E402
 from collections.abc import Awaitable, Callable  # noqa: E402
-from dataclasses import asdict, dataclass, field  # noqa: E402
+from dataclasses import dataclass, field  # noqa: E402
 from datetime import UTC, date, datetime  # noqa: E402
 from typing import Any  # noqa: E402
 
@@ -284,12 +284,7 @@ def main(argv: list[str] | None = None) -> int:
                 "batch": customer_csv.EXPORT_BATCH,
             },
         )
-        machine = report.machine
-        print(
-            f"{report.started_at}  {machine['cpu_model']}  nproc={machine['nproc']}  "
-            f"{machine['python']}  load {machine['load_average_before']}"
-        )
-        print(f"settings: {report.settings}")
+        ack.print_started(report.started_at, report.machine, report.settings)
         asyncio.run(benchmark(args, database_url, report))
     summary = report.summary()
     print(f"seeding (not measured): {report.seed_seconds:.1f} s")
@@ -299,13 +294,7 @@ def main(argv: list[str] | None = None) -> int:
         f"time {summary['median_seconds']:.2f} s "
         f"(range {summary['seconds_range'][0]:.2f}-{summary['seconds_range'][1]:.2f})"
     )
-    for failure in report.failures:
-        print(f"FAILED: {failure}")
-    if args.json:
-        args.json.write_text(
-            json.dumps({**asdict(report), "summary": summary}, indent=2, default=str)
-        )
-    return 1 if report.failures else 0
+    return ack.finish(report, summary, args.json)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import oauth
+from bot.api.accounts import accounts_routes
 from bot.api.alerts import alerts_routes
 from bot.api.health import health_routes
 from bot.api.metrics import metrics_routes, timing_middleware
@@ -186,6 +187,7 @@ def build_app(
     web_app[BOT_KEY] = bot
     web_app.add_routes(health_routes(database))
     web_app.add_routes(usage_routes(database, clock))  # served in Socket Mode too
+    web_app.add_routes(accounts_routes(database, clock))
     web_app.add_routes(alerts_routes(database, clock, metrics))
     web_app.add_routes(metrics_routes(database, metrics, token=settings.metrics_token))
     if not settings.socket_mode:

@@ -17,12 +17,15 @@ from bot.config import ConfigError, Settings, load_settings
 from bot.config_reference import config_reference
 from bot.delivery import webhooks
 from bot.delivery.alert_messages import NOTIFIER as ALERT_NOTIFIER
+from bot.domain import msp_settings as grant_rules
 from bot.domain.alerts import ReportedStatus, Severity
+from bot.domain.customers import MAX_CUSTOMERS_OPTION
 from bot.domain.roles import Role
 from bot.domain.text import first_not_text, not_text_message
-from bot.errors import BotError, NotFound
+from bot.errors import BotError, InvalidInput, NotFound
 from bot.logging_setup import configure_logging
 from bot.services import alerts, api_tokens, audit, customer_csv, staff
+from bot.services import settings as msp_settings
 from bot.services.settings import webhook_url_as_operator
 from scheduler.jobs import RUNNABLE
 from storage import backup, migrate, token_encryption
@@ -67,6 +70,12 @@ alerts_cli = typer.Typer(
 cli.add_typer(alerts_cli, name="alerts")
 scheduler_cli = typer.Typer(help="Run a scheduled job by hand.", no_args_is_help=True)
 cli.add_typer(scheduler_cli, name="scheduler")
+msp_cli = typer.Typer(
+    help="An MSP's settings; sets what the vendor grants it (maximum customers, seat "
+    "allowance, trial length). Its owners and admins set the rest with /msp settings.",
+    no_args_is_help=True,
+)
+cli.add_typer(msp_cli, name="msp")
 secrets_cli = typer.Typer(
     help="The keys the stored Slack tokens are encrypted with (see docs/OPERATIONS.md).",
     no_args_is_help=True,
@@ -299,6 +308,156 @@ def roles_list(
         typer.echo(f"{entry.user_id}\t{entry.role.value}")
 
 
+@msp_cli.command("show")
+def msp_show(
+    team: Annotated[str, typer.Option("--team", help="Slack team (workspace) id, e.g. T0123ABC")],
+) -> None:
+    """Every setting of a workspace's MSP, with its customers and seats in use."""
+    settings = _settings(require_slack=False)
+    migrate.upgrade(settings.database_url)
+
+    async def show(database: Database) -> msp_settings.SettingsOverview:
+        async with database.unit_of_work() as session:
+            return await msp_settings.settings_as_operator(session, team_id=team)
+
+    try:
+        overview = _with_database(settings, show)
+    except BotError as error:
+        raise _fail(error.message) from None
+    typer.echo("\n".join(_overview_lines(overview)))
+
+
+@msp_cli.command("set")
+def msp_set(
+    team: Annotated[str, typer.Option("--team", help="Slack team (workspace) id, e.g. T0123ABC")],
+    max_customers: Annotated[
+        str | None,
+        typer.Option(
+            MAX_CUSTOMERS_OPTION,
+            metavar="N",
+            help="How many customers the MSP may manage (not below how many it has)",
+        ),
+    ] = None,
+    seat_allowance: Annotated[
+        str | None,
+        typer.Option(
+            grant_rules.SEAT_ALLOWANCE_OPTION,
+            metavar="N|none",
+            help="Licensed users across its paid customers, or none",
+        ),
+    ] = None,
+    trial_days: Annotated[
+        str | None,
+        typer.Option(
+            grant_rules.TRIAL_DAYS_OPTION,
+            metavar="N",
+            help=f"Days a new trial lasts ({grant_rules.MIN_TRIAL_DAYS}-"
+            f"{grant_rules.MAX_TRIAL_DAYS}; running trials keep their end)",
+        ),
+    ] = None,
+) -> None:
+    """Set what the vendor grants a workspace's MSP (audited as operator:cli)."""
+    try:
+        change = _grants_change(max_customers, seat_allowance, trial_days)
+    except BotError as error:
+        raise _fail(error.message) from None
+    settings = _settings(require_slack=False)
+    migrate.upgrade(settings.database_url)
+
+    async def change_them(database: Database) -> msp_settings.GrantsChanged:
+        async with database.unit_of_work() as session:
+            return await msp_settings.change_grants_as_operator(
+                session, team_id=team, change=change, now=system_clock()
+            )
+
+    try:
+        result = _with_database(settings, change_them)
+    except BotError as error:
+        raise _fail(error.message) from None
+    before, after = _grant_lines(result.before), _grant_lines(result.overview.grants)
+    for label, old in before.items():
+        new = after[label]
+        typer.echo(f"{label}: {old} -> {new}" if new != old else f"{label}: {new} (unchanged)")
+    overview = result.overview
+    allowance = overview.grants.seat_allowance
+    if allowance is not None and overview.billable_users > allowance:
+        typer.echo(
+            f"Note: {overview.billable_users:,} users on paid plans already, above the "
+            "new seat allowance."
+        )
+    if not result.changed:
+        typer.echo(f"Nothing changed for {team}.")
+
+
+def _grants_change(
+    max_customers: str | None, seat_allowance: str | None, trial_days: str | None
+) -> msp_settings.GrantsChange:
+    """The options given, each checked; refuses a call that changes nothing."""
+    if max_customers is None and seat_allowance is None and trial_days is None:
+        options = (MAX_CUSTOMERS_OPTION, grant_rules.SEAT_ALLOWANCE_OPTION)
+        raise InvalidInput(
+            f"Give what to set: {', '.join(options)} or {grant_rules.TRIAL_DAYS_OPTION} "
+            "(`msp-bot msp show --team T...` shows them now)."
+        )
+    seats = _parsed_option(
+        seat_allowance, grant_rules.parse_seat_allowance, grant_rules.SEAT_ALLOWANCE_OPTION
+    )
+    return msp_settings.GrantsChange(
+        max_customers=_parsed_option(
+            max_customers, grant_rules.parse_max_customers, MAX_CUSTOMERS_OPTION
+        ),
+        seat_allowance=seats,
+        clear_seat_allowance=seat_allowance is not None and seats is None,
+        trial_days=_parsed_option(
+            trial_days, grant_rules.parse_trial_days, grant_rules.TRIAL_DAYS_OPTION
+        ),
+    )
+
+
+def _parsed_option(text: str | None, parse: Callable[..., int | None], option: str) -> int | None:
+    """The option's value as `parse` reads it; a refusal names the option."""
+    if text is None:
+        return None
+    try:
+        return parse(text, field=option)
+    except InvalidInput as error:
+        raise InvalidInput(f"{option}: {error.message}") from None
+
+
+def _grant_lines(grants: msp_settings.Grants) -> dict[str, str]:
+    seats = f"{grants.seat_allowance:,}" if grants.seat_allowance is not None else "none"
+    return {
+        "Max customers": f"{grants.max_customers:,}",
+        "Seat allowance": seats,
+        "Trial length": f"{grants.trial_days} days",
+    }
+
+
+def _overview_lines(overview: msp_settings.SettingsOverview) -> list[str]:
+    grants, ours = overview.grants, overview.settings
+    seats = f"{grants.seat_allowance:,}" if grants.seat_allowance is not None else "none"
+    team = overview.team_id
+    return [
+        f"MSP of {team}",
+        f"Granted by the vendor (msp-bot msp set --team {team} ...):",
+        f"  Customers:          {overview.customers:,} / {grants.max_customers:,} max"
+        f"  ({MAX_CUSTOMERS_OPTION})",
+        f"  Seats:              {overview.billable_users:,} on paid plans / {seats} allowed"
+        f"  ({grant_rules.SEAT_ALLOWANCE_OPTION})",
+        f"  Trial length:       {grants.trial_days} days  ({grant_rules.TRIAL_DAYS_OPTION})",
+        "Decided by its owners and admins in Slack (/msp settings):",
+        f"  Time zone:          {ours.timezone}",
+        f"  Default price:      ${ours.default_monthly_price:,.2f} a month for new customers",
+        f"  Approvals channel:  {ours.approvals_channel or 'none (the owners, by DM)'}",
+        f"  Self-approval:      {'allowed' if ours.allow_self_approval else 'not allowed'}",
+        f"  Requests expire:    after {ours.request_expiry_days} days",
+        f"  Trial notices:      {ours.trial_notice_days.replace(',', ', ')} days before the end",
+        f"  Webhook:            {ours.webhook_url or 'none'}",
+        "Ordered by its owners in Slack (/msp licence):",
+        f"  MAU allowance:      {overview.mau_allowance:,}",
+    ]
+
+
 @customers_cli.command("import")
 def customers_import(
     file: Annotated[
@@ -319,13 +478,14 @@ def customers_import(
         typer.Option("--skip-invalid", help="Import the good rows even if others have problems"),
     ] = False,
 ) -> None:
-    """Add the customers of a CSV file to a workspace's MSP (creates the MSP if needed).
+    """Add the customers of a CSV file to a workspace's MSP (creates the MSP if needed),
+    each with its status, trial dates, contract, price, users and past-due flag.
 
     Every row is checked first: if any has a problem, nothing is imported (exit 1)
-    unless --skip-invalid is given. The good rows are then written 200 at a time,
-    each batch its own transaction; rows an earlier run imported (same name and admin
+    unless --skip-invalid is given. The good rows are then written in batches, each
+    its own short transaction; rows an earlier run imported (same name and admin
     email) are left as they are, so an interrupted import is finished by running it
-    again.
+    again. --dry-run reports what would be created, left as it is, or refused.
     """
     settings = _settings(require_slack=False)
     now = system_clock()

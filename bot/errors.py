@@ -6,6 +6,7 @@ listener is unexpected and gets a short error id instead (see handlers/errors.py
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 
 
@@ -31,6 +32,24 @@ class InvalidInput(BotError):
     def __init__(self, message: str, *, field: str | None = None) -> None:
         super().__init__(message)
         self.field = field
+
+
+@dataclass(frozen=True, slots=True)
+class ItemProblem:
+    """Why the item at `index` of a batch (an API request's list) was refused;
+    `field` is the name of its field."""
+
+    index: int
+    field: str
+    message: str
+
+
+class ItemsRejected(BotError):
+    """Some items of a batch cannot be accepted, so none were written."""
+
+    def __init__(self, message: str, problems: list[ItemProblem]) -> None:
+        super().__init__(message)
+        self.problems = problems
 
 
 class RuleBroken(BotError):

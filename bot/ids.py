@@ -5,9 +5,18 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from bot.domain.commercial import CommercialField
 from bot.domain.customers import CustomerField
 
-__all__ = ["ActionId", "BlockId", "CallbackId", "CustomerField", "EventType", "SlashCommand"]
+__all__ = [
+    "ActionId",
+    "BlockId",
+    "CallbackId",
+    "CommercialField",
+    "CustomerField",
+    "EventType",
+    "SlashCommand",
+]
 
 
 class SlashCommand(StrEnum):
@@ -27,6 +36,7 @@ class CallbackId(StrEnum):
     ADD_CUSTOMER = "add_customer_modal"
     EDIT_CUSTOMER = "edit_customer_modal"
     DELETE_CUSTOMER = "delete_customer_modal"
+    CORRECT_BILLING = "correct_billing_modal"
     FIND_CUSTOMER = "find_customer_modal"
     CUSTOMER_LIST = "customer_list_modal"  # a list opened from the Home tab
     LICENCE = "licence_modal"
@@ -41,6 +51,7 @@ class ActionId(StrEnum):
     HOME_ADD_CUSTOMER = "home_add_customer"
     EDIT_CUSTOMER = "customer_edit"
     DELETE_CUSTOMER = "customer_delete"
+    CORRECT_BILLING = "customer_correct_billing"
     VIEW_CUSTOMER = "customer_view"
     PICK_CUSTOMER = "customer_pick"
     CUSTOMER_SEARCH = "customer_search"  # external_select type-ahead (options requests)
@@ -80,6 +91,7 @@ class BlockId(StrEnum):
     HOME_ACTIONS = "home_actions"
     CUSTOMER_ACTIONS = "customer_actions"
     CUSTOMER_FIND = "customer_find"
+    BILLING_REASON = "billing_reason"  # the correction form's fields are CommercialField
     LIST_NAVIGATION = "customers_navigation"
     HOME_KPIS = "home_kpis"
     HOME_LISTS = "home_lists"

@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
@@ -19,9 +19,13 @@ from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.domain import commercial as commercial_rules
 from bot.domain import customers as rules
+from bot.domain import terms
+from bot.domain.commercial import CommercialChange, CommercialField, CommercialRefused
 from bot.domain.customers import CustomerField, CustomerFilter, ListSort, Plan
 from bot.domain.customers import CustomerField as F
+from bot.domain.terms import Term
 from bot.errors import BotError, InvalidInput, NotAllowed, NotFound, RuleBroken
 from bot.ids import ActionId, BlockId, CallbackId
 from bot.payloads import (
@@ -32,7 +36,9 @@ from bot.payloads import (
     RowAction,
     RowActionKind,
 )
+from bot.services import commercial
 from bot.services import customers as service
+from bot.views import billing as billing_views
 from bot.views import customers as views
 from bot.views.message import Message
 from bot.views.notices import refusal_message
@@ -84,11 +90,18 @@ async def add_command(call: Invocation) -> Message | FollowUp:
     requester = requester_of(call.context)
     async with call.deps.db.unit_of_work() as session:
         await service.check_can_add(session, requester=requester)
-        price = await service.default_price(session, requester=requester)
+        defaults = await service.add_form_defaults(
+            session, requester=requester, now=call.deps.clock()
+        )
 
     async def open_form() -> None:
         await call.client.views_open(
-            trigger_id=call.command["trigger_id"], view=views.add_modal(default_price=price)
+            trigger_id=call.command["trigger_id"],
+            view=views.add_modal(
+                default_price=defaults.default_price,
+                today=defaults.today,
+                trial_days=defaults.trial_days,
+            ),
         )
 
     return open_form
@@ -303,8 +316,13 @@ def register(listeners: Listeners, deps: Deps) -> None:
             except (RuleBroken, NotAllowed) as refusal:
                 view = views.notice_modal(title="Add customer", text=refusal.message)
             else:
+                defaults = await service.add_form_defaults(
+                    session, requester=requester, now=deps.clock()
+                )
                 view = views.add_modal(
-                    default_price=await service.default_price(session, requester=requester)
+                    default_price=defaults.default_price,
+                    today=defaults.today,
+                    trial_days=defaults.trial_days,
                 )
         await client.views_open(trigger_id=body["trigger_id"], view=view)
 
@@ -446,6 +464,44 @@ def register(listeners: Listeners, deps: Deps) -> None:
         "Only admins and owners can delete customers.",
         views.delete_modal,
     )
+    open_correction_form = card_form_opener(
+        lambda card: card.can_correct_billing,
+        commercial.ONLY_OWNERS,
+        billing_views.correction_modal,
+    )
+
+    async def submit_correction(
+        ack: AsyncAck, view: dict[str, Any], context: AsyncBoltContext
+    ) -> None:
+        state = EditCustomerState.decode(view.get("private_metadata"))
+        form = Form(view)
+        change, reason = read_correction(form)
+        if form.errors or reason is None:
+            await ack(**errors_response(form.errors))
+            return
+        try:
+            async with deps.db.unit_of_work() as session:
+                corrected = await commercial.correct_billing(
+                    session,
+                    requester=requester_of(context),
+                    customer_id=state.customer_id,
+                    expected_version=state.version,
+                    change=change,
+                    reason=reason,
+                    now=deps.clock(),
+                )
+        except CommercialRefused as refused:
+            await ack(**errors_response({p.field: p.message for p in refused.problems}))
+            return
+        except (service.StaleEdit, NotAllowed) as refusal:
+            await ack(**errors_response({BlockId.BILLING_REASON: refusal.message}))
+            return
+        intro = (
+            ":white_check_mark: Corrected."
+            if corrected.changed
+            else "Nothing changed: the figures were already these."
+        )
+        await ack(response_action="update", view=views.card_modal(corrected.card, intro=intro))
 
     listeners.shortcut(CallbackId.ADD_CUSTOMER_SHORTCUT, open_add_form)
     listeners.action(ActionId.HOME_ADD_CUSTOMER, open_add_form)
@@ -454,6 +510,8 @@ def register(listeners: Listeners, deps: Deps) -> None:
     listeners.view(CallbackId.EDIT_CUSTOMER, submit_edit)
     listeners.action(ActionId.DELETE_CUSTOMER, open_delete_form)
     listeners.view(CallbackId.DELETE_CUSTOMER, submit_delete)
+    listeners.action(ActionId.CORRECT_BILLING, open_correction_form)
+    listeners.view(CallbackId.CORRECT_BILLING, submit_correction)
     listeners.action(ActionId.VIEW_CUSTOMER, show_from_button)
     listeners.action(ActionId.PICK_CUSTOMER, show_from_button)
     for action_id in (ActionId.LIST_PREVIOUS, ActionId.LIST_NEXT, ActionId.LIST_SORT):
@@ -518,7 +576,7 @@ class _Shared:
     contact_name: str | None
     contact_email: str | None
     locations: list[str]
-    threshold: int
+    threshold: int | None
     assigned: list[str]
 
 
@@ -540,7 +598,10 @@ def _read_shared(form: Form) -> _Shared:
             lambda: rules.parse_locations(text(F.LOCATIONS), field=F.LOCATIONS), []
         ),
         threshold=form.check(
-            lambda: rules.parse_threshold(text(F.THRESHOLD), field=F.THRESHOLD), 0
+            lambda: rules.parse_threshold_choice(
+                text(F.THRESHOLD), never=bool(form.options(F.NEVER_BLOCK)), field=F.THRESHOLD
+            ),
+            None,
         ),
         assigned=_assigned(form),
     )
@@ -552,17 +613,13 @@ def read_new_customer(
     shared = _read_shared(form)
     plan = _plan(form)
     licences = 0
-    renewal = None
+    term: Term | None = None
+    start: date | None = None
     if plan is not None and plan.is_paid:
         licences = form.check(
             lambda: rules.parse_licences(form.text(F.LICENCES), field=F.LICENCES), 0
         )
-        renewal = form.check(
-            lambda: rules.check_renewal_date(
-                form.date(F.RENEWAL_DATE), today=today, field=F.RENEWAL_DATE
-            ),
-            None,
-        )
+        term, start = _paid_term_inputs(form, today=today)
     price = form.check(
         lambda: rules.parse_price(form.text(F.PRICE), field=F.PRICE, default=default_price),
         default_price,
@@ -574,14 +631,34 @@ def read_new_customer(
         admin_email=shared.email,
         plan=plan,
         licences=licences,
-        renewal_date=renewal,
+        term=term,
+        contract_start=start,
         max_mau_threshold=shared.threshold,
-        monthly_price=price,
+        unit_price=price,
         locations=shared.locations,
         contact_name=shared.contact_name,
         contact_email=shared.contact_email,
         assigned=shared.assigned,
     )
+
+
+def _paid_term_inputs(form: Form, *, today: date) -> tuple[Term | None, date | None]:
+    """A paid plan's term and contract start, both required: the renewal date
+    follows from them (bot.domain.terms)."""
+    chosen = form.selected(F.TERM)
+    if chosen is None:
+        form.errors[F.TERM] = "Pick the term of the paid plan: monthly or annual."
+        term = None
+    else:
+        term = form.check(lambda: terms.parse_term(chosen, field=F.TERM), None)
+    picked = form.date(F.CONTRACT_START)
+    if picked is None:
+        form.errors.setdefault(F.CONTRACT_START, "Pick the day the paid contract started.")
+        return term, None
+    start = form.check(
+        lambda: terms.check_contract_start(picked, today=today, field=F.CONTRACT_START), None
+    )
+    return term, start
 
 
 def read_changes(form: Form) -> service.CustomerChanges | None:
@@ -602,10 +679,55 @@ def read_changes(form: Form) -> service.CustomerChanges | None:
         contact_name=shared.contact_name,
         contact_email=shared.contact_email,
         max_mau_threshold=shared.threshold,
-        monthly_price=price,
+        unit_price=price,
         assigned=shared.assigned,
         notes=notes,
     )
+
+
+def read_correction(form: Form) -> tuple[CommercialChange, str | None]:
+    """The correction form's figures (an empty one is left as it is) and its reason."""
+    plan = form.selected(CommercialField.PLAN)
+    term = form.selected(CommercialField.TERM)
+    change = CommercialChange(
+        plan=form.check(lambda: _choice(Plan, plan, CommercialField.PLAN), None),
+        licences=form.check(
+            lambda: commercial_rules.parse_licences(
+                form.text(CommercialField.LICENCES), field=CommercialField.LICENCES
+            ),
+            None,
+        ),
+        term=form.check(lambda: _choice(Term, term, CommercialField.TERM), None),
+        contract_start=form.date(CommercialField.CONTRACT_START),
+        renewal_date=form.date(CommercialField.RENEWAL_DATE),
+        unit_price=form.check(
+            lambda: commercial_rules.parse_unit_price(
+                form.text(CommercialField.UNIT_PRICE), field=CommercialField.UNIT_PRICE
+            ),
+            None,
+        ),
+        past_due=billing_views.PAST_DUE in form.options(CommercialField.PAST_DUE),
+    )
+    reason = form.check(
+        lambda: commercial_rules.parse_reason(
+            form.text(BlockId.BILLING_REASON), field=BlockId.BILLING_REASON
+        ),
+        None,
+    )
+    return change, reason
+
+
+Choice = TypeVar("Choice", Plan, Term)
+
+
+def _choice(kind: type[Choice], value: str | None, field: str) -> Choice | None:
+    """An option picked from a select (a forged value is refused on its field)."""
+    if value is None:
+        return None
+    try:
+        return kind(value)
+    except ValueError:
+        raise InvalidInput("Pick one of the options.", field=field) from None
 
 
 def _plan(form: Form) -> Plan | None:

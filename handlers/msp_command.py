@@ -35,6 +35,7 @@ from handlers import (
     dashboard,
     licence,
     requests,
+    settings,
     subscriptions,
 )
 from handlers.customers import AnswerThen, FollowUp, Invocation
@@ -195,7 +196,7 @@ SUBHANDLERS: dict[Subcommand, Subhandler] = {
     Subcommand.MAU: licence.mau_command,
     Subcommand.REQUEST: requests.request_command,
     Subcommand.REQUESTS: requests.requests_command,
-    Subcommand.SETTINGS: requests.settings_command,
+    Subcommand.SETTINGS: settings.settings_command,
     Subcommand.SUBSCRIBE: subscriptions.subscribe_command,
     Subcommand.UNSUBSCRIBE: subscriptions.unsubscribe_command,
     Subcommand.SUBSCRIPTIONS: subscriptions.subscriptions_command,

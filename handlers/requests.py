@@ -5,7 +5,6 @@ name that approves a deletion)."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -24,7 +23,6 @@ from bot.ids import ActionId, BlockId, CallbackId
 from bot.payloads import CustomerRef, RequestFormState, RequestRef
 from bot.services import customers as customer_service
 from bot.services import requests as service
-from bot.services import settings
 from bot.services.request_info import RequestInfo
 from bot.services.requests import AlreadyDecided
 from bot.views import requests as views
@@ -132,72 +130,6 @@ async def requests_command(call: Invocation) -> Message | FollowUp:
             session, requester=requester_of(call.context), which=which
         )
     return views.requests_list_message(listing)
-
-
-SETTINGS_USAGE = (
-    "Usage: `/msp settings` to see them; `/msp settings approvals #channel` (or `none`: "
-    "requests then go to the owners by DM), `/msp settings self-approval on|off`, "
-    "`/msp settings expiry DAYS`, `/msp settings webhook https://...` (or `off`), "
-    "`/msp settings trial-notices 7,3,1` (days before a trial ends)."
-)
-_CHANNEL = re.compile(r"^<#([CG][A-Z0-9]+)(?:\|[^>]*)?>$")
-# With should_escape on, Slack sends a link as <https://...> or <https://...|label>.
-_LINK = re.compile(r"^<([^|>]+)(?:\|[^>]*)?>$")
-_OFF_WORDS = frozenset({"off", "none"})
-
-
-async def settings_command(call: Invocation) -> Message | FollowUp:
-    requester = requester_of(call.context)
-    change = parse_settings_arguments(call.args)
-    async with call.deps.db.unit_of_work() as session:
-        if change is None:
-            current = await settings.request_settings(session, requester=requester)
-        else:
-            current = await settings.change_settings(
-                session,
-                requester=requester,
-                change=change,
-                now=call.deps.clock(),
-                webhooks_enabled=call.deps.webhooks_enabled,
-                webhook_destinations=call.deps.webhook_destinations,
-            )
-    return views.settings_message(current, changed=change is not None)
-
-
-def parse_settings_arguments(args: list[str]) -> settings.SettingsChange | None:
-    if not args:
-        return None
-    if args[0].lower() == "webhook" and len(args) > 1:
-        return _webhook_change(" ".join(args[1:]))  # a link's label may have spaces
-    if len(args) != 2:
-        raise InvalidInput(SETTINGS_USAGE)
-    word, value = args[0].lower(), args[1]
-    if word == "approvals":
-        if value.lower() == "none":
-            return settings.SettingsChange(clear_channel=True)
-        match = _CHANNEL.match(value)
-        if match is None:
-            raise InvalidInput(
-                "Name the channel with #, for example `/msp settings approvals #approvals`."
-            )
-        return settings.SettingsChange(approvals_channel=match[1])
-    if word == "self-approval" and value.lower() in ("on", "off"):
-        return settings.SettingsChange(allow_self_approval=value.lower() == "on")
-    if word == "expiry":
-        return settings.SettingsChange(request_expiry_days=settings.parse_expiry_days(value))
-    if word == "trial-notices":
-        return settings.SettingsChange(trial_notice_days=settings.parse_trial_notice_days(value))
-    raise InvalidInput(SETTINGS_USAGE)
-
-
-def _webhook_change(value: str) -> settings.SettingsChange:
-    if value.lower() in _OFF_WORDS:
-        return settings.SettingsChange(clear_webhook=True)
-    match = _LINK.match(value)
-    url = match[1] if match else value
-    # Slack escapes &, < and > in the text it sends, inside links too.
-    url = url.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
-    return settings.SettingsChange(webhook_url=settings.parse_webhook_url(url))
 
 
 # ---------------------------------------------------------------- reading the form

@@ -14,6 +14,7 @@ from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
 from sqlalchemy import (
     JSON,
     Boolean,
+    CheckConstraint,
     Column,
     Date,
     Float,
@@ -29,7 +30,9 @@ from sqlalchemy import (
     false,
     text,
 )
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.sql.elements import ColumnElement
 
 from storage.types import UtcDateTime
 
@@ -46,6 +49,11 @@ NAMING_CONVENTION = {
 # Requests that still wait for a decision or for their date: at most one of each
 # type per customer (the partial unique index below and its upsert name it alike).
 OPEN_REQUEST = "status IN ('pending', 'scheduled')"
+# Accounts that hold their name and admin email (R1, R2): a deleted or removed one
+# frees both at once, while its row and the audit log keep them.
+LIVE_CUSTOMER = "status <> 'deleted'"
+# A max-MAU threshold that can block (R20); NULL is the explicit "never block".
+BLOCKING_THRESHOLD = "max_mau_threshold IS NOT NULL"
 # What a new MSP may have at most (R3) until the operator raises it.
 DEFAULT_MAX_CUSTOMERS = 100
 
@@ -127,7 +135,11 @@ class AuditEvent(Base):
     """R22: who changed what, when, with the state before and after."""
 
     __tablename__ = "audit_events"
-    __table_args__ = (Index("ix_audit_events_msp_id_created_at", "msp_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_audit_events_msp_id_created_at", "msp_id", "created_at"),
+        # An entity's newest events (a card's latest billing correction).
+        Index("ix_audit_events_entity", "msp_id", "entity_type", "entity_id", "created_at"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     msp_id: Mapped[int] = mapped_column(ForeignKey("msps.id", ondelete="CASCADE"))
@@ -145,13 +157,28 @@ class Customer(Base):
     """A managed account (organization) of an MSP.
 
     `name_key` and `admin_email_key` are the normalised forms the uniqueness rules
-    compare (R2 within the MSP, R1 across all accounts); `version` changes on every
+    compare (R2 within the MSP, R1 across all accounts, both among live accounts
+    only: status other than `deleted`); `version` changes on every
     update so an edit made on a stale copy is detected instead of overwriting.
     """
 
     __tablename__ = "customers"
     __table_args__ = (
-        UniqueConstraint("msp_id", "name_key"),
+        # R2 and R1 among live accounts only: partial unique indexes, so the
+        # database itself refuses a second live holder, however many add at once.
+        Index(
+            "uq_customers_msp_id_name_key",
+            "msp_id",
+            "name_key",
+            unique=True,
+            **_partial(LIVE_CUSTOMER),
+        ),
+        Index(
+            "uq_customers_admin_email_key",
+            "admin_email_key",
+            unique=True,
+            **_partial(LIVE_CUSTOMER),
+        ),
         # Lists and dashboard counts filter by status; trials expiring soon are a
         # range of trial_end within a status.
         Index("ix_customers_msp_id_status_trial_end", "msp_id", "status", "trial_end"),
@@ -177,10 +204,10 @@ class Customer(Base):
             **_partial("agents_total - agents_reporting > 0"),
         ),
         # R20 on the dashboard: start from the few customers whose threshold can
-        # block (the default 1,000,000 never does), not from all of them.
-        Index(
-            "ix_customers_max_mau_threshold", "msp_id", **_partial("max_mau_threshold < 1000000")
-        ),
+        # block (most never block), not from all of them.
+        Index("ix_customers_max_mau_threshold", "msp_id", **_partial(BLOCKING_THRESHOLD)),
+        CheckConstraint("term IN ('monthly', 'annual')", name="term"),
+        CheckConstraint("unit_price_cents >= 0", name="unit_price_cents"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -189,7 +216,7 @@ class Customer(Base):
     name: Mapped[str] = mapped_column(String(80))
     name_key: Mapped[str] = mapped_column(String(80))
     admin_email: Mapped[str] = mapped_column(String(254))
-    admin_email_key: Mapped[str] = mapped_column(String(254), unique=True)
+    admin_email_key: Mapped[str] = mapped_column(String(254))
     plan: Mapped[str] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(24))
     trial_start: Mapped[date | None] = mapped_column(Date, default=None)
@@ -197,8 +224,15 @@ class Customer(Base):
     licences: Mapped[int] = mapped_column(Integer, default=0)
     users: Mapped[int] = mapped_column(Integer, default=0)
     mau_this_month: Mapped[int] = mapped_column(Integer, default=0)
-    max_mau_threshold: Mapped[int] = mapped_column(Integer, default=1_000_000)
-    monthly_price_cents: Mapped[int] = mapped_column(Integer, default=7500)
+    # R20: new end users are blocked at this MAU; None is "never block".
+    max_mau_threshold: Mapped[int | None] = mapped_column(Integer, default=None)
+    # The price is per licence and per month, and it is the only price stored: the
+    # monthly total is derived from it (`monthly_price_cents`), so the two cannot
+    # disagree, and a quote for added licences never depends on earlier changes.
+    unit_price_cents: Mapped[int] = mapped_column(Integer, default=7500, server_default="7500")
+    # A paid term: 'monthly' or 'annual' (bot.domain.terms), NULL for an account
+    # without one (trials, free). Renewals fall on contract_start's day of month.
+    term: Mapped[str | None] = mapped_column(String(8), default=None)
     contract_start: Mapped[date | None] = mapped_column(Date, default=None)
     renewal_date: Mapped[date | None] = mapped_column(Date, default=None)
     past_due: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -213,6 +247,16 @@ class Customer(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+
+    @hybrid_property
+    def monthly_price_cents(self) -> int:
+        """The monthly total: unit price x licences (0 for an account without any)."""
+        return self.unit_price_cents * self.licences
+
+    @monthly_price_cents.inplace.expression
+    @classmethod
+    def _monthly_price_cents_expression(cls) -> ColumnElement[int]:
+        return cls.unit_price_cents * cls.licences
 
     locations: Mapped[list[CustomerLocation]] = relationship(
         cascade="all, delete-orphan", passive_deletes=True, order_by="CustomerLocation.position"

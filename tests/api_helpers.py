@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import event, insert, update
 
-from bot.domain.customers import DEFAULT_MAX_MAU_THRESHOLD, Plan, email_key, name_key
+from bot.domain.customers import Plan, email_key, name_key
 from bot.domain.roles import Role
 from bot.services import api_tokens, customers
 from bot.services.audit import OPERATOR_ACTOR
@@ -36,11 +36,12 @@ async def make_tenant(
     clock: FakeClock,
     *,
     team_id: str = TEAM_ID,
-    names: dict[str, int] | None = None,
+    names: dict[str, int | None] | None = None,
     timezone: str = "UTC",
 ) -> Tenant:
-    """An MSP with customers (name -> max-MAU threshold) and an API token."""
-    names = {"Acme Dental": DEFAULT_MAX_MAU_THRESHOLD} if names is None else names
+    """An MSP with customers (name -> max-MAU threshold, None: never block) and an
+    API token."""
+    names = {"Acme Dental": None} if names is None else names
     async with db.unit_of_work() as session:
         msp_id = await ensure_msp(session, team_id=team_id, timezone=timezone, now=clock())
         owner = Requester(msp_id=msp_id, team_id=team_id, user_id="U0001", role=Role.OWNER)

@@ -16,6 +16,10 @@ from tests.fake_slack import FakeSlack
 from tests.slack_requests import SlackRequests
 from tests.support import Reply, post
 
+# The day the fake clock stands on (tests.support.FakeClock), which the Add form's
+# contract start shows when it opens.
+FORM_OPENED_ON = date(2026, 11, 22)
+
 
 def text(value: str | None) -> dict[str, Any]:
     return {ActionId.FIELD: {"type": "plain_text_input", "value": value}}
@@ -25,14 +29,21 @@ def number(value: str | None) -> dict[str, Any]:
     return {ActionId.FIELD: {"type": "number_input", "value": value}}
 
 
+def checkboxes(values: list[str]) -> dict[str, Any]:
+    options = [{"value": value} for value in values]
+    return {ActionId.FIELD: {"type": "checkboxes", "selected_options": options}}
+
+
 def add_values(
     *,
     name: str = "Acme Dental",
     email: str = "admin@acme-dental.com",
     plan: str = "trial",
     licences: str | None = None,
-    renewal: date | None = None,
-    threshold: str | None = "1000000",
+    term: str | None = None,
+    contract_start: date | None = FORM_OPENED_ON,  # the datepicker's initial day
+    threshold: str | None = None,
+    never_block: bool | None = None,  # None: ticked when no threshold is given
     price: str | None = "75.00",
     locations: str | None = None,
     contact_name: str | None = None,
@@ -44,13 +55,22 @@ def add_values(
         F.NAME: text(name),
         F.PLAN: {ActionId.FIELD: {"type": "static_select", "selected_option": {"value": plan}}},
         F.LICENCES: number(licences),
-        F.RENEWAL_DATE: {
+        F.TERM: {
+            ActionId.FIELD: {
+                "type": "static_select",
+                "selected_option": {"value": term} if term else None,
+            }
+        },
+        F.CONTRACT_START: {
             ActionId.FIELD: {
                 "type": "datepicker",
-                "selected_date": renewal.isoformat() if renewal else None,
+                "selected_date": contract_start.isoformat() if contract_start else None,
             }
         },
         F.THRESHOLD: number(threshold),
+        F.NEVER_BLOCK: checkboxes(
+            ["never"] if (threshold is None if never_block is None else never_block) else []
+        ),
         F.PRICE: number(price),
         F.LOCATIONS: text(locations),
         F.CONTACT_NAME: text(contact_name),

@@ -51,7 +51,7 @@ async def seed_customer(
     mau: int | None = None,
     month: date = date(2026, 11, 1),
     assigned: list[str] | None = None,
-    max_mau: int = 1_000_000,
+    max_mau: int | None = None,  # R20: None never blocks
     **columns: Any,
 ) -> int:
     """A customer with its figures; `mau` adds a usage row for `month`; `columns`

@@ -97,12 +97,15 @@ def _customer_rows(msp_id: int, count: int, notes_length: int) -> Iterator[tuple
             "admin_email_key": email_key(f"Admin{index}@Example.com"),
             "plan": "essentials" if paid else "trial",
             "status": "paid" if paid else "active_trial",
+            "trial_start": None if paid else date(2026, 11, 2),
             "trial_end": None if paid else date(2026, 12, 1),
+            "term": "annual" if paid else None,
+            "contract_start": date(2026, 6, 1) if paid else None,
             "renewal_date": date(2027, 6, 1) if paid else None,
             "licences": 10 if paid else 0,
             "users": index % 7,
             "max_mau_threshold": 1_000_000,
-            "monthly_price_cents": 7_500 + index,
+            "unit_price_cents": 7_500 + index,  # a licence's, a month
             "notes": long_notes(index, notes_length),
             "created_by": "U0001",
             "created_at": SEEDED_AT,
@@ -141,6 +144,10 @@ def _child_rows(
     yield CustomerAssignment, assignments
 
 
+def _iso(day: date | None) -> str:
+    return day.isoformat() if day else ""
+
+
 def _expected(row: dict, extras: dict, assigned: str | None) -> dict[str, str]:
     index = extras["index"]
     cells = {
@@ -151,10 +158,15 @@ def _expected(row: dict, extras: dict, assigned: str | None) -> dict[str, str]:
         "status": row["status"],
         "licences": str(row["licences"]),
         "users": str(row["users"]),
-        "trial_end": row["trial_end"].isoformat() if row["trial_end"] else "",
-        "renewal_date": row["renewal_date"].isoformat() if row["renewal_date"] else "",
+        "trial_start": _iso(row["trial_start"]),
+        "trial_end": _iso(row["trial_end"]),
+        "contract_start": _iso(row["contract_start"]),
+        "term": row["term"] or "",
+        "renewal_date": _iso(row["renewal_date"]),
+        "past_due": "false",
         "max_mau_threshold": str(row["max_mau_threshold"]),
-        "monthly_price": str(from_cents(row["monthly_price_cents"])),
+        "unit_price": str(from_cents(row["unit_price_cents"])),
+        "monthly_price": str(from_cents(row["unit_price_cents"] * row["licences"])),
         "locations": "Site 0 | Site 1" if index % 3 == 0 else "",
         "contact_name": f"Contact {index}" if index % 2 == 0 else "",
         "contact_email": f"contact{index}@example.com" if index % 2 == 0 else "",

@@ -50,13 +50,15 @@ async def grant_staff(db: Database) -> None:
     await set_msp(db, approvals_channel=APPROVALS)
 
 
-# A paid Essentials customer: 10 licences at $750 a month, renewing on RENEWAL.
+# A paid Essentials customer: 10 licences at $75 each a month ($750), an annual term
+# renewing on RENEWAL.
 PAID_COLUMNS: dict[str, Any] = {
     "status": "paid",
     "plan": "essentials",
     "licences": 10,
     "users": 8,
-    "monthly_price_cents": 75_000,
+    "unit_price_cents": 7_500,
+    "term": "annual",
     "contract_start": date(2026, 3, 1),
     "renewal_date": RENEWAL,
 }

@@ -3,6 +3,7 @@ signed requests to the running app."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 from dataclasses import dataclass
@@ -10,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiohttp.test_utils import TestClient
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import create_async_engine
 from typer.testing import CliRunner, Result
 
@@ -114,3 +115,18 @@ async def post(client: TestClient, request: SignedRequest, path: str = "/slack/e
 def invoke_cli(args: list[str], env: dict[str, str]) -> Result:
     """Run `msp-bot ARGS` in-process, as the operator would in a shell."""
     return CliRunner().invoke(cli, args, env=env)
+
+
+def cli_rows(env: dict[str, str], model: type) -> list[Any]:
+    """Every row of `model` in the database of a `msp-bot` environment, by id: what
+    the command line left there (read in an event loop of its own, as the CLI runs)."""
+
+    async def read() -> list[Any]:
+        database = Database(env["DATABASE_URL"])
+        try:
+            async with database.unit_of_work() as session:
+                return list((await session.scalars(select(model).order_by(model.id))).all())
+        finally:
+            await database.dispose()
+
+    return asyncio.run(read())

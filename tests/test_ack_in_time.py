@@ -32,7 +32,7 @@ from handlers.errors import DATABASE_UNAVAILABLE_IN_MODAL
 from storage.engine import Database, is_database_unavailable
 from storage.models import Alert, AuditEvent, Customer, Msp, StaffMember
 from tests.api_helpers import Tenant, make_tenant, post_json
-from tests.customer_helpers import add_values
+from tests.customer_helpers import FORM_OPENED_ON, add_values
 from tests.fake_slack import RESPONSE_URL_CALL, FakeSlack
 from tests.locked_database import SqliteWriteLock
 from tests.request_helpers import settle
@@ -64,7 +64,7 @@ async def _staff_and_an_alert(client, db: Database, clock) -> tuple[Tenant, int]
 
 def _writing_requests(slack, alert_id: int) -> dict[str, Any]:
     """A slash command, a modal submission and a click that each write."""
-    blocks = add_modal(default_price=Decimal(75))["blocks"]
+    blocks = add_modal(default_price=Decimal(75), today=FORM_OPENED_ON)["blocks"]
     choice = AlertChoice(alert_id=alert_id, action=AlertAction.ACKNOWLEDGE).encode()
     return {
         "command": slack.slash_command(f"role <@{NEWCOMER}> admin", user_id=OWNER),

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
 
 from bot.services import api_tokens
 from bot.services.audit import OPERATOR_ACTOR, AuditAction
 from storage.engine import Database
 from storage.models import ApiToken, AuditEvent
-from tests.support import FakeClock, invoke_cli
+from tests.support import FakeClock, cli_rows, invoke_cli
 
 
 @pytest.fixture
@@ -30,17 +28,7 @@ def _create(env: dict[str, str], team: str = "T1", *extra: str) -> tuple[str, st
     return token, result.output
 
 
-async def _rows(url: str, model: type) -> list:
-    database = Database(url)
-    try:
-        async with database.unit_of_work() as session:
-            return list((await session.scalars(select(model).order_by(model.id))).all())
-    finally:
-        await database.dispose()
-
-
-def _stored(env: dict[str, str], model: type) -> list:
-    return asyncio.run(_rows(env["DATABASE_URL"], model))
+_stored = cli_rows
 
 
 def test_create_prints_the_token_once_and_stores_only_its_hash(env):

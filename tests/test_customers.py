@@ -27,6 +27,7 @@ from tests.customer_helpers import (
     add_values,
     all_text,
     calls_to,
+    checkboxes,
     customers,
     set_max_customers,
     submit_add,
@@ -64,8 +65,11 @@ async def test_msp_add_opens_the_form_with_the_default_price(client, slack, fake
     assert view["callback_id"] == CallbackId.ADD_CUSTOMER
     blocks = {block["block_id"]: block for block in view["blocks"]}
     assert blocks[CustomerField.PRICE]["element"]["initial_value"] == "75.00"
-    assert blocks[CustomerField.THRESHOLD]["element"]["initial_value"] == "1000000"
-    assert "never blocks onboarding" in blocks[CustomerField.THRESHOLD]["hint"]["text"]
+    # R20: a new account never blocks, as an explicit, ticked choice.
+    assert "initial_value" not in blocks[CustomerField.THRESHOLD]["element"]
+    [never] = blocks[CustomerField.NEVER_BLOCK]["element"]["initial_options"]
+    assert never["value"] == "never"
+    assert "blocked once this many" in blocks[CustomerField.THRESHOLD]["hint"]["text"]
     assert blocks[CustomerField.ASSIGNED]["element"]["type"] == "multi_users_select"
 
 
@@ -98,13 +102,17 @@ async def test_adding_a_trial_shows_the_card_and_writes_everything(client, slack
     account = account_number_in(body["view"])
     assert "Added Acme Dental, account" in shown and account in shown
     assert "Active trial (30 days left)" in shown
-    assert "$75.00" in shown
+    # R18: a trial shows the price it will have, not a total of $0 for no licences.
+    assert "*Price per licence*\n$75.00 a month after the trial" in shown
+    assert "$0" not in shown
     [customer] = await customers(db)
     assert customer.account_number == account
     assert (customer.plan, customer.status) == ("trial", "active_trial")
-    assert customer.trial_start == TODAY and customer.trial_end == TODAY + timedelta(days=30)
+    # R4: the 30th day counting today is the trial's last (what trial_end holds).
+    assert customer.trial_start == TODAY and customer.trial_end == TODAY + timedelta(days=29)
     assert customer.admin_email == "Admin@Acme-Dental.com"
-    assert customer.monthly_price_cents == 7500
+    # The price is a licence's; a trial has no licences yet.
+    assert (customer.unit_price_cents, customer.licences) == (7500, 0)
     assert customer.created_by == owner
     async with db.unit_of_work() as session:
         locations = (await session.scalars(select(CustomerLocation.name))).all()
@@ -119,14 +127,49 @@ async def test_adding_a_trial_shows_the_card_and_writes_everything(client, slack
 
 
 async def test_adding_a_paid_customer(client, slack, db, owner):
-    renewal = TODAY + timedelta(days=200)
-    await add_customer(
-        client, slack, plan="professional", licences="25", renewal=renewal, price="1,250.50"
+    reply = await submit_add(
+        client, slack, plan="professional", licences="25", term="annual", price="1,050.02"
     )
     [customer] = await customers(db)
     assert (customer.plan, customer.status, customer.licences) == ("professional", "paid", 25)
-    assert customer.renewal_date == renewal and customer.contract_start == TODAY
-    assert customer.monthly_price_cents == 125050
+    assert (customer.term, customer.contract_start) == ("annual", TODAY)
+    assert customer.renewal_date == date(2027, 11, 22)
+    # The price typed is a licence's a month; the monthly total is derived from it.
+    assert (customer.unit_price_cents, customer.monthly_price_cents) == (105002, 2625050)
+    shown = all_text(reply.json["view"]["blocks"])
+    assert "*Price per licence*\n$1,050.02 a month" in shown
+    assert "*Monthly total*\n$26,250.50 (25 licences x $1,050.02)" in shown
+    assert "*Term*\nAnnual since <!date^" in shown and "|2026-11-22>" in shown
+    assert "*Renewal*\n<!date^" in shown and "|2027-11-22>" in shown
+
+
+@pytest.mark.parametrize(
+    ("term", "start", "renewal"),
+    [
+        # Anchored to the 31st: November's renewal is on its last day.
+        ("monthly", date(2025, 8, 31), date(2026, 11, 30)),
+        ("annual", date(2024, 2, 29), date(2027, 2, 28)),
+        ("annual", date(2025, 11, 22), date(2027, 11, 22)),
+    ],
+)
+async def test_a_paid_customer_added_mid_contract_renews_on_its_contracts_day(
+    client, slack, db, owner, term, start, renewal
+):
+    """A customer brought in mid-contract keeps its contract's term and renewal day,
+    not one counted from the day it was added (a contract started a year ago today
+    renews today: its next renewal is a term later)."""
+    reply = await submit_add(
+        client, slack, plan="essentials", licences="4", term=term, contract_start=start
+    )
+    assert reply.json["response_action"] == "update", reply.text
+    [customer] = await customers(db)
+    assert (customer.term, customer.contract_start, customer.renewal_date) == (
+        term,
+        start,
+        renewal,
+    )
+    shown = all_text(reply.json["view"]["blocks"])
+    assert f"|{start.isoformat()}>" in shown and f"|{renewal.isoformat()}>" in shown
 
 
 @pytest.mark.parametrize(
@@ -138,29 +181,40 @@ async def test_adding_a_paid_customer(client, slack, db, owner):
         ({"name": "   "}, CustomerField.NAME, "Enter the organization's name"),
         ({"name": "x" * 81}, CustomerField.NAME, "at most 80 characters"),
         (
-            {"plan": "professional", "licences": "-3", "renewal": TODAY + timedelta(days=9)},
+            {"plan": "professional", "licences": "-3", "term": "annual"},
             CustomerField.LICENCES,
             "at least 1",
         ),
         (
-            {"plan": "professional", "licences": "ten", "renewal": TODAY + timedelta(days=9)},
+            {"plan": "professional", "licences": "ten", "term": "annual"},
             CustomerField.LICENCES,
             "whole number",
         ),
         (
-            {"plan": "professional", "licences": "5000000", "renewal": TODAY + timedelta(days=9)},
+            {"plan": "professional", "licences": "5000000", "term": "annual"},
             CustomerField.LICENCES,
             "at most 100,000",
         ),
         (
-            {"plan": "essentials", "licences": "5", "renewal": TODAY - timedelta(days=1)},
-            CustomerField.RENEWAL_DATE,
-            "must be in the future",
+            {
+                "plan": "essentials",
+                "licences": "5",
+                "term": "monthly",
+                "contract_start": TODAY + timedelta(days=1),
+            },
+            CustomerField.CONTRACT_START,
+            "cannot be in the future",
         ),
         (
-            {"plan": "essentials", "licences": "5"},
-            CustomerField.RENEWAL_DATE,
-            "Pick the renewal date",
+            {"plan": "essentials", "licences": "5", "term": "annual", "contract_start": None},
+            CustomerField.CONTRACT_START,
+            "Pick the day the paid contract started",
+        ),
+        ({"plan": "essentials", "licences": "5"}, CustomerField.TERM, "monthly or annual"),
+        (
+            {"plan": "essentials", "licences": "5", "term": "weekly"},
+            CustomerField.TERM,
+            "monthly or annual",
         ),
         ({"plan": "free"}, CustomerField.PLAN, "trial or a paid plan"),
         ({"threshold": "0"}, CustomerField.THRESHOLD, "at least 1"),
@@ -281,6 +335,49 @@ async def test_r1_admin_email_is_unique_across_all_accounts(client, slack, db, o
     assert len(await customers(db)) == 2
 
 
+async def test_a_deleted_account_frees_its_email_and_name_at_once(client, slack, db, owner):
+    """R1, R2 among live accounts: a deleted (or removed) account's email and name
+    are free for a new one at once; its own row keeps them (its history)."""
+    gone = await seed_customer(
+        db,
+        name="Old Trial",
+        status="deleted",
+        admin_email="old@acme.com",
+        admin_email_key="old@acme.com",
+    )
+    again = await submit_add(client, slack, name="OLD trial", email=" Old@Acme.com")
+    assert again.json["response_action"] == "update", again.text
+    # The live account holds them now: the messages say so as before.
+    third = await submit_add(client, slack, name="Old Trial", email="old@acme.com")
+    assert third.json["errors"] == {
+        CustomerField.NAME: "Your MSP already has a customer with this name."
+    }
+    fourth = await submit_add(client, slack, name="New name", email="OLD@acme.com")
+    assert fourth.json["errors"] == {
+        CustomerField.ADMIN_EMAIL: "This admin email is already used by another account."
+    }
+    rows = {row.id: row for row in await customers(db)}
+    assert (rows[gone].name, rows[gone].admin_email_key) == ("Old Trial", "old@acme.com")
+    assert len(rows) == 2
+
+
+async def test_an_edit_may_take_a_deleted_accounts_email_and_name(
+    client, slack, db, owner, fake_slack
+):
+    await seed_customer(
+        db, name="Delta", status="deleted", admin_email="d@x.com", admin_email_key="d@x.com"
+    )
+    await add_customer(client, slack, name="Gamma", email="g@x.com")
+    gamma = (await customers(db))[1]
+    view = await _open_edit(client, slack, fake_slack, gamma.id)
+    reply = await _submit_edit(
+        client, slack, view, **{CustomerField.NAME: "Delta", CustomerField.ADMIN_EMAIL: "D@x.com"}
+    )
+    assert reply.json["response_action"] == "update", reply.text
+    edited = (await customers(db))[1]
+    assert (edited.name, edited.admin_email_key) == ("Delta", "d@x.com")
+
+
 async def test_r2_names_are_unique_within_the_msp_only(client, slack, db, owner):
     await grant(db, "U0900", Role.OWNER, team_id="T0900")
     await seed_customer(db, name="Acme Dental", team_id="T0900")  # another MSP's
@@ -359,7 +456,7 @@ async def test_customer_by_account_number_or_partial_name(client, slack, db, own
         email="a@acme.com",
         plan="essentials",
         licences="10",
-        renewal=TODAY + timedelta(days=60),
+        term="annual",
     )
     for query in (account, account.lower().replace("-", ""), "dental", "ACME"):
         reply = await post(client, slack.slash_command(f"customer {query}", user_id=owner))
@@ -370,8 +467,10 @@ async def test_customer_by_account_number_or_partial_name(client, slack, db, own
             "Paid",
             "0 / 10",
             "0 / never blocks",
-            "$75.00",
-            "<!date^",
+            "*Price per licence*\n$75.00 a month",
+            "*Monthly total*\n$750.00 (10 licences x $75.00)",
+            "*Term*\nAnnual since <!date^",
+            "*Renewal*\n<!date^",
             "0 / 0",
         ):
             assert fact in shown, fact
@@ -379,6 +478,7 @@ async def test_customer_by_account_number_or_partial_name(client, slack, db, own
         assert [e["action_id"] for e in actions["elements"]] == [
             ActionId.REQUEST_START,
             ActionId.EDIT_CUSTOMER,
+            ActionId.CORRECT_BILLING,  # an owner's
             ActionId.DELETE_CUSTOMER,
         ]
 
@@ -457,7 +557,7 @@ async def test_trials_list_pages_and_totals(client, slack, db, owner, fake_slack
         email="p@x.com",
         plan="enterprise",
         licences="50",
-        renewal=TODAY + timedelta(days=90),
+        term="annual",
     )
     async with db.unit_of_work() as session:
         await session.execute(
@@ -544,11 +644,39 @@ def _edit_values(view, **changes) -> dict:
                     "selected_users": element.get("initial_users", []),
                 }
             }
+        elif element["type"] == "checkboxes":
+            ticked = [o["value"] for o in element.get("initial_options") or []]
+            values[block["block_id"]] = checkboxes(ticked)
         else:
             values[block["block_id"]] = text(element.get("initial_value"))
     for field, value in changes.items():
         values[field] = text(value)
     return values
+
+
+async def _add_paying(client, slack, *, licences: str) -> None:
+    """A monthly Essentials customer, "Paying", added through the form."""
+    await add_customer(
+        client,
+        slack,
+        name="Paying",
+        email="p@x.com",
+        plan="essentials",
+        licences=licences,
+        term="monthly",
+    )
+
+
+async def _submit_edit(client, slack, view, **changes):
+    """Submit the Edit form as it was opened, with `changes` typed over it."""
+    return await post(
+        client,
+        slack.view_submission(
+            callback_id=CallbackId.EDIT_CUSTOMER,
+            private_metadata=view["private_metadata"],
+            values=_edit_values(view, **changes),
+        ),
+    )
 
 
 async def test_edit_saves_and_audits_before_and_after(client, slack, db, owner, fake_slack):
@@ -576,7 +704,7 @@ async def test_edit_saves_and_audits_before_and_after(client, slack, db, owner, 
     assert reply.json["response_action"] == "update"
     assert "Acme Corp" in all_text(reply.json["view"]["blocks"])
     [saved] = await customers(db)
-    assert (saved.name, saved.notes, saved.monthly_price_cents, saved.version) == (
+    assert (saved.name, saved.notes, saved.unit_price_cents, saved.version) == (
         "Acme Corp",
         "VIP",
         9950,
@@ -585,6 +713,26 @@ async def test_edit_saves_and_audits_before_and_after(client, slack, db, owner, 
     [event] = await _audit(db, "customer.updated")
     assert event.before["name"] == "Acme" and event.after["name"] == "Acme Corp"
     assert event.after["locations"] == ["HQ"]
+
+
+async def test_editing_a_paid_account_keeps_its_price_per_licence(
+    client, slack, db, owner, fake_slack
+):
+    """The Edit form shows the stored price, a licence's a month: saved unchanged,
+    the price stays (it once opened with the monthly total, which a save then
+    stored as the price of each licence)."""
+    await _add_paying(client, slack, licences="10")
+    [customer] = await customers(db)
+    view = await _open_edit(client, slack, fake_slack, customer.id)
+    shown = {b["block_id"]: b for b in view["blocks"] if b["type"] == "input"}
+    assert shown[CustomerField.PRICE]["label"]["text"] == "Price per licence a month ($)"
+    assert shown[CustomerField.PRICE]["element"]["initial_value"] == "75.00"
+    reply = await _submit_edit(client, slack, view, **{CustomerField.NOTES: "renewing"})
+    assert "*Monthly total*\n$750.00 (10 licences x $75.00)" in all_text(
+        reply.json["view"]["blocks"]
+    )
+    [saved] = await customers(db)
+    assert (saved.unit_price_cents, saved.monthly_price_cents) == (7_500, 75_000)
 
 
 async def test_edit_on_a_stale_copy_does_not_overwrite(client, slack, db, owner, fake_slack):
@@ -629,6 +777,68 @@ async def test_edit_applies_r1_and_r2(client, slack, db, owner, fake_slack):
     )
     assert "already has a customer with this name" in reply.json["errors"][CustomerField.NAME]
     assert (await customers(db))[1].name == "Beta"
+
+
+# ---------------------------------------------------------------- max-MAU threshold (R20)
+
+
+async def test_never_block_is_an_explicit_choice_and_a_threshold_is_literal(
+    client, slack, db, owner, fake_slack
+):
+    await add_customer(client, slack, name="Open", email="o@x.com")  # the form's default
+    await add_customer(
+        client, slack, name="Big", email="b@x.com", threshold="1,500,000", never_block=False
+    )
+    neither = await submit_add(client, slack, name="N", email="n@x.com", never_block=False)
+    both = await submit_add(
+        client, slack, name="B", email="bb@x.com", threshold="5", never_block=True
+    )
+    assert "or tick “Never block”" in neither.json["errors"][CustomerField.THRESHOLD]
+    assert "untick “Never block”" in both.json["errors"][CustomerField.THRESHOLD]
+    open_co, big = await customers(db)
+    assert (open_co.max_mau_threshold, big.max_mau_threshold) == (None, 1_500_000)
+    view = await _open_edit(client, slack, fake_slack, big.id)
+    shown = {block["block_id"]: block["element"] for block in view["blocks"] if "element" in block}
+    assert shown[CustomerField.THRESHOLD]["initial_value"] == "1500000"
+    assert not shown[CustomerField.NEVER_BLOCK].get("initial_options")
+    values = _edit_values(view, **{CustomerField.THRESHOLD: ""})
+    values[CustomerField.NEVER_BLOCK] = checkboxes(["never"])
+    reply = await post(
+        client,
+        slack.view_submission(
+            callback_id=CallbackId.EDIT_CUSTOMER,
+            private_metadata=view["private_metadata"],
+            values=values,
+        ),
+    )
+    assert "MAU / threshold*\n0 / never blocks" in all_text(reply.json["view"]["blocks"])
+    assert (await customers(db))[1].max_mau_threshold is None
+
+
+# ---------------------------------------------------------------- free limits (R15)
+
+
+async def test_expired_trials_and_free_accounts_over_a_free_limit_are_flagged(
+    client, slack, db, owner
+):
+    await seed_customer(db, name="Crowded Trial", status="expired_trial", users=5)
+    await seed_customer(db, name="Heavy Free", status="free", users=1, data_used_gb=4.5)
+    await seed_customer(db, name="Small Free", status="free", users=3, data_used_gb=3.0)
+    await seed_customer(db, name="Big Trial", status="active_trial", users=50)
+    listed = await post(client, slack.slash_command("customers all", user_id=owner))
+    rows = [block["fields"] for block in listed.json["blocks"] if block.get("fields")]
+    flagged = [
+        name["text"].split(" · ")[0]
+        for name, details in rows
+        if "over free limits" in details["text"]
+    ]
+    assert flagged == ["Crowded Trial", "Heavy Free"]
+    card = await post(client, slack.slash_command("customer Crowded Trial", user_id=owner))
+    assert "Over free limits*: 5 users and 0 GB; the free plan allows 3 users and 3 GB" in (
+        all_text(card.json["blocks"])
+    )
+    within = await post(client, slack.slash_command("customer Small Free", user_id=owner))
+    assert "Over free limits" not in all_text(within.json["blocks"])
 
 
 # ---------------------------------------------------------------- deleting
@@ -691,15 +901,7 @@ async def test_the_typed_name_confirms_however_its_accents_were_composed(client,
 
 
 async def test_r16_a_paid_term_blocks_deletion_here(client, slack, db, owner):
-    await add_customer(
-        client,
-        slack,
-        name="Paying",
-        email="p@x.com",
-        plan="essentials",
-        licences="3",
-        renewal=TODAY + timedelta(days=40),
-    )
+    await _add_paying(client, slack, licences="3")
     [customer] = await customers(db)
     reply = await _delete(client, slack, customer.id, "Paying")
     assert "cannot be deleted here" in reply.json["errors"][CustomerField.CONFIRM_NAME]

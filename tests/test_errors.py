@@ -21,7 +21,7 @@ from bot.views.customers import add_modal
 from handlers.errors import DATABASE_UNAVAILABLE_IN_MODAL
 from storage.engine import Database, DatabaseUnavailable, is_database_unavailable
 from tests.api_helpers import make_tenant, post_json
-from tests.customer_helpers import add_values, calls_to
+from tests.customer_helpers import FORM_OPENED_ON, add_values, calls_to
 from tests.fake_slack import RESPONSE_URL_CALL
 from tests.support import grant, post
 
@@ -196,7 +196,7 @@ async def test_a_modal_submitted_while_the_database_is_away_keeps_what_was_typed
         raise _dbapi_error(invalidated=True)
 
     monkeypatch.setattr("bot.services.customers.default_price", away)
-    blocks = add_modal(default_price=Decimal(75))["blocks"]
+    blocks = add_modal(default_price=Decimal(75), today=FORM_OPENED_ON)["blocks"]
     reply = await post(
         client,
         slack.view_submission(

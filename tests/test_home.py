@@ -100,7 +100,7 @@ async def test_owner_sees_the_whole_msp_figures(client, slack, db, fake_slack):
     text = all_text(view["blocks"])
     assert "*Trials ending in the next 7 days* (2)" in text
     assert "Trial Today" in text and "ends today" in text
-    assert "Trial Week" in text and "7 days left" in text
+    assert "Trial Week" in text and "8 days left" in text  # today and 7 more (R4)
     assert "Trial Later" not in text
     assert "*Agents not reporting*: 4 at 2 customers" in text
     assert "2 of 5 silent" in text and "2 of 2 silent" in text

@@ -135,6 +135,34 @@ async def test_six_adds_at_once_with_one_place_left_add_one_customer(client, sla
     assert all("already manages 3 of its 3 customers" in message for message in refused)
 
 
+# ---------------------------------------------------------------- R1 among live accounts
+
+
+async def test_two_adds_of_a_deleted_accounts_email_at_once_add_one(client, slack, db, backend):
+    """The deleted account no longer holds the email (R1), and the partial unique
+    index still lets only one of two adds at once take it."""
+    await grant(db, OWNER, Role.OWNER)
+    await seed_customer(
+        db,
+        name="Removed Trial",
+        status="deleted",
+        admin_email="shared@example.com",
+        admin_email_key="shared@example.com",
+    )
+
+    replies = await all_at_once(
+        *(
+            submit_add(client, slack, name=f"Racer {n}", email="Shared@example.com")
+            for n in range(2)
+        )
+    )
+
+    added = [reply for reply in replies if reply.json["response_action"] == "update"]
+    refused = [refusal_of(reply) for reply in replies if reply not in added]
+    assert (len(added), await customer_count(db)) == (1, 1)
+    assert refused == ["This admin email is already used by another account."]
+
+
 def csv_of(names: list[str]) -> bytes:
     lines = [
         "name,admin_email",
@@ -227,6 +255,11 @@ async def test_other_writers_get_through_while_a_long_import_runs(
     report = await importing
     assert len(report.accepted) == IMPORT_ROWS and report.problems == []
     assert any(0 < count < IMPORT_ROWS for count in seen_mid_import), seen_mid_import
+    async with db.unit_of_work() as session:
+        names = set((await session.scalars(select(Customer.name))).all())
+    wanted = {"Acme Dental"} | {f"Walk-in {k}" for k in range(1, n + 1)}
+    wanted |= {f"Bulk {k}" for k in range(IMPORT_ROWS)}
+    assert names == wanted, (sorted(wanted - names), sorted(names - wanted), report)
     assert await customer_count(db) == 1 + n + IMPORT_ROWS
 
 

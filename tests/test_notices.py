@@ -15,11 +15,12 @@ from sqlalchemy import select
 from bot.app import Bot
 from bot.domain.roles import Role
 from scheduler.jobs.notices import run_sweep
+from scheduler.jobs.requests import roll_renewals
 from storage.engine import Database
-from storage.models import AlertSubscription, AuditEvent, Customer, Notice, OutboxItem
-from tests.customer_helpers import all_text
+from storage.models import Alert, AlertSubscription, AuditEvent, Customer, Notice, OutboxItem
+from tests.customer_helpers import all_text, submit_add
 from tests.dashboard_helpers import msp_id_of, seed_customer, set_msp
-from tests.request_helpers import fast_bot, settle
+from tests.request_helpers import fast_bot, messages_in, paid, settle
 from tests.support import FakeClock, grant, migrated_database, post
 
 TRIALS, MAU, DIGEST, REQUESTS = "C0TRIALS", "C0MAU", "C0DIGEST", "C0REQUESTS"
@@ -127,6 +128,25 @@ async def test_each_msps_own_notice_days_and_its_own_today(db, clock, msp):
     assert "in 14 days" in (await posts(db))[0]["text"]
 
 
+async def test_a_30_day_trial_added_on_the_22nd_is_active_30_days_then_expires(
+    backend, client, slack, db, clock, msp, fake_slack
+):
+    """R4 end to end: added on 11-22 with 30 days, the 22nd is day 1, 12-21 the last
+    active day (the card says so), and the sweep of 12-22 ends it."""
+    at(clock, datetime(2026, 11, 22, 9, tzinfo=UTC))
+    added = await submit_add(client, slack, name="Month Trial", email="m@example.com")
+    assert "Active trial (30 days left)" in all_text(added.json["view"]["blocks"])
+    async with db.unit_of_work() as session:
+        customer = await session.scalar(select(Customer))
+        assert customer is not None and customer.trial_end == date(2026, 12, 21)
+    at(clock, datetime(2026, 12, 21, 23, 59, tzinfo=UTC))
+    card = await post(client, slack.slash_command("customer Month Trial", user_id=OWNER))
+    assert "Active trial (1 day left)" in all_text(card.json["blocks"])
+    assert await sweep(db, clock, "end_trials") == 0  # day 30
+    at(clock, datetime(2026, 12, 22, 0, 0, tzinfo=UTC))
+    assert await sweep(db, clock, "end_trials") == 1
+
+
 async def test_a_trial_ends_the_day_after_its_last_day_once_and_audited(backend, db, clock, msp):
     await subscribe(db, msp, TRIALS, "trials")
     customer_id = await seed_customer(
@@ -146,8 +166,30 @@ async def test_a_trial_ends_the_day_after_its_last_day_once_and_audited(backend,
     assert [(e.before["status"], e.after["status"]) for e in events] == [
         ("active_trial", "expired_trial")
     ]
+    assert [e.entity_id for e in events] == [customer.account_number]  # not the row id
     (post,) = await posts(db)
     assert "free plan" in post["text"] and "over the free plan's 3" in post["text"]
+
+
+async def test_a_trial_that_ends_over_the_free_limits_is_flagged_by_an_alert_at_once(
+    backend, db, clock, msp
+):
+    """R15: the expired trial's free plan allows 3 users; one ending with 5 gets the
+    over-free-limits alert from the sweep that ends it, not at the next usage report."""
+    await seed_customer(
+        db, name="Crowded", status="active_trial", users=5, trial_end=date(2026, 12, 1)
+    )
+    await seed_customer(
+        db, name="Small", status="active_trial", users=2, trial_end=date(2026, 12, 1)
+    )
+    at(clock, datetime(2026, 12, 2, 0, 0, tzinfo=UTC))
+    assert await sweep(db, clock, "end_trials") == 2
+    assert await sweep(db, clock, "end_trials") == 0
+    async with db.unit_of_work() as session:
+        raised = (
+            await session.execute(select(Alert.kind, Alert.status, Customer.name).join(Customer))
+        ).all()
+    assert raised == [("over_free_limits", "firing", "Crowded")]
 
 
 # ---------------------------------------------------------------- renewals and MAU
@@ -164,6 +206,37 @@ async def test_the_renewal_window_notice_comes_a_week_before_the_cut_off(db, clo
     (post,) = await posts(db)
     assert "Last week to decrease licences, downgrade or cancel" in post["text"]
     assert "2027-03-01" in post["text"]
+
+
+async def test_the_renewal_window_notice_comes_again_in_the_following_term(
+    client, bot, db, clock, msp, fake_slack
+):
+    """The renewal job rolls the term on, and the next term's window has its own
+    notice (each is kept once per customer and renewal date), sent to Slack."""
+    await subscribe(db, msp, REQUESTS, "requests")
+    await paid(db, name="Renewing")  # annual, from 2026-03-01, renewing on 2027-03-01
+    sent: dict[str, int] = {}
+    for renewal in (date(2027, 3, 1), date(2028, 3, 1)):
+        first_day = renewal - timedelta(days=37)  # a week before the 30-day cut-off
+        for day in (first_day - timedelta(days=1), first_day, first_day + timedelta(days=1)):
+            at(clock, datetime(day.year, day.month, day.day, 6, tzinfo=UTC))
+            sent[day.isoformat()] = await sweep(db, clock, "renewal_window_notices")
+        at(clock, datetime(renewal.year, renewal.month, renewal.day, 6, tzinfo=UTC))
+        assert await roll_renewals(db=db, clock=clock, wake=lambda: None) == 1
+    assert sent == {
+        "2027-01-22": 0,
+        "2027-01-23": 1,
+        "2027-01-24": 0,
+        "2028-01-23": 0,
+        "2028-01-24": 1,
+        "2028-01-25": 0,
+    }
+    bot.delivery.wake()
+    await settle(bot)
+    shown = [all_text(message["blocks"]) for message in messages_in(fake_slack, REQUESTS)]
+    assert len(shown) == 2
+    assert "Last week to decrease licences, downgrade or cancel" in shown[0]
+    assert "2027-03-01" in shown[0] and "2028-03-01" in shown[1]
 
 
 async def test_mau_notices_at_80_and_100_percent_and_a_projected_overage(db, clock, msp):

@@ -14,13 +14,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.domain.customers import Plan, Status
+from bot.domain.customers import Plan, Status, trial_active, trial_days_left, trial_end
 from bot.domain.policy import (
     ALLOWED_STATUSES,
     Account,
     Change,
     Timing,
     Verdict,
+    current_renewal,
     decide,
     extended_trial_end,
     free_limit_warnings,
@@ -44,6 +45,7 @@ from bot.domain.requests import (
     parse_licence_count,
     parse_reason,
 )
+from bot.domain.terms import Term
 from bot.errors import InvalidInput, RuleBroken
 
 TODAY = date(2027, 1, 1)
@@ -58,7 +60,7 @@ AT_RENEWAL_KINDS = [K.DECREASE_LICENCES, K.DOWNGRADE, K.REMOVE_ADDON, K.CANCEL]
 
 
 def paid(**overrides: object) -> Account:
-    """A paid Professional account, 10 licences at $750 a month, ActivConnect on."""
+    """A paid Professional account, 10 licences at $75 a month each, ActivConnect on."""
     fields: dict[str, object] = {
         "status": S.PAID,
         "plan": Plan.PROFESSIONAL,
@@ -71,7 +73,8 @@ def paid(**overrides: object) -> Account:
         "users": 3,
         "data_used_gb": 1.0,
         "add_ons": frozenset({"activconnect"}),
-        "monthly_price": Decimal("750.00"),
+        "unit_price": Decimal("75.00"),
+        "term": Term.ANNUAL,
     }
     return Account(**{**fields, **overrides})  # type: ignore[arg-type]
 
@@ -212,7 +215,7 @@ def test_notice_is_thirty_days_before_renewal(kind, days, allowed):
 
 
 @pytest.mark.parametrize("kind", AT_RENEWAL_KINDS)
-@pytest.mark.parametrize("days", [29, 1, 0, -1])  # too late, renewal today, renewal yesterday
+@pytest.mark.parametrize("days", [29, 1])  # too late
 def test_too_late_offers_the_next_renewal(kind, days):
     verdict = decide(kind, days_before_renewal(days), TYPICAL_CHANGE[kind])
     assert not verdict.allowed
@@ -222,6 +225,14 @@ def test_too_late_offers_the_next_renewal(kind, days):
     assert verdict.effective is None and verdict.timing is None
     assert "30 days before renewal (2027-03-01)" in verdict.reason
     assert "the next window closes on 2028-01-31" in verdict.reason
+
+
+@pytest.mark.parametrize("kind", AT_RENEWAL_KINDS)
+@pytest.mark.parametrize("days", [0, -1])  # renewal today, renewal yesterday (job not run yet)
+def test_a_renewal_date_that_has_come_is_read_as_the_next_one(kind, days):
+    verdict = decide(kind, days_before_renewal(days), TYPICAL_CHANGE[kind])
+    assert verdict.allowed, verdict.reason
+    assert verdict.effective == NEXT_RENEWAL
 
 
 def test_the_refusal_reads_like_the_domain_example():
@@ -255,32 +266,51 @@ def test_a_march_renewal_in_a_leap_year_closes_on_january_31():
 
 
 def test_a_monthly_term_offers_the_next_month():
-    account = paid(contract_start=date(2027, 2, 1), today=date(2027, 2, 15))
+    account = paid(contract_start=date(2027, 2, 1), today=date(2027, 2, 15), term=Term.MONTHLY)
     verdict = decide(K.CANCEL, account, Change())
     assert verdict.schedule_for == date(2027, 4, 1)
     assert verdict.deadline == date(2027, 3, 2)
 
 
 def test_a_stale_renewal_date_offers_the_first_open_window():
-    account = paid(renewal_date=date(2025, 3, 1), contract_start=date(2024, 3, 1))
+    account = paid(renewal_date=date(2025, 3, 1), contract_start=date(2024, 3, 1), term=None)
     verdict = decide(K.CANCEL, account, Change())
     assert verdict.schedule_for == RENEWAL
     assert verdict.deadline >= TODAY
 
 
+def test_a_stale_renewal_date_of_a_known_term_is_read_as_the_current_one():
+    account = paid(renewal_date=date(2025, 3, 1), contract_start=date(2024, 3, 1))
+    verdict = decide(K.CANCEL, account, Change())
+    assert verdict.allowed and verdict.effective == RENEWAL
+
+
 @pytest.mark.parametrize("kind", [*AT_RENEWAL_KINDS, K.ADD_LICENCES, K.ADD_ADDON])
-def test_a_paid_account_needs_a_renewal_date(kind):
+def test_a_paid_account_needs_a_renewal_date_set_by_its_owners(kind):
+    """The Edit form has no renewal date: the refusal names who sets it."""
     verdict = decide(kind, paid(renewal_date=None), TYPICAL_CHANGE[kind])
     assert not verdict.allowed
-    assert "renewal date" in verdict.reason and "(Edit)" in verdict.reason
+    assert "renewal date" in verdict.reason and "Edit" not in verdict.reason
+    assert "POST /api/v1/accounts" in verdict.reason
+    assert "Correct billing data" in verdict.reason
+    assert_readable(verdict)
 
 
 @pytest.mark.parametrize("kind", [K.ADD_LICENCES, K.ADD_ADDON])
 @pytest.mark.parametrize("renewal", [TODAY, TODAY - timedelta(days=1)])
 def test_prorating_needs_a_renewal_in_the_future(kind, renewal):
-    verdict = decide(kind, paid(renewal_date=renewal), TYPICAL_CHANGE[kind])
+    verdict = decide(kind, paid(renewal_date=renewal, term=None), TYPICAL_CHANGE[kind])
     assert not verdict.allowed
-    assert "not in the future" in verdict.reason and "(Edit)" in verdict.reason
+    assert "not in the future" in verdict.reason and "Correct billing data" in verdict.reason
+
+
+@pytest.mark.parametrize("kind", [K.ADD_LICENCES, K.ADD_ADDON])
+@pytest.mark.parametrize("renewal", [TODAY, TODAY - timedelta(days=1)])
+def test_a_renewing_term_prorates_to_its_next_renewal(kind, renewal):
+    account = paid(renewal_date=renewal, contract_start=date(2026, 1, 1))
+    verdict = decide(kind, account, TYPICAL_CHANGE[kind])
+    assert verdict.allowed, verdict.reason
+    assert "2028-01-01" in verdict.reason
 
 
 def test_notice_deadline():
@@ -579,11 +609,18 @@ def test_a_cancelled_plan_can_be_deleted_after_its_term():
 
 def test_deletion_of_a_paid_account_without_a_renewal_date():
     verdict = decide(K.DELETE_ACCOUNT, paid(renewal_date=None), Change())
-    assert not verdict.allowed and "(Edit)" in verdict.reason
+    assert not verdict.allowed and "Correct billing data" in verdict.reason
 
 
-def test_a_paid_term_that_has_ended_can_be_deleted():
-    assert decide(K.DELETE_ACCOUNT, paid(renewal_date=TODAY), Change()).allowed
+def test_a_cancelled_term_that_has_ended_can_be_deleted():
+    account = paid(status=S.PENDING_CANCELLATION, renewal_date=TODAY)
+    assert decide(K.DELETE_ACCOUNT, account, Change()).allowed
+
+
+@pytest.mark.parametrize("renewal", [TODAY, TODAY - timedelta(days=1)])
+def test_a_paid_plan_past_its_renewal_date_renews_and_cannot_be_deleted(renewal):
+    verdict = decide(K.DELETE_ACCOUNT, paid(renewal_date=renewal), Change())
+    assert not verdict.allowed and verdict.rule == "R16"
 
 
 @pytest.mark.parametrize("status", [S.ACTIVE_TRIAL, S.EXPIRED_TRIAL, S.FREE])
@@ -601,7 +638,7 @@ def test_deletion_is_completed_30_days_later_and_reversible(status):
     ("status", "trial_end", "days", "ends"),
     [
         (S.ACTIVE_TRIAL, date(2027, 1, 20), None, "2027-02-03"),  # from the trial end
-        (S.EXPIRED_TRIAL, date(2026, 12, 1), None, "2027-01-15"),  # from today
+        (S.EXPIRED_TRIAL, date(2026, 12, 1), None, "2027-01-14"),  # today is day 1
         (S.ACTIVE_TRIAL, date(2027, 1, 20), 90, "2027-04-20"),
         (S.ACTIVE_TRIAL, date(2027, 1, 20), 1, "2027-01-21"),
     ],
@@ -622,8 +659,31 @@ def test_trial_extensions_are_1_to_90_days(days):
 
 def test_extended_trial_end_counts_from_the_later_day():
     assert extended_trial_end(date(2027, 1, 20), today=TODAY, days=14) == date(2027, 2, 3)
-    assert extended_trial_end(date(2026, 12, 1), today=TODAY, days=14) == date(2027, 1, 15)
-    assert extended_trial_end(None, today=TODAY, days=14) == date(2027, 1, 15)
+    # An ended trial gets 14 active days, today the first of them (R4).
+    assert extended_trial_end(date(2026, 12, 1), today=TODAY, days=14) == date(2027, 1, 14)
+    assert extended_trial_end(None, today=TODAY, days=14) == date(2027, 1, 14)
+
+
+@given(
+    start=st.dates(min_value=date(2024, 1, 1), max_value=date(2031, 12, 31)),
+    days=st.integers(min_value=1, max_value=400),
+    extension=st.integers(min_value=1, max_value=MAX_EXTENSION_DAYS),
+)
+def test_a_trial_of_n_days_is_active_exactly_n_days_and_an_extension_adds_its_days(
+    start, days, extension
+):
+    """R4: day 1 is the start; R7: an extension adds exactly its days, whether the
+    trial is on its last day or ended the day before."""
+    end = trial_end(start, days=days)
+    window = [start + timedelta(days=n) for n in range(-2, days + 3)]
+    active = [day for day in window if day >= start and trial_active(end, today=day)]
+    assert len(active) == days and active[0] == start and active[-1] == end
+    assert trial_days_left(end, today=start) == days
+    assert trial_days_left(end, today=end) == 1
+    assert trial_days_left(end, today=end + timedelta(days=1)) == 0
+    on_last_day = extended_trial_end(end, today=end, days=extension)
+    day_after = extended_trial_end(end, today=end + timedelta(days=1), days=extension)
+    assert on_last_day == day_after == end + timedelta(days=extension)
 
 
 def test_removing_an_expired_trial():
@@ -663,8 +723,8 @@ def test_every_type_previews_on_every_status(kind, status):
         (K.ADD_ADDON, paid(add_ons=frozenset({"ActivConnect", "screen_details"})), "Every add-on"),
         (K.REMOVE_ADDON, paid(add_ons=frozenset()), "no add-ons to remove"),
         (K.CANCEL, paid(past_due=True), "settle the past-due balance first"),
-        (K.ADD_LICENCES, paid(renewal_date=None), "(Edit)"),
-        (K.DECREASE_LICENCES, paid(renewal_date=None), "(Edit)"),
+        (K.ADD_LICENCES, paid(renewal_date=None), "Correct billing data"),
+        (K.DECREASE_LICENCES, paid(renewal_date=None), "Correct billing data"),
     ],
 )
 def test_previews_refuse_what_no_details_could_allow(kind, account, says):
@@ -742,7 +802,8 @@ accounts = st.builds(
     users=st.integers(min_value=0, max_value=200_000),
     data_used_gb=st.floats(min_value=0, max_value=10_000, allow_nan=False),
     add_ons=st.frozensets(st.sampled_from(["activconnect", "ActivConnect", "screen_details"])),
-    monthly_price=st.decimals(min_value=0, max_value=100_000, places=2),
+    unit_price=st.decimals(min_value=0, max_value=100_000, places=2),
+    term=st.none() | st.sampled_from(Term),
 )
 changes = st.builds(
     Change,
@@ -767,9 +828,11 @@ def assert_coherent(verdict: Verdict, account: Account) -> None:
         return
     assert verdict.timing is not None
     if verdict.timing is Timing.AT_RENEWAL:
-        assert verdict.effective == account.renewal_date
+        # A renewal date that has come is read as the next one (the term renews).
+        renewal = current_renewal(account)
+        assert renewal is not None and verdict.effective == renewal
         assert verdict.deadline is not None and account.today <= verdict.deadline
-        assert verdict.deadline == account.renewal_date - timedelta(days=NOTICE_DAYS)
+        assert verdict.deadline == renewal - timedelta(days=NOTICE_DAYS)
     elif verdict.timing is Timing.AFTER_DELAY:
         assert verdict.effective == account.today + timedelta(days=DELETION_DELAY_DAYS)
     else:

@@ -13,12 +13,11 @@ from hypothesis import strategies as st
 from bot.domain.proration import (
     add_months,
     added_licences_charge,
-    licence_rate,
-    next_renewal,
     prorate,
     term_months,
     to_cents,
 )
+from bot.domain.terms import Term
 
 RENEWAL = date(2027, 3, 1)
 YEAR_START = date(2026, 3, 1)  # a 12-month term of 365 days
@@ -67,19 +66,6 @@ def test_term_months(start, renewal, months):
 
 
 @pytest.mark.parametrize(
-    ("renewal", "term", "expected"),
-    [
-        (date(2028, 2, 29), 12, date(2029, 2, 28)),
-        (date(2027, 1, 31), 1, date(2027, 2, 28)),
-        (RENEWAL, 12, date(2028, 3, 1)),
-        (RENEWAL, 36, date(2030, 3, 1)),
-    ],
-)
-def test_next_renewal(renewal, term, expected):
-    assert next_renewal(renewal, term) == expected
-
-
-@pytest.mark.parametrize(
     ("today", "days_left"),
     [
         (RENEWAL - timedelta(days=73), 73),
@@ -120,16 +106,11 @@ def test_prorated_amounts(today, renewal, start, monthly, days_left, term_days, 
     assert share.amount == Decimal(amount)
 
 
-def test_the_licence_rate_is_what_one_licence_costs_a_month():
-    assert licence_rate(Decimal("750"), 10) == Decimal("75")
-    assert licence_rate(Decimal("75"), 0) == Decimal("75")  # no licences yet: the whole price
-
-
 def test_two_more_licences_for_73_of_365_days():
     charge = added_licences_charge(
         count=2,
-        monthly_price=Decimal("750.00"),
-        licences=10,
+        unit_price=Decimal("75.00"),
+        term=Term.ANNUAL,
         today=RENEWAL - timedelta(days=73),
         renewal=RENEWAL,
         contract_start=YEAR_START,
@@ -140,19 +121,18 @@ def test_two_more_licences_for_73_of_365_days():
     assert charge.fraction == Decimal("0.2")
 
 
-@pytest.mark.parametrize(("count", "amount"), [(7, "750.00"), (1, "107.14")])
-def test_the_rate_is_not_rounded_before_the_charge(count, amount):
-    """$750 over 7 licences is $107.142857...: rounding the rate first would make 7
-    more licences for a whole month cost $749.98."""
-    charge = added_licences_charge(
-        count=count,
-        monthly_price=Decimal("750"),
-        licences=7,
-        today=date(2027, 2, 1),
-        renewal=RENEWAL,
-        contract_start=date(2027, 2, 1),
-    )
-    assert charge.amount == Decimal(amount)
+def test_added_licences_cost_the_unit_price_whatever_the_account_has():
+    """10 licences at $75 for a whole annual term are $9,000, before and after 10 more."""
+    for _ in range(2):
+        charge = added_licences_charge(
+            count=10,
+            unit_price=Decimal("75.00"),
+            term=Term.ANNUAL,
+            today=YEAR_START,
+            renewal=RENEWAL,
+            contract_start=YEAR_START,
+        )
+        assert charge.amount == Decimal("9000.00")
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,11 @@ from sqlalchemy import select
 from bot.domain.customers import CustomerField
 from bot.ids import ActionId, BlockId, CallbackId
 from bot.payloads import CustomerRef
-from scheduler.jobs.requests import apply_scheduled_changes, expire_pending_requests
+from scheduler.jobs.requests import (
+    apply_scheduled_changes,
+    expire_pending_requests,
+    roll_renewals,
+)
 from storage.engine import Database
 from storage.models import Customer
 from tests.dashboard_helpers import seed_customer, set_msp
@@ -48,6 +52,8 @@ from tests.request_helpers import (
 from tests.support import post
 
 RENEWAL = date(2027, 3, 1)
+# The contract start stays: it anchors every renewal (bot/domain/terms.py).
+CONTRACT_START = date(2026, 3, 1)
 NEXT_RENEWAL = date(2028, 3, 1)
 ASKED_AT = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)  # the FakeClock's time
 SECOND = timedelta(seconds=1)
@@ -84,17 +90,21 @@ AT_RENEWAL: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
     "decrease": (
         "decrease-licences",
         {BlockId.REQUEST_LICENCES: "6"},
-        {"licences": 6, "renewal_date": NEXT_RENEWAL, "contract_start": RENEWAL},
+        {"licences": 6, "renewal_date": NEXT_RENEWAL, "contract_start": CONTRACT_START},
     ),
     "downgrade": (
         "downgrade",
         {BlockId.REQUEST_PLAN: selected("essentials")},
-        {"plan": "essentials", "renewal_date": NEXT_RENEWAL, "contract_start": RENEWAL},
+        {"plan": "essentials", "renewal_date": NEXT_RENEWAL, "contract_start": CONTRACT_START},
     ),
     "remove add-on": (
         "remove-addon",
         {BlockId.REQUEST_ADD_ON: selected("activconnect")},
-        {"add_ons": ["Screen Details"], "renewal_date": NEXT_RENEWAL, "contract_start": RENEWAL},
+        {
+            "add_ons": ["Screen Details"],
+            "renewal_date": NEXT_RENEWAL,
+            "contract_start": CONTRACT_START,
+        },
     ),
     "cancel": (
         "cancel",
@@ -149,7 +159,12 @@ async def test_a_change_at_renewal_applies_on_the_renewal_date_and_not_the_day_b
     assert notices(fake_slack)[-1].endswith(f": {applied}.")
     assert len(notices(fake_slack)) == 2  # approved, then applied
     [audited] = await audit_rows(db, "request.applied")
-    assert audited.actor == "system"
+    assert audited.actor == "job:renewals"
+    changed = (await audit_rows(db, "customer.updated"))[-1]  # the change applied
+    assert (changed.actor, changed.entity_id) == (
+        "job:renewals",
+        request.account_number,
+    )
 
 
 async def test_changes_due_on_one_renewal_move_the_term_on_once(
@@ -165,7 +180,7 @@ async def test_changes_due_on_one_renewal_move_the_term_on_once(
         "essentials",
         ["Screen Details"],
     )
-    assert (customer.contract_start, customer.renewal_date) == (RENEWAL, NEXT_RENEWAL)
+    assert (customer.contract_start, customer.renewal_date) == (CONTRACT_START, NEXT_RENEWAL)
     assert await sweep(db, clock, midnight(RENEWAL) + timedelta(hours=2)) == 0
 
 
@@ -287,7 +302,7 @@ async def test_a_pending_request_expires_after_the_msps_waiting_time_and_not_bef
         f"{request.account_number}: {expired}."
     ]
     [audited] = await audit_rows(db, "request.expired")
-    assert audited.actor == "system"
+    assert audited.actor == "job:expire_pending_requests"
 
     await click(client, slack, ActionId.REQUEST_APPROVE, request_ref(1), "U0003")
     await settle(bot)
@@ -318,7 +333,8 @@ async def test_two_sweeps_at_once_apply_each_change_once(
     customers = []
     for n in range(3):
         customers.append(await professional(db, name=f"Customer {n}"))
-        for kind in ("decrease", "downgrade", "cancel"):
+        # Changes that stack at one renewal (a cancellation would conflict with them).
+        for kind in ("decrease", "downgrade", "remove add-on"):
             await approved(bot, client, slack, fake_slack, kind, name=f"Customer {n}")
     clock.now = midnight(RENEWAL)
     replicas = [Database(database_url), Database(database_url)]
@@ -337,8 +353,8 @@ async def test_two_sweeps_at_once_apply_each_change_once(
     assert len(await audit_rows(db, "request.applied")) == 9
     for customer_id in customers:
         customer = await customer_row(db, customer_id)
-        assert (customer.status, customer.plan, customer.licences) == ("free", "free", 6)
-        assert (customer.renewal_date, customer.contract_start) == (None, None)
+        assert (customer.status, customer.plan, customer.licences) == ("paid", "essentials", 6)
+        assert (customer.renewal_date, customer.contract_start) == (NEXT_RENEWAL, CONTRACT_START)
     # Each approval message: posted once, updated once when approved and once when applied.
     assert (
         len([c for c in fake_slack.calls_to("chat.update") if c.args["channel"] == APPROVALS]) == 18
@@ -354,12 +370,13 @@ async def test_a_sweep_run_twice_applies_nothing_twice(
     assert await sweep(db, clock, midnight(RENEWAL)) == 0
     assert await sweep(db, clock, midnight(NEXT_RENEWAL)) == 0  # nor at the next renewal
     customer = await customer_row(db, customer_id)
-    assert (customer.licences, customer.renewal_date) == (6, NEXT_RENEWAL)
+    # The term renewed again on its own, without applying the change again.
+    assert (customer.licences, customer.renewal_date) == (6, date(2029, 3, 1))
     assert len(await audit_rows(db, "request.applied")) == 1
     async with db.unit_of_work() as session:
         assert (
             await session.scalar(select(Customer.version).where(Customer.id == customer_id))
-        ) == 2
+        ) == 4  # two renewals and one change
 
 
 # ---------------------------------------------------------------- the jobs
@@ -377,3 +394,65 @@ async def test_the_request_jobs_are_registered(bot):
         assert registered.trigger.interval == timedelta(seconds=300)  # the default sweep
         assert registered.kwargs["db"] is bot.db
         assert set(registered.kwargs) == {"db", "clock", "wake"}
+
+
+# ---------------------------------------------------------------- renewals
+
+
+async def test_a_paid_term_renews_on_each_renewal_date_even_after_downtime(
+    client, slack, db, staff, fake_slack, bot, clock
+):
+    customer_id = await professional(db)
+    clock.now = midnight(date(2029, 3, 2))  # three renewal dates passed while down
+    assert await roll_renewals(db=db, clock=clock, wake=lambda: None) == 3
+    assert await roll_renewals(db=db, clock=clock, wake=lambda: None) == 0
+    customer = await customer_row(db, customer_id)
+    assert (customer.status, customer.renewal_date) == ("paid", date(2030, 3, 1))
+    renewed = await audit_rows(db, "customer.renewed")
+    assert [row.actor for row in renewed] == ["job:renewals"] * 3
+    assert {row.entity_id for row in renewed} == {customer.account_number}
+
+
+async def test_a_cancellation_conflicting_with_a_scheduled_decrease_is_refused(
+    client, slack, db, staff, fake_slack, bot, clock
+):
+    await professional(db)
+    await approved(bot, client, slack, fake_slack, "decrease")
+    with pytest.raises(AssertionError, match=r"conflicts with request #1 \(Decrease licences"):
+        await approved(bot, client, slack, fake_slack, "cancel")
+
+
+@pytest.mark.parametrize("kind", list(AT_RENEWAL))
+@pytest.mark.parametrize("status", ["free", "deleted"])
+async def test_a_change_at_renewal_of_an_account_no_longer_paying_is_not_applied_and_said(
+    client, slack, db, staff, fake_slack, bot, clock, kind, status
+):
+    """No renewal comes for an account that stopped paying (billing moved it to free,
+    or it was deleted), so its change at renewal is concluded on its date, not
+    left scheduled for ever: marked not applied with the reason, and the requester
+    and the approval message told, as the renewal job does."""
+    customer_id = await professional(db)
+    asked = await approved(bot, client, slack, fake_slack, kind)
+    async with db.unit_of_work() as session:
+        customer = await session.get(Customer, customer_id)
+        assert customer is not None
+        customer.status, customer.plan = status, "free"
+
+    assert await sweep(db, clock, midnight(RENEWAL) - SECOND) == 0
+    assert await sweep(db, clock, midnight(RENEWAL)) == 1
+    await settle(bot)
+    (request,) = await request_rows(db)
+    assert request.status == "reversed" and request.applied_at is None
+    assert request.decision_note.startswith(f"not applied on {RENEWAL}: "), request.decision_note
+    reason = request.decision_note.split(": ", 1)[1]
+    assert ("deleted" if status == "deleted" else "free") in reason
+    told = f":rewind: Reversed before it took effect: {request.decision_note}"
+    assert outcome(shown_message(fake_slack, asked.request_id)) == told
+    assert notices(fake_slack)[-1].endswith(f": {told}.")
+    [audited] = await audit_rows(db, "request.reversed")
+    assert (audited.actor, audited.after["customer"]) == (
+        "job:apply_scheduled_changes",
+        request.account_number,
+    )
+    assert (await customer_row(db, customer_id)).status == status  # nothing changed
+    assert await sweep(db, clock, midnight(RENEWAL) + timedelta(days=1)) == 0

@@ -7,7 +7,7 @@ earliest date."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -17,6 +17,7 @@ from bot.payloads import CustomerRef
 from scheduler.jobs.requests import apply_scheduled_changes
 from storage.engine import Database
 from storage.models import MauAllowanceOrder
+from tests.customer_helpers import all_text
 from tests.dashboard_helpers import seed_customer, set_msp
 from tests.request_helpers import (
     ADMIN,
@@ -114,7 +115,7 @@ async def sweep_on(db: Database, clock, moment: datetime) -> int:
     ("status", "trial_end", "days", "ends"),
     [
         ("active_trial", date(2026, 11, 25), "14", date(2026, 12, 9)),  # from the trial end
-        ("expired_trial", date(2026, 11, 17), "10", date(2026, 12, 2)),  # from today
+        ("expired_trial", date(2026, 11, 17), "10", date(2026, 12, 1)),  # today is day 1
     ],
 )
 async def test_a_trial_extension_is_approved_and_the_trial_runs_on(
@@ -308,6 +309,47 @@ async def test_added_licences_are_charged_for_the_rest_of_the_term(
     assert outcome(result.message) == APPLIED
     customer = await customer_row(db, customer_id)
     assert (customer.licences, customer.renewal_date) == (12, RENEWAL)
+
+
+async def test_licences_added_twice_are_quoted_at_the_unit_price_and_never_drift(
+    client, slack, db, staff, fake_slack, bot, clock
+):
+    """R9 with money that never drifts: 10 licences at $75 each; +10, then +10 more a
+    month later. Each quote is unit price x licences added x the share of the term
+    left, rounded once to the cent, whatever was added before; the monthly total
+    on the card follows the licences (unit price x licences)."""
+    await paid(db, assigned=[MEMBER])  # annual, 2026-03-01 to 2027-03-01: 365 days
+
+    async def card() -> str:
+        reply = await post(client, slack.slash_command("customer Northwind", user_id=MEMBER))
+        return all_text(reply.json["blocks"])
+
+    assert "*Monthly total*\n$750.00 (10 licences x $75.00)" in await card()
+    # (days left, each licence's quote, +10's quote): $75 x 12 months x days / 365.
+    for days_left, each, ten, total in (
+        (99, "$244.11", "$2,441.10", "$1,500.00 (20 licences"),  # 900 x 99 / 365 = 244.109…
+        (69, "$170.14", "$1,701.37", "$2,250.00 (30 licences"),  # 9,000 x 69 / 365 = 1,701.369…
+    ):
+        clock.now = datetime.combine(RENEWAL - timedelta(days=days_left), time(9), tzinfo=UTC)
+        view = await open_form(client, slack, fake_slack, "add-licences Northwind")
+        assert view["blocks"][2]["hint"]["text"].startswith(f"Each licence costs {each} ")
+        asked = await ask(
+            client, slack, fake_slack, "add-licences Northwind", **{BlockId.REQUEST_LICENCES: "10"}
+        )
+        assert lines(asked.sent["blocks"])[1] == (
+            f"Adds 10 licences at once: {ten} for the {days_left} days left of the term, so all "
+            "licences renew on 2027-03-01."
+        )
+        await approve(bot, client, slack, fake_slack, asked)
+        assert f"*Monthly total*\n{total} x $75.00)" in await card()
+    first, second = await request_rows(db)
+    assert [r.details["prorated_amount"] for r in (first, second)] == ["2441.10", "1701.37"]
+    customer = await customer_row(db, first.customer_id)
+    assert (customer.licences, customer.unit_price_cents, customer.monthly_price_cents) == (
+        30,
+        7_500,
+        225_000,
+    )
 
 
 @pytest.mark.parametrize(

@@ -288,7 +288,9 @@ async def test_an_approved_extension_counts_from_the_trial_end(
     await calls_to(fake_slack, "chat.update")
     customer = await customer_row(db, customer_id)
     assert customer.status == "active_trial"
-    assert customer.trial_end == TODAY + timedelta(days=10)  # from today: it had ended
+    # It had ended: 10 more days from today, today being the first (trial_end is the
+    # last active day, R4).
+    assert customer.trial_end == TODAY + timedelta(days=9)
 
 
 # ---------------------------------------------------------------- deletion (R16): typed name

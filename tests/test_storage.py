@@ -227,3 +227,40 @@ async def test_replicas_starting_together_migrate_once(database_url: str, backen
         assert await migrate.is_at_head(database.engine)
     finally:
         await database.dispose()
+
+
+async def test_upgrading_keeps_every_row_that_points_at_a_customer(
+    database_url: str, backend: str
+) -> None:
+    """Migrations that rebuild `customers` (SQLite's batch mode copies, drops and
+    renames it) must not fire ON DELETE on the rows pointing at it: a customer's
+    locations, contacts and assignments stay, and its requests stay attached."""
+    from tests.test_invariants_concurrency import _seed_before_upgrade
+
+    await migrate.upgrade_async(database_url, "0011")
+    await _seed_before_upgrade(database_url)
+    engine = create_async_engine(database_url)
+    related = {
+        "customer_locations": "INSERT INTO customer_locations (customer_id, position, name) "
+        "VALUES (1, 0, 'HQ')",
+        "customer_contacts": "INSERT INTO customer_contacts (customer_id, name, is_primary) "
+        "VALUES (1, 'Dana', true)",
+        "customer_assignments": "INSERT INTO customer_assignments (customer_id, slack_user_id) "
+        "VALUES (1, 'U0004')",
+    }
+    try:
+        async with engine.begin() as connection:
+            for insert in related.values():
+                await connection.execute(text(insert))
+        await migrate.upgrade_async(database_url)
+        async with engine.connect() as connection:
+            counts = {
+                table: (await connection.execute(text(f"SELECT count(*) FROM {table}"))).scalar()
+                for table in related
+            }
+            attached = await connection.execute(
+                text("SELECT count(*) FROM change_requests WHERE customer_id IS NOT NULL")
+            )
+            assert (counts, attached.scalar()) == (dict.fromkeys(related, 1), 9)
+    finally:
+        await engine.dispose()

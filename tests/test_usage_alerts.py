@@ -63,6 +63,9 @@ async def alerts_of(db, kind: str) -> list[tuple[str, str, str, int]]:
         ("free", 1, 3.01, True),
         ("paid", 40, 90.0, False),  # only the free plan has these limits
         ("active_trial", 40, 90.0, False),
+        ("expired_trial", 4, 1.0, True),  # R4: an expired trial is on the free plan
+        ("expired_trial", 1, 3.5, True),
+        ("expired_trial", 3, 3.0, False),
     ],
 )
 def test_over_free_limits(status, users, data_gb, over):
@@ -97,6 +100,18 @@ async def test_max_mau_reached_raises_a_high_alert_for_the_month(backend, client
     assert created.actor == f"api:token:{tenant.token_id}"
 
 
+async def test_a_threshold_of_1_500_000_is_taken_literally(backend, client, db, clock):
+    """R20: a large threshold is a threshold; only "never block" (None) never fires."""
+    tenant = await make_tenant(db, clock, names={"Big Co": 1_500_000, "Open Co": None})
+    big, never = tenant.accounts["Big Co"], tenant.accounts["Open Co"]
+    await report(client, tenant.token, figures(big, mau=1_499_999), figures(never, mau=9_000_000))
+    assert await alerts_of(db, "max_mau_reached") == []
+    await report(client, tenant.token, figures(big, mau=1_500_000))
+    assert await alerts_of(db, "max_mau_reached") == [
+        (f"max_mau_reached:{big}:{MONTH}", "firing", "high", 1)
+    ]
+
+
 async def test_an_old_month_raises_no_alerts(client, db, clock):
     tenant = await make_tenant(db, clock, names={"Acme Dental": 100})
     await on_the_free_plan(db)
@@ -118,6 +133,17 @@ async def test_over_free_limits_fires_repeats_and_resolves(backend, client, db, 
     assert await alerts_of(db, "over_free_limits") == [(key, "resolved", "medium", 2)]
     await report(client, tenant.token, figures(acme, users=4))
     assert [row[1] for row in await alerts_of(db, "over_free_limits")] == ["resolved", "firing"]
+
+
+async def test_an_expired_trial_over_the_free_limits_raises_the_alert(backend, client, db, clock):
+    tenant = await make_tenant(db, clock, names={"Acme Dental": 1000})
+    async with db.unit_of_work() as session:
+        await session.execute(update(Customer).values(plan="free", status="expired_trial"))
+    acme = tenant.accounts["Acme Dental"]
+    await report(client, tenant.token, figures(acme, users=5))
+    assert await alerts_of(db, "over_free_limits") == [
+        (f"over_free_limits:{acme}", "firing", "medium", 1)
+    ]
 
 
 async def test_a_trial_is_never_over_the_free_limits(client, db, clock):

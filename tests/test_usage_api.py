@@ -15,7 +15,6 @@ from pydantic import SecretStr
 from sqlalchemy import func, select, update
 
 from bot.app import build_app
-from bot.domain.customers import DEFAULT_MAX_MAU_THRESHOLD
 from bot.domain.usage import format_month, next_month, parse_month, reached_max_mau
 from bot.services import api_tokens
 from bot.services.audit import OPERATOR_ACTOR, AuditAction
@@ -48,8 +47,10 @@ NOW_MONTH = "2026-11"  # tests.support.FakeClock's month
         (100, 150, 100, False),  # already there: not again
         (150, 150, 100, False),
         (150, 90, 100, False),  # going down
-        (0, 5_000_000, DEFAULT_MAX_MAU_THRESHOLD, False),  # 1,000,000 never blocks
-        (0, 5_000_000, 2_000_000, False),  # nor anything larger
+        (0, 5_000_000, None, False),  # "never block"
+        (0, 5_000_000, 1_000_000, True),  # R20: taken literally, however large
+        (0, 1_500_000, 1_500_000, True),
+        (0, 1_499_999, 1_500_000, False),
         (0, 999_999, 999_999, True),
     ],
 )
@@ -270,9 +271,7 @@ async def test_next_month_is_the_latest_allowed_in_the_msps_time_zone(client, db
 
 
 async def test_r20_reaching_the_max_mau_threshold_is_recorded_once(backend, client, db, clock):
-    tenant = await make_tenant(
-        db, clock, names={"Acme Dental": 100, "Harbor Clinic": DEFAULT_MAX_MAU_THRESHOLD}
-    )
+    tenant = await make_tenant(db, clock, names={"Acme Dental": 100, "Harbor Clinic": None})
     acme, harbor = tenant.accounts["Acme Dental"], tenant.accounts["Harbor Clinic"]
     below = await send(client, tenant.token, {"usage": [item(acme, mau=90)]})
     assert below.json["max_mau_reached"] == []
@@ -495,18 +494,81 @@ async def test_each_bad_field_is_named(client, db, clock, changes, field, says):
 
 async def test_every_problem_is_listed_at_once(client, db, clock):
     tenant = await make_tenant(db, clock)
-    incomplete = {"customer": tenant.accounts["Acme Dental"], "month": "soon", "mau": -3}
-    answer = await send(client, tenant.token, {"usage": [incomplete]})
+    bad = {"customer": tenant.accounts["Acme Dental"], "month": "soon", "mau": -3, "users": "2"}
+    answer = await send(client, tenant.token, {"usage": [bad, {"mau": 4}]})
     errors = field_errors(answer)
     assert errors == {
         "usage[0].month": "Give the month as YYYY-MM, like 2026-11.",
         "usage[0].mau": "Input should be greater than or equal to 0",
-        "usage[0].users": "This field is required.",
-        "usage[0].agents_total": "This field is required.",
-        "usage[0].agents_reporting": "This field is required.",
-        "usage[0].data_gb": "This field is required.",
+        "usage[0].users": "Input should be a valid integer",
+        "usage[1].customer": "This field is required.",
+        "usage[1].month": "This field is required.",
     }
-    assert answer.json["message"].startswith("Nothing was recorded: the request has 6 problems")
+    assert answer.json["message"].startswith("Nothing was recorded: the request has 5 problems")
+
+
+# ---------------------------------------------------------------- partial reports
+
+
+def _figures_of(customer: Customer) -> tuple[int, int, int, int, float]:
+    return (
+        customer.mau_this_month,
+        customer.users,
+        customer.agents_total,
+        customer.agents_reporting,
+        customer.data_used_gb,
+    )
+
+
+async def test_an_rmm_and_the_vendor_each_report_their_own_figures(backend, client, db, clock):
+    """Neither overwrites the other's figures with zeros: what a report leaves out
+    stays as it is, on the month's row and on the customer."""
+    tenant = await make_tenant(db, clock)
+    acme = tenant.accounts["Acme Dental"]
+    rmm = {"customer": acme, "month": NOW_MONTH, "agents_total": 30, "agents_reporting": 28}
+    vendor = {"customer": acme, "month": NOW_MONTH, "mau": 40, "users": 25, "data_gb": 2.5}
+    first = await send(client, tenant.token, {"usage": [rmm]})
+    second = await send(client, tenant.token, {"usage": [vendor]})
+    assert (first.status, second.status) == (200, 200), second.json
+    assert (first.json["created"], second.json["updated"]) == (1, 1)
+    assert await _usage_rows(db) == [(acme, NOW_MONTH, 40, 25, 30, 28, 2.5)]
+    assert _figures_of(await _customer(db, acme)) == (40, 25, 30, 28, 2.5)
+    clock.advance(days=10)  # December: the RMM's agents again, the MAU shown stays
+    await send(client, tenant.token, {"usage": [{**rmm, "month": "2026-12", "agents_total": 31}]})
+    assert (await _usage_rows(db))[-1] == (acme, "2026-12", 0, 0, 31, 28, 0.0)
+    assert _figures_of(await _customer(db, acme)) == (40, 25, 31, 28, 2.5)
+
+
+async def test_agents_reporting_alone_is_checked_against_the_agents_stored(client, db, clock):
+    tenant = await make_tenant(db, clock)
+    acme = tenant.accounts["Acme Dental"]
+    await send(client, tenant.token, {"usage": [item(acme, agents_total=5, agents_reporting=5)]})
+    alone = {"customer": acme, "month": NOW_MONTH, "agents_reporting": 6}
+    errors = field_errors(await send(client, tenant.token, {"usage": [alone]}))
+    assert errors == {
+        "usage[0].agents_reporting": "Cannot be more than agents_total (5) for this month."
+    }
+    assert (await _customer(db, acme)).agents_reporting == 5
+
+
+async def test_usage_that_changes_figures_is_audited_with_its_sender(backend, client, db, clock):
+    tenant = await make_tenant(db, clock, names={"Acme Dental": 1_000_000, "Harbor Clinic": 900})
+    acme, harbor = tenant.accounts["Acme Dental"], tenant.accounts["Harbor Clinic"]
+    await send(client, tenant.token, {"usage": [item(acme, mau=40), item(harbor)]})
+    clock.advance(minutes=5)
+    body = {"usage": [item(acme, mau=41), item(harbor)]}  # only Acme's MAU moves
+    await send(client, tenant.token, body)
+    await send(client, tenant.token, body)  # a resend changes nothing, audits nothing
+    events = await _events(db, AuditAction.CUSTOMER_USAGE_REPORTED)
+    assert [(e.entity_id, e.actor) for e in events] == [
+        (acme, f"api:token:{tenant.token_id}"),
+        (harbor, f"api:token:{tenant.token_id}"),
+        (acme, f"api:token:{tenant.token_id}"),
+    ]
+    assert (events[-1].before, events[-1].after) == (
+        {"month": NOW_MONTH, "mau": 40},
+        {"month": NOW_MONTH, "mau": 41},
+    )
 
 
 @pytest.mark.parametrize(

@@ -3,14 +3,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from aiohttp import web
 from pydantic import Field, ValidationInfo, field_validator
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.api.auth import authenticate_request
+from bot.api.auth import ApiCaller
+from bot.api.batch import record_batch
 from bot.api.body import ApiModel
-from bot.api.ingest import api_endpoint, items_refused, read_json, recorded
+from bot.api.ingest import api_endpoint
 from bot.clock import Clock
 from bot.delivery.alert_messages import NOTIFIER as ALERT_NOTIFIER
 from bot.domain.usage import parse_month
@@ -26,15 +28,16 @@ Count = Annotated[int, Field(ge=0, le=MAX_COUNT)]
 
 
 class UsageItem(ApiModel):
-    """One customer's figures for one month. Strict: 5 is a count, "5" and 5.0 are not."""
+    """One customer's figures for one month, all or some of them (a figure left out
+    is left as it is). Strict: 5 is a count, "5" and 5.0 are not."""
 
     customer: Annotated[str, Field(min_length=1, max_length=100)]
     month: str
-    mau: Count
-    users: Count
-    agents_total: Count
-    agents_reporting: Count  # declared after agents_total, so its check can see it
-    data_gb: Annotated[float, Field(ge=0, le=MAX_DATA_GB, allow_inf_nan=False)]
+    mau: Count | None = None
+    users: Count | None = None
+    agents_total: Count | None = None
+    agents_reporting: Count | None = None  # declared after agents_total, so its check sees it
+    data_gb: Annotated[float, Field(ge=0, le=MAX_DATA_GB, allow_inf_nan=False)] | None = None
 
     @field_validator("month")
     @classmethod
@@ -45,9 +48,11 @@ class UsageItem(ApiModel):
 
     @field_validator("agents_reporting")
     @classmethod
-    def _no_more_reporting_than_installed(cls, value: int, info: ValidationInfo) -> int:
+    def _no_more_reporting_than_installed(
+        cls, value: int | None, info: ValidationInfo
+    ) -> int | None:
         total = info.data.get("agents_total")
-        if total is not None and value > total:
+        if total is not None and value is not None and value > total:
             raise ValueError(f"Cannot be more than agents_total ({total}).")
         return value
 
@@ -70,22 +75,19 @@ class UsageBody(ApiModel):
 
 
 def usage_routes(db: Database, clock: Clock) -> list[web.RouteDef]:
+    async def record(session: AsyncSession, caller: ApiCaller, body: UsageBody) -> Any:
+        return await usage.record_usage(
+            session,
+            msp_id=caller.msp_id,
+            reports=[item.to_report() for item in body.usage],
+            actor=caller.actor,
+            now=clock(),
+            notifier=ALERT_NOTIFIER,
+        )
+
     async def post_usage(request: web.Request) -> web.StreamResponse:
-        caller = await authenticate_request(request, db=db, clock=clock)
-        body = await read_json(request, UsageBody, now=clock())
-        reports = [item.to_report() for item in body.usage]
-        try:
-            async with db.unit_of_work() as session:
-                result = await usage.record_usage(
-                    session,
-                    msp_id=caller.msp_id,
-                    reports=reports,
-                    actor=caller.actor,
-                    now=clock(),
-                    notifier=ALERT_NOTIFIER,
-                )
-        except usage.UsageRejected as rejected:
-            raise items_refused("usage", rejected.problems) from None
-        return recorded(result)
+        return await record_batch(
+            request, db=db, clock=clock, model=UsageBody, collection="usage", record=record
+        )
 
     return [web.post(USAGE_PATH, api_endpoint(post_usage))]

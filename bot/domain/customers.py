@@ -84,7 +84,9 @@ class ListSort(StrEnum):
 
 DEFAULT_TRIAL_DAYS = 30  # R4
 DEFAULT_MONTHLY_PRICE = Decimal("75.00")  # R18
-DEFAULT_MAX_MAU_THRESHOLD = 1_000_000  # R20: this large means "never block"
+# R20: the threshold is literal; "never block" is its own choice, stored as None
+# and written "never" in files and the API.
+NEVER_BLOCK = "never"
 MAX_NAME_LENGTH = 80
 MAX_NAME_KEY_LENGTH = 80  # the name_key column
 MAX_EMAIL_LENGTH = 254
@@ -114,9 +116,15 @@ def _without_thousands_commas(text: str, *, field: str) -> str:
 
 
 def new_account_number() -> str:
-    """Short, human friendly, unique with overwhelming odds (the table enforces it)."""
-    raw = "".join(secrets.choice(_ACCOUNT_ALPHABET) for _ in range(8))
-    return f"{raw[:4]}-{raw[4:]}"
+    """Short, human friendly, unique with overwhelming odds (the table enforces it).
+    One draw of 8 base-30 digits, uniform as 8 draws of a digit but a tenth of the
+    cost (an import numbers thousands at once)."""
+    value = secrets.randbelow(len(_ACCOUNT_ALPHABET) ** 8)
+    digits = []
+    for _ in range(8):
+        value, digit = divmod(value, len(_ACCOUNT_ALPHABET))
+        digits.append(_ACCOUNT_ALPHABET[digit])
+    return f"{''.join(digits[:4])}-{''.join(digits[4:])}"
 
 
 def account_number_key(text: str) -> str:
@@ -157,7 +165,11 @@ def parse_email(text: str | None, *, field: str, required: bool = True) -> str |
 
 
 def _has_invisible(text: str) -> bool:
-    """Control or format characters (NUL, BEL, a zero-width space, a bidi override)."""
+    """Control or format characters (NUL, BEL, a zero-width space, a bidi override).
+    Printable text has none (isprintable() is False for both categories), so most
+    text is answered without looking at each character (an import checks 10,000)."""
+    if text.isprintable():
+        return False
     return any(unicodedata.category(ch) in ("Cc", "Cf") for ch in text)
 
 
@@ -213,9 +225,31 @@ def parse_licences(text: str | None, *, field: str) -> int:
     )
 
 
-def parse_threshold(text: str | None, *, field: str) -> int:
-    if not (text or "").strip():
-        return DEFAULT_MAX_MAU_THRESHOLD
+def parse_threshold(text: str | None, *, field: str) -> int | None:
+    """R20 as a file or the API writes it: a number, or "never" (None: never block).
+    Left empty, a new account never blocks, as the Add form's default."""
+    cleaned = (text or "").strip()
+    if not cleaned or cleaned.casefold() == NEVER_BLOCK:
+        return None
+    return _blocking_threshold(cleaned, field=field)
+
+
+def parse_threshold_choice(text: str | None, *, never: bool, field: str) -> int | None:
+    """R20 as the Add and Edit forms ask it: "never block" ticked, or a number."""
+    cleaned = (text or "").strip()
+    if never:
+        if cleaned:
+            raise InvalidInput(
+                "Clear the threshold, or untick “Never block”: it is one or the other.",
+                field=field,
+            )
+        return None
+    if not cleaned:
+        raise InvalidInput("Enter the max-MAU threshold, or tick “Never block” below.", field=field)
+    return _blocking_threshold(cleaned, field=field)
+
+
+def _blocking_threshold(text: str, *, field: str) -> int:
     return parse_whole_number(
         text, field=field, what="max-MAU threshold", minimum=1, maximum=MAX_THRESHOLD
     )
@@ -278,17 +312,30 @@ def check_renewal_date(renewal: date | None, *, today: date, field: str) -> date
 
 
 def trial_end(start: date, *, days: int = DEFAULT_TRIAL_DAYS) -> date:
-    return start + timedelta(days=days)
+    """R4: a trial's last active day, what `Customer.trial_end` stores. A trial of
+    `days` days is active from `start` (day 1) through this day, both in the MSP's
+    time zone; it becomes an expired trial the day after (`trial_active`)."""
+    return start + timedelta(days=days - 1)
+
+
+def trial_active(end: date, *, today: date) -> bool:
+    """R4: a trial is active through its last day, `end`."""
+    return today <= end
 
 
 def trial_days_left(end: date | None, *, today: date) -> int | None:
-    return None if end is None else max(0, (end - today).days)
+    """Active days left, today included: `days` on the day a trial starts, 1 on its
+    last day, 0 once it has ended."""
+    return None if end is None else max(0, (end - today).days + 1)
 
 
 def in_active_paid_term(*, status: Status, renewal_date: date | None, today: date) -> bool:
-    """R16: an account is in an active paid term until its renewal date."""
-    paying = status in (Status.PAID, Status.PENDING_CANCELLATION)
-    return paying and (renewal_date is None or renewal_date > today)
+    """R16: a paid plan renews, so it is always in a term (its renewal date moves on
+    when it comes, even before the renewal job has run); a cancelled one is in its
+    last term until its renewal date."""
+    if status is Status.PAID:
+        return True
+    return status is Status.PENDING_CANCELLATION and (renewal_date is None or renewal_date > today)
 
 
 @dataclass(frozen=True, slots=True)
@@ -302,11 +349,22 @@ class Capacity:
     def full(self) -> bool:
         return self.used >= self.maximum
 
-    def refusal(self) -> str:
+    def refusal(self, *, team_id: str) -> str:
+        """Names the command that raises the maximum: it is the operator's (the vendor
+        grants it), so staff in Slack know whom to ask and for what."""
         return (
             f"Your MSP already manages {self.used:,} of its {self.maximum:,} customers, the most "
-            "it may have. Remove a customer or raise the maximum first."
+            "it may have. Remove a customer first, or have the bot's operator raise the "
+            f"maximum with `{operator_set_command(team_id, MAX_CUSTOMERS_OPTION)}`."
         )
+
+
+MAX_CUSTOMERS_OPTION = "--max-customers"
+
+
+def operator_set_command(team_id: str, option: str, value: str = "N") -> str:
+    """The operator's command that changes one of what the vendor grants an MSP."""
+    return f"msp-bot msp set --team {team_id} {option} {value}"
 
 
 class CustomerField(StrEnum):
@@ -318,7 +376,10 @@ class CustomerField(StrEnum):
     PLAN = "customer_plan"
     LICENCES = "customer_licences"
     RENEWAL_DATE = "customer_renewal_date"
+    TERM = "customer_term"
+    CONTRACT_START = "customer_contract_start"
     THRESHOLD = "customer_threshold"
+    NEVER_BLOCK = "customer_never_block"
     PRICE = "customer_price"
     LOCATIONS = "customer_locations"
     CONTACT_NAME = "customer_contact_name"

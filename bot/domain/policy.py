@@ -35,6 +35,7 @@ from bot.domain.requests import (
     RequestType,
     add_on_key,
 )
+from bot.domain.terms import Term, next_renewal
 from bot.errors import RuleBroken
 
 
@@ -53,7 +54,8 @@ class Account:
     users: int
     data_used_gb: float
     add_ons: frozenset[str]
-    monthly_price: Decimal
+    unit_price: Decimal  # a licence a month
+    term: Term | None = None  # None: a paid account from before terms were stored
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,10 +240,13 @@ def require(verdict: Verdict) -> Verdict:
 
 
 def extended_trial_end(trial_end: date | None, *, today: date, days: int) -> date:
-    """R7: an extension counts from the later of the trial end and today, so an
-    expired trial gets the days it was granted rather than days already past."""
-    start = today if trial_end is None else max(trial_end, today)
-    return start + timedelta(days=days)
+    """R7: the new last active day (R4: `trial_end` is the last day). An extension
+    adds `days` active days after the trial's last day, or from today (day 1) for a
+    trial that has already ended, so an expired trial gets the days it was granted
+    rather than days already past."""
+    yesterday = today - timedelta(days=1)
+    last = yesterday if trial_end is None else max(trial_end, yesterday)
+    return last + timedelta(days=days)
 
 
 def notice_deadline(renewal: date) -> date:
@@ -341,21 +346,39 @@ def _status_refusal(kind: RequestType, account: Account) -> Verdict:
     return _refuse(kind.rule, f"{_NEEDS[kind]}; this account is {_STATUS_WORDS[status]}.")
 
 
+def current_renewal(account: Account) -> date | None:
+    """The renewal date ending the current term. A plan that renews moves on to its
+    next renewal on the day it comes, so a renewal date that has come is read as
+    the next one until the renewal job has stored it."""
+    renewal = account.renewal_date
+    renews = account.status is Status.PAID and account.term is not None
+    if renewal is None or renewal > account.today or not renews:
+        return renewal
+    assert account.term is not None
+    return next_renewal(account.contract_start or renewal, account.term, account.today)
+
+
+# Commercial figures belong to the billing system or an owner's correction.
+WHO_SETS_BILLING_DATA = (
+    "the MSP's billing system sends it (POST /api/v1/accounts), or an owner corrects it "
+    "with Correct billing data on the customer's card"
+)
+
+
 def _renewal(kind: RequestType, account: Account, *, future: bool) -> date | Verdict:
     """The renewal date, or the refusal when there is none to count from. Rules that
     prorate (`future`) need one that has not passed."""
-    renewal = account.renewal_date
+    renewal = current_renewal(account)
     if renewal is None:
         return _refuse(
             kind.rule,
-            "This paid account has no renewal date: set the renewal date on the customer "
-            "(Edit) first.",
+            f"This paid account has no renewal date: {WHO_SETS_BILLING_DATA}.",
         )
     if future and renewal <= account.today:
         return _refuse(
             kind.rule,
-            f"The renewal date on the customer ({renewal}) is not in the future: set the "
-            "current term's renewal date on the customer (Edit) first.",
+            f"The renewal date on the customer ({renewal}) is not in the future: "
+            f"{WHO_SETS_BILLING_DATA}.",
         )
     return renewal
 
@@ -364,6 +387,10 @@ def _open_renewal(account: Account, renewal: date) -> date:
     """The first renewal from `renewal` on whose notice window is still open today:
     the next renewal when this one is too close, or further on when the renewal date
     on the customer is stale by more than a term."""
+    if account.term is not None and account.contract_start is not None:
+        while account.today > notice_deadline(renewal):
+            renewal = next_renewal(account.contract_start, account.term, renewal)
+        return renewal
     term = term_months(account.contract_start, renewal)
     terms = 0
     while account.today > notice_deadline(add_months(renewal, term * terms)):
@@ -527,8 +554,8 @@ def _add_licences(account: Account, change: Change) -> Verdict:
         )
     charge = added_licences_charge(
         count=count,
-        monthly_price=account.monthly_price,
-        licences=account.licences,
+        unit_price=account.unit_price,
+        term=account.term,
         today=account.today,
         renewal=renewal,
         contract_start=account.contract_start,
@@ -607,6 +634,7 @@ def _add_on_from_now(account: Account, label: str) -> Verdict:
         today=account.today,
         renewal=renewal,
         contract_start=account.contract_start,
+        term=account.term,
         monthly_amount=None,
     )
     return _now(
@@ -800,3 +828,49 @@ _PREVIEWS: dict[RequestType, Callable[[Account], Verdict]] = {
     RequestType.ADD_ADDON: _preview_add_add_on,
     RequestType.REMOVE_ADDON: _preview_remove_add_on,
 }
+
+
+# ---------------------------------------------------------------- at renewal
+
+AT_RENEWAL = frozenset(
+    {
+        RequestType.DECREASE_LICENCES,
+        RequestType.DOWNGRADE,
+        RequestType.REMOVE_ADDON,
+        RequestType.CANCEL,
+    }
+)
+
+
+def recheck_at_renewal(kind: RequestType, account: Account, change: Change) -> Verdict:
+    """On the renewal date, just before a scheduled change applies: whether it still
+    may. The notice was given when it was asked (R10, R12-R14); what can have
+    changed since is the account itself (its status, plan, licences, add-ons, a
+    past-due balance), by another change or a correction from billing."""
+    if kind is RequestType.CANCEL:
+        if account.status is not Status.PENDING_CANCELLATION:
+            return _refuse(
+                kind.rule,
+                f"The account is {_STATUS_WORDS[account.status]}, no longer pending cancellation.",
+            )
+        return _past_due_refusal() if account.past_due else _still_allowed(kind)
+    if account.status is not Status.PAID:
+        return _status_refusal(kind, account)
+    if kind is RequestType.DECREASE_LICENCES:
+        total = change.licence_count or 0
+        if not 1 <= total < account.licences:
+            return _refuse(
+                kind.rule,
+                f"The account has {_count(account.licences, 'licence')} now, so "
+                f"{total:,} is no longer a decrease.",
+            )
+    elif kind is RequestType.DOWNGRADE:
+        target = change.target_plan
+        if target is None or _PLAN_RANK[target] >= _current_rank(account):
+            compared = _compared(account, target or account.plan, "below")
+            return _refuse(kind.rule, f"{compared} any more.")
+    elif kind is RequestType.REMOVE_ADDON:
+        key = _asked_add_on(account, change, on_account=True)
+        if isinstance(key, Verdict):
+            return key
+    return _still_allowed(kind)

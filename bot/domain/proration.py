@@ -7,22 +7,13 @@ $750 / 7 licences does not lose cents on the way.
 
 from __future__ import annotations
 
-import calendar
 from dataclasses import dataclass
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
+
+from bot.domain.terms import Term, TermShare, add_months, share_left, to_cents
 
 DEFAULT_TERM_MONTHS = 12
-CENT = Decimal("0.01")
-
-
-def add_months(day: date, months: int) -> date:
-    """The same day of the month `months` later (or earlier), on the month's last day
-    when it is shorter: 2028-02-29 + 12 -> 2029-02-28, 2027-01-31 + 1 -> 2027-02-28."""
-    index = day.year * 12 + (day.month - 1) + months
-    year, month = divmod(index, 12)
-    last = calendar.monthrange(year, month + 1)[1]
-    return date(year, month + 1, min(day.day, last))
 
 
 def term_months(contract_start: date | None, renewal: date) -> int:
@@ -37,14 +28,6 @@ def term_months(contract_start: date | None, renewal: date) -> int:
     return months if months > 0 else DEFAULT_TERM_MONTHS
 
 
-def next_renewal(renewal: date, term: int) -> date:
-    return add_months(renewal, term)
-
-
-def to_cents(amount: Decimal) -> Decimal:
-    return amount.quantize(CENT, rounding=ROUND_HALF_UP)
-
-
 @dataclass(frozen=True)
 class Proration:
     """The share of the current term left. `amount` is None when the vendor prices
@@ -57,46 +40,53 @@ class Proration:
 
 
 def prorate(
-    *, today: date, renewal: date, contract_start: date | None, monthly_amount: Decimal | None
+    *,
+    today: date,
+    renewal: date,
+    contract_start: date | None,
+    term: Term | None = None,
+    monthly_amount: Decimal | None,
 ) -> Proration:
-    """From today (inclusive) to the renewal (exclusive) over the term's days, the
-    term starting `term_months` before the renewal. A renewal today or past leaves
-    nothing. With no contract start the term is taken as a year; a renewal further
-    away than that gives a fraction above 1, which still charges the months left."""
-    term = term_months(contract_start, renewal)
-    term_days = (renewal - add_months(renewal, -term)).days
-    days_left = max(0, (renewal - today).days)
+    """From today (inclusive) to the renewal (exclusive) over the term's days. With
+    the account's term the term is the one ending on the renewal date (from the
+    renewal before it, bot.domain.terms); without one (an account from before terms
+    were stored) it starts `term_months` before the renewal, a year when the start
+    is unknown. A renewal today or past leaves nothing."""
+    if term is not None and contract_start is not None:
+        share = share_left(contract_start=contract_start, term=term, renewal=renewal, today=today)
+        months = term.months
+    else:
+        months = term_months(contract_start, renewal)
+        term_days = (renewal - add_months(renewal, -months)).days
+        share = TermShare(days_left=max(0, (renewal - today).days), term_days=term_days)
     amount = None
     if monthly_amount is not None:
-        amount = to_cents(monthly_amount * term * days_left / term_days)
+        amount = to_cents(monthly_amount * months * share.days_left / share.term_days)
     return Proration(
-        days_left=days_left,
-        term_days=term_days,
-        fraction=Decimal(days_left) / Decimal(term_days),
+        days_left=share.days_left,
+        term_days=share.term_days,
+        fraction=share.fraction,
         amount=amount,
     )
-
-
-def licence_rate(monthly_price: Decimal, licences: int) -> Decimal:
-    """What one licence costs a month at the customer's current price. Not rounded:
-    the charge built from it is."""
-    return monthly_price / max(licences, 1)
 
 
 def added_licences_charge(
     *,
     count: int,
-    monthly_price: Decimal,
-    licences: int,
+    unit_price: Decimal,
+    term: Term | None,
     today: date,
     renewal: date,
     contract_start: date | None,
 ) -> Proration:
-    """R9: `count` more licences at the current rate for the rest of the term, so all
-    licences renew on the same day."""
+    """R9: `count` more licences at the unit price for the rest of the term, so all
+    licences renew on the same day. The rate is the stored unit price, never the
+    monthly total divided by the licences, so a quote does not depend on earlier
+    changes."""
     return prorate(
         today=today,
         renewal=renewal,
         contract_start=contract_start,
-        monthly_amount=count * licence_rate(monthly_price, licences),
+        term=term,
+        monthly_amount=count * unit_price,
     )

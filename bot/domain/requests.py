@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from bot.domain.customers import check_storable, parse_licences, parse_whole_number
+from bot.domain.customers import Status, check_storable, parse_licences, parse_whole_number
 from bot.errors import InvalidInput
 
 DEFAULT_EXTENSION_DAYS = 14  # R7
@@ -16,6 +16,8 @@ DELETION_DELAY_DAYS = 30  # R16
 DEFAULT_EXPIRY_DAYS = 7  # a pending request nobody decides expires after this
 FREE_MAX_USERS = 3  # R15
 FREE_MAX_DATA_GB = 3  # R15
+# R4, R15: an expired trial is on the free plan, so the free limits are its limits too.
+ON_FREE_LIMITS = frozenset({Status.FREE, Status.EXPIRED_TRIAL})
 MAX_REASON_LENGTH = 500
 
 
@@ -145,3 +147,9 @@ def parse_reason(text: str | None, *, field: str, required: bool) -> str:
             field=field,
         )
     return check_storable(reason, field=field)
+
+
+def is_over_free_limits(*, status: str, users: int, data_gb: float) -> bool:
+    """R15: a free account, or an expired trial (on the free plan), may have 3 users
+    and 3 GB of data; above either it is "over free limits"."""
+    return status in ON_FREE_LIMITS and (users > FREE_MAX_USERS or data_gb > FREE_MAX_DATA_GB)

@@ -94,8 +94,9 @@ CATALOG: tuple[SubcommandSpec, ...] = (
     SubcommandSpec(
         Subcommand.SETTINGS,
         "settings [approvals #channel|none] [self-approval on|off] [expiry DAYS] "
-        "[trial-notices 7,3,1]",
-        "where requests go for approval, how long they wait, and when trial notices go out",
+        "[webhook URL|off] [trial-notices 7,3,1] [timezone Europe/Berlin] [price 75]",
+        "every setting of the MSP and how to change it: approvals, expiry, webhook, trial "
+        "notices, time zone, new customers' price per licence",
         ROLE_MANAGERS,
     ),
     SubcommandSpec(

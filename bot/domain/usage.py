@@ -5,8 +5,6 @@ from __future__ import annotations
 import re
 from datetime import date
 
-from bot.domain.customers import DEFAULT_MAX_MAU_THRESHOLD
-
 # A month as the usage API takes it: "2026-11".
 _MONTH = re.compile(r"([0-9]{4})-([0-9]{2})")  # ASCII digits only
 FIRST_YEAR = 2000
@@ -35,14 +33,14 @@ def format_month(month: date) -> str:
     return f"{month.year:04d}-{month.month:02d}"
 
 
-def threshold_blocks(threshold: int) -> bool:
-    """R20: a threshold this large (1,000,000 or more) means "never block"."""
-    return threshold < DEFAULT_MAX_MAU_THRESHOLD
+def threshold_blocks(threshold: int | None) -> bool:
+    """R20: any number blocks, taken literally; None is the choice "never block"."""
+    return threshold is not None
 
 
-def reached_max_mau(before: int, after: int, threshold: int) -> bool:
+def reached_max_mau(before: int, after: int, threshold: int | None) -> bool:
     """R20: the MAU went from below the threshold to at or above it.
 
     Only the crossing counts, so a report repeating a figure already at or over
     the threshold does not raise the alert a second time."""
-    return threshold_blocks(threshold) and before < threshold <= after
+    return threshold is not None and before < threshold <= after

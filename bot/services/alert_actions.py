@@ -167,7 +167,7 @@ async def wake_snoozed(session: AsyncSession, *, now: datetime, notifier: AlertN
     events = [
         {
             "msp_id": msp_id,
-            "actor": audit.SYSTEM_ACTOR,
+            "actor": audit.job_actor("wake_snoozed_alerts"),
             "action": audit.AuditAction.ALERT_WOKEN.value,
             "entity_type": "alert",
             "entity_id": str(alert_id),

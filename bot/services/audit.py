@@ -11,7 +11,13 @@ from enum import StrEnum
 OPERATOR_ACTOR = "operator:cli"
 BOOTSTRAP_ACTOR = "operator:MSPBOT_OWNERS"
 SYSTEM_ACTOR = "system"
+RENEWALS_ACTOR = "job:renewals"
 INSTALL_ACTOR = "slack:app_install"
+
+
+def job_actor(name: str) -> str:
+    """How the audit log names a scheduler job (its id in scheduler/jobs)."""
+    return f"job:{name}"
 
 
 class AuditAction(StrEnum):
@@ -23,8 +29,12 @@ class AuditAction(StrEnum):
     ROLE_REVOKED = "role.revoked"
     CUSTOMER_CREATED = "customer.created"
     CUSTOMER_UPDATED = "customer.updated"
+    CUSTOMER_RENEWED = "customer.renewed"
     CUSTOMER_DELETED = "customer.deleted"
     CUSTOMER_MAX_MAU_REACHED = "customer.max_mau_reached"
+    CUSTOMER_USAGE_REPORTED = "customer.usage_reported"
+    CUSTOMER_BILLING_UPDATED = "customer.billing_updated"
+    CUSTOMER_BILLING_CORRECTED = "customer.billing_corrected"
     MAU_ALLOWANCE_ORDERED = "mau_allowance.ordered"
     API_TOKEN_CREATED = "api_token.created"
     API_TOKEN_REVOKED = "api_token.revoked"

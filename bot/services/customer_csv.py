@@ -1,5 +1,7 @@
 """Customers in and out of a spreadsheet: export them as CSV, and import a CSV of new
-customers through the same rules as the Add customer modal (R1-R3, R22).
+customers through the same rules as the Add customer modal (R1-R3, R22), each with
+where it is in its life (status, trial dates, contract, price, users, past due:
+bot.domain.lifecycle), so an MSP can move its existing book in.
 
 The file format is described for people in docs/CSV.md. Every row is checked
 against the database before anything is written, and if any row has a problem
@@ -15,6 +17,7 @@ import asyncio
 import csv
 import io
 import re
+import time
 import zoneinfo
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
@@ -26,26 +29,30 @@ from typing import Any, TextIO, TypeVar
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.customers import (
+    DEFAULT_TRIAL_DAYS,
     MAX_ASSIGNED_STAFF,
+    MAX_LICENCES,
+    NEVER_BLOCK,
     SLACK_USER_ID,
     Capacity,
     CustomerField,
     Plan,
     Status,
-    check_renewal_date,
     email_key,
     from_cents,
     name_key,
     parse_contact_name,
     parse_email,
-    parse_licences,
     parse_locations,
     parse_name,
     parse_notes,
     parse_price,
     parse_threshold,
+    parse_whole_number,
 )
+from bot.domain.lifecycle import MAX_USERS, Given, lifecycle, unit_price_cents
 from bot.domain.roles import Role
+from bot.domain.terms import parse_term
 from bot.errors import BotError, InvalidInput, NotAllowed, NotFound
 from bot.services import audit
 from bot.services import customers as customer_service
@@ -66,9 +73,14 @@ CSV_COLUMNS: tuple[str, ...] = (
     "status",
     "licences",
     "users",
+    "trial_start",
     "trial_end",
+    "contract_start",
+    "term",
     "renewal_date",
+    "past_due",
     "max_mau_threshold",
+    "unit_price",
     "monthly_price",
     "locations",
     "contact_name",
@@ -77,23 +89,25 @@ CSV_COLUMNS: tuple[str, ...] = (
     "notes",
 )
 REQUIRED_COLUMNS: tuple[str, ...] = ("name", "admin_email")
-# Exported for people to read; the bot assigns account numbers, and every imported
-# customer starts today (a trial starts on import, a paid plan's contract too).
-IGNORED_ON_IMPORT: frozenset[str] = frozenset({"account_number", "status", "users", "trial_end"})
-IMPORTABLE_PLANS: tuple[Plan, ...] = (
-    Plan.TRIAL,
-    Plan.ESSENTIALS,
-    Plan.PROFESSIONAL,
-    Plan.ENTERPRISE,
-)
+# Exported for people to read: the bot gives every imported customer its own.
+IGNORED_ON_IMPORT: frozenset[str] = frozenset({"account_number"})
+_TRUE = frozenset({"true", "yes", "1"})
+_FALSE = frozenset({"false", "no", "0", ""})
 LOCATION_SEPARATOR = " | "
 MAX_ROWS = 10_000
-# Rows written per transaction. SQLite has one writer at a time: a chunk holds the
-# write lock for well under a second (about 0.3 s on a busy two-core machine), and
-# the import pauses between chunks (storage.engine.writers_turn_seconds), so a
-# Slack click or an API call waiting behind it gets through long before the busy
-# timeout (5 s). PostgreSQL holds only the MSP's row that long.
+# Rows written per transaction. SQLite has one writer at a time: a chunk should hold
+# the write lock about CHUNK_SECONDS, and the import pauses between chunks
+# (storage.engine.writers_turn_seconds), so a Slack click or an API call waiting
+# behind it gets through long before its deadline (2.5 s before the ack) and the
+# busy timeout (5 s). PostgreSQL holds only the MSP's row that long. The first chunk
+# has CHUNK_ROWS rows; each next one is sized on how long the last one took, between
+# MIN_CHUNK_ROWS and MAX_CHUNK_ROWS (bench/import_csv.py: on an idle two-core machine
+# a chunk of 1,000 rows takes about 0.1 s, so 10,000 rows need few pauses; on a busy
+# one the chunks shrink and the pauses come more often).
 CHUNK_ROWS = 200
+MIN_CHUNK_ROWS = 50
+MAX_CHUNK_ROWS = 2_000
+CHUNK_SECONDS = 0.2
 WRITE_ATTEMPTS = 2  # a chunk that lost a race with a unique index is tried once more
 EXPORT_BATCH = 500  # customers read and written at a time (bench/export.py)
 WHOLE_ROW = ""  # RowProblem.field when the row as a whole is refused (R3)
@@ -291,10 +305,15 @@ def _export_row(customer: ExportedCustomer) -> list[str]:
         customer.status,
         str(customer.licences),
         str(customer.users),
+        _iso(customer.trial_start),
         _iso(customer.trial_end),
+        _iso(customer.contract_start),
+        customer.term or "",
         _iso(customer.renewal_date),
-        str(customer.max_mau_threshold),
-        str(from_cents(customer.monthly_price_cents)),
+        "true" if customer.past_due else "false",
+        NEVER_BLOCK if customer.max_mau_threshold is None else str(customer.max_mau_threshold),
+        str(from_cents(customer.unit_price_cents)),
+        str(from_cents(customer.unit_price_cents * customer.licences)),
         LOCATION_SEPARATOR.join(customer.locations),
         contact_name or "",
         contact_email or "",
@@ -427,7 +446,10 @@ def _cells(
 def _customer(
     number: int, cells: dict[str, str], *, today: date
 ) -> tuple[NewCustomer | None, list[RowProblem]]:
-    """Check every column on its own, so the report lists all of a row's problems."""
+    """Check every column on its own, so the report lists all of a row's problems;
+    then, if each is fine, whether together they make an account that can exist
+    (bot.domain.lifecycle), on `today` (the operator's date: the check against the
+    MSP repeats it on the MSP's own)."""
     problems: list[RowProblem] = []
     values: dict[str, Any] = {}
 
@@ -439,22 +461,20 @@ def _customer(
 
     check("name", lambda text: parse_name(text, field="name"))
     check("admin_email", lambda text: parse_email(text, field="admin_email"))
-    check("plan", _parse_plan)
-    plan = values.get("plan")
-    if plan is not None and plan.is_paid:
-        check(
-            "licences",
-            lambda text: parse_licences(text, field="licences"),
-        )
-        check("renewal_date", lambda text: _parse_renewal(text, today=today))
-    elif plan == Plan.TRIAL:
-        check("licences", _check_trial_licences)
-        check("renewal_date", _check_trial_renewal)
+    check("plan", lambda text: _parse_choice(text, Plan, column="plan"))
+    check("status", lambda text: _parse_choice(text, Status, column="status"))
+    check("licences", _parse_licences)
+    check("users", _parse_users)
+    for column in ("trial_start", "trial_end", "contract_start", "renewal_date"):
+        check(column, lambda text, column=column: _parse_date(text, column=column))
+    check("term", lambda text: parse_term(text, field="term") if text.strip() else None)
+    check("past_due", _parse_past_due)
     check(
         "max_mau_threshold",
         lambda text: parse_threshold(text, field="max_mau_threshold"),
     )
-    check("monthly_price", _parse_price)
+    check("unit_price", lambda text: _parse_price(text, column="unit_price"))
+    check("monthly_price", lambda text: _parse_price(text, column="monthly_price"))
     check("locations", _parse_locations)
     check("contact_name", lambda text: parse_contact_name(text, field="contact_name"))
     check(
@@ -465,14 +485,35 @@ def _customer(
     check("notes", lambda text: parse_notes(text, field="notes"))
     if problems:
         return None, problems
+    history = Given(
+        plan=values["plan"],
+        status=values["status"],
+        trial_start=values["trial_start"],
+        trial_end=values["trial_end"],
+        licences=values["licences"],
+        contract_start=values["contract_start"],
+        term=values["term"],
+        renewal_date=values["renewal_date"],
+        past_due=values["past_due"],
+    )
+    try:
+        life = lifecycle(history, today=today, trial_days=None)
+        unit_cents = unit_price_cents(
+            unit_price=values["unit_price"],
+            monthly_price=values["monthly_price"],
+            licences=values["licences"] or 0,
+        )
+    except InvalidInput as error:
+        return None, [RowProblem(number, _column(error.field), error.message)]
     customer = NewCustomer(
         name=values["name"],
         admin_email=values["admin_email"],
-        plan=plan,
-        licences=values["licences"] if plan.is_paid else 0,
-        renewal_date=values["renewal_date"] if plan.is_paid else None,
+        plan=life.plan,
+        licences=life.licences,
+        history=history,
+        users=values["users"],
         max_mau_threshold=values["max_mau_threshold"],
-        monthly_price=values["monthly_price"],
+        unit_price=None if unit_cents is None else from_cents(unit_cents),
         locations=values["locations"],
         contact_name=values["contact_name"],
         contact_email=values["contact_email"],
@@ -482,58 +523,68 @@ def _customer(
     return customer, []
 
 
-def _parse_plan(text: str) -> Plan:
+_Choice = TypeVar("_Choice", Plan, Status)
+
+
+def _parse_choice(text: str, choices: type[_Choice], *, column: str) -> _Choice | None:
+    """A plan or a status, any case; None when empty (bot.domain.lifecycle decides)."""
     cleaned = text.strip().lower()
     if not cleaned:
-        return Plan.TRIAL
-    if cleaned == Plan.FREE.value:
-        raise InvalidInput(
-            "New customers start on a trial or a paid plan, not on the free plan.", field="plan"
-        )
-    if cleaned not in {plan.value for plan in IMPORTABLE_PLANS}:
-        choices = ", ".join(plan.value for plan in IMPORTABLE_PLANS)
-        raise InvalidInput(f"The plan must be one of {choices} (empty: trial).", field="plan")
-    return Plan(cleaned)
+        return None
+    try:
+        return choices(cleaned)
+    except ValueError:
+        named = ", ".join(choice.value for choice in choices)
+        raise InvalidInput(f"The {column} must be one of {named}.", field=column) from None
 
 
-def _check_trial_licences(text: str) -> None:
-    if text.strip() not in ("", "0"):
-        raise InvalidInput(
-            "A trial has no licences: leave this empty, or give a paid plan.", field="licences"
-        )
+def _parse_licences(text: str) -> int | None:
+    if not text.strip():
+        return None
+    return parse_whole_number(
+        text, field="licences", what="number of licences", minimum=0, maximum=MAX_LICENCES
+    )
 
 
-def _check_trial_renewal(text: str) -> None:
-    if text.strip():
-        raise InvalidInput(
-            "A trial has no renewal date: leave this empty, or give a paid plan.",
-            field="renewal_date",
-        )
+def _parse_users(text: str) -> int:
+    """Users in use: the product reports them; a file gives the figure they start with."""
+    if not text.strip():
+        return 0
+    return parse_whole_number(
+        text, field="users", what="number of users", minimum=0, maximum=MAX_USERS
+    )
 
 
-def _parse_renewal(text: str, *, today: date) -> date:
+def _parse_past_due(text: str) -> bool:
+    cleaned = text.strip().lower()
+    if cleaned in _TRUE:
+        return True
+    if cleaned in _FALSE:
+        return False
+    raise InvalidInput("Past due is true or false (empty: false).", field="past_due")
+
+
+def _parse_date(text: str, *, column: str) -> date | None:
     cleaned = text.strip()
     if not cleaned:
-        raise InvalidInput("A paid plan needs its renewal date (YYYY-MM-DD).", field="renewal_date")
+        return None
     try:
         if not _ISO_DATE.match(cleaned):
             raise ValueError(cleaned)
-        renewal = date.fromisoformat(cleaned)
+        return date.fromisoformat(cleaned)
     except ValueError:
         raise InvalidInput(
             "Write dates as YYYY-MM-DD (like 2027-03-01). Spreadsheets may rewrite dates "
             "when saving: format the column as text.",
-            field="renewal_date",
+            field=column,
         ) from None
-    return check_renewal_date(renewal, today=today, field="renewal_date")
 
 
-def _parse_price(text: str) -> Decimal | None:
+def _parse_price(text: str, *, column: str) -> Decimal | None:
     """Empty means the MSP's default price (R18), decided when the customer is created."""
     if not text.strip():
         return None
-    cleaned = text
-    return parse_price(cleaned, field="monthly_price", default=Decimal(0))
+    return parse_price(text, field=column, default=Decimal(0))
 
 
 def _parse_locations(text: str) -> list[str]:
@@ -628,6 +679,7 @@ async def import_customers_as_operator(
         now=now,
         progress=progress,
         pause=pause,
+        calendar=checked.calendar,
     )
     return ImportReport(
         row_count=parsed.row_count,
@@ -647,6 +699,7 @@ class _Checked:
     to_write: list[CsvRow]
     problems: list[RowProblem]
     already_there: list[AcceptedRow]
+    calendar: tuple[date, int]  # the MSP's date and trial length the rows were checked on
 
     def report(self, *, dry_run: bool, written: bool) -> ImportReport:
         return ImportReport(
@@ -705,15 +758,19 @@ class _Known:
         number = self.present.get(key)
         return None if number is None else AcceptedRow(row.row, row.customer.name, number)
 
-    def problems(self, row: CsvRow, *, today: date) -> list[RowProblem]:
-        """The row's problems with what the database holds, all at once."""
+    def problems(
+        self, row: CsvRow, *, today: date, trial_days: int, dates: bool = True
+    ) -> list[RowProblem]:
+        """The row's problems with what the database holds, all at once, and with the
+        MSP's own date and trial length (the file was read on the operator's date)."""
         problems: list[RowProblem] = []
         if name_key(row.customer.name) in self.names:
             problems.append(RowProblem(row.row, "name", NAME_TAKEN))
         if email_key(row.customer.admin_email) in self.emails:
             problems.append(RowProblem(row.row, "admin_email", EMAIL_TAKEN))
         try:
-            _recheck_renewal(row.customer, today=today)
+            if dates and row.customer.history is not None:
+                lifecycle(row.customer.history, today=today, trial_days=trial_days)
         except InvalidInput as error:
             problems.append(RowProblem(row.row, _column(error.field), error.message))
         return problems
@@ -729,8 +786,10 @@ async def _check(
     if msp is None:
         today = now.astimezone(zoneinfo.ZoneInfo(timezone)).date()
         room = Capacity(used=0, maximum=DEFAULT_MAX_CUSTOMERS)
+        trial_days = DEFAULT_TRIAL_DAYS
     else:
         today = customer_service.today_for(msp, now)
+        trial_days = msp.trial_days
         used = await customer_repo.count_active(session, msp_id=msp.id)
         room = Capacity(used=used, maximum=msp.max_customers)
     known = await _Known.read(session, msp_id=msp.id if msp else None, rows=parsed.rows)
@@ -742,20 +801,22 @@ async def _check(
         if present is not None:
             already_there.append(present)
             continue
-        row_problems = known.problems(row, today=today)
+        row_problems = known.problems(row, today=today, trial_days=trial_days)
         if not row_problems:
-            row_problems = _past_maximum(row, room, planned=len(to_write))
+            row_problems = _past_maximum(row, room, planned=len(to_write), team_id=team_id)
         if row_problems:
             problems += row_problems
         else:
             to_write.append(row)
-    return _Checked(parsed.row_count, to_write, problems, already_there)
+    return _Checked(parsed.row_count, to_write, problems, already_there, (today, trial_days))
 
 
-def _past_maximum(row: CsvRow, room: Capacity, *, planned: int) -> list[RowProblem]:
+def _past_maximum(row: CsvRow, room: Capacity, *, planned: int, team_id: str) -> list[RowProblem]:
     """R3 refuses the row, not its name (which is where the modal would show it)."""
     filled = Capacity(used=room.used + planned, maximum=room.maximum)
-    return [RowProblem(row.row, WHOLE_ROW, filled.refusal())] if filled.full else []
+    if not filled.full:
+        return []
+    return [RowProblem(row.row, WHOLE_ROW, filled.refusal(team_id=team_id))]
 
 
 async def _write(
@@ -766,20 +827,25 @@ async def _write(
     now: datetime,
     progress: Progress | None,
     pause: float,
+    calendar: tuple[date, int],
 ) -> _Outcome:
-    """The checked rows, CHUNK_ROWS at a time, each chunk its own short transaction,
-    `pause` seconds apart, so other writers (Slack, the API) get their turn between
-    chunks well within SQLite's busy timeout. A chunk that loses a race with a unique
-    index is tried once more: its rows are checked again, and the one now taken is
-    reported."""
+    """The checked rows in chunks, each its own short transaction of about
+    CHUNK_SECONDS, `pause` seconds apart, so other writers (Slack, the API) get their
+    turn between chunks well within SQLite's busy timeout. A chunk that loses a race
+    with a unique index is tried once more: its rows are checked again, and the one
+    now taken is reported."""
     written = _Outcome()
-    for start in range(0, len(rows), CHUNK_ROWS):
+    start, size = 0, CHUNK_ROWS
+    while start < len(rows):
         if start and pause:
             await asyncio.sleep(pause)
-        chunk = rows[start : start + CHUNK_ROWS]
+        chunk = rows[start : start + size]
+        began = time.monotonic()
         for attempt in range(1, WRITE_ATTEMPTS + 1):
             try:
-                outcome = await _write_chunk(units, requester=requester, rows=chunk, now=now)
+                outcome = await _write_chunk(
+                    units, requester=requester, rows=chunk, now=now, calendar=calendar
+                )
                 break
             except _ChunkLost:
                 if attempt == WRITE_ATTEMPTS:
@@ -788,20 +854,36 @@ async def _write(
         if progress is not None:
             for _ in chunk:
                 progress(1)
+        start, size = start + len(chunk), _next_chunk_rows(size, time.monotonic() - began)
     return written
 
 
+def _next_chunk_rows(rows: int, took: float) -> int:
+    """The next chunk's rows, for it to take about CHUNK_SECONDS as the last one (of
+    `rows` rows) took `took`: at most twice as many, within the bounds."""
+    wanted = int(rows * CHUNK_SECONDS / took) if took > 0 else rows * 2
+    return max(MIN_CHUNK_ROWS, min(MAX_CHUNK_ROWS, rows * 2, wanted))
+
+
 async def _write_chunk(
-    units: UnitOfWork, *, requester: Requester, rows: list[CsvRow], now: datetime
+    units: UnitOfWork,
+    *,
+    requester: Requester,
+    rows: list[CsvRow],
+    now: datetime,
+    calendar: tuple[date, int],
 ) -> _Outcome:
     """One transaction: hold the MSP's right to add customers (so concurrent adds
-    and imports count what this one wrote), check the rows again, write them."""
+    and imports count what this one wrote), check the rows again, write them. The
+    dates are checked again only if the MSP's calendar (date, trial length) is no
+    longer the one the check used."""
     outcome = _Outcome()
     async with units() as session:
         room = await customer_service.reserve_capacity(session, msp_id=requester.msp_id)
         msp = await session.get(Msp, requester.msp_id)
         assert msp is not None, "reserve_capacity found it"
         today = customer_service.today_for(msp, now)
+        recheck_dates = (today, msp.trial_days) != calendar
         known = await _Known.read(session, msp_id=msp.id, rows=rows)
         to_insert: list[CsvRow] = []
         for row in rows:
@@ -809,9 +891,9 @@ async def _write_chunk(
             if present is not None:
                 outcome.already_there.append(present)
                 continue
-            problems = known.problems(row, today=today) or _past_maximum(
-                row, room, planned=len(to_insert)
-            )
+            problems = known.problems(
+                row, today=today, trial_days=msp.trial_days, dates=recheck_dates
+            ) or _past_maximum(row, room, planned=len(to_insert), team_id=requester.team_id)
             if problems:
                 outcome.problems += problems
             else:
@@ -819,7 +901,7 @@ async def _write_chunk(
         if not to_insert:
             return outcome
         try:
-            customers = await customer_service.insert_checked(
+            inserted = await customer_service.insert_checked(
                 session,
                 requester=requester,
                 msp=msp,
@@ -832,8 +914,8 @@ async def _write_chunk(
             # email since the check above (this MSP's adds wait for this chunk).
             raise _ChunkLost() from None
     outcome.accepted += [
-        AcceptedRow(row.row, customer.name, customer.account_number)
-        for row, customer in zip(to_insert, customers, strict=True)
+        AcceptedRow(row.row, row.customer.name, number)
+        for row, (number, _) in zip(to_insert, inserted, strict=True)
     ]
     return outcome
 
@@ -855,12 +937,6 @@ def _interrupted(written: _Outcome, chunk: list[CsvRow]) -> str:
 
 def _by_row(rows: list[_Row]) -> list[_Row]:
     return sorted(rows, key=lambda row: row.row)
-
-
-def _recheck_renewal(customer: NewCustomer, *, today: date) -> None:
-    """The file was parsed with the operator's date; the MSP's own time zone decides."""
-    if customer.plan.is_paid:
-        check_renewal_date(customer.renewal_date, today=today, field=CustomerField.RENEWAL_DATE)
 
 
 def _operator(msp_id: int, team_id: str) -> Requester:

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, NoReturn
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -35,8 +35,10 @@ from bot.domain.customers import (
     trial_days_left,
     trial_end,
 )
-from bot.domain.requests import RequestType
+from bot.domain.lifecycle import Given, Lifecycle, lifecycle
+from bot.domain.requests import RequestType, is_over_free_limits
 from bot.domain.roles import Role
+from bot.domain.terms import Term, paid_term
 from bot.errors import BotError, InvalidInput, NotAllowed, NotFound, RuleBroken
 from bot.services import audit
 from bot.services.request_info import RequestInfo, info_of
@@ -52,6 +54,7 @@ SEES_ALL = frozenset({Role.OWNER, Role.ADMIN, Role.APPROVER, Role.VIEWER})
 EDITS_ALL = frozenset({Role.OWNER, Role.ADMIN})
 ADDS = frozenset({Role.OWNER, Role.ADMIN, Role.MEMBER})
 DELETES = frozenset({Role.OWNER, Role.ADMIN})
+CORRECTS_BILLING = frozenset({Role.OWNER})
 REQUESTS = frozenset({Role.OWNER, Role.ADMIN, Role.MEMBER})
 CARD_REQUESTS = 5  # the latest requests shown on a card
 CUSTOMER_REQUESTS = [kind for kind in RequestType if kind != RequestType.MAU_ALLOWANCE_ORDER]
@@ -79,8 +82,16 @@ class NewCustomer:
     plan: Plan = Plan.TRIAL
     licences: int = 0
     renewal_date: date | None = None
-    max_mau_threshold: int = 1_000_000
-    monthly_price: Decimal | None = None  # None: the MSP's default (R18)
+    # A paid plan's term and contract start (bot.domain.terms); None: today, annual.
+    term: Term | None = None
+    contract_start: date | None = None
+    # An account brought in with its history (a CSV import of an existing book): its
+    # status, trial dates and past-due flag (bot.domain.lifecycle), and its users.
+    # None: a new account, as the Add customer form makes it.
+    history: Given | None = None
+    users: int = 0
+    max_mau_threshold: int | None = None  # R20: None never blocks
+    unit_price: Decimal | None = None  # a licence a month; None: the MSP's default (R18)
     locations: list[str] = field(default_factory=list)
     contact_name: str | None = None
     contact_email: str | None = None
@@ -97,8 +108,8 @@ class CustomerChanges:
     locations: list[str]
     contact_name: str | None
     contact_email: str | None
-    max_mau_threshold: int
-    monthly_price: Decimal
+    max_mau_threshold: int | None
+    unit_price: Decimal
     assigned: list[str]
     notes: str
 
@@ -116,8 +127,10 @@ class CustomerCard:
     users: int
     licences: int
     mau_this_month: int
-    max_mau_threshold: int
-    monthly_price: Decimal
+    max_mau_threshold: int | None  # R20: None never blocks
+    unit_price: Decimal
+    monthly_price: Decimal  # unit price x licences
+    term: Term | None
     contract_start: date | None
     renewal_date: date | None
     past_due: bool
@@ -140,6 +153,19 @@ class CustomerCard:
     requests: list[RequestInfo] = field(default_factory=list)
     can_reverse_deletion: bool = False
     open_alerts: dict[str, int] = field(default_factory=dict)  # by severity
+    # Commercial figures are corrected by owners only (others ask by request).
+    can_correct_billing: bool = False
+    correction: Correction | None = None  # the latest owner correction
+    over_free_limits: bool = False  # R15: free or expired trial, above a free limit
+
+
+@dataclass(frozen=True, slots=True)
+class Correction:
+    """An owner's correction of an account's commercial figures, as the card shows it."""
+
+    by: str
+    at: datetime
+    reason: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +180,7 @@ class CustomerRow:
     trial_end: date | None
     trial_days_left: int | None
     renewal_date: date | None
+    over_free_limits: bool = False  # R15
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,7 +241,7 @@ async def check_can_add(session: AsyncSession, *, requester: Requester) -> Capac
     _check_role_may_add(requester)
     room = await capacity(session, requester=requester)
     if room.full:
-        raise RuleBroken(room.refusal(), rule="R3")
+        raise RuleBroken(room.refusal(team_id=requester.team_id), rule="R3")
     return room
 
 
@@ -224,6 +251,26 @@ async def today(session: AsyncSession, *, requester: Requester, now: datetime) -
 
 async def default_price(session: AsyncSession, *, requester: Requester) -> Decimal:
     return from_cents((await _msp(session, requester)).default_monthly_price_cents)
+
+
+@dataclass(frozen=True, slots=True)
+class AddFormDefaults:
+    """What the Add customer form starts from: the MSP's own price, day and trial."""
+
+    default_price: Decimal
+    today: date
+    trial_days: int
+
+
+async def add_form_defaults(
+    session: AsyncSession, *, requester: Requester, now: datetime
+) -> AddFormDefaults:
+    msp = await _msp(session, requester)
+    return AddFormDefaults(
+        default_price=from_cents(msp.default_monthly_price_cents),
+        today=today_for(msp, now),
+        trial_days=msp.trial_days,
+    )
 
 
 async def reserve_capacity(session: AsyncSession, *, msp_id: int) -> Capacity:
@@ -243,13 +290,15 @@ async def create_customer(
     _check_role_may_add(requester)
     room = await reserve_capacity(session, msp_id=requester.msp_id)
     if room.full:  # filled up while the form was open: say so on the form
-        raise InvalidInput(room.refusal(), field=CustomerField.NAME)
+        raise InvalidInput(room.refusal(team_id=requester.team_id), field=CustomerField.NAME)
     msp = await _msp(session, requester)
     today = today_for(msp, now)
     await _check_unique(session, msp_id=msp.id, name=new.name, email=new.admin_email)
-    [customer] = await insert_checked(
+    [(_, customer_id)] = await insert_checked(
         session, requester=requester, msp=msp, new=[new], today=today, now=now
     )
+    customer = await customer_repo.get(session, msp_id=msp.id, customer_id=customer_id)
+    assert customer is not None, "inserted above"
     return await _card(session, requester, customer, today)
 
 
@@ -261,31 +310,46 @@ async def insert_checked(
     new: Sequence[NewCustomer],
     today: date,
     now: datetime,
-) -> list[Customer]:
+) -> list[tuple[str, int]]:
     """Create customers in a transaction that made room for them (`reserve_capacity`)
     and found their names (R2) and admin emails (R1) free: the Add customer form's
-    one, or a chunk of an import's rows, in one flush, each audited.
+    one, or a chunk of an import's rows, in a few statements whatever their number,
+    each audited. Returns each one's (account number, id), in order.
 
     An admin email another MSP took since the check (R1 spans MSPs, whose adds do not
     wait for this one) is still refused by its unique index: InvalidInput on that
     field, and the transaction is lost."""
     numbers = await _unused_account_numbers(session, len(new))
-    customers = [
+    rows = [
         _new_customer(requester, msp, one, number, today=today, now=now)
         for one, number in zip(new, numbers, strict=True)
     ]
-    session.add_all(customers)
-    await _flush_unique(session)
+    try:
+        ids = await customer_repo.insert_many(session, rows)
+    except IntegrityError as error:
+        _raise_unique(error)
     await audit_repo.append_each(
         session,
         msp_id=requester.msp_id,
         actor=requester.user_id,
         action=audit.AuditAction.CUSTOMER_CREATED,
         entity_type="customer",
-        changes=[(customer.account_number, None, snapshot(customer)) for customer in customers],
+        changes=[
+            (
+                row.values["account_number"],
+                None,
+                _snapshot(
+                    row.values,
+                    locations=list(row.locations),
+                    contacts=[_contact_json(*row.contact)] if row.contact else [],
+                    assigned=row.assigned,
+                ),
+            )
+            for row in rows
+        ],
         at=now,
     )
-    return customers
+    return [(number, ids[number]) for number in numbers]
 
 
 def _new_customer(
@@ -296,34 +360,54 @@ def _new_customer(
     *,
     today: date,
     now: datetime,
-) -> Customer:
+) -> customer_repo.CustomerInsert:
+    """A new customer's row as plain values (no ORM object: an import adds
+    thousands), every column given so the rows of a chunk insert together."""
     assigned = list(dict.fromkeys(new.assigned))
     if _staff_role(requester) == Role.MEMBER and requester.user_id not in assigned:
         assigned.append(requester.user_id)  # or they could not see what they added
-    customer = Customer(
-        msp_id=msp.id,
-        account_number=account_number,
-        name=new.name,
-        name_key=name_key(new.name),
-        admin_email=new.admin_email,
-        admin_email_key=email_key(new.admin_email),
-        created_by=requester.user_id,
-        notes=new.notes,
-        max_mau_threshold=new.max_mau_threshold,
-        monthly_price_cents=cents(new.monthly_price)
-        if new.monthly_price is not None
+    values: dict[str, Any] = {
+        "msp_id": msp.id,
+        "account_number": account_number,
+        "name": new.name,
+        "name_key": name_key(new.name),
+        "admin_email": new.admin_email,
+        "admin_email_key": email_key(new.admin_email),
+        "created_by": requester.user_id,
+        "notes": new.notes,
+        "max_mau_threshold": new.max_mau_threshold,
+        "unit_price_cents": cents(new.unit_price)
+        if new.unit_price is not None
         else msp.default_monthly_price_cents,
-        created_at=now,
-        updated_at=now,
-        version=1,
-        add_ons=[],
+        "created_at": now,
+        "updated_at": now,
+        "version": 1,
+        "add_ons": [],
+        "trial_start": None,
+        "trial_end": None,
+        "term": None,
+        "contract_start": None,
+        "renewal_date": None,
+        "users": new.users,
+        "mau_this_month": 0,
+        "past_due": False,
+        "data_used_gb": 0.0,
+        "agents_total": 0,
+        "agents_reporting": 0,
+        "usage_reported_at": None,
         **_plan_fields(new, today=today, trial_days=msp.trial_days),
+    }
+    return customer_repo.CustomerInsert(
+        values=values,
+        locations=new.locations,
+        contact=_primary_contact(new.contact_name, new.contact_email),
+        assigned=assigned,
     )
-    _replace_related(customer, new.locations, new.contact_name, new.contact_email, assigned)
-    return customer
 
 
 def _plan_fields(new: NewCustomer, *, today: date, trial_days: int) -> dict[str, Any]:
+    if new.history is not None:
+        return _lifecycle_fields(lifecycle(new.history, today=today, trial_days=trial_days))
     if new.plan == Plan.TRIAL:
         return {
             "plan": Plan.TRIAL.value,
@@ -336,12 +420,34 @@ def _plan_fields(new: NewCustomer, *, today: date, trial_days: int) -> dict[str,
         raise InvalidInput(
             "New customers start on a trial or a paid plan.", field=CustomerField.PLAN
         )
+    paid = paid_term(
+        term=new.term,
+        contract_start=new.contract_start,
+        renewal=new.renewal_date,
+        today=today,
+        fields=(CustomerField.CONTRACT_START, CustomerField.RENEWAL_DATE),
+    )
     return {
         "plan": new.plan.value,
         "status": Status.PAID.value,
         "licences": new.licences,
-        "contract_start": today,
-        "renewal_date": new.renewal_date,
+        "term": paid.term.value,
+        "contract_start": paid.contract_start,
+        "renewal_date": paid.renewal_date,
+    }
+
+
+def _lifecycle_fields(life: Lifecycle) -> dict[str, Any]:
+    return {
+        "plan": life.plan.value,
+        "status": life.status.value,
+        "trial_start": life.trial_start,
+        "trial_end": life.trial_end,
+        "licences": life.licences,
+        "term": life.term.value if life.term else None,
+        "contract_start": life.contract_start,
+        "renewal_date": life.renewal_date,
+        "past_due": life.past_due,
     }
 
 
@@ -471,7 +577,7 @@ async def update_customer(
     customer.admin_email = changes.admin_email
     customer.admin_email_key = email_key(changes.admin_email)
     customer.max_mau_threshold = changes.max_mau_threshold
-    customer.monthly_price_cents = cents(changes.monthly_price)
+    customer.unit_price_cents = cents(changes.unit_price)
     customer.notes = changes.notes
     customer.version = expected_version + 1
     customer.updated_at = now
@@ -521,33 +627,83 @@ async def delete_customer(
 
 def snapshot(customer: Customer) -> dict[str, Any]:
     """Everything about a customer, as plain JSON, for the audit log (R21, R22)."""
-    return {
-        "account_number": customer.account_number,
-        "name": customer.name,
-        "admin_email": customer.admin_email,
-        "plan": customer.plan,
-        "status": customer.status,
-        "trial_start": _iso(customer.trial_start),
-        "trial_end": _iso(customer.trial_end),
-        "licences": customer.licences,
-        "users": customer.users,
-        "mau_this_month": customer.mau_this_month,
-        "max_mau_threshold": customer.max_mau_threshold,
-        "monthly_price": str(from_cents(customer.monthly_price_cents)),
-        "contract_start": _iso(customer.contract_start),
-        "renewal_date": _iso(customer.renewal_date),
-        "past_due": customer.past_due,
-        "data_used_gb": customer.data_used_gb,
-        "add_ons": list(customer.add_ons or []),
-        "locations": [location.name for location in customer.locations],
-        "contacts": [
-            {"name": c.name, "email": c.email, "phone": c.phone, "primary": c.is_primary}
+    return _snapshot(
+        {column: getattr(customer, column) for column in _SNAPSHOT_COLUMNS},
+        locations=[location.name for location in customer.locations],
+        contacts=[
+            _contact_json(c.name, c.email, phone=c.phone, primary=c.is_primary)
             for c in customer.contacts
         ],
-        "assigned": sorted(a.slack_user_id for a in customer.assignments),
-        "notes": customer.notes,
-        "created_by": customer.created_by,
+        assigned=[a.slack_user_id for a in customer.assignments],
+    )
+
+
+_SNAPSHOT_COLUMNS = (
+    "account_number",
+    "name",
+    "admin_email",
+    "plan",
+    "status",
+    "trial_start",
+    "trial_end",
+    "licences",
+    "users",
+    "mau_this_month",
+    "max_mau_threshold",
+    "unit_price_cents",
+    "term",
+    "contract_start",
+    "renewal_date",
+    "past_due",
+    "data_used_gb",
+    "add_ons",
+    "notes",
+    "created_by",
+)
+
+
+def _snapshot(
+    values: dict[str, Any],
+    *,
+    locations: list[str],
+    contacts: list[dict[str, Any]],
+    assigned: Sequence[str],
+) -> dict[str, Any]:
+    """`snapshot` of a customer's column values (a loaded customer's, or the row an
+    insert is about to write) and what hangs off it."""
+    return {
+        "account_number": values["account_number"],
+        "name": values["name"],
+        "admin_email": values["admin_email"],
+        "plan": values["plan"],
+        "status": values["status"],
+        "trial_start": _iso(values["trial_start"]),
+        "trial_end": _iso(values["trial_end"]),
+        "licences": values["licences"],
+        "users": values["users"],
+        "mau_this_month": values["mau_this_month"],
+        "max_mau_threshold": values["max_mau_threshold"],
+        "unit_price": str(from_cents(values["unit_price_cents"])),
+        # The monthly total, derived as Customer.monthly_price_cents derives it.
+        "monthly_price": str(from_cents(values["unit_price_cents"] * values["licences"])),
+        "term": values["term"],
+        "contract_start": _iso(values["contract_start"]),
+        "renewal_date": _iso(values["renewal_date"]),
+        "past_due": values["past_due"],
+        "data_used_gb": values["data_used_gb"],
+        "add_ons": list(values["add_ons"] or []),
+        "locations": locations,
+        "contacts": contacts,
+        "assigned": sorted(assigned),
+        "notes": values["notes"],
+        "created_by": values["created_by"],
     }
+
+
+def _contact_json(
+    name: str, email: str | None, *, phone: str | None = None, primary: bool = True
+) -> dict[str, Any]:
+    return {"name": name, "email": email, "phone": phone, "primary": primary}
 
 
 def _iso(value: date | None) -> str | None:
@@ -592,18 +748,33 @@ async def _check_unique(
         raise InvalidInput(EMAIL_TAKEN, field=CustomerField.ADMIN_EMAIL)
 
 
+def _primary_contact(
+    contact_name: str | None, contact_email: str | None
+) -> tuple[str, str | None] | None:
+    """The primary contact's (name, email), if any. Known by email only, the contact
+    is named by it, within the name's column."""
+    if not (contact_name or contact_email):
+        return None
+    return (contact_name or contact_email or "")[:MAX_CONTACT_NAME_LENGTH], contact_email
+
+
 async def _flush_unique(session: AsyncSession) -> None:
     """Two people adding the same customer at once both pass the checks above; the
     unique indexes stop the second, and this says which field it was."""
     try:
         await session.flush()
     except IntegrityError as error:
-        text = str(error.orig)
-        if "admin_email_key" in text:
-            raise InvalidInput(EMAIL_TAKEN, field=CustomerField.ADMIN_EMAIL) from None
-        if "name_key" in text:
-            raise InvalidInput(NAME_TAKEN, field=CustomerField.NAME) from None
-        raise
+        _raise_unique(error)
+
+
+def _raise_unique(error: IntegrityError) -> NoReturn:
+    """Which unique index refused a write, as a refusal on its field."""
+    text = str(error.orig)
+    if "admin_email_key" in text:
+        raise InvalidInput(EMAIL_TAKEN, field=CustomerField.ADMIN_EMAIL) from None
+    if "name_key" in text:
+        raise InvalidInput(NAME_TAKEN, field=CustomerField.NAME) from None
+    raise error
 
 
 async def _unused_account_numbers(session: AsyncSession, count: int) -> list[str]:
@@ -628,17 +799,9 @@ def _replace_related(
         CustomerLocation(position=index, name=name) for index, name in enumerate(locations)
     ]
     others = [contact for contact in customer.contacts if not contact.is_primary]
+    contact = _primary_contact(contact_name, contact_email)
     primary = (
-        [
-            CustomerContact(
-                # Known by email only, the contact is named by it, within the name's column.
-                name=(contact_name or contact_email or "")[:MAX_CONTACT_NAME_LENGTH],
-                email=contact_email,
-                is_primary=True,
-            )
-        ]
-        if contact_name or contact_email
-        else []
+        [CustomerContact(name=contact[0], email=contact[1], is_primary=True)] if contact else []
     )
     customer.contacts = primary + others
     customer.assignments = [
@@ -669,6 +832,24 @@ async def _audit(
     )
 
 
+async def card_of(
+    session: AsyncSession, requester: Requester, customer: Customer, today: date
+) -> CustomerCard:
+    """The card of a customer the person may see (found with `visible_customer`)."""
+    return await _card(session, requester, customer, today)
+
+
+async def _latest_correction(session: AsyncSession, customer: Customer) -> Correction | None:
+    event = await audit_repo.latest(
+        session,
+        msp_id=customer.msp_id,
+        action=audit.AuditAction.CUSTOMER_BILLING_CORRECTED,
+        entity_type="customer",
+        entity_id=customer.account_number,
+    )
+    return None if event is None else Correction(event.actor, event.created_at, event.note or "")
+
+
 async def _card(
     session: AsyncSession, requester: Requester, customer: Customer, today: date
 ) -> CustomerCard:
@@ -689,7 +870,9 @@ async def _card(
         licences=customer.licences,
         mau_this_month=customer.mau_this_month,
         max_mau_threshold=customer.max_mau_threshold,
+        unit_price=from_cents(customer.unit_price_cents),
         monthly_price=from_cents(customer.monthly_price_cents),
+        term=Term(customer.term) if customer.term else None,
         contract_start=customer.contract_start,
         renewal_date=customer.renewal_date,
         past_due=customer.past_due,
@@ -717,6 +900,15 @@ async def _card(
         open_alerts=await alert_repo.open_counts(
             session, msp_id=customer.msp_id, customer_id=customer.id
         ),
+        can_correct_billing=role in CORRECTS_BILLING,
+        correction=await _latest_correction(session, customer),
+        over_free_limits=_over_free_limits(customer),
+    )
+
+
+def _over_free_limits(customer: Customer) -> bool:
+    return is_over_free_limits(
+        status=customer.status, users=customer.users, data_gb=customer.data_used_gb
     )
 
 
@@ -748,7 +940,8 @@ def account_of(customer: Customer, today: date) -> policy.Account:
         users=customer.users,
         data_used_gb=customer.data_used_gb,
         add_ons=frozenset(customer.add_ons or []),
-        monthly_price=from_cents(customer.monthly_price_cents),
+        unit_price=from_cents(customer.unit_price_cents),
+        term=Term(customer.term) if customer.term else None,
     )
 
 
@@ -766,4 +959,5 @@ def _row(customer: Customer, today: date) -> CustomerRow:
         if customer.status == Status.ACTIVE_TRIAL.value
         else None,
         renewal_date=customer.renewal_date,
+        over_free_limits=_over_free_limits(customer),
     )

@@ -12,7 +12,6 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.customers import (
-    DEFAULT_MAX_MAU_THRESHOLD,
     FILTER_STATUSES,
     CustomerFilter,
     Status,
@@ -119,6 +118,12 @@ def _users(by_status: dict[str, dashboard_repo.StatusFigures], which: CustomerFi
     return sum(by_status[s].users for s in FILTER_STATUSES[which] if s in by_status)
 
 
+async def billable_users(session: AsyncSession, *, msp_id: int) -> int:
+    """R5: the users of the MSP's paid subscriptions, what its seat allowance counts."""
+    by_status = await dashboard_repo.figures_by_status(session, msp_id=msp_id, assigned_to=None)
+    return _users(by_status, CustomerFilter.PAID)
+
+
 async def dashboard(session: AsyncSession, *, requester: Requester, now: datetime) -> Dashboard:
     if requester.role is None:
         raise NotAllowed("Only the MSP's staff can see the dashboard.")
@@ -146,7 +151,6 @@ async def dashboard(session: AsyncSession, *, requester: Requester, now: datetim
         session,
         **scope,
         month=today.replace(day=1),
-        never_blocks=DEFAULT_MAX_MAU_THRESHOLD,
         excluded_statuses=_NOT_COUNTED,
         limit=AT_MAX_MAU_SHOWN,
     )

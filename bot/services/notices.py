@@ -21,7 +21,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain import notices as rules
-from bot.domain.customers import DEFAULT_MAX_MAU_THRESHOLD, Plan, Status
+from bot.domain.alerts import ReportedStatus
+from bot.domain.customers import Plan, Status
 from bot.domain.mau import Projection, month_start, project_month_end
 from bot.domain.notices import MSP_SUBJECT, NoticeKind
 from bot.domain.requests import RequestStatus
@@ -34,7 +35,7 @@ from bot.services.audience import Recipient
 from bot.services.dashboard import Dashboard, dashboard
 from bot.services.request_info import RequestInfo, info_of
 from bot.services.tenancy import Requester
-from bot.services.usage_alerts import ReportedFigures, max_mau_reached
+from bot.services.usage_alerts import ReportedFigures, max_mau_reached, over_free_limits
 from storage.repositories import msps as msp_repo
 from storage.repositories import notices as notice_repo
 from storage.repositories import outbox as outbox_repo
@@ -322,21 +323,62 @@ async def end_trials(
     await usage_repo.append_audit_events(session, events)
     for msp_id in {draft.msp_id for draft in drafts}:
         await msp_repo.mark_home_stale(session, msp_id=msp_id, now=now)
+    await _free_limit_alerts(
+        session, customer_ids=[draft.subject_id for draft in drafts], now=now, notifier=notifier
+    )
     return await _send(
         session, await _with_assigned(session, drafts), groups=groups, now=now, notifier=notifier
     )
 
 
+async def _free_limit_alerts(
+    session: AsyncSession, *, customer_ids: list[int], now: datetime, notifier: NoticeNotifier
+) -> None:
+    """R15: a trial that ends with more users or data than the free plan allows is
+    flagged by the same alert a usage report raises, now rather than at the next
+    report."""
+    by_msp: dict[int, list[MatchedAlert]] = {}
+    for msp_id, customer, users, data_gb in await notice_repo.free_limit_figures(
+        session, customer_ids=customer_ids
+    ):
+        alert = over_free_limits(ReportedFigures(customer, 0, users, 0, 0, data_gb))
+        if alert.report.status == ReportedStatus.FIRING:
+            by_msp.setdefault(msp_id, []).append(alert)
+    await _raise_bot_alerts(session, by_msp, job="end_trials", now=now, notifier=notifier)
+
+
+async def _raise_bot_alerts(
+    session: AsyncSession,
+    by_msp: dict[int, list[MatchedAlert]],
+    *,
+    job: str,
+    now: datetime,
+    notifier: NoticeNotifier,
+) -> None:
+    """The bot's own alerts (source "bot") a job raises, each MSP's in one batch."""
+    for msp_id, matched in by_msp.items():
+        await alerts.record_matched(
+            session,
+            msp_id=msp_id,
+            matched=matched,
+            source=alerts.BOT_SOURCE,
+            actor=audit.job_actor(job),
+            now=now,
+            notifier=notifier.alerts,
+        )
+
+
 def _trial_ended_event(customer: notice_repo.DueCustomer, now: datetime) -> dict[str, Any]:
     return {
         "msp_id": customer.msp_id,
-        "actor": audit.SYSTEM_ACTOR,
+        "actor": audit.job_actor("end_trials"),
         "action": audit.AuditAction.CUSTOMER_UPDATED.value,
         "entity_type": "customer",
-        "entity_id": str(customer.id),
+        # Customers are audited by account number, the id people can look up.
+        "entity_id": customer.account_number,
         "before": {"status": Status.ACTIVE_TRIAL.value, "plan": Plan.TRIAL.value},
         "after": {"status": Status.EXPIRED_TRIAL.value, "plan": Plan.FREE.value},
-        "note": f"R4: the trial ended on {customer.day.isoformat()}",
+        "note": f"R4: the trial's last day was {customer.day.isoformat()}",
         "created_at": now,
     }
 
@@ -437,9 +479,7 @@ async def max_mau_alerts(
     month, even when no report crossed it (the threshold was lowered, say)."""
     groups = await _Groups.of(session, now=now, only=only)
     months = {msp_id: month_start(local.date()) for msp_id, local in groups.local_now.items()}
-    reached = await notice_repo.at_max_mau(
-        session, months=months, never_blocks=DEFAULT_MAX_MAU_THRESHOLD
-    )
+    reached = await notice_repo.at_max_mau(session, months=months)
     rows = [
         {
             "msp_id": msp_id,
@@ -460,16 +500,7 @@ async def max_mau_alerts(
         if (msp_id, NoticeKind.MAX_MAU_ALERT.value, customer.id, month) in claimed:
             figures = ReportedFigures(customer, mau, 0, 0, 0, 0.0)
             by_msp.setdefault(msp_id, []).append(max_mau_reached(figures, month))
-    for msp_id, matched in by_msp.items():
-        await alerts.record_matched(
-            session,
-            msp_id=msp_id,
-            matched=matched,
-            source=alerts.BOT_SOURCE,
-            actor=audit.SYSTEM_ACTOR,
-            now=now,
-            notifier=notifier.alerts,
-        )
+    await _raise_bot_alerts(session, by_msp, job="max_mau_alerts", now=now, notifier=notifier)
     return len(claimed)
 
 

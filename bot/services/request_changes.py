@@ -12,9 +12,10 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain import mau as mau_rules
-from bot.domain import policy, proration
+from bot.domain import policy
 from bot.domain.customers import Plan, Status
 from bot.domain.requests import ADD_ONS, RequestStatus, RequestType, add_on_key
+from bot.domain.terms import Term, next_renewal
 from bot.errors import InvalidInput, NotFound
 from bot.services import audit
 from bot.services import customers as customer_service
@@ -33,6 +34,10 @@ from storage.repositories import licence as licence_repo
 from storage.repositories import requests as request_repo
 
 SWEEP_LIMIT = 200
+# Accounts whose term renews (bot/services/renewals.py rolls them).
+PAYING = (Status.PAID.value, Status.PENDING_CANCELLATION.value)
+# The audit log's name for the scheduler job that applies what is due.
+SCHEDULED_CHANGES_ACTOR = audit.job_actor("apply_scheduled_changes")
 CUSTOMER_GONE = "The customer's record was deleted before this took effect."
 
 
@@ -100,20 +105,18 @@ async def apply_change(
             customer.licences += int(details["licence_count"])
         case RequestType.DECREASE_LICENCES:
             customer.licences = int(details["licence_count"])
-            _roll_term(customer, today)
         case RequestType.DOWNGRADE:
             customer.plan = details["target_plan"]
-            _roll_term(customer, today)
         case RequestType.ADD_ADDON:
             # Shown on the card as the vendor names it; compared by catalog key.
             customer.add_ons = [*(customer.add_ons or []), ADD_ONS[details["add_on"]]]
         case RequestType.REMOVE_ADDON:
             removed = details["add_on"]
             customer.add_ons = [a for a in customer.add_ons or [] if add_on_key(a) != removed]
-            _roll_term(customer, today)
         case RequestType.CANCEL:
             customer.plan = Plan.FREE.value
             customer.status = Status.FREE.value
+            customer.term = None
             customer.contract_start = None
             customer.renewal_date = None
             customer.add_ons = []  # R13: add-ons need a paid plan
@@ -184,19 +187,10 @@ def _apply_paid_plan(customer: Customer, details: dict[str, Any], today: date) -
         # A plan without a seat count starts with a licence for each user it has.
         customer.licences = max(customer.licences, customer.users, 1)
     if starting or customer.renewal_date is None:
+        # A term starts today: annual, renewing on today's day of the month.
+        customer.term = Term.ANNUAL.value
         customer.contract_start = today
-        customer.renewal_date = proration.add_months(today, proration.DEFAULT_TERM_MONTHS)
-
-
-def _roll_term(customer: Customer, today: date) -> None:
-    """A change at renewal starts the next term. Only a renewal date that has come
-    moves on, so two changes applied on the same renewal move it once."""
-    renewal = customer.renewal_date
-    if renewal is None or renewal > today:
-        return
-    term = proration.term_months(customer.contract_start, renewal)
-    customer.contract_start = renewal
-    customer.renewal_date = proration.next_renewal(renewal, term)
+        customer.renewal_date = next_renewal(today, Term.ANNUAL, today)
 
 
 async def _apply_allowance_order(
@@ -253,42 +247,79 @@ async def apply_due(
         # The customer's record was deleted meanwhile (R21 may delete one scheduled
         # for deletion): nothing is left to change, and failing here would roll back
         # the whole sweep, every time, behind this request.
-        gone = candidate.customer_id is None
+        refusal = CUSTOMER_GONE if candidate.customer_id is None else None
+        if refusal is None and RequestType(candidate.kind) in policy.AT_RENEWAL:
+            refusal = await _not_renewing(session, candidate, today=today)
+            if refusal is None:
+                # Changes at renewal apply when the renewal job rolls the term
+                # (bot/services/renewals.py), with the rules checked again then.
+                continue
         won = await request_repo.move(
             session,
             msp_id=msp.id,
             request_id=candidate.id,
             from_statuses=[RequestStatus.SCHEDULED.value],
-            values={"status": RequestStatus.REVERSED.value, "decision_note": CUSTOMER_GONE}
-            if gone
+            values={"status": RequestStatus.REVERSED.value, "decision_note": refusal}
+            if refusal
             else {"status": RequestStatus.APPLIED.value, "applied_at": now},
         )
         if not won:
             continue
         request = await request_of(session, msp, candidate.id)
-        if not gone:
+        if refusal is None:
             await apply_change(
                 session,
                 msp,
                 request,
                 await customer_of(session, request, lock=True),
-                actor=audit.SYSTEM_ACTOR,
+                actor=SCHEDULED_CHANGES_ACTOR,
                 today=today,
                 now=now,
                 notifier=notifier,
             )
-        action = audit.AuditAction.REQUEST_REVERSED if gone else audit.AuditAction.REQUEST_APPLIED
+        action = (
+            audit.AuditAction.REQUEST_REVERSED if refusal else audit.AuditAction.REQUEST_APPLIED
+        )
         applied.append(
             await conclude(
                 session,
                 request,
-                actor=audit.SYSTEM_ACTOR,
+                actor=SCHEDULED_CHANGES_ACTOR,
                 action=action,
                 now=now,
                 notifier=notifier,
             )
         )
     return applied
+
+
+def change_of(request: ChangeRequest) -> policy.Change:
+    """The change a stored request asked for."""
+    details = request.details
+    target = details.get("target_plan")
+    count = details.get("licence_count")
+    return policy.Change(
+        target_plan=Plan(target) if target else None,
+        licence_count=int(count) if count is not None else None,
+        add_on=details.get("add_on"),
+    )
+
+
+async def _not_renewing(
+    session: AsyncSession, request: ChangeRequest, *, today: date
+) -> str | None:
+    """Why a change due at renewal can no longer apply: its account stopped paying
+    (deleted, free, cancelled by a correction...), so no renewal will come to apply
+    it. None while the account renews: the renewal job applies it then."""
+    customer = await customer_of(session, request, lock=True)
+    if customer is None:
+        return CUSTOMER_GONE
+    if customer.status in PAYING:
+        return None
+    verdict = policy.recheck_at_renewal(
+        RequestType(request.kind), customer_service.account_of(customer, today), change_of(request)
+    )
+    return f"not applied on {request.effective_on}: {verdict.reason}"
 
 
 async def expire_due(
@@ -315,7 +346,7 @@ async def expire_due(
             await conclude(
                 session,
                 request,
-                actor=audit.SYSTEM_ACTOR,
+                actor=audit.job_actor("expire_pending_requests"),
                 action=audit.AuditAction.REQUEST_EXPIRED,
                 now=now,
                 notifier=notifier,

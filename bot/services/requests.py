@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain import mau as mau_rules
 from bot.domain import policy
+from bot.domain.conflicts import conflict
 from bot.domain.customers import Plan, Status, from_cents, name_key
 from bot.domain.policy import Change, Verdict
 from bot.domain.requests import (
@@ -81,7 +82,7 @@ class RequestForm:
     renewal_date: date | None
     trial_end: date | None
     add_ons: list[str]
-    monthly_price: Decimal | None
+    unit_price: Decimal | None  # a licence a month
     preview: Verdict  # the rules for this account as it stands (details not yet given)
     per_licence_charge: Decimal | None = None  # R9: one added licence, for the rest of the term
     mau_allowance: int | None = None  # an MAU allowance order: the allowance now
@@ -167,7 +168,7 @@ async def start(
             renewal_date=None,
             trial_end=None,
             add_ons=[],
-            monthly_price=None,
+            unit_price=None,
             preview=policy.decide(kind, None, Change()),
         )
     if customer_id is None:
@@ -193,7 +194,7 @@ async def start(
         renewal_date=customer.renewal_date,
         trial_end=customer.trial_end,
         add_ons=list(customer.add_ons or []),
-        monthly_price=from_cents(customer.monthly_price_cents),
+        unit_price=from_cents(customer.unit_price_cents),
         preview=preview,
         per_licence_charge=per_licence,
     )
@@ -252,8 +253,13 @@ async def submit(
         customer = await _requestable_customer(session, requester, customer_id)
         verdict = policy.decide(kind, customer_service.account_of(customer, today), change)
     effective = _effective_date(verdict, schedule=schedule)
+    details = _details(kind, change, verdict, effective)
     if customer is not None:
         await _refuse_duplicate(session, msp, customer, kind)
+        # Held until the request is stored: two conflicting requests asked at the
+        # same moment are checked one after the other, not both against neither.
+        await request_repo.lock_customer(session, msp_id=msp.id, customer_id=customer.id)
+        await refuse_conflict(session, msp, customer.id, kind, details, request_id=None)
     request = await request_repo.add_unless_open(
         session,
         {
@@ -265,7 +271,7 @@ async def submit(
             "status": RequestStatus.PENDING.value,
             "requested_by": requester.user_id,
             "reason": reason,
-            "details": _details(kind, change, verdict, effective),
+            "details": details,
             "effective_on": effective,
             "requested_at": now,
             "expires_at": now + timedelta(days=msp.request_expiry_days),
@@ -313,6 +319,36 @@ async def _refuse_duplicate(
     )
     if existing is not None:
         raise _duplicate_refusal(kind, existing)
+
+
+async def refuse_conflict(
+    session: AsyncSession,
+    msp: Msp,
+    customer_id: int,
+    kind: RequestType,
+    details: dict[str, Any],
+    *,
+    request_id: int | None,
+) -> None:
+    """Refuse a change that conflicts with another open one of the same account
+    (bot/domain/conflicts.py), naming the other request."""
+    for other in await request_repo.open_for_customer(
+        session, msp_id=msp.id, customer_id=customer_id, statuses=OPEN
+    ):
+        if other.id == request_id:
+            continue
+        scheduled = other.status == RequestStatus.SCHEDULED.value
+        why = conflict(
+            kind, details, RequestType(other.kind), other.details, other_scheduled=scheduled
+        )
+        if why is not None:
+            state = "scheduled" if scheduled else "waiting for approval"
+            raise RuleBroken(
+                f"{kind.label} conflicts with request #{other.id} "
+                f"({RequestType(other.kind).label}, {state}): {why}. Withdraw or deny "
+                "that one first.",
+                rule="conflict",
+            )
 
 
 def _duplicate_refusal(kind: RequestType, existing: ChangeRequest | None) -> RuleBroken:
@@ -436,6 +472,10 @@ async def approve(
     customer = await customer_of(session, request, lock=True)
     today = customer_service.today_for(msp, now)
     account = customer_service.account_of(customer, today) if customer is not None else None
+    if customer is not None:
+        await refuse_conflict(
+            session, msp, customer.id, kind, request.details, request_id=request.id
+        )
     # Raising rolls the decision back: the request stays pending, the approver
     # reads why, and may deny it.
     policy.require(policy.recheck(kind, account, effective=request.effective_on))

@@ -1,24 +1,36 @@
-"""The MSP's request settings: where requests go for approval, whether a person
-may approve their own (one-person MSPs), how long a request waits, and the webhook
-URL its decisions are POSTed to. Owners and admins change them; every change is
-audited (R22)."""
+"""The MSP's settings. Its owners and admins decide where requests go for approval,
+whether a person may approve their own (one-person MSPs), how long a request waits,
+the webhook URL its decisions are POSTed to, when trial notices go out, its time
+zone and the default monthly price of new customers (R18). What the vendor grants it
+(maximum customers, seat allowance, trial length) is the operator's to set, from the
+command line. Every change is audited (R22)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from urllib.parse import urlsplit
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.domain import msp_settings as rules
 from bot.domain import notices as notice_rules
+from bot.domain.customers import (
+    DEFAULT_MONTHLY_PRICE,
+    MAX_CUSTOMERS_OPTION,
+    cents,
+    from_cents,
+)
 from bot.domain.roles import Role
 from bot.errors import InvalidInput, NotAllowed, NotFound
 from bot.net_guard import Destinations, Problem, Refusal
 from bot.services import audit
+from bot.services.dashboard import billable_users
 from bot.services.tenancy import Requester
 from storage.models import Msp
 from storage.repositories import audit as audit_repo
+from storage.repositories import customers as customer_repo
 from storage.repositories import msps as msp_repo
 
 MANAGERS = frozenset({Role.OWNER, Role.ADMIN})
@@ -37,13 +49,43 @@ WEBHOOK_SECRET_MISSING = (
 )
 
 
+TIMEZONE_EXAMPLE = "`/msp settings timezone Europe/Berlin`"
+PRICE_EXAMPLE = "`/msp settings price 75`"
+
+
 @dataclass(frozen=True, slots=True)
-class RequestSettings:
+class MspSettings:
+    """What the MSP's owners and admins decide (`/msp settings`)."""
+
     approvals_channel: str | None
     allow_self_approval: bool
     request_expiry_days: int
     webhook_url: str | None
     trial_notice_days: str = "7,3,1"
+    timezone: str = "UTC"
+    default_monthly_price: Decimal = DEFAULT_MONTHLY_PRICE
+
+
+@dataclass(frozen=True, slots=True)
+class Grants:
+    """What the vendor grants the MSP; the operator sets them (`msp-bot msp set`)."""
+
+    max_customers: int
+    seat_allowance: int | None
+    trial_days: int
+
+
+@dataclass(frozen=True, slots=True)
+class SettingsOverview:
+    """Every setting of one MSP, with what counts against the grants: the customers
+    (R3) and the users of paid subscriptions (R5, against the seat allowance)."""
+
+    team_id: str
+    settings: MspSettings
+    grants: Grants
+    customers: int
+    billable_users: int
+    mau_allowance: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +101,33 @@ class SettingsChange:
     webhook_url: str | None = None
     clear_webhook: bool = False
     trial_notice_days: tuple[int, ...] | None = None
+    timezone: str | None = None
+    default_monthly_price: Decimal | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GrantsChange:
+    """The operator's change; None leaves a grant as it is, `clear_seat_allowance`
+    removes the seat allowance."""
+
+    max_customers: int | None = None
+    seat_allowance: int | None = None
+    clear_seat_allowance: bool = False
+    trial_days: int | None = None
+
+    @property
+    def empty(self) -> bool:
+        return self == GrantsChange()
+
+
+@dataclass(frozen=True, slots=True)
+class GrantsChanged:
+    before: Grants
+    overview: SettingsOverview
+
+    @property
+    def changed(self) -> bool:
+        return self.before != self.overview.grants
 
 
 def _check_manager(requester: Requester) -> None:
@@ -73,19 +142,40 @@ async def _msp(session: AsyncSession, requester: Requester) -> Msp:
     return msp
 
 
-def _settings(msp: Msp) -> RequestSettings:
-    return RequestSettings(
+def _settings(msp: Msp) -> MspSettings:
+    return MspSettings(
         approvals_channel=msp.approvals_channel,
         allow_self_approval=msp.allow_self_approval,
         request_expiry_days=msp.request_expiry_days,
         webhook_url=msp.webhook_url,
         trial_notice_days=msp.trial_notice_days,
+        timezone=msp.timezone,
+        default_monthly_price=from_cents(msp.default_monthly_price_cents),
     )
 
 
-async def request_settings(session: AsyncSession, *, requester: Requester) -> RequestSettings:
+def _grants(msp: Msp) -> Grants:
+    return Grants(
+        max_customers=msp.max_customers,
+        seat_allowance=msp.seat_allowance,
+        trial_days=msp.trial_days,
+    )
+
+
+async def _overview(session: AsyncSession, msp: Msp) -> SettingsOverview:
+    return SettingsOverview(
+        team_id=msp.team_id,
+        settings=_settings(msp),
+        grants=_grants(msp),
+        customers=await customer_repo.count_active(session, msp_id=msp.id),
+        billable_users=await billable_users(session, msp_id=msp.id),
+        mau_allowance=msp.mau_allowance,
+    )
+
+
+async def msp_settings(session: AsyncSession, *, requester: Requester) -> SettingsOverview:
     _check_manager(requester)
-    return _settings(await _msp(session, requester))
+    return await _overview(session, await _msp(session, requester))
 
 
 def parse_trial_notice_days(text: str) -> tuple[int, ...]:
@@ -93,6 +183,20 @@ def parse_trial_notice_days(text: str) -> tuple[int, ...]:
         return notice_rules.parse_trial_notice_days(text)
     except ValueError as error:
         raise InvalidInput(f"{error} For example `/msp settings trial-notices 7,3,1`.") from None
+
+
+def parse_timezone(text: str) -> str:
+    try:
+        return rules.parse_timezone(text, field="timezone")
+    except InvalidInput as error:
+        raise InvalidInput(f"{error.message} For example {TIMEZONE_EXAMPLE}.") from None
+
+
+def parse_default_price(text: str) -> Decimal:
+    try:
+        return rules.parse_default_price(text, field="price")
+    except InvalidInput as error:
+        raise InvalidInput(f"{error.message} For example {PRICE_EXAMPLE}.") from None
 
 
 def parse_expiry_days(text: str) -> int:
@@ -137,7 +241,7 @@ async def change_settings(
     now: datetime,
     webhooks_enabled: bool = False,
     webhook_destinations: Destinations | None = None,
-) -> RequestSettings:
+) -> SettingsOverview:
     """`webhooks_enabled`: the server can sign webhooks (MSPBOT_WEBHOOK_SECRET is
     set); without it a webhook URL is refused, so none is set that cannot be sent.
     `webhook_destinations`: where a webhook may point (its host is looked up here,
@@ -163,21 +267,37 @@ async def change_settings(
         msp.webhook_url = None
     elif change.webhook_url is not None:
         msp.webhook_url = change.webhook_url
+    if change.timezone is not None:
+        msp.timezone = change.timezone
+    if change.default_monthly_price is not None:
+        msp.default_monthly_price_cents = cents(change.default_monthly_price)
     msp.updated_at = now
     after = _settings(msp)
     if after != before:
-        await audit_repo.append(
-            session,
-            msp_id=msp.id,
-            actor=requester.user_id,
-            action=audit.AuditAction.SETTINGS_UPDATED,
-            entity_type="msp",
-            entity_id=msp.team_id,
-            before=_plain(before),
-            after=_plain(after),
-            at=now,
-        )
-    return after
+        await _audit(session, msp, requester.user_id, _plain(before), _plain(after), now)
+    return await _overview(session, msp)
+
+
+async def _audit(
+    session: AsyncSession,
+    msp: Msp,
+    actor: str,
+    before: dict[str, object],
+    after: dict[str, object],
+    now: datetime,
+) -> None:
+    """R22: a settings change of the MSP, who made it, the settings before and after."""
+    await audit_repo.append(
+        session,
+        msp_id=msp.id,
+        actor=actor,
+        action=audit.AuditAction.SETTINGS_UPDATED,
+        entity_type="msp",
+        entity_id=msp.team_id,
+        before=before,
+        after=after,
+        at=now,
+    )
 
 
 async def check_webhook_destination(url: str, destinations: Destinations) -> None:
@@ -223,13 +343,15 @@ def _an(kind: str) -> str:
     return f"{'an' if kind[:1].lower() in 'aeiou' else 'a'} {kind}"
 
 
-def _plain(settings: RequestSettings) -> dict[str, object]:
+def _plain(settings: MspSettings) -> dict[str, object]:
     return {
         "approvals_channel": settings.approvals_channel,
         "allow_self_approval": settings.allow_self_approval,
         "request_expiry_days": settings.request_expiry_days,
         "webhook_url": settings.webhook_url,
         "trial_notice_days": settings.trial_notice_days,
+        "timezone": settings.timezone,
+        "default_monthly_price": str(settings.default_monthly_price),
     }
 
 
@@ -240,3 +362,62 @@ async def webhook_url_as_operator(session: AsyncSession, *, team_id: str) -> str
     if msp is None:
         raise NotFound(f"Workspace {team_id} has no MSP yet.")
     return msp.webhook_url
+
+
+# ---------------------------------------------------------------- the operator's grants
+
+
+def no_msp_yet(team_id: str) -> str:
+    return (
+        f"No MSP for {team_id} yet. It is made when someone of that workspace first uses "
+        f"the bot, or by `msp-bot roles grant --team {team_id} --user U... --role owner`."
+    )
+
+
+async def _msp_of_team(session: AsyncSession, team_id: str) -> Msp:
+    msp = await msp_repo.get_by_team(session, team_id)
+    if msp is None:
+        raise NotFound(no_msp_yet(team_id))
+    return msp
+
+
+async def settings_as_operator(session: AsyncSession, *, team_id: str) -> SettingsOverview:
+    """For `msp-bot msp show`: every setting, the MSP must exist."""
+    return await _overview(session, await _msp_of_team(session, team_id))
+
+
+async def change_grants_as_operator(
+    session: AsyncSession, *, team_id: str, change: GrantsChange, now: datetime
+) -> GrantsChanged:
+    """For `msp-bot msp set`. The MSP's row is held first, as adding a customer holds
+    it (`lock_customer_count`), so no customer is added between counting them and
+    lowering the maximum: R3 holds after the change as before it."""
+    msp = await _msp_of_team(session, team_id)
+    await msp_repo.lock_customer_count(session, msp_id=msp.id)
+    await session.refresh(msp)  # as it stands now that it is held
+    before = _grants(msp)
+    if change.max_customers is not None:
+        used = await customer_repo.count_active(session, msp_id=msp.id)
+        rules.check_max_customers(change.max_customers, used=used, field=MAX_CUSTOMERS_OPTION)
+        msp.max_customers = change.max_customers
+    if change.clear_seat_allowance:
+        msp.seat_allowance = None
+    elif change.seat_allowance is not None:
+        msp.seat_allowance = change.seat_allowance
+    if change.trial_days is not None:
+        msp.trial_days = change.trial_days
+    after = _grants(msp)
+    if after != before:
+        msp.updated_at = now
+        await _audit(
+            session, msp, audit.OPERATOR_ACTOR, _plain_grants(before), _plain_grants(after), now
+        )
+    return GrantsChanged(before=before, overview=await _overview(session, msp))
+
+
+def _plain_grants(grants: Grants) -> dict[str, object]:
+    return {
+        "max_customers": grants.max_customers,
+        "seat_allowance": grants.seat_allowance,
+        "trial_days": grants.trial_days,
+    }

@@ -1,6 +1,6 @@
 """The alerts the bot raises itself from usage reports (source "bot"): a customer
-that reached its max-MAU threshold (R20), a free customer over the free limits
-(R15), and agents not reporting. Each is resolved by a later report that is back
+that reached its max-MAU threshold (R20), a free customer or expired trial over
+the free limits (R15), and agents not reporting. Each is resolved by a later report that is back
 within bounds (max-MAU alerts are per month, so the next month starts afresh).
 
 Only the reports for the MSP's current month count: a late report for an old
@@ -18,8 +18,7 @@ from bot.domain.alerts import (
     ReportedStatus,
     Severity,
 )
-from bot.domain.customers import Status
-from bot.domain.requests import FREE_MAX_DATA_GB, FREE_MAX_USERS
+from bot.domain.requests import FREE_MAX_DATA_GB, FREE_MAX_USERS, is_over_free_limits
 from bot.services.alerts import AlertReport, MatchedAlert
 from storage.repositories.usage import NamedCustomer
 
@@ -45,14 +44,9 @@ def usage_alerts(
     for reported in figures:
         if reported.customer.account_number in reached_max_mau:
             alerts.append(max_mau_reached(reported, month))
-        alerts.append(_over_free_limits(reported))
+        alerts.append(over_free_limits(reported))
         alerts.append(_agents_not_reporting(reported))
     return alerts
-
-
-def is_over_free_limits(*, status: str, users: int, data_gb: float) -> bool:
-    """R15: a free customer may have 3 users and 3 GB of data."""
-    return status == Status.FREE and (users > FREE_MAX_USERS or data_gb > FREE_MAX_DATA_GB)
 
 
 def _alert(
@@ -89,7 +83,7 @@ def max_mau_reached(reported: ReportedFigures, month: str) -> MatchedAlert:
     )
 
 
-def _over_free_limits(reported: ReportedFigures) -> MatchedAlert:
+def over_free_limits(reported: ReportedFigures) -> MatchedAlert:
     over = is_over_free_limits(
         status=reported.customer.status, users=reported.users, data_gb=reported.data_gb
     )

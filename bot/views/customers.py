@@ -3,6 +3,7 @@ and find modals. Pure functions of the services' plain data."""
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -10,6 +11,7 @@ from slack_sdk.models.blocks import (
     ActionsBlock,
     Block,
     ButtonElement,
+    CheckboxesElement,
     ContextBlock,
     DatePickerElement,
     DividerBlock,
@@ -29,14 +31,16 @@ from slack_sdk.models.blocks import (
 )
 
 from bot.domain.customers import (
-    DEFAULT_MAX_MAU_THRESHOLD,
+    DEFAULT_TRIAL_DAYS,
     MAX_NAME_LENGTH,
+    NEVER_BLOCK,
     CustomerFilter,
     ListSort,
     Plan,
     Status,
 )
-from bot.domain.requests import RequestType
+from bot.domain.requests import FREE_MAX_DATA_GB, FREE_MAX_USERS, RequestType
+from bot.domain.terms import Term
 from bot.ids import ActionId, BlockId, CallbackId, CustomerField
 from bot.payloads import (
     CustomerRef,
@@ -48,6 +52,7 @@ from bot.payloads import (
 )
 from bot.services.customers import CustomerCard, CustomerPage, CustomerRow
 from bot.views.alerts import severity_counts
+from bot.views.billing import correction_context
 from bot.views.message import Message
 from bot.views.modal import modal
 from bot.views.mrkdwn import escape, mention, money, mrkdwn, number, slack_date
@@ -74,8 +79,7 @@ def card_blocks(card: CustomerCard) -> list[Block]:
         f"*Status*\n{card.status.label}" + _trial_left(card),
         f"*Users / licences*\n{number(card.users)} / {number(card.licences)}",
         f"*MAU / threshold*\n{number(card.mau_this_month)} / {_threshold(card.max_mau_threshold)}",
-        f"*Monthly price*\n{money(card.monthly_price)}",
-        f"*Renewal*\n{slack_date(card.renewal_date) if card.renewal_date else '—'}",
+        *_price_facts(card),
         f"*Agents reporting*\n{number(card.agents_reporting)} / {number(card.agents_total)}",
         f"*Admin*\n{escape(card.admin_email)}",
     ]
@@ -86,9 +90,12 @@ def card_blocks(card: CustomerCard) -> list[Block]:
         ),
         SectionBlock(fields=[MarkdownTextObject(text=fact) for fact in facts]),
     ]
+    if card.over_free_limits:
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=_over_free_limits(card))]))
     details = _details(card)
     if details:
         blocks.append(SectionBlock(text=MarkdownTextObject(text="\n".join(details)[:3000])))
+    blocks += correction_context(card)
     if card.open_alerts:
         alerts = mrkdwn(
             ":rotating_light: *Open alerts* ({total:,}): {counts} · `/msp alerts {account}`",
@@ -122,15 +129,46 @@ def card_modal(card: CustomerCard, *, intro: str | None = None) -> dict[str, Any
     return modal(callback_id=None, title="Customer", blocks=blocks, submit=None, close="Done")
 
 
+def _price_facts(card: CustomerCard) -> list[str]:
+    """R18: the price of a licence a month and the monthly total (unit price x
+    licences); a paid term's term, contract start and renewal. An account without a
+    paid term shows the price it will have once paid, never a total of $0."""
+    unit = money(card.unit_price)
+    if not card.plan.is_paid:
+        when = "after the trial" if card.status == Status.ACTIVE_TRIAL else "once paid"
+        return [f"*Price per licence*\n{unit} a month {when}"]
+    licences = f"{number(card.licences)} licence{'s' if card.licences != 1 else ''}"
+    term = card.term.label if card.term else "—"
+    since = f" since {slack_date(card.contract_start)}" if card.contract_start else ""
+    renewal = slack_date(card.renewal_date) if card.renewal_date else "—"
+    return [
+        f"*Price per licence*\n{unit} a month",
+        f"*Monthly total*\n{money(card.monthly_price)} ({licences} x {unit})",
+        f"*Term*\n{term}{since}",
+        f"*Renewal*\n{renewal}",
+    ]
+
+
+def _over_free_limits(card: CustomerCard) -> str:
+    """R15: figures only, no user text."""
+    return (
+        f":warning: *Over free limits*: {number(card.users)} users and "
+        f"{card.data_used_gb:g} GB; the free plan allows {FREE_MAX_USERS} users and "
+        f"{FREE_MAX_DATA_GB} GB."
+    )
+
+
+def _days_left(days: int) -> str:
+    """R4: the trial's active days left, today included (1 on its last day)."""
+    return f"{days} day{'s' if days != 1 else ''} left"
+
+
 def _trial_left(card: CustomerCard) -> str:
-    if card.trial_days_left is None:
-        return ""
-    days = card.trial_days_left
-    return f" ({days} day{'s' if days != 1 else ''} left)"
+    return "" if card.trial_days_left is None else f" ({_days_left(card.trial_days_left)})"
 
 
-def _threshold(value: int) -> str:
-    return "never blocks" if value >= DEFAULT_MAX_MAU_THRESHOLD else number(value)
+def _threshold(value: int | None) -> str:
+    return "never blocks" if value is None else number(value)
 
 
 def _details(card: CustomerCard) -> list[str]:
@@ -178,6 +216,12 @@ def _card_buttons(card: CustomerCard) -> list[Any]:
         )
     if card.can_edit:
         buttons.append(ButtonElement(text="Edit", action_id=ActionId.EDIT_CUSTOMER, value=ref))
+    if card.can_correct_billing:
+        buttons.append(
+            ButtonElement(
+                text="Correct billing data", action_id=ActionId.CORRECT_BILLING, value=ref
+            )
+        )
     if card.can_delete:
         buttons.append(
             ButtonElement(
@@ -342,10 +386,12 @@ def _row_details(row: CustomerRow) -> str:
     """Plan, status and figures: no user text here, the name is in plain text beside it."""
     line = f"{row.plan.label} · {row.status.label}"
     if row.trial_days_left is not None:
-        line += f" · {row.trial_days_left} days left"
+        line += f" · {_days_left(row.trial_days_left)}"
     if row.status == Status.EXPIRED_TRIAL and row.trial_end:
         line += f" · ended {slack_date(row.trial_end)}"
     line += f" · {number(row.users)} users"
+    if row.over_free_limits:
+        line += " · :warning: over free limits"
     if row.plan.is_paid:
         line += f" / {number(row.licences)} licences"
     if row.renewal_date:
@@ -419,7 +465,12 @@ def _state(page: CustomerPage, *, page_number: int, sort: ListSort) -> str:
 # ---------------------------------------------------------------- forms
 
 
-def add_modal(*, default_price: Decimal) -> dict[str, Any]:
+def add_modal(
+    *, default_price: Decimal, today: date, trial_days: int = DEFAULT_TRIAL_DAYS
+) -> dict[str, Any]:
+    """`today` is the MSP's day: a paid contract starts today unless told otherwise
+    (a customer brought in mid-contract), and renews a term after its start.
+    `trial_days`: how long the MSP's trials last (the operator's grant)."""
     blocks: list[Block] = [
         _text_input(CustomerField.ADMIN_EMAIL, "Admin email", placeholder="admin@customer.com"),
         _text_input(CustomerField.NAME, "Organization name", max_length=MAX_NAME_LENGTH),
@@ -431,30 +482,30 @@ def add_modal(*, default_price: Decimal) -> dict[str, Any]:
                 options=[_plan_option(plan) for plan in NEW_PLANS],
                 initial_option=_plan_option(Plan.TRIAL),
             ),
-            hint="A trial lasts 30 days. For a paid plan, also give licences and the renewal date.",
+            hint=f"A trial lasts {trial_days} days. For a paid plan, also give licences, the "
+            "term and the contract start.",
         ),
         _number_input(CustomerField.LICENCES, "Licences (paid plans)", optional=True, minimum="1"),
         InputBlock(
-            block_id=CustomerField.RENEWAL_DATE,
-            label="Renewal date (paid plans)",
-            element=DatePickerElement(action_id=ActionId.FIELD),
+            block_id=CustomerField.TERM,
+            label="Term (paid plans)",
+            element=StaticSelectElement(
+                action_id=ActionId.FIELD,
+                placeholder="Monthly or annual",
+                options=[Option(text=term.label, value=term.value) for term in Term],
+            ),
             optional=True,
         ),
-        _number_input(
-            CustomerField.THRESHOLD,
-            "Max-MAU threshold",
-            initial=str(DEFAULT_MAX_MAU_THRESHOLD),
-            minimum="1",
-            hint="New end users are blocked at this many monthly active users. "
-            "A large number never blocks onboarding.",
+        InputBlock(
+            block_id=CustomerField.CONTRACT_START,
+            label="Contract start (paid plans)",
+            element=DatePickerElement(action_id=ActionId.FIELD, initial_date=today.isoformat()),
+            optional=True,
+            hint="The day the paid contract began: earlier than today for a customer who is "
+            "already mid-contract. It renews every term on the same day of the month.",
         ),
-        _number_input(
-            CustomerField.PRICE,
-            "Monthly price ($)",
-            initial=f"{default_price:.2f}",
-            decimal=True,
-            minimum="0",
-        ),
+        *_threshold_inputs(None),
+        _price_input(f"{default_price:.2f}"),
         _text_input(
             CustomerField.LOCATIONS,
             "Locations",
@@ -507,19 +558,8 @@ def edit_modal(card: CustomerCard) -> dict[str, Any]:
             multiline=True,
             initial="\n".join(card.locations),
         ),
-        _number_input(
-            CustomerField.THRESHOLD,
-            "Max-MAU threshold",
-            initial=str(card.max_mau_threshold),
-            minimum="1",
-        ),
-        _number_input(
-            CustomerField.PRICE,
-            "Monthly price ($)",
-            initial=f"{card.monthly_price:.2f}",
-            decimal=True,
-            minimum="0",
-        ),
+        *_threshold_inputs(card.max_mau_threshold),
+        _price_input(f"{card.unit_price:.2f}"),
         InputBlock(
             block_id=CustomerField.ASSIGNED,
             label="Assigned staff",
@@ -617,6 +657,46 @@ def _text_input(
             placeholder=placeholder,
             max_length=max_length,
         ),
+    )
+
+
+def _threshold_inputs(threshold: int | None) -> list[Block]:
+    """R20: a literal threshold, or the explicit choice to never block (a new
+    account's default). The number is optional here; the handler requires it
+    unless "Never block" is ticked."""
+    never = Option(value=NEVER_BLOCK, label="Never block new end users, whatever the MAU")
+    return [
+        _number_input(
+            CustomerField.THRESHOLD,
+            "Max-MAU threshold",
+            optional=True,
+            initial=None if threshold is None else str(threshold),
+            minimum="1",
+            hint="New end users are blocked once this many are active in a month. "
+            "Leave it empty only to never block (below).",
+        ),
+        InputBlock(
+            block_id=CustomerField.NEVER_BLOCK,
+            label="Never block",
+            optional=True,
+            element=CheckboxesElement(
+                action_id=ActionId.FIELD,
+                options=[never],
+                initial_options=[never] if threshold is None else None,
+            ),
+        ),
+    ]
+
+
+def _price_input(initial: str) -> InputBlock:
+    """R18: the stored price is a licence's a month; the monthly total follows."""
+    return _number_input(
+        CustomerField.PRICE,
+        "Price per licence a month ($)",
+        initial=initial,
+        decimal=True,
+        minimum="0",
+        hint="The monthly total is this price x the licences.",
     )
 
 

@@ -194,7 +194,8 @@ def _trials_ending(board: Dashboard) -> list[Block]:
 
 
 def _trial_row(trial: TrialEnding) -> SectionBlock:
-    left = "ends today" if trial.days_left == 0 else f"{trial.days_left} days left"
+    # `days_left` counts today: 1 on the trial's last day.
+    left = "ends today" if trial.days_left <= 1 else f"{trial.days_left} days left"
     figures = f"{slack_date(trial.trial_end)} · {left} · {number(trial.users)} users"
     return _customer_row(trial.id, trial.name, trial.account_number, figures)
 

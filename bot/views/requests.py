@@ -38,12 +38,10 @@ from bot.domain.requests import (
 from bot.ids import ActionId, BlockId, CallbackId
 from bot.payloads import RequestFormState, RequestRef
 from bot.services.requests import RequestForm, RequestInfo, RequestList, Submitted
-from bot.services.settings import RequestSettings
 from bot.views.message import Message
 from bot.views.modal import modal
 from bot.views.mrkdwn import (
     Mrkdwn,
-    channel_link,
     clip,
     escape,
     mention,
@@ -532,24 +530,3 @@ def _list_row(info: RequestInfo, listing: RequestList) -> SectionBlock:
                 style="primary",
             )
     return SectionBlock(text=MarkdownTextObject(text=text[:MAX_SHOWN_TEXT]), accessory=accessory)
-
-
-def settings_message(current: RequestSettings, *, changed: bool) -> Message:
-    where = (
-        channel_link(current.approvals_channel)
-        if current.approvals_channel
-        else "the owners, by DM (no approvals channel set)"
-    )
-    title = ":white_check_mark: Settings saved" if changed else "*Request settings*"
-    text = mrkdwn(
-        "{title}\n*Requests go to* {where}\n*Approving your own requests* {self_approval}\n"
-        "*Pending requests expire after* {expiry} days\n*Webhook for decisions* {webhook}\n"
-        "*Trial notices* {trial_days} days before a trial ends",
-        title=mrkdwn(title),
-        where=where,
-        self_approval="allowed (one-person MSP)" if current.allow_self_approval else "not allowed",
-        expiry=current.request_expiry_days,
-        webhook=current.webhook_url or "none",
-        trial_days=current.trial_notice_days.replace(",", ", "),
-    )
-    return Message.of(text, [SectionBlock(text=MarkdownTextObject(text=text))])

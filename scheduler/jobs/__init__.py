@@ -21,7 +21,11 @@ from bot.services.notices import SWEEPS
 from scheduler.jobs.alerts import wake_snoozed_alerts
 from scheduler.jobs.notices import run_sweep
 from scheduler.jobs.outbox_retention import prune_outbox
-from scheduler.jobs.requests import apply_scheduled_changes, expire_pending_requests
+from scheduler.jobs.requests import (
+    apply_scheduled_changes,
+    expire_pending_requests,
+    roll_renewals,
+)
 from storage.engine import Database
 
 Runner = Callable[..., Awaitable[Any]]
@@ -62,6 +66,7 @@ def register_jobs(
     sweeps = (
         (apply_scheduled_changes, settings.request_sweep_seconds),
         (expire_pending_requests, settings.request_sweep_seconds),
+        (roll_renewals, settings.request_sweep_seconds),
         (wake_snoozed_alerts, settings.snooze_sweep_seconds),
     )
     for job, seconds in sweeps:
@@ -101,5 +106,6 @@ RUNNABLE: dict[str, Runner] = {
     **{name: functools.partial(run_sweep, name) for name in SWEEPS},
     "apply_scheduled_changes": _everyone(apply_scheduled_changes),
     "expire_pending_requests": _everyone(expire_pending_requests),
+    "renewals": _everyone(roll_renewals),
     "wake_snoozed_alerts": _everyone(wake_snoozed_alerts),
 }

@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from bot.delivery.request_messages import OutboxRequestNotifier
-from bot.services import request_changes
+from bot.services import renewals, request_changes
 from bot.services.request_info import RequestInfo
 from storage.engine import Database
 
@@ -35,10 +35,35 @@ async def _sweep(
     return len(handled)
 
 
+async def _renew(
+    *, db: Database, clock: Callable[[], datetime], wake: Callable[[], None]
+) -> list[renewals.Renewed]:
+    async with db.unit_of_work() as session:
+        renewed = await renewals.roll_due(session, now=clock(), notifier=NOTIFIER)
+    if renewed:
+        logger.info("renewed %d terms", len(renewed))
+        wake()
+    return renewed
+
+
+async def roll_renewals(
+    *, db: Database, clock: Callable[[], datetime], wake: Callable[[], None]
+) -> int:
+    """Paid terms whose renewal date has come roll forward, each once, with that
+    renewal's scheduled changes (bot/services/renewals.py). How many terms rolled."""
+    return len(await _renew(db=db, clock=clock, wake=wake))
+
+
 async def apply_scheduled_changes(
     *, db: Database, clock: Callable[[], datetime], wake: Callable[[], None]
 ) -> int:
-    return await _sweep(request_changes.apply_due, db=db, clock=clock, wake=wake, done="applied")
+    """Renewals first (the changes at renewal are theirs), then the other scheduled
+    changes. How many requests were applied or found no longer applicable."""
+    renewed = await _renew(db=db, clock=clock, wake=wake)
+    at_renewal = sum(len(done.requests) for done in renewed)
+    return at_renewal + await _sweep(
+        request_changes.apply_due, db=db, clock=clock, wake=wake, done="applied"
+    )
 
 
 async def expire_pending_requests(

@@ -54,6 +54,14 @@ async def _run_online() -> None:
                 # transaction and the version table check that precedes it.
                 await connection.execute(text(f"SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})"))
                 await connection.commit()
+            else:
+                # Batch mode rebuilds a table (copy, drop, rename): with foreign keys
+                # on, dropping `customers` would fire ON DELETE on every row pointing
+                # at it (locations, contacts, assignments deleted; requests and
+                # alerts detached). SQLite reads this pragma only outside a
+                # transaction, so it is set before Alembic begins one.
+                await connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+                await connection.commit()
             await connection.run_sync(_run_migrations)
             await connection.commit()
     finally:

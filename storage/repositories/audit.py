@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import AuditEvent
@@ -26,7 +26,9 @@ async def append(
     at: datetime,
     note: str | None = None,
 ) -> AuditEvent:
-    event = _event(msp_id, actor, action, entity_type, entity_id, before, after, at, note)
+    event = AuditEvent(
+        **_event_values(msp_id, actor, action, entity_type, entity_id, before, after, at, note)
+    )
     session.add(event)
     await session.flush()
     # Every audited change can change what a dashboard shows.
@@ -45,12 +47,16 @@ async def append_each(
     at: datetime,
 ) -> None:
     """One event per (entity id, before, after), all of one action: written in one
-    flush, the Home tabs marked stale once (a chunk of an import)."""
-    session.add_all(
-        _event(msp_id, actor, action, entity_type, entity_id, before, after, at)
-        for entity_id, before, after in changes
-    )
-    await session.flush()
+    executemany, the Home tabs marked stale once (a chunk of an import). Plain rows:
+    the ORM inserted them one statement each."""
+    if changes:
+        await session.execute(
+            insert(AuditEvent.__table__),  # type: ignore[arg-type]
+            [
+                _event_values(msp_id, actor, action, entity_type, entity_id, before, after, at)
+                for entity_id, before, after in changes
+            ],
+        )
     await mark_home_stale(session, msp_id=msp_id, now=at)
 
 
@@ -64,7 +70,29 @@ async def recent(session: AsyncSession, *, msp_id: int, limit: int = 50) -> Sequ
     return result.all()
 
 
-def _event(
+async def latest(
+    session: AsyncSession,
+    *,
+    msp_id: int,
+    action: str,
+    entity_type: str,
+    entity_id: str,
+) -> AuditEvent | None:
+    """The newest event of this action about this entity."""
+    return await session.scalar(
+        select(AuditEvent)
+        .where(
+            AuditEvent.msp_id == msp_id,
+            AuditEvent.entity_type == entity_type,
+            AuditEvent.entity_id == entity_id,
+            AuditEvent.action == action,
+        )
+        .order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc())
+        .limit(1)
+    )
+
+
+def _event_values(
     msp_id: int,
     actor: str,
     action: str,
@@ -74,15 +102,15 @@ def _event(
     after: dict[str, Any] | None,
     at: datetime,
     note: str | None = None,
-) -> AuditEvent:
-    return AuditEvent(
-        msp_id=msp_id,
-        actor=actor,
-        action=action,
-        entity_type=entity_type,
-        entity_id=entity_id,
-        before=before,
-        after=after,
-        created_at=at,
-        note=note,
-    )
+) -> dict[str, Any]:
+    return {
+        "msp_id": msp_id,
+        "actor": actor,
+        "action": action,
+        "entity_type": entity_type,
+        "entity_id": entity_id,
+        "before": before,
+        "after": after,
+        "created_at": at,
+        "note": note,
+    }

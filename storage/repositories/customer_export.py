@@ -32,10 +32,14 @@ class ExportedCustomer:
     status: str
     licences: int
     users: int
+    trial_start: date | None
     trial_end: date | None
+    contract_start: date | None
+    term: str | None
     renewal_date: date | None
-    max_mau_threshold: int
-    monthly_price_cents: int
+    past_due: bool
+    max_mau_threshold: int | None
+    unit_price_cents: int
     notes: str
     locations: list[str] = field(default_factory=list)
     contact: tuple[str, str | None] | None = None
@@ -51,10 +55,14 @@ _COLUMNS = (
     Customer.status,
     Customer.licences,
     Customer.users,
+    Customer.trial_start,
     Customer.trial_end,
+    Customer.contract_start,
+    Customer.term,
     Customer.renewal_date,
+    Customer.past_due,
     Customer.max_mau_threshold,
-    Customer.monthly_price_cents,
+    Customer.unit_price_cents,
     Customer.notes,
 )
 

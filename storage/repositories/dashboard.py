@@ -137,19 +137,17 @@ async def at_max_mau(
     msp_id: int,
     assigned_to: str | None,
     month: date,
-    never_blocks: int,
     excluded_statuses: list[str],
     limit: int,
 ) -> tuple[list[AtThreshold], int]:
     """R20: customers whose MAU reported for `month` is at or over their threshold
-    (thresholds of `never_blocks` or more never block), furthest over first, and how
-    many there are. Starts from the few customers that have a threshold at all."""
+    (None never blocks), furthest over first, and how many there are. Starts from
+    the few customers that have a threshold at all (a partial index)."""
     where = [
         *visible(msp_id, assigned_to),
         Customer.status.not_in(excluded_statuses),
-        # Written into the SQL, not bound: PostgreSQL uses the partial index
-        # `max_mau_threshold < 1000000` in a generic plan only if it sees the number.
-        Customer.max_mau_threshold < literal_column(str(int(never_blocks))),
+        # The partial index's own condition (`max_mau_threshold IS NOT NULL`).
+        Customer.max_mau_threshold.is_not(None),
         CustomerUsage.mau >= Customer.max_mau_threshold,
     ]
     this_month = and_(CustomerUsage.customer_id == Customer.id, CustomerUsage.month == month)

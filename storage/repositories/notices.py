@@ -21,7 +21,7 @@ from storage.models import (
     Msp,
     Notice,
 )
-from storage.repositories.usage import NamedCustomer
+from storage.repositories.usage import NAMED_CUSTOMER_COLUMNS, NamedCustomer
 
 NoticeKey = tuple[int, str, int, str]  # msp id, kind, subject id, period
 
@@ -140,6 +140,21 @@ async def end_trials(
     return [DueCustomer(*row) for row in (await session.execute(statement)).all()]
 
 
+async def free_limit_figures(
+    session: AsyncSession, *, customer_ids: Collection[int]
+) -> list[tuple[int, NamedCustomer, int, float]]:
+    """(msp id, customer, users, data GB) of these customers: what R15's free limits
+    are checked against when their trials end."""
+    if not customer_ids:
+        return []
+    rows = await session.execute(
+        select(Customer.msp_id, *NAMED_CUSTOMER_COLUMNS, Customer.users, Customer.data_used_gb)
+        .where(Customer.id.in_(sorted(customer_ids)))
+        .order_by(Customer.id)
+    )
+    return [(row[0], NamedCustomer(*row[1:7]), int(row[7]), float(row[8])) for row in rows.all()]
+
+
 async def renewals_between(
     session: AsyncSession,
     *,
@@ -209,27 +224,18 @@ async def requests_waiting(
 
 
 async def at_max_mau(
-    session: AsyncSession, *, months: dict[int, date], never_blocks: int
+    session: AsyncSession, *, months: dict[int, date]
 ) -> list[tuple[int, NamedCustomer, int]]:
     """(MSP id, customer, MAU) of the customers whose month's MAU reached their
     max-MAU threshold; the partial index on thresholds that can block starts it."""
     if not months:
         return []
     rows = await session.execute(
-        select(
-            Customer.msp_id,
-            Customer.id,
-            Customer.account_number,
-            Customer.name_key,
-            Customer.max_mau_threshold,
-            Customer.name,
-            Customer.status,
-            CustomerUsage.mau,
-        )
+        select(Customer.msp_id, *NAMED_CUSTOMER_COLUMNS, CustomerUsage.mau)
         .join(CustomerUsage, CustomerUsage.customer_id == Customer.id)
         .where(
             Customer.msp_id.in_(sorted(months)),
-            Customer.max_mau_threshold < never_blocks,
+            Customer.max_mau_threshold.is_not(None),
             tuple_(CustomerUsage.msp_id, CustomerUsage.month).in_(list(months.items())),
             CustomerUsage.mau >= Customer.max_mau_threshold,
         )

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import OPEN_REQUEST, ChangeRequest, Customer, CustomerAssignment
@@ -164,3 +164,53 @@ async def count_pending(session: AsyncSession, *, msp_id: int, status: str) -> i
         .where(ChangeRequest.msp_id == msp_id, ChangeRequest.status == status)
     )
     return int(total or 0)
+
+
+async def open_for_customer(
+    session: AsyncSession, *, msp_id: int, customer_id: int, statuses: Sequence[str]
+) -> Sequence[ChangeRequest]:
+    """The customer's requests still pending or scheduled, oldest first."""
+    return await _of_customer(
+        session,
+        msp_id,
+        customer_id,
+        ChangeRequest.status.in_(list(statuses)),
+        order_by=(ChangeRequest.id,),
+    )
+
+
+async def scheduled_at_renewal(
+    session: AsyncSession,
+    *,
+    msp_id: int,
+    customer_id: int,
+    kinds: Sequence[str],
+    on_or_before: date,
+) -> Sequence[ChangeRequest]:
+    """The customer's scheduled changes due at a renewal, in the order approved."""
+    return await _of_customer(
+        session,
+        msp_id,
+        customer_id,
+        ChangeRequest.status == "scheduled",
+        ChangeRequest.kind.in_(list(kinds)),
+        ChangeRequest.effective_on <= on_or_before,
+        order_by=(ChangeRequest.decided_at, ChangeRequest.id),
+    )
+
+
+async def _of_customer(
+    session: AsyncSession,
+    msp_id: int,
+    customer_id: int,
+    *conditions: ColumnElement[bool],
+    order_by: tuple[Any, ...],
+) -> Sequence[ChangeRequest]:
+    rows = await session.scalars(
+        select(ChangeRequest)
+        .where(
+            ChangeRequest.msp_id == msp_id, ChangeRequest.customer_id == customer_id, *conditions
+        )
+        .order_by(*order_by)
+    )
+    return rows.all()

@@ -16,6 +16,14 @@ from storage.models import AuditEvent, Customer, CustomerUsage
 
 # The figures a report carries, named as in customer_usage.
 FIGURES = ("mau", "users", "agents_total", "agents_reporting", "data_gb")
+# Where the customer keeps the latest of each.
+CUSTOMER_FIGURES = {
+    "mau": Customer.mau_this_month,
+    "users": Customer.users,
+    "agents_total": Customer.agents_total,
+    "agents_reporting": Customer.agents_reporting,
+    "data_gb": Customer.data_used_gb,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,9 +31,20 @@ class NamedCustomer:
     id: int
     account_number: str
     name_key: str
-    max_mau_threshold: int
+    max_mau_threshold: int | None  # None: never block (R20)
     name: str
     status: str
+
+
+# NamedCustomer's columns, in its order.
+NAMED_CUSTOMER_COLUMNS = (
+    Customer.id,
+    Customer.account_number,
+    Customer.name_key,
+    Customer.max_mau_threshold,
+    Customer.name,
+    Customer.status,
+)
 
 
 async def customers_named(
@@ -43,14 +62,7 @@ async def customers_named(
     threshold crossing (R20) is seen by exactly one of them. SQLite has one writer
     at a time anyway."""
     statement = (
-        select(
-            Customer.id,
-            Customer.account_number,
-            Customer.name_key,
-            Customer.max_mau_threshold,
-            Customer.name,
-            Customer.status,
-        )
+        select(*NAMED_CUSTOMER_COLUMNS)
         .where(
             Customer.msp_id == msp_id,
             Customer.status != "deleted",
@@ -66,18 +78,35 @@ async def customers_named(
     return [NamedCustomer(*row) for row in (await session.execute(statement)).all()]
 
 
-async def reported_mau(
+async def reported_figures(
     session: AsyncSession, *, msp_id: int, customer_ids: Collection[int], months: Collection[date]
-) -> dict[tuple[int, date], int]:
-    """The MAU already reported, by (customer id, month), for these customers and months."""
-    statement = select(CustomerUsage.customer_id, CustomerUsage.month, CustomerUsage.mau).where(
+) -> dict[tuple[int, date], dict[str, Any]]:
+    """The FIGURES already reported, by (customer id, month), for these customers and months."""
+    statement = select(
+        CustomerUsage.customer_id,
+        CustomerUsage.month,
+        *(getattr(CustomerUsage, f) for f in FIGURES),
+    ).where(
         CustomerUsage.msp_id == msp_id,
         CustomerUsage.customer_id.in_(sorted(customer_ids)),
         CustomerUsage.month.in_(sorted(months)),
     )
     return {
-        (customer_id, month): mau
-        for customer_id, month, mau in (await session.execute(statement)).all()
+        (customer_id, month): dict(zip(FIGURES, figures, strict=True))
+        for customer_id, month, *figures in (await session.execute(statement)).all()
+    }
+
+
+async def shown_figures(
+    session: AsyncSession, *, msp_id: int, customer_ids: Collection[int]
+) -> dict[int, dict[str, Any]]:
+    """The FIGURES each of these customers shows now (its latest report)."""
+    statement = select(Customer.id, *(CUSTOMER_FIGURES[f] for f in FIGURES)).where(
+        Customer.msp_id == msp_id, Customer.id.in_(sorted(customer_ids))
+    )
+    return {
+        customer_id: dict(zip(FIGURES, figures, strict=True))
+        for customer_id, *figures in (await session.execute(statement)).all()
     }
 
 

@@ -47,7 +47,7 @@ from storage.models import (
     StaffMember,
 )
 from tests.api_helpers import Tenant, make_tenant, post_json
-from tests.customer_helpers import add_values, all_text, calls_to
+from tests.customer_helpers import FORM_OPENED_ON, add_values, all_text, calls_to
 from tests.fake_slack import RESPONSE_URL_CALL, FakeSlack
 from tests.request_helpers import ADMIN, APPROVALS, OWNER, TODAY, grant_staff, settle
 from tests.request_helpers import submit_values as request_values
@@ -290,7 +290,7 @@ class Load:
         self._trials = iter(self.world.trial_ids)
         self._alerts = iter(self.world.alert_ids)
         self._accounts = list(self.world.tenant.accounts.values())
-        self._add_blocks = add_modal(default_price=75)["blocks"]
+        self._add_blocks = add_modal(default_price=75, today=FORM_OPENED_ON)["blocks"]
 
     async def run(self, stop: asyncio.Event) -> None:
         kinds: dict[str, Callable[[], Awaitable[Outcome | None]]] = {

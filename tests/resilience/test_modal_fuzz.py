@@ -20,6 +20,7 @@ docs/RELIABILITY.md. `MSPBOT_FUZZ_SCALE=0.2` runs a fifth of the examples.
 
 from __future__ import annotations
 
+import calendar
 import itertools
 import json
 import logging
@@ -96,6 +97,8 @@ DEFAULT_THRESHOLD, DEFAULT_PRICE_CENTS, TRIAL_DAYS = 1_000_000, 7_500, 30  # R20
 EXTENSION_DEFAULT, EXTENSION_MAX = 14, 90  # R7
 ORDER_MAX, ALLOWANCE_MAX = 10_000_000, 2_000_000_000  # R19
 RENEWAL_AHEAD_MAX = timedelta(days=366 * 5)  # "at most five years ahead"
+CONTRACT_AGE_MAX_YEARS = 30  # a contract start "at most 30 years ago", never in the future
+TERM_MONTHS = {"monthly": 1, "annual": 12}
 NEW_PLANS = ("trial", "essentials", "professional", "enterprise")
 PAID_RANK = {"essentials": 1, "professional": 2, "enterprise": 3}
 ADD_ONS = {"activconnect": "ActivConnect", "screen_details": "Screen Details"}
@@ -184,14 +187,35 @@ def price_cents(text: str | None) -> int | None:
     return int(amount * 100)
 
 
-def renewal_ok(text: str | None) -> bool:
+def contract_start_ok(text: str | None) -> bool:
     if not isinstance(text, str) or not _DATE.fullmatch(text):
         return False
     try:
         day = date.fromisoformat(text)
     except ValueError:
         return False
-    return TODAY < day <= TODAY + RENEWAL_AHEAD_MAX
+    oldest = TODAY.replace(year=TODAY.year - CONTRACT_AGE_MAX_YEARS)
+    return oldest <= day <= TODAY
+
+
+def term_of(value: Any) -> str | None:
+    """A term picked (a forged one is compared as the bot does: trimmed, any case)."""
+    cleaned = value.strip().casefold() if isinstance(value, str) else None
+    return cleaned if cleaned in TERM_MONTHS else None
+
+
+def renewal_after(start: date, term: str, today: date) -> date:
+    """The contract's first renewal after today: whole terms from its start, on its
+    day of the month (the month's last day when shorter)."""
+    n = 1
+    while True:
+        index = start.year * 12 + start.month - 1 + n * TERM_MONTHS[term]
+        year, month = divmod(index, 12)
+        day = min(start.day, calendar.monthrange(year, month + 1)[1])
+        renewal = date(year, month + 1, day)
+        if renewal > today:
+            return renewal
+        n += 1
 
 
 def locations_of(text: str | None) -> list[str] | None:
@@ -470,6 +494,19 @@ def any_prices() -> st.SearchStrategy[str]:
 def renewal_dates() -> st.SearchStrategy[str]:
     return st.integers(1, RENEWAL_AHEAD_MAX.days).map(
         lambda d: (TODAY + timedelta(days=d)).isoformat()
+    )
+
+
+@cache
+def contract_starts() -> st.SearchStrategy[str]:
+    return st.integers(0, 3653).map(lambda d: (TODAY - timedelta(days=d)).isoformat())
+
+
+@cache
+def any_terms() -> st.SearchStrategy[str]:
+    return st.one_of(
+        st.sampled_from(["weekly", "MONTHLY", " annual ", "yearly", "", "<!channel>"]),
+        st.text(max_size=12),
     )
 
 
@@ -1125,7 +1162,8 @@ def customer_fields(
             ),
         )
         fields[F.LICENCES] = Field(numbers(1, LICENCES_MAX), any_numbers(1, LICENCES_MAX))
-        fields[F.RENEWAL_DATE] = Field(renewal_dates(), any_dates())
+        fields[F.TERM] = Field(st.sampled_from(list(TERM_MONTHS)), any_terms())
+        fields[F.CONTRACT_START] = Field(contract_starts(), any_dates())
     else:
         fields[F.NOTES] = Field(
             keep(F.NOTES, optional(reasons())),
@@ -1241,8 +1279,10 @@ class AddCustomer(Fuzzer):
         elif plan != "trial":
             if whole(v[F.LICENCES], 1, LICENCES_MAX) is None:
                 bad.add(F.LICENCES)
-            if not renewal_ok(v[F.RENEWAL_DATE]):
-                bad.add(F.RENEWAL_DATE)
+            if term_of(v[F.TERM]) is None:
+                bad.add(F.TERM)
+            if not contract_start_ok(v[F.CONTRACT_START]):
+                bad.add(F.CONTRACT_START)
         if not blank(v[F.PRICE]) and price_cents(v[F.PRICE]) is None:
             bad.add(F.PRICE)
         return bad
@@ -1259,9 +1299,12 @@ class AddCustomer(Fuzzer):
         else:
             assert customer.status == "paid"
             assert customer.licences == whole(v[F.LICENCES], 1, LICENCES_MAX)
-            assert customer.renewal_date == date.fromisoformat(v[F.RENEWAL_DATE])
+            term, start = term_of(v[F.TERM]), date.fromisoformat(v[F.CONTRACT_START])
+            assert (customer.term, customer.contract_start) == (term, start)
+            assert customer.renewal_date == renewal_after(start, term, TODAY)
+        # R18: the price typed is a licence's, a month.
         cents = DEFAULT_PRICE_CENTS if blank(v[F.PRICE]) else price_cents(v[F.PRICE])
-        assert customer.monthly_price_cents == cents
+        assert customer.unit_price_cents == cents
 
     async def unchanged(self, h: Harness, scene: Scene) -> None:
         async with h.db.unit_of_work() as session:
@@ -1288,7 +1331,7 @@ class EditCustomer(Fuzzer):
             plan="essentials",
             licences=10,
             renewal_date=RENEWAL,
-            monthly_price_cents=75_000,
+            unit_price_cents=7_500,  # 10 licences: $750 a month
             notes="<!here> call first",
             locations=["HQ", "Lab"],
             contact=("Dana", "dana@acme.example"),
@@ -1339,7 +1382,7 @@ class EditCustomer(Fuzzer):
         customer = await customer_by_key(h, scene.tenant, name_key(nfc(v[F.NAME])))
         assert customer is not None and customer.id == scene.facts["id"]
         check_shared_stored(customer, v, assigned=set(v[F.ASSIGNED] or []))
-        assert customer.monthly_price_cents == price_cents(v[F.PRICE])
+        assert customer.unit_price_cents == price_cents(v[F.PRICE])
         assert customer.notes == (v[F.NOTES] or "").strip()
         assert customer.version == 2
 
@@ -2023,7 +2066,13 @@ def case(fields: dict[str, Any] | None = None, **scene_draws: Any) -> tuple[dict
     return scene_draws, fields or {}
 
 
-PAID_ADD = {F.PLAN: "essentials", F.LICENCES: "10", F.RENEWAL_DATE: "2027-03-01"}
+PAID_ADD = {
+    F.PLAN: "essentials",
+    F.LICENCES: "10",
+    F.TERM: "annual",
+    F.CONTRACT_START: "2026-03-01",
+}
+OLDEST_START = TODAY.replace(year=TODAY.year - CONTRACT_AGE_MAX_YEARS)
 TROUBLE = ("", " \u3000 ", "\x00", "a\x00b", "\u202eevil", "\ud800", "<!channel>", "x" * 5000)
 TEXT_TROUBLE = tuple({F.NAME: t} for t in TROUBLE) + tuple({F.CONTACT_NAME: t} for t in TROUBLE)
 LISTED_CASES: dict[str, list[tuple[dict, dict]]] = {
@@ -2078,20 +2127,21 @@ LISTED_CASES: dict[str, list[tuple[dict, dict]]] = {
         case({F.PLAN: "free"}),
         case({F.PLAN: "<!channel>"}),
         case({**PAID_ADD}),
-        case({**PAID_ADD, F.RENEWAL_DATE: "2027-02-30"}),
-        case({**PAID_ADD, F.RENEWAL_DATE: (TODAY + RENEWAL_AHEAD_MAX).isoformat()}),
-        case(
-            {
-                **PAID_ADD,
-                F.RENEWAL_DATE: (TODAY + RENEWAL_AHEAD_MAX + timedelta(days=1)).isoformat(),
-            }
-        ),
-        case({**PAID_ADD, F.RENEWAL_DATE: TODAY.isoformat()}),
+        case({**PAID_ADD, F.CONTRACT_START: "2026-02-30"}),
+        case({**PAID_ADD, F.CONTRACT_START: TODAY.isoformat()}),
+        case({**PAID_ADD, F.CONTRACT_START: (TODAY + timedelta(days=1)).isoformat()}),
+        case({**PAID_ADD, F.CONTRACT_START: OLDEST_START.isoformat()}),
+        case({**PAID_ADD, F.CONTRACT_START: (OLDEST_START - timedelta(days=1)).isoformat()}),
+        case({**PAID_ADD, F.CONTRACT_START: "2024-01-31", F.TERM: "monthly"}),
+        case({**PAID_ADD, F.TERM: "weekly"}),
+        case({**PAID_ADD, F.TERM: Junk(ABSENT)}),
         case({**PAID_ADD, F.LICENCES: "100001"}),
         case({**PAID_ADD, F.LICENCES: Junk(ABSENT)}),
         case({F.NAME: Junk(None)}),
         case({F.PLAN: Junk(ABSENT)}),
-        case({F.RENEWAL_DATE: Junk({"type": "datepicker", "selected_date": 20270301})}),
+        case(
+            {**PAID_ADD, F.CONTRACT_START: Junk({"type": "datepicker", "selected_date": 20260301})}
+        ),
         case({F.ASSIGNED: Junk({"type": "multi_users_select", "selected_users": True})}),
     ],
     CallbackId.EDIT_CUSTOMER: [
