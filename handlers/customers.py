@@ -599,7 +599,9 @@ def _read_shared(form: Form) -> _Shared:
         ),
         threshold=form.check(
             lambda: rules.parse_threshold_choice(
-                text(F.THRESHOLD), never=bool(form.options(F.NEVER_BLOCK)), field=F.THRESHOLD
+                text(F.THRESHOLD),
+                never=rules.NEVER_BLOCK in form.options(F.NEVER_BLOCK),
+                field=F.THRESHOLD,
             ),
             None,
         ),

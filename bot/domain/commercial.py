@@ -10,13 +10,13 @@ again changes nothing.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, fields, replace
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
+from bot.domain import customers as customer_rules
 from bot.domain.customers import MAX_LICENCES, MAX_PRICE, PAID_PLANS, Plan, Status
 from bot.domain.terms import Term, add_months, check_contract_start
 from bot.errors import InvalidInput
@@ -264,23 +264,18 @@ _CHECKS = {
 
 
 def parse_licences(text: str | None, *, field: str) -> int | None:
-    """The form's number of licences; empty leaves it as it is. Bounds are `apply`'s."""
-    cleaned = (text or "").strip().replace(",", "")
-    if not cleaned:
+    """The form's number of licences, read as everywhere else; empty leaves it as it is."""
+    if not (text or "").strip():
         return None
-    if not re.fullmatch(r"-?[0-9]{1,9}", cleaned):
-        raise InvalidInput("The number of licences must be a whole number.", field=field)
-    return int(cleaned)
+    return customer_rules.parse_licences(text, field=field)
 
 
 def parse_unit_price(text: str | None, *, field: str) -> Decimal | None:
-    """The form's price per licence in dollars; empty leaves it as it is."""
-    cleaned = (text or "").strip().lstrip("$").replace(",", "")
-    if not cleaned:
+    """The form's price per licence in dollars, read as everywhere else; empty leaves
+    it as it is."""
+    if not (text or "").strip():
         return None
-    if not re.fullmatch(r"-?[0-9]{1,9}(\.[0-9]*)?", cleaned):
-        raise InvalidInput("Give the price per licence as an amount like 49 or 49.50.", field=field)
-    return Decimal(cleaned)
+    return customer_rules.parse_price(text, field=field, default=Decimal(0))
 
 
 def parse_reason(text: str | None, *, field: str) -> str:

@@ -53,6 +53,7 @@ from bot.ids import CustomerField as F
 from bot.payloads import CustomerRef, RequestRef
 from storage.models import (
     AlertSubscription,
+    AuditEvent,
     ChangeRequest,
     Customer,
     CustomerAssignment,
@@ -93,7 +94,8 @@ LISTED: defaultdict[str, Counter[str]] = defaultdict(Counter)  # the listed case
 NAME_MAX, EMAIL_MAX, LOCATION_MAX, LOCATIONS_MAX = 80, 254, 100, 50
 CONTACT_MAX, NOTES_MAX, REASON_MAX, ASSIGNED_MAX = 100, 2000, 500, 20
 LICENCES_MAX, THRESHOLD_MAX, PRICE_MAX = 100_000, 1_000_000_000, Decimal(100_000)
-DEFAULT_THRESHOLD, DEFAULT_PRICE_CENTS, TRIAL_DAYS = 1_000_000, 7_500, 30  # R20, R18, R4
+DEFAULT_PRICE_CENTS, TRIAL_DAYS = 7_500, 30  # R18, R4
+NEVER = "never"  # the Add and Edit forms' "Never block" box (R20)
 EXTENSION_DEFAULT, EXTENSION_MAX = 14, 90  # R7
 ORDER_MAX, ALLOWANCE_MAX = 10_000_000, 2_000_000_000  # R19
 RENEWAL_AHEAD_MAX = timedelta(days=366 * 5)  # "at most five years ahead"
@@ -204,18 +206,24 @@ def term_of(value: Any) -> str | None:
     return cleaned if cleaned in TERM_MONTHS else None
 
 
+def months_later(day: date, months: int) -> date:
+    """The same day of the month `months` later (the month's last day when shorter)."""
+    year, month = divmod(day.year * 12 + day.month - 1 + months, 12)
+    return date(year, month + 1, min(day.day, calendar.monthrange(year, month + 1)[1]))
+
+
 def renewal_after(start: date, term: str, today: date) -> date:
     """The contract's first renewal after today: whole terms from its start, on its
-    day of the month (the month's last day when shorter)."""
+    day of the month."""
     n = 1
-    while True:
-        index = start.year * 12 + start.month - 1 + n * TERM_MONTHS[term]
-        year, month = divmod(index, 12)
-        day = min(start.day, calendar.monthrange(year, month + 1)[1])
-        renewal = date(year, month + 1, day)
-        if renewal > today:
-            return renewal
+    while (renewal := months_later(start, n * TERM_MONTHS[term])) <= today:
         n += 1
+    return renewal
+
+
+def ticked(options: list[str] | None, value: str) -> bool:
+    """A checkbox ticked: its own option's value among those sent (others are forged)."""
+    return isinstance(options, list) and value in options
 
 
 def locations_of(text: str | None) -> list[str] | None:
@@ -601,6 +609,13 @@ def any_reasons() -> st.SearchStrategy[str]:
     return st.one_of(reasons(), hostile_text(), sized((501, 600, 2000)))
 
 
+@cache
+def forged_options(value: str) -> st.SearchStrategy[list[str]]:
+    """A checkbox's options as no modal offers them: other values, other cases, repeats."""
+    odd = [[value.upper()], [f" {value}"], [""], [value, value], [value, "x"], ["<!channel>"]]
+    return st.one_of(st.sampled_from(odd), st.lists(st.text(max_size=10), max_size=3))
+
+
 def tagged(emails: st.SearchStrategy[str], tag: str) -> st.SearchStrategy[str]:
     """Emails made unique to one MSP (R1 holds across all of them), by the domain."""
 
@@ -701,6 +716,7 @@ class Field:
 class Drawn:
     states: dict[str, Any]  # block id -> element state (ABSENT: left out)
     values: dict[str, Any]  # block id -> what it means: the value, or None when junk
+    junk: set[str] = field(default_factory=set)  # blocks as Slack never sends them
 
     def wire(self) -> dict[str, dict[str, Any]]:
         return {
@@ -739,6 +755,7 @@ def draw_fields(data: st.DataObject, view: dict[str, Any], fields: dict[str, Fie
             if how == "junk":
                 drawn.states[block_id] = data.draw(junk_states(element), label=block_id)
                 drawn.values[block_id] = None
+                drawn.junk.add(block_id)
                 continue
             strategy = {
                 "own": spec.hostile,
@@ -1087,6 +1104,7 @@ async def run_example(h: Harness, fuzzer: Fuzzer, data: st.DataObject) -> None:
     if isinstance(data, Listed):
         data.scene = scene
     drawn = draw_fields(data, scene.view, scene.fields)
+    scene.facts["junk"] = drawn.junk
     blamed = await fuzzer.blame(h, scene, drawn.values)
     if blamed is not None:  # every field: what Slack sends is text (UTF-8)
         blamed |= {block_id for block_id, v in drawn.values.items() if not is_text(v)}
@@ -1145,9 +1163,13 @@ def customer_fields(
         F.CONTACT_NAME: Field(keep(F.CONTACT_NAME, optional(valid_names(), "")), any_names()),
         F.CONTACT_EMAIL: Field(keep(F.CONTACT_EMAIL, optional(valid_emails())), any_emails()),
         F.LOCATIONS: Field(keep(F.LOCATIONS, optional(valid_locations())), any_locations()),
+        # R20: a number, or "Never block" ticked with the number left empty.
         F.THRESHOLD: Field(
-            keep(F.THRESHOLD, optional(numbers(1, THRESHOLD_MAX))),
+            keep(F.THRESHOLD, sometimes(numbers(1, THRESHOLD_MAX), st.sampled_from([None, ""]))),
             any_numbers(1, THRESHOLD_MAX),
+        ),
+        F.NEVER_BLOCK: Field(
+            keep(F.NEVER_BLOCK, sometimes(st.just([]), st.just([NEVER]))), forged_options(NEVER)
         ),
         F.PRICE: Field(keep(F.PRICE, prices()), any_prices()),
         F.ASSIGNED: Field(keep(F.ASSIGNED, st.lists(user_ids(), max_size=4)), any_user_lists()),
@@ -1204,8 +1226,11 @@ async def shared_blame(
         bad.add(F.CONTACT_EMAIL)
     if locations_of(v[F.LOCATIONS]) is None:
         bad.add(F.LOCATIONS)
-    if not blank(v[F.THRESHOLD]) and whole(v[F.THRESHOLD], 1, THRESHOLD_MAX) is None:
-        bad.add(F.THRESHOLD)
+    if ticked(v[F.NEVER_BLOCK], NEVER):
+        if not blank(v[F.THRESHOLD]):
+            bad.add(F.THRESHOLD)  # one or the other
+    elif whole(v[F.THRESHOLD], 1, THRESHOLD_MAX) is None:
+        bad.add(F.THRESHOLD)  # required unless never blocking
     if not assigned_ok(v[F.ASSIGNED]):
         bad.add(F.ASSIGNED)
     return bad
@@ -1229,7 +1254,7 @@ def check_shared_stored(customer: Customer, v: dict[str, Any], *, assigned: set[
     assert name_key(name).startswith(customer.name_key)  # cut to its column, if longer
     assert customer.admin_email == email and customer.admin_email_key == email.casefold()
     expected_threshold = (
-        DEFAULT_THRESHOLD if blank(v[F.THRESHOLD]) else whole(v[F.THRESHOLD], 1, THRESHOLD_MAX)
+        None if ticked(v[F.NEVER_BLOCK], NEVER) else whole(v[F.THRESHOLD], 1, THRESHOLD_MAX)
     )
     assert customer.max_mau_threshold == expected_threshold
     places = sorted(customer.locations, key=lambda place: place.position)
@@ -1295,7 +1320,8 @@ class AddCustomer(Fuzzer):
         assert customer.plan == plan
         if plan == "trial":
             assert customer.status == "active_trial" and customer.licences == 0
-            assert customer.trial_end == TODAY + timedelta(days=TRIAL_DAYS)  # R4
+            # R4: active for TRIAL_DAYS days counting today; trial_end is the last one.
+            assert customer.trial_end == TODAY + timedelta(days=TRIAL_DAYS - 1)
         else:
             assert customer.status == "paid"
             assert customer.licences == whole(v[F.LICENCES], 1, LICENCES_MAX)
@@ -1336,6 +1362,7 @@ class EditCustomer(Fuzzer):
             locations=["HQ", "Lab"],
             contact=("Dana", "dana@acme.example"),
             assigned=[MEMBER],
+            max_mau_threshold=data.draw(st.sampled_from([500_000, None]), label="threshold"),
         )
         click = tenant.slack.block_actions(
             action_id=ActionId.EDIT_CUSTOMER,
@@ -1349,6 +1376,8 @@ class EditCustomer(Fuzzer):
                 initial[block_id] = element["initial_value"]
             if "initial_users" in element:
                 initial[block_id] = element["initial_users"]
+            if "initial_options" in element:
+                initial[block_id] = [o["value"] for o in element["initial_options"]]
         async with h.db.unit_of_work() as session:
             other_email = (
                 await session.scalars(
@@ -2000,6 +2029,204 @@ class SubscriptionForm(Fuzzer):
         assert await rows_of(h, AlertSubscription, scene) == []
 
 
+# ---------------------------------------------------------------- an owner's billing correction
+
+PLANS = ("trial", "free", *PAID_RANK)
+# The plans an account of each status is on: a move to another status is a request.
+PLANS_OF_STATUS = {
+    "active_trial": {"trial"},
+    "expired_trial": {"free"},
+    "free": {"free"},
+    "paid": set(PAID_RANK),
+}
+PAID_TERM = ("licences", "term", "contract_start", "renewal_date")  # figures of a paid plan
+SEEDED_FIGURES = {
+    "paid": {
+        "plan": "essentials",
+        "licences": 10,
+        "term": "annual",
+        "contract_start": date(2026, 3, 1),
+        "renewal_date": RENEWAL,
+        "unit_price_cents": 7_500,
+        "past_due": False,
+    },
+    "active_trial": {
+        "plan": "trial",
+        "licences": 0,
+        "term": None,
+        "contract_start": None,
+        "renewal_date": None,
+        "unit_price_cents": 7_500,
+        "past_due": False,
+    },
+}
+SEEDED_FIGURES["free"] = {**SEEDED_FIGURES["active_trial"], "plan": "free"}
+
+
+INVALID = object()  # a figure as no form sends it
+
+
+def picked_day(value: Any) -> Any:
+    """A datepicker's day; None when none is picked, INVALID when it is not a date."""
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except (TypeError, ValueError):
+        return INVALID
+
+
+def or_invalid(value: Any) -> Any:
+    return INVALID if value is None else value
+
+
+def billing_problems(status: str, after: dict[str, Any], changed: set[str]) -> set[str]:
+    """The changed figures that cannot be, the figures as they would stand after."""
+    bad: set[str] = set()
+    start, renewal, term = after["contract_start"], after["renewal_date"], after["term"]
+    within_term = not (term and renewal) or renewal <= months_later(TODAY, TERM_MONTHS[term])
+    after_start = not (start and renewal) or renewal > start
+    for name in changed:
+        if name in PAID_TERM and after["plan"] not in PAID_RANK:
+            bad.add(name)  # only a paid plan has them
+        elif name == "plan" and after["plan"] not in PLANS_OF_STATUS[status]:
+            bad.add(name)
+        elif name == "term" and not within_term:
+            bad.add(name)  # a term renews at least once a term
+        elif name == "contract_start":
+            oldest = months_later(TODAY, -12 * CONTRACT_AGE_MAX_YEARS)
+            if not oldest <= start <= TODAY or not after_start:
+                bad.add(name)
+        elif name == "renewal_date" and not (renewal > TODAY and within_term and after_start):
+            bad.add(name)
+    return bad
+
+
+def block_of(figure: str) -> str:
+    """The form's block for a stored figure (the price is typed in dollars)."""
+    return "unit_price" if figure == "unit_price_cents" else figure
+
+
+class CorrectBilling(Fuzzer):
+    """An owner corrects the figures the billing system owns, saying why (R22). A
+    figure left empty, or as it was, is no change."""
+
+    callback_id = CallbackId.CORRECT_BILLING
+    examples = 100
+
+    async def scene(self, h: Harness, data: st.DataObject) -> Scene:
+        tenant = await h.tenant({OWNER: Role.OWNER})
+        status = data.draw(st.sampled_from(["paid", "paid", "active_trial", "free"]), "account")
+        figures = SEEDED_FIGURES[status]
+        customer_id = await h.customer(tenant, name="Acme Dental", status=status, **figures)
+        click = tenant.slack.block_actions(
+            action_id=ActionId.CORRECT_BILLING,
+            value=CustomerRef(customer_id=customer_id).encode(),
+            user_id=OWNER,
+        )
+        view = await h.opened(click)
+        inputs = input_blocks(view)
+        plans = [o["value"] for o in inputs["plan"]["options"]]
+        initial = {
+            block_id: next(
+                (
+                    value
+                    for key in ("initial_value", "initial_date")
+                    if (value := element.get(key)) is not None
+                ),
+                (element.get("initial_option") or {}).get("value"),
+            )
+            for block_id, element in inputs.items()
+        }
+
+        def keep(block_id: str, valid: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+            """Mostly the figure the form opened with (a correction changes one or two)."""
+            return sometimes(st.just(initial[block_id]), valid)
+
+        days = st.one_of(contract_starts(), renewal_dates(), st.just(RENEWAL.isoformat()))
+        fields = {
+            "plan": Field(
+                keep("plan", st.sampled_from(plans)),
+                st.one_of(
+                    st.sampled_from(["Essentials", "paid", " trial", "<!channel>", ""]),
+                    st.text(max_size=12),
+                ),
+            ),
+            "licences": Field(
+                keep("licences", optional(numbers(1, LICENCES_MAX), "")),
+                any_numbers(1, LICENCES_MAX),
+            ),
+            "term": Field(keep("term", optional(st.sampled_from(list(TERM_MONTHS)))), any_terms()),
+            "contract_start": Field(keep("contract_start", optional(days)), any_dates()),
+            "renewal_date": Field(keep("renewal_date", optional(days)), any_dates()),
+            "unit_price": Field(keep("unit_price", prices()), any_prices()),
+            "past_due": Field(st.sampled_from([[], ["past_due"]]), forged_options("past_due")),
+            BlockId.BILLING_REASON: Field(reasons().filter(lambda r: not blank(r)), any_reasons()),
+        }
+        return Scene(tenant, OWNER, view, fields, {"id": customer_id, "status": status})
+
+    async def blame(self, h: Harness, scene: Scene, v: dict[str, Any]) -> set[str] | None:
+        bad: set[str] = set()
+        given: dict[str, Any] = {"past_due": ticked(v["past_due"], "past_due")}
+        for name, choices in (("plan", PLANS), ("term", tuple(TERM_MONTHS))):
+            if v[name] is not None:  # a forged option, blank included, is refused
+                if v[name] in choices:
+                    given[name] = v[name]
+                else:
+                    bad.add(name)
+        if not blank(v["licences"]):
+            given["licences"] = or_invalid(whole(v["licences"], 1, LICENCES_MAX))
+        if not blank(v["unit_price"]):
+            given["unit_price_cents"] = or_invalid(price_cents(v["unit_price"]))
+        for name in ("contract_start", "renewal_date"):
+            if (day := picked_day(v[name])) is not None:
+                given[name] = day
+        bad |= {block_of(name) for name, value in given.items() if value is INVALID}
+        reason = v[BlockId.BILLING_REASON]
+        if blank(reason) or not short_text_ok(reason, REASON_MAX):
+            bad.add(BlockId.BILLING_REASON)
+        before = SEEDED_FIGURES[scene.facts["status"]]
+        changed = {
+            name for name, value in given.items() if value is not INVALID and value != before[name]
+        }
+        after = {**before, **{name: given[name] for name in changed}}
+        scene.facts["after"], scene.facts["changed"] = after, changed
+        status = scene.facts["status"]
+        bad |= {block_of(name) for name in billing_problems(status, after, changed)}
+        junk_days = scene.facts["junk"] & {"contract_start", "renewal_date"}
+        if junk_days:  # a wrong type in a datepicker: refused, or taken as no day
+            return (bad | junk_days) if bad else None
+        return bad
+
+    async def stored(self, h: Harness, scene: Scene, v: dict[str, Any], answer: Answer) -> None:
+        async with h.db.unit_of_work() as session:
+            row = await session.get(Customer, scene.facts["id"])
+            stored = {name: getattr(row, name) for name in SEEDED_FIGURES["paid"]}
+            notes = (
+                await session.scalars(
+                    select(AuditEvent.note).where(
+                        AuditEvent.msp_id == scene.tenant.msp_id,
+                        AuditEvent.action == "customer.billing_corrected",
+                    )
+                )
+            ).all()
+        if "after" not in scene.facts:  # either answer was right: nothing to compare
+            return
+        assert stored == scene.facts["after"], (stored, scene.facts["after"])
+        if scene.facts["changed"]:
+            assert row.version == 2
+            assert notes == [v[BlockId.BILLING_REASON].strip()]
+        else:
+            assert row.version == 1 and notes == []
+        assert_storable(row)
+
+    async def unchanged(self, h: Harness, scene: Scene) -> None:
+        async with h.db.unit_of_work() as session:
+            row = await session.get(Customer, scene.facts["id"])
+            stored = {name: getattr(row, name) for name in SEEDED_FIGURES["paid"]}
+        assert stored == SEEDED_FIGURES[scene.facts["status"]] and row.version == 1
+
+
 FUZZERS: dict[str, Fuzzer] = {
     fuzzer.callback_id: fuzzer
     for fuzzer in (
@@ -2011,6 +2238,7 @@ FUZZERS: dict[str, Fuzzer] = {
         DenyRequest(),
         ConfirmDeletion(),
         SubscriptionForm(),
+        CorrectBilling(),
     )
 }
 
@@ -2262,6 +2490,36 @@ LISTED_CASES: dict[str, list[tuple[dict, dict]]] = {
             Junk(None),
         )
     ],
+    CallbackId.CORRECT_BILLING: [
+        case(),
+        *(case({"plan": p}) for p in ("professional", "trial", "free", "Enterprise")),
+        *(case({"plan": p}, account="active_trial") for p in ("essentials", "free")),
+        *(case({"licences": n}, account="active_trial") for n in ("5", "")),
+        *(case({"licences": n}) for n in ("1", "0", "100000", "100001", "1,00", "-3")),
+        *(
+            case({"renewal_date": day.isoformat()})
+            for day in (
+                TODAY,
+                TODAY + timedelta(days=1),
+                months_later(TODAY, 12),
+                months_later(TODAY, 12) + timedelta(days=1),
+            )
+        ),
+        case({"term": "monthly"}),  # the renewal is more than a month away
+        case({"term": "monthly", "renewal_date": (TODAY + timedelta(days=20)).isoformat()}),
+        *(
+            case({"contract_start": day})
+            for day in ("2026-11-23", RENEWAL.isoformat(), "1990-01-01", "2026-11-22")
+        ),
+        *(case({"unit_price": p}) for p in ("0", "75.505", "-1", "100000.01", "1e3", "$80")),
+        *(case({"past_due": p}) for p in (["past_due"], ["PAST_DUE"], ["x", "past_due"])),
+        *(case({BlockId.BILLING_REASON: r}) for r in (*TROUBLE, "x" * 500, "x" * 501)),
+        *(
+            case({"renewal_date": Junk(state)})
+            for state in (None, {"type": "datepicker", "selected_date": "U0JUNK"})
+        ),
+        case({"plan": Junk({"type": "static_select", "selected_option": {"value": 5}})}),
+    ],
     CallbackId.SUBSCRIPTION_FORM: [
         case(),
         *(
@@ -2411,3 +2669,4 @@ test_request_modal = fuzz(CallbackId.REQUEST_FORM)
 test_deny_request_modal = fuzz(CallbackId.DENY_REQUEST)
 test_confirm_deletion_modal = fuzz(CallbackId.CONFIRM_DELETION)
 test_subscription_modal = fuzz(CallbackId.SUBSCRIPTION_FORM)
+test_correct_billing_modal = fuzz(CallbackId.CORRECT_BILLING)
