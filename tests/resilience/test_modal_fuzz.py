@@ -2345,6 +2345,18 @@ LISTED_CASES: dict[str, list[tuple[dict, dict]]] = {
             )
         ),
         *(
+            case({F.NEVER_BLOCK: ticks, F.THRESHOLD: n})
+            for ticks, n in (
+                ([NEVER], ""),  # never block: accepted, stored as no threshold
+                ([NEVER], None),
+                ([NEVER], "500"),  # one or the other
+                (["NEVER"], ""),  # not the form's option: no tick, so a number is needed
+                (["x", NEVER], " "),
+                ([], ""),
+            )
+        ),
+        case({F.NEVER_BLOCK: Junk({"type": "checkboxes", "selected_options": [{"value": 5}]})}),
+        *(
             case({F.PRICE: p})
             for p in ("1e3", "NaN", "1e999999", "75,50", "100000.01", "$$75", "-0")
         ),
