@@ -50,13 +50,13 @@ async def downgrade_async(database_url: str, revision: str) -> None:
     await asyncio.to_thread(downgrade, database_url, revision)
 
 
-def _current_revision(connection: Connection) -> str | None:
+def current_revision_of(connection: Connection) -> str | None:
     return MigrationContext.configure(connection).get_current_revision()
 
 
 async def current_revision(engine: AsyncEngine) -> str | None:
     async with engine.connect() as connection:
-        return await connection.run_sync(_current_revision)
+        return await connection.run_sync(current_revision_of)
 
 
 async def is_at_head(engine: AsyncEngine) -> bool:

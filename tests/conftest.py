@@ -20,6 +20,7 @@ from tests.support import (
     SIGNING_SECRET,
     TEAM_ID,
     FakeClock,
+    emptied_postgres,
     migrated_database,
     postgres_url,
     reset_postgres,
@@ -66,7 +67,10 @@ async def database_url(tmp_path: Path, request: pytest.FixtureRequest) -> str:
         url = postgres_url()
         if url is None:
             pytest.skip("PostgreSQL suite: set MSPBOT_TEST_DATABASE_URL to run it")
-        await reset_postgres(url)
+        if "db" in request.fixturenames:
+            await emptied_postgres(url)  # `db` finds it migrated
+        else:
+            await reset_postgres(url)  # the test migrates it itself, from nothing
         return url
     return f"sqlite+aiosqlite:///{tmp_path / 'test.db'}"
 

@@ -4,14 +4,20 @@ signed requests to the running app."""
 from __future__ import annotations
 
 import asyncio
+import atexit
 import json
 import os
+import shutil
+import sqlite3
+import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from aiohttp.test_utils import TestClient
 from sqlalchemy import select, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 from typer.testing import CliRunner, Result
 
@@ -68,6 +74,34 @@ def postgres_url() -> str | None:
     return os.environ.get(POSTGRES_URL_VARIABLE) or None
 
 
+async def emptied_postgres(url: str) -> None:
+    """A migrated database with no rows, so each test starts from nothing: the
+    tables a former test left at the head revision are emptied (identities
+    restarted), anything else is dropped and migrated again."""
+    engine = create_async_engine(url)
+    try:
+        async with engine.begin() as connection:
+            at_head = await connection.run_sync(migrate.current_revision_of) == (
+                migrate.head_revision()
+            )
+            if at_head:
+                tables = (
+                    await connection.execute(
+                        text(
+                            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+                            "AND tablename <> 'alembic_version'"
+                        )
+                    )
+                ).scalars()
+                listed = ", ".join(f'"{table}"' for table in tables)
+                await connection.execute(text(f"TRUNCATE {listed} RESTART IDENTITY CASCADE"))
+    finally:
+        await engine.dispose()
+    if not at_head:
+        await reset_postgres(url)
+        await migrate.upgrade_async(url)
+
+
 async def reset_postgres(url: str) -> None:
     """An empty public schema, so each test starts from nothing."""
     engine = create_async_engine(url)
@@ -80,8 +114,51 @@ async def reset_postgres(url: str) -> None:
 
 
 async def migrated_database(url: str) -> Database:
-    await migrate.upgrade_async(url)
+    """The database at `url` migrated to the head revision. A new SQLite file is a
+    copy of a template migrated once per test run (the same bytes a fresh migration
+    writes, in a fraction of its time); an existing one, or PostgreSQL, is upgraded
+    (nothing to do at the head)."""
+    path = sqlite_file(url)
+    if path is not None and not path.exists():
+        shutil.copyfile(await _sqlite_template(), path)
+    elif path is None and await _postgres_at_head(url):
+        pass
+    else:
+        await migrate.upgrade_async(url)
     return Database(url)
+
+
+def sqlite_file(url: str) -> Path | None:
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database)
+
+
+_template: Path | None = None
+
+
+async def _sqlite_template() -> Path:
+    """A SQLite database migrated to the head, once per process."""
+    global _template
+    if _template is None:
+        folder = Path(tempfile.mkdtemp(prefix="mspbot-template-"))
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+        path = folder / "template.db"
+        await migrate.upgrade_async(f"sqlite+aiosqlite:///{path}")
+        with sqlite3.connect(path) as connection:  # everything in the one file
+            connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        connection.close()
+        _template = path
+    return _template
+
+
+async def _postgres_at_head(url: str) -> bool:
+    engine = create_async_engine(url)
+    try:
+        return await migrate.current_revision(engine) == migrate.head_revision()
+    finally:
+        await engine.dispose()
 
 
 async def grant(db: Database, user_id: str, role: Role, *, team_id: str = TEAM_ID) -> None:
