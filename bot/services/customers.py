@@ -42,7 +42,7 @@ from bot.domain.terms import Term, paid_term
 from bot.errors import BotError, InvalidInput, NotAllowed, NotFound, RuleBroken
 from bot.services import audit
 from bot.services.request_info import RequestInfo, info_of
-from bot.services.tenancy import Requester
+from bot.services.tenancy import Requester, msp_of
 from storage.models import Customer, CustomerAssignment, CustomerContact, CustomerLocation, Msp
 from storage.repositories import alerts as alert_repo
 from storage.repositories import audit as audit_repo
@@ -218,15 +218,8 @@ def assigned_filter(requester: Requester) -> str | None:
     return None if _staff_role(requester) in SEES_ALL else requester.user_id
 
 
-async def _msp(session: AsyncSession, requester: Requester) -> Msp:
-    msp = await session.get(Msp, requester.msp_id)
-    if msp is None:
-        raise NotFound("This workspace has no MSP yet.")
-    return msp
-
-
 async def capacity(session: AsyncSession, *, requester: Requester) -> Capacity:
-    msp = await _msp(session, requester)
+    msp = await msp_of(session, requester)
     used = await customer_repo.count_active(session, msp_id=msp.id)
     return Capacity(used=used, maximum=msp.max_customers)
 
@@ -246,11 +239,11 @@ async def check_can_add(session: AsyncSession, *, requester: Requester) -> Capac
 
 
 async def today(session: AsyncSession, *, requester: Requester, now: datetime) -> date:
-    return today_for(await _msp(session, requester), now)
+    return today_for(await msp_of(session, requester), now)
 
 
 async def default_price(session: AsyncSession, *, requester: Requester) -> Decimal:
-    return from_cents((await _msp(session, requester)).default_monthly_price_cents)
+    return from_cents((await msp_of(session, requester)).default_monthly_price_cents)
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,7 +258,7 @@ class AddFormDefaults:
 async def add_form_defaults(
     session: AsyncSession, *, requester: Requester, now: datetime
 ) -> AddFormDefaults:
-    msp = await _msp(session, requester)
+    msp = await msp_of(session, requester)
     return AddFormDefaults(
         default_price=from_cents(msp.default_monthly_price_cents),
         today=today_for(msp, now),
@@ -291,7 +284,7 @@ async def create_customer(
     room = await reserve_capacity(session, msp_id=requester.msp_id)
     if room.full:  # filled up while the form was open: say so on the form
         raise InvalidInput(room.refusal(team_id=requester.team_id), field=CustomerField.NAME)
-    msp = await _msp(session, requester)
+    msp = await msp_of(session, requester)
     today = today_for(msp, now)
     await _check_unique(session, msp_id=msp.id, name=new.name, email=new.admin_email)
     [(_, customer_id)] = await insert_checked(
@@ -456,7 +449,7 @@ async def find(
 ) -> list[CustomerRow]:
     """Best matches first: the account number, the exact name, names starting with
     the query, then names containing it. At most 100 (one Slack select)."""
-    msp = await _msp(session, requester)
+    msp = await msp_of(session, requester)
     found = await customer_repo.search(
         session,
         msp_id=msp.id,
@@ -498,7 +491,7 @@ async def find_one(
 async def show(
     session: AsyncSession, *, requester: Requester, customer_id: int, now: datetime
 ) -> CustomerCard:
-    msp = await _msp(session, requester)
+    msp = await msp_of(session, requester)
     customer = await _visible(session, requester, customer_id)
     return await _card(session, requester, customer, today_for(msp, now))
 
@@ -516,7 +509,7 @@ async def list_page(
 ) -> CustomerPage:
     """One page of a list, as this person may see it; no `sort` means the list's default."""
     sort = sort or ListSort.default_for(which)
-    msp = await _msp(session, requester)
+    msp = await msp_of(session, requester)
     statuses = {status.value for status in FILTER_STATUSES[which]}
     scope = {
         "msp_id": msp.id,
@@ -560,7 +553,7 @@ async def update_customer(
     customer = await _visible(session, requester, customer_id)
     if not _may_edit(requester, customer):
         raise NotAllowed("You can edit only the customers assigned to you.")
-    msp = await _msp(session, requester)
+    msp = await msp_of(session, requester)
     if customer.version != expected_version or not await customer_repo.bump_version(
         session, customer_id=customer.id, expected_version=expected_version, now=now
     ):
@@ -600,7 +593,7 @@ async def delete_customer(
     if _staff_role(requester) not in DELETES:
         raise NotAllowed("Only admins and owners can delete customers.")
     customer = await _visible(session, requester, customer_id)
-    msp = await _msp(session, requester)
+    msp = await msp_of(session, requester)
     if not confirms_name(typed_name, customer.name):
         raise InvalidInput(
             "That is not the customer's name. Type it exactly as shown to confirm.",

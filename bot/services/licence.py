@@ -18,9 +18,11 @@ from bot.domain import mau as rules
 from bot.domain.roles import Role
 from bot.errors import NotAllowed, NotFound
 from bot.services import customers as customer_service
-from bot.services.tenancy import Requester
+from bot.services.tenancy import Requester, msp_of, staff_role
 from storage.models import MauAllowanceOrder, Msp
 from storage.repositories import licence as licence_repo
+
+NOT_STAFF = "Only the MSP's staff can see MAU."
 
 LICENCE_ROLES = frozenset({Role.OWNER, Role.ADMIN})
 RECENT_ORDERS = 10
@@ -104,14 +106,8 @@ class MauSeries:
 # ---------------------------------------------------------------- roles
 
 
-def _role(requester: Requester) -> Role:
-    if requester.role is None:
-        raise NotAllowed("Only the MSP's staff can see MAU.")
-    return requester.role
-
-
 def check_can_read_licence(requester: Requester) -> None:
-    if _role(requester) not in LICENCE_ROLES:
+    if staff_role(requester, NOT_STAFF) not in LICENCE_ROLES:
         raise NotAllowed("Only owners and admins can see the licence view.")
 
 
@@ -127,7 +123,7 @@ async def licence_overview(
     month: date | None = None,
 ) -> LicenceOverview:
     check_can_read_licence(requester)
-    msp = await _msp(session, requester)
+    msp = await msp_of(session, requester)
     today = customer_service.today_for(msp, now)
     current = rules.month_start(today)
     months = rules.last_months(today)
@@ -181,7 +177,7 @@ async def licence_overview(
             for row in top
         ],
         customers_with_mau=with_mau,
-        can_order=_role(requester) == Role.OWNER,
+        can_order=staff_role(requester, NOT_STAFF) == Role.OWNER,
     )
 
 
@@ -196,7 +192,7 @@ async def mau_series(
     """`/msp mau [CUSTOMER]` and the licence view's chart. A member sees only the
     customers assigned to them, and the whole MSP's figures not at all."""
     assigned_to = customer_service.assigned_filter(requester)
-    msp = await _msp(session, requester)
+    msp = await msp_of(session, requester)
     months = rules.last_months(customer_service.today_for(msp, now))
     customer: ChosenCustomer | None = None
     if customer_query and customer_query.strip():
@@ -244,15 +240,6 @@ async def mau_series(
 
 
 # ---------------------------------------------------------------- helpers
-
-
-async def _msp(session: AsyncSession, requester: Requester) -> Msp:
-    # populate_existing: the allowance may have been raised by an UPDATE in this
-    # same transaction, which the identity map would not know about.
-    msp = await session.get(Msp, requester.msp_id, populate_existing=True)
-    if msp is None:
-        raise NotFound("This workspace has no MSP yet.")
-    return msp
 
 
 def _zone(msp: Msp) -> zoneinfo.ZoneInfo:

@@ -13,7 +13,6 @@ from bot.errors import NotFound
 from bot.services import audit
 from bot.services import customers as customer_service
 from bot.services.request_info import RequestInfo, info_of
-from bot.services.tenancy import Requester
 from storage.models import ChangeRequest, Customer, Msp
 from storage.repositories import audit as audit_repo
 from storage.repositories import customers as customer_repo
@@ -33,13 +32,6 @@ class RequestNotifier(Protocol):
     async def decided(self, session: AsyncSession, *, msp_id: int, info: RequestInfo) -> None:
         """Update the request's messages in place and tell the requester."""
         ...
-
-
-async def msp_of(session: AsyncSession, requester: Requester) -> Msp:
-    msp = await session.get(Msp, requester.msp_id, populate_existing=True)
-    if msp is None:
-        raise NotFound("This workspace has no MSP yet.")
-    return msp
 
 
 async def request_of(session: AsyncSession, msp: Msp, request_id: int) -> ChangeRequest:

@@ -39,14 +39,15 @@ from bot.services.request_records import (
     audit_request,
     conclude,
     customer_of,
-    msp_of,
     request_of,
 )
-from bot.services.tenancy import Requester
+from bot.services.tenancy import Requester, msp_of, staff_role
 from storage.models import ChangeRequest, Customer, Msp
 from storage.repositories import licence as licence_repo
 from storage.repositories import requests as request_repo
 from storage.repositories import staff as staff_repo
+
+NOT_STAFF = "Only the MSP's staff can make requests."
 
 REQUESTERS = customer_service.REQUESTS
 APPROVERS = frozenset({Role.OWNER, Role.ADMIN, Role.APPROVER})
@@ -107,14 +108,8 @@ class RequestList:
 # ---------------------------------------------------------------- roles
 
 
-def _role(requester: Requester) -> Role:
-    if requester.role is None:
-        raise NotAllowed("Only the MSP's staff can make requests.")
-    return requester.role
-
-
 def check_can_request(requester: Requester, kind: RequestType) -> None:
-    role = _role(requester)
+    role = staff_role(requester, NOT_STAFF)
     if kind == RequestType.MAU_ALLOWANCE_ORDER:
         if role != Role.OWNER:
             raise NotAllowed("Only an owner can order more MAU allowance (R19).")
@@ -126,7 +121,7 @@ def check_can_request(requester: Requester, kind: RequestType) -> None:
 
 
 def check_can_decide(requester: Requester) -> None:
-    role = _role(requester)
+    role = staff_role(requester, NOT_STAFF)
     if role not in APPROVERS:
         raise NotAllowed(
             f"Only owners, admins and approvers can approve or deny requests; you are "
@@ -554,7 +549,7 @@ async def withdraw(
     notifier: RequestNotifier,
 ) -> RequestInfo:
     """The requester takes back a request still waiting for a decision."""
-    _role(requester)
+    staff_role(requester, NOT_STAFF)
     msp = await msp_of(session, requester)
     request = await request_of(session, msp, request_id)
     if request.requested_by != requester.user_id:
@@ -585,7 +580,7 @@ async def reverse_deletion(
     notifier: RequestNotifier,
 ) -> RequestInfo:
     """R16: until a scheduled deletion completes, any admin can reverse it."""
-    role = _role(requester)
+    role = staff_role(requester, NOT_STAFF)
     if role not in REVERSERS:
         raise NotAllowed("Only owners and admins can reverse a scheduled deletion.")
     msp = await msp_of(session, requester)
@@ -677,7 +672,7 @@ async def _check_not_own(
 async def list_requests(session: AsyncSession, *, requester: Requester, which: str) -> RequestList:
     """`/msp requests pending|mine|all`. Members see their own requests and those
     about their customers; everyone else sees the MSP's."""
-    role = _role(requester)
+    role = staff_role(requester, NOT_STAFF)
     statuses: list[str] | None = {
         "pending": [RequestStatus.PENDING.value],
         "scheduled": [RequestStatus.SCHEDULED.value],
@@ -716,7 +711,7 @@ async def pending_count(session: AsyncSession, *, msp_id: int) -> int:
 
 
 async def get_info(session: AsyncSession, *, requester: Requester, request_id: int) -> RequestInfo:
-    _role(requester)
+    staff_role(requester, NOT_STAFF)
     msp = await msp_of(session, requester)
     return info_of(await request_of(session, msp, request_id))
 

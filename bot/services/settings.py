@@ -27,7 +27,7 @@ from bot.errors import InvalidInput, NotAllowed, NotFound
 from bot.net_guard import Destinations, Problem, Refusal
 from bot.services import audit
 from bot.services.dashboard import billable_users
-from bot.services.tenancy import Requester
+from bot.services.tenancy import Requester, msp_of
 from storage.models import Msp
 from storage.repositories import audit as audit_repo
 from storage.repositories import customers as customer_repo
@@ -135,13 +135,6 @@ def _check_manager(requester: Requester) -> None:
         raise NotAllowed("Only owners and admins can change the MSP's settings.")
 
 
-async def _msp(session: AsyncSession, requester: Requester) -> Msp:
-    msp = await session.get(Msp, requester.msp_id)
-    if msp is None:
-        raise NotFound("This workspace has no MSP yet.")
-    return msp
-
-
 def _settings(msp: Msp) -> MspSettings:
     return MspSettings(
         approvals_channel=msp.approvals_channel,
@@ -175,7 +168,7 @@ async def _overview(session: AsyncSession, msp: Msp) -> SettingsOverview:
 
 async def msp_settings(session: AsyncSession, *, requester: Requester) -> SettingsOverview:
     _check_manager(requester)
-    return await _overview(session, await _msp(session, requester))
+    return await _overview(session, await msp_of(session, requester))
 
 
 def parse_trial_notice_days(text: str) -> tuple[int, ...]:
@@ -251,7 +244,7 @@ async def change_settings(
         raise InvalidInput(WEBHOOK_SECRET_MISSING)
     if change.webhook_url is not None:
         await check_webhook_destination(change.webhook_url, webhook_destinations or Destinations())
-    msp = await _msp(session, requester)
+    msp = await msp_of(session, requester)
     before = _settings(msp)
     if change.clear_channel:
         msp.approvals_channel = None

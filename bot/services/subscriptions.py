@@ -18,10 +18,12 @@ from bot.domain.subscriptions import EXAMPLE, HERE, ME, SubscriptionSpec, is_cha
 from bot.errors import InvalidInput, NotAllowed, NotFound
 from bot.services import audit
 from bot.services import customers as customer_service
-from bot.services.tenancy import Requester
+from bot.services.tenancy import Requester, staff_role
 from storage.models import AlertSubscription
 from storage.repositories import audit as audit_repo
 from storage.repositories import subscriptions as repo
+
+NOT_STAFF = "Only the MSP's staff can subscribe."
 
 MANAGERS = frozenset({Role.OWNER, Role.ADMIN})
 CHANNEL, PERSON = "channel", "person"
@@ -80,18 +82,12 @@ class SubscriptionRow:
     can_remove: bool
 
 
-def _role(requester: Requester) -> Role:
-    if requester.role is None:
-        raise NotAllowed("Only the MSP's staff can subscribe.")
-    return requester.role
-
-
 def _target(requester: Requester, spec: SubscriptionSpec, here: str) -> tuple[str, str]:
     """`me`, or `here` typed in a DM (which is the person's own), go to the person."""
     if spec.target == ME or (spec.target == HERE and (not here or here.startswith("D"))):
         return requester.user_id, PERSON
     channel = here if spec.target == HERE else spec.target
-    if _role(requester) not in MANAGERS:
+    if staff_role(requester, NOT_STAFF) not in MANAGERS:
         raise NotAllowed(CHANNELS_FOR_MANAGERS)
     if not is_channel_id(channel):
         raise InvalidInput(f"Subscribe a channel, or me. {EXAMPLE}")
@@ -144,7 +140,7 @@ async def _customers(
         excluded = await _ids(session, requester, spec.exclude, now)
     if set(included) & set(excluded):
         raise InvalidInput(f"A customer cannot be both included and excluded. {EXAMPLE}")
-    if not included and _role(requester) == Role.MEMBER:
+    if not included and staff_role(requester, NOT_STAFF) == Role.MEMBER:
         included = await repo.assigned_ids(
             session, msp_id=requester.msp_id, user_id=requester.user_id
         )
@@ -289,14 +285,14 @@ async def _remove(
 
 
 def _may_remove(requester: Requester, subscription: AlertSubscription) -> bool:
-    if _role(requester) in MANAGERS:
+    if staff_role(requester, NOT_STAFF) in MANAGERS:
         return True
     return subscription.target_kind == PERSON and subscription.target == requester.user_id
 
 
 async def list_subscriptions(session: AsyncSession, *, requester: Requester) -> SubscriptionList:
     """Owners and admins see the MSP's; everyone else their own."""
-    everyone = _role(requester) in MANAGERS
+    everyone = staff_role(requester, NOT_STAFF) in MANAGERS
     found = await repo.listing(
         session, msp_id=requester.msp_id, target=None if everyone else requester.user_id
     )

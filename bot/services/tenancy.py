@@ -10,7 +10,9 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.roles import Role
+from bot.errors import NotAllowed, NotFound
 from bot.services import audit
+from storage.models import Msp
 from storage.repositories import audit as audit_repo
 from storage.repositories import msps as msp_repo
 from storage.repositories import staff as staff_repo
@@ -26,6 +28,22 @@ class Requester:
     @property
     def is_staff(self) -> bool:
         return self.role is not None
+
+
+def staff_role(requester: Requester, refusal: str) -> Role:
+    """The requester's role; anyone who is not the MSP's staff is refused with `refusal`."""
+    if requester.role is None:
+        raise NotAllowed(refusal)
+    return requester.role
+
+
+async def msp_of(session: AsyncSession, requester: Requester) -> Msp:
+    """The requester's MSP, read afresh: an UPDATE earlier in the same transaction
+    (an allowance raised, say) is seen, which the identity map alone would miss."""
+    msp = await session.get(Msp, requester.msp_id, populate_existing=True)
+    if msp is None:
+        raise NotFound("This workspace has no MSP yet.")
+    return msp
 
 
 async def ensure_msp(session: AsyncSession, *, team_id: str, timezone: str, now: datetime) -> int:
