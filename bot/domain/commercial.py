@@ -264,18 +264,19 @@ _CHECKS = {
 
 
 def parse_licences(text: str | None, *, field: str) -> int | None:
-    """The form's number of licences, read as everywhere else; empty leaves it as it is."""
+    """The form's number of licences, read as everywhere else; empty leaves it as it
+    is. The bounds are `apply`'s, so that every figure's problem is said at once."""
     if not (text or "").strip():
         return None
-    return customer_rules.parse_licences(text, field=field)
+    return customer_rules.read_whole_number(text, field=field, what="number of licences")
 
 
 def parse_unit_price(text: str | None, *, field: str) -> Decimal | None:
     """The form's price per licence in dollars, read as everywhere else; empty leaves
-    it as it is."""
+    it as it is. The bounds are `apply`'s."""
     if not (text or "").strip():
         return None
-    return customer_rules.parse_price(text, field=field, default=Decimal(0))
+    return customer_rules.read_amount(text, field=field)
 
 
 def parse_reason(text: str | None, *, field: str) -> str:

@@ -205,18 +205,25 @@ def confirms_name(typed: str, name: str) -> bool:
 def parse_whole_number(
     text: str | None, *, field: str, what: str, minimum: int, maximum: int
 ) -> int:
-    cleaned = _without_thousands_commas((text or "").strip().replace("_", ""), field=field)
-    if not re.fullmatch(r"-?\d+", cleaned):
-        raise InvalidInput(f"The {what} must be a whole number.", field=field)
-    sign, digits = (-1 if cleaned.startswith("-") else 1), cleaned.lstrip("-").lstrip("0")
-    if len(digits) > len(str(max(abs(minimum), abs(maximum)))):
-        digits = "9" * 40  # out of range whatever it is (and int() refuses 4,300 digits)
-    value = sign * int(digits or "0")
+    value = read_whole_number(text, field=field, what=what, digits=len(str(max(-minimum, maximum))))
     if value < minimum:
         raise InvalidInput(f"The {what} must be at least {minimum:,}.", field=field)
     if value > maximum:
         raise InvalidInput(f"The {what} can be at most {maximum:,}.", field=field)
     return value
+
+
+def read_whole_number(text: str | None, *, field: str, what: str, digits: int = 12) -> int:
+    """A whole number as people type it (thousands commas, underscores), any size:
+    more than `digits` digits reads as 10**40, past every range (int() refuses
+    4,300 digits)."""
+    cleaned = _without_thousands_commas((text or "").strip().replace("_", ""), field=field)
+    if not re.fullmatch(r"-?\d+", cleaned):
+        raise InvalidInput(f"The {what} must be a whole number.", field=field)
+    sign, number = (-1 if cleaned.startswith("-") else 1), cleaned.lstrip("-").lstrip("0")
+    if len(number) > digits:
+        number = "9" * 40
+    return sign * int(number or "0")
 
 
 def parse_licences(text: str | None, *, field: str) -> int:
@@ -256,23 +263,28 @@ def _blocking_threshold(text: str, *, field: str) -> int:
 
 
 def parse_price(text: str | None, *, field: str, default: Decimal) -> Decimal:
-    cleaned = (text or "").strip().lstrip("$")
-    if not cleaned:
+    if not (text or "").strip():
         return default
-    cleaned = _without_thousands_commas(cleaned, field=field)
-    try:
-        price = Decimal(cleaned)
-    except InvalidOperation:
-        raise InvalidInput(
-            "The monthly price must be an amount like 75 or 75.50.", field=field
-        ) from None
-    if not price.is_finite() or price < 0:
+    price = read_amount(text, field=field)
+    if price < 0:
         raise InvalidInput("The monthly price cannot be negative.", field=field)
     if price > MAX_PRICE:
         raise InvalidInput(f"The monthly price can be at most ${MAX_PRICE:,}.", field=field)
     if price != price.quantize(Decimal("0.01")):
         raise InvalidInput("The monthly price can have at most two decimals.", field=field)
     return price.quantize(Decimal("0.01"))
+
+
+def read_amount(text: str | None, *, field: str) -> Decimal:
+    """An amount of dollars as people type it ($, thousands commas), any size."""
+    cleaned = _without_thousands_commas((text or "").strip().lstrip("$"), field=field)
+    try:
+        amount = Decimal(cleaned)
+    except InvalidOperation:
+        amount = Decimal("NaN")
+    if not amount.is_finite():
+        raise InvalidInput("The monthly price must be an amount like 75 or 75.50.", field=field)
+    return amount
 
 
 def parse_locations(text: str | None, *, field: str) -> list[str]:
