@@ -33,12 +33,11 @@
    at once while something was claimed, and when nothing was, advance the clock by `--tick`
    (0.05 s; or to the next wake-up of a sleeping send, if sooner). This is faithful to the
    pacing because the per-channel GCRA, the claims, the postponements, leases and retries
-   all read the injected clock only; the `chat.postMessage` tier bucket (`TierLimiter`,
-   which reads `time.monotonic()`) is replaced by a copy of its token bucket on the virtual
-   clock, for the same reason. It does not capture Slack's latency (each send takes zero
-   virtual time; bench/delivery.py measures the real claim-to-Slack delay), nor the
-   worker's own loop (`_run` waits up to `poll_seconds` after an idle round: here the
-   claim is at most one tick late). Slack's limit is enforced by the fake in virtual time:
+   all read the injected clock only, and the `chat.postMessage` tier bucket (`TierLimiter`)
+   is given the virtual clock to read and sleep on. It does not capture Slack's latency
+   (each send takes zero virtual time; bench/delivery.py measures the real claim-to-Slack
+   delay), nor the worker's own loop (`_run` waits up to `poll_seconds` after an idle round:
+   here the claim is at most one tick late). Slack's limit is enforced by the fake in virtual time:
    a `chat.postMessage` over a GCRA of 1/s with burst 3 per channel (the rule of the
    fake's `limit_rate`) gets a 429 with a Retry-After and changes nothing.
    `--slack-error-rate R` also makes the fake fail a share R of the posts at random (500,
@@ -597,42 +596,6 @@ class VirtualTime:
                 future.set_result(None)
 
 
-class VirtualTierLimiter(TierLimiter):
-    """`TierLimiter`'s token buckets, the same code on the virtual clock (the original reads
-    `time.monotonic()` and sleeps in real time). Counts how often a send had to wait."""
-
-    def __init__(self, per_minute: dict[str, int], clock: VirtualTime) -> None:
-        super().__init__(per_minute)
-        self._clock = clock
-        self._updated = {method: clock.monotonic() for method in self._rates}
-        self.waits: Counter[str] = Counter()
-
-    async def acquire(self, method: str) -> None:
-        rate = self._rates.get(method)
-        if rate is None:
-            return
-        while True:
-            async with self._lock:
-                now = self._clock.monotonic()
-                wait = self._paused_until.get(method, 0.0) - now
-                if wait <= 0:
-                    capacity = max(1.0, rate * 10)
-                    elapsed = now - self._updated[method]
-                    self._tokens[method] = min(capacity, self._tokens[method] + elapsed * rate)
-                    self._updated[method] = now
-                    if self._tokens[method] >= 1:
-                        self._tokens[method] -= 1
-                        return
-                    wait = (1 - self._tokens[method]) / rate
-            self.waits[method] += 1
-            await self._clock.sleep(wait)
-
-    def pause(self, method: str, seconds: float) -> None:
-        self._paused_until[method] = max(
-            self._paused_until.get(method, 0.0), self._clock.monotonic() + seconds
-        )
-
-
 @dataclass(frozen=True, slots=True)
 class Accepted:
     """A call the fake Slack accepted, at a virtual time."""
@@ -829,7 +792,7 @@ async def deliver(args: argparse.Namespace, seeded: Seeded) -> DeliveryResult:
         async with running_fake_slack(team_id=TEAM_ID, bot_token=BOT_TOKEN) as fake:
             clock = VirtualTime(datetime.now(UTC))
             recorder = SlackRecorder(fake, clock, per_second=SLACK_PER_SECOND, burst=SLACK_BURST)
-            tiers = VirtualTierLimiter(LIMITS.per_minute, clock)
+            tiers = TierLimiter(LIMITS.per_minute, monotonic=clock.monotonic, sleep=clock.sleep)
             client = AsyncWebClient(
                 token=BOT_TOKEN, base_url=fake.base_url, timeout=LIMITS.request_timeout_seconds
             )

@@ -446,6 +446,27 @@ def test_gcra_allows_a_burst_then_the_rate():
     assert not ok and at == now + timedelta(seconds=1)
 
 
+async def test_a_method_tier_lets_a_burst_go_then_one_a_tick_on_its_clock():
+    """The tier bucket reads and sleeps on the clock it is given: 60 a minute is a
+    burst of 10, then one a second, a 429's Retry-After holding every send."""
+    elapsed = 0.0
+
+    async def sleep(seconds: float) -> None:
+        nonlocal elapsed
+        elapsed += seconds
+
+    tiers = TierLimiter({"chat.postMessage": 60}, monotonic=lambda: elapsed, sleep=sleep)
+    for _ in range(10):
+        await tiers.acquire("chat.postMessage")
+    assert elapsed == 0 and tiers.waits["chat.postMessage"] == 0
+    await tiers.acquire("chat.postMessage")
+    assert elapsed == pytest.approx(1.0) and tiers.waits["chat.postMessage"] == 1
+    tiers.pause("chat.postMessage", 30)
+    await tiers.acquire("chat.postMessage")
+    assert elapsed >= 31.0
+    await tiers.acquire("views.open")  # a method without a tier never waits
+
+
 async def test_home_publishes_keep_only_the_newest_view(db, msp_id, fake_slack):
     async with db.unit_of_work() as session:
         for version in range(3):

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import Counter
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -64,14 +66,23 @@ def gcra(
 
 
 class TierLimiter:
-    """In-process token buckets, one per Web API method."""
+    """In-process token buckets, one per Web API method. `monotonic` and `sleep` are
+    the clock it reads and waits on (a benchmark's virtual time, say)."""
 
-    def __init__(self, per_minute: dict[str, int]) -> None:
+    def __init__(
+        self,
+        per_minute: dict[str, int],
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self._monotonic, self._sleep = monotonic, sleep
         self._rates = {method: count / 60.0 for method, count in per_minute.items()}
         self._tokens = {method: float(max(1, rate * 10)) for method, rate in self._rates.items()}
-        self._updated = {method: time.monotonic() for method in self._rates}
+        self._updated = {method: monotonic() for method in self._rates}
         self._paused_until: dict[str, float] = {}
         self._lock = asyncio.Lock()
+        self.waits: Counter[str] = Counter()  # how often a send of each method waited
 
     async def acquire(self, method: str) -> None:
         rate = self._rates.get(method)
@@ -79,7 +90,7 @@ class TierLimiter:
             return
         while True:
             async with self._lock:
-                now = time.monotonic()
+                now = self._monotonic()
                 wait = self._paused_until.get(method, 0.0) - now
                 if wait <= 0:
                     capacity = max(1.0, rate * 10)
@@ -90,10 +101,11 @@ class TierLimiter:
                         self._tokens[method] -= 1
                         return
                     wait = (1 - self._tokens[method]) / rate
-            await asyncio.sleep(wait)
+            self.waits[method] += 1
+            await self._sleep(wait)
 
     def pause(self, method: str, seconds: float) -> None:
         """After a 429 on a method, hold every send of it for Retry-After."""
         self._paused_until[method] = max(
-            self._paused_until.get(method, 0.0), time.monotonic() + seconds
+            self._paused_until.get(method, 0.0), self._monotonic() + seconds
         )
