@@ -32,49 +32,42 @@ Only 127.0.0.1 is contacted. Exit status: 0, or 1 when any request failed.
 
 from __future__ import annotations
 
+import argparse
+import asyncio
+import contextlib
+import cProfile
+import functools
+import gc
+import json
+import statistics
 import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
+
+import _harness as harness  # first: the repository on the import path
+import aiohttp
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy.engine import make_url
+
+from bot.app import SHUTDOWN_GRACE_S, SLACK_EVENTS_PATH, build_app
+from bot.config import Settings
+from bot.domain.roles import Role
+from bot.services import staff
+from storage import migrate
+from storage.engine import Database
+from tests.fake_slack import FakeSlack
+from tests.slack_requests import SlackRequests
 
 SCRIPT = Path(__file__).resolve()
-REPO_ROOT = SCRIPT.parent.parent
-if str(REPO_ROOT) not in sys.path:
-    sys.path.insert(0, str(REPO_ROOT))
-
-import argparse  # noqa: E402
-import asyncio  # noqa: E402
-import contextlib  # noqa: E402
-import cProfile  # noqa: E402
-import functools  # noqa: E402
-import gc  # noqa: E402
-import json  # noqa: E402
-import logging  # noqa: E402
-import os  # noqa: E402
-import platform  # noqa: E402
-import statistics  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-from collections.abc import Awaitable, Callable  # noqa: E402
-from dataclasses import asdict, dataclass, field  # noqa: E402
-from datetime import UTC, datetime  # noqa: E402
-from importlib import metadata  # noqa: E402
-from typing import Any  # noqa: E402
-
-import aiohttp  # noqa: E402
-from aiohttp import web  # noqa: E402
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request  # noqa: E402
-from slack_bolt.async_app import AsyncApp  # noqa: E402
-from slack_bolt.context.ack.async_ack import AsyncAck  # noqa: E402
-from slack_sdk.web.async_client import AsyncWebClient  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
-
-from bot.app import SHUTDOWN_GRACE_S, SLACK_EVENTS_PATH, build_app  # noqa: E402
-from bot.config import Settings  # noqa: E402
-from bot.domain.roles import Role  # noqa: E402
-from bot.services import staff  # noqa: E402
-from storage import migrate  # noqa: E402
-from storage.engine import Database  # noqa: E402
-from tests.fake_slack import FakeSlack  # noqa: E402
-from tests.slack_requests import SlackRequests  # noqa: E402
 
 SIGNING_SECRET = "bench-signing-secret"
 BOT_TOKEN = "xoxb-test"
@@ -93,7 +86,6 @@ REQUEST_TIMEOUT_S = 30.0
 CHILD_START_TIMEOUT_S = 60.0
 CHILD_STOP_TIMEOUT_S = SHUTDOWN_GRACE_S + 5.0
 CHILD_MAX_LIFETIME_S = 900.0  # a child left behind stops by itself after this
-PACKAGES = ("slack_bolt", "slack_sdk", "aiohttp", "SQLAlchemy", "aiosqlite")
 
 # --------------------------------------------------------------------------- servers
 
@@ -184,7 +176,7 @@ async def start_subprocess(
         *profile,
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
-        cwd=str(REPO_ROOT),
+        cwd=str(harness.REPO_ROOT),
     )
     assert child.stdin is not None and child.stdout is not None
 
@@ -270,28 +262,6 @@ class RunResult:
     server_cpu_us_per_request: float | None  # CPU of the server's child process, if any
 
 
-def percentile_ms(ordered: list[float], q: float) -> float:
-    """Linear interpolation between closest ranks (numpy's default), seconds in, ms out."""
-    if not ordered:
-        return float("nan")
-    position = (len(ordered) - 1) * q
-    low = int(position)
-    high = min(low + 1, len(ordered) - 1)
-    value = ordered[low] + (ordered[high] - ordered[low]) * (position - low)
-    return value * 1000.0
-
-
-def process_cpu_s(pid: int | None) -> float | None:
-    """User + system CPU seconds of a process, from /proc (Linux); None elsewhere."""
-    if pid is None:
-        return None
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except (OSError, IndexError, ValueError):
-        return None
-
-
 def expects(app: str, body: bytes) -> bool:
     """The bot answers the help card (blocks and its header); the bare app answers "ok"."""
     return b'"blocks"' in body and HELP_MARKER in body if app == "bot" else body == b"ok"
@@ -323,12 +293,12 @@ async def run_load(
 
     gc.collect()
     cpu_before = time.process_time()
-    server_cpu_before = process_cpu_s(served.pid)
+    server_cpu_before = harness.process_cpu_s(served.pid)
     started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     wall = time.perf_counter() - started
     cpu_used = time.process_time() - cpu_before
-    server_cpu_after = process_cpu_s(served.pid)
+    server_cpu_after = harness.process_cpu_s(served.pid)
     server_cpu = (
         None
         if server_cpu_before is None or server_cpu_after is None
@@ -344,9 +314,9 @@ async def run_load(
         first_failure=failures[0] if failures else None,
         wall_s=wall,
         rps=requests / wall,
-        p50_ms=percentile_ms(ordered, 0.50),
-        p95_ms=percentile_ms(ordered, 0.95),
-        p99_ms=percentile_ms(ordered, 0.99),
+        p50_ms=harness.percentile_ms(ordered, 0.50),
+        p95_ms=harness.percentile_ms(ordered, 0.95),
+        p99_ms=harness.percentile_ms(ordered, 0.99),
         max_ms=ordered[-1] * 1000.0,
         mean_ms=statistics.fmean(ordered) * 1000.0,
         client_cpu_us_per_request=cpu_used / requests * 1e6,
@@ -421,50 +391,6 @@ def judge_goal(report: Report, concurrency: int) -> dict[str, Any]:
     elif failures:
         goal["why"] = f"{failures} request(s) failed"
     return goal
-
-
-def load_average() -> str | None:
-    """1/5/15-minute load averages: other work on the machine skews the figures."""
-    try:
-        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
-    except OSError:
-        return None
-
-
-def machine_info(packages: tuple[str, ...] = PACKAGES) -> dict[str, Any]:
-    """What the figures were measured on (shared by every script in bench/)."""
-    cpu_model = None
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu_model = line.split(":", 1)[1].strip()
-                break
-    versions = {}
-    for package in packages:
-        try:
-            versions[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            versions[package] = None
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
-    return {
-        "nproc": usable or os.cpu_count(),
-        "cpu_count": os.cpu_count(),
-        "cpu_model": cpu_model,
-        "python": f"{platform.python_implementation()} {platform.python_version()}",
-        "platform": platform.platform(),
-        "event_loop": type(asyncio.get_event_loop_policy()).__module__,
-        "packages": versions,
-        "load_average_before": load_average(),
-    }
-
-
-def print_started(started_at: str, machine: dict[str, Any], settings: dict[str, Any]) -> None:
-    """The first lines of a benchmark's output: when, on what machine, with what settings."""
-    print(
-        f"{started_at}  {machine['cpu_model']}  nproc={machine['nproc']}  "
-        f"{machine['python']}  load {machine['load_average_before']}"
-    )
-    print(f"settings: {settings}")
 
 
 def finish(report: Any, summary: dict[str, Any], json_path: Path | None) -> int:
@@ -617,24 +543,6 @@ def count_calls(fake: FakeSlack) -> dict[str, int]:
     return counts
 
 
-def positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be >= 1")
-    return value
-
-
-def whole_numbers(text: str) -> list[int]:
-    """A comma-separated list of whole numbers >= 1 (argparse type)."""
-    try:
-        values = [int(part.replace("_", "")) for part in text.split(",") if part.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError("a comma-separated list of whole numbers") from None
-    if not values or min(values) < 1:
-        raise argparse.ArgumentTypeError("numbers >= 1")
-    return values
-
-
 @dataclass(frozen=True)
 class Timed:
     """One signed POST, timed from sending to reading the whole reply."""
@@ -660,9 +568,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description="Ack latency and throughput of `/msp help`, msp-bot vs a bare Bolt app."
     )
-    parser.add_argument("--requests", "-n", type=positive, default=2000, help="per run (2000)")
-    parser.add_argument("--concurrency", "-c", type=positive, default=20, help="(20)")
-    parser.add_argument("--runs", "-r", type=positive, default=5, help="per app (5)")
+    parser.add_argument(
+        "--requests", "-n", type=harness.positive, default=2000, help="per run (2000)"
+    )
+    parser.add_argument("--concurrency", "-c", type=harness.positive, default=20, help="(20)")
+    parser.add_argument("--runs", "-r", type=harness.positive, default=5, help="per app (5)")
     parser.add_argument("--warmup", "-w", type=int, default=200, help="per app (200)")
     parser.add_argument(
         "--database-url",
@@ -705,16 +615,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def quiet_logging() -> None:
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger().setLevel(logging.WARNING)
-    for name in ("slack_bolt", "slack_sdk", "aiohttp", "sqlalchemy", "alembic", "apscheduler"):
-        logging.getLogger(name).setLevel(logging.WARNING)
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    quiet_logging()
+    harness.quiet_logging()
     if args.serve:
         serve = serve_child(args.serve, args.slack_url, args.database_url)
         if args.profile_to is None:
@@ -735,9 +638,9 @@ def main(argv: list[str] | None = None) -> int:
         database_url = args.database_url or f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}"
         if "bot" in args.apps:
             prepare_database(database_url)  # before the benchmark's loop starts
-            quiet_logging()  # alembic may have touched logging
+            harness.quiet_logging()  # alembic may have touched logging
         report = Report(
-            machine=machine_info(),
+            machine=harness.machine_info(),
             settings={
                 "requests": args.requests,
                 "concurrency": args.concurrency,
@@ -764,7 +667,7 @@ def main(argv: list[str] | None = None) -> int:
         report.paired_ratios = [r.rps / bare_runs[r.run].rps for r in report.runs if r.app == "bot"]
     report.goal = judge_goal(report, args.concurrency)
     print_summary(report)
-    after = report.machine["load_average_after"] = load_average()
+    after = report.machine["load_average_after"] = harness.load_average()
     print(f"total time: {elapsed:.1f} s; load average after: {after}")
 
     if args.json:

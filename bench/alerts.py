@@ -76,63 +76,57 @@ not enforced).
 
 from __future__ import annotations
 
+import argparse
+import asyncio
+import bisect
+import cProfile
+import heapq
+import itertools
+import json
+import math
+import random
+import re
+import sqlite3
+import statistics
 import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
-SCRIPT = Path(__file__).resolve()
-REPO_ROOT = SCRIPT.parent.parent
-# The repository before bench/, so that `scheduler` is the package, not bench/scheduler.py.
-for _path in (SCRIPT.parent, REPO_ROOT):
-    if str(_path) not in sys.path:
-        sys.path.insert(0, str(_path))
+import _harness as harness  # first: the repository on the import path
 
-import argparse  # noqa: E402
-import asyncio  # noqa: E402
-import bisect  # noqa: E402
-import cProfile  # noqa: E402
-import heapq  # noqa: E402
-import itertools  # noqa: E402
-import json  # noqa: E402
-import math  # noqa: E402
-import random  # noqa: E402
-import re  # noqa: E402
-import sqlite3  # noqa: E402
-import statistics  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-from collections import Counter  # noqa: E402
-from dataclasses import asdict, dataclass, field  # noqa: E402
-from datetime import UTC, datetime, timedelta  # noqa: E402
-from typing import Any  # noqa: E402
-
-# bench/ack_latency.py: settings, statistics, arguments and machine helpers
-import ack_latency as ack  # noqa: E402
-import aiohttp  # noqa: E402
+# bench/ack_latency.py: the bot's settings and constants
+import ack_latency as ack
+import aiohttp
 
 # bench/customers.py: customer names
-import customers as customers_bench  # noqa: E402
-from aiohttp import web  # noqa: E402
-from slack_sdk.web.async_client import AsyncWebClient  # noqa: E402
-from sqlalchemy import String, event, func, select, update  # noqa: E402
+import customers as customers_bench
+from aiohttp import web
+from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy import String, event, func, select, update
 
-from bot.app import SHUTDOWN_GRACE_S, build_app  # noqa: E402
-from bot.delivery.limits import DeliveryLimits, TierLimiter  # noqa: E402
-from bot.delivery.sender import Sender  # noqa: E402
-from bot.delivery.worker import DeliveryWorker  # noqa: E402
-from bot.domain.alerts import Severity  # noqa: E402
-from bot.domain.customers import Plan  # noqa: E402
-from bot.domain.roles import Role  # noqa: E402
-from bot.ids import ActionId  # noqa: E402
-from bot.services import api_tokens  # noqa: E402
-from bot.services import customers as customer_service  # noqa: E402
-from bot.services.audit import OPERATOR_ACTOR  # noqa: E402
-from bot.services.tenancy import Requester, ensure_msp  # noqa: E402
-from bot.views.alerts import ALERT_EVENT  # noqa: E402
-from storage import migrate  # noqa: E402
-from storage.engine import Database  # noqa: E402
-from storage.models import Alert, AlertMessage, AlertSubscription, Msp, OutboxItem  # noqa: E402
-from storage.repositories import outbox as outbox_repo  # noqa: E402
-from tests.fake_slack import FakeSlack, _json_response, running_fake_slack  # noqa: E402
+from bot.app import SHUTDOWN_GRACE_S, build_app
+from bot.delivery.limits import DeliveryLimits, TierLimiter
+from bot.delivery.sender import Sender
+from bot.delivery.worker import DeliveryWorker
+from bot.domain.alerts import Severity
+from bot.domain.customers import Plan
+from bot.domain.roles import Role
+from bot.ids import ActionId
+from bot.services import api_tokens
+from bot.services import customers as customer_service
+from bot.services.audit import OPERATOR_ACTOR
+from bot.services.tenancy import Requester, ensure_msp
+from bot.views.alerts import ALERT_EVENT
+from storage import migrate
+from storage.engine import Database
+from storage.models import Alert, AlertMessage, AlertSubscription, Msp, OutboxItem
+from storage.repositories import outbox as outbox_repo
+from tests.fake_slack import FakeSlack, _json_response, running_fake_slack
 
 TEAM_ID = ack.TEAM_ID
 OWNER_ID = "U0001"
@@ -448,8 +442,8 @@ async def ingest_run(
         seed_s=seeded.seed_s,
         wall_s=wall,
         alerts_per_s=len(workload.reports) / wall,
-        p50_ms=ack.percentile_ms(ordered, 0.50),
-        p95_ms=ack.percentile_ms(ordered, 0.95),
+        p50_ms=harness.percentile_ms(ordered, 0.50),
+        p95_ms=harness.percentile_ms(ordered, 0.95),
         max_ms=ordered[-1] * 1000.0,
         first_tenth_p50_ms=statistics.median(timings[:tenth]) * 1000.0,
         last_tenth_p50_ms=statistics.median(timings[-tenth:]) * 1000.0,
@@ -918,7 +912,7 @@ def check_digests(recorder: SlackRecorder, items: list[OutboxItem]) -> list[str]
 
 
 def machine_info() -> dict[str, Any]:
-    machine = ack.machine_info(PACKAGES)
+    machine = harness.machine_info(PACKAGES)
     machine["sqlite"] = sqlite3.sqlite_version
     return machine
 
@@ -1151,16 +1145,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description="An alert storm through the HTTP API, then its delivery to the channels."
     )
-    parser.add_argument("--alerts", "-n", type=ack.positive, default=10_000, help="(10000)")
-    parser.add_argument("--customers", type=ack.positive, default=100, help="(100)")
-    parser.add_argument("--channels", type=ack.positive, default=5, help="subscribed (5)")
+    parser.add_argument("--alerts", "-n", type=harness.positive, default=10_000, help="(10000)")
+    parser.add_argument("--customers", type=harness.positive, default=100, help="(100)")
+    parser.add_argument("--channels", type=harness.positive, default=5, help="subscribed (5)")
     parser.add_argument(
         "--repeat-share", type=share, default=0.2, help="reports repeating an open key (0.2)"
     )
     parser.add_argument(
-        "--batch", type=ack.positive, default=100, help="alerts per request, at most 500 (100)"
+        "--batch", type=harness.positive, default=100, help="alerts per request, at most 500 (100)"
     )
-    parser.add_argument("--runs", "-r", type=ack.positive, default=5, help="ingest runs (5)")
+    parser.add_argument("--runs", "-r", type=harness.positive, default=5, help="ingest runs (5)")
     parser.add_argument("--seed", type=int, default=1, help="random seed of the storm (1)")
     parser.add_argument(
         "--tick",
@@ -1197,7 +1191,7 @@ async def benchmark(
         url = f"sqlite+aiosqlite:///{tmp / f'alerts-{run}.db'}"
         last = run == args.runs
         result, seeded = await ingest_run(args, workload, url, run, bool(args.profile) and last)
-        ack.quiet_logging()  # alembic may have touched logging
+        harness.quiet_logging()  # alembic may have touched logging
         print_ingest(result)
         runs.append(result)
         if not last:
@@ -1210,7 +1204,7 @@ async def benchmark(
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    ack.quiet_logging()
+    harness.quiet_logging()
     machine = machine_info()
     workload = draw_workload(args)
     print_header(machine, args, workload)
@@ -1227,7 +1221,7 @@ def main(argv: list[str] | None = None) -> int:
     print_reconciliation(entry, delivery)
     goals = judge(summary, delivery, entry)
     print_goals(goals)
-    machine["load_average_after"] = ack.load_average()
+    machine["load_average_after"] = harness.load_average()
     print(f"total time: {total:.1f} s; load average after: {machine['load_average_after']}")
     if args.profile:
         print(f"wrote {args.profile} (python -m pstats {args.profile})")

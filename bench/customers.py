@@ -50,57 +50,52 @@ when any request failed.
 
 from __future__ import annotations
 
+import argparse
+import asyncio
+import gc
+import itertools
+import json
+import random
+import statistics
 import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from importlib import metadata
 from pathlib import Path
+from typing import Any
 
-SCRIPT = Path(__file__).resolve()
-REPO_ROOT = SCRIPT.parent.parent
-for _path in (REPO_ROOT, SCRIPT.parent):
-    if str(_path) not in sys.path:
-        sys.path.insert(0, str(_path))
+import _harness as harness  # first: the repository on the import path
 
-import argparse  # noqa: E402
-import asyncio  # noqa: E402
-import gc  # noqa: E402
-import itertools  # noqa: E402
-import json  # noqa: E402
-import random  # noqa: E402
-import statistics  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-from collections.abc import Callable, Sequence  # noqa: E402
-from dataclasses import asdict, dataclass, field  # noqa: E402
-from datetime import UTC, date, datetime, timedelta  # noqa: E402
-from importlib import metadata  # noqa: E402
-from typing import Any  # noqa: E402
+# bench/ack_latency.py: the server child process and timed requests
+import ack_latency as ack
+import aiohttp
+from sqlalchemy import event, insert, select, text, update
+from sqlalchemy.engine import make_url
 
-# bench/ack_latency.py: the server child process, statistics and machine helpers
-import ack_latency as ack  # noqa: E402
-import aiohttp  # noqa: E402
-from sqlalchemy import event, insert, select, text, update  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
-
-from bot.domain.customers import (  # noqa: E402
+from bot.domain.customers import (
     CustomerFilter,
     account_number_key,
     email_key,
     name_key,
     new_account_number,
 )
-from bot.domain.roles import Role  # noqa: E402
-from bot.domain.terms import add_months  # noqa: E402
-from bot.ids import ActionId  # noqa: E402
-from bot.services import customers as service  # noqa: E402
-from bot.services import staff  # noqa: E402
-from bot.services.tenancy import Requester  # noqa: E402
-from bot.views import customers as views  # noqa: E402
-from storage import migrate  # noqa: E402
-from storage.engine import Database, is_sqlite  # noqa: E402
-from storage.models import Customer, CustomerAssignment, Msp  # noqa: E402
-from storage.repositories import msps as msp_repo  # noqa: E402
-from tests.fake_slack import FakeSlack  # noqa: E402
-from tests.slack_requests import SignedRequest, SlackRequests  # noqa: E402
-from tests.support import reset_postgres  # noqa: E402
+from bot.domain.roles import Role
+from bot.domain.terms import add_months
+from bot.ids import ActionId
+from bot.services import customers as service
+from bot.services import staff
+from bot.services.tenancy import Requester
+from bot.views import customers as views
+from storage import migrate
+from storage.engine import Database, is_sqlite
+from storage.models import Customer, CustomerAssignment, Msp
+from storage.repositories import msps as msp_repo
+from tests.fake_slack import FakeSlack
+from tests.slack_requests import SignedRequest, SlackRequests
+from tests.support import reset_postgres
 
 TEAM_ID = ack.TEAM_ID
 OWNER_ID = "U0001"
@@ -374,7 +369,7 @@ def prepare(url: str, size: int, seed: int, extra_sql: Sequence[str]) -> Seeded:
         asyncio.run(reset_postgres(url))
     started = time.perf_counter()
     migrate.upgrade(url)
-    ack.quiet_logging()  # alembic may have touched logging
+    harness.quiet_logging()  # alembic may have touched logging
     migrate_s = time.perf_counter() - started
     seeded = asyncio.run(seed_customers(url, size, seed, extra_sql))
     seeded.migrate_s = migrate_s
@@ -644,11 +639,11 @@ async def run_case(
                 failures.append(f"{expected.query!r}: {problem}")
 
     gc.collect()
-    server_cpu_before = ack.process_cpu_s(served.pid)
+    server_cpu_before = harness.process_cpu_s(served.pid)
     started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     wall = time.perf_counter() - started
-    server_cpu_after = ack.process_cpu_s(served.pid)
+    server_cpu_after = harness.process_cpu_s(served.pid)
     server_cpu = (
         None
         if server_cpu_before is None or server_cpu_after is None
@@ -664,9 +659,9 @@ async def run_case(
         first_failure=failures[0] if failures else None,
         wall_s=wall,
         rps=requests / wall,
-        p50_ms=ack.percentile_ms(ordered, 0.50),
-        p95_ms=ack.percentile_ms(ordered, 0.95),
-        p99_ms=ack.percentile_ms(ordered, 0.99),
+        p50_ms=harness.percentile_ms(ordered, 0.50),
+        p95_ms=harness.percentile_ms(ordered, 0.95),
+        p99_ms=harness.percentile_ms(ordered, 0.99),
         max_ms=ordered[-1] * 1000.0,
         mean_ms=statistics.fmean(ordered) * 1000.0,
         reply_bytes=int(statistics.median(sizes)) if sizes else 0,
@@ -927,13 +922,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--sizes",
-        type=ack.whole_numbers,
+        type=harness.whole_numbers,
         default=list(DEFAULT_SIZES),
         help="customers to seed, one fresh database each (10000,100000)",
     )
-    parser.add_argument("--requests", "-n", type=ack.positive, default=200, help="per case (200)")
     parser.add_argument(
-        "--concurrency", "-c", type=ack.whole_numbers, default=[1], help="comma-separated (1)"
+        "--requests", "-n", type=harness.positive, default=200, help="per case (200)"
+    )
+    parser.add_argument(
+        "--concurrency", "-c", type=harness.whole_numbers, default=[1], help="comma-separated (1)"
     )
     parser.add_argument("--warmup", "-w", type=int, default=20, help="per case (20)")
     parser.add_argument(
@@ -977,7 +974,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def machine_info() -> dict[str, Any]:
-    machine = ack.machine_info()
+    machine = harness.machine_info()
     for package in PACKAGES:
         try:
             machine["packages"][package] = metadata.version(package)
@@ -1016,7 +1013,7 @@ def run_size(args: argparse.Namespace, url: str, size: int) -> SizeReport:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    ack.quiet_logging()
+    harness.quiet_logging()
     machine = machine_info()
     reports: list[SizeReport] = []
     started = time.perf_counter()
@@ -1036,7 +1033,7 @@ def main(argv: list[str] | None = None) -> int:
     elapsed = time.perf_counter() - started
     goal = judge_goal(reports)
     print_goal(goal)
-    machine["load_average_after"] = ack.load_average()
+    machine["load_average_after"] = harness.load_average()
     print(f"total time: {elapsed:.1f} s; load average after: {machine['load_average_after']}")
     if args.json:
         payload = {

@@ -57,51 +57,43 @@ status: 0, or 1 when a figure did not match the seeded data.
 
 from __future__ import annotations
 
+import argparse
+import asyncio
+import gc
+import json
+import random
+import sqlite3
+import statistics
 import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
-SCRIPT = Path(__file__).resolve()
-REPO_ROOT = SCRIPT.parent.parent
-for _path in (REPO_ROOT, SCRIPT.parent):
-    if str(_path) not in sys.path:
-        sys.path.insert(0, str(_path))
-
-import argparse  # noqa: E402
-import asyncio  # noqa: E402
-import gc  # noqa: E402
-import json  # noqa: E402
-import random  # noqa: E402
-import sqlite3  # noqa: E402
-import statistics  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-from collections.abc import Awaitable, Callable, Sequence  # noqa: E402
-from dataclasses import asdict, dataclass, field  # noqa: E402
-from datetime import UTC, date, datetime, timedelta  # noqa: E402
-from typing import Any  # noqa: E402
-
-# bench/ack_latency.py: statistics, arguments and machine helpers
-import ack_latency as ack  # noqa: E402
+import _harness as harness  # first: the repository on the import path
 
 # bench/customers.py: the customers' seeding
-import customers as customers_bench  # noqa: E402
-from sqlalchemy import bindparam, event, func, insert, select, text, update  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
+import customers as customers_bench
+from sqlalchemy import bindparam, event, func, insert, select, text, update
+from sqlalchemy.engine import make_url
 
-from bot.delivery.home_tabs import publish_home_tab  # noqa: E402
-from bot.domain.customers import (  # noqa: E402
+from bot.delivery.home_tabs import publish_home_tab
+from bot.domain.customers import (
     FILTER_STATUSES,
     CustomerFilter,
     Status,
 )
-from bot.domain.roles import Role  # noqa: E402
-from bot.ids import BlockId, SlashCommand  # noqa: E402
-from bot.services import dashboard as dashboard_service  # noqa: E402
-from bot.services.dashboard import Dashboard  # noqa: E402
-from bot.services.tenancy import Requester  # noqa: E402
-from bot.views.home import home_view  # noqa: E402
-from storage.engine import Database, is_sqlite  # noqa: E402
-from storage.models import Customer, CustomerLocation, CustomerUsage, Msp, OutboxItem  # noqa: E402
+from bot.domain.roles import Role
+from bot.ids import BlockId, SlashCommand
+from bot.services import dashboard as dashboard_service
+from bot.services.dashboard import Dashboard
+from bot.services.tenancy import Requester
+from bot.views.home import home_view
+from storage.engine import Database, is_sqlite
+from storage.models import Customer, CustomerLocation, CustomerUsage, Msp, OutboxItem
 
 TEAM_ID = customers_bench.TEAM_ID
 OWNER_ID = customers_bench.OWNER_ID
@@ -553,7 +545,7 @@ def summarise(user: str, role: Role, kind: str, runs: list[Run]) -> Timing:
         kind=kind,
         runs=len(runs),
         median_ms=statistics.median(ordered) * 1000.0,
-        p90_ms=ack.percentile_ms(ordered, 0.90),
+        p90_ms=harness.percentile_ms(ordered, 0.90),
         min_ms=ordered[0] * 1000.0,
         max_ms=ordered[-1] * 1000.0,
         cpu_median_ms=statistics.median(run.cpu_seconds for run in runs) * 1000.0,
@@ -765,7 +757,7 @@ class SizeReport:
 
 
 def machine_info() -> dict[str, Any]:
-    machine = ack.machine_info(PACKAGES)
+    machine = harness.machine_info(PACKAGES)
     machine["sqlite"] = sqlite3.sqlite_version
     return machine
 
@@ -878,11 +870,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--sizes",
-        type=ack.whole_numbers,
+        type=harness.whole_numbers,
         default=list(DEFAULT_SIZES),
         help="customers to seed, one fresh database each (1000,10000,100000)",
     )
-    parser.add_argument("--runs", "-n", type=ack.positive, default=30, help="per case (30)")
+    parser.add_argument("--runs", "-n", type=harness.positive, default=30, help="per case (30)")
     parser.add_argument("--warmup", "-w", type=int, default=3, help="per case (3)")
     parser.add_argument("--seed", type=int, default=1, help="random seed of the data (1)")
     parser.add_argument(
@@ -958,7 +950,7 @@ def run_size(args: argparse.Namespace, url: str, size: int, now: datetime) -> Si
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    ack.quiet_logging()
+    harness.quiet_logging()
     machine = machine_info()
     now = datetime.now(UTC)  # one clock for the seed and every dashboard
     reports: list[SizeReport] = []
@@ -982,7 +974,7 @@ def main(argv: list[str] | None = None) -> int:
     failed = any(timing.failures for report in reports for timing in report.timings)
     if failed:
         print("FIGURES DID NOT MATCH THE SEEDED DATA (see 'check' above): exit status 1")
-    machine["load_average_after"] = ack.load_average()
+    machine["load_average_after"] = harness.load_average()
     print(f"total time: {elapsed:.1f} s; load average after: {machine['load_average_after']}")
     if args.json:
         payload = {

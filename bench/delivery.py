@@ -47,43 +47,37 @@ order, or the backlog did not drain in time; else 0 (goals are reported, not enf
 
 from __future__ import annotations
 
+import argparse
+import asyncio
+import itertools
+import json
+import logging
+import statistics
 import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-SCRIPT = Path(__file__).resolve()
-REPO_ROOT = SCRIPT.parent.parent
-if str(REPO_ROOT) not in sys.path:
-    sys.path.insert(0, str(REPO_ROOT))
+import _harness as harness  # first: the repository on the import path
+from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
 
-import argparse  # noqa: E402
-import asyncio  # noqa: E402
-import itertools  # noqa: E402
-import json  # noqa: E402
-import logging  # noqa: E402
-import statistics  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-from collections import Counter  # noqa: E402
-from dataclasses import asdict, dataclass, field, replace  # noqa: E402
-from datetime import UTC, datetime  # noqa: E402
-from typing import Any  # noqa: E402
-
-import ack_latency as ack  # noqa: E402  (bench/ack_latency.py: shared helpers)
-from slack_sdk.web.async_client import AsyncWebClient  # noqa: E402
-from sqlalchemy import func, select  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
-
-from bot.delivery import outbox  # noqa: E402
-from bot.delivery.limits import DeliveryLimits, TierLimiter  # noqa: E402
-from bot.delivery.sender import Sender  # noqa: E402
-from bot.delivery.worker import DeliveryWorker  # noqa: E402
-from bot.services.tenancy import ensure_msp  # noqa: E402
-from storage import migrate  # noqa: E402
-from storage.engine import Database  # noqa: E402
-from storage.models import OutboxItem  # noqa: E402
-from storage.repositories import outbox as outbox_repo  # noqa: E402
-from tests.fake_slack import FakeSlack, running_fake_slack  # noqa: E402
-from tests.support import reset_postgres  # noqa: E402
+from bot.delivery import outbox
+from bot.delivery.limits import DeliveryLimits, TierLimiter
+from bot.delivery.sender import Sender
+from bot.delivery.worker import DeliveryWorker
+from bot.services.tenancy import ensure_msp
+from storage import migrate
+from storage.engine import Database
+from storage.models import OutboxItem
+from storage.repositories import outbox as outbox_repo
+from tests.fake_slack import FakeSlack, running_fake_slack
+from tests.support import reset_postgres
 
 TEAM_ID = "T0001"
 BOT_TOKEN = "xoxb-test"
@@ -453,7 +447,7 @@ def correct(result: RunResult) -> bool:
 
 
 def machine_info() -> dict[str, Any]:
-    return ack.machine_info(PACKAGES)
+    return harness.machine_info(PACKAGES)
 
 
 def fmt(value: float | None, spec: str = ".3f") -> str:
@@ -574,11 +568,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description="Delivery of a backlog against a fake Slack enforcing 1 message/s per channel."
     )
-    parser.add_argument("--channels", type=ack.positive, default=5, help="(5)")
+    parser.add_argument("--channels", type=harness.positive, default=5, help="(5)")
     parser.add_argument(
         "--messages-per-channel",
         "-m",
-        type=ack.positive,
+        type=harness.positive,
         default=120,
         help="backlog per channel (120)",
     )
@@ -591,19 +585,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--fake-burst",
-        type=ack.whole_numbers,
+        type=harness.whole_numbers,
         default=[3],
         help="burst(s) the fake Slack tolerates per channel; a list runs each (3; try 3,1)",
     )
     parser.add_argument(
         "--burst",
-        type=ack.positive,
+        type=harness.positive,
         default=DEFAULTS.channel_burst,
         help=f"the limiter's channel_burst ({DEFAULTS.channel_burst}, the default)",
     )
     parser.add_argument(
         "--post-tier",
-        type=ack.positive,
+        type=harness.positive,
         help=f"the limiter's {METHOD} cap per minute (default {POST_TIER_PER_MINUTE} x rate)",
     )
     parser.add_argument(
@@ -617,7 +611,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default="service",
         help="service (default): worker.start() ... stop(), the app's loop; drain: worker.drain()",
     )
-    parser.add_argument("--runs", "-r", type=ack.positive, default=1, help="per fake burst (1)")
+    parser.add_argument("--runs", "-r", type=harness.positive, default=1, help="per fake burst (1)")
     parser.add_argument(
         "--timeout", type=positive_float, help="per run, seconds (default 3 x ideal + 30, >= 60)"
     )
@@ -685,7 +679,7 @@ def main(argv: list[str] | None = None) -> int:
     for scenario in dict.fromkeys(r.scenario for r in runs):
         summary[scenario] = summarise([r for r in runs if r.scenario == scenario])
     print_summary(summary)
-    machine["load_average_after"] = ack.load_average()
+    machine["load_average_after"] = harness.load_average()
     print(f"total time: {total:.1f} s; load average after: {machine['load_average_after']}")
     if args.json:
         payload = {

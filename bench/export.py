@@ -38,46 +38,43 @@ status: 0, or 1 when a run failed.
 
 from __future__ import annotations
 
+import argparse
+import asyncio
+import contextlib
+import gc
+import json
+import statistics
 import sys
+import tempfile
+import time
+import tracemalloc
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
+
+import _harness as harness  # first: the repository on the import path
+
+# bench/ack_latency.py: the report written as JSON
+import ack_latency as ack
+from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy import select
+from sqlalchemy.engine import make_url
+
+from bot.delivery.limits import DeliveryLimits, TierLimiter
+from bot.domain.roles import Role
+from bot.services import customer_csv
+from bot.services.tenancy import Requester
+from handlers.customer_export import export_to_dm
+from storage import migrate
+from storage.engine import Database
+from storage.models import Msp
+from tests.export_helpers import seed_customers
+from tests.fake_slack import FakeSlack
+from tests.support import TEAM_ID, grant, reset_postgres
 
 SCRIPT = Path(__file__).resolve()
-REPO_ROOT = SCRIPT.parent.parent
-for _path in (REPO_ROOT, SCRIPT.parent):
-    if str(_path) not in sys.path:
-        sys.path.insert(0, str(_path))
-
-import argparse  # noqa: E402
-import asyncio  # noqa: E402
-import contextlib  # noqa: E402
-import gc  # noqa: E402
-import json  # noqa: E402
-import statistics  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-import tracemalloc  # noqa: E402
-from collections.abc import Awaitable, Callable  # noqa: E402
-from dataclasses import dataclass, field  # noqa: E402
-from datetime import UTC, date, datetime  # noqa: E402
-from typing import Any  # noqa: E402
-
-# bench/ack_latency.py: machine description shared by the benchmarks
-import ack_latency as ack  # noqa: E402
-from slack_sdk.web.async_client import AsyncWebClient  # noqa: E402
-from sqlalchemy import select  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
-
-from bot.delivery.limits import DeliveryLimits, TierLimiter  # noqa: E402
-from bot.domain.roles import Role  # noqa: E402
-from bot.services import customer_csv  # noqa: E402
-from bot.services.tenancy import Requester  # noqa: E402
-from handlers.customer_export import export_to_dm  # noqa: E402
-from storage import migrate  # noqa: E402
-from storage.engine import Database  # noqa: E402
-from storage.models import Msp  # noqa: E402
-from tests.export_helpers import seed_customers  # noqa: E402
-from tests.fake_slack import FakeSlack  # noqa: E402
-from tests.support import TEAM_ID, grant, reset_postgres  # noqa: E402
 
 USER_ID = "U0001"
 BOT_TOKEN = "xoxb-test"
@@ -85,7 +82,7 @@ CHILD_START_TIMEOUT_S = 60.0
 CHILD_MAX_LIFETIME_S = 1800.0  # a child left behind stops by itself after this
 DAY = date(2026, 11, 22)
 MODES = ("stream", "whole")
-PACKAGES = (*ack.PACKAGES, "asyncpg")
+PACKAGES = (*harness.PACKAGES, "asyncpg")
 
 
 @dataclass
@@ -136,7 +133,7 @@ async def start_fake() -> tuple[str, Callable[[], Awaitable[None]]]:
         "--serve-fake",
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
-        cwd=str(REPO_ROOT),
+        cwd=str(harness.REPO_ROOT),
     )
     assert child.stdin is not None and child.stdout is not None
 
@@ -249,12 +246,12 @@ async def benchmark(args: argparse.Namespace, database_url: str, report: Report)
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--customers", type=ack.positive, default=10_000)
+    parser.add_argument("--customers", type=harness.positive, default=10_000)
     parser.add_argument("--notes", type=int, default=2_000, help="characters of notes each")
-    parser.add_argument("-r", "--runs", type=ack.positive, default=5)
+    parser.add_argument("-r", "--runs", type=harness.positive, default=5)
     parser.add_argument("--mode", choices=MODES, default="stream")
     parser.add_argument(
-        "--batch", type=ack.positive, help="customers read at a time (default: the bot's)"
+        "--batch", type=harness.positive, help="customers read at a time (default: the bot's)"
     )
     parser.add_argument("--database-url", help="default: SQLite in a temporary directory")
     parser.add_argument("--json", type=Path, help="also write the results here")
@@ -267,14 +264,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.serve_fake:
         asyncio.run(serve_fake())
         return 0
-    ack.quiet_logging()
+    harness.quiet_logging()
     if args.batch:
         customer_csv.EXPORT_BATCH = args.batch
     with tempfile.TemporaryDirectory() as directory:
         database_url = args.database_url or f"sqlite+aiosqlite:///{directory}/export.db"
         report = Report(
             started_at=datetime.now(UTC).isoformat(timespec="seconds"),
-            machine=ack.machine_info(PACKAGES),
+            machine=harness.machine_info(PACKAGES),
             settings={
                 "customers": args.customers,
                 "notes": args.notes,
@@ -284,7 +281,7 @@ def main(argv: list[str] | None = None) -> int:
                 "batch": customer_csv.EXPORT_BATCH,
             },
         )
-        ack.print_started(report.started_at, report.machine, report.settings)
+        harness.print_started(report.started_at, report.machine, report.settings)
         asyncio.run(benchmark(args, database_url, report))
     summary = report.summary()
     print(f"seeding (not measured): {report.seed_seconds:.1f} s")

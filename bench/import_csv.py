@@ -33,46 +33,43 @@ not import every row.
 
 from __future__ import annotations
 
+import argparse
+import asyncio
+import cProfile
+import json
+import statistics
 import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
+
+import _harness as harness  # first: the repository on the import path
+
+# bench/ack_latency.py: the report written as JSON
+import ack_latency as ack
+from sqlalchemy import func, select, update
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
+
+from bot.domain.roles import Role
+from bot.services import customer_csv
+from storage import engine as storage_engine
+from storage import migrate
+from storage.engine import Database, DatabaseUnavailable
+from storage.models import AuditEvent, Customer, Msp
+from tests.support import TEAM_ID, grant, reset_postgres
 
 SCRIPT = Path(__file__).resolve()
-REPO_ROOT = SCRIPT.parent.parent
-for _path in (REPO_ROOT, SCRIPT.parent):
-    if str(_path) not in sys.path:
-        sys.path.insert(0, str(_path))
-
-import argparse  # noqa: E402
-import asyncio  # noqa: E402
-import cProfile  # noqa: E402
-import json  # noqa: E402
-import statistics  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-from dataclasses import dataclass, field  # noqa: E402
-from datetime import UTC, datetime, timedelta  # noqa: E402
-from typing import Any  # noqa: E402
-
-# bench/ack_latency.py: machine description shared by the benchmarks
-import ack_latency as ack  # noqa: E402
-from sqlalchemy import func, select, update  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
-from sqlalchemy.exc import DBAPIError  # noqa: E402
-
-from bot.domain.roles import Role  # noqa: E402
-from bot.services import customer_csv  # noqa: E402
-from storage import engine as storage_engine  # noqa: E402
-from storage import migrate  # noqa: E402
-from storage.engine import Database, DatabaseUnavailable  # noqa: E402
-from storage.models import AuditEvent, Customer, Msp  # noqa: E402
-from tests.support import TEAM_ID, grant, reset_postgres  # noqa: E402
 
 USER_ID = "U0001"
 WRITER_TEAM = "T0WRITER"
 WRITER_INTERVAL_S = 0.02
 NOW = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
 TODAY = NOW.date()
-PACKAGES = (*ack.PACKAGES, "asyncpg")
+PACKAGES = (*harness.PACKAGES, "asyncpg")
 HEADER = (
     "name,admin_email,plan,status,licences,users,trial_start,trial_end,contract_start,term,"
     "renewal_date,past_due,unit_price,monthly_price,locations,contact_name,contact_email,"
@@ -200,7 +197,7 @@ async def start_writer(database_url: str) -> asyncio.subprocess.Process:
         database_url,
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
-        cwd=str(REPO_ROOT),
+        cwd=str(harness.REPO_ROOT),
     )
     assert child.stdout is not None
     await asyncio.wait_for(child.stdout.readline(), 60)
@@ -348,9 +345,9 @@ def non_negative(text: str) -> float:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rows", type=ack.positive, default=10_000)
-    parser.add_argument("-r", "--runs", type=ack.positive, default=5)
-    parser.add_argument("--chunk", type=ack.positive, help="rows a transaction (the bot's)")
+    parser.add_argument("--rows", type=harness.positive, default=10_000)
+    parser.add_argument("-r", "--runs", type=harness.positive, default=5)
+    parser.add_argument("--chunk", type=harness.positive, help="rows a transaction (the bot's)")
     parser.add_argument(
         "--pause", type=non_negative, help="SQLite: seconds between chunks (the bot's)"
     )
@@ -367,7 +364,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.serve_writer:
         asyncio.run(serve_writer(args.serve_writer))
         return 0
-    ack.quiet_logging()
+    harness.quiet_logging()
     if args.chunk:
         customer_csv.CHUNK_ROWS = args.chunk
     if args.pause is not None:
@@ -376,7 +373,7 @@ def main(argv: list[str] | None = None) -> int:
         database_url = args.database_url or f"sqlite+aiosqlite:///{directory}/import.db"
         report = Report(
             started_at=datetime.now(UTC).isoformat(timespec="seconds"),
-            machine=ack.machine_info(PACKAGES),
+            machine=harness.machine_info(PACKAGES),
             settings={
                 "rows": args.rows,
                 "runs": args.runs,
@@ -386,7 +383,7 @@ def main(argv: list[str] | None = None) -> int:
                 "writer": args.writer,
             },
         )
-        ack.print_started(report.started_at, report.machine, report.settings)
+        harness.print_started(report.started_at, report.machine, report.settings)
         asyncio.run(benchmark(args, database_url, report))
     summary = report.summary()
     low, high = summary["seconds_range"]
@@ -394,7 +391,7 @@ def main(argv: list[str] | None = None) -> int:
         f"median over {args.runs} runs: {summary['median_seconds']:.2f} s "
         f"(range {low:.2f}-{high:.2f}), CPU {summary['median_cpu_seconds']:.2f} s, "
         f"{summary['rows_per_second']:,.0f} rows/s; "
-        f"load after {ack.load_average()}"
+        f"load after {harness.load_average()}"
     )
     if summary["writer_max_ms"] is not None:
         print(
