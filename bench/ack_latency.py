@@ -20,7 +20,7 @@ reports p50/p95/p99 and requests/s per app.
 Runs alternate between the apps (bare, bot, bare, bot...); the summary is the median over
 runs, and the ratio is bot req/s / bare req/s.
 
-Goal (issue): at C=20, bot req/s >= 0.7 x bare req/s and bot p99 < 50 ms.
+Goal: at C=20, bot req/s >= 0.7 x bare req/s and bot p99 < 50 ms.
 
     python bench/ack_latency.py                     # defaults: N=2000 C=20 R=5 W=200
     python bench/ack_latency.py --json /tmp/ack.json

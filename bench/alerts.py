@@ -58,7 +58,7 @@
    outbox rows merged into it (its head and the rows `coalesced_into` it); (c) no outbox
    item is left pending, sending or failed. "lost" is the sum of what is unaccounted for.
 
-Goals (issue): at least 1,000 alerts/s accepted; per channel never above Slack's one message
+Goals: at least 1,000 alerts/s accepted; per channel never above Slack's one message
 per second (the burst of 3 allowed); 0 lost.
 
     python bench/alerts.py                               # 10,000 x 5 runs, delivery: ~21 min

@@ -34,7 +34,7 @@ For each size (`--sizes`, default 10000,100000) the script
    Every reply is checked against the seeded data: HTTP 200, the list's header, totals and
    first row, the card's account number, the picker's and type-ahead's number of options.
 
-Goal (issue): with 10,000 customers on SQLite, every median under 100 ms.
+Goal: with 10,000 customers on SQLite, every median under 100 ms.
 
     python bench/customers.py                                # SQLite, 10,000 and 100,000
     python bench/customers.py --sizes 10000 -n 500 --concurrency 1,10

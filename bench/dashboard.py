@@ -40,7 +40,7 @@ For each size (`--sizes`, default 1000,10000,100000) the script
    view's KPI fields, and the outbox row `publish` left; any mismatch makes the script
    exit with 1, so it cannot silently measure something else.
 
-Goal (issue): on SQLite, the Home view built from the database with a median under 50 ms at
+Goal: on SQLite, the Home view built from the database with a median under 50 ms at
 10,000 customers and under 300 ms at 100,000 (judged on `build`, owner and member).
 
     python bench/dashboard.py                                # SQLite, 1,000 / 10,000 / 100,000

@@ -20,7 +20,7 @@ Both are above the limit for short runs because of the burst (n messages need on
 the worker's retries and failures (`worker.stats`), messages lost (enqueued - delivered),
 duplicates (a text accepted twice), and whether each channel kept its order.
 
-Goals (issue): achieved >= 0.9 x the limit per channel; few 429s (the issue gives no number:
+Goals: achieved >= 0.9 x the limit per channel; few 429s (no number was set:
 this script calls "few" <= 1% of the messages); 0 lost. Also checked: 0 duplicates, order kept.
 
     python bench/delivery.py                          # 5 x 120 at 1/s, fake burst 3: ~2 min
@@ -84,7 +84,7 @@ BOT_TOKEN = "xoxb-test"
 METHOD = "chat.postMessage"
 PACKAGES = ("slack_bolt", "slack_sdk", "aiohttp", "SQLAlchemy", "aiosqlite", "asyncpg")
 
-GOAL_RATIO = 0.9  # achieved messages/s per channel >= 0.9 x the limit (issue)
+GOAL_RATIO = 0.9  # achieved messages/s per channel >= 0.9 x the limit
 GOAL_429_SHARE = 0.01  # "few" 429s: at most 1% of the messages (threshold chosen here)
 
 DEFAULTS = DeliveryLimits()

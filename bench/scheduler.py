@@ -57,7 +57,7 @@ For each size (`--customers`, default 10000,100000) the script
    (ix_customers_msp_id_status_trial_end, ix_customers_msp_id_status_renewal_date).
    `--profile DIR` also writes a cProfile of one more run per sweep to DIR.
 
-Goal (issue): 100,000 customers with 1 % due, each sweep under 1 s on SQLite; and 10,000 against
+Goal: 100,000 customers with 1 % due, each sweep under 1 s on SQLite; and 10,000 against
 100,000 customers with the same number due, to show that the cost follows what is due.
 
     python bench/scheduler.py                              # 10,000 and 100,000; D=1,000; 5 runs

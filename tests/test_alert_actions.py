@@ -1,4 +1,4 @@
-"""Acting on alerts end to end (issue 7 parts 4-7): alerts in through the API, the
+"""Acting on alerts end to end: alerts in through the API, the
 buttons clicked through signed Slack requests, and what the fake Slack shows
 afterwards in every channel. Acknowledge, Resolve, Snooze (and its end), Open
 customer, who may act, two clicks at once, a reopened alert's thread reply, a

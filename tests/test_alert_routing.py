@@ -1,4 +1,4 @@
-"""Alerts routed to their subscribers (issue 7 part 3), through the ingest API: one
+"""Alerts routed to their subscribers, through the ingest API: one
 post per matching conversation, repeats and resolutions updating every message in
 place, quiet hours, reopening, and one MSP's alerts never reaching another's."""
 

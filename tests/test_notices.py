@@ -1,4 +1,4 @@
-"""Scheduled notices (issue 8) with an injected clock: each on its day and not the
+"""Scheduled notices with an injected clock: each on its day and not the
 day before, where it goes (subscribers, else assigned staff or owners), the latest
 relevant one after downtime, 09:00 local across DST, and exactly once when two
 replicas sweep at the same moment or a sweep is interrupted and run again."""

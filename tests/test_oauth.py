@@ -1,4 +1,4 @@
-"""Distribution mode (issue 9): workspaces install the app through OAuth, each one's
+"""Distribution mode: workspaces install the app through OAuth, each one's
 bot token is kept in the database and used for everything sent to that workspace
 (replies and the delivery worker), tokens are rotated before they expire, the
 authorization is cached, and uninstalling disables the MSP without deleting it.

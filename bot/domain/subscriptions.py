@@ -1,4 +1,4 @@
-"""Subscriptions (issue 7): who is told about what. The grammar of
+"""Subscriptions: who is told about what. The grammar of
 `/msp subscribe` and `/msp unsubscribe`, whether a subscription wants a notice
 (`matches`), and whether a person's quiet hours are on (`in_quiet_hours`).
 

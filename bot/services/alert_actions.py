@@ -1,4 +1,4 @@
-"""Acting on alerts from Slack (issue 7 part 5): acknowledge, resolve, snooze; the
+"""Acting on alerts from Slack: acknowledge, resolve, snooze; the
 sweep that wakes snoozed alerts; and `/msp alerts`, the listing.
 
 Every action is a conditional update on the alert's status, so of two people

@@ -1,4 +1,4 @@
-"""Routing alerts to their subscribers (issue 7 part 3): a new (or reopened) alert is
+"""Routing alerts to their subscribers: a new (or reopened) alert is
 posted once to every conversation whose `alerts` subscription matches it; a repeat,
 a resolution or a change of state updates every message of that alert in place.
 

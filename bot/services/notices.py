@@ -1,4 +1,4 @@
-"""Scheduled notices (issue 8): what each sweep finds due, and sending each once.
+"""Scheduled notices: what each sweep finds due, and sending each once.
 
 Every sweep works the same way: a few set-based queries find what is due (per
 group of MSPs that share a local date, so "today" is each MSP's own); each due

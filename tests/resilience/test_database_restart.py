@@ -1,4 +1,4 @@
-"""PostgreSQL restarted under load (issue 9, resilience): while Slack requests (a
+"""PostgreSQL restarted under load (resilience): while Slack requests (a
 slash command, two modal submissions that write, a button that writes) and API
 requests (alerts, usage) keep coming, the database goes away and comes back.
 Checked: every Slack request gets a clean answer in time (no 5xx, no traceback: a

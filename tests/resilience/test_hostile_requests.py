@@ -1,4 +1,4 @@
-"""10,000 hostile Slack requests (issue 9, resilience): forged and stale
+"""10,000 hostile Slack requests (resilience): forged and stale
 signatures, no signature, malformed JSON, huge bodies, other workspaces, unknown
 action and callback ids, junk bodies. Every one is rejected or answered cleanly
 (no 5xx), and no tenant data changes. Figures: docs/RELIABILITY.md.

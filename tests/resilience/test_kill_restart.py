@@ -1,5 +1,4 @@
-"""The bot killed with SIGKILL while delivering, then restarted: nothing lost
-(issue 9, resilience).
+"""The bot killed with SIGKILL while delivering, then restarted: nothing lost (resilience).
 
 The real bot runs as its own process (`python -m bot run`, HTTP mode, SQLite in
 tmp_path) against the fake Slack, whose `chat.postMessage` answers slowly so that

@@ -1,4 +1,4 @@
-"""Hypothesis values for every modal's fields (issue 9, resilience).
+"""Hypothesis values for every modal's fields (resilience).
 
 Every modal the app registers a submission listener for is opened the way a person
 opens it (a command or a button, for a fresh MSP each example), and submitted signed

@@ -1,5 +1,5 @@
 """The fake Slack failing 30% of posts and updates with 429/500/503 for a whole alert
-storm (issue 9, resilience): every alert reaches every subscribed channel exactly
+storm (resilience): every alert reaches every subscribed channel exactly
 once (its own message or a digest's List all), nothing is lost, nothing doubled,
 nothing given up on. Figures: docs/RELIABILITY.md."""
 
