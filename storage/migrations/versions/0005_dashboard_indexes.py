@@ -4,7 +4,7 @@ Revision ID: 0005
 Revises: 0004
 Create Date: 2026-11-22 07:30:00.000000
 
-The Home tab's dashboard at 100,000 customers (docs/PERFORMANCE.md, "Dashboard"):
+The Home tab's dashboard at 100,000 customers (docs/performance/dashboard.md):
 figures by status and a month's MAU read covering indexes instead of every row, the
 customers with agents not reporting and those with a blocking max-MAU threshold
 (R20) come from partial indexes holding only them. Plain CREATE INDEX on both
