@@ -117,6 +117,7 @@ from bot.domain.alerts import Severity
 from bot.domain.customers import Plan
 from bot.domain.roles import Role
 from bot.ids import ActionId
+from bot.notify.digest import digest_payload
 from bot.services import api_tokens
 from bot.services import customers as customer_service
 from bot.services.audit import OPERATOR_ACTOR
@@ -796,6 +797,7 @@ async def deliver(args: argparse.Namespace, seeded: Seeded) -> DeliveryResult:
                 db=db,
                 sender=Sender(client, tiers),
                 limits=LIMITS,
+                digest=digest_payload,
                 clock=clock.now,
                 rng=random.Random(args.seed),
             )

@@ -29,7 +29,7 @@ For each size (`--sizes`, default 1000,10000,100000) the script
    * `build`: open a unit of work, `bot.services.dashboard.dashboard(...)`, then
      `bot.views.home.home_view(...)`, and the unit of work's end; split into the database
      part (opening the unit of work, the dashboard's queries, its end) and building the view;
-   * `publish`: open a unit of work, `bot.delivery.home_tabs.publish_home_tab(...)` (the
+   * `publish`: open a unit of work, `bot.notify.home_tabs.publish_home_tab(...)` (the
      dashboard, the view and the outbox row that publishes it), and its commit;
 
    and reports median, p90, min and max per case;
@@ -80,7 +80,6 @@ import customers as customers_bench
 from sqlalchemy import bindparam, event, func, insert, select, text, update
 from sqlalchemy.engine import make_url
 
-from bot.delivery.home_tabs import publish_home_tab
 from bot.domain.customers import (
     FILTER_STATUSES,
     CustomerFilter,
@@ -88,8 +87,9 @@ from bot.domain.customers import (
 )
 from bot.domain.roles import Role
 from bot.ids import BlockId, SlashCommand
+from bot.notify.home_tabs import publish_home_tab
+from bot.results.dashboard import Dashboard
 from bot.services import dashboard as dashboard_service
-from bot.services.dashboard import Dashboard
 from bot.services.tenancy import Requester
 from bot.views.home import home_view
 from storage.engine import Database, is_sqlite

@@ -71,6 +71,7 @@ from bot.delivery import outbox
 from bot.delivery.limits import DeliveryLimits, TierLimiter
 from bot.delivery.sender import Sender
 from bot.delivery.worker import DeliveryWorker
+from bot.notify.digest import digest_payload
 from bot.services.tenancy import ensure_msp
 from storage import migrate
 from storage.engine import Database
@@ -317,7 +318,10 @@ async def run_once(
                 token=BOT_TOKEN, base_url=fake.base_url, timeout=limits.request_timeout_seconds
             )
             worker = DeliveryWorker(
-                db=db, sender=Sender(client, TierLimiter(limits.per_minute)), limits=limits
+                db=db,
+                sender=Sender(client, TierLimiter(limits.per_minute)),
+                limits=limits,
+                digest=digest_payload,
             )
             cpu_before = time.process_time()
             started = time.monotonic()

@@ -42,7 +42,7 @@ For each size (`--customers`, default 10000,100000) the script
    `bot.services.notices.SWEEPS`, copies the master file to a fresh file (so every run finds
    the same due set; nothing is reseeded), opens the bot's `Database` on it, warms its
    connection (one small query), then times `scheduler.jobs.notices.run_sweep(name, db=,
-   clock=, wake=)`: the sweep's queries, the notices' keys claimed and the outbox posts
+   clock=, wake=, notifiers=)`: the sweep's queries, the notices' keys claimed and the outbox posts
    enqueued, and the commit. Right after, on the same file, it times the same sweep again
    (everything already claimed). The clock is fixed (`--now`, default today at 10:00 UTC);
 3. checks each run: the notices (`notices` rows) and outbox posts each sweep made, against
@@ -104,6 +104,7 @@ from bot.domain import notices as rules
 from bot.domain.customers import Status
 from bot.domain.mau import month_start, project_month_end
 from bot.domain.roles import Role
+from bot.notify.notifiers import outbox_notifiers
 from bot.services import notices as notices_service
 from bot.services import staff
 from scheduler.jobs.notices import run_sweep
@@ -574,16 +575,21 @@ async def run_once(
         before = await counts(database)  # also opens and warms the pooled connection
         gc.collect()
         clock = lambda: now  # noqa: E731
+        notifiers = outbox_notifiers()
         cpu, started = time.process_time(), time.perf_counter()
         if profiler is not None:
             profiler.enable()
-        sent = await run_sweep(name, db=database, clock=clock, wake=lambda: None)
+        sent = await run_sweep(
+            name, db=database, clock=clock, wake=lambda: None, notifiers=notifiers
+        )
         if profiler is not None:
             profiler.disable()
         first_s, first_cpu_s = time.perf_counter() - started, time.process_time() - cpu
         middle = await counts(database)
         cpu, started = time.process_time(), time.perf_counter()
-        repeat_sent = await run_sweep(name, db=database, clock=clock, wake=lambda: None)
+        repeat_sent = await run_sweep(
+            name, db=database, clock=clock, wake=lambda: None, notifiers=notifiers
+        )
         repeat_s, repeat_cpu_s = time.perf_counter() - started, time.process_time() - cpu
         after = await counts(database)
     finally:
@@ -736,10 +742,13 @@ async def explain(master: Path, work: Path, name: str, now: datetime) -> dict[st
 
     try:
         await counts(database)
+        notifiers = outbox_notifiers()
         event.listen(database.engine.sync_engine, "before_cursor_execute", before)
         event.listen(database.engine.sync_engine, "after_cursor_execute", after)
         started = time.perf_counter()
-        await run_sweep(name, db=database, clock=lambda: now, wake=lambda: None)
+        await run_sweep(
+            name, db=database, clock=lambda: now, wake=lambda: None, notifiers=notifiers
+        )
         total_s = time.perf_counter() - started
         event.remove(database.engine.sync_engine, "before_cursor_execute", before)
         event.remove(database.engine.sync_engine, "after_cursor_execute", after)

@@ -27,6 +27,8 @@ from bot.home_workspace import HomeWorkspace, identity_from_auth_test
 from bot.inflight import InFlight
 from bot.metrics import Metrics
 from bot.net_guard import Destinations, HostLookup, system_lookup
+from bot.notify.digest import digest_payload
+from bot.notify.notifiers import Notifiers, outbox_notifiers
 from bot.oauth import Installs
 from bot.response_urls import ResponseUrlPolicy, guard_context, response_url_guard
 from bot.services.tenancy import RequesterCache
@@ -64,6 +66,7 @@ class Bot:
     delivery: DeliveryWorker
     web: web.Application
     metrics: Metrics
+    notifiers: Notifiers
     home_workspace: HomeWorkspace | None = None  # one-workspace mode: the one served
 
 
@@ -125,6 +128,7 @@ def build_app(
     in_flight = InFlight()
     metrics = Metrics()
     limits = delivery_limits or DeliveryLimits()
+    notifiers = outbox_notifiers()
     webhook_destinations = Destinations(
         allowed_hosts=settings.mspbot_webhook_allow_hosts,
         lookup=host_lookup or system_lookup,
@@ -139,6 +143,7 @@ def build_app(
         db=database,
         client=delivery_client,
         limits=limits,
+        digest=digest_payload,
         tokens=installs.tokens if installs else OneWorkspaceToken(settings.bot_token),
         webhook_secret=settings.webhook_secret,
         webhook_destinations=webhook_destinations,
@@ -152,6 +157,7 @@ def build_app(
         default_timezone=settings.mspbot_timezone,
         requesters=RequesterCache(ttl_seconds=settings.mspbot_role_cache_seconds),
         delivery=delivery,
+        notifiers=notifiers,
         webhooks_enabled=settings.webhook_secret is not None,
         webhook_destinations=webhook_destinations,
         metrics=metrics,
@@ -164,6 +170,7 @@ def build_app(
         db=database,
         clock=clock,
         wake_delivery=delivery.wake,
+        notifiers=notifiers,
         settings=JobSettings(
             home_refresh_seconds=settings.mspbot_home_refresh_seconds,
             request_sweep_seconds=settings.mspbot_request_sweep_seconds,
@@ -182,13 +189,15 @@ def build_app(
         delivery,
         web_app,
         metrics,
+        notifiers,
         home_workspace,
     )
     web_app[BOT_KEY] = bot
     web_app.add_routes(health_routes(database))
-    web_app.add_routes(usage_routes(database, clock))  # served in Socket Mode too
+    # served in Socket Mode too
+    web_app.add_routes(usage_routes(database, clock, notifier=notifiers.alerts))
     web_app.add_routes(accounts_routes(database, clock))
-    web_app.add_routes(alerts_routes(database, clock, metrics))
+    web_app.add_routes(alerts_routes(database, clock, metrics, notifier=notifiers.alerts))
     web_app.add_routes(metrics_routes(database, metrics, token=settings.metrics_token))
     if not settings.socket_mode:
         events = _slack_events(

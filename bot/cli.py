@@ -16,7 +16,6 @@ from bot.clock import system_clock
 from bot.config import ConfigError, Settings, load_settings
 from bot.config_reference import config_reference
 from bot.delivery import webhooks
-from bot.delivery.alert_messages import NOTIFIER as ALERT_NOTIFIER
 from bot.domain import msp_settings as grant_rules
 from bot.domain.alerts import ReportedStatus, Severity
 from bot.domain.customers import MAX_CUSTOMERS_OPTION
@@ -24,6 +23,8 @@ from bot.domain.roles import Role
 from bot.domain.text import first_not_text, not_text_message
 from bot.errors import BotError, InvalidInput, NotFound
 from bot.logging_setup import configure_logging
+from bot.notify.notifiers import outbox_notifiers
+from bot.results.settings import Grants, SettingsOverview
 from bot.services import alerts, api_tokens, audit, customer_csv, staff
 from bot.services import settings as msp_settings
 from bot.services.settings import webhook_url_as_operator
@@ -316,7 +317,7 @@ def msp_show(
     settings = _settings(require_slack=False)
     migrate.upgrade(settings.database_url)
 
-    async def show(database: Database) -> msp_settings.SettingsOverview:
+    async def show(database: Database) -> SettingsOverview:
         async with database.unit_of_work() as session:
             return await msp_settings.settings_as_operator(session, team_id=team)
 
@@ -424,7 +425,7 @@ def _parsed_option(text: str | None, parse: Callable[..., int | None], option: s
         raise InvalidInput(f"{option}: {error.message}") from None
 
 
-def _grant_lines(grants: msp_settings.Grants) -> dict[str, str]:
+def _grant_lines(grants: Grants) -> dict[str, str]:
     seats = f"{grants.seat_allowance:,}" if grants.seat_allowance is not None else "none"
     return {
         "Max customers": f"{grants.max_customers:,}",
@@ -433,7 +434,7 @@ def _grant_lines(grants: msp_settings.Grants) -> dict[str, str]:
     }
 
 
-def _overview_lines(overview: msp_settings.SettingsOverview) -> list[str]:
+def _overview_lines(overview: SettingsOverview) -> list[str]:
     grants, ours = overview.grants, overview.settings
     seats = f"{grants.seat_allowance:,}" if grants.seat_allowance is not None else "none"
     team = overview.team_id
@@ -758,6 +759,8 @@ def alerts_send(
         status=ReportedStatus.RESOLVED if resolved else ReportedStatus.FIRING,
     )
 
+    notifiers = outbox_notifiers()
+
     async def send(database: Database) -> alerts.AlertResult:
         async with database.unit_of_work() as session:
             return await alerts.send_as_operator(
@@ -765,7 +768,7 @@ def alerts_send(
                 team_id=team,
                 report=report,
                 now=system_clock(),
-                notifier=ALERT_NOTIFIER,
+                notifier=notifiers.alerts,
             )
 
     try:
@@ -811,6 +814,7 @@ def scheduler_run(
     moment = _moment(now) if now else system_clock()
     settings = _settings(require_slack=False)
     migrate.upgrade(settings.database_url)
+    notifiers = outbox_notifiers()
 
     async def go(database: Database) -> int:
         only = None
@@ -820,7 +824,9 @@ def scheduler_run(
             if msp is None:
                 raise NotFound(f"No MSP for {team} yet.")
             only = [msp.id]
-        return await RUNNABLE[job](db=database, clock=lambda: moment, wake=lambda: None, only=only)
+        return await RUNNABLE[job](
+            db=database, clock=lambda: moment, wake=lambda: None, notifiers=notifiers, only=only
+        )
 
     try:
         done = _with_database(settings, go)

@@ -4,7 +4,6 @@ all", and `/msp alerts [open|all] [CUSTOMER]`."""
 
 from __future__ import annotations
 
-from bot.delivery.alert_messages import NOTIFIER
 from bot.ids import ActionId
 from bot.payloads import AlertChoice, AlertListRef, CustomerRef
 from bot.services import alert_actions as service
@@ -79,7 +78,7 @@ async def act(click: Click) -> None:
                 action=choice.action,
                 hours=choice.hours,
                 now=deps.clock(),
-                notifier=NOTIFIER,
+                notifier=deps.notifiers.alerts,
             )
     except AlreadyHandled as handled:
         await _say(click, refusal_message(handled.message))

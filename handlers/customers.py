@@ -36,6 +36,7 @@ from bot.payloads import (
     RowAction,
     RowActionKind,
 )
+from bot.results.customers import CustomerCard, CustomerPage
 from bot.services import commercial
 from bot.services import customers as service
 from bot.views import billing as billing_views
@@ -169,9 +170,7 @@ def _take_sort_word(args: list[str]) -> tuple[ListSort | None, list[str]]:
     return sort, words
 
 
-async def _list_page(
-    context: AsyncBoltContext, deps: Deps, state: ListState
-) -> service.CustomerPage:
+async def _list_page(context: AsyncBoltContext, deps: Deps, state: ListState) -> CustomerPage:
     async with deps.db.unit_of_work() as session:
         return await service.list_page(
             session,
@@ -185,7 +184,7 @@ async def _list_page(
         )
 
 
-async def _card_of(deps: Deps, context: AsyncBoltContext, customer_id: int) -> service.CustomerCard:
+async def _card_of(deps: Deps, context: AsyncBoltContext, customer_id: int) -> CustomerCard:
     """A customer's card, as this person may see it."""
     async with deps.db.unit_of_work() as session:
         return await service.show(
@@ -434,14 +433,14 @@ def register(listeners: Listeners, deps: Deps) -> None:
             return
         await ack(response_action="update", view=views.card_modal(card))
 
-    async def _card_for(action: dict[str, Any], context: AsyncBoltContext) -> service.CustomerCard:
+    async def _card_for(action: dict[str, Any], context: AsyncBoltContext) -> CustomerCard:
         """The card of the customer a button names, as this person may see it."""
         return await _card_of(deps, context, CustomerRef.decode(action.get("value")).customer_id)
 
     def card_form_opener(
-        allowed: Callable[[service.CustomerCard], bool],
+        allowed: Callable[[CustomerCard], bool],
         refusal: str,
-        build: Callable[[service.CustomerCard], dict[str, Any]],
+        build: Callable[[CustomerCard], dict[str, Any]],
     ) -> Listener:
         """A button on a card that opens a form about that customer (Edit, Delete),
         after checking the person may (the services check again on submit)."""

@@ -10,6 +10,7 @@ from bot.home_workspace import HomeWorkspace
 from bot.inflight import InFlight
 from bot.metrics import Metrics
 from bot.net_guard import Destinations
+from bot.notify.notifiers import Notifiers
 from bot.services.tenancy import RequesterCache
 from storage.engine import Database
 
@@ -23,6 +24,7 @@ class Deps:
     default_timezone: str
     requesters: RequesterCache
     delivery: DeliveryWorker
+    notifiers: Notifiers  # what the services tell people, queued in the outbox
     webhooks_enabled: bool = False  # MSPBOT_WEBHOOK_SECRET is set, so webhooks can be signed
     metrics: Metrics = field(default_factory=Metrics)
     # One-workspace mode: the workspace of SLACK_BOT_TOKEN, the only one served.

@@ -1,5 +1,5 @@
 """The App Home tab: the Command Center dashboard, drawn when someone opens it or
-clicks Refresh, and redrawn by `scheduler/jobs/home_tabs.py` after changes."""
+clicks Refresh, and redrawn by `bot/notify/home_tabs.py` after changes."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from typing import Any
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
 
-from bot.delivery.home_tabs import publish_home_tab
 from bot.ids import ActionId, EventType
+from bot.notify.home_tabs import publish_home_tab
 from bot.services import home_viewers
 from bot.services.tenancy import Requester
 from handlers.deps import Deps

@@ -18,6 +18,7 @@ from bot.domain.requests import RequestType
 from bot.errors import InvalidInput
 from bot.ids import ActionId, BlockId
 from bot.payloads import LicenceState, RequestFormState
+from bot.results.licence import MauSeries
 from bot.services import customers as customer_service
 from bot.services import licence as service
 from bot.services.tenancy import Requester
@@ -63,9 +64,7 @@ async def _licence(context: AsyncBoltContext, deps: Deps, state: LicenceState) -
     return views.licence_message(overview)
 
 
-async def _post_chart(
-    deps: Deps, requester: Requester, series: service.MauSeries, channel: str
-) -> None:
+async def _post_chart(deps: Deps, requester: Requester, series: MauSeries, channel: str) -> None:
     """Draw the chart off the event loop, then queue its upload to `channel`."""
     title = views.chart_title(series)
     png = await asyncio.to_thread(

@@ -12,7 +12,6 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.delivery.request_messages import OutboxRequestNotifier
 from bot.domain import mau as mau_rules
 from bot.domain import requests as rules
 from bot.domain.customers import Plan
@@ -21,9 +20,9 @@ from bot.domain.requests import RequestType
 from bot.errors import InvalidInput, RuleBroken
 from bot.ids import ActionId, BlockId, CallbackId
 from bot.payloads import CustomerRef, RequestFormState, RequestRef
+from bot.results.requests import RequestInfo
 from bot.services import customers as customer_service
 from bot.services import requests as service
-from bot.services.request_info import RequestInfo
 from bot.services.requests import AlreadyDecided
 from bot.views import requests as views
 from bot.views.message import Message
@@ -34,7 +33,6 @@ from handlers.middleware import requester_of
 from handlers.registry import Listeners
 from handlers.request_forms import form_or_refusal, open_request
 
-NOTIFIER = OutboxRequestNotifier()
 REQUEST_USAGE = (
     "Usage: `/msp request TYPE CUSTOMER`, where TYPE is one of: "
     "extend, upgrade, add-licences, decrease-licences, downgrade, add-addon, remove-addon, "
@@ -257,7 +255,7 @@ async def approve(click: Click) -> None:
                 request_id=ref.request_id,
                 typed_name=None,
                 now=deps.clock(),
-                notifier=NOTIFIER,
+                notifier=deps.notifiers.requests,
             )
     except AlreadyDecided as decided:
         await _say(click, views.decided_elsewhere_message(decided.info))
@@ -288,7 +286,7 @@ async def withdraw(click: Click) -> None:
                 requester=requester_of(click.context),
                 request_id=ref.request_id,
                 now=deps.clock(),
-                notifier=NOTIFIER,
+                notifier=deps.notifiers.requests,
             )
     except AlreadyDecided as decided:
         info = decided.info
@@ -306,7 +304,7 @@ async def reverse_deletion(click: Click) -> None:
             requester=requester_of(click.context),
             customer_id=ref.customer_id,
             now=deps.clock(),
-            notifier=NOTIFIER,
+            notifier=deps.notifiers.requests,
         )
     await _say(click, views.deletion_reversed_message(info))
     deps.delivery.wake()
@@ -353,7 +351,7 @@ def register(listeners: Listeners, deps: Deps) -> None:
                     reason=reason,
                     schedule=state.schedule,
                     now=deps.clock(),
-                    notifier=NOTIFIER,
+                    notifier=deps.notifiers.requests,
                 )
         except (RuleBroken, InvalidInput) as refusal:
             where = getattr(refusal, "field", None) or field
@@ -382,7 +380,7 @@ def register(listeners: Listeners, deps: Deps) -> None:
                 request_id=ref.request_id,
                 note=note,
                 now=deps.clock(),
-                notifier=NOTIFIER,
+                notifier=deps.notifiers.requests,
             ),
         )
 
@@ -399,7 +397,7 @@ def register(listeners: Listeners, deps: Deps) -> None:
                 request_id=ref.request_id,
                 typed_name=typed,
                 now=deps.clock(),
-                notifier=NOTIFIER,
+                notifier=deps.notifiers.requests,
             ),
         )
 

@@ -8,6 +8,7 @@ from datetime import datetime
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.metrics import Metrics
+from bot.notify.notifiers import Notifiers
 from scheduler.jobs import JobSettings, register_jobs
 from storage.engine import Database
 
@@ -18,6 +19,7 @@ def build_scheduler(
     db: Database,
     clock: Callable[[], datetime],
     wake_delivery: Callable[[], None],
+    notifiers: Notifiers,
     settings: JobSettings,
     metrics: Metrics | None = None,
 ) -> AsyncIOScheduler:
@@ -32,6 +34,7 @@ def build_scheduler(
         db=db,
         clock=clock,
         wake_delivery=wake_delivery,
+        notifiers=notifiers,
         settings=settings,
         metrics=metrics,
     )

@@ -7,6 +7,7 @@ storm's digest with its "List all", and `/msp alerts`."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 from typing import Any
 
@@ -250,10 +251,13 @@ async def test_a_snooze_holds_then_the_sweep_wakes_it(
     await send(client, bot, tenant, report(tenant))
     assert (await alert_row(db)).status == "snoozed"
     clock.advance(hours=3, minutes=59)
-    assert await wake_snoozed_alerts(db=db, clock=clock, wake=bot.delivery.wake) == 0
+    wake_snoozed = functools.partial(
+        wake_snoozed_alerts, db=db, clock=clock, wake=bot.delivery.wake, notifiers=bot.notifiers
+    )
+    assert await wake_snoozed() == 0
     clock.advance(minutes=1)
-    assert await wake_snoozed_alerts(db=db, clock=clock, wake=bot.delivery.wake) == 1
-    assert await wake_snoozed_alerts(db=db, clock=clock, wake=bot.delivery.wake) == 0
+    assert await wake_snoozed() == 1
+    assert await wake_snoozed() == 0
     await settle(bot)
     assert (await alert_row(db)).status == "firing"
     for channel in (NOC, SUPPORT):

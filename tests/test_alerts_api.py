@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select, update
 
-from bot.delivery.alert_messages import NOTIFIER
 from bot.domain.alerts import Severity
+from bot.notify.notifiers import outbox_notifiers
 from bot.services import alerts
 from bot.services.audit import AuditAction
 from storage.models import Alert, AuditEvent, Msp
@@ -441,7 +441,7 @@ async def test_the_partial_index_folds_a_racing_insert_into_the_open_alert(
                 source="api",
                 actor="test",
                 now=clock(),
-                notifier=NOTIFIER,
+                notifier=outbox_notifiers().alerts,
             )
 
     first = await record(Severity.LOW, "t")

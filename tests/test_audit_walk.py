@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import event, select, update
 
+from bot.notify.notifiers import outbox_notifiers
 from scheduler.jobs import RUNNABLE
 from storage.models import AuditEvent, Customer
 from tests.api_helpers import make_tenant, post_json
@@ -66,6 +67,7 @@ async def test_every_writer_of_customers_audits_its_change(backend, client, db, 
             )
         )
     started = clock()
+    notifiers = outbox_notifiers()
     with committed_transactions(db) as transactions:
         usage = {"customer": acme, "month": "2026-11", "users": 7}
         assert (
@@ -76,7 +78,7 @@ async def test_every_writer_of_customers_audits_its_change(backend, client, db, 
         assert answer.status == 200, answer.json
         clock.advance(days=45)  # Acme's trial has ended, Harbor's term has renewed
         for job in RUNNABLE.values():  # every job the schedule runs
-            await job(db=db, clock=clock, wake=lambda: None, only=None)
+            await job(db=db, clock=clock, wake=lambda: None, notifiers=notifiers, only=None)
     writers = [statements for statements in transactions if _writes(WRITES_CUSTOMERS, statements)]
     assert len(writers) >= 3  # the usage report, the accounts update, the trial's end
     for statements in writers:

@@ -7,9 +7,8 @@ from datetime import UTC, date, datetime, timedelta
 from bot.domain.alerts import AlertStatus, Severity
 from bot.domain.roles import Role
 from bot.ids import ActionId, BlockId
-from bot.services.alert_routing import AlertInfo
-from bot.services.dashboard import (
-    ALERTS_SHOWN,
+from bot.results.alerts import AlertInfo
+from bot.results.dashboard import (
     Allowances,
     AtThreshold,
     Dashboard,
@@ -17,6 +16,7 @@ from bot.services.dashboard import (
     SilentAgents,
     TrialEnding,
 )
+from bot.services.dashboard import ALERTS_SHOWN
 from bot.views.dashboard import dashboard_message, share_preview_message
 from bot.views.home import home_view
 from bot.views.limits import MAX_MESSAGE_BLOCKS, MAX_SURFACE_BLOCKS

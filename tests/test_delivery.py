@@ -18,6 +18,7 @@ from bot.delivery.limits import DeliveryLimits, TierLimiter, gcra
 from bot.delivery.sender import PERMANENT_ERRORS, Retry, Sender
 from bot.delivery.worker import DeliveryWorker
 from bot.domain.roles import Role
+from bot.notify.digest import digest_payload
 from bot.services.tenancy import ensure_msp
 from storage.engine import Database, DatabaseUnavailable
 from storage.models import OutboxItem
@@ -49,7 +50,9 @@ def make_worker(db: Database, fake: FakeSlack, limits: DeliveryLimits = FAST) ->
     client = AsyncWebClient(
         token="xoxb-test", base_url=fake.base_url, timeout=limits.request_timeout_seconds
     )
-    return DeliveryWorker(db=db, sender=Sender(client, TierLimiter({})), limits=limits)
+    return DeliveryWorker(
+        db=db, sender=Sender(client, TierLimiter({})), limits=limits, digest=digest_payload
+    )
 
 
 async def enqueue_posts(db: Database, msp_id: int, channel: str, texts: list[str], **kw) -> None:

@@ -7,9 +7,9 @@ import asyncio
 import json
 from datetime import UTC, date, datetime, timedelta
 
-from bot.delivery.home_tabs import refresh_stale_home_tabs
 from bot.domain.roles import Role
 from bot.ids import ActionId, BlockId
+from bot.notify.home_tabs import refresh_stale_home_tabs
 from bot.payloads import ListState
 from storage.engine import Database
 from storage.models import Alert, Customer

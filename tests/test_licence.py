@@ -19,15 +19,15 @@ from bot.domain.roles import Role
 from bot.errors import NotAllowed
 from bot.ids import ActionId, BlockId, CallbackId
 from bot.payloads import CustomerRef, LicenceState, RequestFormState, RequestRef
-from bot.services import licence as service
-from bot.services import requests as request_service
-from bot.services.licence import (
+from bot.results.licence import (
     ChosenCustomer,
     CustomerMonth,
     LicenceOverview,
     MonthFigures,
     OrderLine,
 )
+from bot.services import licence as service
+from bot.services import requests as request_service
 from bot.services.tenancy import Requester
 from bot.views import licence as views
 from storage.engine import Database

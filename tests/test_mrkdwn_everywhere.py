@@ -28,13 +28,13 @@ import pydantic
 import pytest
 from slack_sdk.models.blocks import Block
 
-from bot import delivery as delivery_package
+from bot import notify as notify_package
 from bot import views as views_package
 from bot.app import Bot
 from bot.config import Settings
-from bot.delivery.digest import digest_payload
 from bot.domain.alerts import Severity
-from bot.services.notices import NoticeInfo
+from bot.notify.digest import digest_payload
+from bot.results.notices import NoticeInfo
 from bot.views.alerts import ALERT_EVENT
 from bot.views.message import Message
 from bot.views.mrkdwn import Mrkdwn, clip, escape, join, mention, mrkdwn, slack_date
@@ -239,13 +239,13 @@ def test_the_walk_finds_the_builders_of_every_kind() -> None:
 
 
 def test_every_view_the_delivery_side_sends_is_in_the_walk() -> None:
-    """What bot.delivery posts (alerts, notices, requests, digests, Home tabs) is built by
+    """What bot.notify posts (alerts, notices, requests, digests, Home tabs) is built by
     public view functions, all of them walked above."""
     walked = set(builders())
     walked_modules = {module.__name__ for module in view_modules()}
     used = []
-    for info in pkgutil.iter_modules(delivery_package.__path__):
-        module = importlib.import_module(f"bot.delivery.{info.name}")
+    for info in pkgutil.iter_modules(notify_package.__path__):
+        module = importlib.import_module(f"bot.notify.{info.name}")
         for value in vars(module).values():
             if inspect.isfunction(value) and value.__module__ in walked_modules:
                 used.append(value)

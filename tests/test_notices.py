@@ -6,6 +6,7 @@ replicas sweep at the same moment or a sweep is interrupted and run again."""
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -14,6 +15,7 @@ from sqlalchemy import select
 
 from bot.app import Bot
 from bot.domain.roles import Role
+from bot.notify.notifiers import Notifiers, outbox_notifiers
 from scheduler.jobs.notices import run_sweep
 from scheduler.jobs.requests import roll_renewals
 from storage.engine import Database
@@ -58,8 +60,9 @@ def at(clock: FakeClock, moment: datetime) -> FakeClock:
     return clock
 
 
-async def sweep(db: Database, clock, name: str) -> int:
-    return await run_sweep(name, db=db, clock=clock, wake=lambda: None)
+async def sweep(db: Database, clock, name: str, notifiers: Notifiers | None = None) -> int:
+    notifiers = notifiers or outbox_notifiers()
+    return await run_sweep(name, db=db, clock=clock, wake=lambda: None, notifiers=notifiers)
 
 
 async def posts(db: Database) -> list[dict[str, Any]]:
@@ -222,7 +225,9 @@ async def test_the_renewal_window_notice_comes_again_in_the_following_term(
             at(clock, datetime(day.year, day.month, day.day, 6, tzinfo=UTC))
             sent[day.isoformat()] = await sweep(db, clock, "renewal_window_notices")
         at(clock, datetime(renewal.year, renewal.month, renewal.day, 6, tzinfo=UTC))
-        assert await roll_renewals(db=db, clock=clock, wake=lambda: None) == 1
+        assert (
+            await roll_renewals(db=db, clock=clock, wake=lambda: None, notifiers=bot.notifiers) == 1
+        )
     assert sent == {
         "2027-01-22": 0,
         "2027-01-23": 1,
@@ -383,27 +388,26 @@ async def test_two_replicas_sweeping_at_the_same_moment_send_each_notice_once(
 
 
 async def test_a_sweep_interrupted_before_it_commits_is_run_again_without_duplicates(
-    backend, db, clock, msp, monkeypatch
+    backend, db, clock, msp
 ):
-    from bot.delivery import notice_messages
-
     await subscribe(db, msp, TRIALS, "trials")
     for n in range(5):
         await seed_customer(db, name=f"T{n}", status="active_trial", trial_end=date(2026, 12, 4))
     at(clock, datetime(2026, 12, 1, 6, tzinfo=UTC))
-    real_post = notice_messages.OutboxNoticeNotifier.post
+    real = outbox_notifiers()
 
-    async def crash_after_two(self, session, *, notices):
-        # The first two messages are enqueued, then the process dies.
-        await real_post(self, session, notices=notices[:2])
-        raise RuntimeError("the process died here")
+    class CrashAfterTwo:
+        alerts = real.alerts
 
-    monkeypatch.setattr(notice_messages.OutboxNoticeNotifier, "post", crash_after_two)
+        async def post(self, session, *, notices):
+            # The first two messages are enqueued, then the process dies.
+            await real.notices.post(session, notices=notices[:2])
+            raise RuntimeError("the process died here")
+
     with pytest.raises(RuntimeError):
-        await sweep(db, clock, "trial_expiry_notices")
+        await sweep(db, clock, "trial_expiry_notices", replace(real, notices=CrashAfterTwo()))
     assert await posts(db) == []  # nothing half-written
-    monkeypatch.setattr(notice_messages.OutboxNoticeNotifier, "post", real_post)
-    assert await sweep(db, clock, "trial_expiry_notices") == 5
+    assert await sweep(db, clock, "trial_expiry_notices", real) == 5
     assert await sweep(db, clock, "trial_expiry_notices") == 0
     assert len(await posts(db)) == 5
 

@@ -19,6 +19,7 @@ from sqlalchemy import func, select, update
 from bot.config import BOT_SCOPES, Settings
 from bot.delivery import outbox
 from bot.domain.roles import Role
+from bot.notify.notifiers import outbox_notifiers
 from bot.services import installs
 from bot.services.notices import SWEEPS
 from scheduler.jobs import notices as notice_jobs
@@ -385,10 +386,13 @@ async def test_uninstalling_disables_the_msp_keeps_its_data_and_stops_delivery(
 
     # No sweep works for it while it is uninstalled.
     clock.advance(days=1)
+    notifiers = outbox_notifiers()
     async with db.unit_of_work() as session:
         enqueued_before = await session.scalar(select(func.count()).select_from(OutboxItem))
     for sweep in SWEEPS:
-        await notice_jobs.run_sweep(sweep, db=db, clock=clock, wake=lambda: None)
+        await notice_jobs.run_sweep(
+            sweep, db=db, clock=clock, wake=lambda: None, notifiers=notifiers
+        )
     async with db.unit_of_work() as session:
         assert await session.scalar(select(func.count()).select_from(OutboxItem)) == (
             enqueued_before
@@ -400,7 +404,9 @@ async def test_uninstalling_disables_the_msp_keeps_its_data_and_stops_delivery(
     again = await msp_of(db, ACME)
     assert again is not None and again.id == msp.id and again.disabled_at is None
     for sweep in SWEEPS:  # and the sweeps see it again: the trial's notice is due
-        await notice_jobs.run_sweep(sweep, db=db, clock=clock, wake=lambda: None)
+        await notice_jobs.run_sweep(
+            sweep, db=db, clock=clock, wake=lambda: None, notifiers=notifiers
+        )
     async with db.unit_of_work() as session:
         assert await session.scalar(select(func.count()).select_from(OutboxItem)) > (
             enqueued_before

@@ -6,6 +6,7 @@ MSP's waiting time, and two sweeps at once (or one run twice) do each thing once
 from __future__ import annotations
 
 import asyncio
+import functools
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -15,6 +16,7 @@ from sqlalchemy import select
 
 from bot.domain.customers import CustomerField
 from bot.ids import ActionId, BlockId, CallbackId
+from bot.notify.notifiers import outbox_notifiers
 from bot.payloads import CustomerRef
 from scheduler.jobs.requests import (
     apply_scheduled_changes,
@@ -66,12 +68,16 @@ staff = pytest.fixture(grant_staff, name="staff")
 
 async def sweep(db: Database, clock, moment: datetime) -> int:
     clock.now = moment
-    return await apply_scheduled_changes(db=db, clock=clock, wake=lambda: None)
+    return await apply_scheduled_changes(
+        db=db, clock=clock, wake=lambda: None, notifiers=outbox_notifiers()
+    )
 
 
 async def expire(db: Database, clock, moment: datetime) -> int:
     clock.now = moment
-    return await expire_pending_requests(db=db, clock=clock, wake=lambda: None)
+    return await expire_pending_requests(
+        db=db, clock=clock, wake=lambda: None, notifiers=outbox_notifiers()
+    )
 
 
 def notices(fake_slack) -> list[str]:
@@ -338,10 +344,11 @@ async def test_two_sweeps_at_once_apply_each_change_once(
             await approved(bot, client, slack, fake_slack, kind, name=f"Customer {n}")
     clock.now = midnight(RENEWAL)
     replicas = [Database(database_url), Database(database_url)]
+    each_replica = {"clock": clock, "wake": lambda: None, "notifiers": bot.notifiers}
     try:
         both = await asyncio.gather(
-            *(apply_scheduled_changes(db=r, clock=clock, wake=lambda: None) for r in replicas),
-            *(expire_pending_requests(db=r, clock=clock, wake=lambda: None) for r in replicas),
+            *(apply_scheduled_changes(db=r, **each_replica) for r in replicas),
+            *(expire_pending_requests(db=r, **each_replica) for r in replicas),
         )
     finally:
         for replica in replicas:
@@ -393,7 +400,7 @@ async def test_the_request_jobs_are_registered(bot):
         assert isinstance(registered.trigger, IntervalTrigger)
         assert registered.trigger.interval == timedelta(seconds=300)  # the default sweep
         assert registered.kwargs["db"] is bot.db
-        assert set(registered.kwargs) == {"db", "clock", "wake"}
+        assert set(registered.kwargs) == {"db", "clock", "wake", "notifiers"}
 
 
 # ---------------------------------------------------------------- renewals
@@ -404,8 +411,11 @@ async def test_a_paid_term_renews_on_each_renewal_date_even_after_downtime(
 ):
     customer_id = await professional(db)
     clock.now = midnight(date(2029, 3, 2))  # three renewal dates passed while down
-    assert await roll_renewals(db=db, clock=clock, wake=lambda: None) == 3
-    assert await roll_renewals(db=db, clock=clock, wake=lambda: None) == 0
+    renew = functools.partial(
+        roll_renewals, db=db, clock=clock, wake=lambda: None, notifiers=bot.notifiers
+    )
+    assert await renew() == 3
+    assert await renew() == 0
     customer = await customer_row(db, customer_id)
     assert (customer.status, customer.renewal_date) == ("paid", date(2030, 3, 1))
     renewed = await audit_rows(db, "customer.renewed")

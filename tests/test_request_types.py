@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.ids import ActionId, BlockId
+from bot.notify.notifiers import outbox_notifiers
 from bot.payloads import CustomerRef
 from scheduler.jobs.requests import apply_scheduled_changes
 from storage.engine import Database
@@ -105,7 +106,9 @@ async def check_asked(
 
 async def sweep_on(db: Database, clock, moment: datetime) -> int:
     clock.now = moment
-    return await apply_scheduled_changes(db=db, clock=clock, wake=lambda: None)
+    return await apply_scheduled_changes(
+        db=db, clock=clock, wake=lambda: None, notifiers=outbox_notifiers()
+    )
 
 
 # ---------------------------------------------------------------- trial extension (R7)

@@ -25,10 +25,11 @@ from bot.config import Settings
 from bot.delivery.limits import DeliveryLimits
 from bot.delivery.outbox import Kind
 from bot.delivery.sender import Failed, Retry, Sent, classify_webhook
-from bot.delivery.webhooks import event_of, request_event, signing_key
+from bot.delivery.webhooks import signing_key
 from bot.domain.requests import RequestStatus, RequestType
 from bot.ids import BlockId
-from bot.services.request_info import RequestInfo
+from bot.notify.request_webhooks import event_of, request_event
+from bot.results.requests import RequestInfo
 from storage.engine import Database
 from storage.models import OutboxItem
 from tests.customer_helpers import customers

@@ -13,7 +13,6 @@ from bot.api.auth import authenticate_request
 from bot.api.body import ApiModel, FreeText
 from bot.api.ingest import api_endpoint, items_refused, read_json, recorded
 from bot.clock import Clock
-from bot.delivery.alert_messages import NOTIFIER as ALERT_NOTIFIER
 from bot.domain.alerts import (
     MAX_DEDUP_KEY,
     MAX_DETAILS,
@@ -28,6 +27,7 @@ from bot.domain.alerts import (
 )
 from bot.metrics import Metrics
 from bot.services import alerts
+from bot.services.alert_routing import AlertNotifier
 from storage.engine import Database
 
 ALERTS_PATH = "/api/v1/alerts"
@@ -78,7 +78,9 @@ class AlertsBody(ApiModel):
     alerts: Annotated[list[AlertItem], Field(min_length=1, max_length=alerts.MAX_ALERTS)]
 
 
-def alerts_routes(db: Database, clock: Clock, metrics: Metrics) -> list[web.RouteDef]:
+def alerts_routes(
+    db: Database, clock: Clock, metrics: Metrics, *, notifier: AlertNotifier
+) -> list[web.RouteDef]:
     async def post_alerts(request: web.Request) -> web.StreamResponse:
         caller = await authenticate_request(request, db=db, clock=clock)
         body = await read_json(request, AlertsBody, now=clock(), limit=MAX_ALERTS_BODY_BYTES)
@@ -92,7 +94,7 @@ def alerts_routes(db: Database, clock: Clock, metrics: Metrics) -> list[web.Rout
                     source="api",
                     actor=caller.actor,
                     now=clock(),
-                    notifier=ALERT_NOTIFIER,
+                    notifier=notifier,
                 )
         except alerts.AlertsRejected as rejected:
             raise items_refused("alerts", rejected.problems) from None

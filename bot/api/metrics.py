@@ -16,8 +16,8 @@ from aiohttp import web
 
 from bot import log_context
 from bot.metrics import CONTENT_TYPE, Metrics
+from bot.services import outbox_upkeep
 from storage.engine import Database
-from storage.repositories import outbox as outbox_repo
 
 METRICS_PATH = "/metrics"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -29,8 +29,8 @@ def metrics_routes(db: Database, metrics: Metrics, *, token: str | None) -> list
             return web.json_response({"error": "unauthorized"}, status=401)
         try:
             async with db.unit_of_work() as session:
-                depth, oldest = await outbox_repo.depth_and_oldest(session)
-            metrics.set_outbox(depth, oldest, now=datetime.now(UTC))
+                backlog = await outbox_upkeep.backlog(session)
+            metrics.set_outbox(backlog.waiting, backlog.oldest, now=datetime.now(UTC))
         except Exception:  # the counters are still worth serving when the database is down
             metrics.outbox_depth.set(float("nan"))
         return web.Response(body=metrics.render(), headers={"Content-Type": CONTENT_TYPE})

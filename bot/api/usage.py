@@ -14,9 +14,9 @@ from bot.api.batch import record_batch
 from bot.api.body import ApiModel
 from bot.api.ingest import api_endpoint
 from bot.clock import Clock
-from bot.delivery.alert_messages import NOTIFIER as ALERT_NOTIFIER
 from bot.domain.usage import parse_month
 from bot.services import usage
+from bot.services.alert_routing import AlertNotifier
 from storage.engine import Database
 
 USAGE_PATH = "/api/v1/usage"
@@ -74,7 +74,7 @@ class UsageBody(ApiModel):
     usage: Annotated[list[UsageItem], Field(min_length=1, max_length=usage.MAX_REPORTS)]
 
 
-def usage_routes(db: Database, clock: Clock) -> list[web.RouteDef]:
+def usage_routes(db: Database, clock: Clock, *, notifier: AlertNotifier) -> list[web.RouteDef]:
     async def record(session: AsyncSession, caller: ApiCaller, body: UsageBody) -> Any:
         return await usage.record_usage(
             session,
@@ -82,7 +82,7 @@ def usage_routes(db: Database, clock: Clock) -> list[web.RouteDef]:
             reports=[item.to_report() for item in body.usage],
             actor=caller.actor,
             now=clock(),
-            notifier=ALERT_NOTIFIER,
+            notifier=notifier,
         )
 
     async def post_usage(request: web.Request) -> web.StreamResponse:

@@ -1,6 +1,8 @@
-"""Outbound Slack: the outbox (enqueue in the caller's transaction), the delivery
-worker that sends it within Slack's rate limits, and the counters about both.
+"""Outbound Slack, transport only: the outbox (enqueue in the caller's transaction),
+the delivery worker that sends it within Slack's rate limits, the bot tokens, file
+uploads, signed webhooks, and the counters about them.
 
-`bot.delivery.outbox` is what services use; it never imports Slack. Only the worker
-and the sender talk to Slack's Web API.
+What a message says is decided elsewhere (bot.notify) and handed in, already built:
+nothing here imports the services, the views or bot.notify. `bot.delivery.outbox`
+never imports Slack; only the worker and the sender talk to Slack's Web API.
 """

@@ -95,7 +95,7 @@ async def post_message(
 
     `thread_key`: reply in the thread of the message enqueued under that key (its
     ts is known only once it is sent; without one, the reply is a plain post).
-    `metadata`: Slack message metadata, which a digest reads (bot.delivery.digest).
+    `metadata`: Slack message metadata, which a digest reads (bot.notify.digest).
     `coalescible`: may be merged with the messages queued behind it in a storm.
     `hold`: kept back this long (a person's quiet hours)."""
     payload: dict[str, Any] = {"channel": channel, "text": text}

@@ -1,10 +1,11 @@
-"""Outgoing webhooks: each decision about a request, as JSON for the MSP's PSA or
-ticketing system, signed so the receiver knows it came from this bot.
+"""Outgoing webhooks: JSON for the MSP's PSA or ticketing system, signed so the
+receiver knows it came from this bot.
 
 The signing key of an MSP is derived from MSPBOT_WEBHOOK_SECRET and its team id,
 so the database holds no secret; `msp-bot webhooks secret --team T` prints it for
-the operator to give to the receiving system. Pure: the POST is the sender's
-(bot/delivery/sender.py), the queueing the outbox's. Format: docs/DELIVERY.md.
+the operator to give to the receiving system. Pure: what a body says is
+bot/notify/request_webhooks.py's, the POST the sender's (bot/delivery/sender.py),
+the queueing the outbox's. Format: docs/DELIVERY.md.
 """
 
 from __future__ import annotations
@@ -14,9 +15,6 @@ import hmac
 import json
 from datetime import UTC, date, datetime
 from typing import Any
-
-from bot.domain.requests import RequestStatus
-from bot.services.request_info import RequestInfo
 
 SIGNATURE_VERSION = "v1"
 TIMESTAMP_HEADER = "X-MspBot-Timestamp"
@@ -37,42 +35,6 @@ def signature(key: str, *, timestamp: int, body: bytes) -> str:
     signed = f"{timestamp}.".encode() + body
     digest = hmac.new(key.encode(), signed, hashlib.sha256).hexdigest()
     return f"{SIGNATURE_VERSION}={digest}"
-
-
-def event_of(info: RequestInfo) -> str:
-    """`request.approved` is an approval applied at once; a change approved for a
-    later date is `request.scheduled`, and `request.applied` when it takes effect
-    (so it has an `effective_on`)."""
-    if info.status == RequestStatus.APPLIED and info.effective_on is None:
-        return "request.approved"
-    return f"request.{info.status.value}"
-
-
-def request_event(info: RequestInfo, *, team_id: str) -> dict[str, Any]:
-    """The body, but for `sent_at`, which the sender adds when it sends."""
-    customer = (
-        {"name": info.customer_name, "account_number": info.account_number}
-        if info.customer_name
-        else None  # an MAU allowance order is the MSP's own
-    )
-    return {
-        "event": event_of(info),
-        "team_id": team_id,
-        "request": {
-            "id": info.id,
-            "type": info.kind.value,
-            "status": info.status.value,
-            "customer": customer,
-            "requested_by": info.requested_by,
-            "requested_at": iso(info.requested_at),
-            "summary": info.summary,
-            "reason": info.reason,
-            "effective_on": iso(info.effective_on),
-            "decided_by": info.decided_by,
-            "decided_at": iso(info.decided_at),
-            "decision_note": info.decision_note,
-        },
-    }
 
 
 def iso(moment: datetime | date | None) -> str | None:

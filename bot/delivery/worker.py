@@ -21,12 +21,12 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from slack_sdk.errors import SlackTokenRotationError
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
-from bot.delivery import digest
 from bot.delivery.limits import DeliveryLimits, TierLimiter, gcra
 from bot.delivery.outbox import THREAD_KEY, Kind
 from bot.delivery.sender import (
@@ -52,6 +52,10 @@ REFUSED_TOKEN_ERRORS = frozenset({"invalid_auth", "token_revoked", "token_expire
 WORKSPACE_RECHECK_SECONDS = 5.0
 # Recording an outcome is retried for up to half the lease, from 0.1 s to 2 s apart.
 RECORD_RETRY_FIRST_S, RECORD_RETRY_MAX_S, RECORD_RETRY_LEASE_SHARE = 0.1, 2.0, 0.5
+# The one payload a run of coalescible payloads queued in a lane becomes: given the
+# lane's channel and their payloads, the digest's. What it says is not the worker's
+# to decide, so it is handed in (bot.notify.digest.digest_payload).
+Digest = Callable[[str, list[dict[str, Any]]], dict[str, Any]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,12 +87,14 @@ class DeliveryWorker:
         db: Database,
         sender: Sender,
         limits: DeliveryLimits,
+        digest: Digest,
         clock: Callable[[], datetime] = _utc_now,
         rng: random.Random | None = None,
         tokens: BotTokens | None = None,
     ) -> None:
         self.db = db
         self.sender = sender
+        self.digest = digest
         # None: every message goes with the sender's client's own token (tests).
         self.tokens = tokens
         self._workspaces: dict[int, _Workspace] = {}
@@ -112,6 +118,7 @@ class DeliveryWorker:
         db: Database,
         client,
         limits: DeliveryLimits,
+        digest: Digest,
         tokens: BotTokens,
         webhook_secret: str | None = None,
         webhook_destinations: Destinations | None = None,
@@ -122,7 +129,7 @@ class DeliveryWorker:
             webhook_secret=webhook_secret,
             webhook_destinations=webhook_destinations,
         )
-        return cls(db=db, sender=sender, limits=limits, tokens=tokens)
+        return cls(db=db, sender=sender, limits=limits, digest=digest, tokens=tokens)
 
     # ------------------------------------------------------------ lifecycle
 
@@ -248,7 +255,7 @@ class DeliveryWorker:
         if len(followers) + 1 < self.limits.coalesce_threshold:
             return
         payloads = [head.payload] + [item.payload for item in followers]
-        merged = digest.digest_payload(head.lane, payloads)
+        merged = self.digest(head.lane, payloads)
         await outbox_repo.replace_payload(
             session, item_id=head.id, payload=merged, original=head.payload
         )

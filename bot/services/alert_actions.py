@@ -18,8 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.domain.alerts import ACTION_FROM, ACTION_TO, SNOOZE_HOURS, AlertAction, AlertStatus
 from bot.domain.roles import Role, can_act_on_alerts
 from bot.errors import BotError, InvalidInput, NotAllowed, NotFound
+from bot.results.alerts import AlertInfo
 from bot.services import alert_routing, audit
-from bot.services.alert_routing import AlertInfo, AlertNotifier, info_of
+from bot.services.alert_routing import AlertNotifier, info_of
 from bot.services.alerts import SEVERITY_RANKS
 from bot.services.tenancy import Requester
 from storage.models import Alert

@@ -10,7 +10,7 @@ talks to Slack: the messages go through the `AlertNotifier` the caller hands in.
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
 from typing import Protocol
 from zoneinfo import ZoneInfo
@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.alerts import AlertLink, AlertStatus, Severity
 from bot.domain.subscriptions import Topic
+from bot.results.alerts import AlertInfo
 from bot.services import audience
 from bot.services.audience import Recipient
 from storage.models import Alert, AlertMessage, AlertSubscription, Msp
@@ -26,30 +27,8 @@ from storage.repositories import alerts as alert_repo
 from storage.repositories import subscriptions as subscription_repo
 
 
-@dataclass(frozen=True, slots=True)
-class AlertInfo:
-    """An alert as its messages show it."""
-
-    id: int
-    customer_id: int | None
-    customer_name: str
-    kind: str
-    severity: Severity
-    title: str
-    details: str
-    status: AlertStatus
-    occurrences: int
-    last_seen_at: datetime
-    links: tuple[AlertLink, ...]
-    acknowledged_by: str | None
-    snoozed_until: datetime | None
-    snoozed_by: str | None = None
-    resolved_by: str | None = None
-    reopened: int = 0  # how many times this key was resolved before this alert
-
-
 class AlertNotifier(Protocol):
-    """How alerts reach Slack; bot.delivery.alert_messages has the outbox one."""
+    """How alerts reach Slack; bot.notify.alert_messages has the outbox one."""
 
     async def posted(
         self,

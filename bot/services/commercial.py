@@ -26,11 +26,11 @@ from bot.domain.commercial import (
 from bot.domain.customers import Plan, Status, cents, from_cents
 from bot.domain.terms import Term
 from bot.errors import ItemProblem, ItemsRejected, NotAllowed, NotFound
+from bot.results.customers import CustomerCard
 from bot.services import audit
 from bot.services.api_customers import customers_named
 from bot.services.customers import (
     CORRECTS_BILLING,
-    CustomerCard,
     StaleEdit,
     card_of,
     today_for,

@@ -40,8 +40,9 @@ from bot.domain.requests import RequestType, is_over_free_limits
 from bot.domain.roles import Role
 from bot.domain.terms import Term, paid_term
 from bot.errors import BotError, InvalidInput, NotAllowed, NotFound, RuleBroken
+from bot.results.customers import Correction, CustomerCard, CustomerPage, CustomerRow
 from bot.services import audit
-from bot.services.request_info import RequestInfo, info_of
+from bot.services.request_info import info_of
 from bot.services.tenancy import Requester, msp_of
 from storage.models import Customer, CustomerAssignment, CustomerContact, CustomerLocation, Msp
 from storage.repositories import alerts as alert_repo
@@ -112,88 +113,6 @@ class CustomerChanges:
     unit_price: Decimal
     assigned: list[str]
     notes: str
-
-
-@dataclass(frozen=True, slots=True)
-class CustomerCard:
-    id: int
-    account_number: str
-    name: str
-    admin_email: str
-    plan: Plan
-    status: Status
-    trial_end: date | None
-    trial_days_left: int | None
-    users: int
-    licences: int
-    mau_this_month: int
-    max_mau_threshold: int | None  # R20: None never blocks
-    unit_price: Decimal
-    monthly_price: Decimal  # unit price x licences
-    term: Term | None
-    contract_start: date | None
-    renewal_date: date | None
-    past_due: bool
-    data_used_gb: float
-    add_ons: list[str]
-    agents_reporting: int
-    agents_total: int
-    locations: list[str]
-    contact_name: str | None
-    contact_email: str | None
-    assigned: list[str]
-    notes: str
-    created_by: str
-    version: int
-    can_edit: bool
-    can_delete: bool
-    # Requests: what the person may ask for this account now (or schedule), the
-    # latest requests about it, and whether they may reverse a scheduled deletion.
-    request_kinds: list[RequestType] = field(default_factory=list)
-    requests: list[RequestInfo] = field(default_factory=list)
-    can_reverse_deletion: bool = False
-    open_alerts: dict[str, int] = field(default_factory=dict)  # by severity
-    # Commercial figures are corrected by owners only (others ask by request).
-    can_correct_billing: bool = False
-    correction: Correction | None = None  # the latest owner correction
-    over_free_limits: bool = False  # R15: free or expired trial, above a free limit
-
-
-@dataclass(frozen=True, slots=True)
-class Correction:
-    """An owner's correction of an account's commercial figures, as the card shows it."""
-
-    by: str
-    at: datetime
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class CustomerRow:
-    id: int
-    account_number: str
-    name: str
-    plan: Plan
-    status: Status
-    users: int
-    licences: int
-    trial_end: date | None
-    trial_days_left: int | None
-    renewal_date: date | None
-    over_free_limits: bool = False  # R15
-
-
-@dataclass(frozen=True, slots=True)
-class CustomerPage:
-    filter: CustomerFilter
-    text: str
-    sort: ListSort
-    page: int
-    page_count: int
-    total: int
-    trial_users: int
-    paid_users: int
-    rows: list[CustomerRow]
 
 
 @dataclass(frozen=True, slots=True)

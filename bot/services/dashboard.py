@@ -5,7 +5,6 @@ summary over the customers assigned to them, without the MSP's allowances."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -20,17 +19,23 @@ from bot.domain.customers import (
 from bot.domain.requests import RequestStatus
 from bot.domain.roles import Role
 from bot.errors import NotAllowed
+from bot.results.dashboard import (
+    Allowances,
+    AtThreshold,
+    Dashboard,
+    DeliveryProblems,
+    SilentAgents,
+    TrialEnding,
+)
 from bot.services import alert_actions
-from bot.services.alert_routing import AlertInfo
 from bot.services.customers import assigned_filter, today_for
 from bot.services.delivery_status import VIEWS_DELIVERY
-from bot.services.request_info import RequestInfo, info_of
+from bot.services.request_info import info_of
 from bot.services.tenancy import Requester
 from storage.models import Customer, Msp
 from storage.repositories import dashboard as dashboard_repo
 from storage.repositories import outbox as outbox_repo
 from storage.repositories import requests as request_repo
-from storage.repositories.dashboard import AtThreshold
 
 TRIALS_ENDING_DAYS = 7
 TRIALS_SHOWN = 10
@@ -41,73 +46,6 @@ ALERTS_SHOWN = 3  # the worst open alerts; with the rest the message stays under
 APPROVERS = frozenset({Role.OWNER, Role.ADMIN, Role.APPROVER})
 DELIVERY_PROBLEM_DAYS = 7
 _NOT_COUNTED = [Status.DELETED.value]
-
-
-@dataclass(frozen=True, slots=True)
-class TrialEnding:
-    id: int
-    account_number: str
-    name: str
-    trial_end: date
-    days_left: int
-    users: int
-
-
-@dataclass(frozen=True, slots=True)
-class SilentAgents:
-    id: int
-    account_number: str
-    name: str
-    reporting: int
-    total: int
-
-
-@dataclass(frozen=True, slots=True)
-class Allowances:
-    """The MSP's limits: shown to the roles that see the whole MSP."""
-
-    max_customers: int
-    seat_allowance: int | None
-    mau_allowance: int
-
-
-@dataclass(frozen=True, slots=True)
-class DeliveryProblems:
-    failed: int  # in the last DELIVERY_PROBLEM_DAYS days
-    queued: int
-
-
-@dataclass(frozen=True, slots=True)
-class Dashboard:
-    role: Role
-    whole_msp: bool  # False: a member's assigned customers only
-    today: date
-    customers: int
-    billable_users: int  # R5: users of paid subscriptions only
-    trial_users: int
-    locations: int
-    mau: int  # this month, as reported by the usage API
-    overage: int  # R19, 0 for members (the allowance is the MSP's)
-    paid: int
-    active_trials: int
-    expired_trials: int
-    trials_ending: list[TrialEnding]
-    trials_ending_total: int
-    silent_agents: int
-    customers_with_silent_agents: int
-    silent_agent_customers: list[SilentAgents]
-    at_max_mau: list[AtThreshold]  # R20: new end users are blocked at these customers
-    at_max_mau_total: int
-    allowances: Allowances | None
-    delivery: DeliveryProblems | None  # for the roles that manage delivery
-    # Requests waiting for a decision: for approvers all of the MSP's (shown first),
-    # for others their own.
-    pending_requests: list[RequestInfo] = field(default_factory=list)
-    pending_total: int = 0
-    decides_requests: bool = False
-    # The worst open alerts the person may see, and how many are open by severity.
-    open_alerts: list[AlertInfo] = field(default_factory=list)
-    open_alerts_by_severity: dict[str, int] = field(default_factory=dict)
 
 
 def _count(by_status: dict[str, dashboard_repo.StatusFigures], which: CustomerFilter) -> int:
@@ -177,7 +115,7 @@ async def dashboard(session: AsyncSession, *, requester: Requester, now: datetim
             figures.customers_with_silent_agents for figures in counted
         ),
         silent_agent_customers=[_silent(customer) for customer in quiet],
-        at_max_mau=at_max_mau,
+        at_max_mau=[_at_threshold(row) for row in at_max_mau],
         at_max_mau_total=at_max_mau_total,
         allowances=Allowances(msp.max_customers, msp.seat_allowance, msp.mau_allowance)
         if whole_msp
@@ -249,3 +187,8 @@ def _silent(customer: Customer) -> SilentAgents:
         reporting=customer.agents_reporting,
         total=customer.agents_total,
     )
+
+
+def _at_threshold(row: dashboard_repo.AtThreshold) -> AtThreshold:
+    """The repository's row as the dashboard's own type: storage cannot import it."""
+    return AtThreshold(row.id, row.account_number, row.name, row.mau, row.threshold)

@@ -3,35 +3,17 @@ what went out, and what failed for good and why."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.roles import Role
 from bot.errors import NotAllowed
+from bot.results.delivery_status import DeliveryStatus, FailedDelivery
 from bot.services.tenancy import Requester
 from storage.repositories import outbox as outbox_repo
 
 VIEWS_DELIVERY = frozenset({Role.OWNER, Role.ADMIN})
-
-
-@dataclass(frozen=True, slots=True)
-class FailedDelivery:
-    key: str
-    kind: str
-    lane: str
-    reason: str
-    at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class DeliveryStatus:
-    queued: int
-    oldest_age_seconds: float | None
-    last_day: dict[str, int]  # status -> count
-    failed_by_reason: dict[str, int]  # last 7 days
-    recent_failures: list[FailedDelivery]
 
 
 async def delivery_status(

@@ -9,7 +9,6 @@ MAU chart (`mau_series`) is open to all staff, members only for their customers.
 from __future__ import annotations
 
 import zoneinfo
-from dataclasses import dataclass
 from datetime import date, datetime, time
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,6 +16,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.domain import mau as rules
 from bot.domain.roles import Role
 from bot.errors import NotAllowed, NotFound
+from bot.results.licence import (
+    ChosenCustomer,
+    CustomerMonth,
+    LicenceOverview,
+    MauSeries,
+    MonthFigures,
+    OrderLine,
+)
 from bot.services import customers as customer_service
 from bot.services.tenancy import Requester, msp_of, staff_role
 from storage.models import MauAllowanceOrder, Msp
@@ -28,79 +35,6 @@ LICENCE_ROLES = frozenset({Role.OWNER, Role.ADMIN})
 RECENT_ORDERS = 10
 TOP_CUSTOMERS = 15
 ORDER_APPLIED = "applied"
-
-
-@dataclass(frozen=True, slots=True)
-class ChosenCustomer:
-    id: int
-    name: str
-    account_number: str
-
-
-@dataclass(frozen=True, slots=True)
-class MonthFigures:
-    """One month of the licence history. `customer_mau` is the chosen customer's
-    MAU (None when the view shows the whole MSP)."""
-
-    month: date
-    mau: int
-    allowance: int
-    overage: int
-    customer_mau: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class OrderLine:
-    id: int
-    day: date  # in the MSP's time zone
-    ordered_by: str
-    quantity: int
-    allowance_before: int
-    allowance_after: int
-    status: str
-    note: str
-
-
-@dataclass(frozen=True, slots=True)
-class CustomerMonth:
-    customer_id: int
-    name: str
-    account_number: str
-    mau: int
-
-
-@dataclass(frozen=True, slots=True)
-class LicenceOverview:
-    today: date
-    month: date  # the current month
-    mau: int  # the MSP's MAU this month
-    allowance: int
-    overage: int
-    percent_used: float | None  # None without an allowance
-    projection: rules.Projection
-    projected_overage: int
-    history: list[MonthFigures]  # the last 12 months, oldest first
-    customer: ChosenCustomer | None  # whose MAU the history shows beside the MSP's
-    orders: list[OrderLine]  # newest first
-    order_count: int
-    months: list[date]  # the months one may pick for the per-customer table
-    selected_month: date
-    selected_month_mau: int
-    top_customers: list[CustomerMonth]
-    customers_with_mau: int
-    can_order: bool
-
-
-@dataclass(frozen=True, slots=True)
-class MauSeries:
-    """MAU of the last 12 months, of the whole MSP or of one customer. The allowance
-    and overage are the MSP's, so they are given only for the whole MSP."""
-
-    customer: ChosenCustomer | None
-    months: list[date]
-    mau: list[int]
-    allowance: list[int] | None
-    overage: list[int] | None
 
 
 # ---------------------------------------------------------------- roles

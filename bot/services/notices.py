@@ -23,17 +23,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.domain import notices as rules
 from bot.domain.alerts import ReportedStatus
 from bot.domain.customers import Plan, Status
-from bot.domain.mau import Projection, month_start, project_month_end
+from bot.domain.mau import month_start, project_month_end
 from bot.domain.notices import MSP_SUBJECT, NoticeKind
 from bot.domain.requests import RequestStatus
 from bot.domain.roles import Role
 from bot.domain.subscriptions import Topic
+from bot.results.notices import NoticeInfo
 from bot.services import alerts, audience, audit
 from bot.services.alert_routing import AlertNotifier
 from bot.services.alerts import MatchedAlert
 from bot.services.audience import Recipient
-from bot.services.dashboard import Dashboard, dashboard
-from bot.services.request_info import RequestInfo, info_of
+from bot.services.dashboard import dashboard
+from bot.services.request_info import info_of
 from bot.services.tenancy import Requester
 from bot.services.usage_alerts import ReportedFigures, max_mau_reached, over_free_limits
 from storage.repositories import msps as msp_repo
@@ -46,26 +47,6 @@ from storage.repositories.notices import MspClock
 
 CLAIM_BATCH = 500  # keys per INSERT (SQLite allows 32,766 bound values)
 SYSTEM_USER = "scheduler"
-
-
-@dataclass(frozen=True, slots=True)
-class NoticeInfo:
-    """What a notice says; the view (bot/views/scheduled.py) words it."""
-
-    kind: NoticeKind
-    customer_id: int | None = None
-    customer_name: str = ""
-    account_number: str = ""
-    day: date | None = None  # the trial's end, the renewal date, the digest's day
-    days_left: int | None = None
-    users: int | None = None
-    percent: int | None = None  # the MAU threshold reached
-    mau: int | None = None
-    allowance: int | None = None
-    projection: Projection | None = None
-    request: RequestInfo | None = None
-    board: Dashboard | None = None
-    period: str = ""
 
 
 class NoticeNotifier(Protocol):

@@ -19,10 +19,10 @@ from bot.domain import policy
 from bot.domain.customers import Status
 from bot.domain.requests import RequestStatus, RequestType
 from bot.domain.terms import Term, next_renewal
+from bot.results.requests import RequestInfo
 from bot.services import audit
 from bot.services import customers as customer_service
 from bot.services.request_changes import PAYING, apply_change, change_of
-from bot.services.request_info import RequestInfo
 from bot.services.request_records import RequestNotifier, conclude, request_of
 from storage.models import ChangeRequest, Customer, Msp
 from storage.repositories import audit as audit_repo

@@ -17,9 +17,10 @@ from bot.domain.customers import Plan, Status
 from bot.domain.requests import ADD_ONS, RequestStatus, RequestType, add_on_key
 from bot.domain.terms import Term, next_renewal
 from bot.errors import InvalidInput, NotFound
+from bot.results.requests import RequestInfo
 from bot.services import audit
 from bot.services import customers as customer_service
-from bot.services.request_info import RequestInfo, info_of
+from bot.services.request_info import info_of
 from bot.services.request_records import (
     RequestNotifier,
     audit_customer,

@@ -1,38 +1,12 @@
-"""A request as people see it, read from its row: shared by the request service
-and the customer card (which shows a customer's latest requests)."""
+"""A request as people see it (bot.results.requests.RequestInfo), read from its row:
+shared by the request service and the customer card (which shows a customer's latest
+requests)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import date, datetime
-
 from bot.domain.requests import RequestStatus, RequestType
+from bot.results.requests import RequestInfo
 from storage.models import ChangeRequest
-
-
-@dataclass(frozen=True, slots=True)
-class RequestInfo:
-    """A request as people see it: in messages, lists and on the card."""
-
-    id: int
-    kind: RequestType
-    status: RequestStatus
-    customer_id: int | None
-    customer_name: str
-    account_number: str | None
-    requested_by: str
-    requested_at: datetime
-    reason: str
-    summary: str  # what is asked, in words ("+5 licences", "Professional")
-    explanation: str  # what the rules said when it was asked
-    effective_on: date | None
-    expires_at: datetime
-    decided_by: str | None
-    decided_at: datetime | None
-    decision_note: str | None
-    applied_at: datetime | None
-    needs_typed_name: bool  # approving asks for the customer's name (deletions)
-    message_keys: list[str] = field(default_factory=list)
 
 
 def info_of(request: ChangeRequest) -> RequestInfo:

@@ -10,9 +10,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.requests import RequestType
 from bot.errors import NotFound
+from bot.results.requests import RequestInfo
 from bot.services import audit
 from bot.services import customers as customer_service
-from bot.services.request_info import RequestInfo, info_of
+from bot.services.request_info import info_of
 from storage.models import ChangeRequest, Customer, Msp
 from storage.repositories import audit as audit_repo
 from storage.repositories import customers as customer_repo

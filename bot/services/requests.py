@@ -4,14 +4,12 @@ when it may happen, and an approver decides it exactly once. The change itself i
 made by `request_changes`, at approval or, on its date, by the scheduler.
 
 Nothing here talks to Slack: the messages go through the `RequestNotifier` the
-caller hands in (bot/delivery/request_messages.py), inside the same transaction.
+caller hands in (bot/notify/request_messages.py), inside the same transaction.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -29,10 +27,11 @@ from bot.domain.requests import (
 )
 from bot.domain.roles import Role
 from bot.errors import BotError, InvalidInput, NotAllowed, NotFound, RuleBroken
+from bot.results.requests import RequestForm, RequestInfo, RequestList, Submitted
 from bot.services import audit
 from bot.services import customers as customer_service
 from bot.services.request_changes import apply_change, start_scheduled
-from bot.services.request_info import RequestInfo, info_of
+from bot.services.request_info import info_of
 from bot.services.request_records import (
     RequestNotifier,
     audit_customer,
@@ -66,43 +65,6 @@ class AlreadyDecided(BotError):
     def __init__(self, message: str, *, info: RequestInfo) -> None:
         super().__init__(message)
         self.info = info
-
-
-@dataclass(frozen=True, slots=True)
-class RequestForm:
-    """What the request modal shows before anything is typed."""
-
-    kind: RequestType
-    customer_id: int | None
-    customer_name: str
-    account_number: str | None
-    plan: Plan | None
-    status: Status | None
-    licences: int
-    users: int
-    renewal_date: date | None
-    trial_end: date | None
-    add_ons: list[str]
-    unit_price: Decimal | None  # a licence a month
-    preview: Verdict  # the rules for this account as it stands (details not yet given)
-    per_licence_charge: Decimal | None = None  # R9: one added licence, for the rest of the term
-    mau_allowance: int | None = None  # an MAU allowance order: the allowance now
-    mau_this_month: int | None = None  # ...and the MSP's MAU so far this month
-
-
-@dataclass(frozen=True, slots=True)
-class Submitted:
-    info: RequestInfo
-    routed_to: str  # "the approvals channel" or "the owners (by DM)"
-
-
-@dataclass(frozen=True, slots=True)
-class RequestList:
-    which: str
-    requests: list[RequestInfo]
-    total: int
-    can_decide: bool
-    viewer: str
 
 
 # ---------------------------------------------------------------- roles

@@ -17,7 +17,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.domain import msp_settings as rules
 from bot.domain import notices as notice_rules
 from bot.domain.customers import (
-    DEFAULT_MONTHLY_PRICE,
     MAX_CUSTOMERS_OPTION,
     cents,
     from_cents,
@@ -25,6 +24,7 @@ from bot.domain.customers import (
 from bot.domain.roles import Role
 from bot.errors import InvalidInput, NotAllowed, NotFound
 from bot.net_guard import Destinations, Problem, Refusal
+from bot.results.settings import Grants, MspSettings, SettingsOverview
 from bot.services import audit
 from bot.services.dashboard import billable_users
 from bot.services.tenancy import Requester, msp_of
@@ -51,41 +51,6 @@ WEBHOOK_SECRET_MISSING = (
 
 TIMEZONE_EXAMPLE = "`/msp settings timezone Europe/Berlin`"
 PRICE_EXAMPLE = "`/msp settings price 75`"
-
-
-@dataclass(frozen=True, slots=True)
-class MspSettings:
-    """What the MSP's owners and admins decide (`/msp settings`)."""
-
-    approvals_channel: str | None
-    allow_self_approval: bool
-    request_expiry_days: int
-    webhook_url: str | None
-    trial_notice_days: str = "7,3,1"
-    timezone: str = "UTC"
-    default_monthly_price: Decimal = DEFAULT_MONTHLY_PRICE
-
-
-@dataclass(frozen=True, slots=True)
-class Grants:
-    """What the vendor grants the MSP; the operator sets them (`msp-bot msp set`)."""
-
-    max_customers: int
-    seat_allowance: int | None
-    trial_days: int
-
-
-@dataclass(frozen=True, slots=True)
-class SettingsOverview:
-    """Every setting of one MSP, with what counts against the grants: the customers
-    (R3) and the users of paid subscriptions (R5, against the seat allowance)."""
-
-    team_id: str
-    settings: MspSettings
-    grants: Grants
-    customers: int
-    billable_users: int
-    mau_allowance: int
 
 
 @dataclass(frozen=True, slots=True)

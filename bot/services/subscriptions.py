@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.domain.roles import Role
 from bot.domain.subscriptions import EXAMPLE, HERE, ME, SubscriptionSpec, is_channel_id
 from bot.errors import InvalidInput, NotAllowed, NotFound
+from bot.results.subscriptions import SubscriptionFilters, SubscriptionList, SubscriptionRow
 from bot.services import audit
 from bot.services import customers as customer_service
 from bot.services.tenancy import Requester, staff_role
@@ -34,52 +35,11 @@ CHANNELS_FOR_MANAGERS = (
 
 
 @dataclass(frozen=True, slots=True)
-class SubscriptionList:
-    rows: list[SubscriptionRow]
-    can_subscribe_channels: bool
-    everyone: bool  # the MSP's subscriptions, not only the person's own
-
-
-@dataclass(frozen=True, slots=True)
 class Picked:
     """Customers chosen by id (the modal's type-ahead) rather than typed by name."""
 
     include: tuple[int, ...] = ()
     exclude: tuple[int, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class SubscriptionFilters:
-    """A subscription's columns in a normal form (lists sorted), to store and to
-    compare with the stored ones; customers by id."""
-
-    target: str
-    target_kind: str
-    topics: tuple[str, ...]
-    min_severity: str | None
-    customers_included: tuple[int, ...]
-    customers_excluded: tuple[int, ...]
-    kinds: tuple[str, ...]
-    quiet_start: str | None
-    quiet_end: str | None
-
-    def columns(self) -> dict[str, object]:
-        return {
-            name: list(value) if isinstance(value, tuple) else value
-            for name, value in ((f.name, getattr(self, f.name)) for f in fields(self))
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class SubscriptionRow:
-    """A subscription as people read it: its customers also by name."""
-
-    id: int
-    filters: SubscriptionFilters
-    included: tuple[str, ...]
-    excluded: tuple[str, ...]
-    created_by: str
-    can_remove: bool
 
 
 def _target(requester: Requester, spec: SubscriptionSpec, here: str) -> tuple[str, str]:

@@ -33,7 +33,7 @@ from bot.domain.alerts import (
 )
 from bot.ids import ActionId, BlockId, CallbackId
 from bot.payloads import AlertChoice, AlertListRef, CustomerRef
-from bot.services.alert_routing import AlertInfo
+from bot.results.alerts import AlertInfo
 from bot.views.message import Message
 from bot.views.modal import modal
 from bot.views.mrkdwn import Mrkdwn, escape, join, mention, mrkdwn, number
@@ -106,7 +106,7 @@ def _notification(alert: AlertInfo) -> Mrkdwn:
 
 def message_metadata(alert: AlertInfo) -> dict[str, Any]:
     """Slack message metadata on each alert post: what a storm digest needs to sum
-    the alerts up (bot.delivery.digest), without reading the database."""
+    the alerts up (bot.notify.digest), without reading the database."""
     return {
         "event_type": ALERT_EVENT,
         "event_payload": {

@@ -25,7 +25,7 @@ from bot.domain.customers import Plan
 from bot.domain.terms import Term
 from bot.ids import ActionId, BlockId, CallbackId, CommercialField
 from bot.payloads import EditCustomerState
-from bot.services.customers import Correction, CustomerCard
+from bot.results.customers import Correction, CustomerCard
 from bot.views.modal import modal
 from bot.views.mrkdwn import Mrkdwn, mention, mrkdwn, slack_time
 

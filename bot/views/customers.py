@@ -50,7 +50,7 @@ from bot.payloads import (
     RowAction,
     RowActionKind,
 )
-from bot.services.customers import CustomerCard, CustomerPage, CustomerRow
+from bot.results.customers import CustomerCard, CustomerPage, CustomerRow
 from bot.views.alerts import severity_counts
 from bot.views.billing import correction_context
 from bot.views.message import Message

@@ -18,7 +18,7 @@ from slack_sdk.models.blocks import (
 from bot.domain.customers import CustomerFilter
 from bot.ids import ActionId, BlockId
 from bot.payloads import CustomerRef, ListState, RequestRef, ShareTarget
-from bot.services.dashboard import AtThreshold, Dashboard, SilentAgents, TrialEnding
+from bot.results.dashboard import AtThreshold, Dashboard, SilentAgents, TrialEnding
 from bot.views.alerts import alert_row, severity_counts
 from bot.views.message import Message
 from bot.views.mrkdwn import Mrkdwn, channel_link, escape, mention, mrkdwn, number, slack_date

@@ -10,7 +10,7 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from bot.services.delivery_status import DeliveryStatus
+from bot.results.delivery_status import DeliveryStatus
 from bot.views.message import Message
 from bot.views.mrkdwn import channel_link, escape, mention, mrkdwn, slack_time
 

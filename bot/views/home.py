@@ -19,7 +19,7 @@ from bot.domain import subcommands
 from bot.domain.roles import ROLE_DESCRIPTIONS
 from bot.domain.subcommands import Subcommand
 from bot.ids import ActionId, BlockId
-from bot.services.dashboard import Dashboard
+from bot.results.dashboard import Dashboard
 from bot.views.dashboard import TITLE, dashboard_blocks
 from bot.views.help import command_line
 from bot.views.limits import MAX_SURFACE_BLOCKS, checked_blocks

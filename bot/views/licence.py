@@ -28,8 +28,8 @@ from bot.domain.mau import (
 )
 from bot.ids import ActionId, BlockId
 from bot.payloads import LicenceState
-from bot.services.customers import CustomerRow
-from bot.services.licence import (
+from bot.results.customers import CustomerRow
+from bot.results.licence import (
     ChosenCustomer,
     LicenceOverview,
     MauSeries,

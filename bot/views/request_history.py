@@ -7,7 +7,7 @@ from datetime import datetime
 from slack_sdk.models.blocks import Block, DividerBlock, MarkdownTextObject, SectionBlock
 
 from bot.domain.requests import RequestStatus
-from bot.services.request_info import RequestInfo
+from bot.results.requests import RequestInfo
 from bot.views.mrkdwn import Mrkdwn, mention, mrkdwn, slack_date, slack_time
 
 STATUS_EMOJI = {

@@ -37,7 +37,7 @@ from bot.domain.requests import (
 )
 from bot.ids import ActionId, BlockId, CallbackId
 from bot.payloads import RequestFormState, RequestRef
-from bot.services.requests import RequestForm, RequestInfo, RequestList, Submitted
+from bot.results.requests import RequestForm, RequestInfo, RequestList, Submitted
 from bot.views.message import Message
 from bot.views.modal import modal
 from bot.views.mrkdwn import (

@@ -1,6 +1,6 @@
 """Scheduled notices as messages: trials ending and ended, the renewal window, MAU
 against the allowance, requests waiting, and the daily and weekly digests. Pure
-functions of bot.services.notices.NoticeInfo; names are people's text, escaped."""
+functions of bot.results.notices.NoticeInfo; names are people's text, escaped."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from slack_sdk.models.blocks import (
 
 from bot.domain.notices import NoticeKind
 from bot.domain.requests import FREE_MAX_USERS
-from bot.services.notices import NoticeInfo
+from bot.results.notices import NoticeInfo
 from bot.views.dashboard import dashboard_blocks
 from bot.views.message import Message
 from bot.views.mrkdwn import Mrkdwn, escape, mention, mrkdwn, slack_date

@@ -8,7 +8,7 @@ from slack_sdk.models.blocks import ContextBlock, DividerBlock, MarkdownTextObje
 
 from bot.domain.customers import MAX_CUSTOMERS_OPTION, operator_set_command
 from bot.domain.msp_settings import SEAT_ALLOWANCE_OPTION, TRIAL_DAYS_OPTION
-from bot.services.settings import SettingsOverview
+from bot.results.settings import SettingsOverview
 from bot.views.message import Message
 from bot.views.mrkdwn import Mrkdwn, channel_link, join, money, mrkdwn, number
 

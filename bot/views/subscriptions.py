@@ -28,7 +28,7 @@ from slack_sdk.models.blocks import (
 from bot.domain.subscriptions import DEFAULT_TOPICS, EXAMPLE, SEVERITIES, Topic, is_channel_id
 from bot.ids import ActionId, BlockId, CallbackId
 from bot.payloads import SubscriptionFormState, SubscriptionRef
-from bot.services.subscriptions import SubscriptionList, SubscriptionRow
+from bot.results.subscriptions import SubscriptionList, SubscriptionRow
 from bot.views.message import Message
 from bot.views.modal import modal
 from bot.views.mrkdwn import Mrkdwn, channel_link, clip, escape, join, mention, mrkdwn

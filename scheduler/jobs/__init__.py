@@ -1,4 +1,5 @@
-"""Job registry: each job opens a unit of work and calls services or the outbox.
+"""Job registry: each job opens a unit of work and calls services, with the notifiers
+the composition root built (bot/app.py; bot/cli.py for `msp-bot scheduler run`).
 Exactly-once comes from the database (conditional statements), so any replica may
 run any job; running one twice is harmless."""
 
@@ -15,8 +16,9 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from bot.delivery.home_tabs import refresh_stale_home_tabs
 from bot.metrics import Metrics
+from bot.notify.home_tabs import refresh_stale_home_tabs
+from bot.notify.notifiers import Notifiers
 from bot.services.notices import SWEEPS
 from scheduler.jobs.alerts import wake_snoozed_alerts
 from scheduler.jobs.notices import run_sweep
@@ -46,11 +48,13 @@ def register_jobs(
     db: Database,
     clock: Callable[[], datetime],
     wake_delivery: Callable[[], None],
+    notifiers: Notifiers,
     settings: JobSettings,
     metrics: Metrics | None = None,
 ) -> None:
     """Every job under its id; with `metrics`, each run is counted and timed."""
-    swept = {"db": db, "clock": clock, "wake": wake_delivery}
+    redraw = {"db": db, "clock": clock, "wake": wake_delivery}
+    swept = {**redraw, "notifiers": notifiers}
 
     def add(job_id: str, job: Runner, trigger: BaseTrigger, **options: Any) -> None:
         func = metrics.timed_job(job_id, job) if metrics is not None else job
@@ -60,7 +64,7 @@ def register_jobs(
         "refresh_home_tabs",
         refresh_stale_home_tabs,
         IntervalTrigger(seconds=settings.home_refresh_seconds),
-        kwargs=swept,
+        kwargs=redraw,
     )
     add("prune_outbox", prune_outbox, CronTrigger(hour=3, minute=30), kwargs={"db": db})
     sweeps = (
@@ -92,11 +96,12 @@ def _everyone(job: Callable[..., Awaitable[int]]) -> Runner:
         db: Database,
         clock: Callable[[], datetime],
         wake: Callable[[], None],
+        notifiers: Notifiers,
         only: Collection[int] | None,
     ) -> int:
         if only is not None:
             raise ValueError("This job runs for every MSP at once; leave out --team.")
-        return await job(db=db, clock=clock, wake=wake)
+        return await job(db=db, clock=clock, wake=wake, notifiers=notifiers)
 
     return run
 

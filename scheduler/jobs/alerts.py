@@ -8,7 +8,7 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
-from bot.delivery.alert_messages import NOTIFIER
+from bot.notify.notifiers import Notifiers
 from bot.services import alert_actions
 from storage.engine import Database
 
@@ -16,10 +16,14 @@ logger = logging.getLogger(__name__)
 
 
 async def wake_snoozed_alerts(
-    *, db: Database, clock: Callable[[], datetime], wake: Callable[[], None]
+    *,
+    db: Database,
+    clock: Callable[[], datetime],
+    wake: Callable[[], None],
+    notifiers: Notifiers,
 ) -> int:
     async with db.unit_of_work() as session:
-        woken = await alert_actions.wake_snoozed(session, now=clock(), notifier=NOTIFIER)
+        woken = await alert_actions.wake_snoozed(session, now=clock(), notifier=notifiers.alerts)
     if woken:
         logger.info("woke %d snoozed alerts", woken)
         wake()  # their messages are in the outbox

@@ -7,7 +7,7 @@ import logging
 from collections.abc import Callable, Collection
 from datetime import datetime
 
-from bot.delivery.notice_messages import NOTIFIER
+from bot.notify.notifiers import Notifiers
 from bot.services import notices
 from storage.engine import Database
 
@@ -20,12 +20,13 @@ async def run_sweep(
     db: Database,
     clock: Callable[[], datetime],
     wake: Callable[[], None],
+    notifiers: Notifiers,
     only: Collection[int] | None = None,
 ) -> int:
     """Run one notice sweep now; how many notices it sent (claimed)."""
     sweep = notices.SWEEPS[name]
     async with db.unit_of_work() as session:
-        sent = await sweep(session, now=clock(), notifier=NOTIFIER, only=only)
+        sent = await sweep(session, now=clock(), notifier=notifiers.notices, only=only)
     if sent:
         logger.info("%s: %d notices", name, sent)
         wake()

@@ -26,8 +26,6 @@ from typing import Any
 
 from sqlalchemy import or_, select
 
-from bot.delivery.alert_messages import NOTIFIER as ALERT_NOTIFIER
-from bot.delivery.request_messages import OutboxRequestNotifier
 from bot.domain.commercial import CommercialChange
 from bot.domain.customers import CustomerFilter, Plan
 from bot.domain.policy import Change
@@ -35,6 +33,7 @@ from bot.domain.requests import RequestType
 from bot.domain.roles import Role
 from bot.domain.terms import Term
 from bot.errors import BotError, RuleBroken
+from bot.notify.notifiers import Notifiers, outbox_notifiers
 from bot.services import commercial, customer_csv, dashboard, requests, settings, usage
 from bot.services import customers as customer_service
 from bot.services.customers import NewCustomer
@@ -87,7 +86,6 @@ NOTICE_JOBS = (
 )
 NOTHING_TO_ACT_ON = frozenset({"no_account", "none_pending", "none_scheduled", "none_deleted"})
 ADD_ONS = ("activconnect", "screen_details")
-NOTIFIER = OutboxRequestNotifier()
 
 # Every action kind, with its weight in the daily draw.
 ACTION_WEIGHTS: dict[str, int] = {
@@ -170,6 +168,7 @@ class Simulation:
     actions_per_day: int  # at most, on a weekday
     notices_every: int = 1  # days between runs of the notice jobs
     check_each_job: bool = True  # or once after the day's jobs
+    notifiers: Notifiers = field(default_factory=outbox_notifiers)
     rng: random.Random = field(init=False)
     book: Book = field(init=False)
     msp_id: int = 0
@@ -245,7 +244,13 @@ class Simulation:
         jobs = LIFECYCLE_JOBS + (NOTICE_JOBS if self.day % self.notices_every == 0 else ())
         changed = False
         for job in jobs:
-            done = await RUNNABLE[job](db=self.db, clock=lambda: now, wake=lambda: None, only=None)
+            done = await RUNNABLE[job](
+                db=self.db,
+                clock=lambda: now,
+                wake=lambda: None,
+                notifiers=self.notifiers,
+                only=None,
+            )
             if job == "renewals" and done:
                 raise self.fail("renewals", [f"{done} terms were left to roll after the sweep"])
             if job == "apply_scheduled_changes":
@@ -467,7 +472,7 @@ class Simulation:
                     reason="simulated",
                     schedule=schedule,
                     now=self.clock.now,
-                    notifier=NOTIFIER,
+                    notifier=self.notifiers.requests,
                 )
                 row = await session.get(ChangeRequest, submitted.info.id)
                 assert row is not None
@@ -648,7 +653,7 @@ class Simulation:
                     request_id=request.id,
                     typed_name=account.name if account else None,
                     now=self.clock.now,
-                    notifier=NOTIFIER,
+                    notifier=self.notifiers.requests,
                 )
         except BotError as error:
             self.log(f"approve #{request.id} {request.kind}: refused: {error}")
@@ -679,7 +684,7 @@ class Simulation:
                 request_id=request.id,
                 note="not now",
                 now=self.clock.now,
-                notifier=NOTIFIER,
+                notifier=self.notifiers.requests,
             )
         self.log(f"deny #{request.id} {request.kind}")
         request.status = "denied"
@@ -695,7 +700,7 @@ class Simulation:
                 requester=self.requester(self.rng.choice([OWNER, ADMIN])),
                 customer_id=account.id,
                 now=self.clock.now,
-                notifier=NOTIFIER,
+                notifier=self.notifiers.requests,
             )
         self.log(f"reverse deletion of {account.number}")
         self.book.reverse_deletion(account)
@@ -755,7 +760,7 @@ class Simulation:
                 reports=reports,
                 actor=USAGE_ACTOR,
                 now=self.clock.now,
-                notifier=ALERT_NOTIFIER,
+                notifier=self.notifiers.alerts,
             )
         for account, report in zip(chosen, reports, strict=True):
             if report.users is not None:

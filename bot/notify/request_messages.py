@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.delivery import outbox, webhooks
+from bot.delivery import outbox
 from bot.domain.requests import RequestStatus
-from bot.services.requests import RequestInfo
+from bot.notify.request_webhooks import request_event
+from bot.results.requests import RequestInfo
 from bot.views.requests import approval_message, requester_notice
 from storage.models import Msp
 
@@ -58,7 +59,7 @@ async def _queue_webhook(session: AsyncSession, *, msp_id: int, info: RequestInf
     msp = await session.get(Msp, msp_id)
     if msp is None or not msp.webhook_url:
         return
-    body = webhooks.request_event(info, team_id=msp.team_id)
+    body = request_event(info, team_id=msp.team_id)
     await outbox.enqueue_webhook(
         session,
         msp_id=msp_id,

@@ -2,7 +2,7 @@
 outbox, in the caller's transaction, updated in place under its key.
 
 Posts are coalescible: when a storm queues many behind one another in a channel,
-the worker merges them into one digest (bot.delivery.digest), read from each
+the worker merges them into one digest (bot.notify.digest), read from each
 post's message metadata. An update of a merged alert sends nothing: the digest's
 "List all" shows it as it is now."""
 
@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.delivery import outbox
-from bot.services.alert_routing import AlertInfo
+from bot.results.alerts import AlertInfo
 from bot.services.audience import Recipient
 from bot.views.alerts import alert_message, message_metadata
 
@@ -64,6 +64,3 @@ class OutboxAlertNotifier:
             metadata=message_metadata(alert),
             **message.as_kwargs(),
         )
-
-
-NOTIFIER = OutboxAlertNotifier()

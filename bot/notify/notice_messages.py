@@ -10,16 +10,18 @@ from collections.abc import Sequence
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.delivery import outbox
-from bot.delivery.alert_messages import NOTIFIER as ALERT_NOTIFIER
+from bot.results.notices import NoticeInfo
+from bot.services.alert_routing import AlertNotifier
 from bot.services.audience import Recipient
-from bot.services.notices import NoticeInfo
 from bot.views.scheduled import notice_message
 
 
 class OutboxNoticeNotifier:
     """The `NoticeNotifier` the scheduler's jobs and the command line hand in."""
 
-    alerts = ALERT_NOTIFIER
+    def __init__(self, *, alerts: AlertNotifier) -> None:
+        # The alerts a sweep raises (max-MAU reached) go the alerts' way.
+        self.alerts = alerts
 
     async def post(
         self,
@@ -44,6 +46,3 @@ class OutboxNoticeNotifier:
             )
         for msp_id, posts in by_msp.items():
             await outbox.post_messages(session, msp_id=msp_id, posts=posts)
-
-
-NOTIFIER = OutboxNoticeNotifier()

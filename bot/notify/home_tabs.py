@@ -17,8 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.delivery import outbox
 from bot.domain.roles import Role
 from bot.ids import SlashCommand
+from bot.results.dashboard import Dashboard
 from bot.services import dashboard, home_viewers
-from bot.services.dashboard import Dashboard
 from bot.services.tenancy import Requester
 from bot.views.home import home_view
 from storage.engine import Database

@@ -1,0 +1,74 @@
+"""Requests as people see them: in messages, lists, the request modal and on the
+customer card."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+
+from bot.domain.customers import Plan, Status
+from bot.domain.policy import Verdict
+from bot.domain.requests import RequestStatus, RequestType
+
+
+@dataclass(frozen=True, slots=True)
+class RequestInfo:
+    """A request as people see it: in messages, lists and on the card."""
+
+    id: int
+    kind: RequestType
+    status: RequestStatus
+    customer_id: int | None
+    customer_name: str
+    account_number: str | None
+    requested_by: str
+    requested_at: datetime
+    reason: str
+    summary: str  # what is asked, in words ("+5 licences", "Professional")
+    explanation: str  # what the rules said when it was asked
+    effective_on: date | None
+    expires_at: datetime
+    decided_by: str | None
+    decided_at: datetime | None
+    decision_note: str | None
+    applied_at: datetime | None
+    needs_typed_name: bool  # approving asks for the customer's name (deletions)
+    message_keys: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class RequestForm:
+    """What the request modal shows before anything is typed."""
+
+    kind: RequestType
+    customer_id: int | None
+    customer_name: str
+    account_number: str | None
+    plan: Plan | None
+    status: Status | None
+    licences: int
+    users: int
+    renewal_date: date | None
+    trial_end: date | None
+    add_ons: list[str]
+    unit_price: Decimal | None  # a licence a month
+    preview: Verdict  # the rules for this account as it stands (details not yet given)
+    per_licence_charge: Decimal | None = None  # R9: one added licence, for the rest of the term
+    mau_allowance: int | None = None  # an MAU allowance order: the allowance now
+    mau_this_month: int | None = None  # ...and the MSP's MAU so far this month
+
+
+@dataclass(frozen=True, slots=True)
+class Submitted:
+    info: RequestInfo
+    routed_to: str  # "the approvals channel" or "the owners (by DM)"
+
+
+@dataclass(frozen=True, slots=True)
+class RequestList:
+    which: str
+    requests: list[RequestInfo]
+    total: int
+    can_decide: bool
+    viewer: str
