@@ -12,20 +12,12 @@ from bot.services.alert_actions import AlreadyHandled
 from bot.views import alerts as views
 from bot.views.message import Message
 from bot.views.notices import refusal_message
-from bot.views.requests import notice_modal
-from handlers.customers import (
-    Click,
-    FollowUp,
-    Invocation,
-    click_listener,
-    show_card,
-    update_in_place,
-)
-from handlers.deps import Deps
+from handlers.customers import show_card
 from handlers.forms import open_or_push
-from handlers.middleware import requester_of
-from handlers.registry import Listeners
+from handlers.kit import Click, FollowUp, Invocation, call_service, click_routes, update_in_place
+from handlers.registry import Route
 
+FEATURE = "Alerts"  # the title of the small modals its clicks are answered in
 WHICH_WORDS = {"open": True, "all": False}
 
 
@@ -38,7 +30,7 @@ async def alerts_command(call: Invocation) -> Message | FollowUp:
     if args and args[0].lower() in WHICH_WORDS:
         open_only = WHICH_WORDS[args.pop(0).lower()]
     query = " ".join(args).strip()
-    requester = requester_of(call.context)
+    requester = call.requester
     async with call.deps.db.unit_of_work() as session:
         customer = None
         if query:
@@ -70,25 +62,25 @@ async def act(click: Click) -> None:
     choice = AlertChoice.decode(click.value)
     deps = click.deps
     try:
-        async with deps.db.unit_of_work() as session:
-            info = await service.act(
-                session,
-                requester=requester_of(click.context),
-                alert_id=choice.alert_id,
-                action=choice.action,
-                hours=choice.hours,
-                now=deps.clock(),
-                notifier=deps.notifiers.alerts,
-            )
+        info = await call_service(
+            deps,
+            service.act,
+            requester=click.requester,
+            alert_id=choice.alert_id,
+            action=choice.action,
+            hours=choice.hours,
+            now=deps.clock(),
+            notifier=deps.notifiers.alerts,
+        )
     except AlreadyHandled as handled:
-        await _say(click, refusal_message(handled.message))
+        await click.say(refusal_message(handled.message))
         return
     deps.delivery.wake()
     if click.in_modal:
         await _redraw_list(click)
     elif click.action.get("action_id") == ActionId.ALERT_ROW_MENU:
         # A `/msp alerts` row: that listing is ephemeral, so say what happened.
-        await _say(click, views.acted_message(info))
+        await click.say(views.acted_message(info))
 
 
 async def open_customer(click: Click) -> None:
@@ -98,10 +90,9 @@ async def open_customer(click: Click) -> None:
 async def list_all(click: Click) -> None:
     """A digest's "List all": every alert it merged, as it is now."""
     ref = AlertListRef.decode(click.value)
-    async with click.deps.db.unit_of_work() as session:
-        alerts = await service.alerts_by_ids(
-            session, requester=requester_of(click.context), alert_ids=ref.alert_ids
-        )
+    alerts = await call_service(
+        click.deps, service.alerts_by_ids, requester=click.requester, alert_ids=ref.alert_ids
+    )
     await open_or_push(click.client, click.body, views.alert_list_modal(alerts, ref))
 
 
@@ -110,31 +101,23 @@ async def _redraw_list(click: Click) -> None:
     if not metadata:
         return
     ref = AlertListRef.decode(metadata)
-    async with click.deps.db.unit_of_work() as session:
-        alerts = await service.alerts_by_ids(
-            session, requester=requester_of(click.context), alert_ids=ref.alert_ids
-        )
+    alerts = await call_service(
+        click.deps, service.alerts_by_ids, requester=click.requester, alert_ids=ref.alert_ids
+    )
     await update_in_place(click.client, click.body, views.alert_list_modal(alerts, ref))
 
 
-async def _say(click: Click, message: Message) -> None:
-    """Below the message clicked, or (in a modal) in a small modal on top."""
-    if click.respond is not None:
-        await click.respond(
-            response_type="ephemeral", replace_original=False, **message.as_kwargs()
-        )
-    else:
-        await open_or_push(click.client, click.body, notice_modal(message, title="Alerts"))
+# ---------------------------------------------------------------- routes
 
 
-def register(listeners: Listeners, deps: Deps) -> None:
-    acting = click_listener(deps, act)
-    for action_id in (
-        ActionId.ALERT_ACKNOWLEDGE,
-        ActionId.ALERT_RESOLVE,
-        ActionId.ALERT_SNOOZE,
-        ActionId.ALERT_ROW_MENU,
-    ):
-        listeners.action(action_id, acting)
-    listeners.action(ActionId.ALERT_OPEN_CUSTOMER, click_listener(deps, open_customer))
-    listeners.action(ActionId.ALERT_LIST_ALL, click_listener(deps, list_all))
+ROUTES: tuple[Route, ...] = click_routes(
+    FEATURE,
+    {
+        ActionId.ALERT_ACKNOWLEDGE: act,
+        ActionId.ALERT_RESOLVE: act,
+        ActionId.ALERT_SNOOZE: act,
+        ActionId.ALERT_ROW_MENU: act,
+        ActionId.ALERT_OPEN_CUSTOMER: open_customer,
+        ActionId.ALERT_LIST_ALL: list_all,
+    },
+)

@@ -24,8 +24,7 @@ from bot.services import customer_csv
 from bot.services.tenancy import Requester
 from bot.views import exports as views
 from bot.views.message import Message
-from handlers.customers import AnswerThen, Invocation
-from handlers.middleware import requester_of
+from handlers.kit import AnswerThen, Invocation
 from storage.engine import Database
 
 USAGE = "Usage: `/msp export customers`"
@@ -35,7 +34,7 @@ logger = logging.getLogger(__name__)
 async def export_command(call: Invocation) -> AnswerThen:
     if not call.args or call.args[0].lower() != "customers":
         raise InvalidInput(USAGE)
-    requester = requester_of(call.context)
+    requester = call.requester
 
     async def send() -> None:
         await send_export(call, requester)

@@ -5,9 +5,7 @@ and the customer type-ahead."""
 
 from __future__ import annotations
 
-import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -16,7 +14,6 @@ from typing import Any, TypeVar
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.context.respond.async_respond import AsyncRespond
-from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.domain import commercial as commercial_rules
@@ -26,7 +23,7 @@ from bot.domain.commercial import CommercialChange, CommercialField, CommercialR
 from bot.domain.customers import CustomerField, CustomerFilter, ListSort, Plan
 from bot.domain.customers import CustomerField as F
 from bot.domain.terms import Term
-from bot.errors import BotError, InvalidInput, NotAllowed, NotFound, RuleBroken
+from bot.errors import InvalidInput, NotAllowed, NotFound, RuleBroken
 from bot.ids import ActionId, BlockId, CallbackId
 from bot.payloads import (
     CustomerRef,
@@ -39,56 +36,45 @@ from bot.payloads import (
 from bot.results.customers import CustomerCard, CustomerPage
 from bot.services import commercial
 from bot.services import customers as service
+from bot.services.tenancy import Requester
 from bot.views import billing as billing_views
 from bot.views import customers as views
 from bot.views.message import Message
-from bot.views.notices import refusal_message
 from handlers.deps import Deps
-from handlers.forms import Form, errors_response, in_modal, open_or_push
+from handlers.forms import Form, errors_response, open_or_push
+from handlers.kit import (
+    Click,
+    ClickAnswer,
+    FollowUp,
+    Invocation,
+    call_service,
+    chosen_value,
+    click_routes,
+    update_in_place,
+)
 from handlers.middleware import requester_of
-from handlers.registry import Listener, Listeners
+from handlers.payload_types import ActionPayload, InteractionBody, SuggestionPayload, ViewPayload
+from handlers.registry import Route
 from handlers.request_forms import open_request
 
+FEATURE = "Customers"  # the title of the small modals its clicks are answered in
 PAGE_SIZE = 20  # 20 rows + header, totals and navigation stay far below 50 blocks
 SORT_PREFIX = "sort:"
 SORT_USAGE = "Sort a list with sort:name, sort:trial (trial end) or sort:users."
+LIST_ACTIONS = (ActionId.LIST_PREVIOUS, ActionId.LIST_NEXT, ActionId.LIST_SORT)
 # The Home tab's list buttons share one actions block, where Slack wants each
 # action_id to differ, so a button may carry its list as a suffix (home_open_list:paid).
 HOME_LIST_ACTIONS = (
     ActionId.HOME_OPEN_LIST,
     *(f"{ActionId.HOME_OPEN_LIST}:{which}" for which in CustomerFilter),
 )
-logger = logging.getLogger(__name__)
-
-FollowUp = Callable[[], Awaitable[None]]
-
-
-@dataclass(frozen=True, slots=True)
-class AnswerThen:
-    """An answer to ack with at once, and work to do right after the ack (work too
-    slow to come before it, such as building a file)."""
-
-    answer: Message
-    then: FollowUp
-
-
-@dataclass(frozen=True, slots=True)
-class Invocation:
-    """One `/msp` subcommand call, as the subcommand functions need it."""
-
-    context: AsyncBoltContext
-    command: dict[str, Any]
-    args: list[str]
-    deps: Deps
-    client: AsyncWebClient
-    respond: AsyncRespond
 
 
 # ---------------------------------------------------------------- /msp subcommands
 
 
 async def add_command(call: Invocation) -> Message | FollowUp:
-    requester = requester_of(call.context)
+    requester = call.requester
     async with call.deps.db.unit_of_work() as session:
         await service.check_can_add(session, requester=requester)
         defaults = await service.add_form_defaults(
@@ -118,7 +104,7 @@ async def customer_command(call: Invocation) -> Message | FollowUp:
             )
 
         return open_finder
-    requester = requester_of(call.context)
+    requester = call.requester
     async with call.deps.db.unit_of_work() as session:
         rows = await service.find(session, requester=requester, query=query, now=call.deps.clock())
         if len(rows) == 1:
@@ -133,7 +119,7 @@ async def customer_command(call: Invocation) -> Message | FollowUp:
 
 async def customers_command(call: Invocation) -> Message | FollowUp:
     state = parse_list_arguments(call.args)
-    return views.list_message(await _list_page(call.context, call.deps, state))
+    return views.list_message(await _list_page(call.deps, call.requester, state))
 
 
 def field_error(error: InvalidInput) -> dict[str, Any]:
@@ -170,56 +156,33 @@ def _take_sort_word(args: list[str]) -> tuple[ListSort | None, list[str]]:
     return sort, words
 
 
-async def _list_page(context: AsyncBoltContext, deps: Deps, state: ListState) -> CustomerPage:
-    async with deps.db.unit_of_work() as session:
-        return await service.list_page(
-            session,
-            requester=requester_of(context),
-            which=state.filter,
-            text=state.text,
-            page=state.page,
-            sort=state.sort,
-            page_size=PAGE_SIZE,
-            now=deps.clock(),
-        )
+async def _list_page(deps: Deps, requester: Requester, state: ListState) -> CustomerPage:
+    return await call_service(
+        deps,
+        service.list_page,
+        requester=requester,
+        now=deps.clock(),
+        which=state.filter,
+        text=state.text,
+        page=state.page,
+        sort=state.sort,
+        page_size=PAGE_SIZE,
+    )
 
 
-async def _card_of(deps: Deps, context: AsyncBoltContext, customer_id: int) -> CustomerCard:
+async def _card_of(deps: Deps, requester: Requester, customer_id: int) -> CustomerCard:
     """A customer's card, as this person may see it."""
-    async with deps.db.unit_of_work() as session:
-        return await service.show(
-            session, requester=requester_of(context), customer_id=customer_id, now=deps.clock()
-        )
+    return await call_service(
+        deps, service.show, requester=requester, customer_id=customer_id, now=deps.clock()
+    )
 
 
 # ---------------------------------------------------------------- clicks
 
 
-@dataclass(frozen=True, slots=True)
-class Click:
-    """A click on a button or menu (a list's Previous, Next and sort menu, a row's
-    menu, the Home tab's list buttons, a card's Edit and Delete), with what answering
-    it needs."""
-
-    action: dict[str, Any]
-    body: dict[str, Any]
-    context: AsyncBoltContext
-    client: AsyncWebClient
-    respond: AsyncRespond | None  # None on the Home tab and in modals: no response_url there
-    deps: Deps
-
-    @property
-    def in_modal(self) -> bool:
-        return in_modal(self.body)
-
-    @property
-    def value(self) -> str | None:
-        return _chosen_value(self.action)
-
-
 async def show_list_page(click: Click) -> None:
     """Previous, Next and the sort menu: the list again, in place (message or modal)."""
-    page = await _list_page(click.context, click.deps, ListState.decode(click.value))
+    page = await _list_page(click.deps, click.requester, ListState.decode(click.value))
     if click.in_modal:
         await update_in_place(click.client, click.body, views.list_modal(page))
     elif click.respond is not None:
@@ -229,7 +192,7 @@ async def show_list_page(click: Click) -> None:
 
 async def open_home_list(click: Click) -> None:
     """A list button of the Home tab (or of `/msp dashboard`): the list in a modal."""
-    page = await _list_page(click.context, click.deps, ListState.decode(click.value))
+    page = await _list_page(click.deps, click.requester, ListState.decode(click.value))
     await open_or_push(click.client, click.body, views.list_modal(page))
 
 
@@ -245,7 +208,7 @@ async def view_card(click: Click, chosen: RowAction) -> None:
 async def show_card(click: Click, customer_id: int) -> None:
     """The card: stacked on the modal the click came from, or as a message under
     the message clicked (a list, an alert)."""
-    card = await _card_of(click.deps, click.context, customer_id)
+    card = await _card_of(click.deps, click.requester, customer_id)
     if click.in_modal:
         await click.client.views_push(
             trigger_id=click.body["trigger_id"], view=views.card_modal(card)
@@ -264,9 +227,7 @@ async def start_request(click: Click, chosen: RowAction) -> None:
         raise InvalidInput("That menu option is out of date. Please start again.")
     channel = str((click.body.get("channel") or {}).get("id", ""))[:32]
     state = RequestFormState(kind=chosen.request, customer_id=chosen.customer_id, channel=channel)
-    await open_request(
-        click.deps, click.client, click.body, click.respond, requester_of(click.context), state
-    )
+    await open_request(click.deps, click.client, click.body, click.respond, click.requester, state)
 
 
 # What each option of a row's menu does.
@@ -276,291 +237,223 @@ ROW_ACTIONS: dict[RowActionKind, Callable[[Click, RowAction], Awaitable[None]]] 
 }
 
 
-def click_listener(deps: Deps, answer: Callable[[Click], Awaitable[None]]) -> Listener:
-    """A listener that acks at once, then answers; a refusal on the Home tab or in a
-    modal is shown there (see `_refusals_answered`)."""
+def card_form_opener(
+    allowed: Callable[[CustomerCard], bool],
+    refusal: str,
+    build: Callable[[CustomerCard], dict[str, Any]],
+) -> ClickAnswer:
+    """A button on a card that opens a form about that customer (Edit, Delete),
+    after checking the person may (the services check again on submit)."""
 
-    async def listener(
-        ack: AsyncAck,
-        body: dict[str, Any],
-        action: dict[str, Any],
-        context: AsyncBoltContext,
-        client: AsyncWebClient,
-        respond: AsyncRespond | None = None,
-    ) -> None:
-        await ack()
-        # Bolt hands Home tab and modal clicks a `respond` too, one that raises (there
-        # is no response_url there): None, as Click says, so answers go to a modal.
-        if "view" in body:
-            respond = None
-        async with _refusals_answered(client, body, respond):
-            await answer(Click(action, body, context, client, respond, deps))
+    async def open_form(click: Click) -> None:
+        customer_id = CustomerRef.decode(click.action.get("value")).customer_id
+        card = await _card_of(click.deps, click.requester, customer_id)
+        if not allowed(card):
+            raise NotAllowed(refusal)
+        await open_or_push(click.client, click.body, build(card))
 
-    listener.__name__ = answer.__name__  # Bolt names listeners in its logs
-    return listener
+    return open_form
+
+
+open_edit_form = card_form_opener(
+    lambda card: card.can_edit,
+    "You can edit only the customers assigned to you.",
+    views.edit_modal,
+)
+open_delete_form = card_form_opener(
+    lambda card: card.can_delete,
+    "Only admins and owners can delete customers.",
+    views.delete_modal,
+)
+open_correction_form = card_form_opener(
+    lambda card: card.can_correct_billing,
+    commercial.ONLY_OWNERS,
+    billing_views.correction_modal,
+)
 
 
 # ---------------------------------------------------------------- listeners
 
 
-def register(listeners: Listeners, deps: Deps) -> None:
-    async def open_add_form(
-        ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext, client: AsyncWebClient
-    ) -> None:
-        await ack()
-        requester = requester_of(context)
-        async with deps.db.unit_of_work() as session:
-            try:
-                await service.check_can_add(session, requester=requester)
-            except (RuleBroken, NotAllowed) as refusal:
-                view = views.notice_modal(title="Add customer", text=refusal.message)
-            else:
-                defaults = await service.add_form_defaults(
-                    session, requester=requester, now=deps.clock()
-                )
-                view = views.add_modal(
-                    default_price=defaults.default_price,
-                    today=defaults.today,
-                    trial_days=defaults.trial_days,
-                )
-        await client.views_open(trigger_id=body["trigger_id"], view=view)
-
-    async def submit_add(ack: AsyncAck, view: dict[str, Any], context: AsyncBoltContext) -> None:
-        requester = requester_of(context)
-        form = Form(view)
-        async with deps.db.unit_of_work() as session:
-            price = await service.default_price(session, requester=requester)
-            today = await service.today(session, requester=requester, now=deps.clock())
-        new = read_new_customer(form, default_price=price, today=today)
-        if form.errors or new is None:
-            await ack(**errors_response(form.errors))
-            return
-        try:
-            async with deps.db.unit_of_work() as session:
-                card = await service.create_customer(
-                    session, requester=requester, new=new, now=deps.clock()
-                )
-        except InvalidInput as error:
-            await ack(**field_error(error))
-            return
-        intro = f":white_check_mark: Added {card.name}, account {card.account_number}."
-        await ack(response_action="update", view=views.card_modal(card, intro=intro))
-
-    async def submit_edit(ack: AsyncAck, view: dict[str, Any], context: AsyncBoltContext) -> None:
-        state = EditCustomerState.decode(view.get("private_metadata"))
-        form = Form(view)
-        changes = read_changes(form)
-        if form.errors or changes is None:
-            await ack(**errors_response(form.errors))
-            return
-        try:
-            async with deps.db.unit_of_work() as session:
-                card = await service.update_customer(
-                    session,
-                    requester=requester_of(context),
-                    customer_id=state.customer_id,
-                    expected_version=state.version,
-                    changes=changes,
-                    now=deps.clock(),
-                )
-        except service.StaleEdit as stale:
-            await ack(**errors_response({CustomerField.NAME: stale.message}))
-            return
-        except InvalidInput as error:
-            await ack(**field_error(error))
-            return
-        await ack(
-            response_action="update", view=views.card_modal(card, intro=":white_check_mark: Saved.")
-        )
-
-    async def submit_delete(ack: AsyncAck, view: dict[str, Any], context: AsyncBoltContext) -> None:
-        ref = CustomerRef.decode(view.get("private_metadata"))
-        typed = Form(view).text(CustomerField.CONFIRM_NAME) or ""
-        try:
-            async with deps.db.unit_of_work() as session:
-                deleted = await service.delete_customer(
-                    session,
-                    requester=requester_of(context),
-                    customer_id=ref.customer_id,
-                    typed_name=typed,
-                    now=deps.clock(),
-                )
-        except (InvalidInput, RuleBroken) as refusal:
-            await ack(**errors_response({CustomerField.CONFIRM_NAME: refusal.message}))
-            return
-        await ack(
-            response_action="update",
-            view=views.deleted_modal(name=deleted.name, account_number=deleted.account_number),
-        )
-
-    async def show_from_button(
-        ack: AsyncAck, action: dict[str, Any], context: AsyncBoltContext, respond: AsyncRespond
-    ) -> None:
-        await ack()
-        ref = CustomerRef.decode(_chosen_value(action))
-        card = await _card_of(deps, context, ref.customer_id)
-        replace = action.get("action_id") == ActionId.PICK_CUSTOMER
-        await respond(
-            response_type="ephemeral",
-            replace_original=replace,
-            **views.card_message(card).as_kwargs(),
-        )
-
-    async def suggest_customers(
-        ack: AsyncAck, payload: dict[str, Any], context: AsyncBoltContext
-    ) -> None:
-        async with deps.db.unit_of_work() as session:
-            rows = await service.find(
-                session,
-                requester=requester_of(context),
-                query=str(payload.get("value", ""))[:100],
-                now=deps.clock(),
-            )
-        await ack(options=views.picker_options(rows))
-
-    async def submit_find(ack: AsyncAck, view: dict[str, Any], context: AsyncBoltContext) -> None:
-        try:
-            ref = CustomerRef.decode(Form(view).selected(BlockId.CUSTOMER_FIND))
-            async with deps.db.unit_of_work() as session:
-                card = await service.show(
-                    session,
-                    requester=requester_of(context),
-                    customer_id=ref.customer_id,
-                    now=deps.clock(),
-                )
-        except (InvalidInput, NotFound) as refusal:
-            await ack(**errors_response({BlockId.CUSTOMER_FIND: refusal.message}))
-            return
-        await ack(response_action="update", view=views.card_modal(card))
-
-    async def _card_for(action: dict[str, Any], context: AsyncBoltContext) -> CustomerCard:
-        """The card of the customer a button names, as this person may see it."""
-        return await _card_of(deps, context, CustomerRef.decode(action.get("value")).customer_id)
-
-    def card_form_opener(
-        allowed: Callable[[CustomerCard], bool],
-        refusal: str,
-        build: Callable[[CustomerCard], dict[str, Any]],
-    ) -> Listener:
-        """A button on a card that opens a form about that customer (Edit, Delete),
-        after checking the person may (the services check again on submit)."""
-
-        async def open_form(click: Click) -> None:
-            card = await _card_for(click.action, click.context)
-            if not allowed(card):
-                raise NotAllowed(refusal)
-            await open_or_push(click.client, click.body, build(card))
-
-        return click_listener(deps, open_form)
-
-    open_edit_form = card_form_opener(
-        lambda card: card.can_edit,
-        "You can edit only the customers assigned to you.",
-        views.edit_modal,
-    )
-    open_delete_form = card_form_opener(
-        lambda card: card.can_delete,
-        "Only admins and owners can delete customers.",
-        views.delete_modal,
-    )
-    open_correction_form = card_form_opener(
-        lambda card: card.can_correct_billing,
-        commercial.ONLY_OWNERS,
-        billing_views.correction_modal,
-    )
-
-    async def submit_correction(
-        ack: AsyncAck, view: dict[str, Any], context: AsyncBoltContext
-    ) -> None:
-        state = EditCustomerState.decode(view.get("private_metadata"))
-        form = Form(view)
-        change, reason = read_correction(form)
-        if form.errors or reason is None:
-            await ack(**errors_response(form.errors))
-            return
-        try:
-            async with deps.db.unit_of_work() as session:
-                corrected = await commercial.correct_billing(
-                    session,
-                    requester=requester_of(context),
-                    customer_id=state.customer_id,
-                    expected_version=state.version,
-                    change=change,
-                    reason=reason,
-                    now=deps.clock(),
-                )
-        except CommercialRefused as refused:
-            await ack(**errors_response({p.field: p.message for p in refused.problems}))
-            return
-        except (service.StaleEdit, NotAllowed) as refusal:
-            await ack(**errors_response({BlockId.BILLING_REASON: refusal.message}))
-            return
-        intro = (
-            ":white_check_mark: Corrected."
-            if corrected.changed
-            else "Nothing changed: the figures were already these."
-        )
-        await ack(response_action="update", view=views.card_modal(corrected.card, intro=intro))
-
-    listeners.shortcut(CallbackId.ADD_CUSTOMER_SHORTCUT, open_add_form)
-    listeners.action(ActionId.HOME_ADD_CUSTOMER, open_add_form)
-    listeners.view(CallbackId.ADD_CUSTOMER, submit_add)
-    listeners.action(ActionId.EDIT_CUSTOMER, open_edit_form)
-    listeners.view(CallbackId.EDIT_CUSTOMER, submit_edit)
-    listeners.action(ActionId.DELETE_CUSTOMER, open_delete_form)
-    listeners.view(CallbackId.DELETE_CUSTOMER, submit_delete)
-    listeners.action(ActionId.CORRECT_BILLING, open_correction_form)
-    listeners.view(CallbackId.CORRECT_BILLING, submit_correction)
-    listeners.action(ActionId.VIEW_CUSTOMER, show_from_button)
-    listeners.action(ActionId.PICK_CUSTOMER, show_from_button)
-    for action_id in (ActionId.LIST_PREVIOUS, ActionId.LIST_NEXT, ActionId.LIST_SORT):
-        listeners.action(action_id, click_listener(deps, show_list_page))
-    listeners.action(ActionId.ROW_MENU, click_listener(deps, act_on_row))
-    for action_id in HOME_LIST_ACTIONS:
-        listeners.action(action_id, click_listener(deps, open_home_list))
-    listeners.options(ActionId.CUSTOMER_SEARCH, suggest_customers)
-    listeners.view(CallbackId.FIND_CUSTOMER, submit_find)
-
-
-def _chosen_value(action: dict[str, Any]) -> str | None:
-    """A button's value, or the value of the option chosen in a menu."""
-    return action.get("value") or (action.get("selected_option") or {}).get("value")
-
-
-async def update_in_place(
-    client: AsyncWebClient, body: dict[str, Any], view: dict[str, Any]
+async def open_add_form(
+    ack: AsyncAck,
+    body: InteractionBody,
+    context: AsyncBoltContext,
+    client: AsyncWebClient,
+    *,
+    deps: Deps,
 ) -> None:
-    """Redraw the modal the click came from. With the hash Slack refuses to replace a
-    modal that changed since this click's copy: a newer click redrew it, and that
-    newer list stands, so this refusal is dropped."""
-    shown = body["view"]
+    await ack()
+    requester = requester_of(context)
+    async with deps.db.unit_of_work() as session:
+        try:
+            await service.check_can_add(session, requester=requester)
+        except (RuleBroken, NotAllowed) as refusal:
+            view = views.notice_modal(title="Add customer", text=refusal.message)
+        else:
+            defaults = await service.add_form_defaults(
+                session, requester=requester, now=deps.clock()
+            )
+            view = views.add_modal(
+                default_price=defaults.default_price,
+                today=defaults.today,
+                trial_days=defaults.trial_days,
+            )
+    await client.views_open(trigger_id=body["trigger_id"], view=view)
+
+
+async def submit_add(
+    ack: AsyncAck, view: ViewPayload, context: AsyncBoltContext, *, deps: Deps
+) -> None:
+    requester = requester_of(context)
+    form = Form(view)
+    async with deps.db.unit_of_work() as session:
+        price = await service.default_price(session, requester=requester)
+        today = await service.today(session, requester=requester, now=deps.clock())
+    new = read_new_customer(form, default_price=price, today=today)
+    if form.errors or new is None:
+        await ack(**errors_response(form.errors))
+        return
     try:
-        await client.views_update(view_id=shown["id"], hash=shown.get("hash"), view=view)
-    except SlackApiError as error:
-        if error.response.get("error") != "hash_conflict":
-            raise
+        card = await call_service(
+            deps, service.create_customer, requester=requester, new=new, now=deps.clock()
+        )
+    except InvalidInput as error:
+        await ack(**field_error(error))
+        return
+    intro = f":white_check_mark: Added {card.name}, account {card.account_number}."
+    await ack(response_action="update", view=views.card_modal(card, intro=intro))
 
 
-@asynccontextmanager
-async def _refusals_answered(
-    client: AsyncWebClient, body: dict[str, Any], respond: AsyncRespond | None
-) -> AsyncIterator[None]:
-    """A refusal after the ack is answered here: below the message (response_url),
-    or, on the Home tab and in modals (no response_url), in a small modal.
-
-    Not left to the error handler: Bolt (1.30) resets its record of the ack when a
-    listener raises after acking, and a listener that acks and raises before its
-    first real await (a stale button's value) then looks unacknowledged: Slack
-    would see a 404 after 3 s (found by tests/resilience)."""
+async def submit_edit(
+    ack: AsyncAck, view: ViewPayload, context: AsyncBoltContext, *, deps: Deps
+) -> None:
+    state = EditCustomerState.decode(view.get("private_metadata"))
+    form = Form(view)
+    changes = read_changes(form)
+    if form.errors or changes is None:
+        await ack(**errors_response(form.errors))
+        return
     try:
-        yield
-    except BotError as refusal:
-        if "view" not in body and respond is not None:
-            message = refusal_message(refusal.message)
-            await respond(response_type="ephemeral", replace_original=False, **message.as_kwargs())
-            return
-        notice = views.notice_modal(title="Customers", text=refusal.message)
-        await open_or_push(client, body, notice)
+        card = await call_service(
+            deps,
+            service.update_customer,
+            requester=requester_of(context),
+            customer_id=state.customer_id,
+            expected_version=state.version,
+            changes=changes,
+            now=deps.clock(),
+        )
+    except service.StaleEdit as stale:
+        await ack(**errors_response({CustomerField.NAME: stale.message}))
+        return
+    except InvalidInput as error:
+        await ack(**field_error(error))
+        return
+    await ack(
+        response_action="update", view=views.card_modal(card, intro=":white_check_mark: Saved.")
+    )
+
+
+async def submit_delete(
+    ack: AsyncAck, view: ViewPayload, context: AsyncBoltContext, *, deps: Deps
+) -> None:
+    ref = CustomerRef.decode(view.get("private_metadata"))
+    typed = Form(view).text(CustomerField.CONFIRM_NAME) or ""
+    try:
+        deleted = await call_service(
+            deps,
+            service.delete_customer,
+            requester=requester_of(context),
+            customer_id=ref.customer_id,
+            typed_name=typed,
+            now=deps.clock(),
+        )
+    except (InvalidInput, RuleBroken) as refusal:
+        await ack(**errors_response({CustomerField.CONFIRM_NAME: refusal.message}))
+        return
+    await ack(
+        response_action="update",
+        view=views.deleted_modal(name=deleted.name, account_number=deleted.account_number),
+    )
+
+
+async def show_from_button(
+    ack: AsyncAck,
+    action: ActionPayload,
+    context: AsyncBoltContext,
+    respond: AsyncRespond,
+    *,
+    deps: Deps,
+) -> None:
+    await ack()
+    ref = CustomerRef.decode(chosen_value(action))
+    card = await _card_of(deps, requester_of(context), ref.customer_id)
+    replace = action.get("action_id") == ActionId.PICK_CUSTOMER
+    await respond(
+        response_type="ephemeral",
+        replace_original=replace,
+        **views.card_message(card).as_kwargs(),
+    )
+
+
+async def suggest_customers(
+    ack: AsyncAck, payload: SuggestionPayload, context: AsyncBoltContext, *, deps: Deps
+) -> None:
+    rows = await call_service(
+        deps,
+        service.find,
+        requester=requester_of(context),
+        query=str(payload.get("value", ""))[:100],
+        now=deps.clock(),
+    )
+    await ack(options=views.picker_options(rows))
+
+
+async def submit_find(
+    ack: AsyncAck, view: ViewPayload, context: AsyncBoltContext, *, deps: Deps
+) -> None:
+    try:
+        ref = CustomerRef.decode(Form(view).selected(BlockId.CUSTOMER_FIND))
+        card = await _card_of(deps, requester_of(context), ref.customer_id)
+    except (InvalidInput, NotFound) as refusal:
+        await ack(**errors_response({BlockId.CUSTOMER_FIND: refusal.message}))
+        return
+    await ack(response_action="update", view=views.card_modal(card))
+
+
+async def submit_correction(
+    ack: AsyncAck, view: ViewPayload, context: AsyncBoltContext, *, deps: Deps
+) -> None:
+    state = EditCustomerState.decode(view.get("private_metadata"))
+    form = Form(view)
+    change, reason = read_correction(form)
+    if form.errors or reason is None:
+        await ack(**errors_response(form.errors))
+        return
+    try:
+        corrected = await call_service(
+            deps,
+            commercial.correct_billing,
+            requester=requester_of(context),
+            customer_id=state.customer_id,
+            expected_version=state.version,
+            change=change,
+            reason=reason,
+            now=deps.clock(),
+        )
+    except CommercialRefused as refused:
+        await ack(**errors_response({p.field: p.message for p in refused.problems}))
+        return
+    except (service.StaleEdit, NotAllowed) as refusal:
+        await ack(**errors_response({BlockId.BILLING_REASON: refusal.message}))
+        return
+    intro = (
+        ":white_check_mark: Corrected."
+        if corrected.changed
+        else "Nothing changed: the figures were already these."
+    )
+    await ack(response_action="update", view=views.card_modal(corrected.card, intro=intro))
 
 
 # ---------------------------------------------------------------- reading the forms
@@ -750,3 +643,31 @@ def _assigned(form: Form) -> list[str]:
     elif not all(rules.SLACK_USER_ID.match(user) for user in users):  # a forged value
         form.errors[CustomerField.ASSIGNED] = "Pick the people from the list."
     return users
+
+
+# ---------------------------------------------------------------- routes
+
+
+ROUTES: tuple[Route, ...] = (
+    Route("shortcut", CallbackId.ADD_CUSTOMER_SHORTCUT, open_add_form),
+    Route("action", ActionId.HOME_ADD_CUSTOMER, open_add_form),
+    Route("view", CallbackId.ADD_CUSTOMER, submit_add),
+    Route("view", CallbackId.EDIT_CUSTOMER, submit_edit),
+    Route("view", CallbackId.DELETE_CUSTOMER, submit_delete),
+    Route("view", CallbackId.CORRECT_BILLING, submit_correction),
+    Route("view", CallbackId.FIND_CUSTOMER, submit_find),
+    Route("action", ActionId.VIEW_CUSTOMER, show_from_button),
+    Route("action", ActionId.PICK_CUSTOMER, show_from_button),
+    Route("options", ActionId.CUSTOMER_SEARCH, suggest_customers),
+    *click_routes(
+        FEATURE,
+        {
+            ActionId.EDIT_CUSTOMER: open_edit_form,
+            ActionId.DELETE_CUSTOMER: open_delete_form,
+            ActionId.CORRECT_BILLING: open_correction_form,
+            ActionId.ROW_MENU: act_on_row,
+            **dict.fromkeys(LIST_ACTIONS, show_list_page),
+            **dict.fromkeys(HOME_LIST_ACTIONS, open_home_list),
+        },
+    ),
+)

@@ -4,8 +4,6 @@ clicked a button that names that channel."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.context.respond.async_respond import AsyncRespond
@@ -20,10 +18,11 @@ from bot.views.dashboard import dashboard_message, share_preview_message
 from bot.views.message import Message
 from bot.views.mrkdwn import channel_link, mrkdwn
 from bot.views.notices import done_message
-from handlers.customers import FollowUp, Invocation
 from handlers.deps import Deps
+from handlers.kit import FollowUp, Invocation, call_service
 from handlers.middleware import requester_of
-from handlers.registry import Listeners
+from handlers.payload_types import ActionPayload, InteractionBody
+from handlers.registry import Route
 
 USAGE = (
     "Usage: `/msp dashboard` (just for you) or `/msp dashboard share` (a preview, "
@@ -34,14 +33,15 @@ ELSEWHERE = "That button shares the dashboard in another conversation: use the o
 
 
 async def dashboard_command(call: Invocation) -> Message | FollowUp:
-    requester = requester_of(call.context)
+    requester = call.requester
     if call.args not in ([], ["share"]):
         raise InvalidInput(USAGE)
     channel_id = str(call.command.get("channel_id", ""))
     if call.args and not channel_id:
         raise InvalidInput(NO_CHANNEL)
-    async with call.deps.db.unit_of_work() as session:
-        board = await dashboard.dashboard(session, requester=requester, now=call.deps.clock())
+    board = await call_service(
+        call.deps, dashboard.dashboard, requester=requester, now=call.deps.clock()
+    )
     if not call.args:
         return dashboard_message(board, share_in=channel_id or None)
     return share_preview_message(board, user_id=requester.user_id, channel_id=channel_id)
@@ -64,7 +64,7 @@ async def share(deps: Deps, requester: Requester, *, channel_id: str) -> Message
     return done_message(mrkdwn("Posting the dashboard in {where}.", where=channel_link(channel_id)))
 
 
-def clicked_channel(body: dict[str, Any], target: ShareTarget) -> str:
+def clicked_channel(body: InteractionBody, target: ShareTarget) -> str:
     """The conversation the button was clicked in, when it is the one it named."""
     channel_id = str((body.get("channel") or {}).get("id", ""))
     if not channel_id:
@@ -74,17 +74,22 @@ def clicked_channel(body: dict[str, Any], target: ShareTarget) -> str:
     return channel_id
 
 
-def register(listeners: Listeners, deps: Deps) -> None:
-    async def share_from_button(
-        ack: AsyncAck,
-        action: dict[str, Any],
-        body: dict[str, Any],
-        context: AsyncBoltContext,
-        respond: AsyncRespond,
-    ) -> None:
-        await ack()
-        channel_id = clicked_channel(body, ShareTarget.decode(action.get("value")))
-        notice = await share(deps, requester_of(context), channel_id=channel_id)
-        await respond(response_type="ephemeral", replace_original=True, **notice.as_kwargs())
+async def share_from_button(
+    ack: AsyncAck,
+    action: ActionPayload,
+    body: InteractionBody,
+    context: AsyncBoltContext,
+    respond: AsyncRespond,
+    *,
+    deps: Deps,
+) -> None:
+    await ack()
+    channel_id = clicked_channel(body, ShareTarget.decode(action.get("value")))
+    notice = await share(deps, requester_of(context), channel_id=channel_id)
+    await respond(response_type="ephemeral", replace_original=True, **notice.as_kwargs())
 
-    listeners.action(ActionId.DASHBOARD_SHARE, share_from_button)
+
+# ---------------------------------------------------------------- routes
+
+
+ROUTES: tuple[Route, ...] = (Route("action", ActionId.DASHBOARD_SHARE, share_from_button),)

@@ -25,6 +25,7 @@ from bot.views.notices import (
 )
 from handlers.ack_deadline import NoAnswerInTime
 from handlers.deps import Deps
+from handlers.payload_types import RequestBody
 from storage.engine import is_database_unavailable, root_cause
 
 logger = logging.getLogger(__name__)
@@ -39,7 +40,7 @@ def new_error_id() -> str:
 def register(app: AsyncApp, deps: Deps) -> None:
     async def handle_error(
         error: Exception,
-        body: dict[str, Any],
+        body: RequestBody,
         respond: AsyncRespond | None,
         response: BoltResponse | None,
     ) -> BoltResponse | None:
@@ -67,7 +68,7 @@ def _is_unavailable(error: Exception) -> bool:
     return is_database_unavailable(error) or isinstance(error, NoAnswerInTime)
 
 
-def _message_for(error: Exception, body: dict[str, Any]) -> Message:
+def _message_for(error: Exception, body: RequestBody) -> Message:
     if isinstance(error, BotError):
         return refusal_message(error.message)
     error_id = new_error_id()
@@ -101,7 +102,7 @@ def _message_for(error: Exception, body: dict[str, Any]) -> Message:
     return unexpected_error_message(error_id)
 
 
-def _modal_reply(error: Exception, message: Message, body: dict[str, Any]) -> BoltResponse:
+def _modal_reply(error: Exception, message: Message, body: RequestBody) -> BoltResponse:
     """In a modal, a field error goes on that field; the database being away on the
     form's first field, so what was typed stays for another try; anything else on a
     clear screen."""
@@ -131,7 +132,7 @@ def _modal_reply(error: Exception, message: Message, body: dict[str, Any]) -> Bo
     )
 
 
-def _first_input_block(body: dict[str, Any]) -> str | None:
+def _first_input_block(body: RequestBody) -> str | None:
     blocks = (body.get("view") or {}).get("blocks") or []
     for block in blocks:
         if isinstance(block, dict) and block.get("type") == "input" and block.get("block_id"):
@@ -139,7 +140,7 @@ def _first_input_block(body: dict[str, Any]) -> str | None:
     return None
 
 
-def _describe(body: dict[str, Any]) -> str:
+def _describe(body: RequestBody) -> str:
     """What the request was, without user text or secrets (safe for logs)."""
     if "command" in body:
         return f"command {body.get('command')}"

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.errors import InvalidInput
+from handlers.payload_types import InputState, InteractionBody, ViewPayload
 
 T = TypeVar("T")
 
@@ -18,9 +19,9 @@ T = TypeVar("T")
 class Form:
     """The values of a submitted view, by block id (each block has one input)."""
 
-    def __init__(self, view: dict[str, Any]) -> None:
+    def __init__(self, view: ViewPayload) -> None:
         values = (view.get("state") or {}).get("values")
-        self._values: dict[str, dict[str, Any]] = values if isinstance(values, dict) else {}
+        self._values: dict[str, dict[str, InputState]] = values if isinstance(values, dict) else {}
         # Flagged on the view's input blocks (Slack refuses errors on others), or on
         # the state's when a view comes without its blocks.
         shown = _input_block_ids(view) or [str(block_id) for block_id in self._values]
@@ -28,10 +29,12 @@ class Form:
             block_id: NOT_TEXT for block_id in shown if not _is_text(self._input(block_id))
         }
 
-    def _input(self, block_id: str) -> dict[str, Any]:
+    def _input(self, block_id: str) -> InputState:
         inputs = self._values.get(block_id) or {}
-        element = next(iter(inputs.values()), {}) if isinstance(inputs, dict) else {}
-        return element if isinstance(element, dict) else {}
+        element = next(iter(inputs.values()), None) if isinstance(inputs, dict) else None
+        if isinstance(element, dict):
+            return element
+        return {}
 
     def text(self, block_id: str) -> str | None:
         value = self._input(block_id).get("value")
@@ -82,7 +85,7 @@ class Form:
 NOT_TEXT = "This has characters that are not text (invalid Unicode): type it again."
 
 
-def _input_block_ids(view: dict[str, Any]) -> list[str]:
+def _input_block_ids(view: ViewPayload) -> list[str]:
     blocks = view.get("blocks")
     return [
         str(block["block_id"])
@@ -111,11 +114,11 @@ def errors_response(errors: dict[str, str]) -> dict[str, Any]:
     return {"response_action": "errors", "errors": errors}
 
 
-def in_modal(body: dict[str, Any]) -> bool:
+def in_modal(body: InteractionBody) -> bool:
     return (body.get("view") or {}).get("type") == "modal"
 
 
-async def open_or_push(client: AsyncWebClient, body: dict[str, Any], view: dict[str, Any]) -> None:
+async def open_or_push(client: AsyncWebClient, body: InteractionBody, view: dict[str, Any]) -> None:
     """From a message or the Home tab, open a modal; from inside a modal, stack one on top."""
     if in_modal(body):
         await client.views_push(trigger_id=body["trigger_id"], view=view)

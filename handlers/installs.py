@@ -4,7 +4,6 @@ uninstalling it or revoking its token (events, in either mode)."""
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.oauth.async_callback_options import (
@@ -17,7 +16,8 @@ from slack_bolt.response import BoltResponse
 from bot.ids import EventType
 from bot.services import installs
 from handlers.deps import Deps
-from handlers.registry import Listeners
+from handlers.payload_types import TokensRevokedEvent
+from handlers.registry import Route
 
 logger = logging.getLogger(__name__)
 
@@ -30,17 +30,16 @@ ORG_INSTALL_REFUSED = (
 INSTALL_NOT_RECORDED = "The install could not be recorded just now: please try again in a minute."
 
 
-def register(listeners: Listeners, deps: Deps) -> None:
-    async def on_uninstalled(context: AsyncBoltContext) -> None:
-        await _uninstalled(deps, context, installs.APP_UNINSTALLED)
+async def on_uninstalled(context: AsyncBoltContext, *, deps: Deps) -> None:
+    await _uninstalled(deps, context, installs.APP_UNINSTALLED)
 
-    async def on_tokens_revoked(event: dict[str, Any], context: AsyncBoltContext) -> None:
-        # Only the bot's token matters: the app asks for no user tokens.
-        if (event.get("tokens") or {}).get("bot"):
-            await _uninstalled(deps, context, installs.TOKENS_REVOKED)
 
-    listeners.event(EventType.APP_UNINSTALLED, on_uninstalled)
-    listeners.event(EventType.TOKENS_REVOKED, on_tokens_revoked)
+async def on_tokens_revoked(
+    event: TokensRevokedEvent, context: AsyncBoltContext, *, deps: Deps
+) -> None:
+    # Only the bot's token matters: the app asks for no user tokens.
+    if (event.get("tokens") or {}).get("bot"):
+        await _uninstalled(deps, context, installs.TOKENS_REVOKED)
 
 
 async def _uninstalled(deps: Deps, context: AsyncBoltContext, reason: str) -> None:
@@ -109,3 +108,12 @@ async def _failure_page(args: AsyncSuccessArgs, reason: str, *, status: int) -> 
             default=args.default,
         )
     )
+
+
+# ---------------------------------------------------------------- routes
+
+
+ROUTES: tuple[Route, ...] = (
+    Route("event", EventType.APP_UNINSTALLED, on_uninstalled),
+    Route("event", EventType.TOKENS_REVOKED, on_tokens_revoked),
+)

@@ -5,7 +5,6 @@ allowance as a request)."""
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
@@ -25,42 +24,45 @@ from bot.services.tenancy import Requester
 from bot.views import charts
 from bot.views import licence as views
 from bot.views.message import Message
-from handlers.customers import FollowUp, Invocation
 from handlers.deps import Deps
+from handlers.kit import FollowUp, Invocation, call_service
 from handlers.middleware import requester_of
-from handlers.registry import Listeners
+from handlers.payload_types import ActionPayload, InteractionBody, SuggestionPayload
+from handlers.registry import Route
 from handlers.request_forms import open_request
 
 # ---------------------------------------------------------------- /msp subcommands
 
 
 async def licence_command(call: Invocation) -> Message | FollowUp:
-    return await _licence(call.context, call.deps, LicenceState())
+    return await _licence(call.deps, call.requester, LicenceState())
 
 
 async def mau_command(call: Invocation) -> Message | FollowUp:
     """The numbers, for the person alone, with a button that posts the chart in this
     channel: MSP-wide figures reach a channel only when they choose to, seeing where."""
-    requester = requester_of(call.context)
     query = " ".join(call.args).strip()
-    async with call.deps.db.unit_of_work() as session:
-        series = await service.mau_series(
-            session, requester=requester, now=call.deps.clock(), customer_query=query or None
-        )
+    series = await call_service(
+        call.deps,
+        service.mau_series,
+        requester=call.requester,
+        now=call.deps.clock(),
+        customer_query=query or None,
+    )
     channel = str(call.command.get("channel_id", ""))
     return views.mau_message(series, channel_id=channel or None)
 
 
-async def _licence(context: AsyncBoltContext, deps: Deps, state: LicenceState) -> Message:
+async def _licence(deps: Deps, requester: Requester, state: LicenceState) -> Message:
     month = rules.parse_month_label(state.month) if state.month else None
-    async with deps.db.unit_of_work() as session:
-        overview = await service.licence_overview(
-            session,
-            requester=requester_of(context),
-            now=deps.clock(),
-            customer_id=state.customer_id,
-            month=month,
-        )
+    overview = await call_service(
+        deps,
+        service.licence_overview,
+        requester=requester,
+        now=deps.clock(),
+        customer_id=state.customer_id,
+        month=month,
+    )
     return views.licence_message(overview)
 
 
@@ -85,7 +87,7 @@ async def _post_chart(deps: Deps, requester: Requester, series: MauSeries, chann
     deps.delivery.wake()
 
 
-def _channel_of(body: dict[str, Any]) -> str:
+def _channel_of(body: InteractionBody) -> str:
     """The conversation a message button was clicked in."""
     channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(
         "channel_id"
@@ -95,7 +97,7 @@ def _channel_of(body: dict[str, Any]) -> str:
     return str(channel)
 
 
-def _selected_month(body: dict[str, Any]) -> str | None:
+def _selected_month(body: InteractionBody) -> str | None:
     """The month picked in the licence view's month menu, from the message's state
     (Slack sends the state of every menu of the message with each action)."""
     for block in ((body.get("state") or {}).get("values") or {}).values():
@@ -111,82 +113,106 @@ def _selected_month(body: dict[str, Any]) -> str | None:
 # ---------------------------------------------------------------- listeners
 
 
-def register(listeners: Listeners, deps: Deps) -> None:
-    async def rerender(
-        respond: AsyncRespond, context: AsyncBoltContext, state: LicenceState
-    ) -> None:
-        message = await _licence(context, deps, state)
-        await respond(response_type="ephemeral", replace_original=True, **message.as_kwargs())
+async def pick_customer(
+    ack: AsyncAck,
+    action: ActionPayload,
+    body: InteractionBody,
+    context: AsyncBoltContext,
+    respond: AsyncRespond,
+    *,
+    deps: Deps,
+) -> None:
+    await ack()
+    chosen = LicenceState.decode((action.get("selected_option") or {}).get("value"))
+    state = LicenceState(customer_id=chosen.customer_id, month=_selected_month(body))
+    await _rerender(deps, respond, context, state)
 
-    async def pick_customer(
-        ack: AsyncAck,
-        action: dict[str, Any],
-        body: dict[str, Any],
-        context: AsyncBoltContext,
-        respond: AsyncRespond,
-    ) -> None:
-        await ack()
-        chosen = LicenceState.decode((action.get("selected_option") or {}).get("value"))
-        state = LicenceState(customer_id=chosen.customer_id, month=_selected_month(body))
-        await rerender(respond, context, state)
 
-    async def pick_month(
-        ack: AsyncAck, action: dict[str, Any], context: AsyncBoltContext, respond: AsyncRespond
-    ) -> None:
-        await ack()
-        state = LicenceState.decode((action.get("selected_option") or {}).get("value"))
-        await rerender(respond, context, state)
+async def pick_month(
+    ack: AsyncAck,
+    action: ActionPayload,
+    context: AsyncBoltContext,
+    respond: AsyncRespond,
+    *,
+    deps: Deps,
+) -> None:
+    await ack()
+    state = LicenceState.decode((action.get("selected_option") or {}).get("value"))
+    await _rerender(deps, respond, context, state)
 
-    async def post_chart(
-        ack: AsyncAck,
-        action: dict[str, Any],
-        body: dict[str, Any],
-        context: AsyncBoltContext,
-        respond: AsyncRespond,
-    ) -> None:
-        """ "Post chart in this channel", on the licence view or `/msp mau`'s answer
-        (which then says it was posted, so a second click does not post it again)."""
-        await ack()
-        state = LicenceState.decode(action.get("value"))
-        channel = _channel_of(body)
-        requester = requester_of(context)
-        async with deps.db.unit_of_work() as session:
-            series = await service.mau_series(
-                session, requester=requester, now=deps.clock(), customer_id=state.customer_id
-            )
-        await _post_chart(deps, requester, series, channel)
-        if action.get("block_id") == BlockId.MAU_CHART:
-            posted = views.mau_message(series, channel_id=channel, chart_posted=True)
-            await respond(response_type="ephemeral", replace_original=True, **posted.as_kwargs())
 
-    async def open_order_form(
-        ack: AsyncAck,
-        body: dict[str, Any],
-        context: AsyncBoltContext,
-        client: AsyncWebClient,
-        respond: AsyncRespond,
-    ) -> None:
-        """R19: "Extend allowance" asks for more MAU allowance, as a request."""
-        await ack()
-        state = RequestFormState(kind=RequestType.MAU_ALLOWANCE_ORDER)
-        await open_request(deps, client, body, respond, requester_of(context), state)
+async def _rerender(
+    deps: Deps, respond: AsyncRespond, context: AsyncBoltContext, state: LicenceState
+) -> None:
+    message = await _licence(deps, requester_of(context), state)
+    await respond(response_type="ephemeral", replace_original=True, **message.as_kwargs())
 
-    async def suggest_customers(
-        ack: AsyncAck, payload: dict[str, Any], context: AsyncBoltContext
-    ) -> None:
-        requester = requester_of(context)
-        service.check_can_read_licence(requester)
-        async with deps.db.unit_of_work() as session:
-            rows = await customer_service.find(
-                session,
-                requester=requester,
-                query=str(payload.get("value", ""))[:100],
-                now=deps.clock(),
-            )
-        await ack(options=views.licence_customer_options(rows))
 
-    listeners.action(ActionId.LICENCE_CUSTOMER, pick_customer)
-    listeners.action(ActionId.LICENCE_MONTH, pick_month)
-    listeners.action(ActionId.LICENCE_CHART, post_chart)
-    listeners.action(ActionId.LICENCE_EXTEND, open_order_form)
-    listeners.options(ActionId.LICENCE_CUSTOMER, suggest_customers)
+async def post_chart(
+    ack: AsyncAck,
+    action: ActionPayload,
+    body: InteractionBody,
+    context: AsyncBoltContext,
+    respond: AsyncRespond,
+    *,
+    deps: Deps,
+) -> None:
+    """ "Post chart in this channel", on the licence view or `/msp mau`'s answer
+    (which then says it was posted, so a second click does not post it again)."""
+    await ack()
+    state = LicenceState.decode(action.get("value"))
+    channel = _channel_of(body)
+    requester = requester_of(context)
+    series = await call_service(
+        deps,
+        service.mau_series,
+        requester=requester,
+        now=deps.clock(),
+        customer_id=state.customer_id,
+    )
+    await _post_chart(deps, requester, series, channel)
+    if action.get("block_id") == BlockId.MAU_CHART:
+        posted = views.mau_message(series, channel_id=channel, chart_posted=True)
+        await respond(response_type="ephemeral", replace_original=True, **posted.as_kwargs())
+
+
+async def open_order_form(
+    ack: AsyncAck,
+    body: InteractionBody,
+    context: AsyncBoltContext,
+    client: AsyncWebClient,
+    respond: AsyncRespond,
+    *,
+    deps: Deps,
+) -> None:
+    """R19: "Extend allowance" asks for more MAU allowance, as a request."""
+    await ack()
+    state = RequestFormState(kind=RequestType.MAU_ALLOWANCE_ORDER)
+    await open_request(deps, client, body, respond, requester_of(context), state)
+
+
+async def suggest_customers(
+    ack: AsyncAck, payload: SuggestionPayload, context: AsyncBoltContext, *, deps: Deps
+) -> None:
+    requester = requester_of(context)
+    service.check_can_read_licence(requester)
+    rows = await call_service(
+        deps,
+        customer_service.find,
+        requester=requester,
+        query=str(payload.get("value", ""))[:100],
+        now=deps.clock(),
+    )
+    await ack(options=views.licence_customer_options(rows))
+
+
+# ---------------------------------------------------------------- routes
+
+
+ROUTES: tuple[Route, ...] = (
+    Route("action", ActionId.LICENCE_CUSTOMER, pick_customer),
+    Route("action", ActionId.LICENCE_MONTH, pick_month),
+    Route("action", ActionId.LICENCE_CHART, post_chart),
+    Route("action", ActionId.LICENCE_EXTEND, open_order_form),
+    Route("options", ActionId.LICENCE_CUSTOMER, suggest_customers),
+)

@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.async_context import AsyncBoltContext
@@ -28,6 +27,7 @@ from bot.views.notices import not_staff_message
 from bot.views.workspace import other_workspace_message, workspace_unconfirmed_message
 from handlers.ack_deadline import before_the_deadline
 from handlers.deps import Deps
+from handlers.payload_types import RequestBody
 
 REQUESTER = "requester"
 
@@ -44,7 +44,7 @@ def requester_of(context: AsyncBoltContext) -> Requester:
 def register(app: AsyncApp, deps: Deps) -> None:
     async def resolve_tenant_and_role(
         context: AsyncBoltContext,
-        body: dict[str, Any],
+        body: RequestBody,
         next: Callable[[], Awaitable[None]],
     ) -> BoltResponse | None:
         team_id = context.team_id or context.enterprise_id
@@ -100,12 +100,12 @@ async def _not_our_workspace(home: HomeWorkspace, context: AsyncBoltContext) -> 
     return other_workspace_message()
 
 
-def _is_event(body: dict[str, Any]) -> bool:
+def _is_event(body: RequestBody) -> bool:
     return body.get("type") == "event_callback"
 
 
 def _turn_away(
-    body: dict[str, Any], context: AsyncBoltContext, deps: Deps, message: Message
+    body: RequestBody, context: AsyncBoltContext, deps: Deps, message: Message
 ) -> BoltResponse:
     """Answer a request that goes no further, in the way each kind of request allows:
     in the command's response, with no options, in a message's response_url, or

@@ -9,7 +9,6 @@ import functools
 import re
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any
 
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
@@ -38,10 +37,10 @@ from handlers import (
     settings,
     subscriptions,
 )
-from handlers.customers import AnswerThen, FollowUp, Invocation
 from handlers.deps import Deps
-from handlers.middleware import requester_of
-from handlers.registry import Listeners
+from handlers.kit import AnswerThen, FollowUp, Invocation, call_service
+from handlers.payload_types import CommandPayload
+from handlers.registry import Route
 
 # With should_escape on, Slack sends a mention as <@U123|name> (or <@U123>).
 _MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
@@ -52,31 +51,30 @@ ROLE_USAGE = "Usage: `/msp role @person owner|admin|approver|member|viewer|none`
 Subhandler = Callable[[Invocation], Awaitable[Message | FollowUp | AnswerThen]]
 
 
-def register(listeners: Listeners, deps: Deps) -> None:
-    async def handle_msp(
-        ack: AsyncAck,
-        command: dict[str, Any],
-        context: AsyncBoltContext,
-        client: AsyncWebClient,
-        respond: AsyncRespond,
-    ) -> None:
-        words = str(command.get("text", "")).split()
-        call = Invocation(context, command, words[1:], deps, client, respond)
-        result = await _run(call, words[0] if words else "")
-        if isinstance(result, Message):
-            await ack(response_type="ephemeral", **result.as_kwargs())
-        elif isinstance(result, AnswerThen):
-            await ack(response_type="ephemeral", **result.answer.as_kwargs())
-            await result.then()
-        else:
-            await ack()
-            await result()
-
-    listeners.command(SlashCommand.MSP, handle_msp)
+async def handle_msp(
+    ack: AsyncAck,
+    command: CommandPayload,
+    context: AsyncBoltContext,
+    client: AsyncWebClient,
+    respond: AsyncRespond,
+    *,
+    deps: Deps,
+) -> None:
+    words = str(command.get("text", "")).split()
+    call = Invocation(context, command, words[1:], deps, client, respond)
+    result = await _run(call, words[0] if words else "")
+    if isinstance(result, Message):
+        await ack(response_type="ephemeral", **result.as_kwargs())
+    elif isinstance(result, AnswerThen):
+        await ack(response_type="ephemeral", **result.answer.as_kwargs())
+        await result.then()
+    else:
+        await ack()
+        await result()
 
 
 async def _run(call: Invocation, word: str) -> Message | FollowUp | AnswerThen:
-    requester = requester_of(call.context)
+    requester = call.requester
     subcommand = subcommands.parse_subcommand(word)
     if subcommand is None:
         suggestion = subcommands.suggest(word)
@@ -115,11 +113,11 @@ def _plain_help(role: Role) -> Message:
 
 
 async def _show_help(call: Invocation) -> Message:
-    return _help(requester_of(call.context))
+    return _help(call.requester)
 
 
 async def _show_whoami(call: Invocation) -> Message:
-    requester = requester_of(call.context)
+    requester = call.requester
     role = _staff_role(requester)
     return whoami_message(
         user_id=requester.user_id,
@@ -130,31 +128,29 @@ async def _show_whoami(call: Invocation) -> Message:
 
 
 async def _show_roles(call: Invocation) -> Message:
-    async with call.deps.db.unit_of_work() as session:
-        entries = await staff.list_staff(session, requester=requester_of(call.context))
+    entries = await call_service(call.deps, staff.list_staff, requester=call.requester)
     return staff_list_message(staff=[(entry.user_id, entry.role) for entry in entries])
 
 
 async def _change_role(call: Invocation) -> Message:
-    requester = requester_of(call.context)
+    requester = call.requester
     target_user_id, new_role = parse_role_arguments(call.args)
-    async with call.deps.db.unit_of_work() as session:
-        change = await staff.change_role(
-            session,
-            requester=requester,
-            target_user_id=target_user_id,
-            new_role=new_role,
-            now=call.deps.clock(),
-        )
+    change = await call_service(
+        call.deps,
+        staff.change_role,
+        requester=requester,
+        target_user_id=target_user_id,
+        new_role=new_role,
+        now=call.deps.clock(),
+    )
     call.deps.requesters.forget(requester.team_id, change.user_id)
     return role_change_message(user_id=change.user_id, before=change.before, after=change.after)
 
 
 async def _show_delivery(call: Invocation) -> Message:
-    async with call.deps.db.unit_of_work() as session:
-        status = await delivery_status(
-            session, requester=requester_of(call.context), now=datetime.now(UTC)
-        )
+    status = await call_service(
+        call.deps, delivery_status, requester=call.requester, now=datetime.now(UTC)
+    )
     stats = call.deps.delivery.stats
     counters = {
         "sent": sum(stats.sent.values()),
@@ -202,3 +198,9 @@ SUBHANDLERS: dict[Subcommand, Subhandler] = {
     Subcommand.SUBSCRIPTIONS: subscriptions.subscriptions_command,
     Subcommand.ALERTS: alerts.alerts_command,
 }
+
+
+# ---------------------------------------------------------------- routes
+
+
+ROUTES: tuple[Route, ...] = (Route("command", SlashCommand.MSP, handle_msp),)

@@ -16,6 +16,7 @@ from bot.views import requests as views
 from bot.views.message import Message
 from handlers.deps import Deps
 from handlers.forms import open_or_push
+from handlers.payload_types import InteractionBody
 
 
 async def form_or_refusal(
@@ -43,7 +44,7 @@ async def form_or_refusal(
 async def open_request(
     deps: Deps,
     client: AsyncWebClient,
-    body: dict[str, Any],
+    body: InteractionBody,
     respond: AsyncRespond | None,
     requester: Requester,
     state: RequestFormState,

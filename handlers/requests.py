@@ -6,7 +6,6 @@ name that approves a deletion)."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
@@ -26,13 +25,15 @@ from bot.services import requests as service
 from bot.services.requests import AlreadyDecided
 from bot.views import requests as views
 from bot.views.message import Message
-from handlers.customers import Click, FollowUp, Invocation, click_listener
 from handlers.deps import Deps
 from handlers.forms import Form, errors_response, open_or_push
+from handlers.kit import Click, ClickAnswer, FollowUp, Invocation, call_service, click_routes
 from handlers.middleware import requester_of
-from handlers.registry import Listeners
+from handlers.payload_types import ViewPayload
+from handlers.registry import Route
 from handlers.request_forms import form_or_refusal, open_request
 
+FEATURE = "Requests"  # the title of the small modals its clicks are answered in
 REQUEST_USAGE = (
     "Usage: `/msp request TYPE CUSTOMER`, where TYPE is one of: "
     "extend, upgrade, add-licences, decrease-licences, downgrade, add-addon, remove-addon, "
@@ -90,20 +91,20 @@ async def request_command(call: Invocation) -> Message | FollowUp:
     kind = parse_request_type(call.args[0])
     if kind is None:
         raise InvalidInput(f"I don't know the request type “{call.args[0][:40]}”. {REQUEST_USAGE}")
-    requester = requester_of(call.context)
+    requester = call.requester
     query = " ".join(call.args[1:]).strip()
     customer_id: int | None = None
     if kind != RequestType.MAU_ALLOWANCE_ORDER:
         if not query:
             raise InvalidInput(f"Name the customer: `/msp request {call.args[0]} CUSTOMER`.")
-        async with call.deps.db.unit_of_work() as session:
-            found = await customer_service.find_one(
-                session,
-                requester=requester,
-                query=query,
-                now=call.deps.clock(),
-                example=f"request {call.args[0]}",
-            )
+        found = await call_service(
+            call.deps,
+            customer_service.find_one,
+            requester=requester,
+            query=query,
+            now=call.deps.clock(),
+            example=f"request {call.args[0]}",
+        )
         customer_id = found.id
     state = RequestFormState(
         kind=kind, customer_id=customer_id, channel=str(call.command.get("channel_id", ""))[:32]
@@ -123,10 +124,9 @@ async def requests_command(call: Invocation) -> Message | FollowUp:
     which = call.args[0].lower() if call.args else "pending"
     if which not in LIST_WORDS or len(call.args) > 1:
         raise InvalidInput(REQUESTS_USAGE)
-    async with call.deps.db.unit_of_work() as session:
-        listing = await service.list_requests(
-            session, requester=requester_of(call.context), which=which
-        )
+    listing = await call_service(
+        call.deps, service.list_requests, requester=call.requester, which=which
+    )
     return views.requests_list_message(listing)
 
 
@@ -179,7 +179,7 @@ def _change(form: Form, kind: RequestType) -> Change:
     )
 
 
-def _refusal_field(view: dict[str, Any], kind: RequestType) -> str:
+def _refusal_field(view: ViewPayload, kind: RequestType) -> str:
     """Where a refusal of the rules lands: the type's main field if this modal has it
     (its blocks; its state when a view comes without them), else the reason (every
     request modal has one)."""
@@ -208,22 +208,10 @@ def _plan(form: Form) -> Plan | None:
 # ---------------------------------------------------------------- clicks
 
 
-async def _say(click: Click, message: Message) -> None:
-    """Answer a click: below the message, or (Home tab, modals) in a small modal."""
-    if click.respond is not None:
-        await click.respond(
-            response_type="ephemeral", replace_original=False, **message.as_kwargs()
-        )
-    else:
-        await open_or_push(click.client, click.body, views.notice_modal(message))
-
-
 async def schedule_instead(click: Click) -> None:
     """ "Schedule for DATE" on a refusal: the form again, for the later date."""
     state = RequestFormState.decode(click.value)
-    await open_request(
-        click.deps, click.client, click.body, click.respond, requester_of(click.context), state
-    )
+    await open_request(click.deps, click.client, click.body, click.respond, click.requester, state)
 
 
 async def start_from_menu(click: Click) -> None:
@@ -231,34 +219,33 @@ async def start_from_menu(click: Click) -> None:
     state = RequestFormState.decode(click.value)
     channel = str((click.body.get("channel") or {}).get("id", ""))[:32]
     state = state.model_copy(update={"channel": channel})
-    await open_request(
-        click.deps, click.client, click.body, click.respond, requester_of(click.context), state
-    )
+    await open_request(click.deps, click.client, click.body, click.respond, click.requester, state)
 
 
 async def approve(click: Click) -> None:
     """Approve at once, or (a deletion) ask for the customer's typed name first."""
     ref = RequestRef.decode(click.value)
-    requester = requester_of(click.context)
+    requester = click.requester
     deps = click.deps
-    async with deps.db.unit_of_work() as session:
-        info = await service.get_info(session, requester=requester, request_id=ref.request_id)
+    info = await call_service(
+        deps, service.get_info, requester=requester, request_id=ref.request_id
+    )
     if info.needs_typed_name and info.status == rules.RequestStatus.PENDING:
         service.check_can_decide(requester)
         await open_or_push(click.client, click.body, views.confirm_deletion_modal(info))
         return
     try:
-        async with deps.db.unit_of_work() as session:
-            await service.approve(
-                session,
-                requester=requester,
-                request_id=ref.request_id,
-                typed_name=None,
-                now=deps.clock(),
-                notifier=deps.notifiers.requests,
-            )
+        await call_service(
+            deps,
+            service.approve,
+            requester=requester,
+            request_id=ref.request_id,
+            typed_name=None,
+            now=deps.clock(),
+            notifier=deps.notifiers.requests,
+        )
     except AlreadyDecided as decided:
-        await _say(click, views.decided_elsewhere_message(decided.info))
+        await click.say(views.decided_elsewhere_message(decided.info))
         return
     deps.delivery.wake()
 
@@ -266,12 +253,13 @@ async def approve(click: Click) -> None:
 async def deny(click: Click) -> None:
     """Denying asks why, in a modal."""
     ref = RequestRef.decode(click.value)
-    requester = requester_of(click.context)
+    requester = click.requester
     service.check_can_decide(requester)
-    async with click.deps.db.unit_of_work() as session:
-        info = await service.get_info(session, requester=requester, request_id=ref.request_id)
+    info = await call_service(
+        click.deps, service.get_info, requester=requester, request_id=ref.request_id
+    )
     if info.status != rules.RequestStatus.PENDING:
-        await _say(click, views.request_outcome_message(info))
+        await click.say(views.request_outcome_message(info))
         return
     await open_or_push(click.client, click.body, views.deny_modal(info))
 
@@ -280,17 +268,17 @@ async def withdraw(click: Click) -> None:
     ref = RequestRef.decode(click.value)
     deps = click.deps
     try:
-        async with deps.db.unit_of_work() as session:
-            info = await service.withdraw(
-                session,
-                requester=requester_of(click.context),
-                request_id=ref.request_id,
-                now=deps.clock(),
-                notifier=deps.notifiers.requests,
-            )
+        info = await call_service(
+            deps,
+            service.withdraw,
+            requester=click.requester,
+            request_id=ref.request_id,
+            now=deps.clock(),
+            notifier=deps.notifiers.requests,
+        )
     except AlreadyDecided as decided:
         info = decided.info
-    await _say(click, views.request_outcome_message(info))
+    await click.say(views.request_outcome_message(info))
     deps.delivery.wake()
 
 
@@ -298,19 +286,19 @@ async def reverse_deletion(click: Click) -> None:
     """R16: an admin takes back a scheduled deletion from the card."""
     ref = CustomerRef.decode(click.value)
     deps = click.deps
-    async with deps.db.unit_of_work() as session:
-        info = await service.reverse_deletion(
-            session,
-            requester=requester_of(click.context),
-            customer_id=ref.customer_id,
-            now=deps.clock(),
-            notifier=deps.notifiers.requests,
-        )
-    await _say(click, views.deletion_reversed_message(info))
+    info = await call_service(
+        deps,
+        service.reverse_deletion,
+        requester=click.requester,
+        customer_id=ref.customer_id,
+        now=deps.clock(),
+        notifier=deps.notifiers.requests,
+    )
+    await click.say(views.deletion_reversed_message(info))
     deps.delivery.wake()
 
 
-CLICKS: dict[str, Callable[[Click], Awaitable[None]]] = {
+CLICKS: dict[str, ClickAnswer] = {
     ActionId.REQUEST_SCHEDULE: schedule_instead,
     ActionId.REQUEST_START: start_from_menu,
     ActionId.REQUEST_APPROVE: approve,
@@ -320,108 +308,119 @@ CLICKS: dict[str, Callable[[Click], Awaitable[None]]] = {
 }
 
 
-# ---------------------------------------------------------------- listeners
+# ---------------------------------------------------------------- the modals
 
 
-def register(listeners: Listeners, deps: Deps) -> None:
-    async def submit_request(
-        ack: AsyncAck, view: dict[str, Any], context: AsyncBoltContext
-    ) -> None:
-        state = RequestFormState.decode(view.get("private_metadata"))
-        form = Form(view)
-        change = _change(form, state.kind)
-        reason = form.check(
-            lambda: rules.parse_reason(
-                form.text(BlockId.REQUEST_REASON), field=BlockId.REQUEST_REASON, required=False
-            ),
-            "",
+async def submit_request(
+    ack: AsyncAck, view: ViewPayload, context: AsyncBoltContext, *, deps: Deps
+) -> None:
+    state = RequestFormState.decode(view.get("private_metadata"))
+    form = Form(view)
+    change = _change(form, state.kind)
+    reason = form.check(
+        lambda: rules.parse_reason(
+            form.text(BlockId.REQUEST_REASON), field=BlockId.REQUEST_REASON, required=False
+        ),
+        "",
+    )
+    if form.errors:
+        await ack(**errors_response(form.errors))
+        return
+    field = _refusal_field(view, state.kind)
+    try:
+        submitted = await call_service(
+            deps,
+            service.submit,
+            requester=requester_of(context),
+            kind=state.kind,
+            customer_id=state.customer_id,
+            change=change,
+            reason=reason,
+            schedule=state.schedule,
+            now=deps.clock(),
+            notifier=deps.notifiers.requests,
         )
-        if form.errors:
-            await ack(**errors_response(form.errors))
-            return
-        field = _refusal_field(view, state.kind)
-        try:
-            async with deps.db.unit_of_work() as session:
-                submitted = await service.submit(
-                    session,
-                    requester=requester_of(context),
-                    kind=state.kind,
-                    customer_id=state.customer_id,
-                    change=change,
-                    reason=reason,
-                    schedule=state.schedule,
-                    now=deps.clock(),
-                    notifier=deps.notifiers.requests,
-                )
-        except (RuleBroken, InvalidInput) as refusal:
-            where = getattr(refusal, "field", None) or field
-            await ack(**errors_response({where: refusal.message}))
-            return
-        await ack(response_action="update", view=views.submitted_modal(submitted))
-        deps.delivery.wake()
+    except (RuleBroken, InvalidInput) as refusal:
+        where = getattr(refusal, "field", None) or field
+        await ack(**errors_response({where: refusal.message}))
+        return
+    await ack(response_action="update", view=views.submitted_modal(submitted))
+    deps.delivery.wake()
 
-    async def submit_denial(ack: AsyncAck, view: dict[str, Any], context: AsyncBoltContext) -> None:
-        ref = RequestRef.decode(view.get("private_metadata"))
-        form = Form(view)
-        note = form.check(
-            lambda: rules.parse_reason(
-                form.text(BlockId.REQUEST_DENY_NOTE), field=BlockId.REQUEST_DENY_NOTE, required=True
-            ),
-            "",
-        )
-        if form.errors:
-            await ack(**errors_response(form.errors))
-            return
-        await decide_in_modal(
-            ack,
-            lambda session: service.deny(
-                session,
-                requester=requester_of(context),
-                request_id=ref.request_id,
-                note=note,
-                now=deps.clock(),
-                notifier=deps.notifiers.requests,
-            ),
-        )
 
-    async def submit_deletion(
-        ack: AsyncAck, view: dict[str, Any], context: AsyncBoltContext
-    ) -> None:
-        ref = RequestRef.decode(view.get("private_metadata"))
-        typed = Form(view).text(BlockId.REQUEST_CONFIRM_NAME) or ""
-        await decide_in_modal(
-            ack,
-            lambda session: service.approve(
-                session,
-                requester=requester_of(context),
-                request_id=ref.request_id,
-                typed_name=typed,
-                now=deps.clock(),
-                notifier=deps.notifiers.requests,
-            ),
-        )
+async def submit_denial(
+    ack: AsyncAck, view: ViewPayload, context: AsyncBoltContext, *, deps: Deps
+) -> None:
+    ref = RequestRef.decode(view.get("private_metadata"))
+    form = Form(view)
+    note = form.check(
+        lambda: rules.parse_reason(
+            form.text(BlockId.REQUEST_DENY_NOTE), field=BlockId.REQUEST_DENY_NOTE, required=True
+        ),
+        "",
+    )
+    if form.errors:
+        await ack(**errors_response(form.errors))
+        return
+    await _decide_in_modal(
+        ack,
+        deps,
+        lambda session: service.deny(
+            session,
+            requester=requester_of(context),
+            request_id=ref.request_id,
+            note=note,
+            now=deps.clock(),
+            notifier=deps.notifiers.requests,
+        ),
+    )
 
-    async def decide_in_modal(
-        ack: AsyncAck, decide: Callable[[AsyncSession], Awaitable[RequestInfo]]
-    ) -> None:
-        """Run a decision from a modal: a field error stays on its field, a request
-        decided by someone else meanwhile is said on the modal."""
-        try:
-            async with deps.db.unit_of_work() as session:
-                info = await decide(session)
-        except AlreadyDecided as decided:
-            await ack(response_action="update", view=views.decided_modal(decided.info))
-            return
-        except InvalidInput as refusal:
-            if refusal.field is None:
-                raise
-            await ack(**errors_response({refusal.field: refusal.message}))
-            return
-        await ack(response_action="update", view=views.decided_modal(info))
-        deps.delivery.wake()
 
-    listeners.view(CallbackId.REQUEST_FORM, submit_request)
-    listeners.view(CallbackId.DENY_REQUEST, submit_denial)
-    listeners.view(CallbackId.CONFIRM_DELETION, submit_deletion)
-    for action_id, answer in CLICKS.items():
-        listeners.action(action_id, click_listener(deps, answer))
+async def submit_deletion(
+    ack: AsyncAck, view: ViewPayload, context: AsyncBoltContext, *, deps: Deps
+) -> None:
+    ref = RequestRef.decode(view.get("private_metadata"))
+    typed = Form(view).text(BlockId.REQUEST_CONFIRM_NAME) or ""
+    await _decide_in_modal(
+        ack,
+        deps,
+        lambda session: service.approve(
+            session,
+            requester=requester_of(context),
+            request_id=ref.request_id,
+            typed_name=typed,
+            now=deps.clock(),
+            notifier=deps.notifiers.requests,
+        ),
+    )
+
+
+async def _decide_in_modal(
+    ack: AsyncAck, deps: Deps, decide: Callable[[AsyncSession], Awaitable[RequestInfo]]
+) -> None:
+    """Run a decision from a modal: a field error stays on its field, a request
+    decided by someone else meanwhile is said on the modal."""
+    try:
+        async with deps.db.unit_of_work() as session:
+            info = await decide(session)
+    except AlreadyDecided as decided:
+        await ack(response_action="update", view=views.decided_modal(decided.info))
+        return
+    except InvalidInput as refusal:
+        if refusal.field is None:
+            raise
+        await ack(**errors_response({refusal.field: refusal.message}))
+        return
+    await ack(response_action="update", view=views.decided_modal(info))
+    deps.delivery.wake()
+
+
+# ---------------------------------------------------------------- routes
+
+
+ROUTES: tuple[Route, ...] = (
+    Route("view", CallbackId.REQUEST_FORM, submit_request),
+    Route("view", CallbackId.DENY_REQUEST, submit_denial),
+    Route("view", CallbackId.CONFIRM_DELETION, submit_deletion),
+    *click_routes(FEATURE, CLICKS),
+)

@@ -10,8 +10,7 @@ from bot.errors import InvalidInput
 from bot.services import settings
 from bot.views.message import Message
 from bot.views.settings import settings_message
-from handlers.customers import Invocation
-from handlers.middleware import requester_of
+from handlers.kit import Invocation
 
 SETTINGS_USAGE = (
     "Usage: `/msp settings` to see them all; `/msp settings approvals #channel` (or `none`: "
@@ -28,7 +27,7 @@ _OFF_WORDS = frozenset({"off", "none"})
 
 
 async def settings_command(call: Invocation) -> Message:
-    requester = requester_of(call.context)
+    requester = call.requester
     change = parse_settings_arguments(call.args)
     async with call.deps.db.unit_of_work() as session:
         if change is None:

@@ -5,7 +5,6 @@ subscription modal."""
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
@@ -18,12 +17,14 @@ from bot.payloads import CustomerRef, SubscriptionFormState, SubscriptionRef
 from bot.services import subscriptions as service
 from bot.views import subscriptions as views
 from bot.views.message import Message
-from handlers.customers import Click, FollowUp, Invocation, click_listener
 from handlers.deps import Deps
 from handlers.forms import Form, errors_response, open_or_push
+from handlers.kit import Click, FollowUp, Invocation, call_service, click_routes
 from handlers.middleware import requester_of
-from handlers.registry import Listeners
+from handlers.payload_types import CommandPayload, ViewPayload
+from handlers.registry import Route
 
+FEATURE = "Subscriptions"  # the title of the small modals its clicks are answered in
 _BY_ID = re.compile(r"^#?(\d{1,9})$")
 
 
@@ -32,20 +33,20 @@ _BY_ID = re.compile(r"^#?(\d{1,9})$")
 
 async def subscribe_command(call: Invocation) -> Message | FollowUp:
     spec = rules.parse_subscription(" ".join(call.args))
-    async with call.deps.db.unit_of_work() as session:
-        row = await service.subscribe(
-            session,
-            requester=requester_of(call.context),
-            spec=spec,
-            here=_here(call.command),
-            now=call.deps.clock(),
-        )
+    row = await call_service(
+        call.deps,
+        service.subscribe,
+        requester=call.requester,
+        spec=spec,
+        here=_here(call.command),
+        now=call.deps.clock(),
+    )
     return views.subscribed_message(row)
 
 
 async def unsubscribe_command(call: Invocation) -> Message | FollowUp:
     """`/msp unsubscribe #ID`, or the same words the subscription was made with."""
-    requester = requester_of(call.context)
+    requester = call.requester
     by_id = _BY_ID.match(call.args[0]) if len(call.args) == 1 else None
     async with call.deps.db.unit_of_work() as session:
         if by_id is not None:
@@ -66,12 +67,11 @@ async def unsubscribe_command(call: Invocation) -> Message | FollowUp:
 async def subscriptions_command(call: Invocation) -> Message | FollowUp:
     if call.args:
         raise InvalidInput("Usage: /msp subscriptions (no words after it).")
-    async with call.deps.db.unit_of_work() as session:
-        listing = await service.list_subscriptions(session, requester=requester_of(call.context))
+    listing = await call_service(call.deps, service.list_subscriptions, requester=call.requester)
     return views.subscriptions_message(listing)
 
 
-def _here(command: dict[str, Any]) -> str:
+def _here(command: CommandPayload) -> str:
     return str(command.get("channel_id", ""))[:32]
 
 
@@ -80,7 +80,7 @@ def _here(command: dict[str, Any]) -> str:
 
 async def remove_row(click: Click) -> None:
     ref = SubscriptionRef.decode(click.value)
-    requester = requester_of(click.context)
+    requester = click.requester
     async with click.deps.db.unit_of_work() as session:
         row = await service.remove(
             session,
@@ -95,8 +95,7 @@ async def remove_row(click: Click) -> None:
 
 
 async def open_new_form(click: Click) -> None:
-    async with click.deps.db.unit_of_work() as session:
-        listing = await service.list_subscriptions(session, requester=requester_of(click.context))
+    listing = await call_service(click.deps, service.list_subscriptions, requester=click.requester)
     channel = str((click.body.get("channel") or {}).get("id", ""))[:32]
     view = views.subscription_modal(
         can_subscribe_channels=listing.can_subscribe_channels,
@@ -191,28 +190,40 @@ def _field_of(error: Exception) -> str:
     return BlockId.SUBSCRIPTION_TOPICS
 
 
-def register(listeners: Listeners, deps: Deps) -> None:
-    async def submit_form(ack: AsyncAck, view: dict[str, Any], context: AsyncBoltContext) -> None:
-        form = Form(view)
-        spec, picked = read_form(form)
-        if form.errors:
-            await ack(**errors_response(form.errors))
-            return
-        try:
-            async with deps.db.unit_of_work() as session:
-                row = await service.subscribe(
-                    session,
-                    requester=requester_of(context),
-                    spec=spec,
-                    here="",  # the modal names its conversation, or none (me)
-                    now=deps.clock(),
-                    picked=picked,
-                )
-        except (InvalidInput, NotAllowed, NotFound) as refusal:
-            await ack(**errors_response({_field_of(refusal): refusal.message}))
-            return
-        await ack(response_action="update", view=views.subscribed_modal(row))
+# ---------------------------------------------------------------- listeners
 
-    listeners.action(ActionId.SUBSCRIPTION_REMOVE, click_listener(deps, remove_row))
-    listeners.action(ActionId.SUBSCRIPTION_NEW, click_listener(deps, open_new_form))
-    listeners.view(CallbackId.SUBSCRIPTION_FORM, submit_form)
+
+async def submit_form(
+    ack: AsyncAck, view: ViewPayload, context: AsyncBoltContext, *, deps: Deps
+) -> None:
+    form = Form(view)
+    spec, picked = read_form(form)
+    if form.errors:
+        await ack(**errors_response(form.errors))
+        return
+    try:
+        row = await call_service(
+            deps,
+            service.subscribe,
+            requester=requester_of(context),
+            spec=spec,
+            here="",  # the modal names its conversation, or none (me)
+            now=deps.clock(),
+            picked=picked,
+        )
+    except (InvalidInput, NotAllowed, NotFound) as refusal:
+        await ack(**errors_response({_field_of(refusal): refusal.message}))
+        return
+    await ack(response_action="update", view=views.subscribed_modal(row))
+
+
+# ---------------------------------------------------------------- routes
+
+
+ROUTES: tuple[Route, ...] = (
+    Route("view", CallbackId.SUBSCRIPTION_FORM, submit_form),
+    *click_routes(
+        FEATURE,
+        {ActionId.SUBSCRIPTION_REMOVE: remove_row, ActionId.SUBSCRIPTION_NEW: open_new_form},
+    ),
+)

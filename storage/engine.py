@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
@@ -202,6 +203,7 @@ def _install_writers_queue(engine: AsyncEngine) -> None:
     (busy_timeout_ms: the deadline of a Slack request before its ack)."""
     turn = asyncio.Lock()
     sync_engine = engine.sync_engine
+    waiting = _WRITERS_WAITING[sync_engine] = {}
 
     @event.listens_for(sync_engine, "before_cursor_execute")
     def _take_turn(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
@@ -210,12 +212,16 @@ def _install_writers_queue(engine: AsyncEngine) -> None:
             return
         waited_from = time.monotonic()
         wait_s = busy_timeout_ms() / 1000
+        token = object()
+        waiting[token] = waited_from  # in arrival order: the first waits longest
         try:
             await_only(asyncio.wait_for(turn.acquire(), timeout=wait_s))
         except TimeoutError:
             raise WritersTurnNotInTime(
                 f"database is locked: no writer's turn within {wait_s:.1f} s"
             ) from None
+        finally:
+            del waiting[token]
         conn.info[_WRITER] = True
         if _lock_waits_end.get() is not None and time.monotonic() - waited_from > 0.001:
             # What is left of the deadline also bounds the wait for other programs.
@@ -252,6 +258,18 @@ def _install_writers_queue(engine: AsyncEngine) -> None:
     @event.listens_for(sync_engine, "close")
     def _on_close(_dbapi_connection: Any, record: Any) -> None:
         _give_turn_back(record.info)
+
+
+# The transactions of this process waiting for their writer's turn, by engine: when
+# each began to wait (time.monotonic()), in arrival order.
+_WRITERS_WAITING: weakref.WeakKeyDictionary[Any, dict[object, float]] = weakref.WeakKeyDictionary()
+
+
+def longest_writer_wait_began(engine: AsyncEngine) -> float | None:
+    """When the transaction that has waited longest for its writer's turn began to
+    wait (time.monotonic()), or None when none waits."""
+    waiting = _WRITERS_WAITING.get(engine.sync_engine, {})
+    return next(iter(waiting.values()), None)
 
 
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
