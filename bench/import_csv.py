@@ -60,8 +60,7 @@ from storage import engine as storage_engine
 from storage import migrate
 from storage.engine import Database, DatabaseUnavailable
 from storage.models import AuditEvent, Customer, Msp
-from tests.seed import grant
-from tests.support import TEAM_ID, reset_postgres
+from tests.support import TEAM_ID, grant, reset_postgres
 
 SCRIPT = Path(__file__).resolve()
 

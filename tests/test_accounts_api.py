@@ -12,8 +12,7 @@ from sqlalchemy import select, update
 
 from bot.services.audit import AuditAction
 from storage.models import AuditEvent, Customer
-from tests.drive import field_errors, post_json
-from tests.seed import make_tenant
+from tests.api_helpers import field_errors, make_tenant, post_json
 
 PATH = "/api/v1/accounts"
 # tests.support.FakeClock's day is 2026-11-22.

@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 
 from storage import migrate
-from tests.drive import invoke_cli
-from tests.support import ENCRYPTION_KEY
+from tests.support import ENCRYPTION_KEY, invoke_cli
 
 
 @pytest.fixture

@@ -22,9 +22,8 @@ from bot.notify.digest import digest_payload
 from bot.services.tenancy import ensure_msp
 from storage.engine import Database, DatabaseUnavailable
 from storage.models import OutboxItem
-from tests.drive import post
 from tests.fake_slack import FakeSlack
-from tests.seed import grant
+from tests.support import grant, post
 
 FAST = DeliveryLimits(
     channel_per_second=1000.0,

@@ -11,8 +11,7 @@ import yaml
 
 from bot.app import Bot
 from bot.domain.roles import Role
-from tests.drive import post
-from tests.seed import grant
+from tests.support import grant, post
 
 ROOT = Path(__file__).resolve().parent.parent
 MANIFEST = ROOT / "app-manifest.yml"

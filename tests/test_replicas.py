@@ -14,8 +14,7 @@ from bot.config import Settings
 from bot.domain.roles import Role
 from storage.engine import Database
 from storage.models import Msp, StaffMember
-from tests.drive import post
-from tests.seed import grant
+from tests.support import grant, post
 
 
 @pytest.fixture

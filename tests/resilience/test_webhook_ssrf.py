@@ -25,10 +25,8 @@ from bot.delivery.limits import DeliveryLimits
 from bot.delivery.outbox import Kind
 from storage.engine import Database
 from storage.models import Msp, OutboxItem
-from tests.drive import post
-from tests.rows import msp_row
-from tests.seed import OWNER, grant_staff
-from tests.support import TEAM_ID, FakeClock
+from tests.request_helpers import OWNER, grant_staff, msp_row
+from tests.support import TEAM_ID, FakeClock, post
 from tests.webhook_targets import PUBLIC_ADDRESS, Answer, FakeDns, counting_listener
 
 pytestmark = pytest.mark.resilience
