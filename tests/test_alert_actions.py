@@ -194,6 +194,23 @@ async def test_viewers_cannot_act_and_nothing_changes(
     assert await audit_actions(db) == ["alert.created"]
 
 
+async def test_a_refusal_on_the_home_tab_is_a_modal_titled_alerts(
+    client, slack, bot, tenant, fake_slack, db
+):
+    """Where there is no message to answer below (the Home tab), the refusal opens a
+    modal named after the feature that refused, not another feature's."""
+    await send(client, bot, tenant, report(tenant))
+    (message,) = shown_in(fake_slack, NOC)
+    acknowledge = button(message, ActionId.ALERT_ACKNOWLEDGE)
+    await press(client, slack, acknowledge, VIEWER, channel_id=None, view={"type": "home"})
+    await settle(bot)
+    [opened] = fake_slack.calls_to("views.open")
+    assert opened.args["view"]["title"]["text"] == "Alerts"
+    assert "Viewers can see alerts" in all_text(opened.args["view"]["blocks"])
+    assert (await alert_row(db)).status == "firing"
+    assert fake_slack.calls_to("chat.update") == []
+
+
 async def test_members_act_only_on_their_assigned_customers(
     client, slack, bot, tenant, fake_slack, db
 ):
