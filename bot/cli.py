@@ -11,6 +11,7 @@ from typing import Annotated, TypeVar
 from zoneinfo import ZoneInfo
 
 import typer
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import system_clock
 from bot.config import ConfigError, Settings, load_settings
@@ -21,18 +22,18 @@ from bot.domain.alerts import ReportedStatus, Severity
 from bot.domain.customers import MAX_CUSTOMERS_OPTION
 from bot.domain.roles import Role
 from bot.domain.text import first_not_text, not_text_message
-from bot.errors import BotError, InvalidInput, NotFound
+from bot.errors import BotError, InvalidInput
 from bot.logging_setup import configure_logging
 from bot.notify.notifiers import outbox_notifiers
 from bot.results.settings import Grants, SettingsOverview
 from bot.services import alerts, api_tokens, audit, customer_csv, staff
 from bot.services import settings as msp_settings
 from bot.services.settings import webhook_url_as_operator
+from bot.services.tenancy import msp_of_team
 from scheduler.jobs import RUNNABLE
 from storage import backup, migrate, token_encryption
 from storage.encryption import TokenCipher, UnreadableToken, new_key, split_keys
 from storage.engine import Database
-from storage.repositories import msps as msp_repo
 
 EXIT_CONFIG = 2
 T = TypeVar("T")
@@ -247,6 +248,22 @@ def db_backup(
     typer.echo(f"Backed up to {written} ({written.stat().st_size:,} bytes).")
 
 
+def _in_one_transaction(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """What every command that reads or changes one MSP's book does: the schema
+    brought up to date, `work` in one unit of work, and a refusal printed as one
+    line with exit 1, never a traceback."""
+    migrate.upgrade(settings.database_url)
+
+    async def in_a_unit_of_work(database: Database) -> T:
+        async with database.unit_of_work() as session:
+            return await work(session)
+
+    try:
+        return _with_database(settings, in_a_unit_of_work)
+    except BotError as error:
+        raise _fail(error.message) from None
+
+
 def _with_database(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
     """Run `work` on a fresh Database in its own event loop, closing it afterwards."""
 
@@ -268,23 +285,18 @@ def roles_grant(
 ) -> None:
     """Give a person a role in a workspace's MSP (creates the MSP if needed)."""
     settings = _settings(require_slack=False)
-    migrate.upgrade(settings.database_url)
 
-    async def grant(database: Database) -> staff.RoleChange:
-        async with database.unit_of_work() as session:
-            return await staff.grant_role_as_operator(
-                session,
-                team_id=team,
-                target_user_id=user,
-                new_role=role,
-                timezone=settings.mspbot_timezone,
-                now=system_clock(),
-            )
+    async def grant(session: AsyncSession) -> staff.RoleChange:
+        return await staff.grant_role_as_operator(
+            session,
+            team_id=team,
+            target_user_id=user,
+            new_role=role,
+            timezone=settings.mspbot_timezone,
+            now=system_clock(),
+        )
 
-    try:
-        change = _with_database(settings, grant)
-    except BotError as error:
-        raise _fail(error.message) from None
+    change = _in_one_transaction(settings, grant)
     before = change.before.value if change.before else "none"
     typer.echo(
         f"{user} in {team}: {before} -> {role.value}" + ("" if change.changed else " (unchanged)")
@@ -296,13 +308,10 @@ def roles_list(
     team: Annotated[str, typer.Option("--team", help="Slack team (workspace) id")],
 ) -> None:
     """List the staff of a workspace's MSP and their roles."""
-    settings = _settings(require_slack=False)
-
-    async def list_them(database: Database) -> list[staff.StaffEntry]:
-        async with database.unit_of_work() as session:
-            return await staff.list_staff_as_operator(session, team_id=team)
-
-    entries = _with_database(settings, list_them)
+    entries = _in_one_transaction(
+        _settings(require_slack=False),
+        lambda session: staff.list_staff_as_operator(session, team_id=team),
+    )
     if not entries:
         typer.echo(f"No staff for {team} yet.")
     for entry in entries:
@@ -314,17 +323,10 @@ def msp_show(
     team: Annotated[str, typer.Option("--team", help="Slack team (workspace) id, e.g. T0123ABC")],
 ) -> None:
     """Every setting of a workspace's MSP, with its customers and seats in use."""
-    settings = _settings(require_slack=False)
-    migrate.upgrade(settings.database_url)
-
-    async def show(database: Database) -> SettingsOverview:
-        async with database.unit_of_work() as session:
-            return await msp_settings.settings_as_operator(session, team_id=team)
-
-    try:
-        overview = _with_database(settings, show)
-    except BotError as error:
-        raise _fail(error.message) from None
+    overview: SettingsOverview = _in_one_transaction(
+        _settings(require_slack=False),
+        lambda session: msp_settings.settings_as_operator(session, team_id=team),
+    )
     typer.echo("\n".join(_overview_lines(overview)))
 
 
@@ -362,19 +364,12 @@ def msp_set(
         change = _grants_change(max_customers, seat_allowance, trial_days)
     except BotError as error:
         raise _fail(error.message) from None
-    settings = _settings(require_slack=False)
-    migrate.upgrade(settings.database_url)
-
-    async def change_them(database: Database) -> msp_settings.GrantsChanged:
-        async with database.unit_of_work() as session:
-            return await msp_settings.change_grants_as_operator(
-                session, team_id=team, change=change, now=system_clock()
-            )
-
-    try:
-        result = _with_database(settings, change_them)
-    except BotError as error:
-        raise _fail(error.message) from None
+    result = _in_one_transaction(
+        _settings(require_slack=False),
+        lambda session: msp_settings.change_grants_as_operator(
+            session, team_id=team, change=change, now=system_clock()
+        ),
+    )
     before, after = _grant_lines(result.before), _grant_lines(result.overview.grants)
     for label, old in before.items():
         new = after[label]
@@ -571,16 +566,10 @@ def customers_export(
     ] = None,
 ) -> None:
     """Write every customer of a workspace's MSP as CSV (UTF-8 with BOM, for Excel)."""
-    settings = _settings(require_slack=False)
-
-    async def export(database: Database) -> bytes:
-        async with database.unit_of_work() as session:
-            return await customer_csv.export_customers_csv_as_operator(session, team_id=team)
-
-    try:
-        data = _with_database(settings, export)
-    except BotError as error:
-        raise _fail(error.message) from None
+    data = _in_one_transaction(
+        _settings(require_slack=False),
+        lambda session: customer_csv.export_customers_csv_as_operator(session, team_id=team),
+    )
     if output is None:
         stdout = typer.get_binary_stream("stdout")
         stdout.write(data)
@@ -602,23 +591,17 @@ def tokens_create(
     The token is printed once, alone on standard output, so a script can capture it.
     """
     settings = _settings(require_slack=False)
-    migrate.upgrade(settings.database_url)
-
-    async def create(database: Database) -> api_tokens.NewToken:
-        async with database.unit_of_work() as session:
-            return await api_tokens.create_token(
-                session,
-                team_id=team,
-                name=name,
-                timezone=settings.mspbot_timezone,
-                created_by=audit.OPERATOR_ACTOR,
-                now=system_clock(),
-            )
-
-    try:
-        created = _with_database(settings, create)
-    except BotError as error:
-        raise _fail(error.message) from None
+    created = _in_one_transaction(
+        settings,
+        lambda session: api_tokens.create_token(
+            session,
+            team_id=team,
+            name=name,
+            timezone=settings.mspbot_timezone,
+            created_by=audit.OPERATOR_ACTOR,
+            now=system_clock(),
+        ),
+    )
     label = f" {created.name!r}" if created.name else ""
     typer.echo(f"Created API token {created.id}{label} for {team} ({created.prefix}...).", err=True)
     typer.echo(created.token)
@@ -634,14 +617,10 @@ def tokens_list(
     team: Annotated[str, typer.Option("--team", help="Slack team (workspace) id")],
 ) -> None:
     """List a workspace's API tokens (never the tokens themselves)."""
-    settings = _settings(require_slack=False)
-    migrate.upgrade(settings.database_url)
-
-    async def list_them(database: Database) -> list[api_tokens.TokenInfo]:
-        async with database.unit_of_work() as session:
-            return await api_tokens.list_tokens(session, team_id=team)
-
-    tokens = _with_database(settings, list_them)
+    tokens = _in_one_transaction(
+        _settings(require_slack=False),
+        lambda session: api_tokens.list_tokens(session, team_id=team),
+    )
     if not tokens:
         typer.echo(f"No API tokens for {team} yet.")
         return
@@ -664,23 +643,16 @@ def tokens_revoke(
     team: Annotated[str, typer.Option("--team", help="Slack team (workspace) id")],
 ) -> None:
     """Revoke an API token: requests with it are refused from now on."""
-    settings = _settings(require_slack=False)
-    migrate.upgrade(settings.database_url)
-
-    async def revoke(database: Database) -> api_tokens.RevokedToken:
-        async with database.unit_of_work() as session:
-            return await api_tokens.revoke_token(
-                session,
-                team_id=team,
-                which=which,
-                revoked_by=audit.OPERATOR_ACTOR,
-                now=system_clock(),
-            )
-
-    try:
-        revoked = _with_database(settings, revoke)
-    except BotError as error:
-        raise _fail(error.message) from None
+    revoked = _in_one_transaction(
+        _settings(require_slack=False),
+        lambda session: api_tokens.revoke_token(
+            session,
+            team_id=team,
+            which=which,
+            revoked_by=audit.OPERATOR_ACTOR,
+            now=system_clock(),
+        ),
+    )
     token = revoked.token
     label = f" {token.name!r}" if token.name else ""
     if revoked.already_revoked:
@@ -709,16 +681,9 @@ def webhooks_secret(
             "Set it (a long random string, the same on every replica), then run this again.",
             EXIT_CONFIG,
         )
-    migrate.upgrade(settings.database_url)
-
-    async def look_up(database: Database) -> str | None:
-        async with database.unit_of_work() as session:
-            return await webhook_url_as_operator(session, team_id=team)
-
-    try:
-        url = _with_database(settings, look_up)
-    except BotError as error:
-        raise _fail(error.message) from None
+    url = _in_one_transaction(
+        settings, lambda session: webhook_url_as_operator(session, team_id=team)
+    )
     typer.echo(f"Webhook signing key of {team} (webhook: {url or 'none set yet'}):", err=True)
     typer.echo(webhooks.signing_key(secret, team))
     typer.echo(
@@ -747,8 +712,6 @@ def alerts_send(
     not_text = first_not_text(customer)
     if not_text is not None:  # a lookup key: PostgreSQL cannot even compare a NUL
         raise _fail(f"--customer: {not_text_message(not_text)}")
-    settings = _settings(require_slack=False)
-    migrate.upgrade(settings.database_url)
     report = alerts.AlertReport(
         customer=customer.strip(),
         kind=kind.strip(),
@@ -760,21 +723,12 @@ def alerts_send(
     )
 
     notifiers = outbox_notifiers()
-
-    async def send(database: Database) -> alerts.AlertResult:
-        async with database.unit_of_work() as session:
-            return await alerts.send_as_operator(
-                session,
-                team_id=team,
-                report=report,
-                now=system_clock(),
-                notifier=notifiers.alerts,
-            )
-
-    try:
-        result = _with_database(settings, send)
-    except BotError as error:
-        raise _fail(error.message) from None
+    result = _in_one_transaction(
+        _settings(require_slack=False),
+        lambda session: alerts.send_as_operator(
+            session, team_id=team, report=report, now=system_clock(), notifier=notifiers.alerts
+        ),
+    )
     typer.echo(_alert_outcome(result))
 
 
@@ -820,10 +774,7 @@ def scheduler_run(
         only = None
         if team is not None:
             async with database.unit_of_work() as session:
-                msp = await msp_repo.get_by_team(session, team)
-            if msp is None:
-                raise NotFound(f"No MSP for {team} yet.")
-            only = [msp.id]
+                only = [(await msp_of_team(session, team)).id]
         return await RUNNABLE[job](
             db=database, clock=lambda: moment, wake=lambda: None, notifiers=notifiers, only=only
         )

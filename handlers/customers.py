@@ -262,12 +262,12 @@ open_edit_form = card_form_opener(
 )
 open_delete_form = card_form_opener(
     lambda card: card.can_delete,
-    "Only admins and owners can delete customers.",
+    service.DELETE.refusal,
     views.delete_modal,
 )
 open_correction_form = card_form_opener(
     lambda card: card.can_correct_billing,
-    commercial.ONLY_OWNERS,
+    service.CORRECT_BILLING.refusal,
     billing_views.correction_modal,
 )
 

@@ -11,8 +11,8 @@ from bot.delivery import outbox
 from bot.domain.requests import RequestStatus
 from bot.notify.request_webhooks import request_event
 from bot.results.requests import RequestInfo
+from bot.services.settings import webhook_of
 from bot.views.requests import approval_message, requester_notice
-from storage.models import Msp
 
 
 class OutboxRequestNotifier:
@@ -56,14 +56,15 @@ class OutboxRequestNotifier:
 async def _queue_webhook(session: AsyncSession, *, msp_id: int, info: RequestInfo) -> None:
     """Called inside the deciding transaction, so each decision is queued once; the
     key names the request and the event, so even a second call would not repeat it."""
-    msp = await session.get(Msp, msp_id)
-    if msp is None or not msp.webhook_url:
+    webhook = await webhook_of(session, msp_id)
+    if webhook is None:
         return
-    body = request_event(info, team_id=msp.team_id)
+    team_id, url = webhook
+    body = request_event(info, team_id=team_id)
     await outbox.enqueue_webhook(
         session,
         msp_id=msp_id,
         key=f"webhook:request:{info.id}:{body['event']}",
-        url=msp.webhook_url,
+        url=url,
         body=body,
     )

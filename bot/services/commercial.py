@@ -30,7 +30,7 @@ from bot.results.customers import CustomerCard
 from bot.services import audit
 from bot.services.api_customers import customers_named
 from bot.services.customers import (
-    CORRECTS_BILLING,
+    CORRECT_BILLING,
     StaleEdit,
     card_of,
     today_for,
@@ -43,7 +43,6 @@ from storage.repositories import customers as customer_repo
 from storage.repositories import msps as msp_repo
 
 MAX_ACCOUNTS = 1000
-ONLY_OWNERS = "Only an owner can correct billing data; ask for the change with a request."
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,8 +213,8 @@ async def correct_billing(
     """An owner's correction of the figures, with the reason (audited). Raises
     CommercialRefused naming each figure that cannot be, StaleEdit when the account
     changed since the form was opened."""
-    if requester.role not in CORRECTS_BILLING:
-        raise NotAllowed(ONLY_OWNERS)
+    if not CORRECT_BILLING.allows(requester):  # anyone else, on staff or not, is told so
+        raise NotAllowed(CORRECT_BILLING.refusal)
     customer = await visible_customer(session, requester=requester, customer_id=customer_id)
     msp = await session.get(Msp, requester.msp_id)
     assert msp is not None, "a customer's MSP exists"

@@ -43,7 +43,7 @@ from bot.errors import BotError, InvalidInput, NotAllowed, NotFound, RuleBroken
 from bot.results.customers import Correction, CustomerCard, CustomerPage, CustomerRow
 from bot.services import audit
 from bot.services.request_info import info_of
-from bot.services.tenancy import Requester, msp_of
+from bot.services.tenancy import STAFF, Permission, Requester, msp_of
 from storage.models import Customer, CustomerAssignment, CustomerContact, CustomerLocation, Msp
 from storage.repositories import alerts as alert_repo
 from storage.repositories import audit as audit_repo
@@ -51,12 +51,30 @@ from storage.repositories import customers as customer_repo
 from storage.repositories import msps as msp_repo
 from storage.repositories import requests as request_repo
 
-SEES_ALL = frozenset({Role.OWNER, Role.ADMIN, Role.APPROVER, Role.VIEWER})
-EDITS_ALL = frozenset({Role.OWNER, Role.ADMIN})
-ADDS = frozenset({Role.OWNER, Role.ADMIN, Role.MEMBER})
-DELETES = frozenset({Role.OWNER, Role.ADMIN})
-CORRECTS_BILLING = frozenset({Role.OWNER})
-REQUESTS = frozenset({Role.OWNER, Role.ADMIN, Role.MEMBER})
+# Who may do what to customers. Members see, edit and request for only the
+# customers assigned to them; everyone else on staff sees them all.
+NOT_STAFF = "Only the MSP's staff can see customers."
+SEE = Permission(STAFF, NOT_STAFF, NOT_STAFF)
+SEE_ALL = Permission(STAFF - {Role.MEMBER}, NOT_STAFF, NOT_STAFF)
+EDIT_ALL = Permission(frozenset({Role.OWNER, Role.ADMIN}), NOT_STAFF, NOT_STAFF)
+ADD = Permission(
+    frozenset({Role.OWNER, Role.ADMIN, Role.MEMBER}),
+    "Approvers and viewers cannot add customers.",
+    NOT_STAFF,
+)
+DELETE = Permission(
+    frozenset({Role.OWNER, Role.ADMIN}), "Only admins and owners can delete customers.", NOT_STAFF
+)
+CORRECT_BILLING = Permission(
+    frozenset({Role.OWNER}),
+    "Only an owner can correct billing data; ask for the change with a request.",
+    NOT_STAFF,
+)
+REQUEST = Permission(
+    frozenset({Role.OWNER, Role.ADMIN, Role.MEMBER}),
+    "Approvers and viewers cannot make requests.",
+    NOT_STAFF,
+)
 CARD_REQUESTS = 5  # the latest requests shown on a card
 CUSTOMER_REQUESTS = [kind for kind in RequestType if kind != RequestType.MAU_ALLOWANCE_ORDER]
 PICKER_LIMIT = 100  # Slack shows at most 100 options in a select
@@ -126,15 +144,10 @@ def today_for(msp: Msp, now: datetime) -> date:
     return now.astimezone(zoneinfo.ZoneInfo(msp.timezone)).date()
 
 
-def _staff_role(requester: Requester) -> Role:
-    if requester.role is None:
-        raise NotAllowed("Only the MSP's staff can see customers.")
-    return requester.role
-
-
 def assigned_filter(requester: Requester) -> str | None:
     """Members see only their assigned customers; everyone else sees all."""
-    return None if _staff_role(requester) in SEES_ALL else requester.user_id
+    SEE.check(requester)
+    return None if SEE_ALL.allows(requester) else requester.user_id
 
 
 async def capacity(session: AsyncSession, *, requester: Requester) -> Capacity:
@@ -143,14 +156,9 @@ async def capacity(session: AsyncSession, *, requester: Requester) -> Capacity:
     return Capacity(used=used, maximum=msp.max_customers)
 
 
-def _check_role_may_add(requester: Requester) -> None:
-    if _staff_role(requester) not in ADDS:
-        raise NotAllowed("Approvers and viewers cannot add customers.")
-
-
 async def check_can_add(session: AsyncSession, *, requester: Requester) -> Capacity:
     """Refuse before a modal opens, so nobody fills in a form for nothing."""
-    _check_role_may_add(requester)
+    ADD.check(requester)
     room = await capacity(session, requester=requester)
     if room.full:
         raise RuleBroken(room.refusal(team_id=requester.team_id), rule="R3")
@@ -199,7 +207,7 @@ async def reserve_capacity(session: AsyncSession, *, msp_id: int) -> Capacity:
 async def create_customer(
     session: AsyncSession, *, requester: Requester, new: NewCustomer, now: datetime
 ) -> CustomerCard:
-    _check_role_may_add(requester)
+    ADD.check(requester)
     room = await reserve_capacity(session, msp_id=requester.msp_id)
     if room.full:  # filled up while the form was open: say so on the form
         raise InvalidInput(room.refusal(team_id=requester.team_id), field=CustomerField.NAME)
@@ -276,7 +284,7 @@ def _new_customer(
     """A new customer's row as plain values (no ORM object: an import adds
     thousands), every column given so the rows of a chunk insert together."""
     assigned = list(dict.fromkeys(new.assigned))
-    if _staff_role(requester) == Role.MEMBER and requester.user_id not in assigned:
+    if SEE.check(requester) == Role.MEMBER and requester.user_id not in assigned:
         assigned.append(requester.user_id)  # or they could not see what they added
     values: dict[str, Any] = {
         "msp_id": msp.id,
@@ -509,8 +517,7 @@ async def delete_customer(
     typed_name: str,
     now: datetime,
 ) -> DeletedCustomer:
-    if _staff_role(requester) not in DELETES:
-        raise NotAllowed("Only admins and owners can delete customers.")
+    DELETE.check(requester)
     customer = await _visible(session, requester, customer_id)
     msp = await msp_of(session, requester)
     if not confirms_name(typed_name, customer.name):
@@ -623,8 +630,8 @@ def _iso(value: date | None) -> str | None:
 
 
 def _may_edit(requester: Requester, customer: Customer) -> bool:
-    role = _staff_role(requester)
-    if role in EDITS_ALL:
+    role = SEE.check(requester)
+    if EDIT_ALL.allows(requester):
         return True
     assigned = {a.slack_user_id for a in customer.assignments}
     return role == Role.MEMBER and requester.user_id in assigned
@@ -766,7 +773,7 @@ async def _card(
     session: AsyncSession, requester: Requester, customer: Customer, today: date
 ) -> CustomerCard:
     primary = next((c for c in customer.contacts if c.is_primary), None)
-    role = _staff_role(requester)
+    SEE.check(requester)
     return CustomerCard(
         id=customer.id,
         account_number=customer.account_number,
@@ -800,7 +807,7 @@ async def _card(
         created_by=customer.created_by,
         version=customer.version,
         can_edit=_may_edit(requester, customer),
-        can_delete=role in DELETES,
+        can_delete=DELETE.allows(requester),
         request_kinds=_request_kinds(requester, customer, today),
         requests=[
             info_of(row)
@@ -808,11 +815,13 @@ async def _card(
                 session, msp_id=customer.msp_id, customer_id=customer.id, limit=CARD_REQUESTS
             )
         ],
-        can_reverse_deletion=role in DELETES and customer.status == Status.SCHEDULED_DELETION.value,
+        can_reverse_deletion=(
+            DELETE.allows(requester) and customer.status == Status.SCHEDULED_DELETION.value
+        ),
         open_alerts=await alert_repo.open_counts(
             session, msp_id=customer.msp_id, customer_id=customer.id
         ),
-        can_correct_billing=role in CORRECTS_BILLING,
+        can_correct_billing=CORRECT_BILLING.allows(requester),
         correction=await _latest_correction(session, customer),
         over_free_limits=_over_free_limits(customer),
     )
@@ -827,7 +836,8 @@ def _over_free_limits(customer: Customer) -> bool:
 def _request_kinds(requester: Requester, customer: Customer, today: date) -> list[RequestType]:
     """The request types the card offers: those the rules allow for this account now,
     or for a later date (a refusal that offers "Schedule for")."""
-    if _staff_role(requester) not in REQUESTS:
+    SEE.check(requester)
+    if not REQUEST.allows(requester):
         return []
     account = account_of(customer, today)
     kinds = []

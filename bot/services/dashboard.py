@@ -17,8 +17,6 @@ from bot.domain.customers import (
     trial_days_left,
 )
 from bot.domain.requests import RequestStatus
-from bot.domain.roles import Role
-from bot.errors import NotAllowed
 from bot.results.dashboard import (
     Allowances,
     AtThreshold,
@@ -27,11 +25,10 @@ from bot.results.dashboard import (
     SilentAgents,
     TrialEnding,
 )
-from bot.services import alert_actions
+from bot.services import alert_actions, delivery_status, requests
 from bot.services.customers import assigned_filter, today_for
-from bot.services.delivery_status import VIEWS_DELIVERY
 from bot.services.request_info import info_of
-from bot.services.tenancy import Requester
+from bot.services.tenancy import STAFF, Permission, Requester
 from storage.models import Customer, Msp
 from storage.repositories import dashboard as dashboard_repo
 from storage.repositories import outbox as outbox_repo
@@ -43,8 +40,9 @@ SILENT_AGENTS_SHOWN = 5
 AT_MAX_MAU_SHOWN = 5
 PENDING_SHOWN = 5
 ALERTS_SHOWN = 3  # the worst open alerts; with the rest the message stays under 50 blocks
-APPROVERS = frozenset({Role.OWNER, Role.ADMIN, Role.APPROVER})
 DELIVERY_PROBLEM_DAYS = 7
+NOT_STAFF = "Only the MSP's staff can see the dashboard."
+SEE = Permission(STAFF, NOT_STAFF, NOT_STAFF)  # members: their assigned customers only
 _NOT_COUNTED = [Status.DELETED.value]
 
 
@@ -63,8 +61,7 @@ async def billable_users(session: AsyncSession, *, msp_id: int) -> int:
 
 
 async def dashboard(session: AsyncSession, *, requester: Requester, now: datetime) -> Dashboard:
-    if requester.role is None:
-        raise NotAllowed("Only the MSP's staff can see the dashboard.")
+    SEE.check(requester)
     msp = await session.get(Msp, requester.msp_id)
     assert msp is not None, "the requester's MSP exists"
     assigned_to = assigned_filter(requester)
@@ -139,7 +136,7 @@ async def _open_alerts(session: AsyncSession, requester: Requester) -> dict[str,
 
 
 async def _pending(session: AsyncSession, requester: Requester) -> dict[str, Any]:
-    decides = requester.role in APPROVERS
+    decides = requests.DECIDE.allows(requester)
     rows, total = await request_repo.listing(
         session,
         msp_id=requester.msp_id,
@@ -158,7 +155,7 @@ async def _pending(session: AsyncSession, requester: Requester) -> dict[str, Any
 async def _delivery_problems(
     session: AsyncSession, requester: Requester, now: datetime
 ) -> DeliveryProblems | None:
-    if requester.role not in VIEWS_DELIVERY:
+    if not delivery_status.SEE.allows(requester):
         return None
     queued, _ = await outbox_repo.depth_and_oldest(session, msp_id=requester.msp_id)
     failed = await outbox_repo.failures_by_reason(
@@ -189,6 +186,5 @@ def _silent(customer: Customer) -> SilentAgents:
     )
 
 
-def _at_threshold(row: dashboard_repo.AtThreshold) -> AtThreshold:
-    """The repository's row as the dashboard's own type: storage cannot import it."""
-    return AtThreshold(row.id, row.account_number, row.name, row.mau, row.threshold)
+def _at_threshold(row: dashboard_repo.AtThresholdRow) -> AtThreshold:
+    return AtThreshold(*row)

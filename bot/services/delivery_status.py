@@ -8,19 +8,22 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.roles import Role
-from bot.errors import NotAllowed
 from bot.results.delivery_status import DeliveryStatus, FailedDelivery
-from bot.services.tenancy import Requester
+from bot.services.tenancy import Permission, Requester
 from storage.repositories import outbox as outbox_repo
 
-VIEWS_DELIVERY = frozenset({Role.OWNER, Role.ADMIN})
+# Who may see what waits to be delivered and what failed.
+SEE = Permission(
+    frozenset({Role.OWNER, Role.ADMIN}),
+    "Only admins and owners can see delivery status.",
+    "Only admins and owners can see delivery status.",
+)
 
 
 async def delivery_status(
     session: AsyncSession, *, requester: Requester, now: datetime
 ) -> DeliveryStatus:
-    if requester.role not in VIEWS_DELIVERY:
-        raise NotAllowed("Only admins and owners can see delivery status.")
+    SEE.check(requester)
     queued, oldest = await outbox_repo.depth_and_oldest(session, msp_id=requester.msp_id)
     failures = await outbox_repo.recent_failures(session, msp_id=requester.msp_id, limit=10)
     return DeliveryStatus(

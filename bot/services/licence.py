@@ -25,13 +25,19 @@ from bot.results.licence import (
     OrderLine,
 )
 from bot.services import customers as customer_service
-from bot.services.tenancy import Requester, msp_of, staff_role
+from bot.services.tenancy import Permission, Requester, msp_of
 from storage.models import MauAllowanceOrder, Msp
 from storage.repositories import licence as licence_repo
 
 NOT_STAFF = "Only the MSP's staff can see MAU."
 
-LICENCE_ROLES = frozenset({Role.OWNER, Role.ADMIN})
+# Who may see the licence and order more MAU.
+SEE = Permission(
+    frozenset({Role.OWNER, Role.ADMIN}),
+    "Only owners and admins can see the licence view.",
+    NOT_STAFF,
+)
+ORDER = Permission(frozenset({Role.OWNER}), "Only an owner can order more MAU.", NOT_STAFF)
 RECENT_ORDERS = 10
 TOP_CUSTOMERS = 15
 ORDER_APPLIED = "applied"
@@ -41,8 +47,7 @@ ORDER_APPLIED = "applied"
 
 
 def check_can_read_licence(requester: Requester) -> None:
-    if staff_role(requester, NOT_STAFF) not in LICENCE_ROLES:
-        raise NotAllowed("Only owners and admins can see the licence view.")
+    SEE.check(requester)
 
 
 # ---------------------------------------------------------------- reading
@@ -111,7 +116,7 @@ async def licence_overview(
             for row in top
         ],
         customers_with_mau=with_mau,
-        can_order=staff_role(requester, NOT_STAFF) == Role.OWNER,
+        can_order=ORDER.allows(requester),
     )
 
 

@@ -40,17 +40,33 @@ from bot.services.request_records import (
     customer_of,
     request_of,
 )
-from bot.services.tenancy import Requester, msp_of, staff_role
+from bot.services.tenancy import STAFF, Permission, Requester, msp_of
 from storage.models import ChangeRequest, Customer, Msp
 from storage.repositories import licence as licence_repo
 from storage.repositories import requests as request_repo
 from storage.repositories import staff as staff_repo
 
+# Who may do what with requests.
 NOT_STAFF = "Only the MSP's staff can make requests."
-
-REQUESTERS = customer_service.REQUESTS
-APPROVERS = frozenset({Role.OWNER, Role.ADMIN, Role.APPROVER})
-REVERSERS = frozenset({Role.OWNER, Role.ADMIN})
+SEE = Permission(STAFF, NOT_STAFF, NOT_STAFF)
+MAKE = Permission(
+    customer_service.REQUEST.roles,
+    "Your role ({role}) cannot make requests: owners, admins and members can.",
+    NOT_STAFF,
+)
+ORDER_MAU = Permission(
+    frozenset({Role.OWNER}), "Only an owner can order more MAU allowance (R19).", NOT_STAFF
+)
+DECIDE = Permission(
+    frozenset({Role.OWNER, Role.ADMIN, Role.APPROVER}),
+    "Only owners, admins and approvers can approve or deny requests; you are {role_lower}.",
+    NOT_STAFF,
+)
+REVERSE_DELETION = Permission(
+    frozenset({Role.OWNER, Role.ADMIN}),
+    "Only owners and admins can reverse a scheduled deletion.",
+    NOT_STAFF,
+)
 HISTORY_SHOWN = 5
 LIST_LIMIT = 20
 OPEN = (RequestStatus.PENDING.value, RequestStatus.SCHEDULED.value)
@@ -71,24 +87,11 @@ class AlreadyDecided(BotError):
 
 
 def check_can_request(requester: Requester, kind: RequestType) -> None:
-    role = staff_role(requester, NOT_STAFF)
-    if kind == RequestType.MAU_ALLOWANCE_ORDER:
-        if role != Role.OWNER:
-            raise NotAllowed("Only an owner can order more MAU allowance (R19).")
-        return
-    if role not in REQUESTERS:
-        raise NotAllowed(
-            f"Your role ({role.label}) cannot make requests: owners, admins and members can."
-        )
+    (ORDER_MAU if kind == RequestType.MAU_ALLOWANCE_ORDER else MAKE).check(requester)
 
 
 def check_can_decide(requester: Requester) -> None:
-    role = staff_role(requester, NOT_STAFF)
-    if role not in APPROVERS:
-        raise NotAllowed(
-            f"Only owners, admins and approvers can approve or deny requests; you are "
-            f"{role.label.lower()}."
-        )
+    DECIDE.check(requester)
 
 
 # ---------------------------------------------------------------- the form
@@ -511,7 +514,7 @@ async def withdraw(
     notifier: RequestNotifier,
 ) -> RequestInfo:
     """The requester takes back a request still waiting for a decision."""
-    staff_role(requester, NOT_STAFF)
+    SEE.check(requester)
     msp = await msp_of(session, requester)
     request = await request_of(session, msp, request_id)
     if request.requested_by != requester.user_id:
@@ -542,9 +545,7 @@ async def reverse_deletion(
     notifier: RequestNotifier,
 ) -> RequestInfo:
     """R16: until a scheduled deletion completes, any admin can reverse it."""
-    role = staff_role(requester, NOT_STAFF)
-    if role not in REVERSERS:
-        raise NotAllowed("Only owners and admins can reverse a scheduled deletion.")
+    REVERSE_DELETION.check(requester)
     msp = await msp_of(session, requester)
     request = await request_repo.open_of_kind(
         session,
@@ -634,7 +635,7 @@ async def _check_not_own(
 async def list_requests(session: AsyncSession, *, requester: Requester, which: str) -> RequestList:
     """`/msp requests pending|mine|all`. Members see their own requests and those
     about their customers; everyone else sees the MSP's."""
-    role = staff_role(requester, NOT_STAFF)
+    SEE.check(requester)
     statuses: list[str] | None = {
         "pending": [RequestStatus.PENDING.value],
         "scheduled": [RequestStatus.SCHEDULED.value],
@@ -651,7 +652,7 @@ async def list_requests(session: AsyncSession, *, requester: Requester, which: s
         which=which,
         requests=[info_of(row) for row in rows],
         total=total,
-        can_decide=role in APPROVERS,
+        can_decide=DECIDE.allows(requester),
         viewer=requester.user_id,
     )
 
@@ -673,7 +674,7 @@ async def pending_count(session: AsyncSession, *, msp_id: int) -> int:
 
 
 async def get_info(session: AsyncSession, *, requester: Requester, request_id: int) -> RequestInfo:
-    staff_role(requester, NOT_STAFF)
+    SEE.check(requester)
     msp = await msp_of(session, requester)
     return info_of(await request_of(session, msp, request_id))
 

@@ -22,18 +22,23 @@ from bot.domain.customers import (
     from_cents,
 )
 from bot.domain.roles import Role
-from bot.errors import InvalidInput, NotAllowed, NotFound
+from bot.errors import InvalidInput, NotFound
 from bot.net_guard import Destinations, Problem, Refusal
 from bot.results.settings import Grants, MspSettings, SettingsOverview
 from bot.services import audit
 from bot.services.dashboard import billable_users
-from bot.services.tenancy import Requester, msp_of
+from bot.services.tenancy import Permission, Requester, msp_of, msp_of_team
 from storage.models import Msp
 from storage.repositories import audit as audit_repo
 from storage.repositories import customers as customer_repo
 from storage.repositories import msps as msp_repo
 
-MANAGERS = frozenset({Role.OWNER, Role.ADMIN})
+# Who may change the MSP's settings (the operator's grants are the CLI's).
+CHANGE = Permission(
+    frozenset({Role.OWNER, Role.ADMIN}),
+    "Only owners and admins can change the MSP's settings.",
+    "Only owners and admins can change the MSP's settings.",
+)
 MIN_EXPIRY_DAYS = 1
 MAX_EXPIRY_DAYS = 90
 MAX_WEBHOOK_URL_LENGTH = 500
@@ -96,8 +101,7 @@ class GrantsChanged:
 
 
 def _check_manager(requester: Requester) -> None:
-    if requester.role not in MANAGERS:
-        raise NotAllowed("Only owners and admins can change the MSP's settings.")
+    CHANGE.check(requester)
 
 
 def _settings(msp: Msp) -> MspSettings:
@@ -313,6 +317,14 @@ def _plain(settings: MspSettings) -> dict[str, object]:
     }
 
 
+async def webhook_of(session: AsyncSession, msp_id: int) -> tuple[str, str] | None:
+    """The MSP's team id and the URL its request decisions are POSTed to, if it set one."""
+    msp = await session.get(Msp, msp_id)
+    if msp is None or not msp.webhook_url:
+        return None
+    return msp.team_id, msp.webhook_url
+
+
 async def webhook_url_as_operator(session: AsyncSession, *, team_id: str) -> str | None:
     """For `msp-bot webhooks secret`: the MSP must exist (a mistyped team id would
     otherwise hand out a key nothing is signed with)."""
@@ -325,23 +337,9 @@ async def webhook_url_as_operator(session: AsyncSession, *, team_id: str) -> str
 # ---------------------------------------------------------------- the operator's grants
 
 
-def no_msp_yet(team_id: str) -> str:
-    return (
-        f"No MSP for {team_id} yet. It is made when someone of that workspace first uses "
-        f"the bot, or by `msp-bot roles grant --team {team_id} --user U... --role owner`."
-    )
-
-
-async def _msp_of_team(session: AsyncSession, team_id: str) -> Msp:
-    msp = await msp_repo.get_by_team(session, team_id)
-    if msp is None:
-        raise NotFound(no_msp_yet(team_id))
-    return msp
-
-
 async def settings_as_operator(session: AsyncSession, *, team_id: str) -> SettingsOverview:
     """For `msp-bot msp show`: every setting, the MSP must exist."""
-    return await _overview(session, await _msp_of_team(session, team_id))
+    return await _overview(session, await msp_of_team(session, team_id))
 
 
 async def change_grants_as_operator(
@@ -350,7 +348,7 @@ async def change_grants_as_operator(
     """For `msp-bot msp set`. The MSP's row is held first, as adding a customer holds
     it (`lock_customer_count`), so no customer is added between counting them and
     lowering the maximum: R3 holds after the change as before it."""
-    msp = await _msp_of_team(session, team_id)
+    msp = await msp_of_team(session, team_id)
     await msp_repo.lock_customer_count(session, msp_id=msp.id)
     await session.refresh(msp)  # as it stands now that it is held
     before = _grants(msp)

@@ -19,19 +19,23 @@ from bot.errors import InvalidInput, NotAllowed, NotFound
 from bot.results.subscriptions import SubscriptionFilters, SubscriptionList, SubscriptionRow
 from bot.services import audit
 from bot.services import customers as customer_service
-from bot.services.tenancy import Requester, staff_role
+from bot.services.tenancy import STAFF, Permission, Requester
 from storage.models import AlertSubscription
 from storage.repositories import audit as audit_repo
 from storage.repositories import subscriptions as repo
 
 NOT_STAFF = "Only the MSP's staff can subscribe."
 
-MANAGERS = frozenset({Role.OWNER, Role.ADMIN})
 CHANNEL, PERSON = "channel", "person"
 CHANNELS_FOR_MANAGERS = (
     "Only owners and admins can subscribe a channel. To get these yourself: "
     "/msp subscribe me alerts"
 )
+
+# Who may route what: anyone on staff subscribes themselves; owners and admins
+# route channels and see and remove everyone's subscriptions.
+SUBSCRIBE = Permission(STAFF, NOT_STAFF, NOT_STAFF)
+MANAGE = Permission(frozenset({Role.OWNER, Role.ADMIN}), CHANNELS_FOR_MANAGERS, NOT_STAFF)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,8 +51,7 @@ def _target(requester: Requester, spec: SubscriptionSpec, here: str) -> tuple[st
     if spec.target == ME or (spec.target == HERE and (not here or here.startswith("D"))):
         return requester.user_id, PERSON
     channel = here if spec.target == HERE else spec.target
-    if staff_role(requester, NOT_STAFF) not in MANAGERS:
-        raise NotAllowed(CHANNELS_FOR_MANAGERS)
+    MANAGE.check(requester)
     if not is_channel_id(channel):
         raise InvalidInput(f"Subscribe a channel, or me. {EXAMPLE}")
     return channel, CHANNEL
@@ -100,7 +103,7 @@ async def _customers(
         excluded = await _ids(session, requester, spec.exclude, now)
     if set(included) & set(excluded):
         raise InvalidInput(f"A customer cannot be both included and excluded. {EXAMPLE}")
-    if not included and staff_role(requester, NOT_STAFF) == Role.MEMBER:
+    if not included and SUBSCRIBE.check(requester) == Role.MEMBER:
         included = await repo.assigned_ids(
             session, msp_id=requester.msp_id, user_id=requester.user_id
         )
@@ -245,14 +248,16 @@ async def _remove(
 
 
 def _may_remove(requester: Requester, subscription: AlertSubscription) -> bool:
-    if staff_role(requester, NOT_STAFF) in MANAGERS:
+    SUBSCRIBE.check(requester)
+    if MANAGE.allows(requester):
         return True
     return subscription.target_kind == PERSON and subscription.target == requester.user_id
 
 
 async def list_subscriptions(session: AsyncSession, *, requester: Requester) -> SubscriptionList:
     """Owners and admins see the MSP's; everyone else their own."""
-    everyone = staff_role(requester, NOT_STAFF) in MANAGERS
+    SUBSCRIBE.check(requester)
+    everyone = MANAGE.allows(requester)
     found = await repo.listing(
         session, msp_id=requester.msp_id, target=None if everyone else requester.user_id
     )

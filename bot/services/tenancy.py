@@ -30,6 +30,31 @@ class Requester:
         return self.role is not None
 
 
+STAFF: frozenset[Role] = frozenset(Role)
+
+
+@dataclass(frozen=True, slots=True)
+class Permission:
+    """Who may do one thing, and what the others are told: each service keeps a
+    table of these at its top, so who may do what there is read in one place.
+    Anyone not on the MSP's staff is told `not_staff` whatever they try. The
+    refusal may name the person's role: `{role}` (Viewer) or `{role_lower}` (viewer)."""
+
+    roles: frozenset[Role]
+    refusal: str
+    not_staff: str
+
+    def allows(self, requester: Requester) -> bool:
+        return requester.role in self.roles
+
+    def check(self, requester: Requester) -> Role:
+        """The requester's role, when it may; NotAllowed otherwise."""
+        role = staff_role(requester, self.not_staff)
+        if role not in self.roles:
+            raise NotAllowed(self.refusal.format(role=role.label, role_lower=role.value))
+        return role
+
+
 def staff_role(requester: Requester, refusal: str) -> Role:
     """The requester's role; anyone who is not the MSP's staff is refused with `refusal`."""
     if requester.role is None:
@@ -43,6 +68,21 @@ async def msp_of(session: AsyncSession, requester: Requester) -> Msp:
     msp = await session.get(Msp, requester.msp_id, populate_existing=True)
     if msp is None:
         raise NotFound("This workspace has no MSP yet.")
+    return msp
+
+
+def no_msp_yet(team_id: str) -> str:
+    return (
+        f"No MSP for {team_id} yet. It is made when someone of that workspace first uses "
+        f"the bot, or by `msp-bot roles grant --team {team_id} --user U... --role owner`."
+    )
+
+
+async def msp_of_team(session: AsyncSession, team_id: str) -> Msp:
+    """An operator's command names the workspace; its MSP must exist already."""
+    msp = await msp_repo.get_by_team(session, team_id)
+    if msp is None:
+        raise NotFound(no_msp_yet(team_id))
     return msp
 
 

@@ -4,19 +4,15 @@ services' plain data."""
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 from slack_sdk.models.blocks import (
     Block,
     CheckboxesElement,
     ContextBlock,
-    DatePickerElement,
     InputBlock,
     MarkdownTextObject,
-    NumberInputElement,
     Option,
-    PlainTextInputElement,
     StaticSelectElement,
 )
 
@@ -26,6 +22,7 @@ from bot.domain.terms import Term
 from bot.ids import ActionId, BlockId, CallbackId, CommercialField
 from bot.payloads import EditCustomerState
 from bot.results.customers import Correction, CustomerCard
+from bot.views.fields import date_input, number_input, text_input
 from bot.views.modal import modal
 from bot.views.mrkdwn import Mrkdwn, mention, mrkdwn, slack_time
 
@@ -60,18 +57,22 @@ def correction_modal(card: CustomerCard) -> dict[str, Any]:
     blocks: list[Block] = [
         ContextBlock(elements=[MarkdownTextObject(text=intro)]),
         _select(CommercialField.PLAN, "Plan", list(Plan), card.plan, optional=False),
-        _number(CommercialField.LICENCES, "Licences", card.licences if card.plan.is_paid else None),
+        number_input(
+            CommercialField.LICENCES,
+            "Licences",
+            optional=True,
+            initial=str(card.licences) if card.plan.is_paid else None,
+        ),
         _select(CommercialField.TERM, "Term", list(Term), card.term, optional=True),
-        _date(CommercialField.CONTRACT_START, "Contract start", card.contract_start),
-        _date(CommercialField.RENEWAL_DATE, "Renewal date", card.renewal_date),
-        InputBlock(
-            block_id=CommercialField.UNIT_PRICE,
-            label="Price per licence a month ($)",
-            element=NumberInputElement(
-                action_id=ActionId.FIELD,
-                is_decimal_allowed=True,
-                initial_value=f"{card.unit_price:.2f}",
-            ),
+        date_input(
+            CommercialField.CONTRACT_START, "Contract start", card.contract_start, optional=True
+        ),
+        date_input(CommercialField.RENEWAL_DATE, "Renewal date", card.renewal_date, optional=True),
+        number_input(
+            CommercialField.UNIT_PRICE,
+            "Price per licence a month ($)",
+            initial=f"{card.unit_price:.2f}",
+            decimal=True,
         ),
         InputBlock(
             block_id=CommercialField.PAST_DUE,
@@ -83,16 +84,13 @@ def correction_modal(card: CustomerCard) -> dict[str, Any]:
                 initial_options=[_past_due_option()] if card.past_due else None,
             ),
         ),
-        InputBlock(
-            block_id=BlockId.BILLING_REASON,
-            label="Reason",
+        text_input(
+            BlockId.BILLING_REASON,
+            "Reason",
+            multiline=True,
+            max_length=MAX_REASON_LENGTH,
+            placeholder="e.g. the billing system had 12 licences, the contract says 15",
             hint="Kept in the audit log and shown on the card.",
-            element=PlainTextInputElement(
-                action_id=ActionId.FIELD,
-                multiline=True,
-                max_length=MAX_REASON_LENGTH,
-                placeholder="e.g. the billing system had 12 licences, the contract says 15",
-            ),
         ),
     ]
     return modal(
@@ -128,27 +126,3 @@ def _select(
 
 def _past_due_option() -> Option:
     return Option(text="Past due", value=PAST_DUE)
-
-
-def _number(block_id: str, label: str, initial: int | None) -> InputBlock:
-    return InputBlock(
-        block_id=block_id,
-        label=label,
-        optional=True,
-        element=NumberInputElement(
-            action_id=ActionId.FIELD,
-            is_decimal_allowed=False,
-            initial_value=str(initial) if initial is not None else None,
-        ),
-    )
-
-
-def _date(block_id: str, label: str, initial: date | None) -> InputBlock:
-    return InputBlock(
-        block_id=block_id,
-        label=label,
-        optional=True,
-        element=DatePickerElement(
-            action_id=ActionId.FIELD, initial_date=initial.isoformat() if initial else None
-        ),
-    )

@@ -20,10 +20,8 @@ from slack_sdk.models.blocks import (
     InputBlock,
     InteractiveElement,
     MarkdownTextObject,
-    NumberInputElement,
     Option,
     OverflowMenuElement,
-    PlainTextInputElement,
     PlainTextObject,
     SectionBlock,
     StaticSelectElement,
@@ -53,6 +51,7 @@ from bot.payloads import (
 from bot.results.customers import CustomerCard, CustomerPage, CustomerRow
 from bot.views.alerts import severity_counts
 from bot.views.billing import correction_context
+from bot.views.fields import number_input, text_input
 from bot.views.message import Message
 from bot.views.modal import modal
 from bot.views.mrkdwn import escape, mention, money, mrkdwn, number, slack_date
@@ -472,8 +471,8 @@ def add_modal(
     (a customer brought in mid-contract), and renews a term after its start.
     `trial_days`: how long the MSP's trials last (the operator's grant)."""
     blocks: list[Block] = [
-        _text_input(CustomerField.ADMIN_EMAIL, "Admin email", placeholder="admin@customer.com"),
-        _text_input(CustomerField.NAME, "Organization name", max_length=MAX_NAME_LENGTH),
+        text_input(CustomerField.ADMIN_EMAIL, "Admin email", placeholder="admin@customer.com"),
+        text_input(CustomerField.NAME, "Organization name", max_length=MAX_NAME_LENGTH),
         InputBlock(
             block_id=CustomerField.PLAN,
             label="Plan",
@@ -485,7 +484,7 @@ def add_modal(
             hint=f"A trial lasts {trial_days} days. For a paid plan, also give licences, the "
             "term and the contract start.",
         ),
-        _number_input(CustomerField.LICENCES, "Licences (paid plans)", optional=True, minimum="1"),
+        number_input(CustomerField.LICENCES, "Licences (paid plans)", optional=True, minimum="1"),
         InputBlock(
             block_id=CustomerField.TERM,
             label="Term (paid plans)",
@@ -506,15 +505,15 @@ def add_modal(
         ),
         *_threshold_inputs(None),
         _price_input(f"{default_price:.2f}"),
-        _text_input(
+        text_input(
             CustomerField.LOCATIONS,
             "Locations",
             optional=True,
             multiline=True,
             placeholder="One site per line",
         ),
-        _text_input(CustomerField.CONTACT_NAME, "Primary contact", optional=True),
-        _text_input(CustomerField.CONTACT_EMAIL, "Primary contact's email", optional=True),
+        text_input(CustomerField.CONTACT_NAME, "Primary contact", optional=True),
+        text_input(CustomerField.CONTACT_EMAIL, "Primary contact's email", optional=True),
         InputBlock(
             block_id=CustomerField.ASSIGNED,
             label="Assigned staff",
@@ -538,20 +537,20 @@ def edit_modal(card: CustomerCard) -> dict[str, Any]:
                 )
             ]
         ),
-        _text_input(
+        text_input(
             CustomerField.NAME, "Organization name", initial=card.name, max_length=MAX_NAME_LENGTH
         ),
-        _text_input(CustomerField.ADMIN_EMAIL, "Admin email", initial=card.admin_email),
-        _text_input(
+        text_input(CustomerField.ADMIN_EMAIL, "Admin email", initial=card.admin_email),
+        text_input(
             CustomerField.CONTACT_NAME, "Primary contact", optional=True, initial=card.contact_name
         ),
-        _text_input(
+        text_input(
             CustomerField.CONTACT_EMAIL,
             "Primary contact's email",
             optional=True,
             initial=card.contact_email,
         ),
-        _text_input(
+        text_input(
             CustomerField.LOCATIONS,
             "Locations",
             optional=True,
@@ -568,7 +567,7 @@ def edit_modal(card: CustomerCard) -> dict[str, Any]:
             ),
             optional=True,
         ),
-        _text_input(
+        text_input(
             CustomerField.NOTES,
             "Notes",
             optional=True,
@@ -594,7 +593,7 @@ def delete_modal(card: CustomerCard) -> dict[str, Any]:
     )
     blocks: list[Block] = [
         _plain_section(warning),
-        _text_input(CustomerField.CONFIRM_NAME, "Customer name", placeholder=card.name[:150]),
+        text_input(CustomerField.CONFIRM_NAME, "Customer name", placeholder=card.name[:150]),
     ]
     return modal(
         callback_id=CallbackId.DELETE_CUSTOMER,
@@ -636,37 +635,13 @@ def _plan_option(plan: Plan) -> Option:
     return Option(text=plan.label, value=plan.value)
 
 
-def _text_input(
-    block_id: str,
-    label: str,
-    *,
-    optional: bool = False,
-    multiline: bool = False,
-    initial: str | None = None,
-    placeholder: str | None = None,
-    max_length: int | None = None,
-) -> InputBlock:
-    return InputBlock(
-        block_id=block_id,
-        label=label,
-        optional=optional,
-        element=PlainTextInputElement(
-            action_id=ActionId.FIELD,
-            multiline=multiline,
-            initial_value=initial or None,
-            placeholder=placeholder,
-            max_length=max_length,
-        ),
-    )
-
-
 def _threshold_inputs(threshold: int | None) -> list[Block]:
     """R20: a literal threshold, or the explicit choice to never block (a new
     account's default). The number is optional here; the handler requires it
     unless "Never block" is ticked."""
     never = Option(value=NEVER_BLOCK, label="Never block new end users, whatever the MAU")
     return [
-        _number_input(
+        number_input(
             CustomerField.THRESHOLD,
             "Max-MAU threshold",
             optional=True,
@@ -690,35 +665,11 @@ def _threshold_inputs(threshold: int | None) -> list[Block]:
 
 def _price_input(initial: str) -> InputBlock:
     """R18: the stored price is a licence's a month; the monthly total follows."""
-    return _number_input(
+    return number_input(
         CustomerField.PRICE,
         "Price per licence a month ($)",
         initial=initial,
         decimal=True,
         minimum="0",
         hint="The monthly total is this price x the licences.",
-    )
-
-
-def _number_input(
-    block_id: str,
-    label: str,
-    *,
-    optional: bool = False,
-    initial: str | None = None,
-    decimal: bool = False,
-    minimum: str | None = None,
-    hint: str | None = None,
-) -> InputBlock:
-    return InputBlock(
-        block_id=block_id,
-        label=label,
-        optional=optional,
-        hint=hint,
-        element=NumberInputElement(
-            action_id=ActionId.FIELD,
-            is_decimal_allowed=decimal,
-            initial_value=initial,
-            min_value=minimum,
-        ),
     )

@@ -15,7 +15,6 @@ from slack_sdk.models.blocks import (
     HeaderBlock,
     InputBlock,
     MarkdownTextObject,
-    NumberInputElement,
     Option,
     PlainTextInputElement,
     PlainTextObject,
@@ -38,6 +37,7 @@ from bot.domain.requests import (
 from bot.ids import ActionId, BlockId, CallbackId
 from bot.payloads import RequestFormState, RequestRef
 from bot.results.requests import RequestForm, RequestInfo, RequestList, Submitted
+from bot.views.fields import number_input
 from bot.views.message import Message
 from bot.views.modal import modal
 from bot.views.mrkdwn import (
@@ -135,7 +135,7 @@ def _fields(form: RequestForm) -> list[Block]:
     kind = form.kind
     if kind == RequestType.TRIAL_EXTENSION:
         return [
-            _number_input(
+            _whole_number(
                 BlockId.REQUEST_DAYS,
                 "Extend by (days)",
                 initial=str(DEFAULT_EXTENSION_DAYS),
@@ -150,7 +150,7 @@ def _fields(form: RequestForm) -> list[Block]:
         blocks: list[Block] = [_plan_select(form)]
         if kind in (RequestType.UPGRADE, RequestType.REACTIVATE):  # R11: Enterprise's seats
             blocks.append(
-                _number_input(
+                _whole_number(
                     BlockId.REQUEST_LICENCES,
                     "Seats",
                     optional=True,
@@ -167,10 +167,10 @@ def _fields(form: RequestForm) -> list[Block]:
                 f"(to {form.renewal_date.isoformat() if form.renewal_date else 'renewal'}), so "
                 "all licences co-term (R9)."
             )
-        return [_number_input(BlockId.REQUEST_LICENCES, "Additional licences", hint=hint)]
+        return [_whole_number(BlockId.REQUEST_LICENCES, "Additional licences", hint=hint)]
     if kind == RequestType.DECREASE_LICENCES:
         return [
-            _number_input(
+            _whole_number(
                 BlockId.REQUEST_LICENCES,
                 "Licences for the next term",
                 maximum=max(form.licences - 1, 1),
@@ -181,7 +181,7 @@ def _fields(form: RequestForm) -> list[Block]:
         return [_add_on_select(form)]
     if kind == RequestType.MAU_ALLOWANCE_ORDER:
         return [
-            _number_input(
+            _whole_number(
                 BlockId.REQUEST_QUANTITY,
                 "Additional MAU",
                 maximum=MAX_ORDER_QUANTITY,
@@ -191,7 +191,7 @@ def _fields(form: RequestForm) -> list[Block]:
     return []
 
 
-def _number_input(
+def _whole_number(
     block_id: str,
     label: str,
     *,
@@ -200,18 +200,15 @@ def _number_input(
     optional: bool = False,
     hint: str | None = None,
 ) -> InputBlock:
-    return InputBlock(
-        block_id=block_id,
-        label=label,
+    """A request's figures are whole and at least 1."""
+    return number_input(
+        block_id,
+        label,
         optional=optional,
+        initial=initial,
+        minimum="1",
+        maximum=str(maximum),
         hint=hint,
-        element=NumberInputElement(
-            action_id=ActionId.FIELD,
-            is_decimal_allowed=False,
-            min_value="1",
-            max_value=str(maximum),
-            initial_value=initial,
-        ),
     )
 
 

@@ -120,15 +120,9 @@ async def silent_agents(
     return (await session.scalars(statement)).all()
 
 
-@dataclass(frozen=True, slots=True)
-class AtThreshold:
-    """A customer whose MAU this month has reached its max-MAU threshold."""
-
-    id: int
-    account_number: str
-    name: str
-    mau: int
-    threshold: int
+# A customer at its max-MAU threshold: id, account number, name, MAU, threshold.
+# Plain values: the service gives them the dashboard's own type.
+AtThresholdRow = tuple[int, str, str, int, int]
 
 
 async def at_max_mau(
@@ -139,7 +133,7 @@ async def at_max_mau(
     month: date,
     excluded_statuses: list[str],
     limit: int,
-) -> tuple[list[AtThreshold], int]:
+) -> tuple[list[AtThresholdRow], int]:
     """R20: customers whose MAU reported for `month` is at or over their threshold
     (None never blocks), furthest over first, and how many there are. Starts from
     the few customers that have a threshold at all (a partial index)."""
@@ -171,4 +165,4 @@ async def at_max_mau(
         .order_by(over.desc(), Customer.name_key)
         .limit(limit)
     )
-    return [AtThreshold(*row) for row in rows], int(total)
+    return [(id_, number, name, mau, limit_) for id_, number, name, mau, limit_ in rows], int(total)
