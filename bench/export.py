@@ -7,7 +7,7 @@ The script
 1. makes a fresh database (SQLite: a file in a temporary directory; PostgreSQL with
    `--database-url`: schema `public` dropped and recreated), migrates it, makes U0001 an
    owner of T0001's MSP and seeds `--customers` customers with `--notes` characters of
-   notes each, with SQLAlchemy Core bulk inserts (tests/export_helpers.py: every third
+   notes each, with SQLAlchemy Core bulk inserts (tests/seed.py, `seed_customers`: every third
    customer has two sites, every second a primary contact). Seeding is not measured;
 2. starts the fake Slack Web API (tests/fake_slack.py) in a child process (this script
    with `--serve-fake`), so what it receives is not counted in this process's memory;
@@ -70,9 +70,9 @@ from handlers.customer_export import export_to_dm
 from storage import migrate
 from storage.engine import Database
 from storage.models import Msp
-from tests.export_helpers import seed_customers
 from tests.fake_slack import FakeSlack
-from tests.support import TEAM_ID, grant, reset_postgres
+from tests.seed import grant, seed_customers
+from tests.support import TEAM_ID, reset_postgres
 
 SCRIPT = Path(__file__).resolve()
 

@@ -60,7 +60,8 @@ from storage import engine as storage_engine
 from storage import migrate
 from storage.engine import Database, DatabaseUnavailable
 from storage.models import AuditEvent, Customer, Msp
-from tests.support import TEAM_ID, grant, reset_postgres
+from tests.seed import grant
+from tests.support import TEAM_ID, reset_postgres
 
 SCRIPT = Path(__file__).resolve()
 

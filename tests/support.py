@@ -1,37 +1,55 @@
-"""Test helpers: a settable clock, database set-up on each backend, and posting
-signed requests to the running app."""
+"""What the fixtures need: the test workspace, a settable clock, the database on each
+backend, and the settings and bot builders."""
 
 from __future__ import annotations
 
-import asyncio
 import atexit
-import json
 import os
 import shutil
 import sqlite3
 import tempfile
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from aiohttp.test_utils import TestClient
-from sqlalchemy import select, text
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
-from typer.testing import CliRunner, Result
 
-from bot.cli import cli
+from bot.app import Bot, build_app
 from bot.config import Settings
-from bot.domain.roles import Role
-from bot.services import staff
+from bot.delivery.limits import DeliveryLimits
 from storage import migrate
 from storage.engine import Database
-from tests.slack_requests import SignedRequest
 
 SIGNING_SECRET = "test-signing-secret"
 # MSPBOT_ENCRYPTION_KEY of the distribution-mode tests (a Fernet key).
 ENCRYPTION_KEY = "gqlOsm7No5i7Abp8-RDeGp5MMkF9QX9dGGD_-LoAIwI="
+TEAM_ID = "T0001"
+POSTGRES_URL_VARIABLE = "MSPBOT_TEST_DATABASE_URL"
+TODAY = date(2026, 11, 22)  # the FakeClock's day
+NOW_SHOWN = "<!date^1795338000^{date_short_pretty} {time}|2026-11-22 09:00 UTC>"  # the clock's
+# Many messages to one channel: the tests lift Slack's pacing of a channel.
+FAST_DELIVERY = replace(
+    DeliveryLimits(), channel_per_second=1000.0, channel_burst=100, poll_seconds=0.01
+)
+
+
+class FakeClock:
+    """A clock that stands still until told to move."""
+
+    def __init__(self, now: datetime | None = None) -> None:
+        self.now = now or datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+    def set(self, moment: datetime) -> None:
+        self.now = moment
 
 
 def distribution_settings(
@@ -50,24 +68,8 @@ def distribution_settings(
     )
 
 
-TEAM_ID = "T0001"
-POSTGRES_URL_VARIABLE = "MSPBOT_TEST_DATABASE_URL"
-
-
-class FakeClock:
-    """A clock that stands still until told to move."""
-
-    def __init__(self, now: datetime | None = None) -> None:
-        self.now = now or datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
-
-    def set(self, moment: datetime) -> None:
-        self.now = moment
+def fast_bot(settings: Settings, db: Database, clock) -> Bot:
+    return build_app(settings, clock=clock, db=db, delivery_limits=FAST_DELIVERY)
 
 
 def postgres_url() -> str | None:
@@ -159,51 +161,3 @@ async def _postgres_at_head(url: str) -> bool:
         return await migrate.current_revision(engine) == migrate.head_revision()
     finally:
         await engine.dispose()
-
-
-async def grant(db: Database, user_id: str, role: Role, *, team_id: str = TEAM_ID) -> None:
-    """Give someone a role the way the operator does (CLI path)."""
-    async with db.unit_of_work() as session:
-        await staff.grant_role_as_operator(
-            session,
-            team_id=team_id,
-            target_user_id=user_id,
-            new_role=role,
-            timezone="UTC",
-            now=datetime.now(UTC),
-        )
-
-
-@dataclass
-class Reply:
-    status: int
-    text: str
-
-    @property
-    def json(self) -> Any:
-        return json.loads(self.text)
-
-
-async def post(client: TestClient, request: SignedRequest, path: str = "/slack/events") -> Reply:
-    response = await client.post(path, data=request.body.encode(), headers=request.headers)
-    return Reply(status=response.status, text=await response.text())
-
-
-def invoke_cli(args: list[str], env: dict[str, str]) -> Result:
-    """Run `msp-bot ARGS` in-process, as the operator would in a shell."""
-    return CliRunner().invoke(cli, args, env=env)
-
-
-def cli_rows(env: dict[str, str], model: type) -> list[Any]:
-    """Every row of `model` in the database of a `msp-bot` environment, by id: what
-    the command line left there (read in an event loop of its own, as the CLI runs)."""
-
-    async def read() -> list[Any]:
-        database = Database(env["DATABASE_URL"])
-        try:
-            async with database.unit_of_work() as session:
-                return list((await session.scalars(select(model).order_by(model.id))).all())
-        finally:
-            await database.dispose()
-
-    return asyncio.run(read())

@@ -12,7 +12,8 @@ from sqlalchemy import select, update
 
 from bot.services.audit import AuditAction
 from storage.models import AuditEvent, Customer
-from tests.api_helpers import field_errors, make_tenant, post_json
+from tests.drive import field_errors, post_json
+from tests.seed import make_tenant
 
 PATH = "/api/v1/accounts"
 # tests.support.FakeClock's day is 2026-11-22.

@@ -31,12 +31,12 @@ from bot.views.notices import DATABASE_UNAVAILABLE
 from handlers.errors import DATABASE_UNAVAILABLE_IN_MODAL
 from storage.engine import Database, is_database_unavailable
 from storage.models import Alert, AuditEvent, Customer, Msp, StaffMember
-from tests.api_helpers import Tenant, make_tenant, post_json
-from tests.customer_helpers import FORM_OPENED_ON, add_values
+from tests.drive import Reply, post, post_json
 from tests.fake_slack import RESPONSE_URL_CALL, FakeSlack
+from tests.forms import FORM_OPENED_ON, add_values
 from tests.locked_database import SqliteWriteLock
-from tests.request_helpers import settle
-from tests.support import Reply, grant, post
+from tests.seed import Tenant, grant, make_tenant
+from tests.wait import settle
 
 OWNER, ADMIN, NEWCOMER = "U0001", "U0002", "U0042"
 ALERTS = "/api/v1/alerts"

@@ -20,22 +20,12 @@ from bot.payloads import AlertListRef
 from scheduler.jobs.alerts import wake_snoozed_alerts
 from storage.engine import Database
 from storage.models import Alert, AuditEvent, CustomerAssignment, OutboxItem
-from tests.api_helpers import Tenant, make_tenant, post_json
-from tests.customer_helpers import all_text
+from tests.drive import Reply, all_text, button, post, post_json
 from tests.fake_slack import RESPONSE_URL_CALL, FakeSlack
-from tests.request_helpers import (
-    ADMIN,
-    APPROVER,
-    MEMBER,
-    OWNER,
-    VIEWER,
-    button,
-    fast_bot,
-    grant_staff,
-    settle,
-)
-from tests.support import Reply, post
+from tests.seed import ADMIN, APPROVER, MEMBER, OWNER, VIEWER, Tenant, grant_staff, make_tenant
+from tests.support import fast_bot
 from tests.test_alert_routing import subscribe
+from tests.wait import settle
 
 NOC, SUPPORT = "C0NOC", "C0SUPPORT"
 PATH = "/api/v1/alerts"

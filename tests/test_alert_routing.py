@@ -10,8 +10,8 @@ from typing import Any
 from sqlalchemy import select, update
 
 from storage.models import AlertMessage, AlertSubscription, Customer, OutboxItem
-from tests.api_helpers import Tenant, make_tenant, post_json
-from tests.customer_helpers import all_text
+from tests.drive import all_text, post_json
+from tests.seed import Tenant, make_tenant
 
 PATH = "/api/v1/alerts"
 NOC, SUPPORT, CRITICAL_ONLY, NOT_ACME = "C0NOC", "C0SUPPORT", "C0CRIT", "C0NOTACME"

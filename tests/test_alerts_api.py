@@ -17,16 +17,9 @@ from bot.services.audit import AuditAction
 from storage.models import Alert, AuditEvent, Msp
 from storage.repositories import alerts as alert_repo
 from storage.repositories import usage as usage_repo
-from tests.api_helpers import (
-    Answer,
-    field_errors,
-    home_stale_since,
-    insert_bulk_customers,
-    make_tenant,
-    post_chunked_spaces,
-    post_json,
-    statements_sent,
-)
+from tests.drive import Answer, field_errors, post_chunked_spaces, post_json
+from tests.rows import home_stale_since, statements_sent
+from tests.seed import insert_bulk_customers, make_tenant
 
 PATH = "/api/v1/alerts"
 

@@ -14,7 +14,8 @@ import pytest
 from sqlalchemy import func, select
 
 from storage.models import Alert, AuditEvent, CustomerUsage
-from tests.api_helpers import Answer, field_errors, make_tenant, post_json
+from tests.drive import Answer, field_errors, post_json
+from tests.seed import make_tenant
 
 ALERTS, USAGE = "/api/v1/alerts", "/api/v1/usage"
 # NUL, BEL, ESC, CR, DEL and two of the C1 range: never text.

@@ -12,7 +12,9 @@ from bot.services import api_tokens
 from bot.services.audit import OPERATOR_ACTOR, AuditAction
 from storage.engine import Database
 from storage.models import ApiToken, AuditEvent
-from tests.support import FakeClock, cli_rows, invoke_cli
+from tests.drive import invoke_cli
+from tests.rows import cli_rows
+from tests.support import FakeClock
 
 
 @pytest.fixture

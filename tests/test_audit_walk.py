@@ -16,7 +16,8 @@ from sqlalchemy import event, select, update
 from bot.notify.notifiers import outbox_notifiers
 from scheduler.jobs import RUNNABLE
 from storage.models import AuditEvent, Customer
-from tests.api_helpers import make_tenant, post_json
+from tests.drive import post_json
+from tests.seed import make_tenant
 
 WRITES_CUSTOMERS = re.compile(r"^\s*(UPDATE|INSERT INTO|DELETE FROM) customers\b", re.IGNORECASE)
 # An audit event about a customer (its entity_type among the statement's parameters).

@@ -13,9 +13,9 @@ from bot.domain.commercial import CommercialField as C
 from bot.ids import ActionId, BlockId, CallbackId
 from bot.payloads import CustomerRef
 from storage.models import AuditEvent, Customer
-from tests.customer_helpers import all_text, calls_to, checkboxes, number, text
-from tests.request_helpers import ADMIN, OWNER, grant_staff, paid
-from tests.support import post
+from tests.drive import all_text, calls_to, post
+from tests.forms import checkboxes, number, text
+from tests.seed import ADMIN, OWNER, grant_staff, paid
 
 
 def _select(value: str | None) -> dict[str, Any]:

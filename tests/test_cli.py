@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from storage import migrate
-from tests.support import ENCRYPTION_KEY, invoke_cli
+from tests.drive import invoke_cli
+from tests.support import ENCRYPTION_KEY
 
 
 @pytest.fixture

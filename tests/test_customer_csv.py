@@ -32,7 +32,9 @@ from bot.services.tenancy import Requester
 from storage.engine import Database
 from storage.models import AuditEvent, Customer, Msp
 from storage.repositories import customers as customer_repo
-from tests.support import TEAM_ID, grant, invoke_cli
+from tests.drive import invoke_cli
+from tests.seed import grant
+from tests.support import TEAM_ID
 
 NOW = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
 TODAY = NOW.date()

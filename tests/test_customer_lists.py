@@ -19,10 +19,11 @@ from bot.payloads import CustomerRef, ListState, RowAction, RowActionKind
 from bot.views.limits import MAX_MESSAGE_BLOCKS, MAX_SURFACE_BLOCKS, MAX_TEXT_FALLBACK
 from handlers.customers import PAGE_SIZE, ROW_ACTIONS, parse_list_arguments
 from storage.models import Customer
-from tests.customer_helpers import all_text, calls_to
-from tests.dashboard_helpers import msp_id_of, seed_customer
+from tests.drive import all_text, calls_to, post
 from tests.fake_slack import FakeSlack
-from tests.support import grant, post
+from tests.rows import msp_id_of
+from tests.seed import grant, seed_customer
+from tests.wait import settle_bot
 
 TODAY = date(2026, 11, 22)  # tests.support.FakeClock's day
 OVERFLOW = {"type": "overflow"}
@@ -273,6 +274,7 @@ async def test_view_card_from_a_message_answers_below_the_list(
     assert card.args["response_type"] == "ephemeral"
     assert card.args["replace_original"] is False  # the list stays
     assert "Northwind" in all_text(card.args["blocks"])
+    await settle_bot(client)
     assert fake_slack.calls_to("views.push") == []
 
 
@@ -291,6 +293,7 @@ async def test_view_card_inside_the_modal_is_pushed_on_top(client, slack, db, ow
     [pushed] = await calls_to(fake_slack, "views.push")
     assert pushed.args["trigger_id"]
     assert "Southwind" in all_text(pushed.args["view"]["blocks"])
+    await settle_bot(client)
     assert fake_slack.calls_to("response_url") == []
 
 
@@ -395,6 +398,7 @@ async def test_paging_and_sorting_inside_the_modal_update_it(client, slack, db, 
     resorted = updates[1].args["view"]["blocks"]
     assert "page 1 of 2" in all_text(resorted)
     assert _names(resorted) == [f"Trial{n:02d}" for n in range(20)]
+    await settle_bot(client)
     assert len(fake_slack.calls_to("views.open")) == 1
     assert fake_slack.calls_to("response_url") == []
 
@@ -495,6 +499,7 @@ async def test_a_forged_value_on_the_home_tab_or_in_a_modal_is_refused_in_a_moda
     assert shown.args["trigger_id"] == click.payload["trigger_id"]
     assert shown.args["view"]["title"]["text"] == "Customers"
     assert "out of date" in all_text(shown.args["view"]["blocks"])
+    await settle_bot(client)
     assert fake_slack.calls_to("views.update") == []
 
 

@@ -21,21 +21,12 @@ from storage.models import (
     CustomerContact,
     CustomerLocation,
 )
-from tests.customer_helpers import (
-    account_number_in,
-    add_customer,
-    add_values,
-    all_text,
-    calls_to,
-    checkboxes,
-    customers,
-    set_max_customers,
-    submit_add,
-    text,
-)
-from tests.dashboard_helpers import seed_customer
+from tests.drive import account_number_in, add_customer, all_text, calls_to, post, submit_add
+from tests.forms import add_values, checkboxes, text
+from tests.rows import customers
+from tests.seed import grant, seed_customer, set_max_customers
 from tests.slack_requests import FORM_CONTENT_TYPE, SignedRequest, sign
-from tests.support import grant, post
+from tests.wait import settle_bot
 
 TODAY = date(2026, 11, 22)  # tests.support.FakeClock's day
 
@@ -392,6 +383,7 @@ async def test_r3_no_customer_past_the_maximum(client, slack, db, owner, fake_sl
     await set_max_customers(db, 1)
     refused = await post(client, slack.slash_command("add", user_id=owner))
     assert "already manages 1 of its 1 customers" in refused.json["text"]
+    await settle_bot(client)
     assert fake_slack.calls_to("views.open") == []
     late = await submit_add(client, slack, name="Two", email="two@x.com")
     assert "1 of its 1 customers" in late.json["errors"][CustomerField.NAME]
@@ -953,6 +945,7 @@ async def test_members_see_and_edit_only_their_customers(client, slack, db, owne
     )
     [answer] = await calls_to(fake_slack, "response_url")
     assert "not assigned to you" in answer.args["text"]
+    await settle_bot(client)
     assert fake_slack.calls_to("views.open") == []
     view = await _open_edit(client, slack, fake_slack, theirs.id, user_id="U0003")
     saved = await post(

@@ -20,9 +20,9 @@ from bot.services.dashboard import ALERTS_SHOWN
 from bot.views.dashboard import dashboard_message, share_preview_message
 from bot.views.home import home_view
 from bot.views.limits import MAX_MESSAGE_BLOCKS, MAX_SURFACE_BLOCKS
-from tests.customer_helpers import all_text, calls_to
-from tests.dashboard_helpers import seed_customer, set_msp
-from tests.support import grant, post
+from tests.drive import all_text, calls_to, post
+from tests.seed import grant, seed_customer, set_msp
+from tests.wait import settle_bot
 
 TODAY = date(2026, 11, 22)
 
@@ -110,6 +110,7 @@ async def test_dashboard_with_unknown_words_says_how_to_use_it(client, slack, db
     reply = await post(client, slack.slash_command("dashboard everything"))
     assert reply.status == 200
     assert "/msp dashboard share" in reply.json["text"]
+    await settle_bot(client)
     assert not fake_slack.calls_to("chat.postMessage")
 
 

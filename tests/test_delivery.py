@@ -22,8 +22,9 @@ from bot.notify.digest import digest_payload
 from bot.services.tenancy import ensure_msp
 from storage.engine import Database, DatabaseUnavailable
 from storage.models import OutboxItem
+from tests.drive import post
 from tests.fake_slack import FakeSlack
-from tests.support import grant, post
+from tests.seed import grant
 
 FAST = DeliveryLimits(
     channel_per_second=1000.0,

@@ -20,10 +20,10 @@ from bot.payloads import AlertChoice
 from bot.views.customers import add_modal
 from handlers.errors import DATABASE_UNAVAILABLE_IN_MODAL
 from storage.engine import Database, DatabaseUnavailable, is_database_unavailable
-from tests.api_helpers import make_tenant, post_json
-from tests.customer_helpers import FORM_OPENED_ON, add_values, calls_to
+from tests.drive import calls_to, post, post_json
 from tests.fake_slack import RESPONSE_URL_CALL
-from tests.support import grant, post
+from tests.forms import FORM_OPENED_ON, add_values
+from tests.seed import grant, make_tenant
 
 
 @pytest.fixture

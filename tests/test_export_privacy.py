@@ -16,12 +16,10 @@ from bot.domain.roles import Role
 from bot.ids import ActionId, BlockId
 from bot.payloads import ShareTarget
 from storage.models import Msp
-from tests.customer_helpers import all_text, calls_to
-from tests.dashboard_helpers import seed_customer
-from tests.export_helpers import read_csv, seed_customers
+from tests.drive import all_text, calls_to, post, read_csv
 from tests.fake_slack import FakeSlack
-from tests.request_helpers import settle
-from tests.support import grant, post
+from tests.seed import grant, seed_customer, seed_customers
+from tests.wait import settle
 
 OWNER, MEMBER = "U0001", "U0003"
 CHANNEL = "C0042"

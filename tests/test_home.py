@@ -13,10 +13,11 @@ from bot.notify.home_tabs import refresh_stale_home_tabs
 from bot.payloads import ListState
 from storage.engine import Database
 from storage.models import Alert, Customer
-from tests.customer_helpers import add_customer, all_text, calls_to
-from tests.dashboard_helpers import seed_customer, set_msp, share_dashboard, staff_with_home_open
+from tests.drive import add_customer, all_text, calls_to, post, share_dashboard
 from tests.fake_slack import FakeSlack
-from tests.support import FakeClock, grant, post
+from tests.seed import grant, seed_customer, set_msp, staff_with_home_open
+from tests.support import FakeClock
+from tests.wait import settle_bot
 
 TODAY = date(2026, 11, 22)  # the FakeClock's day
 
@@ -265,6 +266,7 @@ async def test_opening_the_messages_tab_publishes_nothing(client, slack, db, fak
     await post(client, slack.app_home_opened(user_id="U0001", tab="messages"))
     await post(client, slack.app_home_opened(user_id="U0001"))
     await asyncio.sleep(0.1)
+    await settle_bot(client)
     assert len(await calls_to(fake_slack, "views.publish")) == 1
 
 
@@ -300,6 +302,7 @@ async def test_changes_redraw_the_tabs_of_recent_viewers_once(
     assert await refresh_stale_home_tabs(db=db, clock=clock, wake=lambda: wake.append(1)) == 2
     assert await refresh_stale_home_tabs(db=db, clock=clock, wake=lambda: wake.append(1)) == 0
     assert wake == [1]
+    await settle_bot(client)
     calls = await calls_to(fake_slack, "views.publish", 2)
     assert sorted(call.args["user_id"] for call in calls) == ["U0001", "U0002"]
     assert all(_kpis(call.args["view"])["*Customers*"].startswith("1") for call in calls)

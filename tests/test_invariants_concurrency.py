@@ -24,26 +24,29 @@ from bot.services.customer_csv import CHUNK_ROWS, WHOLE_ROW, ImportReport, parse
 from storage import migrate
 from storage.engine import Database
 from storage.models import AuditEvent, Customer
-from tests.api_helpers import make_tenant, post_json
-from tests.customer_helpers import set_max_customers, submit_add
-from tests.dashboard_helpers import seed_customer
-from tests.request_helpers import (
+from tests.drive import (
+    click,
+    invoke_cli,
+    messages_in,
+    open_form,
+    post_json,
+    request_ref,
+    submit,
+    submit_add,
+)
+from tests.rows import audit_rows, customer_row, request_rows
+from tests.seed import (
     ADMIN,
     APPROVALS,
     APPROVER,
-    TODAY,
-    audit_rows,
-    click,
-    customer_row,
+    grant,
     grant_staff,
-    messages_in,
-    open_form,
-    request_ref,
-    request_rows,
-    settle,
-    submit,
+    make_tenant,
+    seed_customer,
+    set_max_customers,
 )
-from tests.support import TEAM_ID, grant, invoke_cli
+from tests.support import TEAM_ID, TODAY
+from tests.wait import settle
 
 AT_ONCE = 6
 OWNER = "U0001"

@@ -40,9 +40,12 @@ from storage.models import (
     Msp,
 )
 from storage.repositories import licence as licence_repo
-from tests.customer_helpers import all_text, calls_to, number
+from tests.drive import all_text, calls_to, post
+from tests.forms import number
+from tests.seed import grant
 from tests.slack_requests import SignedRequest, sign
-from tests.support import SIGNING_SECRET, TEAM_ID, grant, post
+from tests.support import SIGNING_SECRET, TEAM_ID
+from tests.wait import settle_bot
 
 NOW = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)  # tests.support.FakeClock
 MONTHS = [date(2025, 12, 1)] + [date(2026, m, 1) for m in range(1, 12)]
@@ -330,6 +333,7 @@ async def test_admins_see_the_licence_but_cannot_order(client, slack, db, owner,
     await post(client, slack.block_actions(action_id=ActionId.LICENCE_EXTEND, user_id="U0002"))
     [answer] = await calls_to(fake_slack, "response_url")
     assert "Only an owner can order more MAU allowance" in answer.args["text"]
+    await settle_bot(client)
     assert fake_slack.calls_to("views.open") == []
     forged = await post(
         client,

@@ -16,8 +16,9 @@ import pytest
 from bot.config import LogFormat
 from bot.domain.roles import Role
 from bot.logging_setup import configure_logging
-from tests.request_helpers import settle
-from tests.support import grant, post
+from tests.drive import post
+from tests.seed import grant
+from tests.wait import settle
 
 FORGED = "\n2026-12-07 INFO forged"
 HEADER = re.compile(

@@ -11,7 +11,8 @@ import yaml
 
 from bot.app import Bot
 from bot.domain.roles import Role
-from tests.support import grant, post
+from tests.drive import post
+from tests.seed import grant
 
 ROOT = Path(__file__).resolve().parent.parent
 MANIFEST = ROOT / "app-manifest.yml"

@@ -12,10 +12,10 @@ from pydantic import SecretStr
 
 from bot.app import build_app
 from bot.domain.roles import Role
-from tests.api_helpers import make_tenant, post_json
-from tests.dashboard_helpers import share_dashboard
-from tests.request_helpers import fast_bot, settle
-from tests.support import grant, post
+from tests.drive import post, post_json, share_dashboard
+from tests.seed import grant, make_tenant
+from tests.support import fast_bot
+from tests.wait import settle
 
 
 @pytest.fixture

@@ -39,10 +39,11 @@ from bot.views.alerts import ALERT_EVENT
 from bot.views.message import Message
 from bot.views.mrkdwn import Mrkdwn, clip, escape, join, mention, mrkdwn, slack_date
 from storage.engine import Database
-from tests.api_helpers import Tenant, make_tenant, post_json
-from tests.request_helpers import fast_bot, settle
-from tests.support import FakeClock
+from tests.drive import post_json
+from tests.seed import Tenant, make_tenant
+from tests.support import FakeClock, fast_bot
 from tests.test_alert_routing import subscribe
+from tests.wait import settle
 
 # Each hostile form between markers, so that a raw `<`, `>` or `&` shows next to one.
 HOSTILE = "[Q<!channel>Q<!here>Q<@U1>Q<https://x|y>Q&Q>Q]"

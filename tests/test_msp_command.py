@@ -8,9 +8,11 @@ from sqlalchemy import select
 from bot.domain.roles import Role
 from storage.engine import Database
 from storage.models import AuditEvent, StaffMember
+from tests.drive import post
 from tests.fake_slack import FakeSlack
+from tests.seed import grant
 from tests.slack_requests import SlackRequests
-from tests.support import grant, post
+from tests.wait import settle_bot
 
 
 def _all_text(reply_json: dict) -> str:
@@ -48,6 +50,7 @@ async def test_help_is_answered_in_the_http_response(client, slack: SlackRequest
     assert "/msp role @person" in text
     assert "Owner" in text
     # The answer went back in the HTTP response: nothing was posted to Slack.
+    await settle_bot(client)
     assert fake_slack.calls_to("chat.postMessage") == []
 
 
@@ -257,6 +260,7 @@ async def test_configured_owner_keeps_a_role_given_later(client, slack, db, owne
 async def test_fake_slack_is_not_called_for_commands(client, slack, db, fake_slack: FakeSlack):
     await grant(db, "U0001", Role.OWNER)
     await post(client, slack.slash_command("roles", user_id="U0001"))
+    await settle_bot(client)
     methods = {call.method for call in fake_slack.calls}
     assert methods <= {"auth.test"}
 

@@ -17,14 +17,10 @@ from bot.errors import InvalidInput
 from bot.services.audit import OPERATOR_ACTOR, AuditAction
 from storage.engine import Database
 from storage.models import AuditEvent, Customer, Msp
-from tests.customer_helpers import (
-    add_customer,
-    all_text,
-    calls_to,
-    set_max_customers,
-    submit_add,
-)
-from tests.support import TEAM_ID, cli_rows, grant, invoke_cli, post
+from tests.drive import add_customer, all_text, calls_to, invoke_cli, post, submit_add
+from tests.rows import cli_rows
+from tests.seed import grant, set_max_customers
+from tests.support import TEAM_ID
 
 OWNER, ADMIN, APPROVER = "U0001", "U0002", "U0003"
 RAISE_MAXIMUM = f"msp-bot msp set --team {TEAM_ID} --max-customers N"

@@ -20,10 +20,11 @@ from scheduler.jobs.notices import run_sweep
 from scheduler.jobs.requests import roll_renewals
 from storage.engine import Database
 from storage.models import Alert, AlertSubscription, AuditEvent, Customer, Notice, OutboxItem
-from tests.customer_helpers import all_text, submit_add
-from tests.dashboard_helpers import msp_id_of, seed_customer, set_msp
-from tests.request_helpers import fast_bot, messages_in, paid, settle
-from tests.support import FakeClock, grant, migrated_database, post
+from tests.drive import all_text, messages_in, post, submit_add
+from tests.rows import msp_id_of
+from tests.seed import grant, paid, seed_customer, set_msp
+from tests.support import FakeClock, fast_bot, migrated_database
+from tests.wait import settle
 
 TRIALS, MAU, DIGEST, REQUESTS = "C0TRIALS", "C0MAU", "C0DIGEST", "C0REQUESTS"
 OWNER, MEMBER = "U0001", "U0004"
@@ -323,7 +324,8 @@ async def test_a_request_waiting_a_day_is_reminded_in_its_thread_once(
     client, slack, bot, db, clock, fake_slack
 ):
     from bot.ids import BlockId
-    from tests.request_helpers import APPROVALS, grant_staff, open_form, paid, submit
+    from tests.drive import open_form, submit
+    from tests.seed import APPROVALS, grant_staff, paid
 
     await grant_staff(db)
     await paid(db, assigned=[MEMBER])
@@ -454,7 +456,7 @@ async def test_the_trial_notice_days_are_set_in_slack_and_mistakes_explained(
 
 
 def test_scheduler_run_by_hand(cli_env):
-    from tests.support import invoke_cli
+    from tests.drive import invoke_cli
 
     listed = invoke_cli(["scheduler", "jobs"], cli_env)
     assert "trial_expiry_notices" in listed.output and "digests" in listed.output

@@ -25,10 +25,11 @@ from bot.services.notices import SWEEPS
 from scheduler.jobs import notices as notice_jobs
 from storage.encryption import TokenCipher
 from storage.models import SLACK_BOTS, AuditEvent, Customer, Msp, OutboxItem, StaffMember
-from tests.dashboard_helpers import seed_customer, share_dashboard
-from tests.request_helpers import FAST_DELIVERY, settle
-from tests.support import ENCRYPTION_KEY, SIGNING_SECRET, distribution_settings, post
+from tests.drive import post, share_dashboard
+from tests.seed import seed_customer
+from tests.support import ENCRYPTION_KEY, FAST_DELIVERY, SIGNING_SECRET, distribution_settings
 from tests.test_notices import subscribe
+from tests.wait import settle, settle_bot
 
 ACME, GLOBEX = "T0ACME", "T0GLOBEX"
 INSTALLER = "U0INSTALL"
@@ -149,12 +150,6 @@ async def test_an_install_end_to_end_makes_the_msp_and_its_owner(
     assert tokens_used(fake_slack, "views.open") == fake_slack.tokens_of(ACME)
 
 
-async def settle_bot(client) -> None:
-    from bot.app import BOT_KEY
-
-    await settle(client.server.app[BOT_KEY])
-
-
 async def test_two_workspaces_each_get_their_own_token_and_tenant(client, db, fake_slack, slack):
     await install(client, fake_slack, team_id=ACME, user_id="U0ACME")
     await install(client, fake_slack, team_id=GLOBEX, user_id="U0GLOBEX")
@@ -179,6 +174,7 @@ async def test_authorization_is_cached_no_auth_test_per_request(client, fake_sla
     for _ in range(5):
         reply = await post(client, slack.slash_command("help", user_id=INSTALLER, team_id=ACME))
         assert reply.status == 200
+    await settle_bot(client)
     assert len(fake_slack.calls_to("auth.test")) - before == 1
 
 
@@ -196,7 +192,7 @@ async def test_installing_again_keeps_staff_and_promotes_the_new_installer(clien
     await install(client, fake_slack, team_id=ACME, user_id="U0FIRST")
     msp = await msp_of(db, ACME)
     assert msp is not None
-    from tests.support import grant
+    from tests.seed import grant
 
     await grant(db, "U0SECOND", Role.MEMBER, team_id=ACME)
     await grant(db, "U0OTHER", Role.ADMIN, team_id=ACME)
@@ -279,6 +275,7 @@ async def test_requests_rotate_a_token_that_is_about_to_expire(client, db, fake_
     await post(
         client, slack.global_shortcut(callback_id="add_customer", user_id=INSTALLER, team_id=ACME)
     )
+    await settle_bot(client)
     assert refreshes(fake_slack) == 0  # 12 hours left: nothing to do
 
     await expire_soon(db, ACME)
@@ -439,7 +436,7 @@ async def test_one_workspace_mode_disables_on_uninstall_and_wakes_on_the_next_re
     from aiohttp.test_utils import TestClient, TestServer
 
     from bot.app import build_app
-    from tests.support import grant
+    from tests.seed import grant
 
     one = Settings(
         _env_file=None,  # type: ignore[call-arg]

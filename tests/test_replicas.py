@@ -14,7 +14,8 @@ from bot.config import Settings
 from bot.domain.roles import Role
 from storage.engine import Database
 from storage.models import Msp, StaffMember
-from tests.support import grant, post
+from tests.drive import post
+from tests.seed import grant
 
 
 @pytest.fixture

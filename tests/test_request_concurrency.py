@@ -18,31 +18,21 @@ from bot.ids import ActionId, BlockId, CallbackId
 from bot.payloads import RequestFormState
 from storage.engine import Database
 from storage.models import ChangeRequest, Msp
-from tests.customer_helpers import calls_to
-from tests.dashboard_helpers import seed_customer
-from tests.request_helpers import (
-    APPROVALS,
-    APPROVER,
-    MEMBER,
-    NOW_SHOWN,
+from tests.drive import (
     ask,
-    audit_rows,
-    customer_row,
-    fast_bot,
-    grant_staff,
+    calls_to,
     lines,
     messages_in,
-    paid,
+    post,
     request_ref,
-    request_rows,
-    selected,
-    settle,
     shown_message,
-    submit_values,
-    typed,
     updates_to,
 )
-from tests.support import grant, post
+from tests.forms import selected, submit_values, typed
+from tests.rows import audit_rows, customer_row, request_rows
+from tests.seed import APPROVALS, APPROVER, MEMBER, grant, grant_staff, paid, seed_customer
+from tests.support import NOW_SHOWN, fast_bot
+from tests.wait import settle, settle_bot
 
 APPROVERS = [f"UAPP{n:02d}" for n in range(1, 21)]
 DELETION_DAY = "<!date^1797940800^{date_short_pretty}|2026-12-22>"
@@ -245,6 +235,7 @@ async def test_a_member_cannot_request_for_a_customer_not_assigned_to_them(
     )
     assert refused_in_modal(forged) == NOT_YOURS
     assert await request_rows(db) == []
+    await settle_bot(client)
     assert fake_slack.calls_to("views.open") == []
 
 

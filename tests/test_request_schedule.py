@@ -25,33 +25,24 @@ from scheduler.jobs.requests import (
 )
 from storage.engine import Database
 from storage.models import Customer
-from tests.dashboard_helpers import seed_customer, set_msp
-from tests.request_helpers import (
-    ADMIN,
-    APPROVALS,
-    MEMBER,
-    NOW_SHOWN,
+from tests.drive import (
     Asked,
     approve,
     approve_deletion,
     ask,
-    audit_rows,
     click,
-    customer_row,
     day,
-    fast_bot,
-    grant_staff,
     messages_in,
     outcome,
-    paid,
+    post,
     request_ref,
-    request_rows,
-    selected,
-    settle,
     shown_message,
-    typed,
 )
-from tests.support import post
+from tests.forms import selected, typed
+from tests.rows import audit_rows, customer_row, request_rows
+from tests.seed import ADMIN, APPROVALS, MEMBER, grant_staff, paid, seed_customer, set_msp
+from tests.support import NOW_SHOWN, fast_bot
+from tests.wait import settle
 
 RENEWAL = date(2027, 3, 1)
 # The contract start stays: it anchors every renewal (bot/domain/terms.py).

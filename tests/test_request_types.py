@@ -18,44 +18,40 @@ from bot.payloads import CustomerRef
 from scheduler.jobs.requests import apply_scheduled_changes
 from storage.engine import Database
 from storage.models import MauAllowanceOrder
-from tests.customer_helpers import all_text
-from tests.dashboard_helpers import seed_customer, set_msp
-from tests.request_helpers import (
+from tests.drive import (
+    Asked,
+    all_text,
+    approve,
+    approve_deletion,
+    ask,
+    button,
+    click,
+    day,
+    has_actions,
+    lines,
+    messages_in,
+    open_form,
+    outcome,
+    post,
+    shown_message,
+    submit,
+)
+from tests.forms import block_ids, plan_options, selected
+from tests.rows import audit_rows, customer_row, msp_row, request_rows
+from tests.seed import (
     ADMIN,
     APPROVALS,
     APPROVER,
     MEMBER,
-    NOW_SHOWN,
     OWNER,
     RENEWAL,
-    TODAY,
-    Asked,
-    approve,
-    approve_deletion,
-    ask,
-    audit_rows,
-    block_ids,
-    button,
-    click,
-    customer_row,
-    day,
-    fast_bot,
     grant_staff,
-    has_actions,
-    lines,
-    messages_in,
-    msp_row,
-    open_form,
-    outcome,
     paid,
-    plan_options,
-    request_rows,
-    selected,
-    settle,
-    shown_message,
-    submit,
+    seed_customer,
+    set_msp,
 )
-from tests.support import post
+from tests.support import NOW_SHOWN, TODAY, fast_bot
+from tests.wait import settle, settle_bot
 
 EXPIRES = (
     "Expires <!date^1795942800^{date_short_pretty} {time}|2026-11-29 09:00 UTC> if nobody "
@@ -409,6 +405,7 @@ async def test_a_licence_decrease_29_days_before_renewal_is_refused_with_the_nex
     assert button(reply.json, ActionId.REQUEST_SCHEDULE)["text"]["text"] == (
         "Schedule for 2027-12-21"
     )
+    await settle_bot(client)
     assert fake_slack.calls_to("views.open") == []
 
 
@@ -445,6 +442,7 @@ async def test_an_add_on_needs_a_paid_plan(client, slack, db, staff, fake_slack)
     assert reply.json["text"] == (
         ":no_entry: An add-on needs a paid plan; this account is on the free plan."
     )
+    await settle_bot(client)
     assert fake_slack.calls_to("views.open") == []
 
 
@@ -535,6 +533,7 @@ async def test_a_past_due_account_cannot_be_cancelled(client, slack, db, staff, 
         ":no_entry: This account has a past-due balance: settle the past-due balance first, "
         "then ask to cancel."
     )
+    await settle_bot(client)
     assert fake_slack.calls_to("views.open") == []
 
 

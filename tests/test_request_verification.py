@@ -25,7 +25,7 @@ from bot.response_urls import ResponseUrlPolicy
 from bot.server import serve
 from bot.slack_signature import SignatureCheck
 from tests import forged_requests
-from tests.customer_helpers import calls_to
+from tests.drive import Reply, calls_to, post
 from tests.fake_slack import RESPONSE_URL_CALL, FakeSlack
 from tests.forged_requests import (
     BAD_SIGNATURES,
@@ -41,9 +41,10 @@ from tests.forged_requests import (
     signed_at,
     with_header,
 )
-from tests.request_helpers import ADMIN, settle
+from tests.seed import ADMIN, grant
 from tests.slack_requests import SignedRequest, SlackRequests, sign
-from tests.support import SIGNING_SECRET, TEAM_ID, Reply, grant, post
+from tests.support import SIGNING_SECRET, TEAM_ID
+from tests.wait import settle, settle_bot
 
 STRANGER = "U0999"  # on no MSP's staff
 
@@ -200,6 +201,7 @@ async def test_a_signed_body_bolt_cannot_read_is_a_400(client, target, content_t
     }
     response = await client.post("/slack/events", data=body.encode(), headers=headers)
     assert response.status == 400
+    await settle_bot(client)
     assert target.hits == []
 
 

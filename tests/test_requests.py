@@ -14,26 +14,23 @@ from bot.ids import ActionId, BlockId, CallbackId
 from bot.payloads import RequestFormState, RequestRef
 from storage.engine import Database
 from storage.models import AuditEvent, ChangeRequest, Customer, Msp
-from tests.customer_helpers import all_text, calls_to
-from tests.dashboard_helpers import seed_customer, set_msp
-from tests.request_helpers import (
-    APPROVALS,
-    RENEWAL,
-    TODAY,
+from tests.drive import (
+    all_text,
     approval_message,
     button,
+    calls_to,
     click,
-    customer_row,
-    grant_staff,
     open_form,
-    paid,
+    post,
     posts_to,
     request_ref,
-    request_rows,
     submit,
-    submit_values,
 )
-from tests.support import post
+from tests.forms import submit_values
+from tests.rows import customer_row, request_rows
+from tests.seed import APPROVALS, RENEWAL, grant_staff, paid, seed_customer, set_msp
+from tests.support import TODAY
+from tests.wait import settle_bot
 
 
 @pytest.fixture
@@ -225,6 +222,7 @@ async def test_a_trial_request_for_a_paid_account_is_refused_at_once(
     assert reply.json["text"] == (
         ":no_entry: A trial extension needs an active or expired trial; this account is paid."
     )
+    await settle_bot(client)
     assert fake_slack.calls_to("views.open") == []
 
 
@@ -339,6 +337,7 @@ async def test_deleting_during_a_paid_term_is_refused_with_the_renewal(
     reply = await post(client, slack.slash_command("request delete Northwind", user_id="U0002"))
     assert "cannot be deleted during its paid term" in reply.text
     assert "2027-03-01" in reply.text  # R16: the earliest date it would be allowed
+    await settle_bot(client)
     assert fake_slack.calls_to("views.open") == []
 
 

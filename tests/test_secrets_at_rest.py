@@ -23,8 +23,8 @@ from storage.encryption import TokenCipher, UnreadableToken, looks_encrypted
 from storage.installation_store import EncryptedInstallationStore
 from storage.models import SLACK_BOTS, SLACK_INSTALLATIONS, OutboxItem, secret_columns
 from storage.repositories import installs as install_repo
-from tests.request_helpers import FAST_DELIVERY
-from tests.support import ENCRYPTION_KEY, SIGNING_SECRET, distribution_settings, invoke_cli, post
+from tests.drive import invoke_cli, post
+from tests.support import ENCRYPTION_KEY, FAST_DELIVERY, SIGNING_SECRET, distribution_settings
 from tests.test_oauth import (
     ACME,
     add_customer_shortcut,
@@ -32,9 +32,9 @@ from tests.test_oauth import (
     install,
     queue_post,
     refreshes,
-    settle_bot,
     tokens_used,
 )
+from tests.wait import settle_bot
 
 OLD_KEY = ENCRYPTION_KEY
 NEW_KEY = "4fUyIV6ozCSETgjXZeILEIG55aQf7kl9ZXU_tim85wI="

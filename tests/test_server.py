@@ -22,8 +22,9 @@ from bot.domain.roles import Role
 from bot.server import serve
 from storage.models import OutboxItem
 from tests.fake_slack import FakeSlack
+from tests.seed import grant
 from tests.slack_requests import SignedRequest, SlackRequests
-from tests.support import SIGNING_SECRET, TEAM_ID, grant
+from tests.support import SIGNING_SECRET, TEAM_ID
 
 ROOT = Path(__file__).resolve().parent.parent
 STARTUP_TIMEOUT_S = 30

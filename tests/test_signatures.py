@@ -10,8 +10,11 @@ from sqlalchemy import func, select
 
 from bot.domain.roles import Role
 from storage.models import AuditEvent, Msp, StaffMember
+from tests.drive import post
+from tests.seed import grant
 from tests.slack_requests import SignedRequest, SlackRequests, sign
-from tests.support import SIGNING_SECRET, grant, post
+from tests.support import SIGNING_SECRET
+from tests.wait import settle_bot
 
 
 def _without(request: SignedRequest, header: str) -> SignedRequest:
@@ -81,6 +84,7 @@ async def test_unsigned_or_forged_requests_get_401_and_change_nothing(
     reply = await post(client, forge(slack))
     assert reply.status == 401
     assert await _counts(db) == before
+    await settle_bot(client)
     assert len(fake_slack.calls) == calls_before
 
 

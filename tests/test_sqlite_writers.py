@@ -17,8 +17,9 @@ from bot.api import ingest
 from bot.services.tenancy import ensure_msp
 from storage.engine import Database, is_database_unavailable, wait_for_locks_until
 from storage.models import Alert, Msp
-from tests.api_helpers import make_tenant, post_json
+from tests.drive import post_json
 from tests.locked_database import SqliteWriteLock
+from tests.seed import make_tenant
 
 WRITERS = 12
 HOLD_S = 0.03

@@ -15,19 +15,9 @@ from bot.ids import ActionId, BlockId, CallbackId
 from bot.payloads import CustomerRef, SubscriptionRef
 from storage.engine import Database
 from storage.models import AlertSubscription, Msp
-from tests.customer_helpers import all_text, calls_to
-from tests.dashboard_helpers import seed_customer
-from tests.request_helpers import (
-    ADMIN,
-    APPROVER,
-    MEMBER,
-    OWNER,
-    VIEWER,
-    audit_rows,
-    button,
-    grant_staff,
-)
-from tests.support import grant, post
+from tests.drive import all_text, button, calls_to, post
+from tests.rows import audit_rows
+from tests.seed import ADMIN, APPROVER, MEMBER, OWNER, VIEWER, grant, grant_staff, seed_customer
 
 NOC = "<#C0NOC|noc>"
 

@@ -21,11 +21,13 @@ from bot.ids import ActionId, CallbackId
 from bot.server import serve
 from storage.engine import Database
 from storage.models import AuditEvent, Msp, StaffMember
+from tests.drive import Reply, post
 from tests.fake_slack import FakeSlack
-from tests.request_helpers import settle
+from tests.seed import grant
 from tests.slack_requests import SignedRequest, SlackRequests, sign
-from tests.support import SIGNING_SECRET, TEAM_ID, Reply, grant, post
+from tests.support import SIGNING_SECRET, TEAM_ID
 from tests.test_server import free_port
+from tests.wait import settle
 
 FOREIGN_TEAM = "T0FOREIGN"
 FOREIGN_ORG = "E0FOREIGN"

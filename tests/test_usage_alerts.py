@@ -12,7 +12,8 @@ from sqlalchemy import select, update
 from bot.services.audit import AuditAction
 from bot.services.usage_alerts import is_over_free_limits
 from storage.models import Alert, AuditEvent, Customer
-from tests.api_helpers import make_tenant, post_json
+from tests.drive import post_json
+from tests.seed import make_tenant
 
 PATH = "/api/v1/usage"
 MONTH = "2026-11"  # tests.support.FakeClock's month

@@ -19,16 +19,9 @@ from bot.domain.usage import format_month, next_month, parse_month, reached_max_
 from bot.services import api_tokens
 from bot.services.audit import OPERATOR_ACTOR, AuditAction
 from storage.models import AuditEvent, Customer, CustomerUsage, Msp
-from tests.api_helpers import (
-    Answer,
-    field_errors,
-    home_stale_since,
-    insert_bulk_customers,
-    make_tenant,
-    post_chunked_spaces,
-    post_json,
-    statements_sent,
-)
+from tests.drive import Answer, field_errors, post_chunked_spaces, post_json
+from tests.rows import home_stale_since, statements_sent
+from tests.seed import insert_bulk_customers, make_tenant
 from tests.support import TEAM_ID
 
 PATH = "/api/v1/usage"

@@ -36,9 +36,10 @@ from bot.net_guard import (
 from bot.services.settings import check_webhook_destination
 from storage.engine import Database
 from storage.models import OutboxItem
-from tests.dashboard_helpers import set_msp
-from tests.request_helpers import ADMIN, MEMBER, OWNER, approve, ask, grant_staff, msp_row, paid
-from tests.support import FakeClock, post
+from tests.drive import approve, ask, post
+from tests.rows import msp_row
+from tests.seed import ADMIN, MEMBER, OWNER, grant_staff, paid, set_msp
+from tests.support import FakeClock
 from tests.webhook_targets import (
     PUBLIC_ADDRESS,
     Answer,

@@ -32,19 +32,10 @@ from bot.notify.request_webhooks import event_of, request_event
 from bot.results.requests import RequestInfo
 from storage.engine import Database
 from storage.models import OutboxItem
-from tests.customer_helpers import customers
-from tests.request_helpers import (
-    ADMIN,
-    APPROVER,
-    MEMBER,
-    OWNER,
-    approve,
-    ask,
-    grant_staff,
-    msp_row,
-    paid,
-)
-from tests.support import TEAM_ID, FakeClock, invoke_cli, post
+from tests.drive import approve, ask, invoke_cli, post
+from tests.rows import customers, msp_row
+from tests.seed import ADMIN, APPROVER, MEMBER, OWNER, grant_staff, paid
+from tests.support import TEAM_ID, FakeClock
 from tests.webhook_targets import FakeDns
 
 WEBHOOK_SECRET = "test-webhook-master-secret-0123456789"

@@ -18,10 +18,10 @@ import pytest
 from bot.domain.roles import Role
 from bot.ids import BlockId
 from bot.services.customer_csv import WHOLE_ROW
-from tests.customer_helpers import set_max_customers, submit_add
-from tests.dashboard_helpers import seed_customer
-from tests.request_helpers import ADMIN, TODAY, grant_staff, open_form, request_rows, submit
-from tests.support import grant
+from tests.drive import open_form, submit, submit_add
+from tests.rows import request_rows
+from tests.seed import ADMIN, grant, grant_staff, seed_customer, set_max_customers
+from tests.support import TODAY
 from tests.test_invariants_concurrency import (
     AT_ONCE,
     OWNER,

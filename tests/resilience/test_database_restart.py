@@ -46,15 +46,16 @@ from storage.models import (
     OutboxItem,
     StaffMember,
 )
-from tests.api_helpers import Tenant, make_tenant, post_json
-from tests.customer_helpers import FORM_OPENED_ON, add_values, all_text, calls_to
+from tests.drive import all_text, calls_to, post, post_json
 from tests.fake_slack import RESPONSE_URL_CALL, FakeSlack
-from tests.request_helpers import ADMIN, APPROVALS, OWNER, TODAY, grant_staff, settle
-from tests.request_helpers import submit_values as request_values
+from tests.forms import FORM_OPENED_ON, add_values
+from tests.forms import submit_values as request_values
 from tests.resilience.tcp_proxy import TcpProxy
 from tests.resilience.test_slack_faults import _alerts_shown
-from tests.support import post, postgres_url, reset_postgres
+from tests.seed import ADMIN, APPROVALS, OWNER, Tenant, grant_staff, make_tenant
+from tests.support import TODAY, postgres_url, reset_postgres
 from tests.test_alert_routing import subscribe
+from tests.wait import settle
 
 pytestmark = pytest.mark.resilience
 

@@ -20,10 +20,10 @@ import pytest
 
 from bot.app import Bot
 from bot.domain.roles import Role
-from tests.export_helpers import read_csv, seed_customers
+from tests.drive import post, read_csv
 from tests.fake_slack import UPLOAD_CALL, FakeSlack
-from tests.request_helpers import settle
-from tests.support import grant, post
+from tests.seed import grant, seed_customers
+from tests.wait import settle
 
 pytestmark = pytest.mark.resilience
 PEOPLE = int(os.environ.get("MSPBOT_EXPORT_PEOPLE", "24"))

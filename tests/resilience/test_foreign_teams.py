@@ -27,12 +27,13 @@ from storage.models import (
     OutboxItem,
     StaffMember,
 )
-from tests.dashboard_helpers import seed_customer
+from tests.drive import post
 from tests.fake_slack import FakeSlack
-from tests.request_helpers import settle
+from tests.seed import grant, seed_customer
 from tests.slack_requests import SignedRequest, SlackRequests
-from tests.support import TEAM_ID, grant, post
+from tests.support import TEAM_ID
 from tests.test_tenancy_guard import OTHER_WORKSPACE, from_origin, reply_text
+from tests.wait import settle
 
 pytestmark = pytest.mark.resilience
 TOTAL = int(os.environ.get("MSPBOT_FOREIGN_REQUESTS", "3000"))

@@ -25,7 +25,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from tests.customer_helpers import calls_to
+from tests.drive import calls_to
 from tests.fake_slack import RESPONSE_URL_CALL, FakeSlack
 from tests.forged_requests import (
     BAD_SIGNATURES,

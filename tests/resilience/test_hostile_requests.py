@@ -26,9 +26,8 @@ from storage.models import (
     OutboxItem,
     StaffMember,
 )
-from tests.dashboard_helpers import seed_customer
+from tests.seed import grant, seed_customer
 from tests.slack_requests import FORM_CONTENT_TYPE, sign
-from tests.support import grant
 
 pytestmark = pytest.mark.resilience
 TOTAL = int(__import__("os").environ.get("MSPBOT_HOSTILE_REQUESTS", "10000"))

@@ -37,9 +37,9 @@ from sqlalchemy import func, select, update
 from bot.delivery.limits import DeliveryLimits
 from storage.engine import Database
 from storage.models import Alert, OutboxItem
-from tests.api_helpers import Tenant, make_tenant
 from tests.fake_slack import FakeSlack
 from tests.resilience.test_slack_faults import _alerts_shown
+from tests.seed import Tenant, make_tenant
 from tests.support import SIGNING_SECRET, FakeClock
 from tests.test_alert_routing import subscribe
 

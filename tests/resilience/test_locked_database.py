@@ -23,8 +23,8 @@ import pytest
 from bot.app import Bot, build_app
 from bot.delivery.limits import DeliveryLimits
 from storage.engine import Database, longest_writer_wait_began
+from tests.drive import post
 from tests.locked_database import SqliteWriteLock
-from tests.request_helpers import ADMIN, OWNER
 from tests.resilience.test_database_restart import (
     UNAVAILABLE,
     Load,
@@ -33,7 +33,7 @@ from tests.resilience.test_database_restart import (
     _slack_answer,
     _world,
 )
-from tests.support import post
+from tests.seed import ADMIN, OWNER
 
 pytestmark = pytest.mark.resilience
 

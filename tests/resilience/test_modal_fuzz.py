@@ -62,18 +62,10 @@ from storage.models import (
     Msp,
     StaffMember,
 )
-from tests.customer_helpers import calls_to
-from tests.request_helpers import (
-    ADMIN,
-    APPROVALS,
-    APPROVER,
-    FAST_DELIVERY,
-    MEMBER,
-    OWNER,
-    PAID_COLUMNS,
-)
+from tests.drive import Reply, calls_to, post
+from tests.seed import ADMIN, APPROVALS, APPROVER, MEMBER, OWNER, PAID_COLUMNS
 from tests.slack_requests import FORM_CONTENT_TYPE, SignedRequest, SlackRequests, sign
-from tests.support import SIGNING_SECRET, Reply, distribution_settings, post
+from tests.support import FAST_DELIVERY, SIGNING_SECRET, distribution_settings
 from tests.test_oauth import install
 
 pytestmark = pytest.mark.resilience

@@ -13,8 +13,9 @@ import pytest
 from sqlalchemy import select
 
 from storage.models import Alert, OutboxItem
-from tests.api_helpers import make_tenant, post_json
-from tests.request_helpers import fast_bot
+from tests.drive import post_json
+from tests.seed import make_tenant
+from tests.support import fast_bot
 from tests.test_alert_routing import subscribe
 
 pytestmark = pytest.mark.resilience

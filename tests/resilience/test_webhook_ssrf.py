@@ -25,8 +25,10 @@ from bot.delivery.limits import DeliveryLimits
 from bot.delivery.outbox import Kind
 from storage.engine import Database
 from storage.models import Msp, OutboxItem
-from tests.request_helpers import OWNER, grant_staff, msp_row
-from tests.support import TEAM_ID, FakeClock, post
+from tests.drive import post
+from tests.rows import msp_row
+from tests.seed import OWNER, grant_staff
+from tests.support import TEAM_ID, FakeClock
 from tests.webhook_targets import PUBLIC_ADDRESS, Answer, FakeDns, counting_listener
 
 pytestmark = pytest.mark.resilience

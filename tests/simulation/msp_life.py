@@ -41,8 +41,9 @@ from bot.services.tenancy import Requester
 from scheduler.jobs import RUNNABLE
 from storage.engine import Database
 from storage.models import AuditEvent, ChangeRequest, Customer, Msp
+from tests.seed import grant
 from tests.simulation.model import PAYING, RANK, Account, Book, Request, add_months
-from tests.support import TEAM_ID, FakeClock, grant
+from tests.support import TEAM_ID, FakeClock
 
 # Pieces other work may not have landed yet: an action whose service is missing is
 # left out of the action set by turning its switch off (none is off today).
