@@ -17,7 +17,7 @@ from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.domain import commercial as commercial_rules
-from bot.domain import customers as rules
+from bot.domain import customers as customer_rules
 from bot.domain import terms
 from bot.domain.commercial import CommercialChange, CommercialField, CommercialRefused
 from bot.domain.customers import CustomerField, CustomerFilter, ListSort, Plan
@@ -477,22 +477,27 @@ def _read_shared(form: Form) -> _Shared:
         return form.text(field)
 
     return _Shared(
-        name=form.check(lambda: rules.parse_name(text(F.NAME), field=F.NAME), ""),
-        email=form.check(lambda: rules.parse_email(text(F.ADMIN_EMAIL), field=F.ADMIN_EMAIL), None),
+        name=form.check(lambda: customer_rules.parse_name(text(F.NAME), field=F.NAME), ""),
+        email=form.check(
+            lambda: customer_rules.parse_email(text(F.ADMIN_EMAIL), field=F.ADMIN_EMAIL), None
+        ),
         contact_name=form.check(
-            lambda: rules.parse_contact_name(text(F.CONTACT_NAME), field=F.CONTACT_NAME), None
+            lambda: customer_rules.parse_contact_name(text(F.CONTACT_NAME), field=F.CONTACT_NAME),
+            None,
         ),
         contact_email=form.check(
-            lambda: rules.parse_email(text(F.CONTACT_EMAIL), field=F.CONTACT_EMAIL, required=False),
+            lambda: customer_rules.parse_email(
+                text(F.CONTACT_EMAIL), field=F.CONTACT_EMAIL, required=False
+            ),
             None,
         ),
         locations=form.check(
-            lambda: rules.parse_locations(text(F.LOCATIONS), field=F.LOCATIONS), []
+            lambda: customer_rules.parse_locations(text(F.LOCATIONS), field=F.LOCATIONS), []
         ),
         threshold=form.check(
-            lambda: rules.parse_threshold_choice(
+            lambda: customer_rules.parse_threshold_choice(
                 text(F.THRESHOLD),
-                never=rules.NEVER_BLOCK in form.options(F.NEVER_BLOCK),
+                never=customer_rules.NEVER_BLOCK in form.options(F.NEVER_BLOCK),
                 field=F.THRESHOLD,
             ),
             None,
@@ -511,11 +516,13 @@ def read_new_customer(
     start: date | None = None
     if plan is not None and plan.is_paid:
         licences = form.check(
-            lambda: rules.parse_licences(form.text(F.LICENCES), field=F.LICENCES), 0
+            lambda: customer_rules.parse_licences(form.text(F.LICENCES), field=F.LICENCES), 0
         )
         term, start = _paid_term_inputs(form, today=today)
     price = form.check(
-        lambda: rules.parse_price(form.text(F.PRICE), field=F.PRICE, default=default_price),
+        lambda: customer_rules.parse_price(
+            form.text(F.PRICE), field=F.PRICE, default=default_price
+        ),
         default_price,
     )
     if form.errors or shared.email is None or plan is None:
@@ -558,12 +565,12 @@ def _paid_term_inputs(form: Form, *, today: date) -> tuple[Term | None, date | N
 def read_changes(form: Form) -> service.CustomerChanges | None:
     shared = _read_shared(form)
     price = form.check(
-        lambda: rules.parse_price(form.text(F.PRICE), field=F.PRICE, default=Decimal(-1)),
+        lambda: customer_rules.parse_price(form.text(F.PRICE), field=F.PRICE, default=Decimal(-1)),
         Decimal(0),
     )
     if price < 0:
         form.errors[F.PRICE] = "Enter the monthly price."
-    notes = form.check(lambda: rules.parse_notes(form.text(F.NOTES), field=F.NOTES), "")
+    notes = form.check(lambda: customer_rules.parse_notes(form.text(F.NOTES), field=F.NOTES), "")
     if form.errors or shared.email is None:
         return None
     return service.CustomerChanges(
@@ -638,9 +645,11 @@ def _plan(form: Form) -> Plan | None:
 
 def _assigned(form: Form) -> list[str]:
     users = form.users(CustomerField.ASSIGNED)
-    if len(users) > rules.MAX_ASSIGNED_STAFF:
-        form.errors[CustomerField.ASSIGNED] = f"Assign at most {rules.MAX_ASSIGNED_STAFF} people."
-    elif not all(rules.SLACK_USER_ID.match(user) for user in users):  # a forged value
+    if len(users) > customer_rules.MAX_ASSIGNED_STAFF:
+        form.errors[CustomerField.ASSIGNED] = (
+            f"Assign at most {customer_rules.MAX_ASSIGNED_STAFF} people."
+        )
+    elif not all(customer_rules.SLACK_USER_ID.match(user) for user in users):  # a forged value
         form.errors[CustomerField.ASSIGNED] = "Pick the people from the list."
     return users
 

@@ -12,7 +12,7 @@ from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.delivery import outbox
-from bot.domain import mau as rules
+from bot.domain import mau as mau_rules
 from bot.domain.requests import RequestType
 from bot.errors import InvalidInput
 from bot.ids import ActionId, BlockId
@@ -54,7 +54,7 @@ async def mau_command(call: Invocation) -> Message | FollowUp:
 
 
 async def _licence(deps: Deps, requester: Requester, state: LicenceState) -> Message:
-    month = rules.parse_month_label(state.month) if state.month else None
+    month = mau_rules.parse_month_label(state.month) if state.month else None
     overview = await call_service(
         deps,
         service.licence_overview,

@@ -12,7 +12,7 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain import mau as mau_rules
-from bot.domain import requests as rules
+from bot.domain import requests as request_rules
 from bot.domain.customers import Plan
 from bot.domain.policy import Change
 from bot.domain.requests import RequestType
@@ -139,7 +139,7 @@ def _change(form: Form, kind: RequestType) -> Change:
     plan = add_on = None
     if kind == RequestType.TRIAL_EXTENSION:
         days = form.check(
-            lambda: rules.parse_extension_days(
+            lambda: request_rules.parse_extension_days(
                 form.text(BlockId.REQUEST_DAYS), field=BlockId.REQUEST_DAYS
             ),
             None,
@@ -151,14 +151,14 @@ def _change(form: Form, kind: RequestType) -> Change:
         kind in (RequestType.UPGRADE, RequestType.REACTIVATE) and seats_given
     ):
         count = form.check(
-            lambda: rules.parse_licence_count(
+            lambda: request_rules.parse_licence_count(
                 form.text(BlockId.REQUEST_LICENCES), field=BlockId.REQUEST_LICENCES
             ),
             None,
         )
     if kind in (RequestType.ADD_ADDON, RequestType.REMOVE_ADDON):
         add_on = form.check(
-            lambda: rules.parse_add_on(
+            lambda: request_rules.parse_add_on(
                 form.selected(BlockId.REQUEST_ADD_ON), field=BlockId.REQUEST_ADD_ON
             ),
             None,
@@ -230,7 +230,7 @@ async def approve(click: Click) -> None:
     info = await call_service(
         deps, service.get_info, requester=requester, request_id=ref.request_id
     )
-    if info.needs_typed_name and info.status == rules.RequestStatus.PENDING:
+    if info.needs_typed_name and info.status == request_rules.RequestStatus.PENDING:
         service.check_can_decide(requester)
         await open_or_push(click.client, click.body, views.confirm_deletion_modal(info))
         return
@@ -258,7 +258,7 @@ async def deny(click: Click) -> None:
     info = await call_service(
         click.deps, service.get_info, requester=requester, request_id=ref.request_id
     )
-    if info.status != rules.RequestStatus.PENDING:
+    if info.status != request_rules.RequestStatus.PENDING:
         await click.say(views.request_outcome_message(info))
         return
     await open_or_push(click.client, click.body, views.deny_modal(info))
@@ -318,7 +318,7 @@ async def submit_request(
     form = Form(view)
     change = _change(form, state.kind)
     reason = form.check(
-        lambda: rules.parse_reason(
+        lambda: request_rules.parse_reason(
             form.text(BlockId.REQUEST_REASON), field=BlockId.REQUEST_REASON, required=False
         ),
         "",
@@ -354,7 +354,7 @@ async def submit_denial(
     ref = RequestRef.decode(view.get("private_metadata"))
     form = Form(view)
     note = form.check(
-        lambda: rules.parse_reason(
+        lambda: request_rules.parse_reason(
             form.text(BlockId.REQUEST_DENY_NOTE), field=BlockId.REQUEST_DENY_NOTE, required=True
         ),
         "",

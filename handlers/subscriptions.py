@@ -9,7 +9,7 @@ import re
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
 
-from bot.domain import subscriptions as rules
+from bot.domain import subscriptions as subscription_rules
 from bot.domain.subscriptions import ME, SubscriptionSpec, Topic
 from bot.errors import InvalidInput, NotAllowed, NotFound
 from bot.ids import ActionId, BlockId, CallbackId
@@ -32,7 +32,7 @@ _BY_ID = re.compile(r"^#?(\d{1,9})$")
 
 
 async def subscribe_command(call: Invocation) -> Message | FollowUp:
-    spec = rules.parse_subscription(" ".join(call.args))
+    spec = subscription_rules.parse_subscription(" ".join(call.args))
     row = await call_service(
         call.deps,
         service.subscribe,
@@ -57,7 +57,7 @@ async def unsubscribe_command(call: Invocation) -> Message | FollowUp:
             row = await service.unsubscribe(
                 session,
                 requester=requester,
-                spec=rules.parse_subscription(" ".join(call.args)),
+                spec=subscription_rules.parse_subscription(" ".join(call.args)),
                 here=_here(call.command),
                 now=call.deps.clock(),
             )
@@ -122,7 +122,7 @@ def _picked_ids(form: Form, block_id: str) -> tuple[int, ...]:
 def read_form(form: Form) -> tuple[SubscriptionSpec, service.Picked]:
     """The modal's fields; errors are collected on the form, by block id."""
     target = form.conversation(BlockId.SUBSCRIPTION_TARGET)
-    if target is not None and not rules.is_channel_id(target):
+    if target is not None and not subscription_rules.is_channel_id(target):
         form.errors[BlockId.SUBSCRIPTION_TARGET] = "Pick a channel (not a person or a DM)."
         target = None
     quiet = _quiet(form, for_channel=target is not None)
@@ -159,7 +159,7 @@ def _severity(form: Form) -> str | None:
     if chosen is None or chosen == views.ALL_SEVERITIES:
         return None
     return form.check(
-        lambda: rules.parse_severity(chosen, field=BlockId.SUBSCRIPTION_SEVERITY), None
+        lambda: subscription_rules.parse_severity(chosen, field=BlockId.SUBSCRIPTION_SEVERITY), None
     )
 
 
@@ -167,7 +167,9 @@ def _kinds(form: Form) -> tuple[str, ...]:
     text = (form.text(BlockId.SUBSCRIPTION_KINDS) or "").strip()
     if not text:
         return ()
-    kinds = form.check(lambda: rules.parse_kinds(text, field=BlockId.SUBSCRIPTION_KINDS), [])
+    kinds = form.check(
+        lambda: subscription_rules.parse_kinds(text, field=BlockId.SUBSCRIPTION_KINDS), []
+    )
     return tuple(kinds)
 
 
@@ -178,7 +180,9 @@ def _quiet(form: Form, *, for_channel: bool) -> tuple[str, str] | None:
     if for_channel:
         form.errors[BlockId.SUBSCRIPTION_QUIET] = "Quiet hours are for you, not for channels."
         return None
-    return form.check(lambda: rules.parse_quiet_hours(text, field=BlockId.SUBSCRIPTION_QUIET), None)
+    return form.check(
+        lambda: subscription_rules.parse_quiet_hours(text, field=BlockId.SUBSCRIPTION_QUIET), None
+    )
 
 
 def _field_of(error: Exception) -> str:

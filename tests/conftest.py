@@ -3,6 +3,8 @@ when MSPBOT_TEST_DATABASE_URL is set), and the real aiohttp app under test."""
 
 from __future__ import annotations
 
+import asyncio
+import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -17,9 +19,11 @@ from tests.fake_slack import FakeSlack, running_fake_slack
 from tests.slack_guard import forbid_real_slack
 from tests.slack_requests import SlackRequests
 from tests.support import (
+    POSTGRES_URL_VARIABLE,
     SIGNING_SECRET,
     TEAM_ID,
     FakeClock,
+    database_of_its_own,
     emptied_postgres,
     migrated_database,
     postgres_url,
@@ -27,6 +31,17 @@ from tests.support import (
 )
 
 __all__ = ["forbid_real_slack"]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Tests run in several processes (pytest-xdist) each use a PostgreSQL database
+    of their own beside the one given (`test` -> `test_gw0`, `test_gw1`), since each
+    test empties the database it starts from. Set in the environment, so what the
+    tests start (a bot in a subprocess) finds the same one."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    given = postgres_url()
+    if worker and given:
+        os.environ[POSTGRES_URL_VARIABLE] = asyncio.run(database_of_its_own(given, worker))
 
 
 @pytest.fixture(autouse=True)

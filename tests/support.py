@@ -76,6 +76,24 @@ def postgres_url() -> str | None:
     return os.environ.get(POSTGRES_URL_VARIABLE) or None
 
 
+async def database_of_its_own(url: str, suffix: str) -> str:
+    """The URL of a database named after the one at `url` plus `suffix`, on the same
+    server, created if it is not there yet."""
+    given = make_url(url)
+    own = given.set(database=f"{given.database}_{suffix}")
+    engine = create_async_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as connection:
+            exists = await connection.scalar(
+                text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": own.database}
+            )
+            if not exists:
+                await connection.execute(text(f'CREATE DATABASE "{own.database}"'))
+    finally:
+        await engine.dispose()
+    return own.render_as_string(hide_password=False)
+
+
 async def emptied_postgres(url: str) -> None:
     """A migrated database with no rows, so each test starts from nothing: the
     tables a former test left at the head revision are emptied (identities

@@ -13,7 +13,7 @@ from datetime import date, datetime, time
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.domain import mau as rules
+from bot.domain import mau as mau_rules
 from bot.domain.roles import Role
 from bot.errors import NotAllowed, NotFound
 from bot.results.licence import (
@@ -64,9 +64,9 @@ async def licence_overview(
     check_can_read_licence(requester)
     msp = await msp_of(session, requester)
     today = customer_service.today_for(msp, now)
-    current = rules.month_start(today)
-    months = rules.last_months(today)
-    selected = rules.month_start(month) if month is not None else current
+    current = mau_rules.month_start(today)
+    months = mau_rules.last_months(today)
+    selected = mau_rules.month_start(month) if month is not None else current
     if selected not in months:
         selected = current  # an old or forged month: show this one
     msp_mau = await licence_repo.msp_mau_by_month(
@@ -77,7 +77,7 @@ async def licence_overview(
         session, requester, msp, customer_id, months
     )
     mau_now = msp_mau.get(current, 0)
-    projection = rules.project_month_end(mau_now, today=today)
+    projection = mau_rules.project_month_end(mau_now, today=today)
     top, with_mau = await licence_repo.top_customers_for_month(
         session, msp_id=msp.id, month=selected, limit=TOP_CUSTOMERS
     )
@@ -86,16 +86,16 @@ async def licence_overview(
         month=current,
         mau=mau_now,
         allowance=msp.mau_allowance,
-        overage=rules.overage(mau_now, msp.mau_allowance),
-        percent_used=rules.percent_used(mau_now, msp.mau_allowance),
+        overage=mau_rules.overage(mau_now, msp.mau_allowance),
+        percent_used=mau_rules.percent_used(mau_now, msp.mau_allowance),
         projection=projection,
-        projected_overage=rules.overage(projection.month_end, msp.mau_allowance),
+        projected_overage=mau_rules.overage(projection.month_end, msp.mau_allowance),
         history=[
             MonthFigures(
                 month=m,
                 mau=msp_mau.get(m, 0),
                 allowance=allowance,
-                overage=rules.overage(msp_mau.get(m, 0), allowance),
+                overage=mau_rules.overage(msp_mau.get(m, 0), allowance),
                 customer_mau=customer_mau.get(m, 0) if customer is not None else None,
             )
             for m, allowance in zip(months, allowances, strict=True)
@@ -132,7 +132,7 @@ async def mau_series(
     customers assigned to them, and the whole MSP's figures not at all."""
     assigned_to = customer_service.assigned_filter(requester)
     msp = await msp_of(session, requester)
-    months = rules.last_months(customer_service.today_for(msp, now))
+    months = mau_rules.last_months(customer_service.today_for(msp, now))
     customer: ChosenCustomer | None = None
     if customer_query and customer_query.strip():
         found = await customer_service.find_one(
@@ -173,7 +173,7 @@ async def mau_series(
         mau=mau,
         allowance=allowances,
         overage=[
-            rules.overage(used, allowed) for used, allowed in zip(mau, allowances, strict=True)
+            mau_rules.overage(used, allowed) for used, allowed in zip(mau, allowances, strict=True)
         ],
     )
 
@@ -192,12 +192,12 @@ async def _allowances(
     since = datetime.combine(months[0], time(0), tzinfo=_zone(msp))
     orders = await licence_repo.orders_explaining(session, msp_id=msp.id, since=since)
     changes = [
-        rules.AllowanceChange(
+        mau_rules.AllowanceChange(
             day=_local_day(msp, order), before=order.allowance_before, after=order.allowance_after
         )
         for order in orders
     ]
-    return rules.allowance_by_month(
+    return mau_rules.allowance_by_month(
         months, changes, current=msp.mau_allowance, current_month=current
     )
 

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.domain import notices as rules
+from bot.domain import notices as notice_rules
 from bot.domain.alerts import ReportedStatus
 from bot.domain.customers import Plan, Status
 from bot.domain.mau import month_start, project_month_end
@@ -209,7 +209,7 @@ async def trial_expiry_notices(
         )
         for customer in due:
             days_left = (customer.day - today).days
-            threshold = rules.trial_threshold(days_left, thresholds[customer.msp_id])
+            threshold = notice_rules.trial_threshold(days_left, thresholds[customer.msp_id])
             if threshold is None:
                 continue
             drafts.append(
@@ -253,9 +253,9 @@ def _about(
 
 def _thresholds(text: str) -> tuple[int, ...]:
     try:
-        return rules.parse_trial_notice_days(text)
+        return notice_rules.parse_trial_notice_days(text)
     except ValueError:
-        return rules.DEFAULT_TRIAL_NOTICE_DAYS
+        return notice_rules.DEFAULT_TRIAL_NOTICE_DAYS
 
 
 async def _with_assigned(session: AsyncSession, drafts: list[_Draft]) -> list[_Draft]:
@@ -379,7 +379,7 @@ async def renewal_window_notices(
     groups = await _Groups.of(session, now=now, only=only)
     drafts: list[_Draft] = []
     for today, msp_ids in groups.by_day.items():
-        first, last = rules.renewal_window_range(today)
+        first, last = notice_rules.renewal_window_range(today)
         due = await notice_repo.renewals_between(
             session, msp_ids=msp_ids, statuses=[Status.PAID.value], first=first, last=last
         )
@@ -392,7 +392,7 @@ async def renewal_window_notices(
                 days_left=(customer.day - today).days,
             )
             for customer in due
-            if rules.renewal_window_due(today, customer.day)
+            if notice_rules.renewal_window_due(today, customer.day)
         ]
     return await _send(
         session, await _with_assigned(session, drafts), groups=groups, now=now, notifier=notifier
@@ -425,7 +425,7 @@ async def mau_notices(
         today = groups.local_now[msp_id].date()
         base = NoticeInfo(kind=NoticeKind.MAU_ALLOWANCE, mau=mau, allowance=allowance)
         owners: tuple[Recipient, ...] | None = None
-        percent = rules.mau_threshold_reached(mau, allowance)
+        percent = notice_rules.mau_threshold_reached(mau, allowance)
         projection = project_month_end(mau, today=today)
         wanted: list[tuple[str, NoticeInfo]] = []
         if percent is not None:
@@ -501,7 +501,7 @@ async def request_reminders(
     waiting = await notice_repo.requests_waiting(
         session,
         status=RequestStatus.PENDING.value,
-        asked_before=now - rules.REQUEST_REMINDER_AFTER,
+        asked_before=now - notice_rules.REQUEST_REMINDER_AFTER,
         msp_ids=list(groups.clocks),
     )
     drafts: list[_Draft] = []
@@ -545,7 +545,7 @@ async def digests(
     drafts: list[_Draft] = []
     for msp_id, local in groups.local_now.items():
         clock = groups.clocks[msp_id]
-        day, week = rules.digest_day(local), rules.weekly_period(local)
+        day, week = notice_rules.digest_day(local), notice_rules.weekly_period(local)
         if day is not None:
             info = NoticeInfo(kind=NoticeKind.DAILY_DIGEST, day=day, period=day.isoformat())
             drafts.append(_digest(session, clock, info, now))

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.domain import msp_settings as rules
+from bot.domain import msp_settings as setting_rules
 from bot.domain import notices as notice_rules
 from bot.domain.customers import (
     MAX_CUSTOMERS_OPTION,
@@ -149,14 +149,14 @@ def parse_trial_notice_days(text: str) -> tuple[int, ...]:
 
 def parse_timezone(text: str) -> str:
     try:
-        return rules.parse_timezone(text, field="timezone")
+        return setting_rules.parse_timezone(text, field="timezone")
     except InvalidInput as error:
         raise InvalidInput(f"{error.message} For example {TIMEZONE_EXAMPLE}.") from None
 
 
 def parse_default_price(text: str) -> Decimal:
     try:
-        return rules.parse_default_price(text, field="price")
+        return setting_rules.parse_default_price(text, field="price")
     except InvalidInput as error:
         raise InvalidInput(f"{error.message} For example {PRICE_EXAMPLE}.") from None
 
@@ -354,7 +354,9 @@ async def change_grants_as_operator(
     before = _grants(msp)
     if change.max_customers is not None:
         used = await customer_repo.count_active(session, msp_id=msp.id)
-        rules.check_max_customers(change.max_customers, used=used, field=MAX_CUSTOMERS_OPTION)
+        setting_rules.check_max_customers(
+            change.max_customers, used=used, field=MAX_CUSTOMERS_OPTION
+        )
         msp.max_customers = change.max_customers
     if change.clear_seat_allowance:
         msp.seat_allowance = None

@@ -57,7 +57,9 @@ from tests.support import TODAY, postgres_url, reset_postgres
 from tests.test_alert_routing import subscribe
 from tests.wait import settle
 
-pytestmark = pytest.mark.resilience
+# Alone: its assertions are about answering in time under load, which another
+# test process on the same cores would make a matter of luck.
+pytestmark = [pytest.mark.resilience, pytest.mark.alone]
 
 CHANNELS = ("C0NOC", "C0SUPPORT")
 BEFORE_S = 3.0  # load before the restart
@@ -426,7 +428,8 @@ async def test_postgresql_restarted_under_load(
         return *stats.restarts[-1], said
 
     run = await _under_load(restart, client, bot, db, direct, clock, slack, fake_slack, proxy)
-    # While the port was closed, every request was told the database is away.
+    # While the port was closed, every request was told the database is away (and
+    # there were such requests: the load went on through the outage).
     refused_port = [o for o in run.outcomes if run.down_at <= o.started < run.down_at + DOWN_S]
     assert refused_port and all(o.answer == "refused" for o in refused_port)
 
@@ -454,6 +457,9 @@ async def test_sessions_ended_by_the_server_under_load(
         # this may still lose its connection (and be told so).
         return began, time.monotonic(), f"{ended} sessions ended (pg_terminate_backend)"
 
+    # Whether a request meets an ended session is a matter of timing: the pool hands
+    # out idle connections checked first, and a request on one the server ended in
+    # its middle is refused, saying why. Either way every answer is clean.
     await _under_load(terminate, client, bot, db, direct, clock, slack, fake_slack, proxy)
     assert proxy.stats.cut == 0  # the proxy only forwarded: the server did it all
 
@@ -506,9 +512,7 @@ async def _under_load(
     slowest = max(o.ended - o.started for o in outcomes if not o.kind.startswith("API"))
     assert slowest < SLACK_DEADLINE_S, slowest
     refused = [o for o in outcomes if o.answer == "refused"]
-    assert refused and all(UNAVAILABLE in o.shown for o in refused), Counter(
-        o.shown[:80] for o in refused
-    )
+    assert all(UNAVAILABLE in o.shown for o in refused), Counter(o.shown[:80] for o in refused)
     for kind in {o.kind for o in outcomes}:
         assert any(o.answer == "done" for o in outcomes if o.kind == kind and o.ended < down_at)
     # (2) No partial writes: checked above, and the outbox drained below.

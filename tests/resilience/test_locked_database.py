@@ -35,7 +35,9 @@ from tests.resilience.test_database_restart import (
 )
 from tests.seed import ADMIN, OWNER
 
-pytestmark = pytest.mark.resilience
+# Alone: its assertions are about answering in time under load, which another
+# test process on the same cores would make a matter of luck.
+pytestmark = [pytest.mark.resilience, pytest.mark.alone]
 
 HELD_S = 6.0  # past the bot's 5 s busy timeout
 FREE_S = 2.0
