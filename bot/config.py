@@ -22,7 +22,7 @@ _HOST_NAME = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_.-]{0,252})")
 
 # The bot scopes of app-manifest.yml (tests/test_manifest.py keeps them in step): what
 # an OAuth install asks for.
-BOT_SCOPES = ("commands", "chat:write", "files:write", "im:write", "channels:join")
+BOT_SCOPES = ("commands", "chat:write", "files:write", "im:write", "channels:join", "users:read")
 
 ENCRYPTION_KEY_VARIABLE = "MSPBOT_ENCRYPTION_KEY"
 NEW_KEY_HINT = "`msp-bot secrets new-key` prints a new key"

@@ -12,6 +12,7 @@ from bot.metrics import Metrics
 from bot.net_guard import Destinations
 from bot.notify.notifiers import Notifiers
 from bot.services.tenancy import RequesterCache
+from handlers.time_zones import PersonTimeZones
 from storage.engine import Database
 
 
@@ -27,6 +28,7 @@ class Deps:
     notifiers: Notifiers  # what the services tell people, queued in the outbox
     webhooks_enabled: bool = False  # MSPBOT_WEBHOOK_SECRET is set, so webhooks can be signed
     metrics: Metrics = field(default_factory=Metrics)
+    time_zones: PersonTimeZones = field(default_factory=PersonTimeZones)  # users.info, cached
     # One-workspace mode: the workspace of SLACK_BOT_TOKEN, the only one served.
     # None in distribution mode, where the installs decide.
     home_workspace: HomeWorkspace | None = None

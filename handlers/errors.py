@@ -15,7 +15,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_bolt.response import BoltResponse
 
-from bot.errors import BotError, InvalidInput
+from bot.errors import BotError, InvalidInput, NotAllowed, NotFound
 from bot.views.message import Message
 from bot.views.notices import (
     DATABASE_UNAVAILABLE,
@@ -122,7 +122,7 @@ def _modal_reply(error: Exception, message: Message, body: RequestBody) -> BoltR
             "response_action": "update",
             "view": {
                 "type": "modal",
-                "title": {"type": "plain_text", "text": "Something went wrong"},
+                "title": {"type": "plain_text", "text": _modal_title(error)},
                 "close": {"type": "plain_text", "text": "Close"},
                 "blocks": message.blocks,
             },
@@ -130,6 +130,19 @@ def _modal_reply(error: Exception, message: Message, body: RequestBody) -> BoltR
     return BoltResponse(
         status=200, body=json.dumps(reply), headers={"content-type": "application/json"}
     )
+
+
+def _modal_title(error: Exception) -> str:
+    """A refusal is titled as one: "Something went wrong" is kept for what is ours."""
+    if isinstance(error, NotAllowed):
+        return "Not allowed"
+    if isinstance(error, NotFound):
+        return "Not found"
+    if isinstance(error, BotError):
+        return "Not possible"
+    if _is_unavailable(error):
+        return "Try again"
+    return "Something went wrong"
 
 
 def _first_input_block(body: RequestBody) -> str | None:

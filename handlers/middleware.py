@@ -80,7 +80,7 @@ async def _look_up(deps: Deps, team_id: str, user_id: str) -> Requester:
             timezone=deps.default_timezone,
             now=deps.clock(),
         )
-    deps.requesters.put(requester)
+    deps.requesters.remember(requester)
     return requester
 
 

@@ -35,9 +35,7 @@ async def form_or_refusal(
     later = form.preview.schedule_for
     if not form.preview.allowed and not state.schedule and later is not None:
         scheduled = state.model_copy(update={"schedule": True})
-        return views.refusal_message(
-            form.preview.reason, schedule=scheduled, when=later.isoformat()
-        )
+        return views.refusal_message(form.preview.reason, schedule=scheduled, when=later)
     return views.request_modal(form, state)
 
 

@@ -16,6 +16,7 @@ from bot.domain import requests as request_rules
 from bot.domain.customers import Plan
 from bot.domain.policy import Change
 from bot.domain.requests import RequestType
+from bot.domain.typos import closest
 from bot.errors import InvalidInput, RuleBroken
 from bot.ids import ActionId, BlockId, CallbackId
 from bot.payloads import CustomerRef, RequestFormState, RequestRef
@@ -82,6 +83,13 @@ def parse_request_type(word: str) -> RequestType | None:
     return None
 
 
+def _unknown_type(word: str) -> str:
+    known = [*TYPE_WORDS, *(kind.value.replace("_", "-") for kind in RequestType)]
+    guess = closest(word.replace("_", "-"), known)
+    said = f"I don't know the request type “{word[:40]}”."
+    return f"{said} Did you mean `{guess}`? {REQUEST_USAGE}" if guess else f"{said} {REQUEST_USAGE}"
+
+
 # ---------------------------------------------------------------- /msp subcommands
 
 
@@ -90,7 +98,7 @@ async def request_command(call: Invocation) -> Message | FollowUp:
         raise InvalidInput(REQUEST_USAGE)
     kind = parse_request_type(call.args[0])
     if kind is None:
-        raise InvalidInput(f"I don't know the request type “{call.args[0][:40]}”. {REQUEST_USAGE}")
+        raise InvalidInput(_unknown_type(call.args[0]))
     requester = call.requester
     query = " ".join(call.args[1:]).strip()
     customer_id: int | None = None

@@ -8,6 +8,7 @@ import re
 
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
+from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.domain import subscriptions as subscription_rules
 from bot.domain.subscriptions import ME, SubscriptionSpec, Topic
@@ -15,6 +16,7 @@ from bot.errors import InvalidInput, NotAllowed, NotFound
 from bot.ids import ActionId, BlockId, CallbackId
 from bot.payloads import CustomerRef, SubscriptionFormState, SubscriptionRef
 from bot.services import subscriptions as service
+from bot.services.tenancy import Requester
 from bot.views import subscriptions as views
 from bot.views.message import Message
 from handlers.deps import Deps
@@ -40,8 +42,18 @@ async def subscribe_command(call: Invocation) -> Message | FollowUp:
         spec=spec,
         here=_here(call.command),
         now=call.deps.clock(),
+        person_timezone=await _zone_for(spec, call.deps, call.client, call.requester),
     )
     return views.subscribed_message(row)
+
+
+async def _zone_for(
+    spec: SubscriptionSpec, deps: Deps, client: AsyncWebClient, requester: Requester
+) -> str | None:
+    """The person's own zone, looked up only when there are quiet hours to read in it."""
+    if spec.quiet_start is None:
+        return None
+    return await deps.time_zones.of(client, team_id=requester.team_id, user_id=requester.user_id)
 
 
 async def unsubscribe_command(call: Invocation) -> Message | FollowUp:
@@ -205,15 +217,17 @@ async def submit_form(
     if form.errors:
         await ack(**errors_response(form.errors))
         return
+    requester = requester_of(context)
     try:
         row = await call_service(
             deps,
             service.subscribe,
-            requester=requester_of(context),
+            requester=requester,
             spec=spec,
             here="",  # the modal names its conversation, or none (me)
             now=deps.clock(),
             picked=picked,
+            person_timezone=await _zone_for(spec, deps, context.client, requester),
         )
     except (InvalidInput, NotAllowed, NotFound) as refusal:
         await ack(**errors_response({_field_of(refusal): refusal.message}))

@@ -551,6 +551,8 @@ class AlertSubscription(Base):
     kinds: Mapped[list[str]] = mapped_column(JSON, default=list)
     quiet_start: Mapped[str | None] = mapped_column(String(5), default=None)  # "22:00"
     quiet_end: Mapped[str | None] = mapped_column(String(5), default=None)
+    # The person's IANA zone the quiet hours are read in; None: the MSP's.
+    quiet_timezone: Mapped[str | None] = mapped_column(String(64), default=None)
     created_by: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime]
 

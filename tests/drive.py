@@ -11,7 +11,7 @@ import csv
 import io
 import json
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from aiohttp.test_utils import TestClient
@@ -140,6 +140,12 @@ def day(moment: date) -> str:
     """A date as Slack's date formatting shows it (noon UTC of that day)."""
     stamp = calendar.timegm((moment.year, moment.month, moment.day, 12, 0, 0))
     return f"<!date^{stamp}^{{date_short_pretty}}|{moment.isoformat()}>"
+
+
+def moment_shown(moment: datetime) -> str:
+    """A moment as Slack's date formatting shows it, in each reader's own zone."""
+    stamp = calendar.timegm(moment.utctimetuple())
+    return f"<!date^{stamp}^{{date_short_pretty}} {{time}}|{moment:%Y-%m-%d %H:%M} UTC>"
 
 
 def updates_to(fake_slack: FakeSlack, channel: str) -> list[dict[str, Any]]:

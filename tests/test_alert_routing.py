@@ -183,3 +183,20 @@ async def test_another_msps_subscriptions_hear_nothing(backend, client, db, cloc
     await send(client, other, alert(other.accounts["Acme Dental"]))
     posts = await outbox(db, "post")
     assert [post.payload["channel"] for post in posts if post.msp_id == other.msp_id] == ["C0OTHER"]
+
+
+async def test_quiet_hours_are_read_in_the_persons_own_time_zone(client, db, clock):
+    """Their quiet hour is this hour in Tokyo: held there; the same hours read in
+    the MSP's zone (UTC here) are not now, so the other person gets it at once."""
+    tenant = await make_tenant(db, clock)
+    tokyo_hour = (clock().hour + 9) % 24  # Asia/Tokyo: UTC+9, no daylight saving
+    quiet = {"quiet_start": f"{tokyo_hour:02d}:00", "quiet_end": f"{(tokyo_hour + 1) % 24:02d}:00"}
+    await subscribe(db, clock, tenant, "U0TOKYO", quiet_timezone="Asia/Tokyo", **quiet)
+    await subscribe(db, clock, tenant, "U0MSPZONE", **quiet)
+    before = datetime.now(UTC)
+    await send(client, tenant, alert(tenant.accounts["Acme Dental"]))
+    posts = {post.payload["channel"]: post for post in await outbox(db, "post")}
+    held = posts["U0TOKYO"].next_attempt_at.replace(tzinfo=UTC) - before
+    assert timedelta(minutes=59) < held <= timedelta(hours=1, seconds=5)
+    at_once = posts["U0MSPZONE"].next_attempt_at.replace(tzinfo=UTC) - before
+    assert at_once < timedelta(seconds=5)

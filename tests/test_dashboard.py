@@ -20,11 +20,12 @@ from bot.services.dashboard import ALERTS_SHOWN
 from bot.views.dashboard import dashboard_message, share_preview_message
 from bot.views.home import home_view
 from bot.views.limits import MAX_MESSAGE_BLOCKS, MAX_SURFACE_BLOCKS
-from tests.drive import all_text, calls_to, post
+from tests.drive import all_text, calls_to, moment_shown, post
 from tests.seed import grant, seed_customer, set_msp
 from tests.wait import settle_bot
 
 TODAY = date(2026, 11, 22)
+NOW = datetime(2026, 11, 22, 9, 30, tzinfo=UTC)
 
 
 async def test_dashboard_answers_the_person_with_the_figures(client, slack, db):
@@ -128,6 +129,7 @@ def _huge_dashboard(role: Role, *, whole_msp: bool = True) -> Dashboard:
         role=role,
         whole_msp=whole_msp,
         today=TODAY,
+        as_of=NOW,
         customers=10**9,
         billable_users=10**9,
         trial_users=10**9,
@@ -228,3 +230,13 @@ def test_the_largest_dashboard_fits_slacks_limits():
             _texts_within_limits(message.blocks)
     member_view = home_view(board=_huge_dashboard(Role.MEMBER, whole_msp=False), command="/msp")
     assert "/ 1,000,000,000" not in str(member_view)
+
+
+def test_the_figures_say_when_they_were_read_in_each_readers_own_zone():
+    """A moment, not the MSP's calendar day: read as a day, an MSP ahead of the
+    reader said "as of Tomorrow" to anyone west of it."""
+    board = _huge_dashboard(Role.ADMIN)
+    home = all_text(home_view(board=board, command="/msp")["blocks"])
+    message = all_text(dashboard_message(board).blocks)
+    assert f"as of {moment_shown(NOW)}" in home, home
+    assert f"{moment_shown(NOW)} · the whole MSP" in message, message

@@ -93,10 +93,7 @@ def answers(fake_slack) -> list[dict]:
 
 
 def already(verb: str, winner: str) -> str:
-    return (
-        f"This request was already {verb} by <@{winner}> on 2026-11-22 at 09:00 UTC. "
-        "Nothing was changed."
-    )
+    return f"This request was already {verb} by <@{winner}> {NOW_SHOWN}. Nothing was changed."
 
 
 async def check_decided_once(

@@ -33,6 +33,7 @@ from tests.drive import (
     click,
     day,
     messages_in,
+    moment_shown,
     outcome,
     post,
     request_ref,
@@ -305,8 +306,7 @@ async def test_a_pending_request_expires_after_the_msps_waiting_time_and_not_bef
     await settle(bot)
     [answer] = [call.args["text"] for call in fake_slack.calls_to("response_url")]
     assert answer == (
-        f"This request expired without a decision on {expires:%Y-%m-%d at %H:%M} UTC. "
-        "Nothing was changed."
+        f"This request expired without a decision {moment_shown(expires)}. Nothing was changed."
     )
     assert (await customer_row(db, customer_id)).licences == 10
     assert await expire(db, clock, expires + timedelta(days=30)) == 0

@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime, time, timedelta
 import pytest
 from sqlalchemy import select
 
-from bot.ids import ActionId, BlockId
+from bot.ids import ActionId, BlockId, CallbackId
 from bot.notify.notifiers import outbox_notifiers
 from bot.payloads import CustomerRef
 from scheduler.jobs.requests import apply_scheduled_changes
@@ -33,10 +33,11 @@ from tests.drive import (
     open_form,
     outcome,
     post,
+    request_ref,
     shown_message,
     submit,
 )
-from tests.forms import block_ids, plan_options, selected
+from tests.forms import block_ids, plan_options, selected, typed
 from tests.rows import audit_rows, customer_row, msp_row, request_rows
 from tests.seed import (
     ADMIN,
@@ -290,8 +291,8 @@ async def test_added_licences_are_charged_for_the_rest_of_the_term(
     view = await open_form(client, slack, fake_slack, "add-licences Northwind")
     # $750 a month for 10 licences: $75 a licence a month, for 99 of the term's 365 days.
     assert view["blocks"][2]["hint"]["text"] == (
-        "Each licence costs $244.11 for the rest of this term (to 2027-03-01), so all licences "
-        "co-term (R9)."
+        "Each licence costs $244.11 for the rest of this term (to the renewal above), so all "
+        "licences renew together."
     )
     asked = await ask(
         client, slack, fake_slack, "add-licences Northwind", **{BlockId.REQUEST_LICENCES: "2"}
@@ -402,9 +403,9 @@ async def test_a_licence_decrease_29_days_before_renewal_is_refused_with_the_nex
         "window closes on 2027-11-21, for the renewal on 2027-12-21."
     )
     assert reply.json["text"] == f"Not allowed: {reason}"
-    assert button(reply.json, ActionId.REQUEST_SCHEDULE)["text"]["text"] == (
-        "Schedule for 2027-12-21"
-    )
+    assert button(reply.json, ActionId.REQUEST_SCHEDULE)["text"]["text"] == "Ask for that date"
+    # The date is said beside it as a date token: a button's label can hold none.
+    assert f"take effect on {day(date(2027, 12, 21))} instead" in all_text(reply.json["blocks"])
     await settle_bot(client)
     assert fake_slack.calls_to("views.open") == []
 
@@ -598,6 +599,33 @@ async def test_a_deletion_is_confirmed_by_name_scheduled_and_completed_30_days_l
     assert (await request_rows(db))[0].status == "applied"
 
 
+async def test_a_refusal_after_the_typed_name_is_titled_as_a_refusal(
+    client, slack, db, staff, fake_slack, bot
+):
+    """The admin who asked for the deletion types the name to approve it: nobody
+    decides their own request, and the modal says so under "Not allowed"."""
+    customer_id = await seed_customer(db, name="Old Free", status="free", assigned=[MEMBER])
+    asked = await ask(client, slack, fake_slack, "delete Old Free", user_id=ADMIN)
+    opened = len(fake_slack.calls_to("views.open"))
+    await click(client, slack, ActionId.REQUEST_APPROVE, request_ref(asked.request_id), ADMIN)
+    await settle(bot)
+    [confirm] = [call.args["view"] for call in fake_slack.calls_to("views.open")[opened:]]
+    reply = await post(
+        client,
+        slack.view_submission(
+            callback_id=CallbackId.CONFIRM_DELETION,
+            private_metadata=confirm["private_metadata"],
+            values={BlockId.REQUEST_CONFIRM_NAME: {ActionId.FIELD: typed("Old Free")}},
+            user_id=ADMIN,
+        ),
+    )
+    answer = reply.json
+    assert answer["response_action"] == "update"
+    assert answer["view"]["title"]["text"] == "Not allowed"
+    assert "cannot decide your own request" in all_text(answer["view"]["blocks"])
+    assert (await customer_row(db, customer_id)).status == "free"
+
+
 async def test_an_admin_reverses_a_scheduled_deletion_from_the_card(
     client, slack, db, staff, fake_slack, bot
 ):
@@ -683,7 +711,7 @@ async def test_only_an_owner_orders_mau_allowance_and_approval_raises_it(
 ):
     await set_msp(db, mau_allowance=10_000)
     refused = await post(client, slack.slash_command("request mau", user_id=ADMIN))
-    assert refused.json["text"] == ":no_entry: Only an owner can order more MAU allowance (R19)."
+    assert refused.json["text"] == ":no_entry: Only an owner can order more MAU allowance."
     view = await open_form(client, slack, fake_slack, "mau", user_id=OWNER)
     assert lines(view["blocks"])[0] == "The allowance is *10,000* MAU; this month so far: *0* MAU."
     asked = await ask(

@@ -20,6 +20,7 @@ from tests.drive import (
     button,
     calls_to,
     click,
+    day,
     open_form,
     post,
     posts_to,
@@ -111,7 +112,9 @@ async def test_viewers_and_members_cannot_approve(client, slack, db, staff, fake
     for user_id in ("U0005", "U0004"):
         await click(client, slack, ActionId.REQUEST_APPROVE, value, user_id)
     answers = await calls_to(fake_slack, "response_url", 2)
-    assert all("Only owners, admins and approvers" in a.args["text"] for a in answers[-2:])
+    said = sorted(a.args["text"] for a in answers[-2:])
+    refusal = ":no_entry: Only owners, admins and approvers can approve or deny requests; "
+    assert said == [f"{refusal}your role is Member.", f"{refusal}your role is Viewer."], said
     assert (await request_rows(db))[0].status == "pending"
 
 
@@ -167,6 +170,14 @@ async def test_viewers_and_approvers_cannot_make_requests(client, slack, db, sta
         assert "cannot use `/msp request`" in reply.text
 
 
+async def test_a_mistyped_request_type_gets_the_closest_one(client, slack, db, staff, fake_slack):
+    await paid(db)
+    reply = await post(client, slack.slash_command("request extnd Northwind", user_id="U0002"))
+    said = reply.json["text"]
+    assert "I don't know the request type “extnd”. Did you mean `extend`?" in said, said
+    assert await request_rows(db) == []
+
+
 # ---------------------------------------------------------------- refusals and scheduling (R10)
 
 
@@ -181,7 +192,8 @@ async def test_a_late_licence_decrease_is_refused_with_the_next_window_and_can_b
     assert "30 days before renewal" in reply.text, reply.text
     schedule = button(reply.json, ActionId.REQUEST_SCHEDULE)
     next_renewal = date(2027, 12, 12)  # a 12-month term on from 2026-12-12
-    assert next_renewal.isoformat() in schedule["text"]["text"]
+    assert schedule["text"]["text"] == "Ask for that date"
+    assert f"take effect on {day(next_renewal)} instead" in all_text(reply.json["blocks"])
 
     await post(
         client,

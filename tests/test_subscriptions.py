@@ -93,12 +93,43 @@ async def test_subscribe_here_means_the_channel_typed_in(client, slack, db, acme
     assert row.customers_included == [] and row.customers_excluded == []
 
 
-async def test_subscribe_me_with_quiet_hours(client, slack, db, acme):
+async def test_subscribe_me_with_quiet_hours(client, slack, db, acme, fake_slack):
+    """Read in the person's own time zone, as Slack has it (users.info)."""
+    fake_slack.add_user(VIEWER, tz="America/Los_Angeles")
     reply = await command(client, slack, "subscribe me digest quiet=22:00-07:00", user_id=VIEWER)
     assert "Subscribed" in shown(reply)
     (row,) = await rows(db)
     assert (row.target, row.target_kind) == (VIEWER, "person")
     assert (row.quiet_start, row.quiet_end) == ("22:00", "07:00")
+    assert row.quiet_timezone == "America/Los_Angeles"
+    assert "quiet 22:00-07:00 (America/Los_Angeles)" in shown(reply)
+    assert [call.args["user"] for call in fake_slack.calls_to("users.info")] == [VIEWER]
+
+
+async def test_quiet_hours_without_the_persons_zone_say_whose_zone_they_are_read_in(
+    client, slack, db, acme, fake_slack
+):
+    fake_slack.fail("users.info", error="user_not_found")
+    reply = await command(client, slack, "subscribe me digest quiet=22:00-07:00", user_id=VIEWER)
+    (row,) = await rows(db)
+    assert row.quiet_timezone is None
+    assert "quiet 22:00-07:00 (the MSP's time zone)" in shown(reply)
+
+
+async def test_a_persons_time_zone_is_looked_up_once_an_hour(client, slack, db, acme, fake_slack):
+    fake_slack.add_user(VIEWER, tz="Europe/Paris")
+    for topic in ("digest", "trials"):
+        await command(client, slack, f"subscribe me {topic} quiet=22:00-07:00", user_id=VIEWER)
+    assert [row.quiet_timezone for row in await rows(db)] == ["Europe/Paris"] * 2
+    assert len(fake_slack.calls_to("users.info")) == 1
+
+
+async def test_no_time_zone_is_looked_up_without_quiet_hours(client, slack, db, acme, fake_slack):
+    reply = await command(client, slack, "subscribe me digest", user_id=VIEWER)
+    assert "Subscribed" in shown(reply)
+    (row,) = await rows(db)
+    assert row.quiet_timezone is None
+    assert fake_slack.calls_to("users.info") == []
 
 
 async def test_here_in_a_direct_message_is_the_person(client, slack, db, acme):

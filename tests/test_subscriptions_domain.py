@@ -345,3 +345,23 @@ def test_quiet_hours_within_a_day(moment, quiet):
 def test_no_quiet_hours():
     assert not in_quiet_hours(None, None, time(3, 0))
     assert not in_quiet_hours("08:00", "08:00", time(8, 0))
+
+
+@pytest.mark.parametrize(
+    ("typed", "suggested"),
+    [
+        ("me alrets", "Did you mean alerts?"),
+        ("me custmer=Acme", "Did you mean customer=?"),
+        ("me quite=22:00-07:00", "Did you mean quiet=?"),
+        ("severty>=high", "Did you mean severity>=?"),
+        ("kinds:backup_failed", None),
+        ("xyzzy", None),
+    ],
+)
+def test_a_mistyped_word_gets_the_closest_known_one(typed: str, suggested: str | None):
+    with pytest.raises(InvalidInput) as refused:
+        parse_subscription(typed)
+    if suggested is None:
+        assert "Did you mean" not in refused.value.message
+    else:
+        assert suggested in refused.value.message, refused.value.message

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 from enum import StrEnum
 
 from bot.domain.roles import Role
+from bot.domain.typos import closest
 
 ALL_ROLES = frozenset(Role)
 ROLE_MANAGERS = frozenset({Role.OWNER, Role.ADMIN})
@@ -168,6 +168,5 @@ def may_use(role: Role | None, subcommand: Subcommand) -> bool:
 
 def suggest(word: str) -> Subcommand | None:
     """The closest known subcommand to a mistyped word, if any is close enough."""
-    names = [spec.name.value for spec in CATALOG]
-    matches = difflib.get_close_matches(word.strip().lower(), names, n=1, cutoff=0.6)
-    return Subcommand(matches[0]) if matches else None
+    match = closest(word, (spec.name.value for spec in CATALOG))
+    return Subcommand(match) if match else None

@@ -14,6 +14,7 @@ from datetime import datetime, time, timedelta
 from enum import StrEnum
 from typing import Protocol
 
+from bot.domain.typos import closest
 from bot.errors import InvalidInput
 
 EXAMPLE = "Try: /msp subscribe #noc alerts severity>=high not customer=Acme"
@@ -201,7 +202,20 @@ def _read_word(draft: _Draft, word: str) -> None:
             f"I can't tell which channel “{word[:40]}” is: pick it from the list as you type #."
         )
     else:
-        raise invalid(f"I don't understand “{word[:40]}”.")
+        raise invalid(f"I don't understand “{word[:40]}”.{_did_you_mean(word)}")
+
+
+# What a word may start with: compared with the part before "=" of a mistyped one.
+_KEYS = ("customer=", "kind=", "quiet=", "severity>=")
+
+
+def _did_you_mean(word: str) -> str:
+    key, equals, _value = word.partition("=")
+    if equals:
+        guess = closest(key + equals, _KEYS)
+        return f" Did you mean {guess}?" if guess else ""
+    guess = closest(word, [ME, HERE, "not", *sorted(_TOPIC_WORDS)])
+    return f" Did you mean {guess}?" if guess else ""
 
 
 def _set_once(draft: _Draft, name: str, value: object, label: str) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 
 from bot.domain.roles import Role
 from bot.results.alerts import AlertInfo
@@ -60,7 +60,8 @@ class DeliveryProblems:
 class Dashboard:
     role: Role
     whole_msp: bool  # False: a member's assigned customers only
-    today: date
+    today: date  # in the MSP's time zone: what "this month" and "ending soon" count from
+    as_of: datetime  # when the figures were read, shown in each reader's own zone
     customers: int
     billable_users: int  # R5: users of paid subscriptions only
     trial_users: int

@@ -38,6 +38,7 @@ class SubscriptionFilters:
     kinds: tuple[str, ...]
     quiet_start: str | None
     quiet_end: str | None
+    quiet_timezone: str | None  # the person's zone; None: the MSP's
 
     def columns(self) -> dict[str, object]:
         return {

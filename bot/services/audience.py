@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from bot.domain.subscriptions import Topic, matches, quiet_hours_end
 from bot.services.subscriptions import PERSON
@@ -36,7 +37,8 @@ def recipients(
 ) -> list[Recipient]:
     """The conversations subscribed to this, each once, in subscription order; a
     person in quiet hours gets it when they end (the earliest end, if two of their
-    subscriptions match). Quiet hours are read in the MSP's time zone."""
+    subscriptions match). Quiet hours are read in the person's own time zone, kept
+    with the subscription, or in the MSP's (`local_now`'s) when it has none."""
     conversations: dict[str, datetime | None] = {}
     for subscription in subscriptions:
         if not matches(
@@ -49,7 +51,12 @@ def recipients(
             continue
         later = None
         if subscription.target_kind == PERSON:
-            later = quiet_hours_end(subscription.quiet_start, subscription.quiet_end, local_now)
+            their_now = (
+                local_now.astimezone(ZoneInfo(subscription.quiet_timezone))
+                if subscription.quiet_timezone
+                else local_now
+            )
+            later = quiet_hours_end(subscription.quiet_start, subscription.quiet_end, their_now)
         target = subscription.target
         if target in conversations:
             earlier = conversations[target]

@@ -531,7 +531,7 @@ async def delete_customer(
     ):
         raise RuleBroken(
             f"{customer.name} is in a paid term until {customer.renewal_date}. A paid account "
-            "cannot be deleted here: ask for its deletion with a request (R16).",
+            "cannot be deleted here: ask for its deletion with a request.",
             rule="R16",
             earliest=customer.renewal_date,
         )

@@ -94,6 +94,7 @@ async def dashboard(session: AsyncSession, *, requester: Requester, now: datetim
         role=requester.role,
         whole_msp=whole_msp,
         today=today,
+        as_of=now,
         customers=sum(figures.customers for figures in counted),
         billable_users=_users(by_status, CustomerFilter.PAID),
         trial_users=_users(by_status, CustomerFilter.TRIALS),

@@ -55,11 +55,11 @@ MAKE = Permission(
     NOT_STAFF,
 )
 ORDER_MAU = Permission(
-    frozenset({Role.OWNER}), "Only an owner can order more MAU allowance (R19).", NOT_STAFF
+    frozenset({Role.OWNER}), "Only an owner can order more MAU allowance.", NOT_STAFF
 )
 DECIDE = Permission(
     frozenset({Role.OWNER, Role.ADMIN, Role.APPROVER}),
-    "Only owners, admins and approvers can approve or deny requests; you are {role_lower}.",
+    "Only owners, admins and approvers can approve or deny requests; your role is {role}.",
     NOT_STAFF,
 )
 REVERSE_DELETION = Permission(

@@ -122,6 +122,7 @@ async def _resolve(
     here: str,
     now: datetime,
     picked: Picked | None = None,
+    person_timezone: str | None = None,
 ) -> SubscriptionFilters:
     target, kind = _target(requester, spec, here)
     if kind == CHANNEL and spec.quiet_start is not None:
@@ -137,6 +138,7 @@ async def _resolve(
         kinds=tuple(sorted(spec.kinds)),
         quiet_start=spec.quiet_start,
         quiet_end=spec.quiet_end,
+        quiet_timezone=person_timezone if spec.quiet_start is not None else None,
     )
 
 
@@ -187,9 +189,12 @@ async def subscribe(
     here: str,
     now: datetime,
     picked: Picked | None = None,
+    person_timezone: str | None = None,
 ) -> SubscriptionRow:
-    """`here`: the conversation the person is in (what HERE means)."""
-    wanted = await _resolve(session, requester, spec, here, now, picked)
+    """`here`: the conversation the person is in (what HERE means).
+    `person_timezone`: the person's own zone (Slack's), which their quiet hours are
+    read in; without it, the MSP's."""
+    wanted = await _resolve(session, requester, spec, here, now, picked, person_timezone)
     duplicate = await _existing(session, requester, wanted)
     if duplicate is not None:
         raise InvalidInput(

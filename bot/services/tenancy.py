@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Collection
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -11,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.roles import Role
 from bot.errors import NotAllowed, NotFound
+from bot.expiring import PersonCache
 from bot.services import audit
 from storage.models import Msp
 from storage.repositories import audit as audit_repo
@@ -38,7 +38,7 @@ class Permission:
     """Who may do one thing, and what the others are told: each service keeps a
     table of these at its top, so who may do what there is read in one place.
     Anyone not on the MSP's staff is told `not_staff` whatever they try. The
-    refusal may name the person's role: `{role}` (Viewer) or `{role_lower}` (viewer)."""
+    refusal may name the person's role as `{role}`."""
 
     roles: frozenset[Role]
     refusal: str
@@ -51,7 +51,7 @@ class Permission:
         """The requester's role, when it may; NotAllowed otherwise."""
         role = staff_role(requester, self.not_staff)
         if role not in self.roles:
-            raise NotAllowed(self.refusal.format(role=role.label, role_lower=role.value))
+            raise NotAllowed(self.refusal.format(role=role.label))
         return role
 
 
@@ -166,7 +166,7 @@ async def _bootstrap_owner(
     return Requester(msp_id=msp_id, team_id=team_id, user_id=user_id, role=role)
 
 
-class RequesterCache:
+class RequesterCache(PersonCache[Requester]):
     """Recently resolved staff, so most requests skip the database lookup.
 
     Only staff are cached, so a newly granted role works at once. A role lowered or
@@ -175,35 +175,6 @@ class RequesterCache:
     every request up.
     """
 
-    def __init__(
-        self,
-        *,
-        ttl_seconds: float,
-        max_entries: int = 10_000,
-        monotonic: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._ttl = ttl_seconds
-        self._max = max_entries
-        self._monotonic = monotonic
-        self._entries: dict[tuple[str, str], tuple[float, Requester]] = {}
-
-    def get(self, team_id: str, user_id: str) -> Requester | None:
-        entry = self._entries.get((team_id, user_id))
-        if entry is None:
-            return None
-        expires, requester = entry
-        if self._monotonic() >= expires:
-            del self._entries[(team_id, user_id)]
-            return None
-        return requester
-
-    def put(self, requester: Requester) -> None:
-        if self._ttl <= 0 or not requester.is_staff:
-            return
-        if len(self._entries) >= self._max:
-            self._entries.clear()  # crude but bounded; refills within one TTL
-        key = (requester.team_id, requester.user_id)
-        self._entries[key] = (self._monotonic() + self._ttl, requester)
-
-    def forget(self, team_id: str, user_id: str) -> None:
-        self._entries.pop((team_id, user_id), None)
+    def remember(self, requester: Requester) -> None:
+        if requester.is_staff:
+            self.put(requester.team_id, requester.user_id, requester)

@@ -21,7 +21,16 @@ from bot.payloads import CustomerRef, ListState, RequestRef, ShareTarget
 from bot.results.dashboard import AtThreshold, Dashboard, SilentAgents, TrialEnding
 from bot.views.alerts import alert_row, severity_counts
 from bot.views.message import Message
-from bot.views.mrkdwn import Mrkdwn, channel_link, escape, mention, mrkdwn, number, slack_date
+from bot.views.mrkdwn import (
+    Mrkdwn,
+    channel_link,
+    escape,
+    mention,
+    mrkdwn,
+    number,
+    slack_date,
+    slack_time,
+)
 
 TITLE = "MSP Command Center"
 LIST_BUTTONS = (
@@ -89,7 +98,7 @@ def _summary_blocks(board: Dashboard, *, shared_by: str | None) -> list[Block]:
         scope = f"shared by {mention(shared_by)}"
     return [
         HeaderBlock(text=TITLE),
-        ContextBlock(elements=[MarkdownTextObject(text=f"{slack_date(board.today)} · {scope}")]),
+        ContextBlock(elements=[MarkdownTextObject(text=f"{slack_time(board.as_of)} · {scope}")]),
         *dashboard_blocks(board, may_add_customers=False),
     ]
 

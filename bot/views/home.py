@@ -23,7 +23,7 @@ from bot.results.dashboard import Dashboard
 from bot.views.dashboard import TITLE, dashboard_blocks
 from bot.views.help import command_line
 from bot.views.limits import MAX_SURFACE_BLOCKS, checked_blocks
-from bot.views.mrkdwn import clip, join, mrkdwn, slack_date
+from bot.views.mrkdwn import clip, join, mrkdwn, slack_time
 from bot.views.notices import NOT_STAFF_TEXT
 
 MAX_SECTION_TEXT = 3000
@@ -45,7 +45,7 @@ def home_view(*, board: Dashboard | None, command: str) -> dict[str, Any]:
                     MarkdownTextObject(
                         text=f"You are *{board.role.label}* "
                         f"({ROLE_DESCRIPTIONS[board.role]}) · figures for {scope} "
-                        f"as of {slack_date(board.today)}"
+                        f"as of {slack_time(board.as_of)}"
                     )
                 ],
             )

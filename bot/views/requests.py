@@ -5,6 +5,7 @@ Pure functions of the services' plain data."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from slack_sdk.models.blocks import (
@@ -44,11 +45,13 @@ from bot.views.mrkdwn import (
     Mrkdwn,
     clip,
     escape,
+    join,
     mention,
     money,
     mrkdwn,
     number,
     slack_date,
+    slack_time,
 )
 from bot.views.request_history import outcome_line, stamp
 
@@ -78,20 +81,22 @@ def request_modal(form: RequestForm, state: RequestFormState) -> dict[str, Any]:
     """One modal per request type, with the fields that type needs."""
     blocks: list[Block] = []
     if form.customer_id is not None:
-        blocks.append(SectionBlock(text=PlainTextObject(text=_account_line(form))))
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=_account_line(form))))
     if form.mau_allowance is not None:
         intro = (
             f"The allowance is *{number(form.mau_allowance)}* MAU; this month so far: "
             f"*{number(form.mau_this_month or 0)}* MAU."
         )
         blocks.append(SectionBlock(text=MarkdownTextObject(text=intro)))
-    rules = form.preview.reason
+    rules = escape(form.preview.reason[:MAX_SHOWN_TEXT])
     if state.schedule and form.preview.schedule_for is not None:
-        rules = (
-            f"Too late for this renewal, so this asks for the next one: it takes effect on "
-            f"{form.preview.schedule_for.isoformat()}. {form.preview.reason}"
+        rules = mrkdwn(
+            "Too late for this renewal, so this asks for the next one: it takes effect on "
+            "{day}. {reason}",
+            day=slack_date(form.preview.schedule_for),
+            reason=rules,
         )
-    blocks.append(ContextBlock(elements=[MarkdownTextObject(text=escape(rules)[:MAX_SHOWN_TEXT])]))
+    blocks.append(ContextBlock(elements=[MarkdownTextObject(text=rules)]))
     blocks += [
         ContextBlock(elements=[MarkdownTextObject(text=f":warning: {escape(w)}")])
         for w in form.preview.warnings
@@ -119,16 +124,16 @@ def request_modal(form: RequestForm, state: RequestFormState) -> dict[str, Any]:
     )
 
 
-def _account_line(form: RequestForm) -> str:
-    parts = [f"{form.customer_name} · {form.account_number}"]
+def _account_line(form: RequestForm) -> Mrkdwn:
+    parts = [mrkdwn("{name} · {account}", name=form.customer_name, account=form.account_number)]
     if form.plan is not None and form.status is not None:
-        parts.append(f"{form.plan.label}, {form.status.label.lower()}")
-    parts.append(f"{form.licences:,} licences, {form.users:,} users")
+        parts.append(escape(f"{form.plan.label}, {form.status.label.lower()}"))
+    parts.append(escape(f"{form.licences:,} licences, {form.users:,} users"))
     if form.renewal_date:
-        parts.append(f"renews {form.renewal_date.isoformat()}")
+        parts.append(mrkdwn("renews {day}", day=slack_date(form.renewal_date)))
     if form.trial_end:
-        parts.append(f"trial ends {form.trial_end.isoformat()}")
-    return " · ".join(parts)
+        parts.append(mrkdwn("trial ends {day}", day=slack_date(form.trial_end)))
+    return join(" · ", parts)
 
 
 def _fields(form: RequestForm) -> list[Block]:
@@ -164,8 +169,7 @@ def _fields(form: RequestForm) -> list[Block]:
         if form.per_licence_charge is not None:
             hint = (
                 f"Each licence costs {money(form.per_licence_charge)} for the rest of this term "
-                f"(to {form.renewal_date.isoformat() if form.renewal_date else 'renewal'}), so "
-                "all licences co-term (R9)."
+                "(to the renewal above), so all licences renew together."
             )
         return [_whole_number(BlockId.REQUEST_LICENCES, "Additional licences", hint=hint)]
     if kind == RequestType.DECREASE_LICENCES:
@@ -174,7 +178,7 @@ def _fields(form: RequestForm) -> list[Block]:
                 BlockId.REQUEST_LICENCES,
                 "Licences for the next term",
                 maximum=max(form.licences - 1, 1),
-                hint=f"Now {form.licences:,}. Takes effect at renewal; no refunds (R10).",
+                hint=f"Now {form.licences:,}. Takes effect at renewal; nothing paid is refunded.",
             )
         ]
     if kind in (RequestType.ADD_ADDON, RequestType.REMOVE_ADDON):
@@ -185,7 +189,7 @@ def _fields(form: RequestForm) -> list[Block]:
                 BlockId.REQUEST_QUANTITY,
                 "Additional MAU",
                 maximum=MAX_ORDER_QUANTITY,
-                hint="Added to the MSP's allowance when approved (R19).",
+                hint="Added to the MSP's allowance when approved.",
             )
         ]
     return []
@@ -243,7 +247,7 @@ def _add_on_select(form: RequestForm) -> InputBlock:
         block_id=BlockId.REQUEST_ADD_ON,
         label="Add-on",
         element=StaticSelectElement(action_id=ActionId.FIELD, options=options),
-        hint="Add-ons apply to every user of the account (R13).",
+        hint="Add-ons apply to every user of the account.",
     )
 
 
@@ -267,16 +271,31 @@ def submitted_modal(submitted: Submitted) -> dict[str, Any]:
 # ---------------------------------------------------------------- refusals
 
 
-def refusal_message(reason: str, *, schedule: RequestFormState | None, when: str | None) -> Message:
+def refusal_message(
+    reason: str, *, schedule: RequestFormState | None, when: date | None
+) -> Message:
     """A request the rules refuse now, and, where the rule allows, a button to ask
-    for the later date instead."""
+    for the later date instead (the date in the text, where each reader sees it in
+    their own way: a button's label cannot hold a date token)."""
     blocks: list[Block] = [SectionBlock(text=PlainTextObject(text=f"Not allowed: {reason}"))]
     if schedule is not None and when:
+        blocks.append(
+            ContextBlock(
+                elements=[
+                    MarkdownTextObject(
+                        text=mrkdwn(
+                            "You can ask for it to take effect on {day} instead.",
+                            day=slack_date(when),
+                        )
+                    )
+                ]
+            )
+        )
         blocks.append(
             ActionsBlock(
                 elements=[
                     ButtonElement(
-                        text=f"Schedule for {when}",
+                        text="Ask for that date",
                         action_id=ActionId.REQUEST_SCHEDULE,
                         value=schedule.encode(),
                         style="primary",
@@ -395,7 +414,7 @@ def decided_elsewhere_message(info: RequestInfo) -> Message:
                 verb="denied" if info.status == RequestStatus.DENIED else "approved",
                 who=mention(info.decided_by) if info.decided_by else "someone",
             )
-    when = info.decided_at.strftime(" on %Y-%m-%d at %H:%M UTC") if info.decided_at else ""
+    when = mrkdwn(" {at}", at=slack_time(info.decided_at)) if info.decided_at else ""
     return already_decided_message(
         mrkdwn("{what}{when}. Nothing was changed.", what=what, when=when)
     )
@@ -448,7 +467,7 @@ def confirm_deletion_modal(info: RequestInfo) -> dict[str, Any]:
             text=PlainTextObject(
                 text=f"Approving schedules {info.customer_name} ({info.account_number}) for "
                 f"deletion {DELETION_DELAY_DAYS} days from now; any admin can reverse it "
-                "until then (R16)."
+                "until then."
             )
         ),
         InputBlock(

@@ -152,10 +152,10 @@ def _digest(notice: NoticeInfo) -> Message:
     assert notice.board is not None and notice.day is not None
     title = "Daily digest" if notice.kind is NoticeKind.DAILY_DIGEST else "Weekly summary"
     blocks: list[Block] = [
-        HeaderBlock(text=f"{title}: {notice.day.isoformat()}"),
+        HeaderBlock(text=title),  # a header is plain text: the day is in the line below
         ContextBlock(
             elements=[MarkdownTextObject(text=f"{slack_date(notice.day)} · the whole MSP")]
         ),
         *dashboard_blocks(notice.board, may_add_customers=False),
     ]
-    return Message.of(mrkdwn("{title} for {day}", title=title, day=notice.day.isoformat()), blocks)
+    return Message.of(mrkdwn("{title} for {day}", title=title, day=slack_date(notice.day)), blocks)

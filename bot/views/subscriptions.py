@@ -84,7 +84,12 @@ def describe(row: SubscriptionRow) -> Mrkdwn:
         parts.append(mrkdwn("kinds: {kinds}", kinds=", ".join(filters.kinds)))
     if filters.quiet_start and filters.quiet_end:
         parts.append(
-            mrkdwn("quiet {start}-{end}", start=filters.quiet_start, end=filters.quiet_end)
+            mrkdwn(
+                "quiet {start}-{end} ({zone})",
+                start=filters.quiet_start,
+                end=filters.quiet_end,
+                zone=filters.quiet_timezone or "the MSP's time zone",
+            )
         )
     return join(" · ", parts)
 
