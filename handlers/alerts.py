@@ -11,7 +11,6 @@ from bot.services import customers as customer_service
 from bot.services.alert_actions import AlreadyHandled
 from bot.views import alerts as views
 from bot.views.message import Message
-from bot.views.notices import refusal_message
 from handlers.customers import show_card
 from handlers.forms import open_or_push
 from handlers.kit import Click, FollowUp, Invocation, call_service, click_routes, update_in_place
@@ -73,7 +72,7 @@ async def act(click: Click) -> None:
             notifier=deps.notifiers.alerts,
         )
     except AlreadyHandled as handled:
-        await click.say(refusal_message(handled.message))
+        await click.say(views.already_handled_message(handled.info, choice.action))
         return
     deps.delivery.wake()
     if click.in_modal:

@@ -162,9 +162,18 @@ async def test_acknowledging_twice_says_who_did_it_first(client, slack, bot, ten
     await settle(bot)
     await press(client, slack, acknowledge, OWNER)  # from the copy they still had
     await settle(bot)
-    assert any(f"already acknowledged by <@{ADMIN}>" in text for text in replies_to(fake_slack)), (
-        replies_to(fake_slack)
-    )
+    [said] = [
+        block["text"]
+        for call in fake_slack.calls_to(RESPONSE_URL_CALL)
+        for block in call.args.get("blocks") or []
+        if "already acknowledged" in block.get("text", {}).get("text", "")
+    ]
+    # A mention each reader sees as a name: mrkdwn, where plain text shows "<@U…>".
+    assert said == {
+        "type": "mrkdwn",
+        "text": f":information_source: This alert was already acknowledged by <@{ADMIN}>. "
+        "Nothing was changed.",
+    }
     assert len(fake_slack.calls_to("chat.update")) == 2  # only the first click changed anything
 
 

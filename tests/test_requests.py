@@ -167,7 +167,11 @@ async def test_viewers_and_approvers_cannot_make_requests(client, slack, db, sta
         reply = await post(
             client, slack.slash_command("request add-licences Northwind", user_id=user_id)
         )
-        assert "cannot use `/msp request`" in reply.text
+        assert "cannot use `/msp request`" in reply.json["text"]  # the notification: mrkdwn
+        # The block is plain text, where backticks would show as backticks.
+        [block] = reply.json["blocks"]
+        assert block["text"]["type"] == "plain_text"
+        assert "cannot use /msp request" in block["text"]["text"], block
 
 
 async def test_a_mistyped_request_type_gets_the_closest_one(client, slack, db, staff, fake_slack):

@@ -398,3 +398,18 @@ def alert_list_modal(alerts: Sequence[AlertInfo], ref: AlertListRef) -> dict[str
 
 def _counted(alerts: Sequence[AlertInfo]) -> dict[str, int]:
     return dict(Counter(alert.severity.value for alert in alerts))
+
+
+def already_handled_message(info: AlertInfo, action: AlertAction) -> Message:
+    """Why a click on an alert did nothing: what happened to it, and who did it (a
+    mention each reader sees as a name)."""
+    if info.status is AlertStatus.RESOLVED:
+        by = mention(info.resolved_by) if info.resolved_by else mrkdwn("its sender")
+        text = mrkdwn("This alert was already resolved by {by}.", by=by)
+    elif info.status is AlertStatus.ACKNOWLEDGED and action is AlertAction.ACKNOWLEDGE:
+        by = mrkdwn(" by {who}", who=mention(info.acknowledged_by)) if info.acknowledged_by else ""
+        text = mrkdwn("This alert was already acknowledged{by}.", by=by)
+    else:
+        text = mrkdwn("This alert is {status} now.", status=info.status.value)
+    text = mrkdwn(":information_source: {text} Nothing was changed.", text=text)
+    return Message.of(text, [SectionBlock(text=MarkdownTextObject(text=text))])

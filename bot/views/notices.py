@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from slack_sdk.models.blocks import MarkdownTextObject, PlainTextObject, SectionBlock
 
 from bot.views.message import Message
@@ -24,10 +26,15 @@ def not_staff_message() -> Message:
 def refusal_message(reason: str) -> Message:
     """A known refusal (role, rule, bad input). `reason` is plain text from a service
     and may quote what a person typed, so the block shows it as plain text: nothing in
-    it can format, mention or link. The notification text is escaped mrkdwn."""
-    text = f":no_entry: {reason}"
+    it can format, mention or link. Plain text shows no `code`, so a command quoted
+    that way is shown bare ("use /msp request"), not between backticks. The
+    notification text is escaped mrkdwn, where the code shows as code."""
+    text = ":no_entry: " + _CODE_SPAN.sub(r"\1", reason)
     block = SectionBlock(text=PlainTextObject(text=text[:3000], emoji=True))
     return Message.of(mrkdwn(":no_entry: {reason}", reason=reason), [block])
+
+
+_CODE_SPAN = re.compile(r"`([^`\n]+)`")
 
 
 def unexpected_error_message(error_id: str) -> Message:
