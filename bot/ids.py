@@ -69,6 +69,7 @@ class ActionId(StrEnum):
     REQUEST_APPROVE = "request_approve"
     REQUEST_DENY = "request_deny"
     REQUEST_WITHDRAW = "request_withdraw"
+    REQUEST_REVIEW = "request_review"  # a row's button: the whole request, then a decision
     REQUEST_SCHEDULE = "request_schedule"  # "Schedule for DATE" on a refusal
     REQUEST_START = "request_start"  # the card's "Request…" menu
     REVERSE_DELETION = "reverse_deletion"

@@ -28,7 +28,15 @@ from bot.views import requests as views
 from bot.views.message import Message
 from handlers.deps import Deps
 from handlers.forms import Form, errors_response, open_or_push
-from handlers.kit import Click, ClickAnswer, FollowUp, Invocation, call_service, click_routes
+from handlers.kit import (
+    Click,
+    ClickAnswer,
+    FollowUp,
+    Invocation,
+    call_service,
+    click_routes,
+    update_in_place,
+)
 from handlers.middleware import requester_of
 from handlers.payload_types import ViewPayload
 from handlers.registry import Route
@@ -243,7 +251,7 @@ async def approve(click: Click) -> None:
         await open_or_push(click.client, click.body, views.confirm_deletion_modal(info))
         return
     try:
-        await call_service(
+        decided = await call_service(
             deps,
             service.approve,
             requester=requester,
@@ -252,10 +260,26 @@ async def approve(click: Click) -> None:
             now=deps.clock(),
             notifier=deps.notifiers.requests,
         )
-    except AlreadyDecided as decided:
-        await click.say(views.decided_elsewhere_message(decided.info))
+    except AlreadyDecided as elsewhere:
+        await click.say(views.decided_elsewhere_message(elsewhere.info))
         return
     deps.delivery.wake()
+    if click.in_modal:  # the review modal: it says what became of the request
+        await update_in_place(click.client, click.body, views.decided_modal(decided))
+
+
+async def review(click: Click) -> None:
+    """A list row's Review: the whole request in a modal, to decide from (or, for
+    its asker, to withdraw)."""
+    ref = RequestRef.decode(click.value)
+    requester = click.requester
+    info = await call_service(
+        click.deps, service.get_info, requester=requester, request_id=ref.request_id
+    )
+    if info.status != request_rules.RequestStatus.PENDING:
+        await click.say(views.request_outcome_message(info))
+        return
+    await open_or_push(click.client, click.body, views.review_modal(info, viewer=requester.user_id))
 
 
 async def deny(click: Click) -> None:
@@ -286,8 +310,11 @@ async def withdraw(click: Click) -> None:
         )
     except AlreadyDecided as decided:
         info = decided.info
-    await click.say(views.request_outcome_message(info))
     deps.delivery.wake()
+    if click.in_modal:  # the review modal: it says what became of the request
+        await update_in_place(click.client, click.body, views.decided_modal(info))
+        return
+    await click.say(views.request_outcome_message(info))
 
 
 async def reverse_deletion(click: Click) -> None:
@@ -312,6 +339,7 @@ CLICKS: dict[str, ClickAnswer] = {
     ActionId.REQUEST_APPROVE: approve,
     ActionId.REQUEST_DENY: deny,
     ActionId.REQUEST_WITHDRAW: withdraw,
+    ActionId.REQUEST_REVIEW: review,
     ActionId.REVERSE_DELETION: reverse_deletion,
 }
 

@@ -118,6 +118,105 @@ async def test_viewers_and_members_cannot_approve(client, slack, db, staff, fake
     assert (await request_rows(db))[0].status == "pending"
 
 
+async def _reviewed(client, slack, fake_slack, user_id: str) -> dict:
+    """The Home tab's row of request #1, its Review clicked: the modal it opens, as
+    Slack holds it (with its id and hash, for a click inside it)."""
+    await post(client, slack.app_home_opened(user_id=user_id))
+    [published] = await calls_to(fake_slack, "views.publish")
+    home = published.args["view"]
+    assert not any(
+        element.get("action_id") == ActionId.REQUEST_APPROVE
+        for block in home["blocks"]
+        for element in [*(block.get("elements") or []), block.get("accessory") or {}]
+    ), "a row approves nothing blind"
+    review = button(home, ActionId.REQUEST_REVIEW)
+    opened_before = len(fake_slack.calls_to("views.open"))
+    await post(
+        client,
+        slack.block_actions(
+            action_id=ActionId.REQUEST_REVIEW,
+            value=review["value"],
+            user_id=user_id,
+            channel_id=None,
+            view={"type": "home"},
+        ),
+    )
+    opened = (await calls_to(fake_slack, "views.open", opened_before + 1))[-1]
+    [shown] = [
+        v for v in fake_slack.views.values() if (v["title"] or {}).get("text") == "Review request"
+    ]
+    assert shown["blocks"] == opened.args["view"]["blocks"]
+    return shown
+
+
+async def test_a_row_on_home_shows_the_whole_request_before_approving_it(
+    client, slack, db, staff, fake_slack, bot
+):
+    customer_id = await paid(db, assigned=["U0004"])
+    view = await open_form(client, slack, fake_slack, "add-licences Northwind")
+    await submit(
+        client, slack, view, **{BlockId.REQUEST_LICENCES: "15", BlockId.REQUEST_REASON: "new site"}
+    )
+    shown = await _reviewed(client, slack, fake_slack, "U0003")
+    text = all_text(shown["blocks"])
+    assert "15 licences" in text and "$" in text and "Reason: new site" in text, text
+    assert button(shown, ActionId.REQUEST_DENY)["text"]["text"] == "Deny…"
+    approve = button(shown, ActionId.REQUEST_APPROVE)
+    await post(
+        client,
+        slack.block_actions(
+            action_id=ActionId.REQUEST_APPROVE,
+            value=approve["value"],
+            user_id="U0003",
+            channel_id=None,
+            view=shown,
+        ),
+    )
+    [redrawn] = await calls_to(fake_slack, "views.update")
+    assert redrawn.args["view_id"] == shown["id"]
+    assert redrawn.args["view"]["title"]["text"] == "Done"
+    assert "Approved by <@U0003>" in all_text(redrawn.args["view"]["blocks"])
+    assert (await customer_row(db, customer_id)).licences == 25
+
+
+async def test_the_asker_reviewing_their_own_request_may_withdraw_it_not_approve_it(
+    client, slack, db, staff, fake_slack, bot
+):
+    await paid(db)
+    view = await open_form(client, slack, fake_slack, "add-licences Northwind", user_id="U0002")
+    await submit(client, slack, view, user_id="U0002", **{BlockId.REQUEST_LICENCES: "1"})
+    shown = await _reviewed(client, slack, fake_slack, "U0002")
+    actions = [
+        element["action_id"]
+        for block in shown["blocks"]
+        for element in block.get("elements") or []
+        if element.get("type") == "button"
+    ]
+    assert actions == [ActionId.REQUEST_WITHDRAW]
+    assert "someone else decides it" in all_text(shown["blocks"])
+    await post(
+        client,
+        slack.block_actions(
+            action_id=ActionId.REQUEST_WITHDRAW,
+            value=button(shown, ActionId.REQUEST_WITHDRAW)["value"],
+            user_id="U0002",
+            channel_id=None,
+            view=shown,
+        ),
+    )
+    [redrawn] = await calls_to(fake_slack, "views.update")
+    assert "Withdrawn" in all_text(redrawn.args["view"]["blocks"])
+    assert (await request_rows(db))[0].status == "withdrawn"
+
+
+async def test_the_requests_list_offers_review_to_approvers(client, slack, db, staff, fake_slack):
+    await paid(db, assigned=["U0004"])
+    view = await open_form(client, slack, fake_slack, "add-licences Northwind")
+    await submit(client, slack, view, **{BlockId.REQUEST_LICENCES: "1"})
+    reply = await post(client, slack.slash_command("requests pending", user_id="U0003"))
+    assert button(reply.json, ActionId.REQUEST_REVIEW)["text"]["text"] == "Review"
+
+
 async def test_nobody_approves_their_own_request_unless_the_msp_allows_it(
     client, slack, db, staff, fake_slack
 ):

@@ -17,7 +17,7 @@ from slack_sdk.models.blocks import (
 
 from bot.domain.customers import CustomerFilter
 from bot.ids import ActionId, BlockId
-from bot.payloads import CustomerRef, ListState, RequestRef, ShareTarget
+from bot.payloads import CustomerRef, ListState, ShareTarget
 from bot.results.dashboard import AtThreshold, Dashboard, SilentAgents, TrialEnding
 from bot.views.alerts import alert_row, severity_counts
 from bot.views.message import Message
@@ -31,6 +31,7 @@ from bot.views.mrkdwn import (
     slack_date,
     slack_time,
 )
+from bot.views.requests import review_button
 
 TITLE = "MSP Command Center"
 LIST_BUTTONS = (
@@ -225,14 +226,7 @@ def _pending_requests(board: Dashboard) -> list[Block]:
             f"*#{info.id} {escape(info.kind.label)}*: {escape(info.summary)} · "
             f"{escape(info.customer_name or 'MAU allowance')} · {mention(info.requested_by)}"
         )
-        accessory = None
-        if board.decides_requests:
-            accessory = ButtonElement(
-                text="Approve…" if info.needs_typed_name else "Approve",
-                action_id=ActionId.REQUEST_APPROVE,
-                value=RequestRef(request_id=info.id).encode(),
-                style="primary",
-            )
+        accessory = review_button(info) if board.decides_requests else None
         blocks.append(SectionBlock(text=MarkdownTextObject(text=text[:2900]), accessory=accessory))
     more = board.pending_total - len(board.pending_requests)
     if more > 0:

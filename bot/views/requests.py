@@ -321,6 +321,46 @@ def notice_modal(message: Message, *, title: str = "Requests") -> dict[str, Any]
     }
 
 
+def review_button(info: RequestInfo) -> ButtonElement:
+    """A list row's way to a decision: the whole request first (what it costs, why,
+    when it takes effect), with Approve and Deny beside it, never one blind click."""
+    return ButtonElement(
+        text="Review",
+        action_id=ActionId.REQUEST_REVIEW,
+        value=RequestRef(request_id=info.id).encode(),
+    )
+
+
+def review_modal(info: RequestInfo, *, viewer: str) -> dict[str, Any]:
+    """The approval message in a modal. Its asker gets Withdraw instead of Approve
+    and Deny: nobody decides their own request."""
+    blocks = approval_message(info).blocks
+    if info.requested_by == viewer and info.status == RequestStatus.PENDING:
+        blocks = [block for block in blocks if block.get("type") != "actions"] + [
+            ContextBlock(
+                elements=[
+                    MarkdownTextObject(text="You asked for this, so someone else decides it.")
+                ]
+            ),
+            ActionsBlock(
+                elements=[
+                    ButtonElement(
+                        text="Withdraw",
+                        action_id=ActionId.REQUEST_WITHDRAW,
+                        value=RequestRef(request_id=info.id).encode(),
+                    )
+                ]
+            ),
+        ]
+    return modal(
+        callback_id=None,
+        title="Review request",
+        blocks=blocks,
+        submit=None,
+        close="Close",
+    )
+
+
 # ---------------------------------------------------------------- the approval message
 
 
@@ -539,10 +579,5 @@ def _list_row(info: RequestInfo, listing: RequestList) -> SectionBlock:
                 value=RequestRef(request_id=info.id).encode(),
             )
         elif listing.can_decide:
-            accessory = ButtonElement(
-                text="Approve…" if info.needs_typed_name else "Approve",
-                action_id=ActionId.REQUEST_APPROVE,
-                value=RequestRef(request_id=info.id).encode(),
-                style="primary",
-            )
+            accessory = review_button(info)
     return SectionBlock(text=MarkdownTextObject(text=text[:MAX_SHOWN_TEXT]), accessory=accessory)
