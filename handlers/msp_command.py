@@ -24,7 +24,7 @@ from bot.services import staff
 from bot.services.delivery_status import delivery_status
 from bot.services.tenancy import Requester
 from bot.views.delivery import delivery_message
-from bot.views.help import help_message, unknown_subcommand_notice
+from bot.views.help import help_message, help_topic_message, unknown_subcommand_notice
 from bot.views.message import Message
 from bot.views.staff import role_change_message, staff_list_message, whoami_message
 from handlers import (
@@ -113,7 +113,22 @@ def _plain_help(role: Role) -> Message:
 
 
 async def _show_help(call: Invocation) -> Message:
-    return _help(call.requester)
+    """`/msp help`, or `/msp help NAME`: one command's whole syntax."""
+    if not call.args:
+        return _help(call.requester)
+    word = call.args[0]
+    subcommand = subcommands.parse_subcommand(word)
+    if subcommand is None:
+        suggestion = subcommands.suggest(word)
+        notice = unknown_subcommand_notice(
+            command=SlashCommand.MSP, word=word, suggestion=suggestion.value if suggestion else None
+        )
+        return _help(call.requester, notice=notice)
+    return help_topic_message(
+        command=SlashCommand.MSP,
+        role=_staff_role(call.requester),
+        spec=subcommands.spec_of(subcommand),
+    )
 
 
 async def _show_whoami(call: Invocation) -> Message:

@@ -239,7 +239,8 @@ async def test_an_unknown_sort_word_is_refused_with_the_choices(client, slack, o
 
 
 async def test_help_shows_the_sort_word(client, slack, owner):
-    reply = await post(client, slack.slash_command("help", user_id=owner))
+    """In the command's own help (the overview lists names and what they do)."""
+    reply = await post(client, slack.slash_command("help customers", user_id=owner))
     assert "[sort:name|trial|users]" in reply.text
 
 

@@ -374,3 +374,28 @@ async def test_open_alerts_come_first_worst_first_with_their_menus(
     # A member sees their assigned customers' alerts only.
     member = all_text((await _home_of(client, slack, fake_slack, "U0004"))["blocks"])
     assert "*Open alerts* (1)" in member and "Backup failed" not in member
+
+
+def _buttons(view: dict) -> list[str]:
+    return [
+        element["action_id"]
+        for block in view["blocks"]
+        if block["type"] == "actions"
+        for element in block["elements"]
+    ]
+
+
+async def test_a_new_msps_home_shows_first_steps_not_a_wall_of_syntax(
+    client, slack, db, fake_slack
+):
+    await grant(db, "U0001", Role.OWNER)
+    view = await _home_of(client, slack, fake_slack, "U0001")
+    text = all_text(view["blocks"])
+    assert "*First steps*" in text and "msp-bot customers import" in text
+    assert _buttons(view)[:2] == [ActionId.HOME_ADD_CUSTOMER, ActionId.SUBSCRIPTION_NEW]
+    assert _buttons(view).count(ActionId.HOME_ADD_CUSTOMER) == 1
+    assert "[severity>=LEVEL]" not in text and "`/msp help` lists what you can do" in text
+
+    await seed_customer(db, name="Acme")
+    later = await _home_of(client, slack, fake_slack, "U0001")
+    assert "First steps" not in all_text(later["blocks"])

@@ -6,9 +6,10 @@ import pytest
 from sqlalchemy import select
 
 from bot.domain.roles import Role
+from bot.ids import ActionId
 from storage.engine import Database
 from storage.models import AuditEvent, StaffMember
-from tests.drive import post
+from tests.drive import all_text, post
 from tests.fake_slack import FakeSlack
 from tests.seed import grant
 from tests.slack_requests import SlackRequests
@@ -17,15 +18,7 @@ from tests.wait import settle_bot
 
 def _all_text(reply_json: dict) -> str:
     """Everything a person would read in a reply: fallback text plus block texts."""
-    parts = [reply_json.get("text", "")]
-    for block in reply_json.get("blocks", []):
-        text = block.get("text")
-        if isinstance(text, dict):
-            parts.append(text.get("text", ""))
-        for element in block.get("elements", []):
-            if isinstance(element, dict):
-                parts.append(element.get("text", ""))
-    return "\n".join(parts)
+    return reply_json.get("text", "") + "\n" + all_text(reply_json.get("blocks", []))
 
 
 async def _staff_roles(db: Database) -> dict[str, str]:
@@ -47,7 +40,7 @@ async def test_help_is_answered_in_the_http_response(client, slack: SlackRequest
     assert body["response_type"] == "ephemeral"
     assert body["blocks"][0]["type"] in ("header", "section")
     text = _all_text(body)
-    assert "/msp role @person" in text
+    assert "`/msp role` give someone a role" in text
     assert "Owner" in text
     # The answer went back in the HTTP response: nothing was posted to Slack.
     await settle_bot(client)
@@ -76,9 +69,48 @@ async def test_help_lists_what_the_role_may_do(client, slack, db, role, sees_rol
         await grant(db, "U0002", role)
     user = "U0001" if role == Role.OWNER else "U0002"
     text = _all_text((await post(client, slack.slash_command("help", user_id=user))).json)
-    assert ("/msp role @person" in text) is sees_role_command
-    assert "/msp whoami" in text
+    assert ("`/msp role` give someone a role" in text) is sees_role_command
+    assert "`/msp whoami`" in text
     assert role.label in text
+    # The whole syntax is one level down, for everyone (with whether they may use it).
+    topic = _all_text((await post(client, slack.slash_command("help role", user_id=user))).json)
+    assert "`/msp role @person owner|admin|approver|member|viewer|none`" in topic
+    assert ("cannot use it" in topic) is not sees_role_command
+
+
+async def test_help_is_grouped_by_task_with_examples_and_first_steps(client, slack, db):
+    await grant(db, "U0001", Role.MEMBER)
+    reply = (await post(client, slack.slash_command("help", user_id="U0001"))).json
+    headings = [
+        block["text"]["text"].split("\n")[0]
+        for block in reply["blocks"]
+        if block["type"] == "section"
+    ]
+    assert headings == [
+        "*Customers*",
+        "*Requests and approvals*",
+        "*Alerts and notices*",
+        "*Your team and settings*",
+    ]
+    text = _all_text(reply)
+    assert "e.g. `/msp customer Acme`" in text and "`/msp request extend Acme`" in text
+    assert "role @ann approver" not in text  # an example a member may not run
+    assert "[severity>=LEVEL]" not in text  # the whole syntax is one level down
+    buttons = [
+        element["action_id"]
+        for block in reply["blocks"]
+        if block["type"] == "actions"
+        for element in block["elements"]
+    ]
+    assert buttons == [ActionId.HOME_ADD_CUSTOMER, ActionId.SUBSCRIPTION_NEW]
+
+
+async def test_help_for_an_unknown_command_suggests_the_closest(client, slack, db):
+    await grant(db, "U0001", Role.OWNER)
+    text = _all_text(
+        (await post(client, slack.slash_command("help subscirbe", user_id="U0001"))).json
+    )
+    assert "Did you mean `/msp subscribe`?" in text
 
 
 async def test_people_who_are_not_staff_get_a_friendly_reply_and_no_data(client, slack, db):

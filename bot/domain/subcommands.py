@@ -46,7 +46,12 @@ class SubcommandSpec:
 
 
 CATALOG: tuple[SubcommandSpec, ...] = (
-    SubcommandSpec(Subcommand.HELP, "help", "what you can do here", ALL_ROLES),
+    SubcommandSpec(
+        Subcommand.HELP,
+        "help [NAME]",
+        "what you can do here; NAME: one command's whole syntax",
+        ALL_ROLES,
+    ),
     SubcommandSpec(
         Subcommand.DASHBOARD,
         "dashboard [share]",
@@ -88,7 +93,7 @@ CATALOG: tuple[SubcommandSpec, ...] = (
     SubcommandSpec(
         Subcommand.REQUESTS,
         "requests [pending|scheduled|mine|all]",
-        "requests and their outcomes (approvers: Approve from the list)",
+        "requests and their outcomes (approvers review and decide from the list)",
         ALL_ROLES,
     ),
     SubcommandSpec(
@@ -136,6 +141,84 @@ CATALOG: tuple[SubcommandSpec, ...] = (
         ROLE_MANAGERS,
     ),
 )
+
+
+class Task(StrEnum):
+    """What people come to do; `/msp help` groups the commands by it."""
+
+    CUSTOMERS = "Customers"
+    REQUESTS = "Requests and approvals"
+    ALERTS = "Alerts and notices"
+    TEAM = "Your team and settings"
+
+
+TASK_OF: dict[Subcommand, Task] = {
+    Subcommand.DASHBOARD: Task.CUSTOMERS,
+    Subcommand.CUSTOMERS: Task.CUSTOMERS,
+    Subcommand.CUSTOMER: Task.CUSTOMERS,
+    Subcommand.ADD: Task.CUSTOMERS,
+    Subcommand.EXPORT: Task.CUSTOMERS,
+    Subcommand.MAU: Task.CUSTOMERS,
+    Subcommand.LICENCE: Task.CUSTOMERS,
+    Subcommand.REQUEST: Task.REQUESTS,
+    Subcommand.REQUESTS: Task.REQUESTS,
+    Subcommand.ALERTS: Task.ALERTS,
+    Subcommand.SUBSCRIBE: Task.ALERTS,
+    Subcommand.SUBSCRIPTIONS: Task.ALERTS,
+    Subcommand.UNSUBSCRIBE: Task.ALERTS,
+    Subcommand.SETTINGS: Task.TEAM,
+    Subcommand.ROLES: Task.TEAM,
+    Subcommand.ROLE: Task.TEAM,
+    Subcommand.WHOAMI: Task.TEAM,
+    Subcommand.DELIVERY: Task.TEAM,
+}
+
+# Whole commands as people type them (after `/msp `), shown under their task and
+# under their command's own help; each is shown only to whom may run it.
+EXAMPLES: tuple[str, ...] = (
+    "customer Acme",
+    "customers trials sort:trial",
+    "request extend Acme",
+    "request add-licences Acme",
+    "requests pending",
+    "alerts open",
+    "subscribe #noc alerts severity>=high",
+    "subscribe me trials quiet=22:00-07:00",
+    "role @ann approver",
+    "settings approvals #approvals",
+)
+
+
+def examples_for(
+    role: Role | None, *, task: Task | None = None, name: Subcommand | None = None
+) -> list[str]:
+    """The examples this role may run, of one task or one command."""
+    shown = []
+    for example in EXAMPLES:
+        subcommand = Subcommand(example.split()[0])
+        if not may_use(role, subcommand):
+            continue
+        if task is not None and TASK_OF.get(subcommand) is not task:
+            continue
+        if name is not None and subcommand is not name:
+            continue
+        shown.append(example)
+    return shown
+
+
+def by_task(entries: list[SubcommandSpec]) -> list[tuple[Task, list[SubcommandSpec]]]:
+    """The commands given, under their tasks, in the tasks' order (help itself is
+    not listed: it is where the list is)."""
+    return [
+        (task, [entry for entry in entries if TASK_OF.get(entry.name) is task])
+        for task in Task
+        if any(TASK_OF.get(entry.name) is task for entry in entries)
+    ]
+
+
+def spec_of(subcommand: Subcommand) -> SubcommandSpec:
+    return next(spec for spec in CATALOG if spec.name is subcommand)
+
 
 # Words people type that mean a subcommand.
 ALIASES: dict[str, Subcommand] = {

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from slack_sdk.models.blocks import (
+    ActionsBlock,
     Block,
     ButtonElement,
     ContextBlock,
@@ -21,12 +22,46 @@ from bot.domain.subcommands import Subcommand
 from bot.ids import ActionId, BlockId
 from bot.results.dashboard import Dashboard
 from bot.views.dashboard import TITLE, dashboard_blocks
-from bot.views.help import command_line
 from bot.views.limits import MAX_SURFACE_BLOCKS, checked_blocks
-from bot.views.mrkdwn import clip, join, mrkdwn, slack_time
+from bot.views.mrkdwn import join, mrkdwn, slack_time
 from bot.views.notices import NOT_STAFF_TEXT
 
 MAX_SECTION_TEXT = 3000
+
+
+def _first_steps(command: str, *, may_add: bool) -> list[Block]:
+    """What a new MSP does first, in order, each a click or one command away."""
+    steps = [
+        mrkdwn(
+            "*1. Add your customers*: one at a time with *Add customer*, or a whole book "
+            "from a CSV file (your operator runs `msp-bot customers import`)."
+        ),
+        mrkdwn(
+            "*2. Get alerts where you work*: `{command} subscribe #channel alerts` in a "
+            "channel, or *Subscribe to alerts*.",
+            command=command,
+        ),
+        mrkdwn(
+            "*3. Choose who approves requests*: `{command} settings approvals #channel`.",
+            command=command,
+        ),
+    ]
+    buttons = [ButtonElement(text="Subscribe to alerts", action_id=ActionId.SUBSCRIPTION_NEW)]
+    if may_add:
+        buttons.insert(
+            0,
+            ButtonElement(
+                text="Add customer", action_id=ActionId.HOME_ADD_CUSTOMER, style="primary"
+            ),
+        )
+    return [
+        SectionBlock(
+            text=MarkdownTextObject(
+                text=mrkdwn(":wave: *First steps*\n{steps}", steps=join("\n", steps))
+            )
+        ),
+        ActionsBlock(elements=buttons),
+    ]
 
 
 def home_view(*, board: Dashboard | None, command: str) -> dict[str, Any]:
@@ -51,25 +86,23 @@ def home_view(*, board: Dashboard | None, command: str) -> dict[str, Any]:
             )
         )
         may_add = subcommands.may_use(board.role, Subcommand.ADD)
-        blocks += dashboard_blocks(board, may_add_customers=may_add)
-        lines = join("\n", (command_line(command, e) for e in subcommands.available_to(board.role)))
+        new_msp = board.customers == 0 and board.whole_msp
+        if new_msp:
+            blocks += _first_steps(command, may_add=may_add)
+        # Add customer once: in the first steps while there are none.
+        blocks += dashboard_blocks(board, may_add_customers=may_add and not new_msp)
         blocks.append(DividerBlock())
         blocks.append(
             SectionBlock(
                 block_id=BlockId.HOME_ACTIONS,
                 text=MarkdownTextObject(
-                    text=clip(mrkdwn("*Commands*\n{lines}", lines=lines), MAX_SECTION_TEXT)
+                    text=mrkdwn(
+                        "Everything else is a command, in any channel or in this app's Messages "
+                        "tab: `{command} help` lists what you can do, by task.",
+                        command=command,
+                    )
                 ),
                 accessory=ButtonElement(text="Refresh", action_id=ActionId.HOME_REFRESH),
-            )
-        )
-        blocks.append(
-            ContextBlock(
-                elements=[
-                    MarkdownTextObject(
-                        text="Type these in any channel or in this app's Messages tab."
-                    )
-                ]
             )
         )
     view = View(type="home", blocks=blocks).to_dict()
