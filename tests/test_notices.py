@@ -15,12 +15,14 @@ from sqlalchemy import select
 
 from bot.app import Bot
 from bot.domain.roles import Role
+from bot.ids import ActionId
 from bot.notify.notifiers import Notifiers, outbox_notifiers
+from bot.payloads import RequestFormState
 from scheduler.jobs.notices import run_sweep
 from scheduler.jobs.requests import roll_renewals
 from storage.engine import Database
 from storage.models import Alert, AlertSubscription, AuditEvent, Customer, Notice, OutboxItem
-from tests.drive import all_text, messages_in, post, submit_add
+from tests.drive import all_text, calls_to, messages_in, post, submit_add
 from tests.drive import day as shown_day
 from tests.rows import msp_id_of
 from tests.seed import grant, paid, seed_customer, set_msp
@@ -352,6 +354,49 @@ async def test_a_request_waiting_a_day_is_reminded_in_its_thread_once(
     )
     assert reminder["thread_ts"] == approval_ts and reminder["reply_broadcast"] is True
     assert "has waited over a day" in all_text(reminder["blocks"])
+    # It decides as the approval message does; approving asks first, saying what.
+    [actions] = [block for block in reminder["blocks"] if block["type"] == "actions"]
+    approve, deny = actions["elements"]
+    assert (approve["action_id"], deny["action_id"]) == (
+        ActionId.REQUEST_APPROVE,
+        ActionId.REQUEST_DENY,
+    )
+    assert approve["confirm"]["title"]["text"] == "Approve request #1?"
+    assert "+2 licences" in approve["confirm"]["text"]["text"]
+    assert "$" in approve["confirm"]["text"]["text"]
+
+
+async def test_a_trial_notice_offers_the_next_steps_as_buttons(
+    client, slack, bot, db, clock, fake_slack
+):
+    from tests.seed import grant_staff
+
+    await grant_staff(db)
+    msp = await msp_id_of(db)
+    await subscribe(db, msp, TRIALS, "trials")
+    customer_id = await seed_customer(
+        db, name="Acme", status="active_trial", users=5, trial_end=date(2026, 12, 10)
+    )
+    at(clock, datetime(2026, 12, 3, 6, 0, tzinfo=UTC))
+    assert await sweep(db, clock, "trial_expiry_notices") == 1
+    [notice] = await posts(db)
+    [actions] = [block for block in notice["blocks"] if block["type"] == "actions"]
+    assert [b["text"]["text"] for b in actions["elements"]] == [
+        "Extend trial",
+        "Upgrade",
+        "Open customer",
+    ]
+    assert "/msp request" not in notice["text"]  # no command to copy
+    extend = actions["elements"][0]
+    await post(
+        client,
+        slack.block_actions(action_id=extend["action_id"], value=extend["value"], user_id="U0002"),
+    )
+    [opened] = await calls_to(fake_slack, "views.open")
+    assert opened.args["view"]["title"]["text"] == "Trial extension"
+    assert RequestFormState.decode(opened.args["view"]["private_metadata"]).customer_id == (
+        customer_id
+    )
 
 
 # ---------------------------------------------------------------- exactly once

@@ -5,16 +5,23 @@ functions of bot.results.notices.NoticeInfo; names are people's text, escaped.""
 from __future__ import annotations
 
 from slack_sdk.models.blocks import (
+    ActionsBlock,
     Block,
+    ButtonElement,
+    ConfirmObject,
     ContextBlock,
     HeaderBlock,
     MarkdownTextObject,
+    PlainTextObject,
     SectionBlock,
 )
 
 from bot.domain.notices import NoticeKind
-from bot.domain.requests import FREE_MAX_USERS
+from bot.domain.requests import FREE_MAX_USERS, RequestType
+from bot.ids import ActionId
+from bot.payloads import CustomerRef, RequestFormState, RequestRef
 from bot.results.notices import NoticeInfo
+from bot.results.requests import RequestInfo
 from bot.views.dashboard import dashboard_blocks
 from bot.views.message import Message
 from bot.views.mrkdwn import Mrkdwn, escape, mention, mrkdwn, slack_date
@@ -27,10 +34,80 @@ def notice_message(notice: NoticeInfo) -> Message:
         case _:
             text = _TEXTS[notice.kind](notice)
             blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(text=text))]
+            buttons = _next_steps(notice)
+            if buttons:
+                blocks.append(ActionsBlock(elements=buttons))
             hint = _HINTS.get(notice.kind)
             if hint:
                 blocks.append(ContextBlock(elements=[MarkdownTextObject(text=hint(notice))]))
             return Message.of(text, blocks)
+
+
+# What each notice about a customer offers to do next: each button opens the
+# request's form (the rules answer there) or the customer's card.
+_NEXT_REQUESTS: dict[NoticeKind, tuple[tuple[str, RequestType], ...]] = {
+    NoticeKind.TRIAL_EXPIRING: (
+        ("Extend trial", RequestType.TRIAL_EXTENSION),
+        ("Upgrade", RequestType.UPGRADE),
+    ),
+    NoticeKind.TRIAL_ENDED: (("Upgrade", RequestType.UPGRADE),),
+    NoticeKind.RENEWAL_WINDOW: (
+        ("Decrease licences", RequestType.DECREASE_LICENCES),
+        ("Downgrade", RequestType.DOWNGRADE),
+        ("Cancel subscription", RequestType.CANCEL),
+    ),
+}
+
+
+def _next_steps(notice: NoticeInfo) -> list[ButtonElement]:
+    if notice.kind is NoticeKind.REQUEST_WAITING and notice.request is not None:
+        return _decision_buttons(notice.request)
+    if notice.customer_id is None or notice.kind not in _NEXT_REQUESTS:
+        return []
+    buttons = [
+        ButtonElement(
+            text=label,
+            action_id=ActionId.REQUEST_START,
+            value=RequestFormState(kind=kind, customer_id=notice.customer_id).encode(),
+            style="primary" if index == 0 else None,
+        )
+        for index, (label, kind) in enumerate(_NEXT_REQUESTS[notice.kind])
+    ]
+    buttons.append(
+        ButtonElement(
+            text="Open customer",
+            action_id=ActionId.VIEW_CUSTOMER,
+            value=CustomerRef(customer_id=notice.customer_id).encode(),
+        )
+    )
+    return buttons
+
+
+def _decision_buttons(request: RequestInfo) -> list[ButtonElement]:
+    """A reminder decides as the approval message does; approving asks first, with
+    what it costs and does (a deletion asks for the typed name instead)."""
+    ref = RequestRef(request_id=request.id).encode()
+    confirm = None
+    if not request.needs_typed_name:
+        said = f"{request.summary}. {request.explanation}".strip()
+        if request.reason:
+            said += f" Reason: {request.reason}"
+        confirm = ConfirmObject(
+            title=f"Approve request #{request.id}?"[:100],
+            text=PlainTextObject(text=said[:300]),
+            confirm="Approve",
+            deny="Not yet",
+        )
+    return [
+        ButtonElement(
+            text="Approve…" if request.needs_typed_name else "Approve",
+            action_id=ActionId.REQUEST_APPROVE,
+            value=ref,
+            style="primary",
+            confirm=confirm,
+        ),
+        ButtonElement(text="Deny…", action_id=ActionId.REQUEST_DENY, value=ref),
+    ]
 
 
 def _customer(notice: NoticeInfo) -> Mrkdwn:
@@ -130,17 +207,7 @@ _TEXTS = {
     NoticeKind.REQUEST_WAITING: _request_waiting,
 }
 _HINTS = {
-    NoticeKind.TRIAL_EXPIRING: lambda n: mrkdwn(
-        "`/msp request extend {account}` or `/msp request upgrade {account}`",
-        account=n.account_number,
-    ),
-    NoticeKind.TRIAL_ENDED: lambda n: mrkdwn(
-        "`/msp request upgrade {account}` reactivates it.", account=n.account_number
-    ),
-    NoticeKind.RENEWAL_WINDOW: lambda n: mrkdwn(
-        "`/msp request decrease-licences {account}`, `downgrade` or `cancel`",
-        account=n.account_number,
-    ),
+    NoticeKind.TRIAL_ENDED: lambda n: mrkdwn("Upgrading it makes it a paid account again."),
     NoticeKind.MAU_PROJECTED: lambda n: escape(n.projection.explanation if n.projection else ""),
     NoticeKind.MAU_ALLOWANCE: lambda n: mrkdwn(
         "`/msp licence` shows the history; owners can order more."
