@@ -299,7 +299,7 @@ async def open_add_form(
                 today=defaults.today,
                 trial_days=defaults.trial_days,
             )
-    await client.views_open(trigger_id=body["trigger_id"], view=view)
+    await open_or_push(client, body, view)  # pushed when clicked inside a modal (a list)
 
 
 async def submit_add(

@@ -170,6 +170,8 @@ async def post_chart(
         now=deps.clock(),
         customer_id=state.customer_id,
     )
+    if not any(series.mau):  # a click from an older answer, or a forged one
+        raise InvalidInput(views.NOTHING_TO_CHART)
     await _post_chart(deps, requester, series, channel)
     if action.get("block_id") == BlockId.MAU_CHART:
         posted = views.mau_message(series, channel_id=channel, chart_posted=True)

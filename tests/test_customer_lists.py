@@ -238,6 +238,21 @@ async def test_an_unknown_sort_word_is_refused_with_the_choices(client, slack, o
     assert "sort:users" in reply.json["text"]
 
 
+async def test_an_empty_list_says_what_to_do(client, slack, db, owner):
+    reply = await post(client, slack.slash_command("customers", user_id=owner))
+    blocks = reply.json["blocks"]
+    assert "No customers yet. Add the first one" in all_text(blocks)
+    assert [e["action_id"] for b in blocks if b["type"] == "actions" for e in b["elements"]] == [
+        ActionId.HOME_ADD_CUSTOMER
+    ]
+    searched = await post(client, slack.slash_command("customers Acme", user_id=owner))
+    assert "No customer matches “Acme”" in all_text(searched.json["blocks"])
+    # Who may not add is not offered the button.
+    await grant(db, "U0005", Role.VIEWER)
+    viewer = await post(client, slack.slash_command("customers", user_id="U0005"))
+    assert not [b for b in viewer.json["blocks"] if b["type"] == "actions"]
+
+
 async def test_help_shows_the_sort_word(client, slack, owner):
     """In the command's own help (the overview lists names and what they do)."""
     reply = await post(client, slack.slash_command("help customers", user_id=owner))

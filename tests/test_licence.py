@@ -636,6 +636,29 @@ async def test_msp_mau_answers_with_numbers_and_posts_the_chart_when_asked(
     assert int.from_bytes(png[16:20], "big") == 1200
 
 
+async def test_no_chart_of_zeros_is_offered_or_posted(client, slack, db, owner, fake_slack):
+    """Before any usage is reported there is nothing to chart: the answer says where
+    usage comes from, and a click from an older answer posts nothing either."""
+    await _make_customers(db, ["Acme"])
+    reply = await post(client, slack.slash_command("mau", user_id=owner, channel_id="C0042"))
+    blocks = reply.json["blocks"]
+    assert not [block for block in blocks if block.get("block_id") == BlockId.MAU_CHART]
+    assert "No MAU has been reported for these 12 months yet" in all_text(blocks)
+    await post(
+        client,
+        slack.block_actions(
+            action_id=ActionId.LICENCE_CHART,
+            block_id=BlockId.MAU_CHART,
+            value=LicenceState(customer_id=None).encode(),
+            user_id=owner,
+            channel_id="C0042",
+        ),
+    )
+    [said] = await calls_to(fake_slack, "response_url")
+    assert "No MAU has been reported" in said.args["text"]
+    assert fake_slack.calls_to("files.getUploadURLExternal") == []
+
+
 async def test_a_member_charts_their_customer_only(client, slack, db, owner, fake_slack):
     await grant(db, "U0003", Role.MEMBER)
     [theirs] = await _make_customers(db, ["Theirs"], assigned="U0003")

@@ -92,3 +92,4 @@ class CustomerPage:
     trial_users: int
     paid_users: int
     rows: list[CustomerRow]
+    can_add: bool = False  # the reader may add customers: an empty list offers it

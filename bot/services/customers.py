@@ -465,6 +465,7 @@ async def list_page(
         trial_users=trial_users,
         paid_users=paid_users,
         rows=[_row(customer, today) for customer in customers],
+        can_add=ADD.allows(requester),
     )
 
 

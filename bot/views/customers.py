@@ -353,11 +353,36 @@ def list_blocks(page: CustomerPage) -> list[Block]:
     blocks: list[Block] = [ContextBlock(elements=[MarkdownTextObject(text=n) for n in notes])]
     blocks += [_row_block(row) for row in page.rows]
     if not page.rows:
-        blocks.append(SectionBlock(text=MarkdownTextObject(text="No customers here.")))
+        blocks += _empty_list(page)
     controls: list[InteractiveElement] = [*_page_buttons(page), *([sort] if sort else [])]
     if controls:
         blocks.append(DividerBlock())
         blocks.append(ActionsBlock(block_id=BlockId.LIST_NAVIGATION, elements=controls))
+    return blocks
+
+
+def _empty_list(page: CustomerPage) -> list[Block]:
+    """What to do about an empty list, not only that it is empty."""
+    if page.text:
+        said = mrkdwn(
+            "No customer matches “{text}”. Try part of the name, or the account number.",
+            text=page.text[:40],
+        )
+    elif page.filter is CustomerFilter.ALL and page.can_add:
+        said = mrkdwn("No customers yet. Add the first one, or import your book from a CSV file.")
+    else:
+        said = mrkdwn("No customers here.")
+    blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(text=said))]
+    if page.can_add and not page.text:
+        blocks.append(
+            ActionsBlock(
+                elements=[
+                    ButtonElement(
+                        text="Add customer", action_id=ActionId.HOME_ADD_CUSTOMER, style="primary"
+                    )
+                ]
+            )
+        )
     return blocks
 
 

@@ -49,6 +49,14 @@ NOTE_CLIP = 100  # of an order note in the list of orders
 # ---------------------------------------------------------------- the licence message
 
 
+# Said instead of offering a chart of zeros to a channel.
+NOTHING_TO_CHART = (
+    "No MAU has been reported for these 12 months yet, so there is no chart to post. "
+    "Usage arrives from your RMM or billing system through the usage API "
+    "(`POST /api/v1/usage`)."
+)
+
+
 def licence_message(overview: LicenceOverview) -> Message:
     blocks: list[Block] = [
         HeaderBlock(text="MAU licence"),
@@ -285,7 +293,9 @@ def mau_message(
     blocks: list[Block] = [
         SectionBlock(text=MarkdownTextObject(text=f"{title}\n{_table(header, rows)}"))
     ]
-    if channel_id:
+    if not any(series.mau):
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=NOTHING_TO_CHART)]))
+    elif channel_id:
         blocks.append(_chart_offer(series, channel_id, posted=chart_posted))
     latest = series.mau[-1] if series.mau else 0
     return Message.of(mrkdwn("MAU this month: {latest:,}", latest=latest), blocks)
