@@ -73,6 +73,7 @@ class ActionId(StrEnum):
     REQUEST_SCHEDULE = "request_schedule"  # "Schedule for DATE" on a refusal
     REQUEST_START = "request_start"  # the card's "Request…" menu
     REVERSE_DELETION = "reverse_deletion"
+    SUBSCRIPTION_UNDO = "subscription_undo"  # bring a removed subscription back
     SUBSCRIPTION_NEW = "subscription_new"  # "New subscription" on the list: the modal
     SUBSCRIPTION_REMOVE = "subscription_remove"  # a list row's Remove
     ALERT_ACKNOWLEDGE = "alert_acknowledge"

@@ -5,6 +5,7 @@ subscription modal."""
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
@@ -15,6 +16,7 @@ from bot.domain.subscriptions import ME, SubscriptionSpec, Topic
 from bot.errors import InvalidInput, NotAllowed, NotFound
 from bot.ids import ActionId, BlockId, CallbackId
 from bot.payloads import CustomerRef, SubscriptionFormState, SubscriptionRef
+from bot.results.subscriptions import SubscriptionList, SubscriptionRow
 from bot.services import subscriptions as service
 from bot.services.tenancy import Requester
 from bot.views import subscriptions as views
@@ -91,19 +93,48 @@ def _here(command: CommandPayload) -> str:
 
 
 async def remove_row(click: Click) -> None:
+    await _change_and_list(
+        click,
+        service.remove,
+        lambda listing, _removed, row: views.subscriptions_message(
+            listing, notice=views.removed_notice(row), undo=row
+        ),
+    )
+
+
+async def undo_removal(click: Click) -> None:
+    """Undo, beside a removal: the subscription again, with the filters it had."""
+    await _change_and_list(
+        click,
+        service.restore,
+        lambda listing, removed, row: views.subscriptions_message(
+            listing, notice=views.restored_notice(removed, row)
+        ),
+    )
+
+
+async def _change_and_list(
+    click: Click,
+    change: Callable[..., Awaitable[SubscriptionRow]],
+    answer: Callable[[SubscriptionList, int, SubscriptionRow], Message],
+) -> None:
+    """A list button's change to one subscription, answered with the list as it is
+    now, in place of the one clicked."""
     ref = SubscriptionRef.decode(click.value)
     requester = click.requester
     async with click.deps.db.unit_of_work() as session:
-        row = await service.remove(
+        row = await change(
             session,
             requester=requester,
             subscription_id=ref.subscription_id,
             now=click.deps.clock(),
         )
         listing = await service.list_subscriptions(session, requester=requester)
+    message = answer(listing, ref.subscription_id, row)
     if click.respond is not None:
-        message = views.subscriptions_message(listing, notice=views.removed_notice(row))
         await click.respond(response_type="ephemeral", replace_original=True, **message.as_kwargs())
+    else:
+        await click.say(message)
 
 
 async def open_new_form(click: Click) -> None:
@@ -242,6 +273,10 @@ ROUTES: tuple[Route, ...] = (
     Route("view", CallbackId.SUBSCRIPTION_FORM, submit_form),
     *click_routes(
         FEATURE,
-        {ActionId.SUBSCRIPTION_REMOVE: remove_row, ActionId.SUBSCRIPTION_NEW: open_new_form},
+        {
+            ActionId.SUBSCRIPTION_REMOVE: remove_row,
+            ActionId.SUBSCRIPTION_UNDO: undo_removal,
+            ActionId.SUBSCRIPTION_NEW: open_new_form,
+        },
     ),
 )

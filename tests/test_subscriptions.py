@@ -219,6 +219,69 @@ async def test_list_and_remove(client, slack, db, fake_slack, acme):
     assert event.before["target"] == "C0NOC" and event.actor == OWNER
 
 
+async def test_removing_asks_first_and_can_be_undone(client, slack, db, fake_slack, acme):
+    async def undo_as(user_id: str, subscription_id: int) -> None:
+        value = SubscriptionRef(subscription_id=subscription_id).encode()
+        click = slack.block_actions(
+            action_id=ActionId.SUBSCRIPTION_UNDO, value=value, user_id=user_id
+        )
+        await post(client, click)
+
+    await command(client, slack, f"subscribe {NOC} severity&gt;=high not customer=Initech")
+    [before] = await rows(db)
+    listing = await command(client, slack, "subscriptions")
+    remove = button(listing.json, ActionId.SUBSCRIPTION_REMOVE)
+    assert remove["confirm"]["title"]["text"] == f"Remove subscription #{before.id}?"
+    assert remove["confirm"]["confirm"]["text"] == "Remove"
+    await post(
+        client,
+        slack.block_actions(
+            action_id=ActionId.SUBSCRIPTION_REMOVE, value=remove["value"], user_id=OWNER
+        ),
+    )
+    [removed] = await calls_to(fake_slack, "response_url")
+    undo = button(removed.args, ActionId.SUBSCRIPTION_UNDO)
+    assert await rows(db) == []
+
+    await post(
+        client,
+        slack.block_actions(
+            action_id=ActionId.SUBSCRIPTION_UNDO, value=undo["value"], user_id=OWNER
+        ),
+    )
+    [_, restored] = await calls_to(fake_slack, "response_url", 2)
+    [after] = await rows(db)
+    assert f"Subscription #{before.id} is back, as #{after.id}" in all_text(restored.args["blocks"])
+    keep = ("target", "topics", "min_severity", "customers_excluded", "customers_included")
+    assert [getattr(after, name) for name in keep] == [getattr(before, name) for name in keep]
+
+    # A second Undo (an older copy of the answer) makes no second one.
+    await post(
+        client,
+        slack.block_actions(
+            action_id=ActionId.SUBSCRIPTION_UNDO, value=undo["value"], user_id=OWNER
+        ),
+    )
+    [*_, again] = await calls_to(fake_slack, "response_url", 3)
+    assert f"It is back already, as #{after.id}" in again.args["text"]
+    assert len(await rows(db)) == 1
+
+    # Undo is for whoever could have removed it: a viewer cannot bring a channel's back.
+    await command(client, slack, f"unsubscribe #{after.id}")
+    await undo_as(VIEWER, after.id)
+    [*_, refused] = await calls_to(fake_slack, "response_url", 4)
+    assert f"no removed subscription #{after.id}" in refused.args["text"]
+    assert await rows(db) == []
+    await undo_as(OWNER, after.id)
+    [*_, back] = await calls_to(fake_slack, "response_url", 5)
+    [after] = await rows(db)
+    assert f"is back, as #{after.id}" in all_text(back.args["blocks"])
+
+    # /msp unsubscribe offers Undo too.
+    reply = await command(client, slack, f"unsubscribe #{after.id}")
+    assert button(reply.json, ActionId.SUBSCRIPTION_UNDO)
+
+
 async def test_people_see_and_remove_only_their_own(client, slack, db, fake_slack, acme):
     await command(client, slack, f"subscribe {NOC}")
     await command(client, slack, "subscribe me", user_id=VIEWER)

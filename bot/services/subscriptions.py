@@ -144,14 +144,8 @@ async def _resolve(
 
 def _resolved_of(subscription: AlertSubscription) -> SubscriptionFilters:
     """A stored subscription in the same normal form, to compare filters."""
-    values = {
-        field.name: getattr(subscription, field.name) for field in fields(SubscriptionFilters)
-    }
-    return SubscriptionFilters(
-        **{
-            name: tuple(sorted(value)) if isinstance(value, list) else value
-            for name, value in values.items()
-        }
+    return _filters_of(
+        {field.name: getattr(subscription, field.name) for field in fields(SubscriptionFilters)}
     )
 
 
@@ -240,6 +234,45 @@ async def remove(
     if found is None or not _may_remove(requester, found):
         raise NotFound(f"There is no subscription #{subscription_id} you can remove.")
     return await _remove(session, requester, found, now)
+
+
+async def restore(
+    session: AsyncSession, *, requester: Requester, subscription_id: int, now: datetime
+) -> SubscriptionRow:
+    """Undo a removal: the subscription made again with the filters it had, read from
+    its removal's audit event. Allowed to whoever could have removed it; refused
+    when one with the same filters is already back."""
+    removed = await audit_repo.latest(
+        session,
+        msp_id=requester.msp_id,
+        action=audit.AuditAction.SUBSCRIPTION_REMOVED,
+        entity_type="subscription",
+        entity_id=str(subscription_id),
+    )
+    if removed is None or not isinstance(removed.before, dict):
+        raise NotFound(f"There is no removed subscription #{subscription_id} to bring back.")
+    wanted = _filters_of(removed.before)
+    if not _may_remove(requester, AlertSubscription(**wanted.columns())):
+        raise NotFound(f"There is no removed subscription #{subscription_id} to bring back.")
+    back = await _existing(session, requester, wanted)
+    if back is not None:
+        raise InvalidInput(f"It is back already, as #{back.id}. /msp subscriptions lists them.")
+    subscription = await repo.add(session, _new(requester, wanted, now))
+    row = await _row(session, requester, subscription)
+    await _audit(session, requester, audit.AuditAction.SUBSCRIPTION_CREATED, row, now)
+    return row
+
+
+def _filters_of(stored: dict[str, object]) -> SubscriptionFilters:
+    """SubscriptionFilters in their normal form (lists sorted) from plain values: a
+    row's columns, or what an audit event keeps of them."""
+    values = {field.name: stored.get(field.name) for field in fields(SubscriptionFilters)}
+    return SubscriptionFilters(
+        **{
+            name: tuple(sorted(value)) if isinstance(value, list) else value
+            for name, value in values.items()
+        }
+    )
 
 
 async def _remove(

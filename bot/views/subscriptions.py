@@ -12,6 +12,7 @@ from slack_sdk.models.blocks import (
     Block,
     ButtonElement,
     CheckboxesElement,
+    ConfirmObject,
     ContextBlock,
     ConversationSelectElement,
     ExternalDataMultiSelectElement,
@@ -101,17 +102,45 @@ def _row_block(row: SubscriptionRow) -> SectionBlock:
             action_id=ActionId.SUBSCRIPTION_REMOVE,
             text="Remove",
             value=SubscriptionRef(subscription_id=row.id).encode(),
+            confirm=ConfirmObject(
+                title=f"Remove subscription #{row.id}?",
+                text=PlainTextObject(
+                    text=f"{_plain_whom(row)} will stop getting these. You can undo it."[:300]
+                ),
+                confirm="Remove",
+                deny="Keep it",
+                style="danger",
+            ),
         )
     return SectionBlock(
         text=MarkdownTextObject(text=clip(describe(row), 3000)), accessory=accessory
     )
 
 
-def subscriptions_message(listing: SubscriptionList, *, notice: Mrkdwn | None = None) -> Message:
-    """`notice` says what just changed."""
+def _plain_whom(row: SubscriptionRow) -> str:
+    return "You" if row.filters.target_kind == "person" else "That channel"
+
+
+def undo_button(row: SubscriptionRow) -> ButtonElement:
+    return ButtonElement(
+        action_id=ActionId.SUBSCRIPTION_UNDO,
+        text="Undo",
+        value=SubscriptionRef(subscription_id=row.id).encode(),
+    )
+
+
+def subscriptions_message(
+    listing: SubscriptionList, *, notice: Mrkdwn | None = None, undo: SubscriptionRow | None = None
+) -> Message:
+    """`notice` says what just changed; `undo`, a removal it offers to take back."""
     blocks: list[Block] = []
     if notice:
-        blocks.append(SectionBlock(text=MarkdownTextObject(text=notice)))
+        blocks.append(
+            SectionBlock(
+                text=MarkdownTextObject(text=notice),
+                accessory=undo_button(undo) if undo is not None else None,
+            )
+        )
     title = "Subscriptions" if listing.everyone else "Your subscriptions"
     blocks.append(HeaderBlock(text=title))
     if not listing.rows:
@@ -140,7 +169,14 @@ def subscribed_message(row: SubscriptionRow) -> Message:
 
 def unsubscribed_message(row: SubscriptionRow) -> Message:
     text = mrkdwn(":no_bell: Removed. {row}", row=describe(row))
-    return Message.of(text, [SectionBlock(text=MarkdownTextObject(text=clip(text, 3000)))])
+    block = SectionBlock(text=MarkdownTextObject(text=clip(text, 3000)), accessory=undo_button(row))
+    return Message.of(text, [block])
+
+
+def restored_notice(removed_id: int, row: SubscriptionRow) -> Mrkdwn:
+    return mrkdwn(
+        ":bell: Subscription #{removed} is back, as #{id}.", removed=removed_id, id=row.id
+    )
 
 
 def removed_notice(row: SubscriptionRow) -> Mrkdwn:
