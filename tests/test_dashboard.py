@@ -41,7 +41,7 @@ async def test_dashboard_answers_the_person_with_the_figures(client, slack, db):
     assert answer["response_type"] == "ephemeral"
     assert "2 customers, 12 billed users, 150 MAU this month, 1 active trials" in answer["text"]
     text = all_text(answer["blocks"])
-    assert "*MAU this month*\n150 / 100" in text
+    assert "*MAU this month*\n150 of 100 allowed" in text
     assert "*Overage MAU*\n:warning: 50" in text
     assert "Soon" in text and "4 days left" in text  # today and 3 more (R4)
     block_ids = [block.get("block_id") for block in answer["blocks"]]

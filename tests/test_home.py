@@ -83,11 +83,11 @@ async def test_owner_sees_the_whole_msp_figures(client, slack, db, fake_slack):
     view = await _home_of(client, slack, fake_slack, "U0001")
 
     assert _kpis(view) == {
-        "*Customers*": "7 / 250",  # the deleted one does not count (R3)
-        "*Active users (billed)*": "47 / 900",  # R5: paid and pending cancellation only
+        "*Customers*": "7 of 250 allowed",  # the deleted one does not count (R3)
+        "*Active users (billed)*": "47 of 900 seats",  # R5: paid and pending cancellation only
         "*Trial users*": "19",
         "*Locations*": "3",
-        "*MAU this month*": "1,170 / 1,000",
+        "*MAU this month*": "1,170 of 1,000 allowed",
         "*Overage MAU*": ":warning: 170",  # R19
     }
     buttons = _list_buttons(view)
@@ -114,7 +114,7 @@ async def test_no_overage_when_exactly_at_the_allowance(client, slack, db, fake_
     await set_msp(db, mau_allowance=700)
     await seed_customer(db, name="Paid One", users=40, mau=700)
     view = await _home_of(client, slack, fake_slack, "U0001")
-    assert _kpis(view)["*MAU this month*"] == "700 / 700"
+    assert _kpis(view)["*MAU this month*"] == "700 of 700 allowed"
     assert _kpis(view)["*Overage MAU*"] == "0"
 
 
@@ -248,8 +248,8 @@ async def test_other_workspaces_figures_never_show(client, slack, db, fake_slack
     await grant(db, "U0900", Role.OWNER, team_id="T0900")
     await seed_customer(db, name="Theirs", team_id="T0900", users=500, mau=800, locations=3)
     view = await _home_of(client, slack, fake_slack, "U0001")
-    assert _kpis(view)["*Customers*"] == "0 / 100"
-    assert _kpis(view)["*MAU this month*"] == "0 / 0"
+    assert _kpis(view)["*Customers*"] == "0 of 100 allowed"
+    assert _kpis(view)["*MAU this month*"] == "0 · no allowance yet"
     assert "Theirs" not in json.dumps(view)
 
 
@@ -273,7 +273,7 @@ async def test_opening_the_messages_tab_publishes_nothing(client, slack, db, fak
 async def test_refresh_button_redraws_with_new_figures(client, slack, db, fake_slack):
     await grant(db, "U0001", Role.OWNER)
     view = await _home_of(client, slack, fake_slack, "U0001")
-    assert _kpis(view)["*Customers*"] == "0 / 100"
+    assert _kpis(view)["*Customers*"] == "0 of 100 allowed"
     await seed_customer(db, name="New One")
     reply = await post(
         client,
@@ -283,7 +283,7 @@ async def test_refresh_button_redraws_with_new_figures(client, slack, db, fake_s
     )
     assert reply.status == 200
     [_, refreshed] = await calls_to(fake_slack, "views.publish", 2)
-    assert _kpis(refreshed.args["view"])["*Customers*"] == "1 / 100"
+    assert _kpis(refreshed.args["view"])["*Customers*"] == "1 of 100 allowed"
 
 
 async def test_changes_redraw_the_tabs_of_recent_viewers_once(

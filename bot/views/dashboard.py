@@ -140,11 +140,15 @@ def _kpis(board: Dashboard) -> list[MarkdownTextObject]:
     customers = number(board.customers)
     users = number(board.billable_users)
     mau = number(board.mau)
-    if limits is not None:
-        customers += f" / {number(limits.max_customers)}"
+    if limits is not None:  # each figure says what its maximum is
+        customers += f" of {number(limits.max_customers)} allowed"
         if limits.seat_allowance is not None:
-            users += f" / {number(limits.seat_allowance)}"
-        mau += f" / {number(limits.mau_allowance)}"
+            users += f" of {number(limits.seat_allowance)} seats"
+        mau += (
+            f" of {number(limits.mau_allowance)} allowed"
+            if limits.mau_allowance
+            else " · no allowance yet"
+        )
     fields = [
         f"*Customers*\n{customers}",
         f"*Active users (billed)*\n{users}",
