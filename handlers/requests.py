@@ -279,7 +279,10 @@ async def review(click: Click) -> None:
     if info.status != request_rules.RequestStatus.PENDING:
         await click.say(views.request_outcome_message(info))
         return
-    await open_or_push(click.client, click.body, views.review_modal(info, viewer=requester.user_id))
+    view = views.review_modal(
+        info, viewer=requester.user_id, can_decide=service.DECIDE.allows(requester)
+    )
+    await open_or_push(click.client, click.body, view)
 
 
 async def deny(click: Click) -> None:

@@ -95,6 +95,7 @@ async def test_help_is_grouped_by_task_with_examples_and_first_steps(client, sla
     text = _all_text(reply)
     assert "e.g. `/msp customer Acme`" in text and "`/msp request extend Acme`" in text
     assert "role @ann approver" not in text  # an example a member may not run
+    assert "subscribe #noc" not in text and "subscribe me trials" in text  # nor this one
     assert "[severity>=LEVEL]" not in text  # the whole syntax is one level down
     buttons = [
         element["action_id"]

@@ -209,6 +209,28 @@ async def test_the_asker_reviewing_their_own_request_may_withdraw_it_not_approve
     assert (await request_rows(db))[0].status == "withdrawn"
 
 
+async def test_someone_who_may_not_decide_is_offered_no_decision_in_review(
+    client, slack, db, staff, fake_slack
+):
+    await paid(db, assigned=["U0004"])
+    view = await open_form(client, slack, fake_slack, "add-licences Northwind")
+    await submit(client, slack, view, **{BlockId.REQUEST_LICENCES: "1"})
+    opened_before = len(fake_slack.calls_to("views.open"))
+    await post(
+        client,
+        slack.block_actions(
+            action_id=ActionId.REQUEST_REVIEW,
+            value=RequestRef(request_id=1).encode(),
+            user_id="U0005",  # a viewer, with a click the Home tab never offers them
+            channel_id=None,
+            view={"type": "home"},
+        ),
+    )
+    shown = (await calls_to(fake_slack, "views.open", opened_before + 1))[-1].args["view"]
+    assert "+1 licence" in all_text(shown["blocks"])
+    assert not [block for block in shown["blocks"] if block["type"] == "actions"]
+
+
 async def test_the_requests_list_offers_review_to_approvers(client, slack, db, staff, fake_slack):
     await paid(db, assigned=["U0004"])
     view = await open_form(client, slack, fake_slack, "add-licences Northwind")

@@ -198,6 +198,8 @@ def examples_for(
         subcommand = Subcommand(example.split()[0])
         if not may_use(role, subcommand):
             continue
+        if example.startswith("subscribe #") and role not in ROLE_MANAGERS:
+            continue  # everyone subscribes themselves; only managers route a channel
         if task is not None and TASK_OF.get(subcommand) is not task:
             continue
         if name is not None and subcommand is not name:

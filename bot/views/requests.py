@@ -331,11 +331,13 @@ def review_button(info: RequestInfo) -> ButtonElement:
     )
 
 
-def review_modal(info: RequestInfo, *, viewer: str) -> dict[str, Any]:
+def review_modal(info: RequestInfo, *, viewer: str, can_decide: bool) -> dict[str, Any]:
     """The approval message in a modal. Its asker gets Withdraw instead of Approve
-    and Deny: nobody decides their own request."""
+    and Deny: nobody decides their own request; whoever may not decide gets neither."""
     blocks = approval_message(info).blocks
-    if info.requested_by == viewer and info.status == RequestStatus.PENDING:
+    if not can_decide and info.requested_by != viewer:
+        blocks = [block for block in blocks if block.get("type") != "actions"]
+    elif info.requested_by == viewer and info.status == RequestStatus.PENDING:
         blocks = [block for block in blocks if block.get("type") != "actions"] + [
             ContextBlock(
                 elements=[
