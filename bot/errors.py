@@ -9,13 +9,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from bot.sentences import Sentence
+
 
 class BotError(Exception):
-    """A known, explainable refusal. `message` is safe to show to the person."""
+    """A known, explainable refusal. `sentence` is what the person reads, its dates
+    and people kept as values for the views to show in each reader's own way;
+    `message` is its plain form (modal errors, logs, the command line, the API)."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+    def __init__(self, message: str | Sentence) -> None:
+        said = message if isinstance(message, Sentence) else Sentence.literal(message)
+        super().__init__(said.plain())
+        self.sentence = said
+        self.message = said.plain()
 
 
 class NotAllowed(BotError):
@@ -29,7 +35,7 @@ class NotFound(BotError):
 class InvalidInput(BotError):
     """The input is malformed; `field` names the modal block to flag, if any."""
 
-    def __init__(self, message: str, *, field: str | None = None) -> None:
+    def __init__(self, message: str | Sentence, *, field: str | None = None) -> None:
         super().__init__(message)
         self.field = field
 
@@ -47,7 +53,7 @@ class ItemProblem:
 class ItemsRejected(BotError):
     """Some items of a batch cannot be accepted, so none were written."""
 
-    def __init__(self, message: str, problems: list[ItemProblem]) -> None:
+    def __init__(self, message: str | Sentence, problems: list[ItemProblem]) -> None:
         super().__init__(message)
         self.problems = problems
 
@@ -55,7 +61,7 @@ class ItemsRejected(BotError):
 class RuleBroken(BotError):
     """A business rule (R1-R22) refuses the change."""
 
-    def __init__(self, message: str, *, rule: str, earliest: date | None = None) -> None:
+    def __init__(self, message: str | Sentence, *, rule: str, earliest: date | None = None) -> None:
         super().__init__(message)
         self.rule = rule
         self.earliest = earliest

@@ -82,6 +82,13 @@ class ActionId(StrEnum):
     ALERT_OPEN_CUSTOMER = "alert_open_customer"
     ALERT_ROW_MENU = "alert_row_menu"  # the overflow menu of a listed alert
     ALERT_LIST_ALL = "alert_list_all"  # a storm digest's "List all"
+    ALERT_LIST_FILTER = "alert_list_filter"  # `/msp alerts`: a status or severity menu
+    ALERT_LIST_PAGE = "alert_list_page"  # `/msp alerts`: Previous, Next
+    ALERT_LIST_BULK = "alert_list_bulk"  # `/msp alerts`: Acknowledge all, Resolve all
+    # An input that redraws its open form as it changes (dispatch_action): read as a
+    # field like the others, and routed to the redraw by its own id.
+    ADD_CUSTOMER_PLAN = "add_customer_plan"  # Add customer's plan: a paid plan's fields
+    REQUEST_FORM_INPUT = "request_form_input"  # what a request form's preview follows
     FIELD = "value"  # the one input inside each modal block; blocks are told apart by id
 
 
@@ -106,6 +113,7 @@ class BlockId(StrEnum):
     REQUEST_ADD_ON = "request_add_on"
     REQUEST_QUANTITY = "request_quantity"
     REQUEST_REASON = "request_reason"
+    REQUEST_PREVIEW = "request_preview"  # what the request would do, for what is typed
     REQUEST_CONFIRM_NAME = "request_confirm_name"
     REQUEST_DENY_NOTE = "request_deny_note"
     REQUEST_ACTIONS = "request_actions"
@@ -117,5 +125,9 @@ class BlockId(StrEnum):
     SUBSCRIPTION_EXCLUDED = "subscription_excluded"
     SUBSCRIPTION_KINDS = "subscription_kinds"
     SUBSCRIPTION_QUIET = "subscription_quiet"
+    SUBSCRIPTION_GROUPING = "subscription_grouping"
     ALERT_ACTIONS = "alert_actions"
+    # A `/msp alerts` row's buttons: "alert_list_row.ID.QUERY", so a click redraws the
+    # listing it came from.
+    ALERT_LIST_ROW = "alert_list_row"
     ALERT_DIGEST_ACTIONS = "alert_digest_actions"

@@ -12,7 +12,7 @@ from typing import Annotated, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from bot.domain.alerts import SNOOZE_HOURS, AlertAction
+from bot.domain.alerts import SNOOZE_HOURS, AlertAction, Severity, ShownStatus
 from bot.domain.customers import CustomerFilter, ListSort
 from bot.domain.requests import RequestType
 from bot.errors import InvalidInput
@@ -131,6 +131,23 @@ class AlertChoice(Payload):
     alert_id: RowId
     action: AlertAction
     hours: int | None = Field(default=None, ge=1, le=max(SNOOZE_HOURS))
+
+
+class AlertQuery(Payload):
+    """A `/msp alerts` listing: which alerts (status, lowest severity, one customer)
+    and from which row. Carried by its filter menus, its paging and bulk buttons."""
+
+    status: ShownStatus = ShownStatus.OPEN
+    severity: Severity | None = None  # this or worse
+    customer_id: RowId | None = None
+    offset: int = Field(default=0, ge=0, le=MAX_ROW_ID)
+
+
+class AlertBulk(Payload):
+    """Acknowledge all or Resolve all: what a listing showed, and the action."""
+
+    query: AlertQuery
+    action: AlertAction
 
 
 class AlertListRef(Payload):

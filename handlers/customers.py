@@ -39,9 +39,10 @@ from bot.services import customers as service
 from bot.services.tenancy import Requester
 from bot.views import billing as billing_views
 from bot.views import customers as views
+from bot.views.fields import Typed
 from bot.views.message import Message
 from handlers.deps import Deps
-from handlers.forms import Form, errors_response, open_or_push
+from handlers.forms import Form, errors_response, open_or_push, shown_inputs, state_values
 from handlers.kit import (
     Click,
     ClickAnswer,
@@ -84,11 +85,7 @@ async def add_command(call: Invocation) -> Message | FollowUp:
     async def open_form() -> None:
         await call.client.views_open(
             trigger_id=call.command["trigger_id"],
-            view=views.add_modal(
-                default_price=defaults.default_price,
-                today=defaults.today,
-                trial_days=defaults.trial_days,
-            ),
+            view=_add_form(defaults, Plan.TRIAL),
         )
 
     return open_form
@@ -294,12 +291,47 @@ async def open_add_form(
             defaults = await service.add_form_defaults(
                 session, requester=requester, now=deps.clock()
             )
-            view = views.add_modal(
-                default_price=defaults.default_price,
-                today=defaults.today,
-                trial_days=defaults.trial_days,
-            )
+            view = _add_form(defaults, Plan.TRIAL)
     await open_or_push(client, body, view)  # pushed when clicked inside a modal (a list)
+
+
+def _add_form(
+    defaults: service.AddFormDefaults, plan: Plan, typed: Typed | None = None
+) -> dict[str, Any]:
+    return views.add_modal(
+        default_price=defaults.default_price,
+        today=defaults.today,
+        trial_days=defaults.trial_days,
+        plan=plan,
+        typed=typed,
+    )
+
+
+async def choose_plan(click: Click) -> None:
+    """The Add form's plan changed: the form again for that plan (a paid plan's
+    contract fields added or removed), with what was entered kept."""
+    service.ADD.check(click.requester)
+    defaults = await call_service(
+        click.deps, service.add_form_defaults, requester=click.requester, now=click.deps.clock()
+    )
+    typed = state_values(click.body.get("view") or {})
+    view = _add_form(defaults, _plan_chosen(chosen_value(click.action)), typed)
+    await update_in_place(click.client, click.body, view)
+
+
+def _plan_chosen(value: str | None) -> Plan:
+    """A plan the form offers; a forged one is taken as the trial the form opens with
+    (the submission refuses it on the field)."""
+    return next((plan for plan in views.NEW_PLANS if plan.value == value), Plan.TRIAL)
+
+
+def _paid_plan_without_its_fields(view: ViewPayload, form: Form) -> Plan | None:
+    """The paid plan chosen, when the form shown did not ask for its contract yet."""
+    shown = shown_inputs(view)
+    plan = _plan_chosen(form.selected(CustomerField.PLAN))
+    if plan.is_paid and shown and CustomerField.LICENCES not in shown:
+        return plan
+    return None
 
 
 async def submit_add(
@@ -307,10 +339,16 @@ async def submit_add(
 ) -> None:
     requester = requester_of(context)
     form = Form(view)
-    async with deps.db.unit_of_work() as session:
-        price = await service.default_price(session, requester=requester)
-        today = await service.today(session, requester=requester, now=deps.clock())
-    new = read_new_customer(form, default_price=price, today=today)
+    defaults = await call_service(
+        deps, service.add_form_defaults, requester=requester, now=deps.clock()
+    )
+    paid = _paid_plan_without_its_fields(view, form)
+    if paid is not None:
+        # Add was clicked as a paid plan was chosen, before the form was redrawn with
+        # the plan's contract: the form is shown with it, what was entered kept.
+        await ack(response_action="update", view=_add_form(defaults, paid, state_values(view)))
+        return
+    new = read_new_customer(form, default_price=defaults.default_price, today=defaults.today)
     if form.errors or new is None:
         await ack(**errors_response(form.errors))
         return
@@ -515,9 +553,7 @@ def read_new_customer(
     term: Term | None = None
     start: date | None = None
     if plan is not None and plan.is_paid:
-        licences = form.check(
-            lambda: customer_rules.parse_licences(form.text(F.LICENCES), field=F.LICENCES), 0
-        )
+        licences = _paid_licences(form)
         term, start = _paid_term_inputs(form, today=today)
     price = form.check(
         lambda: customer_rules.parse_price(
@@ -541,6 +577,16 @@ def read_new_customer(
         contact_email=shared.contact_email,
         assigned=shared.assigned,
     )
+
+
+def _paid_licences(form: Form) -> int:
+    """A paid plan's licences, required: the form asks for them once the plan is
+    chosen, but a submission may carry any state."""
+    typed = form.text(F.LICENCES)
+    if not (typed or "").strip():
+        form.errors[F.LICENCES] = "Enter the number of licences of the paid plan."
+        return 0
+    return form.check(lambda: customer_rules.parse_licences(typed, field=F.LICENCES), 0)
 
 
 def _paid_term_inputs(form: Form, *, today: date) -> tuple[Term | None, date | None]:
@@ -675,6 +721,7 @@ ROUTES: tuple[Route, ...] = (
             ActionId.DELETE_CUSTOMER: open_delete_form,
             ActionId.CORRECT_BILLING: open_correction_form,
             ActionId.ROW_MENU: act_on_row,
+            ActionId.ADD_CUSTOMER_PLAN: choose_plan,
             **dict.fromkeys(LIST_ACTIONS, show_list_page),
             **dict.fromkeys(HOME_LIST_ACTIONS, open_home_list),
         },

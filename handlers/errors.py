@@ -17,6 +17,7 @@ from slack_bolt.response import BoltResponse
 
 from bot.errors import BotError, InvalidInput, NotAllowed, NotFound
 from bot.views.message import Message
+from bot.views.mrkdwn import plain_text
 from bot.views.notices import (
     DATABASE_UNAVAILABLE,
     database_unavailable_message,
@@ -70,7 +71,7 @@ def _is_unavailable(error: Exception) -> bool:
 
 def _message_for(error: Exception, body: RequestBody) -> Message:
     if isinstance(error, BotError):
-        return refusal_message(error.message)
+        return refusal_message(error.sentence)
     error_id = new_error_id()
     if isinstance(error, NoAnswerInTime):
         logger.warning(
@@ -110,7 +111,7 @@ def _modal_reply(error: Exception, message: Message, body: RequestBody) -> BoltR
     if isinstance(error, InvalidInput) and error.field:
         reply: dict[str, Any] = {
             "response_action": "errors",
-            "errors": {error.field: error.message},
+            "errors": {error.field: plain_text(error.sentence)},
         }
     elif _is_unavailable(error) and first_input is not None:
         reply = {

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.errors import InvalidInput
+from bot.views.mrkdwn import plain_text
 from handlers.payload_types import InputState, InteractionBody, ViewPayload
 
 T = TypeVar("T")
@@ -85,6 +86,19 @@ class Form:
 NOT_TEXT = "This has characters that are not text (invalid Unicode): type it again."
 
 
+def state_values(view: ViewPayload) -> dict[str, dict[str, Any]]:
+    """What has been entered in an open view, as Slack sends it (block id -> action id
+    -> the element's state): what a form redrawn as it is filled in keeps."""
+    values = (view.get("state") or {}).get("values")
+    return values if isinstance(values, dict) else {}
+
+
+def shown_inputs(view: ViewPayload) -> set[str]:
+    """The block ids of the view's inputs, as the view shown had them (none when a
+    view comes without its blocks)."""
+    return set(_input_block_ids(view))
+
+
 def _input_block_ids(view: ViewPayload) -> list[str]:
     blocks = view.get("blocks")
     return [
@@ -111,7 +125,12 @@ def _is_text(value: Any) -> bool:
 
 
 def errors_response(errors: dict[str, str]) -> dict[str, Any]:
-    return {"response_action": "errors", "errors": errors}
+    """Field errors under a modal's inputs, which Slack shows as plain text: a
+    command quoted as `code` is shown bare rather than between backticks."""
+    return {
+        "response_action": "errors",
+        "errors": {field: plain_text(message) for field, message in errors.items()},
+    }
 
 
 def in_modal(body: InteractionBody) -> bool:

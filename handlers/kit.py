@@ -21,9 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.errors import BotError
 from bot.services.tenancy import Requester
-from bot.views.customers import notice_modal as text_modal
 from bot.views.message import Message
-from bot.views.notices import refusal_message
+from bot.views.notices import refusal_message, refusal_modal
 from bot.views.requests import notice_modal as message_modal
 from handlers.deps import Deps
 from handlers.forms import in_modal, open_or_push
@@ -159,13 +158,14 @@ async def _refusals_answered(click: Click) -> AsyncIterator[None]:
         yield
     except BotError as refusal:
         if "view" not in click.body and click.respond is not None:
-            message = refusal_message(refusal.message)
+            message = refusal_message(refusal.sentence)
             await click.respond(
                 response_type="ephemeral", replace_original=False, **message.as_kwargs()
             )
             return
-        notice = text_modal(title=click.feature, text=refusal.message)
-        await open_or_push(click.client, click.body, notice)
+        await open_or_push(
+            click.client, click.body, refusal_modal(refusal.sentence, title=click.feature)
+        )
 
 
 async def update_in_place(

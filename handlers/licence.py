@@ -54,7 +54,7 @@ async def mau_command(call: Invocation) -> Message | FollowUp:
 
 
 async def _licence(deps: Deps, requester: Requester, state: LicenceState) -> Message:
-    month = mau_rules.parse_month_label(state.month) if state.month else None
+    month = mau_rules.parse_month_key(state.month) if state.month else None
     overview = await call_service(
         deps,
         service.licence_overview,
@@ -68,10 +68,8 @@ async def _licence(deps: Deps, requester: Requester, state: LicenceState) -> Mes
 
 async def _post_chart(deps: Deps, requester: Requester, series: MauSeries, channel: str) -> None:
     """Draw the chart off the event loop, then queue its upload to `channel`."""
-    title = views.chart_title(series)
-    png = await asyncio.to_thread(
-        charts.mau_chart_png, views.chart_labels(series), series.mau, series.allowance, title
-    )
+    chart = views.mau_chart(series)
+    png = await asyncio.to_thread(charts.mau_chart_png, chart)
     filename = views.chart_filename(series)
     async with deps.db.unit_of_work() as session:
         await outbox.upload_file(
@@ -81,7 +79,7 @@ async def _post_chart(deps: Deps, requester: Requester, series: MauSeries, chann
             channel=channel,
             filename=filename,
             content=png,
-            title=title,
+            title=chart.title,
             initial_comment=views.chart_comment(series, user_id=requester.user_id),
         )
     deps.delivery.wake()

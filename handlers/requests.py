@@ -1,7 +1,7 @@
 """Requests in Slack: `/msp request TYPE CUSTOMER`, `/msp requests`, the request
-forms, "Schedule for DATE" on a refusal, the card's and list rows' request menus,
-and the approvers' Approve / Deny buttons (with the denial reason and the typed
-name that approves a deletion)."""
+forms (their preview redrawn as they are filled in), "Schedule for DATE" on a
+refusal, the card's and list rows' request menus, and the approvers' Approve / Deny
+buttons (with the denial reason and the typed name that approves a deletion)."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ from bot.services.requests import AlreadyDecided
 from bot.views import requests as views
 from bot.views.message import Message
 from handlers.deps import Deps
-from handlers.forms import Form, errors_response, open_or_push
+from handlers.forms import Form, errors_response, open_or_push, state_values
 from handlers.kit import (
     Click,
     ClickAnswer,
@@ -40,7 +40,7 @@ from handlers.kit import (
 from handlers.middleware import requester_of
 from handlers.payload_types import ViewPayload
 from handlers.registry import Route
-from handlers.request_forms import form_or_refusal, open_request
+from handlers.request_forms import form_or_refusal, open_request, redrawn_form
 
 FEATURE = "Requests"  # the title of the small modals its clicks are answered in
 REQUEST_USAGE = (
@@ -208,6 +208,20 @@ def _refusal_field(view: ViewPayload, kind: RequestType) -> str:
     return main if main in shown else BlockId.REQUEST_REASON
 
 
+def _typed_problem(form: Form) -> str | None:
+    """What is wrong with what is typed so far, for the preview to say: a figure not
+    typed yet is not wrong (sending the form requires it), one typed badly is."""
+    for field, message in form.errors.items():
+        if field != BlockId.REQUEST_REASON and not _blank(form.text(field)):
+            return message
+    return None
+
+
+def _complete(form: Form) -> bool:
+    """Every figure and choice could be read (the reason is for the approvers)."""
+    return all(field == BlockId.REQUEST_REASON for field in form.errors)
+
+
 def _blank(text: str | None) -> bool:
     return not (text or "").strip()
 
@@ -236,6 +250,27 @@ async def start_from_menu(click: Click) -> None:
     channel = str((click.body.get("channel") or {}).get("id", ""))[:32]
     state = state.model_copy(update={"channel": channel})
     await open_request(click.deps, click.client, click.body, click.respond, click.requester, state)
+
+
+async def follow_typing(click: Click) -> None:
+    """A figure typed or a choice made in the request form (dispatch_action): the
+    form again, its preview for what is there now, what was entered kept."""
+    shown = click.body.get("view") or {}
+    state = RequestFormState.decode(shown.get("private_metadata"))
+    form = Form(shown)
+    change = _change(form, state.kind)
+    redrawn = await redrawn_form(
+        click.deps,
+        click.requester,
+        state,
+        change=change if _complete(form) else None,
+        problem=_typed_problem(form),
+        typed=state_values(shown),
+    )
+    if isinstance(redrawn, Message):  # someone else asked for it meanwhile
+        await open_or_push(click.client, click.body, views.refusal_modal(redrawn))
+        return
+    await update_in_place(click.client, click.body, redrawn)
 
 
 async def approve(click: Click) -> None:
@@ -339,6 +374,7 @@ async def reverse_deletion(click: Click) -> None:
 CLICKS: dict[str, ClickAnswer] = {
     ActionId.REQUEST_SCHEDULE: schedule_instead,
     ActionId.REQUEST_START: start_from_menu,
+    ActionId.REQUEST_FORM_INPUT: follow_typing,
     ActionId.REQUEST_APPROVE: approve,
     ActionId.REQUEST_DENY: deny,
     ActionId.REQUEST_WITHDRAW: withdraw,

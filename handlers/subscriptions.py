@@ -12,6 +12,7 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.domain import subscriptions as subscription_rules
+from bot.domain.alert_groups import DEFAULT_GROUPING, Grouping, parse_grouping
 from bot.domain.subscriptions import ME, SubscriptionSpec, Topic
 from bot.errors import InvalidInput, NotAllowed, NotFound
 from bot.ids import ActionId, BlockId, CallbackId
@@ -176,6 +177,7 @@ def read_form(form: Form) -> tuple[SubscriptionSpec, service.Picked]:
         kinds=_kinds(form),
         quiet_start=quiet[0] if quiet else None,
         quiet_end=quiet[1] if quiet else None,
+        grouping=_grouping(form),
     )
     picked = service.Picked(
         include=_picked_ids(form, BlockId.SUBSCRIPTION_CUSTOMERS),
@@ -203,6 +205,15 @@ def _severity(form: Form) -> str | None:
         return None
     return form.check(
         lambda: subscription_rules.parse_severity(chosen, field=BlockId.SUBSCRIPTION_SEVERITY), None
+    )
+
+
+def _grouping(form: Form) -> Grouping:
+    chosen = form.selected(BlockId.SUBSCRIPTION_GROUPING)
+    if chosen is None:
+        return DEFAULT_GROUPING
+    return form.check(
+        lambda: parse_grouping(chosen, field=BlockId.SUBSCRIPTION_GROUPING), DEFAULT_GROUPING
     )
 
 

@@ -538,7 +538,11 @@ class AlertSubscription(Base):
     included or excluded (by id), kinds, and (people) quiet hours."""
 
     __tablename__ = "alert_subscriptions"
-    __table_args__ = (Index("ix_alert_subscriptions_msp_id_target", "msp_id", "target"),)
+    __table_args__ = (
+        Index("ix_alert_subscriptions_msp_id_target", "msp_id", "target"),
+        # One subscription per target and filters, whoever clicks at the same moment.
+        Index("uq_alert_subscriptions_filters", "msp_id", "filters_key", unique=True),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     msp_id: Mapped[int] = mapped_column(ForeignKey("msps.id", ondelete="CASCADE"))
@@ -553,6 +557,12 @@ class AlertSubscription(Base):
     quiet_end: Mapped[str | None] = mapped_column(String(5), default=None)
     # The person's IANA zone the quiet hours are read in; None: the MSP's.
     quiet_timezone: Mapped[str | None] = mapped_column(String(64), default=None)
+    # Alerts: threaded together per customer ("customer"), per customer and kind
+    # ("kind"), or not at all ("off"), while they come within group_minutes.
+    group_by: Mapped[str] = mapped_column(String(8), default="customer", server_default="customer")
+    group_minutes: Mapped[int] = mapped_column(Integer, default=5, server_default="5")
+    # The target and filters, hashed (bot.services.subscriptions.filters_key).
+    filters_key: Mapped[str | None] = mapped_column(String(80), default=None)
     created_by: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime]
 
@@ -569,6 +579,33 @@ class AlertMessage(Base):
     channel: Mapped[str] = mapped_column(String(32))
     outbox_key: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime]
+
+
+class AlertGroup(Base):
+    """Alerts threaded under one message in a conversation: the first alert's
+    message is the parent, and those that follow within the window are replies in
+    its thread. The parent shows how many there are and the worst severity.
+
+    Groups are opened and joined only while the MSP's row is locked
+    (bot.services.alert_routing), so two batches at once never open two groups
+    for the same customer in one conversation."""
+
+    __tablename__ = "alert_groups"
+    __table_args__ = (
+        Index("ix_alert_groups_open", "msp_id", "channel", "group_key", "last_at"),
+        Index("ix_alert_groups_parent_key", "parent_key"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    msp_id: Mapped[int] = mapped_column(ForeignKey("msps.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(String(32))
+    group_key: Mapped[str] = mapped_column(String(200))
+    parent_alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"))
+    parent_key: Mapped[str] = mapped_column(String(200))  # the parent message's outbox key
+    count: Mapped[int] = mapped_column(Integer, default=1)
+    worst_severity: Mapped[str] = mapped_column(String(10))
+    first_at: Mapped[datetime]
+    last_at: Mapped[datetime]
 
 
 class Notice(Base):

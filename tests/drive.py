@@ -21,6 +21,7 @@ from bot.app import Bot
 from bot.cli import cli
 from bot.ids import ActionId, BlockId, CallbackId
 from bot.payloads import RequestRef
+from bot.sentences import readable_day, readable_time
 from bot.services.customer_csv import CSV_COLUMNS
 from tests.fake_slack import FakeSlack
 from tests.forms import add_values, submit_values, typed
@@ -139,13 +140,13 @@ def lines(blocks: list[dict[str, Any]]) -> list[str]:
 def day(moment: date) -> str:
     """A date as Slack's date formatting shows it (noon UTC of that day)."""
     stamp = calendar.timegm((moment.year, moment.month, moment.day, 12, 0, 0))
-    return f"<!date^{stamp}^{{date_short_pretty}}|{moment.isoformat()}>"
+    return f"<!date^{stamp}^{{date_short_pretty}}|{readable_day(moment)}>"
 
 
 def moment_shown(moment: datetime) -> str:
     """A moment as Slack's date formatting shows it, in each reader's own zone."""
     stamp = calendar.timegm(moment.utctimetuple())
-    return f"<!date^{stamp}^{{date_short_pretty}} {{time}}|{moment:%Y-%m-%d %H:%M} UTC>"
+    return f"<!date^{stamp}^{{date_short_pretty}} {{time}}|{readable_time(moment)}>"
 
 
 def updates_to(fake_slack: FakeSlack, channel: str) -> list[dict[str, Any]]:
@@ -255,6 +256,70 @@ async def submit(client, slack, view: dict, user_id: str = MEMBER, **fields: Any
             user_id=user_id,
         ),
     )
+
+
+# ---------------------------------------------------------------- a form redrawn as it is filled in
+
+
+def held_view(fake_slack: FakeSlack, callback_id: str) -> dict[str, Any]:
+    """The modal with this callback id as Slack now holds it, with its id and hash
+    (the newest, if several were opened)."""
+    held = [view for view in fake_slack.views.values() if view["callback_id"] == callback_id]
+    assert held, f"no {callback_id} modal is open"
+    return held[-1]
+
+
+def input_block(view: dict[str, Any], block_id: str) -> dict[str, Any]:
+    [block] = [b for b in view["blocks"] if b["type"] == "input" and b["block_id"] == block_id]
+    return block
+
+
+def as_slack_sends(view: dict[str, Any], entered: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """`entered` (block id -> element state) as a view's state.values: each state under
+    its element's own action id, as Slack sends it."""
+    action_ids = {
+        block["block_id"]: block["element"]["action_id"]
+        for block in view["blocks"]
+        if block["type"] == "input"
+    }
+    return {
+        block_id: {action_ids.get(block_id, ActionId.FIELD): state}
+        for block_id, state in entered.items()
+    }
+
+
+async def dispatched(
+    client,
+    slack: SlackRequests,
+    fake_slack: FakeSlack,
+    view: dict[str, Any],
+    block_id: str,
+    entered: dict[str, dict[str, Any]],
+    *,
+    user_id: str,
+) -> Any:
+    """What Slack sends when an input with dispatch_action changes in an open modal (a
+    choice made, a character typed): block_actions for that input, carrying the view as
+    Slack holds it (`view`: its id and hash) with `entered` as its state. The
+    views.update call the bot answers with."""
+    element = input_block(view, block_id)["element"]
+    changed = entered[block_id]
+    updates = len(fake_slack.calls_to("views.update"))
+    request = slack.block_actions(
+        action_id=element["action_id"],
+        block_id=block_id,
+        value=changed.get("value"),
+        selected_option=changed.get("selected_option"),
+        extra_action={"type": element["type"]},
+        user_id=user_id,
+        channel_id=None,
+        view={**view, "state": {"values": as_slack_sends(view, entered)}},
+    )
+    reply = await post(client, request)
+    assert reply.status == 200 and reply.text == "", reply.text
+    calls = await calls_to(fake_slack, "views.update", updates + 1)
+    assert len(calls) == updates + 1, "the form was not redrawn"
+    return calls[-1]
 
 
 # ---------------------------------------------------------------- the approval message

@@ -29,7 +29,7 @@ ENCRYPTION_KEY = "gqlOsm7No5i7Abp8-RDeGp5MMkF9QX9dGGD_-LoAIwI="
 TEAM_ID = "T0001"
 POSTGRES_URL_VARIABLE = "MSPBOT_TEST_DATABASE_URL"
 TODAY = date(2026, 11, 22)  # the FakeClock's day
-NOW_SHOWN = "<!date^1795338000^{date_short_pretty} {time}|2026-11-22 09:00 UTC>"  # the clock's
+NOW_SHOWN = "<!date^1795338000^{date_short_pretty} {time}|22 Nov 2026 09:00 UTC>"  # the clock's
 # Many messages to one channel: the tests lift Slack's pacing of a channel.
 FAST_DELIVERY = replace(
     DeliveryLimits(), channel_per_second=1000.0, channel_burst=100, poll_seconds=0.01

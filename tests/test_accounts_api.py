@@ -152,7 +152,7 @@ async def test_every_commercial_figure_can_be_set(client, db, clock):
         ({"plan": "gold"}, "plan", "Input should be"),
         ({"contract_start": "2026-12-01"}, "contract_start", "cannot be in the future"),
         ({"renewal_date": "2026-11-22"}, "renewal_date", "must be after today"),
-        ({"renewal_date": "2027-06-15"}, "renewal_date", "can be 2026-12-22 at the latest"),
+        ({"renewal_date": "2027-06-15"}, "renewal_date", "can be 22 Dec 2026 at the latest"),
         ({"term": "weekly"}, "term", "'monthly' or 'annual'"),
         ({"unit_price": "12.345"}, "unit_price", "at most two decimals"),
         ({"unit_price": -5}, "unit_price", "cannot be negative"),

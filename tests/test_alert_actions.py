@@ -15,11 +15,12 @@ import pytest
 from sqlalchemy import select, update
 
 from bot.app import Bot
+from bot.domain.alerts import AlertAction
 from bot.ids import ActionId, CallbackId
-from bot.payloads import AlertListRef
+from bot.payloads import AlertBulk, AlertListRef, AlertQuery
 from scheduler.jobs.alerts import wake_snoozed_alerts
 from storage.engine import Database
-from storage.models import Alert, AuditEvent, CustomerAssignment, OutboxItem
+from storage.models import Alert, AlertSubscription, AuditEvent, CustomerAssignment, OutboxItem
 from tests.drive import Reply, all_text, button, post, post_json
 from tests.fake_slack import RESPONSE_URL_CALL, FakeSlack
 from tests.seed import ADMIN, APPROVER, MEMBER, OWNER, VIEWER, Tenant, grant_staff, make_tenant
@@ -358,6 +359,9 @@ async def test_a_reopened_alert_replies_in_the_thread_of_the_last_one(
 async def test_a_storm_becomes_one_digest_per_channel_and_list_all_reaches_every_alert(
     backend, client, slack, bot, tenant, fake_slack, db
 ):
+    # Channels that do not group alerts by customer: a burst is merged into a digest.
+    async with db.unit_of_work() as session:
+        await session.execute(update(AlertSubscription).values(group_by="off"))
     storm = [
         report(
             tenant,
@@ -433,12 +437,17 @@ async def test_msp_alerts_lists_the_worst_first_and_acts_from_a_row(
     text = all_text(reply.json["blocks"])
     assert "Gone" in text and "Low one" in text and "Critical one" not in text
 
-    rows = [
-        b["accessory"] for b in reply.json["blocks"] if (b.get("accessory") or {}).get("options")
-    ]
-    await press(client, slack, rows[0], OWNER, option=1)  # Resolve "Low one"
+    viewer_rows = [b for b in reply.json["blocks"] if "row" in b.get("block_id", "")]
+    assert all(len(row["elements"]) == 1 for row in viewer_rows)  # Open customer only
+    reply = await post(client, slack.slash_command("alerts all Acme Dental", user_id=OWNER))
+    rows = [b for b in reply.json["blocks"] if "row" in b.get("block_id", "")]
+    resolve = next(e for e in rows[0]["elements"] if e["action_id"] == ActionId.ALERT_RESOLVE)
+    await press(client, slack, resolve, OWNER, block_id=rows[0]["block_id"])  # "Low one"
     await settle(bot)
-    assert any("Resolved by" in text for text in replies_to(fake_slack))
+    # The listing is redrawn in place, the row resolved.
+    calls = fake_slack.calls_to(RESPONSE_URL_CALL)
+    (redrawn,) = [all_text(c.args["blocks"]) for c in calls if c.args.get("replace_original")]
+    assert "~Low one~" in redrawn and "Resolved by" in redrawn
     async with db.unit_of_work() as session:
         assert (
             await session.scalar(select(Alert.status).where(Alert.dedup_key == "a")) == "resolved"
@@ -516,7 +525,7 @@ async def test_filters_made_in_slack_include_and_exclude_what_reaches_each_chann
             line.split("*")[1]
             for message in shown_in(fake_slack, channel)
             for line in all_text(message["blocks"]).splitlines()
-            if line.count("*") >= 2 and line.startswith(":")
+            if line.count("*") >= 2 and line.startswith(":") and not line.startswith(":thread:")
         }
 
     assert titles("C0GLOBEX") == {"G backup", "G low disk"}
@@ -545,3 +554,127 @@ async def test_an_alert_acted_on_from_the_home_tab_says_so_in_a_modal(
     for channel in (NOC, SUPPORT):  # the messages in the channels follow
         (shown,) = shown_in(fake_slack, channel)
         assert f"Acknowledged by <@{ADMIN}>" in all_text(shown["blocks"])
+
+
+# ---------------------------------------------------------------- /msp alerts: pages, filters, bulk
+
+
+def listed_titles(message: dict[str, Any]) -> list[str]:
+    return [
+        all_text([block]).split("*")[1]
+        for block in message["blocks"]
+        if block["type"] == "section" and block.get("text", {}).get("text", "").startswith(":")
+    ]
+
+
+def element(message: dict[str, Any], action_id: str) -> dict[str, Any]:
+    return next(
+        e
+        for block in message["blocks"]
+        if block["type"] == "actions"
+        for e in block["elements"]
+        if e["action_id"] == action_id
+    )
+
+
+async def redrawn_by(client, slack, bot: Bot, fake_slack: FakeSlack, *click: Any, **kw) -> dict:
+    """Click, and the listing as the click redrew it in place."""
+    await press(client, slack, *click, **kw)
+    await settle(bot)
+    calls = fake_slack.calls_to(RESPONSE_URL_CALL)
+    return [c.args for c in calls if c.args.get("replace_original")][-1]
+
+
+async def test_msp_alerts_pages_and_filters_in_place(client, slack, bot, tenant, fake_slack):
+    await send(
+        client,
+        bot,
+        tenant,
+        *(
+            report(tenant, dedup_key=f"d{n}", title=f"Alert {n:02d}", severity="low")
+            for n in range(23)
+        ),
+        report(tenant, "Globex", dedup_key="g", title="Globex down", severity="critical"),
+    )
+    first = (await post(client, slack.slash_command("alerts", user_id=OWNER))).json
+    titles = listed_titles(first)
+    assert len(titles) == 10 and titles[0] == "Globex down"
+    assert "1 to 10 of 24" in all_text(first["blocks"])
+    next_page = element(first, f"{ActionId.ALERT_LIST_PAGE}.next")
+    second = await redrawn_by(client, slack, bot, fake_slack, next_page, OWNER)
+    assert "11 to 20 of 24" in all_text(second["blocks"])
+    assert not set(listed_titles(second)) & set(titles)
+    next_page = element(second, f"{ActionId.ALERT_LIST_PAGE}.next")
+    third = await redrawn_by(client, slack, bot, fake_slack, next_page, OWNER)
+    assert "21 to 24 of 24" in all_text(third["blocks"]) and len(listed_titles(third)) == 4
+    with pytest.raises(StopIteration):
+        element(third, f"{ActionId.ALERT_LIST_PAGE}.next")  # the last page has no Next
+    severity = element(third, f"{ActionId.ALERT_LIST_FILTER}.severity")
+    # Critical or worse, from the first page again.
+    critical = await redrawn_by(client, slack, bot, fake_slack, severity, OWNER, option=1)
+    assert listed_titles(critical) == ["Globex down"]
+    assert "Open alerts, critical or worse" in all_text(critical["blocks"])
+    typed = await post(
+        client, slack.slash_command("alerts resolved severity&gt;=high", user_id=OWNER)
+    )
+    assert "No alerts match" in all_text(typed.json["blocks"])
+
+
+async def test_resolve_all_resolves_each_matching_alert_once_even_clicked_twice_at_once(
+    backend, client, slack, bot, tenant, fake_slack, db
+):
+    await send(
+        client,
+        bot,
+        tenant,
+        *(report(tenant, dedup_key=f"d{n}", title=f"Disk {n}") for n in range(12)),
+        report(tenant, "Globex", dedup_key="g", title="Globex down"),
+    )
+    listing = (
+        await post(client, slack.slash_command("alerts open Acme Dental", user_id=ADMIN))
+    ).json
+    resolve_all = element(listing, f"{ActionId.ALERT_LIST_BULK}.resolve")
+    assert resolve_all["text"]["text"] == "Resolve all 12"
+    assert "Resolve 12 of the open alerts for Acme Dental" in resolve_all["confirm"]["text"]["text"]
+    await asyncio.gather(*(press(client, slack, resolve_all, who) for who in (ADMIN, OWNER)))
+    await settle(bot)
+    async with db.unit_of_work() as session:
+        statuses = dict((await session.execute(select(Alert.title, Alert.status))).all())
+        events = (
+            await session.scalars(select(AuditEvent).where(AuditEvent.action == "alert.resolved"))
+        ).all()
+    assert statuses.pop("Globex down") == "firing"  # not in the filter
+    assert set(statuses.values()) == {"resolved"}
+    assert len(events) == 12  # each once, whoever clicked
+    said = " ".join(replies_to(fake_slack))
+    assert "Resolved 12 alerts" in said or "Resolved" in said
+    # Every message of a resolved alert says so, in every channel.
+    assert all(
+        "Resolved by" in all_text(m["blocks"])
+        for m in shown_in(fake_slack, NOC)
+        if "Disk" in all_text(m["blocks"])
+    )
+
+
+async def test_viewers_get_no_bulk_buttons_and_members_change_only_their_customers(
+    client, slack, bot, tenant, fake_slack, db
+):
+    await send(client, bot, tenant, report(tenant), report(tenant, "Globex"))
+    viewer = (await post(client, slack.slash_command("alerts", user_id=VIEWER))).json
+    with pytest.raises(StopIteration):
+        element(viewer, f"{ActionId.ALERT_LIST_BULK}.resolve")
+    async with db.unit_of_work() as session:
+        globex = await session.scalar(select(Alert).where(Alert.customer_name == "Globex"))
+        session.add(CustomerAssignment(customer_id=globex.customer_id, slack_user_id=MEMBER))
+    member = (await post(client, slack.slash_command("alerts", user_id=MEMBER))).json
+    await press(client, slack, element(member, f"{ActionId.ALERT_LIST_BULK}.acknowledge"), MEMBER)
+    await settle(bot)
+    async with db.unit_of_work() as session:
+        statuses = dict((await session.execute(select(Alert.customer_name, Alert.status))).all())
+    assert statuses == {"Globex": "acknowledged", "Acme Dental": "firing"}
+    forged = AlertBulk(query=AlertQuery(), action=AlertAction.RESOLVE).encode()
+    await press(
+        client, slack, {"action_id": f"{ActionId.ALERT_LIST_BULK}.resolve", "value": forged}, VIEWER
+    )
+    await settle(bot)
+    assert any("Viewers can see alerts" in text for text in replies_to(fake_slack))

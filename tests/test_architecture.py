@@ -56,8 +56,9 @@ def _within(name: str, packages: Iterable[str]) -> bool:
 
 
 OURS = ("bot", "handlers", "storage", "scheduler")
-# Plain modules every layer may use: errors, ids, payloads and clocks, no I/O.
-PLAIN = ("bot.errors", "bot.ids", "bot.payloads", "bot.clock", "bot.expiring")
+# Plain modules every layer may use: errors, the sentences they carry, ids, payloads
+# and clocks, no I/O.
+PLAIN = ("bot.errors", "bot.sentences", "bot.ids", "bot.payloads", "bot.clock", "bot.expiring")
 # The dependency direction (docs/ARCHITECTURE.md), bottom up: what of ours each layer
 # may import besides itself and PLAIN. Anything of ours not listed is refused, so a
 # new package has to be placed here.

@@ -55,7 +55,9 @@ def test_a_stored_figure_sent_again_is_not_checked_again():
 
 
 def test_a_new_term_is_checked_against_the_stored_renewal_date():
-    assert "can be 2026-12-22 at the latest" in refused(CommercialChange(term=Term.MONTHLY))["term"]
+    assert (
+        "can be 22 Dec 2026 at the latest" in refused(CommercialChange(term=Term.MONTHLY))["term"]
+    )
 
 
 def test_each_figure_that_cannot_be_is_named():
@@ -76,7 +78,7 @@ def test_a_contract_cannot_start_after_its_renewal():
         )
     [problem] = refusal.value.problems
     assert problem.field is CommercialField.CONTRACT_START
-    assert "must come after the contract start (2026-11-10)" in problem.message
+    assert "must come after the contract start (10 Nov 2026)" in problem.message
 
 
 def _fields(figures: Commercial) -> dict[str, object]:

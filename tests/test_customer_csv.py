@@ -16,6 +16,7 @@ from sqlalchemy import delete, event, func, select, update
 from bot.domain.customers import Plan
 from bot.domain.roles import Role
 from bot.errors import NotAllowed, NotFound
+from bot.sentences import readable_day
 from bot.services import audit, customer_csv
 from bot.services.customer_csv import (
     CSV_COLUMNS,
@@ -865,7 +866,7 @@ def test_cli_imports_a_book_with_its_lifecycle_and_a_dry_run_writes_nothing(env,
     dry = invoke(["customers", "import", str(book), "--team", "T1", "--dry-run"], env)
     assert dry.exit_code == 1
     assert dry.stdout.splitlines()[0].startswith(
-        f"row 3, trial_end: This trial's last day, {ended}, has passed"
+        f"row 3, trial_end: This trial's last day, {readable_day(ended)}, has passed"
     )
     assert "NOTHING would be imported" in dry.stdout
     skipped = invoke(["customers", "import", str(book), "--team", "T1", "--skip-invalid"], env)

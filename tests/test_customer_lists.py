@@ -273,8 +273,8 @@ async def test_view_card_from_a_message_answers_below_the_list(
     assert [o["text"]["text"] for o in menu["options"]] == [
         "View card",
         "Request: Add licences",
-        "Request: Upgrade",
-        "Request: Cancel",
+        "Request: Upgrade plan",
+        "Request: Cancel subscription",
     ]
     option = _view_card_option(row)
     assert RowAction.decode(option["value"]) == RowAction(

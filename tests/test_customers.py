@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 import unicodedata
 from datetime import date, timedelta
@@ -14,6 +15,7 @@ from sqlalchemy import func, select, update
 from bot.domain.roles import Role
 from bot.ids import ActionId, CallbackId, CustomerField
 from bot.payloads import CustomerRef, EditCustomerState, ListState
+from bot.sentences import readable_day
 from storage.models import (
     AuditEvent,
     Customer,
@@ -21,8 +23,19 @@ from storage.models import (
     CustomerContact,
     CustomerLocation,
 )
-from tests.drive import account_number_in, add_customer, all_text, calls_to, post, submit_add
-from tests.forms import add_values, checkboxes, text
+from tests.drive import (
+    account_number_in,
+    add_customer,
+    all_text,
+    as_slack_sends,
+    calls_to,
+    dispatched,
+    held_view,
+    input_block,
+    post,
+    submit_add,
+)
+from tests.forms import add_values, block_ids, checkboxes, selected, text, typed
 from tests.rows import customers
 from tests.seed import grant, seed_customer, set_max_customers
 from tests.slack_requests import FORM_CONTENT_TYPE, SignedRequest, sign
@@ -55,7 +68,9 @@ async def test_msp_add_opens_the_form_with_the_default_price(client, slack, fake
     view = call.args["view"]
     assert view["callback_id"] == CallbackId.ADD_CUSTOMER
     blocks = {block["block_id"]: block for block in view["blocks"]}
-    assert blocks[CustomerField.PRICE]["element"]["initial_value"] == "75.00"
+    # A trial has no price to type: the plan says the price it will have.
+    assert CustomerField.PRICE not in blocks
+    assert "a licence costs $75.00 a month" in blocks[CustomerField.PLAN]["hint"]["text"]
     # R20: a new account never blocks, as an explicit, ticked choice.
     assert "initial_value" not in blocks[CustomerField.THRESHOLD]["element"]
     [never] = blocks[CustomerField.NEVER_BLOCK]["element"]["initial_options"]
@@ -130,8 +145,8 @@ async def test_adding_a_paid_customer(client, slack, db, owner):
     shown = all_text(reply.json["view"]["blocks"])
     assert "*Price per licence*\n$1,050.02 a month" in shown
     assert "*Monthly total*\n$26,250.50 (25 licences x $1,050.02)" in shown
-    assert "*Term*\nAnnual since <!date^" in shown and "|2026-11-22>" in shown
-    assert "*Renewal*\n<!date^" in shown and "|2027-11-22>" in shown
+    assert "*Term*\nAnnual since <!date^" in shown and "|22 Nov 2026>" in shown
+    assert "*Renewal*\n<!date^" in shown and "|22 Nov 2027>" in shown
 
 
 @pytest.mark.parametrize(
@@ -160,7 +175,7 @@ async def test_a_paid_customer_added_mid_contract_renews_on_its_contracts_day(
         renewal,
     )
     shown = all_text(reply.json["view"]["blocks"])
-    assert f"|{start.isoformat()}>" in shown and f"|{renewal.isoformat()}>" in shown
+    assert f"|{readable_day(start)}>" in shown and f"|{readable_day(renewal)}>" in shown
 
 
 @pytest.mark.parametrize(
@@ -203,6 +218,11 @@ async def test_a_paid_customer_added_mid_contract_renews_on_its_contracts_day(
         ),
         ({"plan": "essentials", "licences": "5"}, CustomerField.TERM, "monthly or annual"),
         (
+            {"plan": "professional", "licences": None, "term": "annual"},
+            CustomerField.LICENCES,
+            "Enter the number of licences",
+        ),
+        (
             {"plan": "essentials", "licences": "5", "term": "weekly"},
             CustomerField.TERM,
             "monthly or annual",
@@ -224,6 +244,157 @@ async def test_bad_input_is_flagged_on_its_field_and_nothing_is_written(
     assert message in body["errors"][field], body["errors"]
     assert await customers(db) == []
     assert await _audit(db, "customer.created") == []
+
+
+# ---------------------------------------------------------------- the Add form as it is filled in
+
+PAID_CONTRACT = [
+    CustomerField.LICENCES,
+    CustomerField.TERM,
+    CustomerField.CONTRACT_START,
+    CustomerField.PRICE,
+]
+BEFORE = [CustomerField.NAME, CustomerField.ADMIN_EMAIL, CustomerField.PLAN]
+AFTER = [
+    CustomerField.THRESHOLD,
+    CustomerField.NEVER_BLOCK,
+    CustomerField.LOCATIONS,
+    CustomerField.CONTACT_NAME,
+    CustomerField.CONTACT_EMAIL,
+    CustomerField.ASSIGNED,
+]
+TYPED_SO_FAR = {
+    CustomerField.NAME: typed("Acme Dental"),
+    CustomerField.ADMIN_EMAIL: typed("it@acme-dental.com"),
+    CustomerField.LOCATIONS: typed("Main office\nLab"),
+    CustomerField.NEVER_BLOCK: {"type": "checkboxes", "selected_options": [{"value": "never"}]},
+    CustomerField.ASSIGNED: {"type": "multi_users_select", "selected_users": ["U0005"]},
+}
+
+
+async def _opened_add_form(client, slack, fake_slack, owner: str) -> dict:
+    """`/msp add`: the form as Slack holds it once open (its id and hash)."""
+    await post(client, slack.slash_command("add", user_id=owner))
+    await calls_to(fake_slack, "views.open")
+    return held_view(fake_slack, CallbackId.ADD_CUSTOMER)
+
+
+def _people_read(view: dict) -> list[str]:
+    """The labels, hints and placeholders of a form's inputs."""
+    texts = []
+    for block in view["blocks"]:
+        if block["type"] == "input":
+            texts.append(block["label"]["text"])
+            texts.append((block.get("hint") or {}).get("text", ""))
+            texts.append((block["element"].get("placeholder") or {}).get("text", ""))
+    return texts
+
+
+async def test_the_add_form_asks_the_name_first_and_a_trial_only_what_it_needs(
+    client, slack, fake_slack, owner
+):
+    view = await _opened_add_form(client, slack, fake_slack, owner)
+    assert block_ids(view) == BEFORE + AFTER
+    plan = input_block(view, CustomerField.PLAN)
+    assert plan["dispatch_action"] is True
+    assert plan["element"]["action_id"] == ActionId.ADD_CUSTOMER_PLAN
+    assert plan["element"]["initial_option"]["value"] == "trial"
+    assert plan["hint"]["text"].startswith("A trial lasts 30 days; after it, a licence costs")
+    assert not any("(paid plans)" in text for text in _people_read(view))
+
+
+async def test_a_paid_plan_chosen_adds_its_contract_keeping_what_was_typed(
+    client, slack, fake_slack, owner
+):
+    view = await _opened_add_form(client, slack, fake_slack, owner)
+    entered = {**TYPED_SO_FAR, CustomerField.PLAN: selected("professional")}
+    redraw = await dispatched(
+        client, slack, fake_slack, view, CustomerField.PLAN, entered, user_id=owner
+    )
+    # The open modal is redrawn, unless it changed since (the hash).
+    assert (redraw.args["view_id"], redraw.args["hash"]) == (view["id"], view["hash"])
+    paid = redraw.args["view"]
+    assert paid["callback_id"] == CallbackId.ADD_CUSTOMER
+    assert block_ids(paid) == BEFORE + PAID_CONTRACT + AFTER
+    for field in PAID_CONTRACT:  # required, so no "(optional)" beside them
+        assert not input_block(paid, field).get("optional"), field
+    element = {field: input_block(paid, field)["element"] for field in block_ids(paid)}
+    assert element[CustomerField.PLAN]["initial_option"]["value"] == "professional"
+    assert element[CustomerField.NAME]["initial_value"] == "Acme Dental"
+    assert element[CustomerField.ADMIN_EMAIL]["initial_value"] == "it@acme-dental.com"
+    assert element[CustomerField.LOCATIONS]["initial_value"] == "Main office\nLab"
+    assert [o["value"] for o in element[CustomerField.NEVER_BLOCK]["initial_options"]] == ["never"]
+    assert element[CustomerField.ASSIGNED]["initial_users"] == ["U0005"]
+    assert element[CustomerField.PRICE]["initial_value"] == "75.00"
+    assert element[CustomerField.CONTRACT_START]["initial_date"] == TODAY.isoformat()
+    assert "1 to 100,000" in input_block(paid, CustomerField.LICENCES)["hint"]["text"]
+    for words in _people_read(view) + _people_read(paid):  # numbers as people read them
+        assert not re.search(r"\d{4}", words), words
+
+    # Back to a trial: the contract goes, what was typed stays.
+    held = held_view(fake_slack, CallbackId.ADD_CUSTOMER)
+    entered = {
+        **entered,
+        CustomerField.PLAN: selected("trial"),
+        CustomerField.LICENCES: {"type": "number_input", "value": "25"},
+    }
+    redraw = await dispatched(
+        client, slack, fake_slack, held, CustomerField.PLAN, entered, user_id=owner
+    )
+    assert (redraw.args["view_id"], redraw.args["hash"]) == (view["id"], held["hash"])
+    trial = redraw.args["view"]
+    assert block_ids(trial) == BEFORE + AFTER
+    assert input_block(trial, CustomerField.NAME)["element"]["initial_value"] == "Acme Dental"
+
+
+async def test_a_forged_plan_redraws_the_trial_form(client, slack, fake_slack, owner):
+    view = await _opened_add_form(client, slack, fake_slack, owner)
+    entered = {**TYPED_SO_FAR, CustomerField.PLAN: selected("<!channel>")}
+    redraw = await dispatched(
+        client, slack, fake_slack, view, CustomerField.PLAN, entered, user_id=owner
+    )
+    assert block_ids(redraw.args["view"]) == BEFORE + AFTER
+
+
+async def test_add_sent_as_a_paid_plan_is_chosen_shows_the_contract_to_fill_in(
+    client, slack, fake_slack, db, owner
+):
+    """Add clicked right after a paid plan was chosen, before the form was redrawn:
+    the form comes back with the plan's contract, nothing added yet."""
+    view = await _opened_add_form(client, slack, fake_slack, owner)
+    entered = {**TYPED_SO_FAR, CustomerField.PLAN: selected("essentials")}
+    reply = await post(
+        client,
+        slack.view_submission(
+            callback_id=CallbackId.ADD_CUSTOMER,
+            values=as_slack_sends(view, entered),
+            blocks=view["blocks"],
+            user_id=owner,
+        ),
+    )
+    assert reply.json["response_action"] == "update", reply.text
+    shown = reply.json["view"]
+    assert block_ids(shown) == BEFORE + PAID_CONTRACT + AFTER
+    assert input_block(shown, CustomerField.NAME)["element"]["initial_value"] == "Acme Dental"
+    assert await customers(db) == []
+
+
+async def test_a_paid_plan_sent_without_its_contract_is_refused_on_its_fields(
+    client, slack, db, owner
+):
+    """A client may send any state: the server checks what a paid plan needs."""
+    reply = await submit_add(
+        client, slack, plan="enterprise", licences=None, term=None, contract_start=None
+    )
+    assert reply.json["response_action"] == "errors", reply.text
+    errors = reply.json["errors"]
+    assert set(errors) == {
+        CustomerField.LICENCES,
+        CustomerField.TERM,
+        CustomerField.CONTRACT_START,
+    }
+    assert errors[CustomerField.LICENCES] == "Enter the number of licences of the paid plan."
+    assert await customers(db) == []
 
 
 async def test_all_bad_fields_are_reported_at_once(client, slack, db, owner):

@@ -195,7 +195,7 @@ async def test_a_modal_submitted_while_the_database_is_away_keeps_what_was_typed
     async def away(*_args, **_kwargs):
         raise _dbapi_error(invalidated=True)
 
-    monkeypatch.setattr("bot.services.customers.default_price", away)
+    monkeypatch.setattr("bot.services.customers.add_form_defaults", away)
     blocks = add_modal(default_price=Decimal(75), today=FORM_OPENED_ON)["blocks"]
     reply = await post(
         client,

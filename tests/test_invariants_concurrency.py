@@ -98,8 +98,7 @@ async def test_the_same_request_sent_six_times_at_once_is_stored_once(
     [request] = await request_rows(db)
     assert (len(stored), request.status) == (1, "pending")
     already = (
-        "Trial extension for this customer is already waiting for approval "
-        f"(request #{request.id})."
+        f"This customer already has request #{request.id} (Extend trial) waiting for approval."
     )
     assert refused == [already] * (AT_ONCE - 1)
     # Someone sending it later gets the very same answer.

@@ -13,11 +13,12 @@ import pytest
 from sqlalchemy import insert, select, update
 
 from bot.domain.customers import email_key, name_key, new_account_number
-from bot.domain.mau import Projection, month_label
+from bot.domain.mau import Projection, readable_month
 from bot.domain.requests import RequestType
 from bot.domain.roles import Role
 from bot.errors import NotAllowed
 from bot.ids import ActionId, BlockId, CallbackId
+from bot.notify.notifiers import outbox_notifiers
 from bot.payloads import CustomerRef, LicenceState, RequestFormState, RequestRef
 from bot.results.licence import (
     ChosenCustomer,
@@ -30,6 +31,7 @@ from bot.services import licence as service
 from bot.services import requests as request_service
 from bot.services.tenancy import Requester
 from bot.views import licence as views
+from scheduler.jobs.notices import run_sweep
 from storage.engine import Database
 from storage.models import (
     AuditEvent,
@@ -38,6 +40,7 @@ from storage.models import (
     CustomerUsage,
     MauAllowanceOrder,
     Msp,
+    OutboxItem,
 )
 from storage.repositories import licence as licence_repo
 from tests.drive import all_text, calls_to, post
@@ -172,14 +175,24 @@ def _fields(blocks: list[dict[str, Any]]) -> dict[str, str]:
 
 
 def _table(blocks: list[dict[str, Any]]) -> dict[str, list[str]]:
-    """The rows of the first monospace table, by month label."""
+    """The rows of the first monospace table, by month label ("Nov 2026 (to date)"):
+    its columns are at least two spaces apart."""
     for block in blocks:
         text = (block.get("text") or {}).get("text", "")
         if "```" in text:
             body = text.split("```")[1]
-            rows = [line.split() for line in body.strip().splitlines()]
+            rows = [re.split(r" {2,}", line.strip()) for line in body.strip().splitlines()]
             return {row[0]: row[1:] for row in rows}
     raise AssertionError("no table in the blocks")
+
+
+def _context_texts(blocks: list[dict[str, Any]]) -> list[str]:
+    return [
+        element.get("text", "")
+        for block in blocks
+        if block["type"] == "context"
+        for element in block["elements"]
+    ]
 
 
 def _section_with(blocks: list[dict[str, Any]], words: str) -> str:
@@ -231,24 +244,32 @@ async def test_licence_view_shows_this_month_the_year_and_the_orders(client, sla
     assert len(blocks) <= 50
     fields = _fields(blocks)
     assert fields["MAU this month"] == "12,500 of 10,000"
-    assert fields["Overage"] == ":red_circle: *2,500* MAU over"  # R19: 12,500 - 10,000
+    assert fields["Overage so far"] == ":red_circle: *2,500* MAU over"  # R19: 12,500 - 10,000
     assert fields["Allowance used"] == "125.0%"
     # 12,500 MAU in 22 of 30 days -> 17,045 by the month's end, 7,045 over.
-    assert fields["Projected month-end"] == "17,045 (:warning: 7,045 over)"
-    assert "12,500 MAU in 22 of 30 days" in all_text(blocks)
+    assert fields["Month-end estimate"] == "about 17,045 (:warning: 7,045 over)"
+    assert (
+        "Estimate: at this month's pace so far (12,500 active users in 22 of 30 days), "
+        "about 17,045 by the end of the month, 7,045 over the allowance of 10,000."
+    ) in _context_texts(blocks)
 
     table = _table(blocks)
-    assert list(table) == ["Month", *[month_label(m) for m in MONTHS]]
+    assert list(table) == [
+        "Month",
+        *[readable_month(m) for m in MONTHS[:-1]],
+        "Nov 2026 (to date)",  # this month: partial
+    ]
     assert table["Month"] == ["MAU", "Allowance", "Overage"]
-    assert table["2025-12"] == ["1,000", "0", "1,000"]  # before the first order
-    assert table["2026-02"] == ["3,000", "0", "3,000"]
-    assert table["2026-03"] == ["4,000", "8,000", "0"]
-    assert table["2026-06"] == ["7,000", "8,000", "0"]
-    assert table["2026-07"] == ["8,000", "10,000", "0"]
-    assert table["2026-10"] == ["11,250", "10,000", "1,250"]
-    assert table["2026-11"] == ["12,500", "10,000", "2,500"]
+    # Before the first order (March) there was no allowance: plain usage, not overage.
+    assert table["Dec 2025"] == ["1,000", "none", "-"]
+    assert table["Feb 2026"] == ["3,000", "none", "-"]
+    assert table["Mar 2026"] == ["4,000", "8,000", "0"]
+    assert table["Jun 2026"] == ["7,000", "8,000", "0"]
+    assert table["Jul 2026"] == ["8,000", "10,000", "0"]
+    assert table["Oct 2026"] == ["11,250", "10,000", "1,250"]
+    assert table["Nov 2026 (to date)"] == ["12,500", "10,000", "2,500"]
 
-    per_customer = _section_with(blocks, "MAU per customer, November 2026")
+    per_customer = _section_with(blocks, "MAU per customer, Nov 2026 (to date)")
     assert "12,500 MAU across 2 customers" in per_customer
     assert per_customer.index("Acme") < per_customer.index("Beta")
     assert "*12,000*" in per_customer and "*500*" in per_customer
@@ -263,7 +284,8 @@ async def test_licence_view_shows_this_month_the_year_and_the_orders(client, sla
     assert _element(blocks, ActionId.LICENCE_EXTEND) is not None  # an owner may order
     months = _element(blocks, ActionId.LICENCE_MONTH)
     assert len(months["options"]) == 12
-    assert months["initial_option"]["text"]["text"] == "November 2026"
+    assert months["initial_option"]["text"]["text"] == "Nov 2026 (to date)"
+    assert [o["text"]["text"] for o in months["options"]][1:3] == ["Oct 2026", "Sep 2026"]
     customer = _element(blocks, ActionId.LICENCE_CUSTOMER)
     assert customer["type"] == "external_select"
     assert customer["initial_option"]["text"]["text"] == "Whole MSP"
@@ -275,19 +297,20 @@ async def test_usage_exactly_at_the_allowance_is_no_overage(client, slack, db, o
     await _set_allowance(db, 10_000)
     fields = _fields((await _licence(client, slack))["blocks"])
     assert fields["MAU this month"] == "10,000 of 10,000"
-    assert fields["Overage"] == ":large_green_circle: none"
+    assert fields["Overage so far"] == ":large_green_circle: none"
     assert fields["Allowance used"] == "100.0%"
     table = _table((await _licence(client, slack))["blocks"])
-    assert table["2026-11"] == ["10,000", "10,000", "0"]
-    assert table["2026-10"] == ["10,001", "10,000", "1"]
+    assert table["Nov 2026 (to date)"] == ["10,000", "10,000", "0"]
+    assert table["Oct 2026"] == ["10,001", "10,000", "1"]
 
 
 async def test_no_usage_and_no_allowance(client, slack, db, owner):
     body = await _licence(client, slack)
     fields = _fields(body["blocks"])
-    assert fields["MAU this month"] == "0 of 0"
+    assert fields["MAU this month"] == "0 (no allowance yet)"
+    assert fields["Overage so far"] == "none: no allowance yet"
     assert fields["Allowance used"] == "no allowance bought"
-    assert "No usage reported for November 2026" in all_text(body["blocks"])
+    assert "No usage reported for Nov 2026 (to date)" in all_text(body["blocks"])
     assert "No allowance orders yet" in all_text(body["blocks"])
 
 
@@ -299,9 +322,9 @@ async def test_this_month_is_the_msps_month(client, slack, db, owner, clock):
         await session.execute(update(Msp).values(timezone="Pacific/Auckland"))
     clock.now = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
     blocks = (await _licence(client, slack))["blocks"]
-    assert _fields(blocks)["MAU this month"] == "40 of 0"
-    assert list(_table(blocks))[-1] == "2026-12"
-    assert "40 MAU in 1 of 31 days" in all_text(blocks)
+    assert _fields(blocks)["MAU this month"] == "40 (no allowance yet)"
+    assert list(_table(blocks))[-2:] == ["Nov 2026", "Dec 2026 (to date)"]
+    assert "40 active users in 1 day so far" in all_text(blocks)
 
 
 @pytest.mark.parametrize("role", [Role.MEMBER, Role.VIEWER, Role.APPROVER])
@@ -381,7 +404,7 @@ async def test_an_owner_asks_for_more_allowance_and_an_approver_grants_it(
     [opened] = await calls_to(fake_slack, "views.open")
     form = opened.args["view"]
     assert form["callback_id"] == CallbackId.REQUEST_FORM
-    assert form["title"]["text"] == "MAU allowance order"
+    assert form["title"]["text"] == "Order MAU allowance"
     assert "*10,000* MAU" in all_text(form["blocks"]) and "*9,500* MAU" in all_text(form["blocks"])
     inputs = {block["block_id"]: block for block in form["blocks"] if block["type"] == "input"}
     assert inputs[BlockId.REQUEST_QUANTITY]["element"]["type"] == "number_input"
@@ -397,7 +420,7 @@ async def test_an_owner_asks_for_more_allowance_and_an_approver_grants_it(
         ),
     )
     assert reply.json["response_action"] == "update"
-    assert "+5,000 MAU allowance" in json.dumps(reply.json["view"])
+    assert "(Order MAU allowance: +5,000 MAU)" in json.dumps(reply.json["view"])
     assert await _orders(db) == []  # not before it is approved
     [posted] = await calls_to(fake_slack, "chat.postMessage")  # no approvals channel: the owner
     assert posted.args["channel"] == owner and "Request #1" in posted.args["text"]
@@ -521,12 +544,12 @@ async def test_picking_a_customer_and_a_month_re_renders_in_place(
     blocks = answer.args["blocks"]
     assert _fields(blocks)["MAU this month"] == "750 of 1,000"  # the headline stays the MSP's
     table = _table(blocks)
-    assert table["Month"] == ["Customer", "MSP", "MAU", "Allowance"]  # "MSP MAU" splits
-    assert table["2026-11"] == ["50", "750", "1,000"]
-    assert table["2026-09"] == ["900", "1,200", "1,000"]
+    assert table["Month"] == ["Customer", "MSP MAU", "Allowance"]
+    assert table["Nov 2026 (to date)"] == ["50", "750", "1,000"]
+    assert table["Sep 2026"] == ["900", "1,200", "1,000"]
     assert "Beta &amp; &lt;Sons&gt;" in _section_with(blocks, "beside the whole MSP")
     # The month picked before is kept: the per-customer table is September's.
-    per_customer = _section_with(blocks, "MAU per customer, September 2026")
+    per_customer = _section_with(blocks, "MAU per customer, Sep 2026")
     assert per_customer.index("Beta") < per_customer.index("Acme")
     customer = _element(blocks, ActionId.LICENCE_CUSTOMER)
     assert customer["initial_option"]["text"]["text"].startswith("Beta & <Sons> (")
@@ -537,7 +560,7 @@ async def test_picking_a_customer_and_a_month_re_renders_in_place(
     october = next(
         o
         for o in _element(blocks, ActionId.LICENCE_MONTH)["options"]
-        if o["text"]["text"] == "October 2026"
+        if o["text"]["text"] == "Oct 2026"
     )
     await post(
         client,
@@ -547,8 +570,8 @@ async def test_picking_a_customer_and_a_month_re_renders_in_place(
     )
     answers = await calls_to(fake_slack, "response_url", 2)
     blocks = answers[1].args["blocks"]
-    assert "MAU per customer, October 2026" in all_text(blocks)
-    assert "No usage reported for October 2026" in all_text(blocks)
+    assert "MAU per customer, Oct 2026" in all_text(blocks)
+    assert "No usage reported for Oct 2026" in all_text(blocks)
     assert _table(blocks)["Month"][0] == "Customer"
 
     # Back to the whole MSP.
@@ -614,8 +637,8 @@ async def test_msp_mau_answers_with_numbers_and_posts_the_chart_when_asked(
     blocks = reply.json["blocks"]
     table = _table(blocks)
     assert table["Month"] == ["MAU", "Allowance", "Overage"]
-    assert table["2026-11"] == ["1,200", "1,000", "200"]
-    assert table["2025-12"] == ["100", "1,000", "0"]
+    assert table["Nov 2026 (to date)"] == ["1,200", "1,000", "200"]
+    assert table["Dec 2025"] == ["100", "1,000", "0"]
     assert "everyone in <#C0042>" in all_text(blocks)
     button = _chart_offer(blocks)
     await post(
@@ -676,7 +699,7 @@ async def test_a_member_charts_their_customer_only(client, slack, db, owner, fak
     reply = await post(client, slack.slash_command("mau theirs", user_id="U0003"))
     blocks = reply.json["blocks"]
     table = _table(blocks)
-    assert table["Month"] == ["MAU"] and table["2026-11"] == ["42"]
+    assert table["Month"] == ["MAU"] and table["Nov 2026 (to date)"] == ["42"]
     assert "Theirs" in all_text(blocks)
     button = _chart_offer(blocks)
     await post(
@@ -712,7 +735,8 @@ async def test_viewers_chart_the_whole_msp(client, slack, db, owner, fake_slack)
     [acme] = await _make_customers(db, ["Acme"])
     await _usage(db, acme, {MONTHS[-1]: 321})
     reply = await post(client, slack.slash_command("mau", user_id="U0004"))
-    assert _table(reply.json["blocks"])["2026-11"] == ["321", "0", "321"]
+    # No allowance bought yet: plain usage, no overage.
+    assert _table(reply.json["blocks"])["Nov 2026 (to date)"] == ["321", "none", "-"]
     button = _chart_offer(reply.json["blocks"])
     await post(
         client,
@@ -733,6 +757,94 @@ async def test_msp_mau_with_several_matches_names_them(client, slack, db, owner)
     assert "*Monthly active users, last 12 months*: Acme `" in all_text(exact.json["blocks"])
 
 
+# ---------------------------------------------------------------- one estimate, one sentence
+
+
+async def _said_everywhere(client, slack, db, clock) -> dict[str, list[str]]:
+    """What each place says about this month's estimate: the licence view, `/msp mau`,
+    the chart (its caption), the dashboard, and the MAU notice (when one is sent)."""
+    licence = await _licence(client, slack)
+    mau = (await post(client, slack.slash_command("mau", channel_id="C0042"))).json
+    dashboard = (await post(client, slack.slash_command("dashboard"))).json
+    requester = _requester(await _msp_id(db), Role.OWNER)
+    async with db.unit_of_work() as session:
+        series = await service.mau_series(session, requester=requester, now=clock())
+    await run_sweep(
+        "mau_notices", db=db, clock=clock, wake=lambda: None, notifiers=outbox_notifiers()
+    )
+    async with db.unit_of_work() as session:
+        notices = (await session.scalars(select(OutboxItem).where(OutboxItem.kind == "post"))).all()
+    return {
+        "licence": _context_texts(licence["blocks"]),
+        "mau": _context_texts(mau["blocks"]),
+        "chart": [views.mau_chart(series).caption],
+        "dashboard": _context_texts(dashboard["blocks"]),
+        "notice": [notice.payload["text"] for notice in notices],
+    }
+
+
+async def test_every_place_gives_the_same_estimate_in_the_same_words(
+    client, slack, db, owner, clock
+):
+    """22 November: 7,500 MAU (under 80%) in 22 of 30 days points to 10,227, over the
+    10,000: the MAU notice is the estimate's."""
+    [acme] = await _make_customers(db, ["Acme"])
+    await _usage(db, acme, {MONTHS[-1]: 7_500})
+    await _set_allowance(db, 10_000)
+    sentence = (
+        "Estimate: at this month's pace so far (7,500 active users in 22 of 30 days), "
+        "about 10,227 by the end of the month, 227 over the allowance of 10,000."
+    )
+    said = await _said_everywhere(client, slack, db, clock)
+    assert sentence in said["licence"]
+    assert sentence in said["mau"]
+    assert said["chart"] == [sentence]
+    assert f":chart_with_upwards_trend: {sentence}" in said["dashboard"]
+    [notice] = said["notice"]
+    assert notice == (
+        ":chart_with_upwards_trend: *This month's MAU may end over the allowance.* " + sentence
+    )
+    fields = _fields((await _licence(client, slack))["blocks"])
+    assert fields["Month-end estimate"] == "about 10,227 (:warning: 227 over)"
+
+
+async def test_early_in_the_month_nothing_warns_of_overage(client, slack, db, owner, clock):
+    """7 November: 3,000 MAU in 7 days would point to 12,857, over the 10,000; too few
+    days to go on, so no place warns and the licence view says why."""
+    [acme] = await _make_customers(db, ["Acme"])
+    await _usage(db, acme, {MONTHS[-1]: 3_000})
+    await _set_allowance(db, 10_000)
+    clock.now = datetime(2026, 11, 7, 9, 0, tzinfo=UTC)
+    sentence = (
+        "No month-end estimate before day 10 of the month: 3,000 active users in 7 days "
+        "so far are too few to go on."
+    )
+    said = await _said_everywhere(client, slack, db, clock)
+    assert sentence in said["licence"] and sentence in said["mau"]
+    assert said["chart"] == [sentence]
+    assert not [text for text in said["dashboard"] if "estimate" in text.lower()]
+    assert said["notice"] == []
+    fields = _fields((await _licence(client, slack))["blocks"])
+    assert fields["Month-end estimate"] == "from day 10 of the month"
+    assert ":warning:" not in json.dumps(fields)
+
+
+async def test_an_estimate_within_the_allowance_warns_nowhere(client, slack, db, owner, clock):
+    [acme] = await _make_customers(db, ["Acme"])
+    await _usage(db, acme, {MONTHS[-1]: 6_000})
+    await _set_allowance(db, 10_000)
+    sentence = (
+        "Estimate: at this month's pace so far (6,000 active users in 22 of 30 days), "
+        "about 8,182 by the end of the month, within the allowance of 10,000."
+    )
+    said = await _said_everywhere(client, slack, db, clock)
+    assert sentence in said["licence"] and sentence in said["mau"]
+    assert said["chart"] == [sentence]
+    assert not [text for text in said["dashboard"] if "estimate" in text.lower()]
+    assert said["notice"] == []
+    assert _fields((await _licence(client, slack))["blocks"])["Month-end estimate"] == "about 8,182"
+
+
 # ---------------------------------------------------------------- tenants
 
 
@@ -745,8 +857,8 @@ async def test_another_msps_usage_is_never_counted(client, slack, db, owner, fak
     await _set_allowance(db, 123, team_id=OTHER_TEAM)
 
     blocks = (await _licence(client, slack))["blocks"]
-    assert _fields(blocks)["MAU this month"] == "100 of 0"
-    assert _table(blocks)["2025-12"][0] == "0"
+    assert _fields(blocks)["MAU this month"] == "100 (no allowance yet)"
+    assert _table(blocks)["Dec 2025"][0] == "0"
     assert "Theirs" not in all_text(blocks)
 
     # Their own figures are theirs alone (this bot serves our workspace only, so they
@@ -914,8 +1026,7 @@ def test_the_view_cuts_pathological_lists_to_fit():
         allowance=5,
         overage=5,
         percent_used=200.0,
-        projection=Projection(mau_to_date=10, days_elapsed=22, days_in_month=30),
-        projected_overage=9,
+        projection=Projection(mau_to_date=10, days_elapsed=22, days_in_month=30, allowance=5),
         history=[MonthFigures(month=m, mau=10, allowance=5, overage=5) for m in MONTHS],
         customer=ChosenCustomer(id=1, name="&" * 80, account_number="ABCD-EFGH"),
         orders=[

@@ -124,7 +124,7 @@ def test_a_paid_contract_mid_term_keeps_its_start_and_gets_its_next_renewal():
                 "renewal_date": date(2027, 3, 1),
             },
             "renewal_date",
-            "renews on 2027-03-15",
+            "renews on 15 Mar 2027",
         ),
         (
             {"plan": Plan.ESSENTIALS, "licences": 2, "renewal_date": date(2028, 1, 1)},

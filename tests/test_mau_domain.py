@@ -39,8 +39,8 @@ def test_the_last_12_months_end_with_the_current_one():
 
 def test_the_last_12_months_across_new_year():
     months = mau.last_months(date(2027, 1, 1))
-    assert [mau.month_label(m) for m in months[:2]] == ["2026-02", "2026-03"]
-    assert [mau.month_label(m) for m in months[-2:]] == ["2026-12", "2027-01"]
+    assert [mau.month_key(m) for m in months[:2]] == ["2026-02", "2026-03"]
+    assert [mau.month_key(m) for m in months[-2:]] == ["2026-12", "2027-01"]
 
 
 @pytest.mark.parametrize(
@@ -60,14 +60,24 @@ def test_days_in_month_and_month_end(month, days, last):
     assert mau.month_start(last) == month
 
 
-def test_month_labels_round_trip():
-    assert mau.month_label(date(2026, 11, 1)) == "2026-11"
-    assert mau.month_label(date(987, 3, 1)) == "0987-03"
-    assert mau.month_name(date(2026, 11, 1)) == "November 2026"
-    assert mau.parse_month_label("2026-11") == date(2026, 11, 1)
-    assert mau.parse_month_label(" 2027-01 ") == date(2027, 1, 1)
+def test_month_keys_round_trip():
+    assert mau.month_key(date(2026, 11, 1)) == "2026-11"
+    assert mau.month_key(date(987, 3, 1)) == "0987-03"
+    assert mau.parse_month_key("2026-11") == date(2026, 11, 1)
+    assert mau.parse_month_key(" 2027-01 ") == date(2027, 1, 1)
     for bad in ("2026-13", "2026-00", "2026-1", "26-11", "november", "", "2026-11-01"):
-        assert mau.parse_month_label(bad) is None, bad
+        assert mau.parse_month_key(bad) is None, bad
+
+
+def test_months_are_shown_to_people_as_jan_2026():
+    assert [mau.readable_month(date(2026, m, 1)) for m in (1, 5, 9, 12)] == [
+        "Jan 2026",
+        "May 2026",
+        "Sep 2026",
+        "Dec 2026",
+    ]
+    assert mau.readable_month(date(2026, 12, 17)) == "Dec 2026"  # any day of the month
+    assert mau.readable_month(date(2026, 12, 1), to_date=True) == "Dec 2026 (to date)"
 
 
 # ---------------------------------------------------------------- overage and use
@@ -75,10 +85,17 @@ def test_month_labels_round_trip():
 
 @pytest.mark.parametrize(
     ("used", "allowance", "expected"),
-    [(12_000, 10_000, 2_000), (10_000, 10_000, 0), (9_999, 10_000, 0), (0, 0, 0), (5, 0, 5)],
+    [(12_000, 10_000, 2_000), (10_000, 10_000, 0), (9_999, 10_000, 0), (0, 0, 0), (1, 1, 0)],
 )
 def test_r19_overage_is_never_negative(used, allowance, expected):
     assert mau.overage(used, allowance) == expected
+
+
+def test_r19_no_overage_without_an_allowance():
+    """Before the first allowance was bought, a month's MAU is plain usage."""
+    assert not mau.has_allowance(0)
+    assert mau.overage(5, 0) == 0
+    assert mau.overage(2_000_000_000, 0) == 0
 
 
 def test_percent_used():
@@ -97,7 +114,7 @@ NOW = date(2026, 11, 1)
 def _history(changes, current=50_000):
     return dict(
         zip(
-            [mau.month_label(m) for m in MONTHS],
+            [mau.month_key(m) for m in MONTHS],
             mau.allowance_by_month(MONTHS, changes, current=current, current_month=NOW),
             strict=True,
         )
@@ -156,26 +173,61 @@ def test_orders_in_a_leap_february():
 
 
 def test_linear_projection_from_the_month_to_date():
-    projection = mau.project_month_end(1_200, today=date(2026, 11, 22))
+    projection = mau.project_month_end(1_200, today=date(2026, 11, 22), allowance=1_500)
     assert (projection.days_elapsed, projection.days_in_month) == (22, 30)
     assert projection.month_end == 1_636  # 1,200 / 22 * 30 = 1,636.36
-    assert "1,200 MAU in 22 of 30 days" in projection.explanation
-    assert "1,636" in projection.explanation
+    assert projection.projected_overage == 136 and projection.warns
+    assert projection.sentence == (
+        "Estimate: at this month's pace so far (1,200 active users in 22 of 30 days), "
+        "about 1,636 by the end of the month, 136 over the allowance of 1,500."
+    )
 
 
 def test_projection_rounds_half_up_and_is_exact_on_big_numbers():
-    assert mau.project_month_end(1, today=date(2026, 11, 2)).month_end == 15  # 15.0
-    assert mau.project_month_end(1, today=date(2026, 11, 4)).month_end == 8  # 7.5 -> 8
-    big = mau.project_month_end(1_000_000_007, today=date(2026, 11, 3))
-    assert big.month_end == 10_000_000_070
+    assert mau.project_month_end(10, today=date(2026, 11, 10)).month_end == 30  # 30.0
+    assert mau.project_month_end(1, today=date(2026, 11, 12)).month_end == 3  # 2.5 -> 3
+    big = mau.project_month_end(1_000_000_007, today=date(2026, 11, 15))
+    assert big.month_end == 2_000_000_014
 
 
-def test_projection_on_the_first_and_last_days():
-    first = mau.project_month_end(100, today=date(2026, 1, 1))
-    assert first.month_end == 3_100
-    last = mau.project_month_end(4_321, today=date(2026, 1, 31))
-    assert last.month_end == 4_321
-    assert "complete" in last.explanation
+@pytest.mark.parametrize("day", [1, 2, 6, 7, mau.ESTIMATE_FROM_DAY - 1])
+def test_no_estimate_and_no_warning_early_in_the_month(day):
+    """A few days' pace, multiplied by three or more, means little: no estimate, and
+    so no warning, however far over the allowance it would point."""
+    early = mau.project_month_end(10_000, today=date(2026, 12, day), allowance=12_000)
+    assert early.month_end is None
+    assert early.projected_overage == 0 and not early.warns
+    days = "1 day" if day == 1 else f"{day} days"
+    assert early.sentence == (
+        f"No month-end estimate before day 10 of the month: 10,000 active users in {days} "
+        "so far are too few to go on."
+    )
+
+
+def test_the_estimate_starts_on_day_10():
+    ready = mau.project_month_end(5_000, today=date(2026, 12, 10), allowance=12_000)
+    assert ready.month_end == 15_500 and ready.warns
+    assert ready.sentence.endswith(
+        "about 15,500 by the end of the month, 3,500 over the allowance of 12,000."
+    )
+
+
+def test_no_warning_within_the_allowance_or_without_one():
+    within = mau.project_month_end(3_000, today=date(2026, 11, 15), allowance=6_000)
+    assert within.month_end == 6_000 and not within.warns  # exactly at it is within
+    assert within.sentence.endswith(
+        "about 6,000 by the end of the month, within the allowance of 6,000."
+    )
+    none = mau.project_month_end(3_000, today=date(2026, 11, 15))
+    assert none.month_end == 6_000 and none.projected_overage == 0 and not none.warns
+    assert none.sentence.endswith("about 6,000 by the end of the month.")
+    assert "allowance" not in none.sentence
+
+
+def test_projection_on_the_last_day():
+    last = mau.project_month_end(4_321, today=date(2026, 1, 31), allowance=4_000)
+    assert last.month_end == 4_321 and last.projected_overage == 321
+    assert "(4,321 active users in 31 of 31 days), about 4,321" in last.sentence
 
 
 def test_projection_in_february():

@@ -27,6 +27,7 @@ from typing import Any
 import pydantic
 import pytest
 from slack_sdk.models.blocks import Block
+from sqlalchemy import update
 
 from bot import notify as notify_package
 from bot import views as views_package
@@ -39,6 +40,7 @@ from bot.views.alerts import ALERT_EVENT
 from bot.views.message import Message
 from bot.views.mrkdwn import Mrkdwn, clip, escape, join, mention, mrkdwn, slack_date
 from storage.engine import Database
+from storage.models import AlertSubscription
 from tests.drive import post_json
 from tests.seed import Tenant, make_tenant
 from tests.support import FakeClock, fast_bot
@@ -276,7 +278,7 @@ def test_mrkdwn_escapes_values_and_keeps_what_is_already_mrkdwn() -> None:
     )
     assert built == (
         "*&lt;!channel&gt; &amp; Co* by <@U0123ABC> on "
-        "<!date^1795348800^{date_short_pretty}|2026-11-22>: 12,345"
+        "<!date^1795348800^{date_short_pretty}|22 Nov 2026>: 12,345"
     )
     assert join(" · ", ["a<b", mention("<@U1>")]) == "a&lt;b · &lt;@U1&gt;"
 
@@ -339,7 +341,11 @@ async def test_an_alert_from_the_api_pings_nobody(backend, client, bot, tenant, 
     assert "*Disk full &lt;!here&gt;*\n&lt;!channel&gt; &amp; Co" in blocks[0]["text"]["text"]
 
 
-async def test_a_storm_digest_from_the_api_pings_nobody(backend, client, bot, tenant, fake_slack):
+async def test_a_storm_digest_from_the_api_pings_nobody(
+    backend, client, bot, db, tenant, fake_slack
+):
+    async with db.unit_of_work() as session:  # not grouped: a burst becomes a digest
+        await session.execute(update(AlertSubscription).values(group_by="off"))
     await ingest(client, bot, tenant, [hostile_alert(tenant, n) for n in range(12)])
     posts = [c.args for c in fake_slack.calls_to("chat.postMessage") if c.args["channel"] == NOC]
     [digest] = [post for post in posts if "alerts while this channel was busy" in str(post)]

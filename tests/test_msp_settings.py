@@ -209,7 +209,7 @@ async def test_owners_and_admins_set_the_time_zone_and_default_price_audited(
     await post(client, slack.slash_command("add", user_id=OWNER))
     [opened] = await calls_to(fake_slack, "views.open")
     form = {block["block_id"]: block for block in opened.args["view"]["blocks"]}
-    assert form[CustomerField.PRICE]["element"]["initial_value"] == "80.50"
+    assert "a licence costs $80.50 a month" in form[CustomerField.PLAN]["hint"]["text"]
     await add_customer(client, slack, user_id=OWNER, price=None)
     async with db.unit_of_work() as session:
         [customer] = (await session.scalars(select(Customer))).all()

@@ -212,7 +212,7 @@ async def test_the_renewal_window_notice_comes_a_week_before_the_cut_off(db, clo
     assert sent == {"2027-01-22": 0, "2027-01-23": 1, "2027-01-24": 0, "2027-01-30": 0}
     (post,) = await posts(db)
     assert "Last week to decrease licences, downgrade or cancel" in post["text"]
-    assert "2027-03-01" in post["text"]
+    assert "|1 Mar 2027>" in post["text"]  # a date token, with a readable fallback
 
 
 async def test_the_renewal_window_notice_comes_again_in_the_following_term(
@@ -245,7 +245,7 @@ async def test_the_renewal_window_notice_comes_again_in_the_following_term(
     shown = [all_text(message["blocks"]) for message in messages_in(fake_slack, REQUESTS)]
     assert len(shown) == 2
     assert "Last week to decrease licences, downgrade or cancel" in shown[0]
-    assert "2027-03-01" in shown[0] and "2028-03-01" in shown[1]
+    assert "|1 Mar 2027>" in shown[0] and "|1 Mar 2028>" in shown[1]
 
 
 async def test_mau_notices_at_80_and_100_percent_and_a_projected_overage(db, clock, msp):
@@ -261,7 +261,10 @@ async def test_mau_notices_at_80_and_100_percent_and_a_projected_overage(db, clo
     assert await sweep(db, clock, "mau_notices") == 1  # 100%
     assert await sweep(db, clock, "mau_notices") == 0
     texts = [post["text"] for post in await posts(db)]
-    assert "month ends at about 1,550 MAU" in texts[0] and "500 MAU in 10 of 31 days" in texts[0]
+    assert (
+        "Estimate: at this month's pace so far (500 active users in 10 of 31 days), about "
+        "1,550 by the end of the month, 550 over the allowance of 1,000."
+    ) in texts[0]
     assert "80% of the allowance: 850 of 1,000" in texts[1]
     assert "100% of the allowance: 1,200 of 1,000" in texts[2]
 
@@ -383,7 +386,7 @@ async def test_a_trial_notice_offers_the_next_steps_as_buttons(
     [actions] = [block for block in notice["blocks"] if block["type"] == "actions"]
     assert [b["text"]["text"] for b in actions["elements"]] == [
         "Extend trial",
-        "Upgrade",
+        "Upgrade plan",
         "Open customer",
     ]
     assert "/msp request" not in notice["text"]  # no command to copy
@@ -393,7 +396,8 @@ async def test_a_trial_notice_offers_the_next_steps_as_buttons(
         slack.block_actions(action_id=extend["action_id"], value=extend["value"], user_id="U0002"),
     )
     [opened] = await calls_to(fake_slack, "views.open")
-    assert opened.args["view"]["title"]["text"] == "Trial extension"
+    # The button and the form it opens name the request the same way.
+    assert opened.args["view"]["title"]["text"] == "Extend trial"
     assert RequestFormState.decode(opened.args["view"]["private_metadata"]).customer_id == (
         customer_id
     )

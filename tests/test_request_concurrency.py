@@ -35,7 +35,7 @@ from tests.support import NOW_SHOWN, fast_bot
 from tests.wait import settle, settle_bot
 
 APPROVERS = [f"UAPP{n:02d}" for n in range(1, 21)]
-DELETION_DAY = "<!date^1797940800^{date_short_pretty}|2026-12-22>"
+DELETION_DAY = "<!date^1797940800^{date_short_pretty}|22 Dec 2026>"
 CLICKED_AT = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)  # the FakeClock's time
 DENY_NOTE = "No budget this quarter"
 

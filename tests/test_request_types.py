@@ -28,6 +28,7 @@ from tests.drive import (
     click,
     day,
     has_actions,
+    input_block,
     lines,
     messages_in,
     open_form,
@@ -55,7 +56,7 @@ from tests.support import NOW_SHOWN, TODAY, fast_bot
 from tests.wait import settle, settle_bot
 
 EXPIRES = (
-    "Expires <!date^1795942800^{date_short_pretty} {time}|2026-11-29 09:00 UTC> if nobody "
+    "Expires <!date^1795942800^{date_short_pretty} {time}|29 Nov 2026 09:00 UTC> if nobody "
     "decides it."
 )
 APPLIED = f":white_check_mark: Approved by <@{APPROVER}> {NOW_SHOWN} and applied"
@@ -82,17 +83,18 @@ async def check_asked(
     asked: Asked,
     customer_id: int,
     label: str,
-    what: str,
+    what: str | None,
     when: date | None,
     explanation: str,
     asker: str = MEMBER,
 ) -> None:
-    """The approval message as posted: what is asked, when it takes effect, the
-    rules' explanation, the buttons and the expiry."""
+    """The approval message as posted: what is asked (beyond its type, which the title
+    says: no "What" when there is nothing more), when it takes effect, the rules'
+    explanation, the buttons and the expiry."""
     assert lines(asked.message["blocks"]) == [
         *await head(db, customer_id, asked.request_id, label),
         f"*Asked by* <@{asker}>",
-        f"*What* {what}",
+        *([f"*What* {what}"] if what else []),
         f"*Takes effect* {AT_ONCE if when is None else f'on {day(when)}'}",
         explanation,
         "Approve",
@@ -125,19 +127,17 @@ async def test_a_trial_extension_is_approved_and_the_trial_runs_on(
         db, name="Trial Co", status=status, trial_end=trial_end, assigned=[MEMBER]
     )
     asked = await ask(client, slack, fake_slack, "extend Trial Co", **{BlockId.REQUEST_DAYS: days})
-    assert asked.view["title"]["text"] == "Trial extension"
-    assert asked.view["blocks"][2]["element"]["initial_value"] == "14"  # R7's default
-    explanation = f"The trial is extended by {days} days: approved today, it ends on {ends}."
-    await check_asked(
-        db, asked, customer_id, "Trial extension", f"+{days} days of trial", None, explanation
-    )
+    assert asked.view["title"]["text"] == "Extend trial"
+    days_field = input_block(asked.view, BlockId.REQUEST_DAYS)["element"]
+    assert days_field["initial_value"] == "14"  # R7's default
+    explanation = f"The trial is extended by {days} days: approved today, it ends on {day(ends)}."
+    await check_asked(db, asked, customer_id, "Extend trial", f"+{days} days", None, explanation)
 
     result = await approve(bot, client, slack, fake_slack, asked)
     assert outcome(result.message) == APPLIED
     who = (await head(db, customer_id, asked.request_id, ""))[1]
     assert result.notice["text"] == (
-        f"Your request #{asked.request_id} (Trial extension: +{days} days of trial) for "
-        f"{who}: {APPLIED}."
+        f"Your request #{asked.request_id} (Extend trial: +{days} days) for {who}: {APPLIED}."
     )
     customer = await customer_row(db, customer_id)
     assert (customer.status, customer.plan, customer.trial_end) == ("active_trial", "trial", ends)
@@ -185,11 +185,13 @@ async def test_a_move_to_professional_applies_at_once(
         fields[BlockId.REQUEST_LICENCES] = seats
     asked = await ask(client, slack, fake_slack, f"{command} Northwind", **fields)
     assert plan_options(asked.view) == options
-    what = f"Professional, {seats} seats" if seats else "Professional"
+    before = {"active_trial": "Trial", "free": "Free"}.get(status, "Essentials")
+    what = f"{before} → Professional" + (f", {seats} seats" if seats else "")
     explained = (
         f"The account moves to Professional{explanation} as soon as the request is approved."
     )
-    await check_asked(db, asked, customer_id, command.capitalize(), what, None, explained)
+    label = {"upgrade": "Upgrade plan", "reactivate": "Reactivate subscription"}[command]
+    await check_asked(db, asked, customer_id, label, what, None, explained)
     result = await approve(bot, client, slack, fake_slack, asked)
     assert outcome(result.message) == APPLIED
     customer = await customer_row(db, customer_id)
@@ -221,7 +223,15 @@ async def test_enterprise_needs_a_quote_for_a_number_of_seats(
         "Enterprise needs a quote: the request asks for one for 40 seats; approve it once "
         "the customer has accepted the quote, and the plan changes then."
     )
-    await check_asked(db, asked, customer_id, "Upgrade", "Enterprise, 40 seats", None, explained)
+    await check_asked(
+        db,
+        asked,
+        customer_id,
+        "Upgrade plan",
+        "Professional → Enterprise, 40 seats",
+        None,
+        explained,
+    )
     (request,) = await request_rows(db)
     assert request.details["quote_needed"] is True
     assert (request.details["target_plan"], request.details["licence_count"]) == ("enterprise", 40)
@@ -290,7 +300,7 @@ async def test_added_licences_are_charged_for_the_rest_of_the_term(
     customer_id = await paid(db, assigned=[MEMBER])
     view = await open_form(client, slack, fake_slack, "add-licences Northwind")
     # $750 a month for 10 licences: $75 a licence a month, for 99 of the term's 365 days.
-    assert view["blocks"][2]["hint"]["text"] == (
+    assert input_block(view, BlockId.REQUEST_LICENCES)["hint"]["text"] == (
         "Each licence costs $244.11 for the rest of this term (to the renewal above), so all "
         "licences renew together."
     )
@@ -299,7 +309,7 @@ async def test_added_licences_are_charged_for_the_rest_of_the_term(
     )
     explanation = (
         "Adds 2 licences at once: $488.22 for the 99 days left of the term, so all licences "
-        "renew on 2027-03-01."
+        f"renew on {day(RENEWAL)}."
     )
     assert lines(asked.sent["blocks"])[1] == explanation
     await check_asked(db, asked, customer_id, "Add licences", "+2 licences", None, explanation)
@@ -332,13 +342,14 @@ async def test_licences_added_twice_are_quoted_at_the_unit_price_and_never_drift
     ):
         clock.now = datetime.combine(RENEWAL - timedelta(days=days_left), time(9), tzinfo=UTC)
         view = await open_form(client, slack, fake_slack, "add-licences Northwind")
-        assert view["blocks"][2]["hint"]["text"].startswith(f"Each licence costs {each} ")
+        hint = input_block(view, BlockId.REQUEST_LICENCES)["hint"]["text"]
+        assert hint.startswith(f"Each licence costs {each} ")
         asked = await ask(
             client, slack, fake_slack, "add-licences Northwind", **{BlockId.REQUEST_LICENCES: "10"}
         )
         assert lines(asked.sent["blocks"])[1] == (
             f"Adds 10 licences at once: {ten} for the {days_left} days left of the term, so all "
-            "licences renew on 2027-03-01."
+            f"licences renew on {day(RENEWAL)}."
         )
         await approve(bot, client, slack, fake_slack, asked)
         assert f"*Monthly total*\n{total} x $75.00)" in await card()
@@ -362,7 +373,7 @@ async def test_a_licence_decrease_in_time_is_scheduled_for_renewal(
     start = date(renewal.year - 1, renewal.month, renewal.day)
     customer_id = await paid(db, renewal_date=renewal, contract_start=start, assigned=[MEMBER])
     view = await open_form(client, slack, fake_slack, "decrease-licences Northwind")
-    assert view["blocks"][2]["element"]["max_value"] == "9"
+    assert input_block(view, BlockId.REQUEST_LICENCES)["element"]["max_value"] == "9"
     asked = await ask(
         client,
         slack,
@@ -371,12 +382,12 @@ async def test_a_licence_decrease_in_time_is_scheduled_for_renewal(
         **{BlockId.REQUEST_LICENCES: "6"},
     )
     explained = (
-        f"The account goes from 10 to 6 licences on {renewal}, the renewal date; "
+        f"The account goes from 10 to 6 licences on {day(renewal)}, the renewal date; "
         "there are no refunds for the current term. 8 users are in use, more than the 6 "
         "licences asked for: remove users before the renewal."
     )
     await check_asked(
-        db, asked, customer_id, "Decrease licences", "6 licences from renewal", renewal, explained
+        db, asked, customer_id, "Decrease licences", "10 → 6 licences", renewal, explained
     )
     result = await approve(bot, client, slack, fake_slack, asked)
     assert outcome(result.message) == scheduled_for(renewal)
@@ -399,8 +410,9 @@ async def test_a_licence_decrease_29_days_before_renewal_is_refused_with_the_nex
         client, slack.slash_command("request decrease-licences Northwind", user_id=MEMBER)
     )
     reason = (
-        "Licence decreases must be asked for 30 days before renewal (2026-12-21); the next "
-        "window closes on 2027-11-21, for the renewal on 2027-12-21."
+        f"Licence decreases must be asked for 30 days before renewal ({day(date(2026, 12, 21))}); "
+        f"the next window closes on {day(date(2027, 11, 21))}, for the renewal on "
+        f"{day(date(2027, 12, 21))}."
     )
     assert reply.json["text"] == f"Not allowed: {reason}"
     assert button(reply.json, ActionId.REQUEST_SCHEDULE)["text"]["text"] == "Ask for that date"
@@ -425,10 +437,12 @@ async def test_a_downgrade_is_scheduled_for_renewal(client, slack, db, staff, fa
         **{BlockId.REQUEST_PLAN: selected("essentials")},
     )
     explained = (
-        "The account moves from Professional to Essentials on 2027-03-01, the "
+        f"The account moves from Professional to Essentials on {day(RENEWAL)}, the "
         "renewal date; there are no refunds for the current term."
     )
-    await check_asked(db, asked, customer_id, "Downgrade", "Essentials", RENEWAL, explained)
+    await check_asked(
+        db, asked, customer_id, "Downgrade plan", "Professional → Essentials", RENEWAL, explained
+    )
     result = await approve(bot, client, slack, fake_slack, asked)
     assert outcome(result.message) == scheduled_for(RENEWAL)
     assert (await customer_row(db, customer_id)).plan == "professional"
@@ -456,15 +470,16 @@ async def test_an_added_add_on_applies_at_once(client, slack, db, staff, fake_sl
         "add-addon Northwind",
         **{BlockId.REQUEST_ADD_ON: selected("activconnect")},
     )
-    assert [o["value"] for o in asked.view["blocks"][2]["element"]["options"]] == [
+    add_on = input_block(asked.view, BlockId.REQUEST_ADD_ON)["element"]
+    assert [o["value"] for o in add_on["options"]] == [
         "activconnect",
         "screen_details",
     ]
     explained = (
         "ActivConnect applies to every user at once and co-terms with the plan: it "
-        "is prorated for the 99 days left of the term and renews with it on 2027-03-01."
+        f"is prorated for the 99 days left of the term and renews with it on {day(RENEWAL)}."
     )
-    await check_asked(db, asked, customer_id, "Add add-on", "ActivConnect", None, explained)
+    await check_asked(db, asked, customer_id, "Add an add-on", "ActivConnect", None, explained)
     result = await approve(bot, client, slack, fake_slack, asked)
     assert outcome(result.message) == APPLIED
     assert (await customer_row(db, customer_id)).add_ons == ["ActivConnect"]
@@ -480,10 +495,12 @@ async def test_a_removed_add_on_goes_at_renewal(client, slack, db, staff, fake_s
         **{BlockId.REQUEST_ADD_ON: selected("screen_details")},
     )
     explained = (
-        "Screen Details is removed on 2027-03-01, the renewal date; there are no "
+        f"Screen Details is removed on {day(RENEWAL)}, the renewal date; there are no "
         "refunds for the current term."
     )
-    await check_asked(db, asked, customer_id, "Remove add-on", "Screen Details", RENEWAL, explained)
+    await check_asked(
+        db, asked, customer_id, "Remove an add-on", "Screen Details", RENEWAL, explained
+    )
     result = await approve(bot, client, slack, fake_slack, asked)
     assert outcome(result.message) == scheduled_for(RENEWAL)
     assert (await customer_row(db, customer_id)).add_ons == ["ActivConnect", "screen_details"]
@@ -506,10 +523,12 @@ async def test_a_cancellation_is_pending_until_renewal_then_the_account_is_free(
     assert block_ids(asked.view) == [BlockId.REQUEST_REASON]
     explained = (
         "The paid plan ends with its term and the account becomes free on "
-        f"2027-03-01, the renewal date; there are no refunds for the current term. "
+        f"{day(RENEWAL)}, the renewal date; there are no refunds for the current term. "
         f"{OVER_FREE_LIMITS}"
     )
-    await check_asked(db, asked, customer_id, "Cancel", "Cancel", RENEWAL, explained)
+    await check_asked(
+        db, asked, customer_id, "Cancel subscription", "Essentials → Free", RENEWAL, explained
+    )
     result = await approve(bot, client, slack, fake_slack, asked)
     assert outcome(result.message) == scheduled_for(RENEWAL)
     customer = await customer_row(db, customer_id)
@@ -550,7 +569,7 @@ async def test_reactivating_a_cancelled_plan_reverses_its_cancellation(
     reactivate = await ask(client, slack, fake_slack, "reactivate Northwind")
     assert block_ids(reactivate.view) == [BlockId.REQUEST_REASON]  # the plan stays
     assert lines(reactivate.message["blocks"])[5] == (
-        "The cancellation is withdrawn: the Essentials plan renews on 2027-03-01 as before."
+        f"The cancellation is withdrawn: the Essentials plan renews on {day(RENEWAL)} as before."
     )
     # The cancellation's requester is told it was reversed, then of the reactivation.
     result = await approve(bot, client, slack, fake_slack, reactivate, notices=2)
@@ -663,7 +682,7 @@ async def test_a_deletion_during_a_paid_term_is_refused_until_it_ends(
     reply = await post(client, slack.slash_command("request delete Northwind", user_id=MEMBER))
     assert reply.json["text"] == (
         ":no_entry: An account cannot be deleted during its paid term: cancel the plan first, "
-        "then ask again after the term ends (on 2027-03-01 at the soonest)."
+        f"then ask again after the term ends (on {day(RENEWAL)} at the soonest)."
     )
 
 
@@ -680,9 +699,7 @@ async def test_an_expired_trial_is_removed(client, slack, db, staff, fake_slack,
     )
     asked = await ask(client, slack, fake_slack, "remove-trial Gone Trial")
     explained = "The expired trial is removed as soon as the request is approved."
-    await check_asked(
-        db, asked, customer_id, "Remove expired trial", "Remove expired trial", None, explained
-    )
+    await check_asked(db, asked, customer_id, "Remove expired trial", None, None, explained)
     result = await approve(bot, client, slack, fake_slack, asked)
     assert outcome(result.message) == APPLIED
     assert (await customer_row(db, customer_id)).status == "deleted"
@@ -718,10 +735,10 @@ async def test_only_an_owner_orders_mau_allowance_and_approval_raises_it(
         client, slack, fake_slack, "mau", user_id=OWNER, **{BlockId.REQUEST_QUANTITY: "5000"}
     )
     assert lines(asked.message["blocks"])[:5] == [
-        f"Request #{asked.request_id}: MAU allowance order",
+        f"Request #{asked.request_id}: Order MAU allowance",
         "The MSP's MAU allowance",
         f"*Asked by* <@{OWNER}>",
-        "*What* +5,000 MAU allowance",
+        "*What* +5,000 MAU",
         f"*Takes effect* {AT_ONCE}",
     ]
     assert (await msp_row(db)).mau_allowance == 10_000  # not before approval

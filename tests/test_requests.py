@@ -10,26 +10,43 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import select, update
 
+from bot.domain.requests import RequestType
 from bot.ids import ActionId, BlockId, CallbackId
 from bot.payloads import RequestFormState, RequestRef
+from bot.views.mrkdwn import slack_date
 from storage.engine import Database
 from storage.models import AuditEvent, ChangeRequest, Customer, Msp
 from tests.drive import (
     all_text,
     approval_message,
+    as_slack_sends,
     button,
     calls_to,
     click,
     day,
+    dispatched,
+    held_view,
+    input_block,
     open_form,
     post,
     posts_to,
     request_ref,
     submit,
 )
-from tests.forms import submit_values
+from tests.forms import selected, submit_values, typed
 from tests.rows import customer_row, request_rows
-from tests.seed import APPROVALS, RENEWAL, grant_staff, paid, seed_customer, set_msp
+from tests.seed import (
+    ADMIN,
+    APPROVALS,
+    APPROVER,
+    MEMBER,
+    OWNER,
+    RENEWAL,
+    grant_staff,
+    paid,
+    seed_customer,
+    set_msp,
+)
 from tests.support import TODAY
 from tests.wait import settle_bot
 
@@ -363,6 +380,184 @@ async def test_a_trial_request_for_a_paid_account_is_refused_at_once(
     assert fake_slack.calls_to("views.open") == []
 
 
+# ---------------------------------------------------------------- one open request of a type
+
+
+async def test_a_type_already_open_is_said_before_the_form_opens_with_review(
+    client, slack, db, staff, fake_slack
+):
+    await seed_customer(
+        db, name="Trial Co", status="active_trial", trial_end=TODAY + timedelta(days=3)
+    )
+    view = await open_form(client, slack, fake_slack, "extend Trial Co", user_id=ADMIN)
+    await submit(client, slack, view, user_id=ADMIN, **{BlockId.REQUEST_DAYS: "30"})
+    opened = len(fake_slack.calls_to("views.open"))
+
+    reply = await post(client, slack.slash_command("request extend Trial Co", user_id=OWNER))
+    shown = all_text(reply.json["blocks"])
+    assert f"Trial Co already has request #1 ({RequestType.TRIAL_EXTENSION.label}" in shown
+    assert f"waiting for approval, asked by <@{ADMIN}>" in shown
+    review = button(reply.json, ActionId.REQUEST_REVIEW)
+    assert RequestRef.decode(review["value"]).request_id == 1
+    await settle_bot(client)
+    assert len(fake_slack.calls_to("views.open")) == opened, "no form to fill in for nothing"
+
+    # From the card's Request… menu too, below the message clicked.
+    value = RequestFormState(kind=RequestType.TRIAL_EXTENSION, customer_id=1).encode()
+    answers = len(fake_slack.calls_to("response_url"))
+    await post(
+        client,
+        slack.block_actions(
+            action_id=ActionId.REQUEST_START, selected_option={"value": value}, user_id=OWNER
+        ),
+    )
+    [answer] = (await calls_to(fake_slack, "response_url", answers + 1))[answers:]
+    assert button(answer.args, ActionId.REQUEST_REVIEW)["value"] == review["value"]
+
+    # Review shows the open request, to decide it there.
+    await post(
+        client,
+        slack.block_actions(
+            action_id=ActionId.REQUEST_REVIEW, value=review["value"], user_id=APPROVER
+        ),
+    )
+    [reviewing] = (await calls_to(fake_slack, "views.open", opened + 1))[opened:]
+    assert reviewing.args["view"]["title"]["text"] == "Review request"
+
+    # Another type opens its form as before.
+    upgrade = await open_form(client, slack, fake_slack, "upgrade Trial Co", user_id=OWNER)
+    assert upgrade["callback_id"] == CallbackId.REQUEST_FORM
+    assert RequestFormState.decode(upgrade["private_metadata"]).kind == RequestType.UPGRADE
+
+
+async def test_a_type_asked_by_someone_else_while_the_form_is_open_is_said_then(
+    client, slack, db, staff, fake_slack
+):
+    await seed_customer(
+        db, name="Trial Co", status="active_trial", trial_end=TODAY + timedelta(days=3)
+    )
+    await open_form(client, slack, fake_slack, "extend Trial Co", user_id=OWNER)
+    mine = held_view(fake_slack, CallbackId.REQUEST_FORM)
+    theirs = await open_form(client, slack, fake_slack, "extend Trial Co", user_id=ADMIN)
+    await submit(client, slack, theirs, user_id=ADMIN, **{BlockId.REQUEST_DAYS: "30"})
+    pushed = len(fake_slack.calls_to("views.push"))
+    entered = {BlockId.REQUEST_DAYS: {"type": "number_input", "value": "20"}}
+    await post(
+        client,
+        slack.block_actions(
+            action_id=ActionId.REQUEST_FORM_INPUT,
+            block_id=BlockId.REQUEST_DAYS,
+            value="20",
+            extra_action={"type": "number_input"},
+            user_id=OWNER,
+            channel_id=None,
+            view={**mine, "state": {"values": as_slack_sends(mine, entered)}},
+        ),
+    )
+    [said] = (await calls_to(fake_slack, "views.push", pushed + 1))[pushed:]
+    assert "already has request #1" in all_text(said.args["view"]["blocks"])
+    assert button(said.args["view"], ActionId.REQUEST_REVIEW)
+    # Sending it anyway is refused on its field: the database keeps one open.
+    reply = await submit(client, slack, mine, user_id=OWNER, **{BlockId.REQUEST_DAYS: "20"})
+    assert "request #1" in reply.json["errors"][BlockId.REQUEST_DAYS]
+    assert len(await request_rows(db)) == 1
+
+
+# ---------------------------------------------------------------- the preview follows what is typed
+
+
+def _preview(view: dict) -> str:
+    [block] = [b for b in view["blocks"] if b.get("block_id") == BlockId.REQUEST_PREVIEW]
+    return block["text"]["text"]
+
+
+async def test_the_extension_preview_follows_the_days_typed(client, slack, db, staff, fake_slack):
+    trial_end = TODAY + timedelta(days=3)
+    await seed_customer(db, name="Trial Co", status="active_trial", trial_end=trial_end)
+    view = await open_form(client, slack, fake_slack, "extend Trial Co", user_id=ADMIN)
+    days = input_block(view, BlockId.REQUEST_DAYS)
+    assert days["dispatch_action"] is True
+    assert days["element"]["action_id"] == ActionId.REQUEST_FORM_INPUT
+    assert days["element"]["dispatch_action_config"] == {
+        "trigger_actions_on": ["on_enter_pressed", "on_character_entered"]
+    }
+    assert slack_date(trial_end + timedelta(days=14)) in _preview(view)  # R7's default
+
+    held = held_view(fake_slack, CallbackId.REQUEST_FORM)
+    entered = {
+        BlockId.REQUEST_DAYS: {"type": "number_input", "value": "30"},
+        BlockId.REQUEST_REASON: typed("Busy season"),
+    }
+    redraw = await dispatched(
+        client, slack, fake_slack, held, BlockId.REQUEST_DAYS, entered, user_id=ADMIN
+    )
+    assert (redraw.args["view_id"], redraw.args["hash"]) == (held["id"], held["hash"])
+    redrawn = redraw.args["view"]
+    preview = _preview(redrawn)
+    assert "extended by 30 days" in preview
+    assert slack_date(trial_end + timedelta(days=30)) in preview
+    assert redrawn["private_metadata"] == view["private_metadata"]
+    assert input_block(redrawn, BlockId.REQUEST_DAYS)["element"]["initial_value"] == "30"
+    reason = input_block(redrawn, BlockId.REQUEST_REASON)["element"]
+    assert reason["initial_value"] == "Busy season"
+
+    # A number the rules refuse: the preview says what is wrong.
+    for typed_days, wrong in (("0", "at least 1"), ("91", "at most 90"), ("ten", "whole number")):
+        held = held_view(fake_slack, CallbackId.REQUEST_FORM)
+        entered = {BlockId.REQUEST_DAYS: {"type": "number_input", "value": typed_days}}
+        redraw = await dispatched(
+            client, slack, fake_slack, held, BlockId.REQUEST_DAYS, entered, user_id=ADMIN
+        )
+        assert wrong in _preview(redraw.args["view"]), typed_days
+    # Nothing typed: R7's default again.
+    held = held_view(fake_slack, CallbackId.REQUEST_FORM)
+    entered = {BlockId.REQUEST_DAYS: {"type": "number_input", "value": None}}
+    redraw = await dispatched(
+        client, slack, fake_slack, held, BlockId.REQUEST_DAYS, entered, user_id=ADMIN
+    )
+    assert slack_date(trial_end + timedelta(days=14)) in _preview(redraw.args["view"])
+    assert await request_rows(db) == []
+
+
+async def test_the_add_licences_preview_shows_what_the_count_typed_costs(
+    client, slack, db, staff, fake_slack
+):
+    await paid(db, assigned=[MEMBER])
+    await open_form(client, slack, fake_slack, "add-licences Northwind")
+    held = held_view(fake_slack, CallbackId.REQUEST_FORM)
+    entered = {BlockId.REQUEST_LICENCES: {"type": "number_input", "value": "2"}}
+    redraw = await dispatched(
+        client, slack, fake_slack, held, BlockId.REQUEST_LICENCES, entered, user_id=MEMBER
+    )
+    # 2 licences x $75 a month x 12 months x 99/365 of the term left
+    preview = _preview(redraw.args["view"])
+    assert "Adds 2 licences at once: $488.22 for the 99 days left of the term" in preview
+
+
+async def test_the_upgrade_preview_follows_the_plan_chosen(client, slack, db, staff, fake_slack):
+    await seed_customer(
+        db, name="Trial Co", status="active_trial", trial_end=TODAY + timedelta(days=3)
+    )
+    view = await open_form(client, slack, fake_slack, "upgrade Trial Co", user_id=ADMIN)
+    plan = input_block(view, BlockId.REQUEST_PLAN)
+    assert plan["dispatch_action"] is True
+    held = held_view(fake_slack, CallbackId.REQUEST_FORM)
+    entered = {BlockId.REQUEST_PLAN: selected("enterprise")}
+    redraw = await dispatched(
+        client, slack, fake_slack, held, BlockId.REQUEST_PLAN, entered, user_id=ADMIN
+    )
+    assert "give the number of seats" in _preview(redraw.args["view"])
+    held = held_view(fake_slack, CallbackId.REQUEST_FORM)
+    entered[BlockId.REQUEST_LICENCES] = {"type": "number_input", "value": "40"}
+    redraw = await dispatched(
+        client, slack, fake_slack, held, BlockId.REQUEST_LICENCES, entered, user_id=ADMIN
+    )
+    redrawn = redraw.args["view"]
+    assert "for 40 seats" in _preview(redrawn)
+    chosen = input_block(redrawn, BlockId.REQUEST_PLAN)["element"]["initial_option"]
+    assert chosen["value"] == "enterprise"
+
+
 # ---------------------------------------------------------------- trial extension (R7), denial
 
 
@@ -473,7 +668,11 @@ async def test_deleting_during_a_paid_term_is_refused_with_the_renewal(
     await paid(db)
     reply = await post(client, slack.slash_command("request delete Northwind", user_id="U0002"))
     assert "cannot be deleted during its paid term" in reply.text
-    assert "2027-03-01" in reply.text  # R16: the earliest date it would be allowed
+    # R16: the earliest date it would be allowed, as each reader's own date
+    refused = reply.json["blocks"][0]["text"]
+    assert refused["type"] == "mrkdwn" and f"on {day(RENEWAL)} at the soonest" in refused["text"]
+    assert f"on {day(RENEWAL)} at the soonest" in reply.json["text"]
+    assert "2027-03-01" not in reply.text
     await settle_bot(client)
     assert fake_slack.calls_to("views.open") == []
 
@@ -533,7 +732,7 @@ async def test_the_card_offers_requests_and_shows_their_history(
     blocks = reply.json["blocks"]
     menu = button(reply.json, ActionId.REQUEST_START)
     labels = [option["text"]["text"] for option in menu["options"]]
-    assert "Add licences" in labels and "Trial extension" not in labels
+    assert "Add licences" in labels and "Extend trial" not in labels
     assert "#1 Add licences: +4 licences" in all_text(blocks)
 
     option = next(o for o in menu["options"] if o["text"]["text"] == "Add licences")
@@ -583,7 +782,7 @@ async def test_a_change_whose_date_passed_while_it_waited_is_not_approved(
     clock.advance(days=100)  # past the renewal on 2027-03-01
     await click(client, slack, ActionId.REQUEST_APPROVE, request_ref(1), "U0003")
     answers = await calls_to(fake_slack, "response_url")
-    assert "2027-03-01, which has passed while it waited" in answers[-1].args["text"]
+    assert f"{day(RENEWAL)}, which has passed while it waited" in answers[-1].args["text"]
     assert (await request_rows(db))[0].status == "pending"
     assert (await customer_row(db, customer_id)).licences == 10
 

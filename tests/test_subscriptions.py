@@ -4,6 +4,7 @@ signed Slack requests; the rows and audit events as the database has them."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
@@ -350,6 +351,7 @@ def form_values(
     exclude: tuple[int, ...] = (),
     kinds: str = "",
     quiet: str = "",
+    grouping: str | None = None,
 ) -> dict:
     def picked(ids: tuple[int, ...]) -> dict:
         options = [{"value": CustomerRef(customer_id=i).encode()} for i in ids]
@@ -375,6 +377,12 @@ def form_values(
         },
         BlockId.SUBSCRIPTION_QUIET: {
             ActionId.FIELD: {"type": "plain_text_input", "value": quiet or None}
+        },
+        BlockId.SUBSCRIPTION_GROUPING: {
+            ActionId.FIELD: {
+                "type": "static_select",
+                "selected_option": {"value": grouping} if grouping else None,
+            }
         },
     }
 
@@ -525,3 +533,39 @@ async def test_another_msp_neither_sees_nor_removes_them(
     named = await command(client, slack, "subscribe customer=Umbrella")
     assert "“Umbrella”" in shown(named)
     assert [(row.id, row.msp_id) for row in await rows(db)] == [(row_id, theirs)]
+
+
+# ---------------------------------------------------------------- grouping and races
+
+
+async def test_a_subscription_says_how_it_groups_alerts(client, slack, db, fake_slack, acme):
+    reply = await command(client, slack, f"subscribe {NOC} alerts group=kind,10m")
+    assert "grouped by customer and kind within 10 min" in shown(reply)
+    (row,) = await rows(db)
+    assert (row.group_by, row.group_minutes) == ("kind", 10)
+    default = await command(client, slack, "subscribe <#C0OPS|ops> alerts")
+    assert "grouped" not in shown(default)  # the default is not spelled out
+    again = await command(client, slack, f"subscribe {NOC} alerts group=off")
+    assert "already is a subscription" in shown(again)  # how, not what: the same one
+    wrong = await command(client, slack, f"subscribe {NOC} alerts group=90m")
+    assert "within 1 to 60 minutes" in shown(wrong)
+    view = await open_modal(client, slack, fake_slack)
+    grouping = next(b for b in view["blocks"] if b.get("block_id") == BlockId.SUBSCRIPTION_GROUPING)
+    assert grouping["element"]["initial_option"]["value"] == "customer,5"
+    answer = await submit_modal(client, slack, view, target="C0DM", grouping="off")
+    assert answer["response_action"] == "update", answer
+    assert "not grouped" in json.dumps(answer["view"])
+    forged = await submit_modal(client, slack, view, target="C0X", grouping="kind,900")
+    assert set(forged["errors"]) == {BlockId.SUBSCRIPTION_GROUPING}
+
+
+async def test_the_same_subscription_made_at_once_is_made_once(client, slack, db, acme):
+    """Both requests pass the duplicate check before either has written; the unique
+    index on the target and filters keeps one."""
+    replies = await asyncio.gather(
+        *(command(client, slack, f"subscribe {NOC} alerts severity=high") for _ in range(6))
+    )
+    made = [reply for reply in replies if "Subscribed" in shown(reply)]
+    assert len(made) == 1, [shown(reply) for reply in replies]
+    assert all("already is a subscription" in shown(r) for r in replies if r not in made)
+    assert len(await rows(db)) == 1

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from bot.domain.alert_groups import GroupBy, Grouping
 from bot.domain.subscriptions import (
     EXAMPLE,
     HERE,
@@ -365,3 +366,38 @@ def test_a_mistyped_word_gets_the_closest_known_one(typed: str, suggested: str |
         assert "Did you mean" not in refused.value.message
     else:
         assert suggested in refused.value.message, refused.value.message
+
+
+# ---------------------------------------------------------------- grouping
+
+
+@pytest.mark.parametrize(
+    ("text", "grouping"),
+    [
+        ("#C0NOC|noc alerts", Grouping(GroupBy.CUSTOMER, 5)),
+        ("alerts group=kind", Grouping(GroupBy.KIND, 5)),
+        ("alerts group=15m", Grouping(GroupBy.CUSTOMER, 15)),
+        ("alerts group=kind,20m", Grouping(GroupBy.KIND, 20)),
+        ("alerts group=30,customer", Grouping(GroupBy.CUSTOMER, 30)),
+        ("alerts GROUP=Off", Grouping(GroupBy.OFF, 5)),
+    ],
+)
+def test_how_alerts_are_grouped(text: str, grouping: Grouping):
+    assert parse_subscription(text.replace("#C0NOC|noc", "<#C0NOC|noc>")).grouping == grouping
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("alerts group=banana", "not a way to group alerts"),
+        ("alerts group=90m", "within 1 to 60 minutes, not 90"),
+        ("alerts group=0m", "within 1 to 60 minutes, not 0"),
+        ("alerts group=off,10m", "group=off takes no window"),
+        ("alerts group=kind,customer", "not a way to group alerts"),
+        ("alerts group=kind group=off", "Give group= only once"),
+        ("trials group=kind", "group= is for alerts"),
+        ("alerts grop=kind", "Did you mean group=?"),
+    ],
+)
+def test_a_grouping_that_cannot_be_read_is_refused(text: str, says: str):
+    assert says in refusal(text)

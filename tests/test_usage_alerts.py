@@ -97,7 +97,8 @@ async def test_max_mau_reached_raises_a_high_alert_for_the_month(backend, client
                 select(AuditEvent).where(AuditEvent.action == AuditAction.ALERT_CREATED)
             )
         ).all()
-    assert alert.title.startswith("Acme Dental reached its max-MAU threshold for 2026-11: 120")
+    # The month as people read it; the key keeps the month as senders write it.
+    assert alert.title.startswith("Acme Dental reached its max-MAU threshold for Nov 2026: 120")
     assert created.actor == f"api:token:{tenant.token_id}"
 
 

@@ -14,6 +14,7 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from storage.models import OutboxItem
 from storage.repositories import outbox as outbox_repo
@@ -30,6 +31,9 @@ class Kind(StrEnum):
 
 # In a post's payload: the outbox key of the message it replies to (not sent to Slack).
 THREAD_KEY = "thread_key"
+# In a reply's payload: stay in the thread (a grouped alert), rather than also be
+# shown in the channel as a reopened alert is (not sent to Slack).
+THREAD_ONLY = "thread_only"
 # A queued file's bytes stay in its row until the row is pruned (14 days after
 # delivery, 90 after a failure) and are read back whole: right for a chart, not for a
 # large file or one with customers' data (bot.delivery.direct_files streams those).
@@ -131,6 +135,7 @@ class Post:
     metadata: dict[str, Any] | None = None
     coalescible: bool = False
     hold: timedelta | None = None
+    thread_only: bool = False  # a reply seen in its thread only, not also in the channel
 
 
 async def post_messages(session: AsyncSession, *, msp_id: int, posts: Sequence[Post]) -> None:
@@ -146,6 +151,8 @@ async def post_messages(session: AsyncSession, *, msp_id: int, posts: Sequence[P
             payload["blocks"] = post.blocks
         if post.thread_key:
             payload[THREAD_KEY] = post.thread_key
+            if post.thread_only:
+                payload[THREAD_ONLY] = True
         if post.metadata:
             payload["metadata"] = post.metadata
         rows.append(
@@ -249,11 +256,15 @@ async def _update(
         and target.kind == Kind.POST
         and not digest
     ):
-        target.payload = {**target.payload, **content}
+        payload = {**target.payload, **content}
         if change.metadata:
-            target.payload["metadata"] = change.metadata
-        target.updated_at = _now()
-        return target
+            payload["metadata"] = change.metadata
+        if await outbox_repo.change_if_pending(
+            session, item_id=target.id, payload=payload, now=_now()
+        ):
+            set_committed_value(target, "payload", payload)  # as written, not to flush
+            return target
+        await session.refresh(target)  # claimed meanwhile: an update follows it
     merged = target is not None and (
         target.status == "coalesced" or target.original_payload is not None
     )
@@ -267,6 +278,13 @@ async def _update(
         return None
     lane = target.lane if target is not None else f"update:{target_key}"
     payload = {"target_key": target_key, **content}
+    # An update replaces the message's whole content, so of two waiting for the
+    # same message only the newer matters: a storm's parent message changes once
+    # per send, not once per alert.
+    if await outbox_repo.replace_pending_update(
+        session, msp_id=msp_id, lane=lane, target_key=target_key, payload=payload, now=_now()
+    ):
+        return None
     return await _enqueue(
         session, msp_id=msp_id, key=key, kind=Kind.UPDATE, lane=lane, payload=payload
     )

@@ -277,8 +277,10 @@ def _auth(token: str | None) -> dict[str, str]:
 def _thread(payload: dict[str, Any], parent: OutboxItem | None) -> None:
     """A reply goes into the thread of the message it names, once that was posted
     on its own (not merged into a digest); otherwise it is a plain post. It is
-    also shown in the channel, so a reopened alert is not buried in a thread."""
+    also shown in the channel, so a reopened alert is not buried in a thread,
+    unless it belongs in the thread only (an alert grouped under its parent)."""
     payload.pop(outbox.THREAD_KEY, None)
+    broadcast = not payload.pop(outbox.THREAD_ONLY, False)
     merged = parent is not None and (
         parent.status == "coalesced" or parent.original_payload is not None
     )
@@ -286,7 +288,8 @@ def _thread(payload: dict[str, Any], parent: OutboxItem | None) -> None:
         return
     payload["thread_ts"] = parent.ts
     payload["channel"] = parent.sent_channel or payload["channel"]
-    payload["reply_broadcast"] = True
+    if broadcast:
+        payload["reply_broadcast"] = True
 
 
 def classify_webhook(status: int, headers: Mapping[str, Any]) -> Outcome:

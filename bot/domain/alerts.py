@@ -88,6 +88,31 @@ ACTION_TO: dict[AlertAction, AlertStatus] = {
 }
 
 
+class ShownStatus(StrEnum):
+    """Which alerts `/msp alerts` lists, by status."""
+
+    OPEN = "open"  # anything not resolved
+    FIRING = "firing"
+    ACKNOWLEDGED = "acknowledged"
+    SNOOZED = "snoozed"
+    RESOLVED = "resolved"
+    ALL = "all"
+
+    @property
+    def statuses(self) -> frozenset[AlertStatus] | None:
+        """The statuses listed; None for every one."""
+        if self is ShownStatus.ALL:
+            return None
+        if self is ShownStatus.OPEN:
+            return frozenset(AlertStatus) - {AlertStatus.RESOLVED}
+        return frozenset({AlertStatus(self.value)})
+
+
+# What "Acknowledge all" and "Resolve all" may do to a listing's alerts at once.
+BULK_ACTIONS = (AlertAction.ACKNOWLEDGE, AlertAction.RESOLVE)
+BULK_LIMIT = 500  # alerts changed by one click; the rest stay for the next
+
+
 def actions_for(status: AlertStatus) -> list[AlertAction]:
     """What an alert in this status offers (a resolved alert offers nothing)."""
     return [action for action in AlertAction if status in ACTION_FROM[action]]

@@ -20,6 +20,7 @@ from bot.domain import customers as customer_rules
 from bot.domain.customers import MAX_LICENCES, MAX_PRICE, PAID_PLANS, Plan, Status
 from bot.domain.terms import Term, add_months, check_contract_start
 from bot.errors import InvalidInput
+from bot.sentences import Sentence, sentence
 
 MAX_REASON_LENGTH = 500
 
@@ -97,14 +98,18 @@ class CommercialChange:
 @dataclass(frozen=True, slots=True)
 class Problem:
     field: CommercialField
-    message: str
+    said: Sentence  # its dates as values
+
+    @property
+    def message(self) -> str:
+        return self.said.plain()
 
 
 class CommercialRefused(InvalidInput):
     """The change would leave figures that cannot be; every problem, by field."""
 
     def __init__(self, problems: list[Problem]) -> None:
-        super().__init__(problems[0].message, field=problems[0].field)
+        super().__init__(problems[0].said, field=problems[0].field)
         self.problems = problems
 
 
@@ -134,7 +139,7 @@ def apply(current: Commercial, change: CommercialChange, *, status: Status, toda
     }
     after = replace(current, **{name.value: value for name, value in wanted.items()})
     problems = [
-        Problem(name, message)
+        Problem(name, _sentence(message))
         for name in CommercialField
         if name in wanted and (message := _problem(name, after, status=status, today=today))
     ]
@@ -145,9 +150,13 @@ def apply(current: Commercial, change: CommercialChange, *, status: Status, toda
     )
 
 
+def _sentence(message: Sentence | str) -> Sentence:
+    return message if isinstance(message, Sentence) else Sentence.literal(message)
+
+
 def _problem(
     name: CommercialField, after: Commercial, *, status: Status, today: date
-) -> str | None:
+) -> Sentence | str | None:
     """Why the figure `name` cannot be as it is in `after`, or None."""
     if status is Status.DELETED:
         return "This account is deleted: its figures cannot change."
@@ -187,48 +196,54 @@ def _check_licences(after: Commercial, status: Status, today: date) -> str | Non
     return None
 
 
-def _check_term(after: Commercial, status: Status, today: date) -> str | None:
+def _check_term(after: Commercial, status: Status, today: date) -> Sentence | None:
     return _renewal_within_term(after, today)
 
 
-def _check_contract_start(after: Commercial, status: Status, today: date) -> str | None:
+def _check_contract_start(after: Commercial, status: Status, today: date) -> Sentence | None:
     assert after.contract_start is not None  # a given figure is never None
     try:
         check_contract_start(after.contract_start, today=today, field="")
     except InvalidInput as refusal:
-        return refusal.message
+        return refusal.sentence
     return _renewal_against_start(after)
 
 
-def _check_renewal_date(after: Commercial, status: Status, today: date) -> str | None:
+def _check_renewal_date(after: Commercial, status: Status, today: date) -> Sentence | None:
     renewal = after.renewal_date
     assert renewal is not None
     if renewal <= today:
-        return (
-            f"The renewal date must be after today ({today}): a term whose renewal has "
-            "come has already rolled on to the next one."
+        return sentence(
+            "The renewal date must be after today ({today}): a term whose renewal has "
+            "come has already rolled on to the next one.",
+            today=today,
         )
     return _renewal_within_term(after, today) or _renewal_against_start(after)
 
 
-def _renewal_within_term(after: Commercial, today: date) -> str | None:
+def _renewal_within_term(after: Commercial, today: date) -> Sentence | None:
     """A term renews at least once a term: the renewal date is at most a term away."""
     if after.term is None or after.renewal_date is None:
         return None
     latest = add_months(today, after.term.months)
     if after.renewal_date <= latest:
         return None
-    return (
-        f"A {after.term.value} term renews within {_term_length(after.term)}: the "
-        f"renewal date ({after.renewal_date}) can be {latest} at the latest."
+    return sentence(
+        "{term} term renews within {length}: the renewal date ({renewal}) can be "
+        "{latest} at the latest.",
+        term=after.term.a_term,
+        length=_term_length(after.term),
+        renewal=after.renewal_date,
+        latest=latest,
     )
 
 
-def _renewal_against_start(after: Commercial) -> str | None:
+def _renewal_against_start(after: Commercial) -> Sentence | None:
     if after.contract_start and after.renewal_date and after.renewal_date <= after.contract_start:
-        return (
-            f"The renewal date ({after.renewal_date}) must come after the contract start "
-            f"({after.contract_start})."
+        return sentence(
+            "The renewal date ({renewal}) must come after the contract start ({start}).",
+            renewal=after.renewal_date,
+            start=after.contract_start,
         )
     return None
 

@@ -12,6 +12,7 @@ from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 
 from bot.errors import InvalidInput
+from bot.sentences import sentence
 
 
 class Plan(StrEnum):
@@ -45,6 +46,27 @@ class Status(StrEnum):
     @property
     def label(self) -> str:
         return self.value.replace("_", " ").capitalize()
+
+
+# A trial's or a free account's status names its plan as well.
+_STATUS_NAMES_PLAN = frozenset({Status.ACTIVE_TRIAL, Status.EXPIRED_TRIAL, Status.FREE})
+
+
+def plan_status_label(plan: Plan, status: Status) -> str:
+    """A customer's plan and status said once: "Professional", "Professional, pending
+    cancellation", "Active trial", "Free" (never "Free · Free")."""
+    if status in _STATUS_NAMES_PLAN:
+        return status.label
+    if status is Status.PAID and plan.is_paid:
+        return plan.label
+    return f"{plan.label}, {status.label.lower()}"
+
+
+def plan_change(before: Plan | None, after: Plan) -> str:
+    """The one way a change of plan is shown: "Free → Professional"."""
+    if before is None or before is after:
+        return after.label
+    return f"{before.label} → {after.label}"
 
 
 class CustomerFilter(StrEnum):
@@ -316,7 +338,8 @@ def check_renewal_date(renewal: date | None, *, today: date, field: str) -> date
         raise InvalidInput("Pick the renewal date of the paid plan.", field=field)
     if renewal <= today:
         raise InvalidInput(
-            f"The renewal date must be in the future (after {today.isoformat()}).", field=field
+            sentence("The renewal date must be in the future (after {today}).", today=today),
+            field=field,
         )
     if renewal > today + timedelta(days=366 * 5):
         raise InvalidInput("The renewal date can be at most five years ahead.", field=field)

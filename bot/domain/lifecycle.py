@@ -24,6 +24,7 @@ from bot.domain.customers import (
 )
 from bot.domain.terms import Term, add_months, paid_term
 from bot.errors import InvalidInput
+from bot.sentences import sentence
 
 # Users as a row may give them: the same bound as the usage API's counts.
 MAX_USERS = 1_000_000_000
@@ -136,8 +137,11 @@ def lifecycle(given: Given, *, today: date, trial_days: int | None) -> Lifecycle
         start, end = given.trial_start, given.trial_end
         if status == Status.EXPIRED_TRIAL and end is not None and trial_active(end, today=today):
             raise InvalidInput(
-                f"An expired trial's last day has passed; this one's is {end}: give the "
-                "status active_trial, or its real last day.",
+                sentence(
+                    "An expired trial's last day has passed; this one's is {end}: give the "
+                    "status active_trial, or its real last day.",
+                    end=end,
+                ),
                 field="trial_end",
             )
     return Lifecycle(
@@ -156,7 +160,8 @@ def lifecycle(given: Given, *, today: date, trial_days: int | None) -> Lifecycle
 def _check_trial_dates(given: Given, *, today: date) -> None:
     if given.trial_start is not None and given.trial_start > today:
         raise InvalidInput(
-            f"A trial cannot start in the future (today is {today}).", field="trial_start"
+            sentence("A trial cannot start in the future (today is {today}).", today=today),
+            field="trial_start",
         )
     if (
         given.trial_start is not None
@@ -187,8 +192,11 @@ def _active_trial_dates(
         column = "trial_end"
     if not trial_active(end, today=today):
         raise InvalidInput(
-            f"This trial's last day, {end}, has passed: give the status expired_trial "
-            "(it is imported on the free plan, R4), or a later trial_end.",
+            sentence(
+                "This trial's last day, {end}, has passed: give the status expired_trial "
+                "(it is imported on the free plan, R4), or a later trial_end.",
+                end=end,
+            ),
             field=column,
         )
     return start, end

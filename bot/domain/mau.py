@@ -1,8 +1,9 @@
 """Monthly active users (MAU) maths, R19: months, overage, the allowance each past
-month had, percentage used and the month-end projection. Pure: no I/O, no clock.
+month had, percentage used and the month-end estimate. Pure: no I/O, no clock.
 
 A month is represented by its first day (`date(2026, 11, 1)`), as in the
-`customer_usage` table.
+`customer_usage` table. An allowance of 0 means none had been bought yet: that
+month's MAU is plain usage, never overage.
 """
 
 from __future__ import annotations
@@ -20,6 +21,10 @@ MAX_ORDER_QUANTITY = 10_000_000
 # The allowance is a 32-bit integer column; stay well below its 2,147,483,647.
 MAX_ALLOWANCE = 2_000_000_000
 _LABEL = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+# Not calendar.month_abbr, which follows the process locale: the bot's wording is English.
+_MONTH_ABBREVIATIONS = (
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+)  # fmt: skip
 
 
 # ---------------------------------------------------------------- months
@@ -51,17 +56,21 @@ def last_months(today: date, count: int = HISTORY_MONTHS) -> list[date]:
     return [add_months(current, offset) for offset in range(1 - count, 1)]
 
 
-def month_label(month: date) -> str:
-    """`2026-11`: sorts, and reads the same in every locale."""
+def month_key(month: date) -> str:
+    """`2026-11`, for machines (button values, block ids, file names): it sorts and
+    parses back. People are shown `readable_month`."""
     return f"{month.year:04d}-{month.month:02d}"
 
 
-def month_name(month: date) -> str:
-    """`November 2026`, for headings."""
-    return f"{calendar.month_name[month.month]} {month.year}"
+def readable_month(month: date, *, to_date: bool = False) -> str:
+    """`Nov 2026`: how a month is shown to a person, everywhere (tables, menus, chart
+    axes, sentences). `to_date` marks the month still in progress, whose figures are
+    only partial: `Nov 2026 (to date)`."""
+    label = f"{_MONTH_ABBREVIATIONS[month.month - 1]} {month.year}"
+    return f"{label} (to date)" if to_date else label
 
 
-def parse_month_label(text: str) -> date | None:
+def parse_month_key(text: str) -> date | None:
     """`2026-11` -> date(2026, 11, 1); anything else -> None."""
     match = _LABEL.match(text.strip())
     if match is None:
@@ -72,8 +81,16 @@ def parse_month_label(text: str) -> date | None:
 # ---------------------------------------------------------------- allowance and usage
 
 
+def has_allowance(allowance: int) -> bool:
+    """Whether an allowance had been bought (0: none yet, the column's default)."""
+    return allowance > 0
+
+
 def overage(mau: int, allowance: int) -> int:
-    """R19: the MAU above the allowance, never negative."""
+    """R19: the MAU above the allowance, never negative. Without an allowance (a
+    month before the first was bought) there is nothing to be over: plain usage."""
+    if not has_allowance(allowance):
+        return 0
     return max(0, mau - allowance)
 
 
@@ -124,16 +141,36 @@ def _allowance_in(month: date, ordered: Sequence[AllowanceChange], current: int)
     return made[-1].after if made else ordered[0].before
 
 
+# ---------------------------------------------------------------- the month-end estimate
+
+# Before this day of the month there is no estimate, and so no warning of overage:
+# a few days' pace, multiplied by three or more, says more about which customers
+# reported first than about the month. From day 10 a month is a third gone.
+ESTIMATE_FROM_DAY = 10
+
+
 @dataclass(frozen=True, slots=True)
 class Projection:
-    """A linear month-end projection from the month to date."""
+    """This month's MAU so far and the month-end estimate made from it, against the
+    allowance (0: none). The one computation the licence view, `/msp mau`, the chart,
+    the dashboard and the MAU notice all show, in the words of `sentence`."""
 
     mau_to_date: int
-    days_elapsed: int
+    days_elapsed: int  # today counts: usage reports during the day already include it
     days_in_month: int
+    allowance: int = 0
 
     @property
-    def month_end(self) -> int:
+    def ready(self) -> bool:
+        """Whether enough of the month has gone for an estimate to mean something."""
+        return self.days_elapsed >= min(ESTIMATE_FROM_DAY, self.days_in_month)
+
+    @property
+    def month_end(self) -> int | None:
+        """The estimate: the pace so far kept up to the month's last day (None before
+        `ESTIMATE_FROM_DAY`)."""
+        if not self.ready:
+            return None
         if self.days_elapsed >= self.days_in_month:
             return self.mau_to_date
         # Rounded half up, in integers: no float surprises on large numbers.
@@ -141,24 +178,52 @@ class Projection:
         return (2 * numerator + self.days_elapsed) // (2 * self.days_elapsed)
 
     @property
-    def explanation(self) -> str:
-        """How the number was reached, in words a person can check."""
-        if self.days_elapsed >= self.days_in_month:
-            return f"The month is complete: {self.mau_to_date:,} MAU."
-        return (
-            f"Projected linearly from the month to date: {self.mau_to_date:,} MAU in "
-            f"{self.days_elapsed} of {self.days_in_month} days, so {self.mau_to_date:,} "
-            f"÷ {self.days_elapsed} days, times {self.days_in_month} days ≈ {self.month_end:,}."
+    def projected_overage(self) -> int:
+        """The estimate above the allowance: 0 without an estimate or an allowance."""
+        estimate = self.month_end
+        return 0 if estimate is None else overage(estimate, self.allowance)
+
+    @property
+    def warns(self) -> bool:
+        """Whether to warn of overage by the month's end: only once there is an
+        estimate, an allowance, and the estimate is above it."""
+        return self.projected_overage > 0
+
+    @property
+    def sentence(self) -> str:
+        """The estimate in words a person can check, the same wherever it is shown
+        (plain text: escape it for mrkdwn)."""
+        estimate = self.month_end
+        if estimate is None:
+            return (
+                f"No month-end estimate before day {ESTIMATE_FROM_DAY} of the month: "
+                f"{self.mau_to_date:,} active users in {_days(self.days_elapsed)} so far "
+                "are too few to go on."
+            )
+        said = (
+            f"Estimate: at this month's pace so far ({self.mau_to_date:,} active users in "
+            f"{self.days_elapsed:,} of {self.days_in_month:,} days), about {estimate:,} by "
+            "the end of the month"
         )
+        if not has_allowance(self.allowance):
+            return f"{said}."
+        if self.warns:
+            return f"{said}, {self.projected_overage:,} over the allowance of {self.allowance:,}."
+        return f"{said}, within the allowance of {self.allowance:,}."
 
 
-def project_month_end(mau_to_date: int, *, today: date) -> Projection:
+def _days(count: int) -> str:
+    return "1 day" if count == 1 else f"{count:,} days"
+
+
+def project_month_end(mau_to_date: int, *, today: date, allowance: int = 0) -> Projection:
     """Assume the rest of the month goes on as the days so far (today counts as
     elapsed: usage reports during the day already include it)."""
     return Projection(
         mau_to_date=mau_to_date,
         days_elapsed=today.day,
         days_in_month=days_in_month(today),
+        allowance=allowance,
     )
 
 

@@ -16,6 +16,7 @@ of a series is sent: a trial with 2 days left gets the 3-day notice, not the
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 
@@ -116,3 +117,27 @@ def weekly_period(local_now: datetime) -> str | None:
         return None
     year, week, _weekday = day.isocalendar()
     return f"{year}-W{week:02d}"
+
+
+@dataclass(frozen=True, slots=True)
+class Week:
+    """Seven local days, Monday to Sunday: what a weekly summary is about."""
+
+    first: date  # the Monday
+
+    @property
+    def last(self) -> date:
+        return self.first + timedelta(days=6)
+
+    @property
+    def end(self) -> date:
+        """The Monday after it: the week runs up to that day's midnight."""
+        return self.first + timedelta(days=7)
+
+
+def summary_weeks(today: date) -> tuple[Week, Week]:
+    """The week a summary sent on `today` is about (the last whole week, Monday to
+    Sunday, before it) and the week before that, which it is compared with."""
+    this_monday = today - timedelta(days=today.weekday())
+    ended = Week(this_monday - timedelta(days=7))
+    return ended, Week(ended.first - timedelta(days=7))

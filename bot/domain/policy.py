@@ -3,8 +3,9 @@ happens and when. The statuses each type needs are data (`ALLOWED_STATUSES`); ea
 rule is one small function. Pure: `today` comes in on the account, nothing is read
 or written, so a refusal can be shown before anything is stored.
 
-Dates in reasons are ISO (`2027-03-01`): they are part of a sentence that may also go
-to a log or an audit entry, where Slack's date formatting does not apply.
+Reasons are `Sentence`s with their dates as values (bot/sentences.py): the views
+show each reader a date in their own format, and plain text (a log, an audit entry,
+a modal's field error) reads "1 Mar 2027".
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from bot.domain.requests import (
 )
 from bot.domain.terms import Term, next_renewal
 from bot.errors import RuleBroken
+from bot.sentences import Sentence, sentence
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +92,7 @@ class Verdict:
 
     allowed: bool
     rule: str
-    reason: str
+    reason: Sentence
     timing: Timing | None = None
     effective: date | None = None
     earliest: date | None = None
@@ -220,14 +222,17 @@ def recheck(kind: RequestType, account: Account | None, *, effective: date | Non
     if effective is not None and effective < account.today:
         return _refuse(
             kind.rule,
-            f"This request was to take effect on {effective}, which has passed while it "
-            "waited: deny it and ask again.",
+            sentence(
+                "This request was to take effect on {effective}, which has passed while it "
+                "waited: deny it and ask again.",
+                effective=effective,
+            ),
         )
     return _still_allowed(kind)
 
 
 def _still_allowed(kind: RequestType) -> Verdict:
-    return Verdict(allowed=True, rule=kind.rule, reason="")
+    return Verdict(allowed=True, rule=kind.rule, reason=Sentence())
 
 
 def require(verdict: Verdict) -> Verdict:
@@ -271,7 +276,7 @@ def free_limit_warnings(account: Account) -> tuple[str, ...]:
 
 def _refuse(
     rule: str,
-    reason: str,
+    reason: Sentence | str,
     *,
     earliest: date | None = None,
     schedule_for: date | None = None,
@@ -281,7 +286,7 @@ def _refuse(
     return Verdict(
         allowed=False,
         rule=rule,
-        reason=reason,
+        reason=_sentence(reason),
         earliest=earliest,
         schedule_for=schedule_for,
         deadline=deadline,
@@ -290,16 +295,25 @@ def _refuse(
 
 
 def _now(
-    rule: str, reason: str, *, quote_needed: bool = False, proration: Proration | None = None
+    rule: str,
+    reason: Sentence | str,
+    *,
+    quote_needed: bool = False,
+    proration: Proration | None = None,
 ) -> Verdict:
     return Verdict(
         allowed=True,
         rule=rule,
-        reason=reason,
+        reason=_sentence(reason),
         timing=Timing.NOW,
         quote_needed=quote_needed,
         proration=proration,
     )
+
+
+def _sentence(reason: Sentence | str) -> Sentence:
+    """A reason without dates may be written as plain text; it is taken as it is."""
+    return reason if isinstance(reason, Sentence) else Sentence.literal(reason)
 
 
 def _count(number: int, word: str) -> str:
@@ -314,8 +328,10 @@ def _money(amount: Decimal | None) -> str:
     return f"${amount or 0:,.2f}"
 
 
-def _on_renewal(account: Account) -> str:
-    return f"on {account.renewal_date}" if account.renewal_date else "at its renewal date"
+def _on_renewal(account: Account) -> Sentence:
+    if account.renewal_date is None:
+        return Sentence.literal("at its renewal date")
+    return sentence("on {day}", day=account.renewal_date)
 
 
 # ---------------------------------------------------------------- shared checks
@@ -335,13 +351,20 @@ def _status_refusal(kind: RequestType, account: Account) -> Verdict:
         if kind is RequestType.CANCEL:
             return _refuse(
                 kind.rule,
-                f"This account is already cancelled: its paid plan ends {ends} and it "
-                "becomes free then.",
+                sentence(
+                    "This account is already cancelled: its paid plan ends {ends} and it "
+                    "becomes free then.",
+                    ends=ends,
+                ),
             )
         return _refuse(
             kind.rule,
-            f"{_NEEDS[kind]}; this account is pending cancellation, so its paid plan "
-            f"ends {ends} anyway.",
+            sentence(
+                "{needs}; this account is pending cancellation, so its paid plan ends {ends} "
+                "anyway.",
+                needs=_NEEDS[kind],
+                ends=ends,
+            ),
         )
     return _refuse(kind.rule, f"{_NEEDS[kind]}; this account is {_STATUS_WORDS[status]}.")
 
@@ -377,8 +400,11 @@ def _renewal(kind: RequestType, account: Account, *, future: bool) -> date | Ver
     if future and renewal <= account.today:
         return _refuse(
             kind.rule,
-            f"The renewal date on the customer ({renewal}) is not in the future: "
-            f"{WHO_SETS_BILLING_DATA}.",
+            sentence(
+                "The renewal date on the customer ({renewal}) is not in the future: {who}.",
+                renewal=renewal,
+                who=WHO_SETS_BILLING_DATA,
+            ),
         )
     return renewal
 
@@ -418,7 +444,12 @@ def _at_renewal(
         return Verdict(
             allowed=True,
             rule=kind.rule,
-            reason=f"{what} on {renewal}, the renewal date; {_NO_REFUNDS}.",
+            reason=sentence(
+                "{what} on {renewal}, the renewal date; {no_refunds}.",
+                what=what,
+                renewal=renewal,
+                no_refunds=_NO_REFUNDS,
+            ),
             timing=Timing.AT_RENEWAL,
             effective=renewal,
             deadline=deadline,
@@ -427,8 +458,15 @@ def _at_renewal(
     later = _open_renewal(account, renewal)
     return _refuse(
         kind.rule,
-        f"{asked} must be asked for {NOTICE_DAYS} days before renewal ({renewal}); the "
-        f"next window closes on {notice_deadline(later)}, for the renewal on {later}.",
+        sentence(
+            "{asked} must be asked for {notice} days before renewal ({renewal}); the next "
+            "window closes on {deadline}, for the renewal on {later}.",
+            asked=asked,
+            notice=NOTICE_DAYS,
+            renewal=renewal,
+            deadline=notice_deadline(later),
+            later=later,
+        ),
         earliest=later,
         schedule_for=later,
         deadline=notice_deadline(later),
@@ -470,7 +508,11 @@ def _extend_trial(account: Account, change: Change) -> Verdict:
     end = extended_trial_end(account.trial_end, today=account.today, days=days)
     return _now(
         "R7",
-        f"The trial is extended by {_count(days, 'day')}: approved today, it ends on {end}.",
+        sentence(
+            "The trial is extended by {days}: approved today, it ends on {end}.",
+            days=_count(days, "day"),
+            end=end,
+        ),
     )
 
 
@@ -527,11 +569,13 @@ def _reactivate(account: Account, change: Change) -> Verdict:
     the cancellation (or by upgrading, which withdraws it too)."""
     cancelled = account.status is Status.PENDING_CANCELLATION
     if cancelled and change.target_plan in (None, account.plan):
-        renews = _on_renewal(account)
         return _now(
             "R17",
-            f"The cancellation is withdrawn: the {account.plan.label} plan renews {renews} "
-            "as before.",
+            sentence(
+                "The cancellation is withdrawn: the {plan} plan renews {renews} as before.",
+                plan=account.plan.label,
+                renews=_on_renewal(account),
+            ),
         )
     return _move_up(account, change, rule="R17")
 
@@ -562,9 +606,14 @@ def _add_licences(account: Account, change: Change) -> Verdict:
     )
     return _now(
         kind.rule,
-        f"Adds {_count(count, 'licence')} at once: {_money(charge.amount)} for the "
-        f"{_count(charge.days_left, 'day')} left of the term, so all licences renew on "
-        f"{renewal}.",
+        sentence(
+            "Adds {count} at once: {charge} for the {days} left of the term, so all "
+            "licences renew on {renewal}.",
+            count=_count(count, "licence"),
+            charge=_money(charge.amount),
+            days=_count(charge.days_left, "day"),
+            renewal=renewal,
+        ),
         proration=charge,
     )
 
@@ -639,9 +688,13 @@ def _add_on_from_now(account: Account, label: str) -> Verdict:
     )
     return _now(
         kind.rule,
-        f"{label} applies to every user at once and co-terms with the plan: it is prorated "
-        f"for the {_count(share.days_left, 'day')} left of the term and renews with it on "
-        f"{renewal}.",
+        sentence(
+            "{label} applies to every user at once and co-terms with the plan: it is "
+            "prorated for the {days} left of the term and renews with it on {renewal}.",
+            label=label,
+            days=_count(share.days_left, "day"),
+            renewal=renewal,
+        ),
         proration=share,
     )
 
@@ -693,8 +746,12 @@ def _delete_account(account: Account, change: Change) -> Verdict:
     return Verdict(
         allowed=True,
         rule=kind.rule,
-        reason=f"The account is deleted {DELETION_DELAY_DAYS} days after approval (approved "
-        f"today, on {on}); until then any admin can reverse it.",
+        reason=sentence(
+            "The account is deleted {delay} days after approval (approved today, on {on}); "
+            "until then any admin can reverse it.",
+            delay=DELETION_DELAY_DAYS,
+            on=on,
+        ),
         timing=Timing.AFTER_DELAY,
         effective=on,
     )
@@ -710,15 +767,21 @@ def _refuse_deletion_in_term(account: Account) -> Verdict:
     if account.status is Status.PENDING_CANCELLATION:
         return _refuse(
             kind.rule,
-            "An account cannot be deleted during its paid term: it is already cancelled, so "
-            f"ask again once the term ends on {renewal}.",
+            sentence(
+                "An account cannot be deleted during its paid term: it is already cancelled, "
+                "so ask again once the term ends on {renewal}.",
+                renewal=renewal,
+            ),
             earliest=renewal,
         )
     ends = _open_renewal(account, renewal)
     return _refuse(
         kind.rule,
-        "An account cannot be deleted during its paid term: cancel the plan first, then ask "
-        f"again after the term ends (on {ends} at the soonest).",
+        sentence(
+            "An account cannot be deleted during its paid term: cancel the plan first, then "
+            "ask again after the term ends (on {ends} at the soonest).",
+            ends=ends,
+        ),
         earliest=ends,
     )
 

@@ -45,19 +45,22 @@ class RequestType(StrEnum):
         return _RULES[self]
 
 
+# The one name of each type, wherever a request is shown (a modal's title, a message's
+# header, a menu, a button): what it does, in a few words that fit a modal's title
+# (24 characters). What a request asks beyond its type is its summary.
 _LABELS: dict[RequestType, str] = {
-    RequestType.TRIAL_EXTENSION: "Trial extension",
-    RequestType.UPGRADE: "Upgrade",
+    RequestType.TRIAL_EXTENSION: "Extend trial",
+    RequestType.UPGRADE: "Upgrade plan",
     RequestType.ADD_LICENCES: "Add licences",
     RequestType.DECREASE_LICENCES: "Decrease licences",
-    RequestType.DOWNGRADE: "Downgrade",
-    RequestType.ADD_ADDON: "Add add-on",
-    RequestType.REMOVE_ADDON: "Remove add-on",
-    RequestType.CANCEL: "Cancel",
-    RequestType.REACTIVATE: "Reactivate",
+    RequestType.DOWNGRADE: "Downgrade plan",
+    RequestType.ADD_ADDON: "Add an add-on",
+    RequestType.REMOVE_ADDON: "Remove an add-on",
+    RequestType.CANCEL: "Cancel subscription",
+    RequestType.REACTIVATE: "Reactivate subscription",
     RequestType.DELETE_ACCOUNT: "Delete account",
     RequestType.REMOVE_EXPIRED_TRIAL: "Remove expired trial",
-    RequestType.MAU_ALLOWANCE_ORDER: "MAU allowance order",
+    RequestType.MAU_ALLOWANCE_ORDER: "Order MAU allowance",
 }
 
 _RULES: dict[RequestType, str] = {

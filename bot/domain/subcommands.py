@@ -106,14 +106,15 @@ CATALOG: tuple[SubcommandSpec, ...] = (
     ),
     SubcommandSpec(
         Subcommand.ALERTS,
-        "alerts [open|all] [CUSTOMER]",
-        "alerts, worst first (Acknowledge, Resolve, Snooze from each row)",
+        "alerts [open|firing|acknowledged|snoozed|resolved|all] [severity>=LEVEL] [CUSTOMER]",
+        "alerts, worst first, ten a page, filtered by status and severity; act on each "
+        "row, or Acknowledge all / Resolve all",
         ALL_ROLES,
     ),
     SubcommandSpec(
         Subcommand.SUBSCRIBE,
         "subscribe [#channel|me] [alerts|trials|mau|requests|digest] [severity>=LEVEL] "
-        "[customer=A,B] [not customer=C] [kind=X,Y] [quiet=22:00-07:00]",
+        "[customer=A,B] [not customer=C] [kind=X,Y] [quiet=22:00-07:00] [group=kind,10m]",
         "get alerts and notices here, in a channel or by DM, with filters",
         ALL_ROLES,
     ),

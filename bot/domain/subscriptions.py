@@ -14,6 +14,7 @@ from datetime import datetime, time, timedelta
 from enum import StrEnum
 from typing import Protocol
 
+from bot.domain.alert_groups import DEFAULT_GROUPING, Grouping, parse_grouping
 from bot.domain.typos import closest
 from bot.errors import InvalidInput
 
@@ -71,6 +72,7 @@ class SubscriptionSpec:
     kinds: tuple[str, ...] = ()
     quiet_start: str | None = None
     quiet_end: str | None = None
+    grouping: Grouping = DEFAULT_GROUPING
 
 
 class Filters(Protocol):
@@ -161,6 +163,7 @@ class _Draft:
     exclude: list[str] | None = None
     kinds: list[str] | None = None
     quiet: tuple[str, str] | None = None
+    grouping: Grouping | None = None
 
 
 def parse_subscription(text: str) -> SubscriptionSpec:
@@ -197,6 +200,8 @@ def _read_word(draft: _Draft, word: str) -> None:
         _set_once(draft, "kinds", parse_kinds(word.split("=", 1)[1]), "kind=")
     elif lowered.startswith("quiet="):
         _set_once(draft, "quiet", parse_quiet_hours(word.split("=", 1)[1]), "quiet=")
+    elif lowered.startswith("group="):
+        _set_once(draft, "grouping", _grouping(word.split("=", 1)[1]), "group=")
     elif word.startswith("#") or word.startswith("<#"):
         raise invalid(
             f"I can't tell which channel “{word[:40]}” is: pick it from the list as you type #."
@@ -206,7 +211,7 @@ def _read_word(draft: _Draft, word: str) -> None:
 
 
 # What a word may start with: compared with the part before "=" of a mistyped one.
-_KEYS = ("customer=", "kind=", "quiet=", "severity>=")
+_KEYS = ("customer=", "kind=", "quiet=", "severity>=", "group=")
 
 
 def _did_you_mean(word: str) -> str:
@@ -216,6 +221,13 @@ def _did_you_mean(word: str) -> str:
         return f" Did you mean {guess}?" if guess else ""
     guess = closest(word, [ME, HERE, "not", *sorted(_TOPIC_WORDS)])
     return f" Did you mean {guess}?" if guess else ""
+
+
+def _grouping(value: str) -> Grouping:
+    try:
+        return parse_grouping(value)
+    except InvalidInput as error:
+        raise invalid(error.message) from None
 
 
 def _set_once(draft: _Draft, name: str, value: object, label: str) -> None:
@@ -301,15 +313,19 @@ def _spec(draft: _Draft) -> SubscriptionSpec:
     if draft.quiet is not None and target != ME:
         raise invalid("Quiet hours are for people: subscribe me to use quiet=.")
     quiet_start, quiet_end = draft.quiet or (None, None)
+    topics = tuple(dict.fromkeys(draft.topics or DEFAULT_TOPICS))
+    if draft.grouping is not None and Topic.ALERTS not in topics:
+        raise invalid("group= is for alerts: add the topic alerts.")
     return SubscriptionSpec(
         target=target,
-        topics=tuple(dict.fromkeys(draft.topics or DEFAULT_TOPICS)),
+        topics=topics,
         min_severity=draft.min_severity,
         include=tuple(include),
         exclude=tuple(exclude),
         kinds=tuple(draft.kinds or ()),
         quiet_start=quiet_start,
         quiet_end=quiet_end,
+        grouping=draft.grouping or Grouping(),
     )
 
 

@@ -18,6 +18,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 
 from bot.errors import InvalidInput
+from bot.sentences import sentence
 
 CENT = Decimal("0.01")
 # How far back a contract start may be typed: terms roll forward from it.
@@ -35,6 +36,11 @@ class Term(StrEnum):
     @property
     def label(self) -> str:
         return "Monthly" if self is Term.MONTHLY else "Annual"
+
+    @property
+    def a_term(self) -> str:
+        """For a sentence's start: "A monthly", "An annual"."""
+        return "A monthly" if self is Term.MONTHLY else "An annual"
 
 
 def add_months(day: date, months: int) -> date:
@@ -86,7 +92,8 @@ def check_contract_start(start: date, *, today: date, field: str) -> date:
     MAX_CONTRACT_AGE_YEARS: a contract that has not started yet is not added."""
     if start > today:
         raise InvalidInput(
-            f"The contract start cannot be in the future (today is {today}).", field=field
+            sentence("The contract start cannot be in the future (today is {today}).", today=today),
+            field=field,
         )
     if start < add_months(today, -12 * MAX_CONTRACT_AGE_YEARS):
         raise InvalidInput(
@@ -160,8 +167,13 @@ def paid_term(
         expected = next_renewal(start, term, today)
         if renewal is not None and renewal != expected:
             raise InvalidInput(
-                f"A {term.value} contract starting on {start} renews on {expected}: leave the "
-                "renewal date empty or make it that date.",
+                sentence(
+                    "{term} contract starting on {start} renews on {expected}: leave the "
+                    "renewal date empty or make it that date.",
+                    term=term.a_term,
+                    start=start,
+                    expected=expected,
+                ),
                 field=renewal_field,
             )
         return PaidTerm(term=term, contract_start=start, renewal_date=expected)

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.delivery import outbox
-from bot.results.alerts import AlertInfo
+from bot.results.alerts import AlertGroupSummary, AlertInfo
 from bot.services.audience import Recipient
 from bot.views.alerts import alert_message, message_metadata
 
@@ -43,8 +43,11 @@ class OutboxAlertNotifier:
                         blocks=message.blocks,
                         thread_key=recipient.thread_of,
                         metadata=metadata,
-                        coalescible=True,
+                        # A grouped alert waits in its parent's thread: merging it
+                        # into a digest would bring it back into the channel.
+                        coalescible=not recipient.thread_only,
                         hold=recipient.hold,
+                        thread_only=recipient.thread_only,
                     )
                 )
                 keys[(alert.id, recipient.channel)] = key
@@ -52,9 +55,15 @@ class OutboxAlertNotifier:
         return keys
 
     async def changed(
-        self, session: AsyncSession, *, msp_id: int, alert: AlertInfo, keys: Sequence[str]
+        self,
+        session: AsyncSession,
+        *,
+        msp_id: int,
+        alert: AlertInfo,
+        keys: Sequence[str],
+        group: AlertGroupSummary | None = None,
     ) -> None:
-        message = alert_message(alert)
+        message = alert_message(alert, group)
         await outbox.update_messages(
             session,
             msp_id=msp_id,

@@ -10,10 +10,14 @@ from collections.abc import Sequence
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.delivery import outbox
+from bot.domain.notices import NoticeKind
 from bot.results.notices import NoticeInfo
 from bot.services.alert_routing import AlertNotifier
 from bot.services.audience import Recipient
 from bot.views.scheduled import notice_message
+
+# A digest is a message of its own, never merged into a busy channel's digest.
+_DIGESTS = frozenset({NoticeKind.DAILY_DIGEST, NoticeKind.WEEKLY_SUMMARY})
 
 
 class OutboxNoticeNotifier:
@@ -39,7 +43,7 @@ class OutboxNoticeNotifier:
                     text=message.text,
                     blocks=message.blocks,
                     thread_key=recipient.thread_of,
-                    coalescible=notice.board is None,  # a digest stays whole
+                    coalescible=notice.kind not in _DIGESTS,
                     hold=recipient.hold,
                 )
                 for recipient in recipients

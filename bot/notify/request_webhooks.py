@@ -42,6 +42,6 @@ def request_event(info: RequestInfo, *, team_id: str) -> dict[str, Any]:
             "effective_on": iso(info.effective_on),
             "decided_by": info.decided_by,
             "decided_at": iso(info.decided_at),
-            "decision_note": info.decision_note,
+            "decision_note": info.decision_note.plain() if info.decision_note else None,
         },
     }

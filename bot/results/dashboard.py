@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
+from bot.domain.mau import Projection
 from bot.domain.roles import Role
 from bot.results.alerts import AlertInfo
 from bot.results.requests import RequestInfo
@@ -88,3 +89,6 @@ class Dashboard:
     # The worst open alerts the person may see, and how many are open by severity.
     open_alerts: list[AlertInfo] = field(default_factory=list)
     open_alerts_by_severity: dict[str, int] = field(default_factory=dict)
+    # This month's MAU estimate against the allowance, for the roles that see the
+    # whole MSP (the licence view's, in the same words).
+    mau_projection: Projection | None = None

@@ -18,7 +18,8 @@ class ChosenCustomer:
 @dataclass(frozen=True, slots=True)
 class MonthFigures:
     """One month of the licence history. `customer_mau` is the chosen customer's
-    MAU (None when the view shows the whole MSP)."""
+    MAU (None when the view shows the whole MSP). An allowance of 0: none had been
+    bought by then, so the month has no overage."""
 
     month: date
     mau: int
@@ -55,9 +56,8 @@ class LicenceOverview:
     allowance: int
     overage: int
     percent_used: float | None  # None without an allowance
-    projection: Projection
-    projected_overage: int
-    history: list[MonthFigures]  # the last 12 months, oldest first
+    projection: Projection  # this month's estimate, against the allowance
+    history: list[MonthFigures]  # the last 12 months, oldest first, this month (to date) last
     customer: ChosenCustomer | None  # whose MAU the history shows beside the MSP's
     orders: list[OrderLine]  # newest first
     order_count: int
@@ -71,11 +71,14 @@ class LicenceOverview:
 
 @dataclass(frozen=True, slots=True)
 class MauSeries:
-    """MAU of the last 12 months, of the whole MSP or of one customer. The allowance
-    and overage are the MSP's, so they are given only for the whole MSP."""
+    """MAU of the last 12 months, of the whole MSP or of one customer, oldest first:
+    the last month is the current one, to date. The allowance (0 in a month before
+    the first was bought) and overage are the MSP's, so they are given only for the
+    whole MSP; the projection is of the MAU shown, against the allowance if given."""
 
     customer: ChosenCustomer | None
     months: list[date]
     mau: list[int]
     allowance: list[int] | None
     overage: list[int] | None
+    projection: Projection

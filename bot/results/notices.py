@@ -1,4 +1,5 @@
-"""What a scheduled notice says (trials, renewals, MAU, reminders, digests)."""
+"""What a scheduled notice says (trials, renewals, MAU, reminders, digests, the
+weekly summary)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,44 @@ from bot.domain.mau import Projection
 from bot.domain.notices import NoticeKind
 from bot.results.dashboard import Dashboard
 from bot.results.requests import RequestInfo
+
+
+@dataclass(frozen=True, slots=True)
+class Compared:
+    """One figure of the week just ended, and the same figure of the week before."""
+
+    week: int
+    week_before: int
+
+
+@dataclass(frozen=True, slots=True)
+class MauWeek:
+    """The MSP's monthly active users as the usage reports had them at the week's end.
+    A month-to-date figure only compares with the same month's: when a month began
+    during the week there is no "a week ago", only what the month before reached."""
+
+    month: date  # the month of the week's last day (its first day)
+    at_end: int  # that month's MAU by the week's end
+    week_ago: int | None  # the same month's a week earlier; None: the month began this week
+    month_before: int | None  # what the previous month reached; None: the same month
+
+
+@dataclass(frozen=True, slots=True)
+class WeeklySummary:
+    """What changed over a week (Monday to Sunday in the MSP's zone), each figure
+    with the week before's."""
+
+    first_day: date  # the week's Monday
+    last_day: date  # its Sunday
+    new_customers: Compared
+    trials_converted: Compared  # a trial (active or expired) moved to a paid plan
+    trials_lost: Compared  # an active trial that ended, or was removed, unconverted
+    alerts_opened: Compared
+    alerts_resolved: Compared
+    requests_approved: Compared
+    requests_denied: Compared
+    requests_waiting: Compared  # undecided at each week's end
+    mau: MauWeek
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,5 +66,6 @@ class NoticeInfo:
     allowance: int | None = None
     projection: Projection | None = None
     request: RequestInfo | None = None
-    board: Dashboard | None = None
+    board: Dashboard | None = None  # the daily digest's figures
+    week: WeeklySummary | None = None  # the weekly summary's
     period: str = ""

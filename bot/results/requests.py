@@ -10,6 +10,7 @@ from decimal import Decimal
 from bot.domain.customers import Plan, Status
 from bot.domain.policy import Verdict
 from bot.domain.requests import RequestStatus, RequestType
+from bot.sentences import Sentence
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,13 +26,13 @@ class RequestInfo:
     requested_by: str
     requested_at: datetime
     reason: str
-    summary: str  # what is asked, in words ("+5 licences", "Professional")
-    explanation: str  # what the rules said when it was asked
+    summary: str  # what is asked beyond its type ("10 → 15 licences"); "" when the type says it
+    explanation: Sentence  # what the rules said when it was asked, its dates as values
     effective_on: date | None
     expires_at: datetime
     decided_by: str | None
     decided_at: datetime | None
-    decision_note: str | None
+    decision_note: Sentence | None  # the approver's reason, or why it was not applied
     applied_at: datetime | None
     needs_typed_name: bool  # approving asks for the customer's name (deletions)
     message_keys: list[str] = field(default_factory=list)
@@ -54,6 +55,9 @@ class RequestForm:
     add_ons: list[str]
     unit_price: Decimal | None  # a licence a month
     preview: Verdict  # the rules for this account as it stands (details not yet given)
+    # The rules for what has been typed so far (None: nothing yet), which the form's
+    # preview shows as it is filled in: the new trial end, the charge, the date.
+    quote: Verdict | None = None
     per_licence_charge: Decimal | None = None  # R9: one added licence, for the rest of the term
     mau_allowance: int | None = None  # an MAU allowance order: the allowance now
     mau_this_month: int | None = None  # ...and the MSP's MAU so far this month

@@ -4,6 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
+from bot.domain.alert_groups import (
+    DEFAULT_GROUP_BY,
+    DEFAULT_WINDOW_MINUTES,
+    GroupBy,
+    Grouping,
+)
+
 
 @dataclass(frozen=True, slots=True)
 class SubscriptionList:
@@ -39,6 +46,12 @@ class SubscriptionFilters:
     quiet_start: str | None
     quiet_end: str | None
     quiet_timezone: str | None  # the person's zone; None: the MSP's
+    group_by: str = DEFAULT_GROUP_BY.value  # alerts: how they are threaded together
+    group_minutes: int = DEFAULT_WINDOW_MINUTES
+
+    @property
+    def grouping(self) -> Grouping:
+        return Grouping(GroupBy(self.group_by), self.group_minutes)
 
     def columns(self) -> dict[str, object]:
         return {

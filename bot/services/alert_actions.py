@@ -9,16 +9,25 @@ and is audited. Viewers cannot act; members only on their assigned customers'.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.domain.alerts import ACTION_FROM, ACTION_TO, SNOOZE_HOURS, AlertAction, AlertStatus
+from bot.domain.alerts import (
+    ACTION_FROM,
+    ACTION_TO,
+    BULK_ACTIONS,
+    BULK_LIMIT,
+    SNOOZE_HOURS,
+    AlertAction,
+    AlertStatus,
+)
 from bot.domain.roles import Role, can_act_on_alerts
 from bot.errors import BotError, InvalidInput, NotAllowed, NotFound
-from bot.results.alerts import AlertInfo
+from bot.payloads import AlertQuery
+from bot.results.alerts import AlertInfo, AlertListing, BulkOutcome
+from bot.sentences import Person, Sentence, sentence
 from bot.services import alert_routing, audit
 from bot.services.alert_routing import AlertNotifier, info_of
 from bot.services.alerts import SEVERITY_RANKS
@@ -30,7 +39,7 @@ from storage.repositories import customers as customer_repo
 from storage.repositories import msps as msp_repo
 from storage.repositories import usage as usage_repo
 
-LISTING_LIMIT = 20  # rows of `/msp alerts`; each is a section, so far below 50 blocks
+LISTING_LIMIT = 10  # rows of a `/msp alerts` page: two blocks each, well below 50
 WAKE_BATCH = 500
 
 AUDITED = {
@@ -43,7 +52,7 @@ AUDITED = {
 class AlreadyHandled(BotError):
     """Someone else changed the alert first; `info` is the alert as it now is."""
 
-    def __init__(self, message: str, *, info: AlertInfo) -> None:
+    def __init__(self, message: Sentence, *, info: AlertInfo) -> None:
         super().__init__(message)
         self.info = info
 
@@ -111,16 +120,21 @@ def _values(
     return values
 
 
-def already_handled_text(alert: Alert, action: AlertAction) -> str:
-    """Why an action did nothing: what happened to the alert, and who did it."""
+def already_handled_text(alert: Alert, action: AlertAction) -> Sentence:
+    """Why an action did nothing: what happened to the alert, and who did it (a
+    person as a value: a mention in mrkdwn, plain words in plain text)."""
     status = AlertStatus(alert.status)
     if status is AlertStatus.RESOLVED:
-        who = f" by <@{alert.resolved_by}>" if alert.resolved_by else " by its sender"
-        return f"This alert was already resolved{who}. Nothing was changed."
+        who = _by(alert.resolved_by, otherwise=" by its sender")
+        return sentence("This alert was already resolved{who}. Nothing was changed.", who=who)
     if status is AlertStatus.ACKNOWLEDGED and action is AlertAction.ACKNOWLEDGE:
-        who = f" by <@{alert.acknowledged_by}>" if alert.acknowledged_by else ""
-        return f"This alert was already acknowledged{who}. Nothing was changed."
-    return f"This alert is {status.value} now. Nothing was changed."
+        who = _by(alert.acknowledged_by)
+        return sentence("This alert was already acknowledged{who}. Nothing was changed.", who=who)
+    return Sentence.literal(f"This alert is {status.value} now. Nothing was changed.")
+
+
+def _by(user_id: str | None, *, otherwise: str = "") -> Sentence:
+    return sentence(" by {who}", who=Person(user_id)) if user_id else Sentence.literal(otherwise)
 
 
 async def _alert_of(session: AsyncSession, requester: Requester, alert_id: int) -> Alert:
@@ -190,42 +204,93 @@ async def wake_snoozed(session: AsyncSession, *, now: datetime, notifier: AlertN
 # ---------------------------------------------------------------- `/msp alerts`
 
 
-@dataclass(frozen=True, slots=True)
-class AlertListing:
-    alerts: list[AlertInfo]
-    by_severity: dict[str, int]  # how many match, by severity (beyond the rows shown)
-    open_only: bool
-    customer_name: str | None  # the customer asked about, if any
-
-    @property
-    def total(self) -> int:
-        return sum(self.by_severity.values())
-
-
 async def list_alerts(
     session: AsyncSession,
     *,
     requester: Requester,
-    open_only: bool,
-    customer_id: int | None,
-    customer_name: str | None,
+    query: AlertQuery,
+    customer_name: str | None = None,
     limit: int = LISTING_LIMIT,
 ) -> AlertListing:
-    """The alerts a person may see (members: their assigned customers'), worst first."""
-    where = alert_repo.AlertFilter(
-        open_only=open_only,
-        customer_id=customer_id,
-        assigned_to=requester.user_id if requester.role is Role.MEMBER else None,
-    )
+    """A page of the alerts a person may see (members: their assigned customers'),
+    open, worst and newest first, and how many match."""
     rows, counts = await alert_repo.listing(
-        session, msp_id=requester.msp_id, where=where, ranks=SEVERITY_RANKS, limit=limit
+        session,
+        msp_id=requester.msp_id,
+        where=_filter(requester, query),
+        ranks=SEVERITY_RANKS,
+        limit=limit,
+        offset=query.offset,
     )
     return AlertListing(
         alerts=[info_of(row) for row in rows],
-        by_severity=counts,
-        open_only=open_only,
+        counts=counts,
+        query=query,
         customer_name=customer_name,
+        page_size=limit,
+        can_act=can_act_on_alerts(requester.role),
     )
+
+
+def _filter(requester: Requester, query: AlertQuery) -> alert_repo.AlertFilter:
+    statuses = query.status.statuses
+    return alert_repo.AlertFilter(
+        statuses=None if statuses is None else [status.value for status in statuses],
+        min_rank=query.severity.rank if query.severity is not None else None,
+        customer_id=query.customer_id,
+        assigned_to=requester.user_id if requester.role is Role.MEMBER else None,
+    )
+
+
+async def act_on_all(
+    session: AsyncSession,
+    *,
+    requester: Requester,
+    query: AlertQuery,
+    action: AlertAction,
+    now: datetime,
+    notifier: AlertNotifier,
+) -> BulkOutcome:
+    """Acknowledge or resolve every alert the listing's filter matches (up to
+    BULK_LIMIT a click) that is still in a status the action moves from: those
+    changed by someone else meanwhile are left as they are. Each is audited and its
+    messages everywhere updated, as a click on it would."""
+    if not can_act_on_alerts(requester.role):
+        raise NotAllowed("Viewers can see alerts but not acknowledge, resolve or snooze them.")
+    if action not in BULK_ACTIONS:
+        raise InvalidInput("Only Acknowledge all and Resolve all act on a whole list.")
+    changed = await alert_repo.move_many(
+        session,
+        msp_id=requester.msp_id,
+        where=_filter(requester, query),
+        ranks=SEVERITY_RANKS,
+        from_statuses=[status.value for status in ACTION_FROM[action]],
+        values=_values(action, hours=None, user_id=requester.user_id, now=now),
+        limit=BULK_LIMIT,
+    )
+    if not changed:
+        return BulkOutcome(action=action, changed=0)
+    alerts = await alert_repo.by_ids(session, msp_id=requester.msp_id, ids=changed)
+    await usage_repo.append_audit_events(
+        session,
+        [
+            {
+                "msp_id": requester.msp_id,
+                "actor": requester.user_id,
+                "action": AUDITED[action].value,
+                "entity_type": "alert",
+                "entity_id": str(alert.id),
+                "after": {**_audited(alert), "bulk": True},
+                "created_at": now,
+            }
+            for alert in alerts
+        ],
+    )
+    await alert_routing.update_messages(
+        session, msp_id=requester.msp_id, alerts=alerts, notifier=notifier
+    )
+    await msp_repo.mark_home_stale(session, msp_id=requester.msp_id, now=now)
+    return BulkOutcome(action=action, changed=len(changed))
 
 
 async def alerts_by_ids(

@@ -112,9 +112,11 @@ async def record_alerts(
     """Record a batch of alerts; raises AlertsRejected naming every unknown customer."""
     if await session.get(Msp, msp_id) is None:
         raise NotFound("This token's MSP no longer exists.")
-    # Written first, so this transaction holds SQLite's write lock before it reads
-    # the open alerts (PostgreSQL locks the customers' rows, and the partial unique
-    # index settles the rest). A refused batch rolls it back with everything else.
+    # The MSP's turn first (PostgreSQL), before the customers' rows: alert groups are
+    # read and opened one batch at a time. Then written, so this transaction holds
+    # SQLite's write lock before it reads the open alerts (the partial unique index
+    # settles the rest). A refused batch rolls it back with everything else.
+    await msp_repo.lock(session, msp_id=msp_id)
     await msp_repo.mark_home_stale(session, msp_id=msp_id, now=now)
     customers = await usage_repo.customers_named(
         session,

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from bot.domain.alert_groups import DEFAULT_WINDOW_MINUTES, GroupBy, Grouping
 from bot.domain.subscriptions import Topic, matches, quiet_hours_end
 from bot.services.subscriptions import PERSON
 from storage.models import AlertSubscription
@@ -24,6 +25,9 @@ class Recipient:
     # real time, so the outbox is told a delay rather than a moment.
     hold: timedelta | None = None
     thread_of: str | None = None  # the outbox key of the earlier message
+    # Alerts: how this conversation's subscription threads them together.
+    grouping: Grouping | None = None
+    thread_only: bool = False  # a reply kept in its thread (a grouped alert)
 
 
 def recipients(
@@ -40,6 +44,7 @@ def recipients(
     subscriptions match). Quiet hours are read in the person's own time zone, kept
     with the subscription, or in the MSP's (`local_now`'s) when it has none."""
     conversations: dict[str, datetime | None] = {}
+    groupings: dict[str, Grouping] = {}
     for subscription in subscriptions:
         if not matches(
             subscription,
@@ -62,7 +67,22 @@ def recipients(
             earlier = conversations[target]
             later = None if earlier is None or later is None else min(earlier, later)
         conversations[target] = later
+        # Two subscriptions of one conversation that group differently: the older's way.
+        groupings.setdefault(target, grouping_of(subscription))
     return [
-        Recipient(channel, hold=deliver_at - local_now if deliver_at else None)
+        Recipient(
+            channel,
+            hold=deliver_at - local_now if deliver_at else None,
+            grouping=groupings[channel],
+        )
         for channel, deliver_at in conversations.items()
     ]
+
+
+def grouping_of(subscription: AlertSubscription) -> Grouping:
+    try:
+        return Grouping(
+            GroupBy(subscription.group_by), subscription.group_minutes or DEFAULT_WINDOW_MINUTES
+        )
+    except ValueError:  # a value this version does not know: the default
+        return Grouping()

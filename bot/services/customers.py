@@ -41,6 +41,7 @@ from bot.domain.roles import Role
 from bot.domain.terms import Term, paid_term
 from bot.errors import BotError, InvalidInput, NotAllowed, NotFound, RuleBroken
 from bot.results.customers import Correction, CustomerCard, CustomerPage, CustomerRow
+from bot.sentences import sentence
 from bot.services import audit
 from bot.services.request_info import info_of
 from bot.services.tenancy import STAFF, Permission, Requester, msp_of
@@ -531,8 +532,12 @@ async def delete_customer(
         status=status, renewal_date=customer.renewal_date, today=today_for(msp, now)
     ):
         raise RuleBroken(
-            f"{customer.name} is in a paid term until {customer.renewal_date}. A paid account "
-            "cannot be deleted here: ask for its deletion with a request.",
+            sentence(
+                "{name} is in a paid term until {renewal}. A paid account cannot be deleted "
+                "here: ask for its deletion with a request.",
+                name=customer.name,
+                renewal=customer.renewal_date,
+            ),
             rule="R16",
             earliest=customer.renewal_date,
         )

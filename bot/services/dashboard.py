@@ -16,7 +16,9 @@ from bot.domain.customers import (
     Status,
     trial_days_left,
 )
+from bot.domain.mau import overage, project_month_end
 from bot.domain.requests import RequestStatus
+from bot.payloads import AlertQuery
 from bot.results.dashboard import (
     Allowances,
     AtThreshold,
@@ -102,7 +104,7 @@ async def dashboard(session: AsyncSession, *, requester: Requester, now: datetim
             session, **scope, excluded_statuses=_NOT_COUNTED
         ),
         mau=mau,
-        overage=max(0, mau - msp.mau_allowance) if whole_msp else 0,
+        overage=overage(mau, msp.mau_allowance) if whole_msp else 0,
         paid=_count(by_status, CustomerFilter.PAID),
         active_trials=_count(by_status, CustomerFilter.TRIALS),
         expired_trials=_count(by_status, CustomerFilter.EXPIRED),
@@ -119,6 +121,9 @@ async def dashboard(session: AsyncSession, *, requester: Requester, now: datetim
         if whole_msp
         else None,
         delivery=await _delivery_problems(session, requester, now),
+        mau_projection=project_month_end(mau, today=today, allowance=msp.mau_allowance)
+        if whole_msp
+        else None,
         **await _pending(session, requester),
         **await _open_alerts(session, requester),
     )
@@ -126,12 +131,7 @@ async def dashboard(session: AsyncSession, *, requester: Requester, now: datetim
 
 async def _open_alerts(session: AsyncSession, requester: Requester) -> dict[str, Any]:
     listing = await alert_actions.list_alerts(
-        session,
-        requester=requester,
-        open_only=True,
-        customer_id=None,
-        customer_name=None,
-        limit=ALERTS_SHOWN,
+        session, requester=requester, query=AlertQuery(), limit=ALERTS_SHOWN
     )
     return {"open_alerts": listing.alerts, "open_alerts_by_severity": listing.by_severity}
 

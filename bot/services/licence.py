@@ -77,7 +77,6 @@ async def licence_overview(
         session, requester, msp, customer_id, months
     )
     mau_now = msp_mau.get(current, 0)
-    projection = mau_rules.project_month_end(mau_now, today=today)
     top, with_mau = await licence_repo.top_customers_for_month(
         session, msp_id=msp.id, month=selected, limit=TOP_CUSTOMERS
     )
@@ -88,8 +87,7 @@ async def licence_overview(
         allowance=msp.mau_allowance,
         overage=mau_rules.overage(mau_now, msp.mau_allowance),
         percent_used=mau_rules.percent_used(mau_now, msp.mau_allowance),
-        projection=projection,
-        projected_overage=mau_rules.overage(projection.month_end, msp.mau_allowance),
+        projection=mau_rules.project_month_end(mau_now, today=today, allowance=msp.mau_allowance),
         history=[
             MonthFigures(
                 month=m,
@@ -132,7 +130,8 @@ async def mau_series(
     customers assigned to them, and the whole MSP's figures not at all."""
     assigned_to = customer_service.assigned_filter(requester)
     msp = await msp_of(session, requester)
-    months = mau_rules.last_months(customer_service.today_for(msp, now))
+    today = customer_service.today_for(msp, now)
+    months = mau_rules.last_months(today)
     customer: ChosenCustomer | None = None
     if customer_query and customer_query.strip():
         found = await customer_service.find_one(
@@ -155,12 +154,15 @@ async def mau_series(
             first=months[0],
             last=months[-1],
         )
+        mau = [by_month.get(m, 0) for m in months]
         return MauSeries(
             customer=customer,
             months=months,
-            mau=[by_month.get(m, 0) for m in months],
+            mau=mau,
             allowance=None,
             overage=None,
+            # A customer has no allowance of its own: its estimate is plain usage.
+            projection=mau_rules.project_month_end(mau[-1], today=today),
         )
     totals = await licence_repo.msp_mau_by_month(
         session, msp_id=msp.id, first=months[0], last=months[-1]
@@ -175,6 +177,7 @@ async def mau_series(
         overage=[
             mau_rules.overage(used, allowed) for used, allowed in zip(mau, allowances, strict=True)
         ],
+        projection=mau_rules.project_month_end(mau[-1], today=today, allowance=allowances[-1]),
     )
 
 

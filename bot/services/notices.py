@@ -37,6 +37,7 @@ from bot.services.dashboard import dashboard
 from bot.services.request_info import info_of
 from bot.services.tenancy import Requester
 from bot.services.usage_alerts import ReportedFigures, max_mau_reached, over_free_limits
+from bot.services.weekly_summary import weekly_summary
 from storage.repositories import msps as msp_repo
 from storage.repositories import notices as notice_repo
 from storage.repositories import outbox as outbox_repo
@@ -74,6 +75,11 @@ class _Draft:
     always: tuple[Recipient, ...] = ()  # besides the subscribers (a reminder's threads)
     # For notices whose content costs queries (digests): built once claimed.
     render: Callable[[], Awaitable[NoticeInfo]] | None = None
+    # A slow render (the weekly summary's scan of the audit log) runs before the
+    # claim instead: until its first write (the claim), a SQLite transaction reads
+    # without the one write lock, so the read holds up no one. Skipped when the key
+    # is already taken, so a sweep repeated all Monday reads nothing more.
+    read_ahead: bool = False
 
     @property
     def key(self) -> notice_repo.NoticeKey:
@@ -136,6 +142,7 @@ async def _send(
             local_now=groups.local_now[draft.msp_id],
         )
         planned.append((draft, _merged(draft.always, to or list(draft.fallback))))
+    read = await _read_ahead(session, planned)
     claimed: set[notice_repo.NoticeKey] = set()
     for start in range(0, len(planned), CLAIM_BATCH):
         rows = [_row(draft, len(to), now) for draft, to in planned[start : start + CLAIM_BATCH]]
@@ -144,10 +151,29 @@ async def _send(
     for draft, to in planned:
         if draft.key not in claimed or not to:
             continue
-        info = await draft.render() if draft.render is not None else draft.info
+        info = read.get(draft.key) or (
+            await draft.render() if draft.render is not None else draft.info
+        )
         ready.append((draft.msp_id, info, to))
     await notifier.post(session, notices=ready)
     return len(claimed)
+
+
+async def _read_ahead(
+    session: AsyncSession, planned: Sequence[tuple[_Draft, Sequence[Recipient]]]
+) -> dict[notice_repo.NoticeKey, NoticeInfo]:
+    """The slow renders, done before the claim for the drafts someone will hear of
+    whose keys are still free (another replica may take one meanwhile: then what
+    was read is dropped)."""
+    wanted = [draft for draft, to in planned if draft.read_ahead and draft.render and to]
+    if not wanted:
+        return {}
+    taken = await notice_repo.taken(session, [draft.key for draft in wanted])
+    return {
+        draft.key: await draft.render()
+        for draft in wanted
+        if draft.render is not None and draft.key not in taken
+    }
 
 
 def _merged(first: Sequence[Recipient], then: Sequence[Recipient]) -> list[Recipient]:
@@ -410,7 +436,8 @@ async def mau_notices(
     only: Collection[int] | None = None,
 ) -> int:
     """The MSP's MAU at 80% and at 100% of its allowance (the highest reached, once
-    a month each), and a projected month-end overage (once a month). To the mau
+    a month each), and the month-end estimate over the allowance (once a month, not
+    before the estimate's day: bot.domain.mau.ESTIMATE_FROM_DAY). To the mau
     subscribers, or the owners."""
     groups = await _Groups.of(session, now=now, only=only)
     months = {
@@ -426,11 +453,13 @@ async def mau_notices(
         base = NoticeInfo(kind=NoticeKind.MAU_ALLOWANCE, mau=mau, allowance=allowance)
         owners: tuple[Recipient, ...] | None = None
         percent = notice_rules.mau_threshold_reached(mau, allowance)
-        projection = project_month_end(mau, today=today)
+        projection = project_month_end(mau, today=today, allowance=allowance)
         wanted: list[tuple[str, NoticeInfo]] = []
         if percent is not None:
             wanted.append((f"{month:%Y-%m}:{percent}", replace(base, percent=percent)))
-        if mau < allowance < projection.month_end:
+        # The licence view warns on the same rule (Projection.warns); already over,
+        # the 100% notice has said so.
+        if projection.warns and mau < allowance:
             info = replace(base, kind=NoticeKind.MAU_PROJECTED, projection=projection)
             wanted.append((f"{month:%Y-%m}", info))
         for period, info in wanted:
@@ -480,7 +509,7 @@ async def max_mau_alerts(
         month = f"{months[msp_id]:%Y-%m}"
         if (msp_id, NoticeKind.MAX_MAU_ALERT.value, customer.id, month) in claimed:
             figures = ReportedFigures(customer, mau, 0, 0, 0, 0.0)
-            by_msp.setdefault(msp_id, []).append(max_mau_reached(figures, month))
+            by_msp.setdefault(msp_id, []).append(max_mau_reached(figures, months[msp_id]))
     await _raise_bot_alerts(session, by_msp, job="max_mau_alerts", now=now, notifier=notifier)
     return len(claimed)
 
@@ -539,8 +568,9 @@ async def digests(
     notifier: NoticeNotifier,
     only: Collection[int] | None = None,
 ) -> int:
-    """The daily digest from 09:00 in each MSP's zone, and on Mondays the weekly
-    summary: the Command Center's figures, to the digest subscribers."""
+    """The daily digest from 09:00 in each MSP's zone (the Command Center's figures),
+    and on Mondays the weekly summary (what changed over the week just ended), to
+    the digest subscribers."""
     groups = await _Groups.of(session, now=now, only=only)
     drafts: list[_Draft] = []
     for msp_id, local in groups.local_now.items():
@@ -551,13 +581,13 @@ async def digests(
             drafts.append(_digest(session, clock, info, now))
         if week is not None:
             info = NoticeInfo(kind=NoticeKind.WEEKLY_SUMMARY, day=local.date(), period=week)
-            drafts.append(_digest(session, clock, info, now))
+            drafts.append(_weekly(session, clock, info, local))
     return await _send(session, drafts, groups=groups, now=now, notifier=notifier)
 
 
 def _digest(session: AsyncSession, clock: MspClock, info: NoticeInfo, now: datetime) -> _Draft:
-    """A digest draft; the figures (the dashboard's queries) are read only once its
-    key is claimed and someone subscribed to it."""
+    """A daily digest draft; the figures (the dashboard's queries) are read only once
+    its key is claimed and someone subscribed to it."""
 
     async def render() -> NoticeInfo:
         requester = Requester(
@@ -565,6 +595,25 @@ def _digest(session: AsyncSession, clock: MspClock, info: NoticeInfo, now: datet
         )
         return replace(info, board=await dashboard(session, requester=requester, now=now))
 
+    return _msp_draft(clock, info, render)
+
+
+def _weekly(
+    session: AsyncSession, clock: MspClock, info: NoticeInfo, local_now: datetime
+) -> _Draft:
+    """A weekly summary draft; the week's figures are read only while its key is
+    free and someone subscribed to it, before the claim (`_Draft.read_ahead`)."""
+
+    async def render() -> NoticeInfo:
+        week = await weekly_summary(session, msp_id=clock.id, local_now=local_now)
+        return replace(info, week=week)
+
+    return replace(_msp_draft(clock, info, render), read_ahead=True)
+
+
+def _msp_draft(
+    clock: MspClock, info: NoticeInfo, render: Callable[[], Awaitable[NoticeInfo]]
+) -> _Draft:
     return _Draft(
         msp_id=clock.id,
         subject_id=MSP_SUBJECT,

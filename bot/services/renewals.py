@@ -20,9 +20,11 @@ from bot.domain.customers import Status
 from bot.domain.requests import RequestStatus, RequestType
 from bot.domain.terms import Term, next_renewal
 from bot.results.requests import RequestInfo
+from bot.sentences import sentence
 from bot.services import audit
 from bot.services import customers as customer_service
 from bot.services.request_changes import PAYING, apply_change, change_of
+from bot.services.request_info import note_values
 from bot.services.request_records import RequestNotifier, conclude, request_of
 from storage.models import ChangeRequest, Customer, Msp
 from storage.repositories import audit as audit_repo
@@ -155,10 +157,12 @@ async def _apply_at_renewal(
     if verdict.allowed:
         values = {"status": RequestStatus.APPLIED.value, "applied_at": now}
     else:
-        values = {
-            "status": RequestStatus.REVERSED.value,
-            "decision_note": f"not applied at the renewal on {renewal}: {verdict.reason}",
-        }
+        note = sentence(
+            "not applied at the renewal on {renewal}: {reason}",
+            renewal=renewal,
+            reason=verdict.reason,
+        )
+        values = {"status": RequestStatus.REVERSED.value, **note_values(request.details, note)}
     won = await request_repo.move(
         session,
         msp_id=msp.id,

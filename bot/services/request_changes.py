@@ -18,9 +18,10 @@ from bot.domain.requests import ADD_ONS, RequestStatus, RequestType, add_on_key
 from bot.domain.terms import Term, next_renewal
 from bot.errors import InvalidInput, NotFound
 from bot.results.requests import RequestInfo
+from bot.sentences import Sentence, sentence
 from bot.services import audit
 from bot.services import customers as customer_service
-from bot.services.request_info import info_of
+from bot.services.request_info import info_of, note_values
 from bot.services.request_records import (
     RequestNotifier,
     audit_customer,
@@ -248,7 +249,7 @@ async def apply_due(
         # The customer's record was deleted meanwhile (R21 may delete one scheduled
         # for deletion): nothing is left to change, and failing here would roll back
         # the whole sweep, every time, behind this request.
-        refusal = CUSTOMER_GONE if candidate.customer_id is None else None
+        refusal = Sentence.literal(CUSTOMER_GONE) if candidate.customer_id is None else None
         if refusal is None and RequestType(candidate.kind) in policy.AT_RENEWAL:
             refusal = await _not_renewing(session, candidate, today=today)
             if refusal is None:
@@ -260,7 +261,7 @@ async def apply_due(
             msp_id=msp.id,
             request_id=candidate.id,
             from_statuses=[RequestStatus.SCHEDULED.value],
-            values={"status": RequestStatus.REVERSED.value, "decision_note": refusal}
+            values=_reversed(candidate, refusal)
             if refusal
             else {"status": RequestStatus.APPLIED.value, "applied_at": now},
         )
@@ -308,19 +309,27 @@ def change_of(request: ChangeRequest) -> policy.Change:
 
 async def _not_renewing(
     session: AsyncSession, request: ChangeRequest, *, today: date
-) -> str | None:
+) -> Sentence | None:
     """Why a change due at renewal can no longer apply: its account stopped paying
     (deleted, free, cancelled by a correction...), so no renewal will come to apply
     it. None while the account renews: the renewal job applies it then."""
     customer = await customer_of(session, request, lock=True)
     if customer is None:
-        return CUSTOMER_GONE
+        return Sentence.literal(CUSTOMER_GONE)
     if customer.status in PAYING:
         return None
     verdict = policy.recheck_at_renewal(
         RequestType(request.kind), customer_service.account_of(customer, today), change_of(request)
     )
-    return f"not applied on {request.effective_on}: {verdict.reason}"
+    return sentence(
+        "not applied on {effective}: {reason}",
+        effective=request.effective_on,
+        reason=verdict.reason,
+    )
+
+
+def _reversed(request: ChangeRequest, why: Sentence) -> dict[str, Any]:
+    return {"status": RequestStatus.REVERSED.value, **note_values(request.details, why)}
 
 
 async def expire_due(

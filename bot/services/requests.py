@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.domain import mau as mau_rules
 from bot.domain import policy
 from bot.domain.conflicts import conflict
-from bot.domain.customers import Plan, Status, from_cents, name_key
+from bot.domain.customers import Plan, Status, from_cents, name_key, plan_change
 from bot.domain.policy import Change, Verdict
 from bot.domain.requests import (
     ADD_ONS,
@@ -28,10 +28,11 @@ from bot.domain.requests import (
 from bot.domain.roles import Role
 from bot.errors import BotError, InvalidInput, NotAllowed, NotFound, RuleBroken
 from bot.results.requests import RequestForm, RequestInfo, RequestList, Submitted
+from bot.sentences import Person, Sentence, joined, sentence
 from bot.services import audit
 from bot.services import customers as customer_service
 from bot.services.request_changes import apply_change, start_scheduled
-from bot.services.request_info import info_of
+from bot.services.request_info import EXPLANATION_SAID, info_of
 from bot.services.request_records import (
     RequestNotifier,
     audit_customer,
@@ -75,10 +76,19 @@ DENY_NOTE_FIELD = "request_deny_note"
 QUANTITY_FIELD = "request_quantity"
 
 
+class AlreadyOpen(RuleBroken):
+    """The customer has a request of this type open already (one at a time): `info`
+    is that request, so the answer can offer to review it."""
+
+    def __init__(self, refusal: RuleBroken, *, info: RequestInfo) -> None:
+        super().__init__(refusal.sentence, rule=refusal.rule)
+        self.info = info
+
+
 class AlreadyDecided(BotError):
     """Someone else decided (or withdrew, or the request expired) first."""
 
-    def __init__(self, message: str, *, info: RequestInfo) -> None:
+    def __init__(self, message: Sentence, *, info: RequestInfo) -> None:
         super().__init__(message)
         self.info = info
 
@@ -104,9 +114,13 @@ async def start(
     kind: RequestType,
     customer_id: int | None,
     now: datetime,
+    change: Change | None = None,
 ) -> RequestForm:
     """Check the role, the customer and the account's state before the modal opens,
-    so a request the rules refuse outright is refused at once, with the reason."""
+    so a request the rules refuse outright, or one of a type the customer already
+    has open, is refused at once, with the reason, before anything is typed. With
+    `change` (what has been typed so far), the form also carries the rules' answer
+    to it, which its preview shows; nothing is stored."""
     check_can_request(requester, kind)
     msp = await msp_of(session, requester)
     today = customer_service.today_for(msp, now)
@@ -130,10 +144,14 @@ async def start(
             add_ons=[],
             unit_price=None,
             preview=policy.decide(kind, None, Change()),
+            quote=None if change is None else policy.decide(kind, None, change),
         )
     if customer_id is None:
         raise InvalidInput("Name the customer the request is for.")
     customer = await _requestable_customer(session, requester, customer_id)
+    # One open request per type: said before the form is filled in. The partial
+    # unique index stays the final word for two people asking at the same moment.
+    await _refuse_duplicate(session, msp, customer, kind)
     account = customer_service.account_of(customer, today)
     preview = policy.preview(kind, account)
     if not preview.allowed and preview.schedule_for is None:
@@ -157,29 +175,7 @@ async def start(
         unit_price=from_cents(customer.unit_price_cents),
         preview=preview,
         per_licence_charge=per_licence,
-    )
-
-
-async def quote(
-    session: AsyncSession,
-    *,
-    requester: Requester,
-    kind: RequestType,
-    customer_id: int | None,
-    change: Change,
-    now: datetime,
-) -> Verdict:
-    """The rules' verdict for a filled-in request, without storing anything (the
-    modal shows the prorated charge as the licence count is typed)."""
-    check_can_request(requester, kind)
-    if kind == RequestType.MAU_ALLOWANCE_ORDER:
-        return policy.decide(kind, None, change)
-    if customer_id is None:
-        raise InvalidInput("Name the customer the request is for.")
-    msp = await msp_of(session, requester)
-    customer = await _requestable_customer(session, requester, customer_id)
-    return policy.decide(
-        kind, customer_service.account_of(customer, customer_service.today_for(msp, now)), change
+        quote=None if change is None else policy.decide(kind, account, change),
     )
 
 
@@ -213,7 +209,7 @@ async def submit(
         customer = await _requestable_customer(session, requester, customer_id)
         verdict = policy.decide(kind, customer_service.account_of(customer, today), change)
     effective = _effective_date(verdict, schedule=schedule)
-    details = _details(kind, change, verdict, effective)
+    details = _details(kind, change, verdict, effective, customer)
     if customer is not None:
         await _refuse_duplicate(session, msp, customer, kind)
         # Held until the request is stored: two conflicting requests asked at the
@@ -278,7 +274,7 @@ async def _refuse_duplicate(
         session, msp_id=msp.id, customer_id=customer.id, kind=kind.value, statuses=OPEN
     )
     if existing is not None:
-        raise _duplicate_refusal(kind, existing)
+        raise AlreadyOpen(_duplicate_refusal(kind, existing), info=info_of(existing))
 
 
 async def refuse_conflict(
@@ -304,7 +300,7 @@ async def refuse_conflict(
         if why is not None:
             state = "scheduled" if scheduled else "waiting for approval"
             raise RuleBroken(
-                f"{kind.label} conflicts with request #{other.id} "
+                f"This request ({kind.label}) conflicts with request #{other.id} "
                 f"({RequestType(other.kind).label}, {state}): {why}. Withdraw or deny "
                 "that one first.",
                 rule="conflict",
@@ -316,25 +312,38 @@ def _duplicate_refusal(kind: RequestType, existing: ChangeRequest | None) -> Rul
     `existing`: the one stored first was decided or withdrawn in the meantime."""
     if existing is None:
         return RuleBroken(
-            f"{kind.label} for this customer was asked for at the same moment by someone "
-            "else. Look at the customer's requests before asking again.",
+            f"Someone else asked for the same ({kind.label}) for this customer at the same "
+            "moment. Look at the customer's requests before asking again.",
             rule="duplicate",
         )
     state = "waiting for approval" if existing.status == "pending" else "scheduled"
     return RuleBroken(
-        f"{kind.label} for this customer is already {state} (request #{existing.id}).",
+        f"This customer already has request #{existing.id} ({kind.label}) {state}.",
         rule="duplicate",
     )
 
 
 def _details(
-    kind: RequestType, change: Change, verdict: Verdict, effective: date | None
+    kind: RequestType,
+    change: Change,
+    verdict: Verdict,
+    effective: date | None,
+    customer: Customer | None,
 ) -> dict[str, Any]:
-    explanation = verdict.reason if verdict.allowed else _scheduled_text(effective)
+    # The approvers read the warnings too (R15: over the free limits once free).
+    explanation = joined(
+        " ",
+        (verdict.reason if verdict.allowed else _scheduled_text(effective), *verdict.warnings),
+    )
     details: dict[str, Any] = {
-        "summary": summarise(kind, change),
-        # The approvers read the warnings too (R15: over the free limits once free).
-        "explanation": " ".join(part for part in (explanation, *verdict.warnings) if part),
+        "summary": summarise(
+            kind,
+            change,
+            plan=Plan(customer.plan) if customer else None,
+            licences=customer.licences if customer else None,
+        ),
+        "explanation": explanation.plain(),
+        EXPLANATION_SAID: explanation.to_json(),  # its dates, for each reader's own
         "warnings": list(verdict.warnings),
         "quote_needed": verdict.quote_needed,
     }
@@ -354,33 +363,39 @@ def _details(
     return details
 
 
-def _scheduled_text(effective: date | None) -> str:
-    return (
-        f"Scheduled for the next window: takes effect on {effective.isoformat()}."
-        if (effective)
-        else ""
+def _scheduled_text(effective: date | None) -> Sentence:
+    if effective is None:
+        return Sentence()
+    return sentence(
+        "Scheduled for the next window: takes effect on {effective}.", effective=effective
     )
 
 
-def summarise(kind: RequestType, change: Change) -> str:
-    """What is asked, in a few words."""
+def summarise(kind: RequestType, change: Change, *, plan: Plan | None, licences: int | None) -> str:
+    """What is asked beyond the request's type, in a few words ("Free → Professional",
+    "10 → 6 licences"); "" when the type says it all (deleting an account). Shown
+    after the type's label, so it never repeats it."""
     match kind:
         case RequestType.TRIAL_EXTENSION:
-            return f"+{change.extension_days or 0} days of trial"
+            return f"+{change.extension_days or 0} days"
         case RequestType.UPGRADE | RequestType.DOWNGRADE | RequestType.REACTIVATE:
-            plan = change.target_plan.label if change.target_plan else "withdraw the cancellation"
+            if change.target_plan is None:
+                return "withdraw the cancellation"
             seats = f", {change.licence_count:,} seats" if change.licence_count else ""
-            return f"{plan}{seats}"
+            return f"{plan_change(plan, change.target_plan)}{seats}"
+        case RequestType.CANCEL:
+            return plan_change(plan, Plan.FREE) if plan is not None else ""
         case RequestType.ADD_LICENCES:
             return f"+{change.licence_count or 0:,} licences"
         case RequestType.DECREASE_LICENCES:
-            return f"{change.licence_count or 0:,} licences from renewal"
+            before = f"{licences:,} → " if licences is not None else ""
+            return f"{before}{change.licence_count or 0:,} licences"
         case RequestType.ADD_ADDON | RequestType.REMOVE_ADDON:
             return ADD_ONS.get(change.add_on or "", change.add_on or "")
         case RequestType.MAU_ALLOWANCE_ORDER:
-            return f"+{change.mau_quantity or 0:,} MAU allowance"
+            return f"+{change.mau_quantity or 0:,} MAU"
         case _:
-            return kind.label
+            return ""
 
 
 async def _route(session: AsyncSession, msp: Msp) -> list[str]:
@@ -613,10 +628,14 @@ def _already_decided(request: ChangeRequest) -> AlreadyDecided:
     elif status == RequestStatus.REVERSED:
         text = "This scheduled change was reversed"
     else:
-        verb = "denied" if status == RequestStatus.DENIED else "approved"
-        text = f"This request was already {verb} by <@{request.decided_by}>"
-    when = request.decided_at.strftime(" on %Y-%m-%d at %H:%M UTC") if request.decided_at else ""
-    return AlreadyDecided(f"{text}{when}. Nothing was changed.", info=info)
+        text = sentence(
+            "This request was already {verb} by {who}",
+            verb="denied" if status == RequestStatus.DENIED else "approved",
+            who=Person(request.decided_by) if request.decided_by else "someone",
+        )
+    when = sentence(" on {at}", at=request.decided_at) if request.decided_at else ""
+    said = sentence("{text}{when}. Nothing was changed.", text=text, when=when)
+    return AlreadyDecided(said, info=info)
 
 
 async def _check_not_own(

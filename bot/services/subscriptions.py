@@ -8,9 +8,12 @@ not worked out again at delivery time. Every change is audited (R22).
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, fields
 from datetime import datetime
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.roles import Role
@@ -139,6 +142,8 @@ async def _resolve(
         quiet_start=spec.quiet_start,
         quiet_end=spec.quiet_end,
         quiet_timezone=person_timezone if spec.quiet_start is not None else None,
+        group_by=spec.grouping.by.value,
+        group_minutes=spec.grouping.minutes,
     )
 
 
@@ -150,8 +155,20 @@ def _resolved_of(subscription: AlertSubscription) -> SubscriptionFilters:
 
 
 def _same_filters(first: SubscriptionFilters, second: SubscriptionFilters) -> bool:
-    """Quiet hours are when, not what: they do not make a second subscription."""
+    """Quiet hours and grouping are when and how, not what: they do not make a
+    second subscription."""
     return _what(first) == _what(second)
+
+
+def filters_key(resolved: SubscriptionFilters) -> str:
+    """What the database's unique index compares, so two people subscribing the
+    same thing at the same moment make one subscription, not two. The same form
+    as migration 0018 computes for the rows it found."""
+    what = [
+        resolved.target,
+        *(list(part) if isinstance(part, tuple) else part for part in _what(resolved)),
+    ]
+    return hashlib.sha256(json.dumps(what, separators=(",", ":")).encode()).hexdigest()
 
 
 def _what(resolved: SubscriptionFilters) -> tuple[object, ...]:
@@ -195,7 +212,21 @@ async def subscribe(
             f"There already is a subscription with these filters for {_whom(wanted)} "
             f"(#{duplicate.id}), so nothing changed. /msp subscriptions lists them."
         )
-    subscription = await repo.add(session, _new(requester, wanted, now))
+    return await _create(session, requester, wanted, now)
+
+
+async def _create(
+    session: AsyncSession, requester: Requester, wanted: SubscriptionFilters, now: datetime
+) -> SubscriptionRow:
+    try:
+        subscription = await repo.add(session, _new(requester, wanted, now))
+    except IntegrityError:
+        # Someone made the same one a moment ago (both passed the check above):
+        # the unique index keeps one. The transaction is lost, so no number.
+        raise InvalidInput(
+            f"There already is a subscription with these filters for {_whom(wanted)}, "
+            "made a moment ago, so nothing changed. /msp subscriptions lists them."
+        ) from None
     row = await _row(session, requester, subscription)
     await _audit(session, requester, audit.AuditAction.SUBSCRIPTION_CREATED, row, now)
     return row
@@ -203,7 +234,11 @@ async def subscribe(
 
 def _new(requester: Requester, wanted: SubscriptionFilters, now: datetime) -> AlertSubscription:
     return AlertSubscription(
-        msp_id=requester.msp_id, created_by=requester.user_id, created_at=now, **wanted.columns()
+        msp_id=requester.msp_id,
+        created_by=requester.user_id,
+        created_at=now,
+        filters_key=filters_key(wanted),
+        **wanted.columns(),
     )
 
 
@@ -257,16 +292,15 @@ async def restore(
     back = await _existing(session, requester, wanted)
     if back is not None:
         raise InvalidInput(f"It is back already, as #{back.id}. /msp subscriptions lists them.")
-    subscription = await repo.add(session, _new(requester, wanted, now))
-    row = await _row(session, requester, subscription)
-    await _audit(session, requester, audit.AuditAction.SUBSCRIPTION_CREATED, row, now)
-    return row
+    return await _create(session, requester, wanted, now)
 
 
 def _filters_of(stored: dict[str, object]) -> SubscriptionFilters:
     """SubscriptionFilters in their normal form (lists sorted) from plain values: a
     row's columns, or what an audit event keeps of them."""
-    values = {field.name: stored.get(field.name) for field in fields(SubscriptionFilters)}
+    # An event from before a field existed lacks it: the field's default then.
+    known = [field.name for field in fields(SubscriptionFilters)]
+    values = {name: stored[name] for name in known if name in stored}
     return SubscriptionFilters(
         **{
             name: tuple(sorted(value)) if isinstance(value, list) else value

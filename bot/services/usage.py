@@ -106,6 +106,7 @@ async def record_usage(
     # two reports at once then see each other's figures, and a threshold crossing
     # (R20) is recorded once. (PostgreSQL locks the customers' rows instead.) A
     # refused report rolls it back with everything else.
+    await msp_repo.lock(session, msp_id=msp_id)  # before the customers: see record_alerts
     await msp_repo.mark_home_stale(session, msp_id=msp_id, now=now)
     customers = await customers_named(
         session, msp_id=msp_id, references=[report.customer for report in reports]
@@ -361,9 +362,7 @@ async def _raise_usage_alerts(
     await alerts.record_matched(
         session,
         msp_id=msp_id,
-        matched=usage_alerts(
-            figures, reached_max_mau=set(reached), month=format_month(current_month)
-        ),
+        matched=usage_alerts(figures, reached_max_mau=set(reached), month=current_month),
         source=alerts.BOT_SOURCE,
         actor=actor,
         now=now,

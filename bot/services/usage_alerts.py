@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 
 from bot.domain.alerts import (
     KIND_AGENTS_NOT_REPORTING,
@@ -18,7 +19,9 @@ from bot.domain.alerts import (
     ReportedStatus,
     Severity,
 )
+from bot.domain.mau import readable_month
 from bot.domain.requests import FREE_MAX_DATA_GB, FREE_MAX_USERS, is_over_free_limits
+from bot.domain.usage import format_month
 from bot.services.alerts import AlertReport, MatchedAlert
 from storage.repositories.usage import NamedCustomer
 
@@ -36,7 +39,7 @@ class ReportedFigures:
 
 
 def usage_alerts(
-    figures: Sequence[ReportedFigures], *, reached_max_mau: set[str], month: str
+    figures: Sequence[ReportedFigures], *, reached_max_mau: set[str], month: date
 ) -> list[MatchedAlert]:
     """The alerts these figures raise or resolve. `reached_max_mau` holds the
     account numbers that crossed their threshold with this report (R20)."""
@@ -70,16 +73,18 @@ def _alert(
     return MatchedAlert(report, customer)
 
 
-def max_mau_reached(reported: ReportedFigures, month: str) -> MatchedAlert:
+def max_mau_reached(reported: ReportedFigures, month: date) -> MatchedAlert:
+    """R20, once per customer and `month` (its first day): the title says the month
+    as people read it, the dedup key as senders write it (`2026-11`)."""
     customer = reported.customer
     return _alert(
         reported,
         kind=KIND_MAX_MAU_REACHED,
         severity=Severity.HIGH,
-        title=f"{customer.name} reached its max-MAU threshold for {month}: "
+        title=f"{customer.name} reached its max-MAU threshold for {readable_month(month)}: "
         f"{reported.mau:,} of {customer.max_mau_threshold:,}; new end users are blocked",
         firing=True,
-        dedup_key=f"{KIND_MAX_MAU_REACHED}:{customer.account_number}:{month}",
+        dedup_key=f"{KIND_MAX_MAU_REACHED}:{customer.account_number}:{format_month(month)}",
     )
 
 

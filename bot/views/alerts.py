@@ -14,6 +14,7 @@ from slack_sdk.models.blocks import (
     ActionsBlock,
     Block,
     ButtonElement,
+    ConfirmObject,
     ContextBlock,
     DividerBlock,
     HeaderBlock,
@@ -21,19 +22,23 @@ from slack_sdk.models.blocks import (
     Option,
     OverflowMenuElement,
     SectionBlock,
+    StaticSelectElement,
 )
 
 from bot.domain.alerts import (
+    BULK_ACTIONS,
+    BULK_LIMIT,
     SNOOZE_HOURS,
     AlertAction,
     AlertLink,
     AlertStatus,
     Severity,
+    ShownStatus,
     actions_for,
 )
 from bot.ids import ActionId, BlockId, CallbackId
-from bot.payloads import AlertChoice, AlertListRef, CustomerRef
-from bot.results.alerts import AlertInfo
+from bot.payloads import AlertBulk, AlertChoice, AlertListRef, AlertQuery, CustomerRef
+from bot.results.alerts import AlertGroupSummary, AlertInfo, AlertListing, BulkOutcome
 from bot.views.message import Message
 from bot.views.modal import modal
 from bot.views.mrkdwn import Mrkdwn, escape, join, mention, mrkdwn, number
@@ -52,14 +57,19 @@ MAX_SHOWN_LABEL = 60
 MAX_SHOWN_LINKS = 5
 
 
-def alert_message(alert: AlertInfo) -> Message:
+def alert_message(alert: AlertInfo, group: AlertGroupSummary | None = None) -> Message:
     """Built as plain Block Kit dicts, not slack_sdk's models: a storm renders
     thousands of these, and the models' validation was a third of the ingest's time
-    (bench/alerts.py). Slack's limits still hold: every text is clipped above."""
+    (bench/alerts.py). Slack's limits still hold: every text is clipped above.
+
+    `group`: this message is the parent of alerts threaded under it; it says how
+    many, the worst severity among them and when the latest came."""
     blocks: list[dict[str, Any]] = [
         _section(_headline(alert)),
         _context(_facts(alert)),
     ]
+    if group is not None and group.count > 1:
+        blocks.append(_context(group_line(alert, group)))
     if alert.details.strip():
         blocks.append(_section(_details(alert.details)))
     if alert.links:
@@ -74,6 +84,21 @@ def alert_message(alert: AlertInfo) -> Message:
             }
         )
     return Message.of(_notification(alert), blocks)
+
+
+def group_line(alert: AlertInfo, group: AlertGroupSummary) -> Mrkdwn:
+    """ ":thread: 12 alerts for Acme in the thread · worst :red_circle: critical · latest …"."""
+    kind = mrkdwn(" `{kind}`", kind=group.kind) if group.kind else ""
+    return mrkdwn(
+        ":thread: *{count}{kind} alerts* for {customer} in this message's thread · "
+        "worst {emoji} {worst} · latest {latest}",
+        count=number(group.count),
+        kind=kind,
+        customer=alert.customer_name or "no customer",
+        emoji=SEVERITY_EMOJI[group.worst],
+        worst=group.worst.value,
+        latest=stamp(group.last_at),
+    )
 
 
 def _section(text: str) -> dict[str, Any]:
@@ -259,36 +284,200 @@ def severity_counts(counts: dict[str, int]) -> Mrkdwn:
     return join(" · ", shown) if shown else mrkdwn("none")
 
 
-def alerts_message(
-    *,
-    alerts: Sequence[AlertInfo],
-    by_severity: dict[str, int],
-    open_only: bool,
-    customer_name: str | None,
-) -> Message:
-    """`/msp alerts [open|all] [CUSTOMER]`: the worst and newest first."""
-    which = "Open alerts" if open_only else "Alerts"
-    about = mrkdwn(" for {name}", name=customer_name) if customer_name else ""
-    total = sum(by_severity.values())
+STATUS_LABELS = {
+    ShownStatus.OPEN: "Open",
+    ShownStatus.FIRING: "Firing",
+    ShownStatus.ACKNOWLEDGED: "Acknowledged",
+    ShownStatus.SNOOZED: "Snoozed",
+    ShownStatus.RESOLVED: "Resolved",
+    ShownStatus.ALL: "All",
+}
+BULK_LABELS = {AlertAction.ACKNOWLEDGE: "Acknowledge", AlertAction.RESOLVE: "Resolve"}
+
+
+def alerts_message(listing: AlertListing) -> Message:
+    """`/msp alerts`: a page of alerts, open, worst and newest first, each with its
+    buttons; menus to filter by status and severity; Previous and Next; and
+    Acknowledge all / Resolve all for what the filter matches."""
+    query = listing.query
+    which = _which(query)
+    about = mrkdwn(" for {name}", name=listing.customer_name) if listing.customer_name else ""
+    total = listing.total
     blocks: list[Block] = [
-        HeaderBlock(text=f"{which}{' for ' + customer_name if customer_name else ''}"[:150]),
-        ContextBlock(elements=[MarkdownTextObject(text=severity_counts(by_severity))]),
+        HeaderBlock(
+            text=f"{which}{' for ' + listing.customer_name if listing.customer_name else ''}"[:150]
+        ),
+        ContextBlock(elements=[MarkdownTextObject(text=severity_counts(listing.by_severity))]),
+        ActionsBlock(elements=_filter_menus(query)),
     ]
-    if not alerts:
-        quiet = "Nothing is open" if open_only else "No alerts yet"
-        blocks.append(
-            SectionBlock(text=MarkdownTextObject(text=f":white_check_mark: {quiet}{about}."))
-        )
-    blocks += [alert_row(alert) for alert in alerts]
-    if total > len(alerts):
-        more = (
-            f"Showing the {len(alerts)} worst and newest of {number(total)}. "
-            "Name a customer to narrow it: `/msp alerts open CUSTOMER`."
-        )
-        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=more)]))
+    if not listing.alerts:
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=_nothing(query, about))))
+    for alert in listing.alerts:
+        blocks += _listed(alert, query, can_act=listing.can_act)
+    if total:
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=_page_line(listing))]))
+    controls = _paging(listing) + (_bulk_buttons(listing) if listing.can_act else [])
+    if controls:
+        blocks.append(ActionsBlock(elements=controls))
     return Message.of(
         mrkdwn("{which}{about}: {total:,}", which=which, about=about, total=total), blocks
     )
+
+
+def _which(query: AlertQuery) -> str:
+    status = (
+        "Alerts" if query.status is ShownStatus.ALL else f"{STATUS_LABELS[query.status]} alerts"
+    )
+    if query.severity is not None:
+        status += f", {query.severity.value} or worse"
+    return status
+
+
+def _nothing(query: AlertQuery, about: str) -> Mrkdwn:
+    if query.status is ShownStatus.OPEN and query.severity is None:
+        return mrkdwn(":white_check_mark: Nothing is open{about}.", about=about)
+    return mrkdwn(
+        ":white_check_mark: No alerts{about} match. Choose another status or severity above.",
+        about=about,
+    )
+
+
+def _filter_menus(query: AlertQuery) -> list[StaticSelectElement]:
+    statuses = [
+        Option(
+            text=label,
+            value=query.model_copy(update={"status": status, "offset": 0}).encode(),
+        )
+        for status, label in STATUS_LABELS.items()
+    ]
+    severities = [
+        Option(
+            text="Any severity" if severity is None else f"{severity.value.capitalize()} or worse",
+            value=query.model_copy(update={"severity": severity, "offset": 0}).encode(),
+        )
+        for severity in (None, *Severity)
+    ]
+    shown_status = list(STATUS_LABELS).index(query.status)
+    shown_severity = 0 if query.severity is None else list(Severity).index(query.severity) + 1
+    return [
+        StaticSelectElement(
+            action_id=f"{ActionId.ALERT_LIST_FILTER}.status",
+            placeholder="Status",
+            options=statuses,
+            initial_option=statuses[shown_status],
+        ),
+        StaticSelectElement(
+            action_id=f"{ActionId.ALERT_LIST_FILTER}.severity",
+            placeholder="Severity",
+            options=severities,
+            initial_option=severities[shown_severity],
+        ),
+    ]
+
+
+def _listed(alert: AlertInfo, query: AlertQuery, *, can_act: bool) -> list[Block]:
+    """A row: the alert, and its buttons (a viewer's: Open customer only). Their
+    block says which listing they are on, so a click redraws it."""
+    text = f"{_headline(alert)}\n{_facts(alert)} · #{alert.id}"
+    buttons = _buttons(alert)
+    if not can_act:
+        buttons = [b for b in buttons if b["action_id"] == ActionId.ALERT_OPEN_CUSTOMER]
+    row: list[Block] = [SectionBlock(text=MarkdownTextObject(text=text))]
+    if buttons:
+        block_id = f"{BlockId.ALERT_LIST_ROW}.{alert.id}.{query.encode()}"
+        row.append(ActionsBlock(block_id=block_id[:255], elements=buttons))
+    return row
+
+
+def listing_of_row(block_id: str) -> AlertQuery | None:
+    """The listing a row's button was on (see `_listed`); None for any other block."""
+    prefix, _, rest = block_id.partition(".")
+    if prefix != BlockId.ALERT_LIST_ROW:
+        return None
+    _alert_id, _, encoded = rest.partition(".")
+    return AlertQuery.decode(encoded)
+
+
+def _page_line(listing: AlertListing) -> Mrkdwn:
+    first = listing.query.offset + 1
+    last = listing.query.offset + len(listing.alerts)
+    if not listing.alerts:
+        return mrkdwn("{total:,} match; this page is past the end.", total=listing.total)
+    return mrkdwn("{first:,} to {last:,} of {total:,}", first=first, last=last, total=listing.total)
+
+
+def _paging(listing: AlertListing) -> list[ButtonElement]:
+    query, size = listing.query, listing.page_size
+    buttons = []
+    if query.offset > 0:
+        earlier = query.model_copy(update={"offset": max(0, query.offset - size)})
+        buttons.append(
+            ButtonElement(
+                text="Previous",
+                action_id=f"{ActionId.ALERT_LIST_PAGE}.previous",
+                value=earlier.encode(),
+            )
+        )
+    if query.offset + len(listing.alerts) < listing.total:
+        later = query.model_copy(update={"offset": query.offset + size})
+        buttons.append(
+            ButtonElement(
+                text="Next", action_id=f"{ActionId.ALERT_LIST_PAGE}.next", value=later.encode()
+            )
+        )
+    return buttons
+
+
+def _bulk_buttons(listing: AlertListing) -> list[ButtonElement]:
+    """Acknowledge all / Resolve all what the filter matches (every page), each
+    behind a confirm that says how many and which."""
+    buttons = []
+    whole = listing.query.model_copy(update={"offset": 0})
+    for action in BULK_ACTIONS:
+        count = listing.movable(action)
+        if not count:
+            continue
+        shown = min(count, BULK_LIMIT)
+        label = BULK_LABELS[action]
+        what = _which(listing.query).lower()
+        about = f" for {listing.customer_name}" if listing.customer_name else ""
+        later = f" ({number(count - shown)} more on the next click)" if count > shown else ""
+        buttons.append(
+            ButtonElement(
+                text=f"{label} all {number(count)}"[:75],
+                action_id=f"{ActionId.ALERT_LIST_BULK}.{action.value}",
+                value=AlertBulk(query=whole, action=action).encode(),
+                style="danger" if action is AlertAction.RESOLVE else None,
+                confirm=ConfirmObject(
+                    title=f"{label} {number(shown)} alerts?"[:100],
+                    text=(
+                        f"{label} {number(shown)} of the {what}{about}, on every page"
+                        f"{later}. Their messages in every channel change too; alerts "
+                        "someone else changed meanwhile are left as they are."
+                    )[:300],
+                    confirm=f"{label} {number(shown)}"[:30],
+                    deny="Cancel",
+                ),
+            )
+        )
+    return buttons
+
+
+def bulk_done_message(outcome: BulkOutcome) -> Message:
+    done = {
+        AlertAction.ACKNOWLEDGE: "Acknowledged",
+        AlertAction.RESOLVE: "Resolved",
+        AlertAction.SNOOZE: "Snoozed",
+    }
+    if outcome.changed == 0:
+        text = mrkdwn("Nothing was left to change: someone else got there first.")
+    else:
+        text = mrkdwn(
+            ":white_check_mark: {done} {count:,} alerts.",
+            done=done[outcome.action],
+            count=outcome.changed,
+        )
+    return Message.of(text, [SectionBlock(text=MarkdownTextObject(text=text))])
 
 
 def acted_message(alert: AlertInfo) -> Message:

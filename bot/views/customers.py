@@ -30,12 +30,14 @@ from slack_sdk.models.blocks import (
 
 from bot.domain.customers import (
     DEFAULT_TRIAL_DAYS,
+    MAX_LICENCES,
     MAX_NAME_LENGTH,
     NEVER_BLOCK,
     CustomerFilter,
     ListSort,
     Plan,
     Status,
+    plan_status_label,
 )
 from bot.domain.requests import FREE_MAX_DATA_GB, FREE_MAX_USERS, RequestType
 from bot.domain.terms import Term
@@ -51,10 +53,10 @@ from bot.payloads import (
 from bot.results.customers import CustomerCard, CustomerPage, CustomerRow
 from bot.views.alerts import severity_counts
 from bot.views.billing import correction_context
-from bot.views.fields import number_input, text_input
+from bot.views.fields import Typed, number_input, text_input, with_typed
 from bot.views.message import Message
 from bot.views.modal import modal
-from bot.views.mrkdwn import escape, mention, money, mrkdwn, number, slack_date
+from bot.views.mrkdwn import escape, mention, money, mrkdwn, number, plain_text, slack_date
 from bot.views.request_history import history_blocks
 
 NEW_PLANS = (Plan.TRIAL, Plan.ESSENTIALS, Plan.PROFESSIONAL, Plan.ENTERPRISE)
@@ -408,7 +410,7 @@ def _row_block(row: CustomerRow) -> SectionBlock:
 
 def _row_details(row: CustomerRow) -> str:
     """Plan, status and figures: no user text here, the name is in plain text beside it."""
-    line = f"{row.plan.label} · {row.status.label}"
+    line = plan_status_label(row.plan, row.status)  # "Free", never "Free · Free"
     if row.trial_days_left is not None:
         line += f" · {_days_left(row.trial_days_left)}"
     if row.status == Status.EXPIRED_TRIAL and row.trial_end:
@@ -490,46 +492,26 @@ def _state(page: CustomerPage, *, page_number: int, sort: ListSort) -> str:
 
 
 def add_modal(
-    *, default_price: Decimal, today: date, trial_days: int = DEFAULT_TRIAL_DAYS
+    *,
+    default_price: Decimal,
+    today: date,
+    trial_days: int = DEFAULT_TRIAL_DAYS,
+    plan: Plan = Plan.TRIAL,
+    typed: Typed | None = None,
 ) -> dict[str, Any]:
-    """`today` is the MSP's day: a paid contract starts today unless told otherwise
-    (a customer brought in mid-contract), and renews a term after its start.
+    """The Add customer form for `plan`: the name first, then the admin's email and
+    the plan. A trial asks only for what a trial needs; a paid plan also asks for
+    its contract (licences, term, contract start, price per licence), every part of
+    it required. Choosing another plan redraws the form, keeping what was entered
+    (`typed`, the open form's state). `today` is the MSP's day: a paid contract
+    starts today unless told otherwise (a customer brought in mid-contract).
     `trial_days`: how long the MSP's trials last (the operator's grant)."""
     blocks: list[Block] = [
-        text_input(CustomerField.ADMIN_EMAIL, "Admin email", placeholder="admin@customer.com"),
         text_input(CustomerField.NAME, "Organization name", max_length=MAX_NAME_LENGTH),
-        InputBlock(
-            block_id=CustomerField.PLAN,
-            label="Plan",
-            element=StaticSelectElement(
-                action_id=ActionId.FIELD,
-                options=[_plan_option(plan) for plan in NEW_PLANS],
-                initial_option=_plan_option(Plan.TRIAL),
-            ),
-            hint=f"A trial lasts {trial_days} days. For a paid plan, also give licences, the "
-            "term and the contract start.",
-        ),
-        number_input(CustomerField.LICENCES, "Licences (paid plans)", optional=True, minimum="1"),
-        InputBlock(
-            block_id=CustomerField.TERM,
-            label="Term (paid plans)",
-            element=StaticSelectElement(
-                action_id=ActionId.FIELD,
-                placeholder="Monthly or annual",
-                options=[Option(text=term.label, value=term.value) for term in Term],
-            ),
-            optional=True,
-        ),
-        InputBlock(
-            block_id=CustomerField.CONTRACT_START,
-            label="Contract start (paid plans)",
-            element=DatePickerElement(action_id=ActionId.FIELD, initial_date=today.isoformat()),
-            optional=True,
-            hint="The day the paid contract began: earlier than today for a customer who is "
-            "already mid-contract. It renews every term on the same day of the month.",
-        ),
+        text_input(CustomerField.ADMIN_EMAIL, "Admin email", placeholder="admin@customer.com"),
+        _plan_select(plan, trial_days=trial_days, default_price=default_price),
+        *(_paid_contract_inputs(today=today, default_price=default_price) if plan.is_paid else []),
         *_threshold_inputs(None),
-        _price_input(f"{default_price:.2f}"),
         text_input(
             CustomerField.LOCATIONS,
             "Locations",
@@ -546,9 +528,64 @@ def add_modal(
             optional=True,
         ),
     ]
-    return modal(
+    view = modal(
         callback_id=CallbackId.ADD_CUSTOMER, title="Add customer", blocks=blocks, submit="Add"
     )
+    return with_typed(view, typed)
+
+
+def _plan_select(plan: Plan, *, trial_days: int, default_price: Decimal) -> InputBlock:
+    """The plan, which redraws the form when another is chosen (dispatch_action): a
+    paid plan's contract fields appear only for a paid plan."""
+    if plan.is_paid:
+        hint = "A customer already under a paid contract: give the contract below."
+    else:
+        hint = (
+            f"A trial lasts {trial_days} days; after it, a licence costs "
+            f"{money(default_price)} a month (your default price). For a customer already "
+            "paying, choose its paid plan."
+        )
+    return InputBlock(
+        block_id=CustomerField.PLAN,
+        label="Plan",
+        dispatch_action=True,
+        element=StaticSelectElement(
+            action_id=ActionId.ADD_CUSTOMER_PLAN,
+            options=[_plan_option(choice) for choice in NEW_PLANS],
+            initial_option=_plan_option(plan),
+        ),
+        hint=hint,
+    )
+
+
+def _paid_contract_inputs(*, today: date, default_price: Decimal) -> list[Block]:
+    """What a paid plan needs (R18): its licences, term and contract start, from which
+    the renewal date follows (bot.domain.terms), and the price per licence."""
+    return [
+        number_input(
+            CustomerField.LICENCES,
+            "Licences",
+            minimum="1",
+            hint=f"How many licences the contract is for: 1 to {MAX_LICENCES:,}.",
+        ),
+        InputBlock(
+            block_id=CustomerField.TERM,
+            label="Term",
+            element=StaticSelectElement(
+                action_id=ActionId.FIELD,
+                placeholder="Monthly or annual",
+                options=[Option(text=term.label, value=term.value) for term in Term],
+            ),
+        ),
+        InputBlock(
+            block_id=CustomerField.CONTRACT_START,
+            label="Contract start",
+            element=DatePickerElement(action_id=ActionId.FIELD, initial_date=today.isoformat()),
+            hint="The day the paid contract began: earlier than today for a customer who is "
+            "already mid-contract. It renews every term on the same day of the month.",
+        ),
+        _price_input(f"{default_price:.2f}"),
+    ]
 
 
 def edit_modal(card: CustomerCard) -> dict[str, Any]:
@@ -641,11 +678,11 @@ def deleted_modal(*, name: str, account_number: str) -> dict[str, Any]:
 
 
 def notice_modal(*, title: str, text: str) -> dict[str, Any]:
-    """A one-message modal; `text` is plain text."""
+    """A one-message modal; `text` is shown as plain text (a quoted `command` bare)."""
     return modal(
         callback_id=None,
         title=title,
-        blocks=[_plain_section(text)],
+        blocks=[_plain_section(plain_text(text))],
         submit=None,
         close="Close",
     )

@@ -31,6 +31,7 @@ from bot.views.mrkdwn import (
     slack_date,
     slack_time,
 )
+from bot.views.request_history import request_heading
 from bot.views.requests import review_button
 
 TITLE = "MSP Command Center"
@@ -50,6 +51,7 @@ def dashboard_blocks(board: Dashboard, *, may_add_customers: bool) -> list[Block
     blocks += pending if board.decides_requests else []
     blocks += [
         SectionBlock(block_id=BlockId.HOME_KPIS, fields=_kpis(board)),
+        *_mau_estimate(board),
         ActionsBlock(block_id=BlockId.HOME_LISTS, elements=_list_buttons(board, may_add_customers)),
     ]
     if not board.decides_requests:
@@ -164,6 +166,16 @@ def _kpis(board: Dashboard) -> list[MarkdownTextObject]:
     return [MarkdownTextObject(text=text) for text in fields]
 
 
+def _mau_estimate(board: Dashboard) -> list[Block]:
+    """The month-end estimate under the MAU figures, only when it warns of overage
+    (the rule and the words are the licence view's and the MAU notice's)."""
+    projection = board.mau_projection
+    if projection is None or not projection.warns:
+        return []
+    text = mrkdwn(":chart_with_upwards_trend: {sentence}", sentence=projection.sentence)
+    return [ContextBlock(elements=[MarkdownTextObject(text=text)])]
+
+
 def _list_buttons(board: Dashboard, may_add_customers: bool) -> list[ButtonElement]:
     counts = {
         CustomerFilter.PAID: board.paid,
@@ -227,7 +239,7 @@ def _pending_requests(board: Dashboard) -> list[Block]:
     blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(text=title))]
     for info in board.pending_requests:
         text = (
-            f"*#{info.id} {escape(info.kind.label)}*: {escape(info.summary)} · "
+            f"{request_heading(info)} · "
             f"{escape(info.customer_name or 'MAU allowance')} · {mention(info.requested_by)}"
         )
         accessory = review_button(info) if board.decides_requests else None

@@ -5,6 +5,7 @@ services' plain data."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date
 from typing import Any
 
 from slack_sdk.models.blocks import (
@@ -23,8 +24,11 @@ from slack_sdk.models.blocks import (
 )
 
 from bot.domain.mau import (
-    month_label,
-    month_name,
+    ESTIMATE_FROM_DAY,
+    Projection,
+    has_allowance,
+    month_key,
+    readable_month,
 )
 from bot.ids import ActionId, BlockId
 from bot.payloads import LicenceState
@@ -35,6 +39,7 @@ from bot.results.licence import (
     MauSeries,
     OrderLine,
 )
+from bot.views.charts import MauChart
 from bot.views.customers import option_label, picker_options
 from bot.views.message import Message
 from bot.views.mrkdwn import Mrkdwn, channel_link, escape, mention, mrkdwn, number, slack_date
@@ -61,7 +66,7 @@ def licence_message(overview: LicenceOverview) -> Message:
     blocks: list[Block] = [
         HeaderBlock(text="MAU licence"),
         SectionBlock(fields=[MarkdownTextObject(text=fact) for fact in _facts(overview)]),
-        ContextBlock(elements=[PlainTextObject(text=overview.projection.explanation)]),
+        ContextBlock(elements=[PlainTextObject(text=overview.projection.sentence)]),
         DividerBlock(),
         SectionBlock(text=MarkdownTextObject(text=_history_text(overview))),
         SectionBlock(text=MarkdownTextObject(text=_per_customer_text(overview))),
@@ -71,40 +76,70 @@ def licence_message(overview: LicenceOverview) -> Message:
             elements=[
                 MarkdownTextObject(
                     text="Pick a customer to see their MAU beside the MSP's, or a month "
-                    "for the MAU per customer. Overage = MAU above the allowance."
+                    "for the MAU per customer. Overage = MAU above the allowance; a month "
+                    "before the first allowance has none."
                 )
             ]
         ),
     ]
+    return Message.of(_licence_notification(overview), blocks)
+
+
+def _licence_notification(overview: LicenceOverview) -> Mrkdwn:
+    if not has_allowance(overview.allowance):
+        return mrkdwn("MAU licence: {mau:,} MAU this month, no allowance yet", mau=overview.mau)
     over = mrkdwn(", {overage:,} over", overage=overview.overage) if overview.overage else ""
-    text = mrkdwn(
+    return mrkdwn(
         "MAU licence: {mau:,} of {allowance:,} MAU this month{over}",
         mau=overview.mau,
         allowance=overview.allowance,
         over=over,
     )
-    return Message.of(text, blocks)
 
 
 def _facts(overview: LicenceOverview) -> list[str]:
-    if overview.overage > 0:
-        overage = f":red_circle: *{number(overview.overage)}* MAU over"
+    if not has_allowance(overview.allowance):
+        mau = f"{number(overview.mau)} (no allowance yet)"
+        overage = "none: no allowance yet"
     else:
-        overage = ":large_green_circle: none"
+        mau = f"{number(overview.mau)} of {number(overview.allowance)}"
+        overage = (
+            f":red_circle: *{number(overview.overage)}* MAU over"
+            if overview.overage > 0
+            else ":large_green_circle: none"
+        )
     used = (
         f"{overview.percent_used:.1f}%"
         if overview.percent_used is not None
         else "no allowance bought"
     )
-    projected = number(overview.projection.month_end)
-    if overview.projected_overage > 0:
-        projected += f" (:warning: {number(overview.projected_overage)} over)"
     return [
-        f"*MAU this month*\n{number(overview.mau)} of {number(overview.allowance)}",
-        f"*Overage*\n{overage}",
+        f"*MAU this month*\n{mau}",
+        f"*Overage so far*\n{overage}",
         f"*Allowance used*\n{used}",
-        f"*Projected month-end*\n{projected}",
+        f"*Month-end estimate*\n{_estimate_fact(overview.projection)}",
     ]
+
+
+def _estimate_fact(projection: Projection) -> str:
+    """The estimate in a few words, beside the sentence that explains it."""
+    estimate = projection.month_end
+    if estimate is None:
+        return f"from day {ESTIMATE_FROM_DAY} of the month"
+    if projection.warns:
+        return f"about {number(estimate)} (:warning: {number(projection.projected_overage)} over)"
+    return f"about {number(estimate)}"
+
+
+def _month_cell(month: date, current: date) -> str:
+    return readable_month(month, to_date=month == current)
+
+
+def _allowance_cells(allowance: int, overage: int) -> list[str]:
+    """A month before the first allowance has neither an allowance nor overage."""
+    if not has_allowance(allowance):
+        return ["none", "-"]
+    return [number(allowance), number(overage)]
 
 
 def _history_text(overview: LicenceOverview) -> str:
@@ -112,7 +147,11 @@ def _history_text(overview: LicenceOverview) -> str:
         title = "*MAU and allowance, last 12 months* (whole MSP)"
         header = ["Month", "MAU", "Allowance", "Overage"]
         rows = [
-            [month_label(f.month), number(f.mau), number(f.allowance), number(f.overage)]
+            [
+                _month_cell(f.month, overview.month),
+                number(f.mau),
+                *_allowance_cells(f.allowance, f.overage),
+            ]
             for f in overview.history
         ]
     else:
@@ -123,10 +162,10 @@ def _history_text(overview: LicenceOverview) -> str:
         header = ["Month", "Customer", "MSP MAU", "Allowance"]
         rows = [
             [
-                month_label(f.month),
+                _month_cell(f.month, overview.month),
                 number(f.customer_mau or 0),
                 number(f.mau),
-                number(f.allowance),
+                _allowance_cells(f.allowance, 0)[0],
             ]
             for f in overview.history
         ]
@@ -134,7 +173,7 @@ def _history_text(overview: LicenceOverview) -> str:
 
 
 def _per_customer_text(overview: LicenceOverview) -> str:
-    month = month_name(overview.selected_month)
+    month = _month_cell(overview.selected_month, overview.month)
     count = overview.customers_with_mau
     title = (
         f"*MAU per customer, {month}*: {number(overview.selected_month_mau)} MAU across "
@@ -177,16 +216,16 @@ def _controls_block_id(overview: LicenceOverview) -> str:
     """A block id per selection: Slack keeps a select's client-side state per block
     id, so a re-rendered message with a new id shows the new initial options."""
     customer = overview.customer.id if overview.customer else 0
-    return f"{BlockId.LICENCE_CONTROLS}.{customer}.{month_label(overview.selected_month)}"
+    return f"{BlockId.LICENCE_CONTROLS}.{customer}.{month_key(overview.selected_month)}"
 
 
 def _controls(overview: LicenceOverview) -> list[Any]:
     customer_id = overview.customer.id if overview.customer else None
-    selected = month_label(overview.selected_month)
+    selected = month_key(overview.selected_month)
     month_options = {
         month: Option(
-            text=month_name(month),
-            value=LicenceState(customer_id=customer_id, month=month_label(month)).encode(),
+            text=_month_cell(month, overview.month),
+            value=LicenceState(customer_id=customer_id, month=month_key(month)).encode(),
         )
         for month in reversed(overview.months)  # the latest first
     }
@@ -250,7 +289,23 @@ def chart_title(series: MauSeries) -> str:
 
 
 def chart_labels(series: MauSeries) -> list[str]:
-    return [month_label(month) for month in series.months]
+    """The months as people read them; the last, this month, marked as partial."""
+    current = series.months[-1] if series.months else None
+    return [readable_month(month, to_date=month == current) for month in series.months]
+
+
+def mau_chart(series: MauSeries) -> MauChart:
+    """What the chart of `series` shows: the months, the allowance (for the whole
+    MSP), this month marked as partial with its estimate, and the estimate in words."""
+    return MauChart(
+        title=chart_title(series),
+        labels=chart_labels(series),
+        mau=list(series.mau),
+        allowance=list(series.allowance) if series.allowance is not None else None,
+        partial=len(series.mau) - 1 if series.mau else None,
+        estimate=series.projection.month_end,
+        caption=series.projection.sentence,
+    )
 
 
 def chart_comment(series: MauSeries, *, user_id: str) -> Mrkdwn:
@@ -262,7 +317,7 @@ def chart_comment(series: MauSeries, *, user_id: str) -> Mrkdwn:
 
 def chart_filename(series: MauSeries) -> str:
     who = series.customer.account_number if series.customer else "msp"
-    return f"mau-{who.lower()}-{month_label(series.months[-1])}.png"
+    return f"mau-{who.lower()}-{month_key(series.months[-1])}.png"
 
 
 def mau_message(
@@ -275,9 +330,9 @@ def mau_message(
         title = "*Monthly active users, last 12 months*: whole MSP"
         header = ["Month", "MAU", "Allowance", "Overage"]
         rows = [
-            [month_label(month), number(mau), number(allowance), number(over)]
-            for month, mau, allowance, over in zip(
-                series.months,
+            [label, number(mau), *_allowance_cells(allowance, over)]
+            for label, mau, allowance, over in zip(
+                chart_labels(series),
                 series.mau,
                 series.allowance or [0] * len(series.mau),
                 series.overage or [0] * len(series.mau),
@@ -288,15 +343,18 @@ def mau_message(
         title = f"*Monthly active users, last 12 months*: {_customer_name(series.customer)}"
         header = ["Month", "MAU"]
         rows = [
-            [month_label(m), number(mau)] for m, mau in zip(series.months, series.mau, strict=True)
+            [label, number(mau)]
+            for label, mau in zip(chart_labels(series), series.mau, strict=True)
         ]
     blocks: list[Block] = [
         SectionBlock(text=MarkdownTextObject(text=f"{title}\n{_table(header, rows)}"))
     ]
     if not any(series.mau):
         blocks.append(ContextBlock(elements=[MarkdownTextObject(text=NOTHING_TO_CHART)]))
-    elif channel_id:
-        blocks.append(_chart_offer(series, channel_id, posted=chart_posted))
+    else:
+        blocks.append(ContextBlock(elements=[PlainTextObject(text=series.projection.sentence)]))
+        if channel_id:
+            blocks.append(_chart_offer(series, channel_id, posted=chart_posted))
     latest = series.mau[-1] if series.mau else 0
     return Message.of(mrkdwn("MAU this month: {latest:,}", latest=latest), blocks)
 

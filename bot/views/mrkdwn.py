@@ -14,6 +14,8 @@ from collections.abc import Iterable
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
 
+from bot.sentences import Day, Moment, Person, Sentence, readable_day, readable_time
+
 _SLACK_ID = re.compile(r"^[UWBCGD][A-Z0-9]{1,31}$")
 _CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{1,31}$")
 _ENTITY = re.compile(r"&[a-z]{0,4}$")
@@ -35,6 +37,10 @@ def escape(text: str) -> Mrkdwn:
 
 
 def _filled(value: object, format_spec: str) -> str:
+    if isinstance(value, Sentence):
+        if format_spec:
+            raise ValueError("a sentence is not reformatted: it could be cut inside a token")
+        return said(value)
     if isinstance(value, Mrkdwn):
         if format_spec:
             raise ValueError("mrkdwn is not reformatted: it could be cut inside a token")
@@ -58,7 +64,8 @@ def mrkdwn(template: str, /, **values: object) -> Mrkdwn:
     """The one way to build mrkdwn from outside values: `template` is the view's own
     wording (a literal; it may use *bold*, `code`, :emoji: and line breaks), and each
     `{name}` (format specs allowed: `{count:,}`) is filled with its value escaped,
-    unless the value is already `Mrkdwn` (a mention, a date, a line built here)."""
+    unless the value is already `Mrkdwn` (a mention, a date, a line built here); a
+    `Sentence` is filled with its dates as tokens and its people as mentions."""
     pieces = []
     for literal, name, spec in _parsed(template):
         pieces.append(literal)
@@ -103,17 +110,52 @@ def channel_link(channel_id: str) -> Mrkdwn:
     return Mrkdwn(f"<#{channel_id}>") if _CHANNEL_ID.match(channel_id) else escape(channel_id)
 
 
-def slack_date(day: date) -> Mrkdwn:
+def slack_date(day: date, *, pretty: bool = True) -> Mrkdwn:
     """A date each reader sees in their own locale; noon UTC keeps the same calendar
-    day for readers from UTC-11 to UTC+11."""
+    day for readers from UTC-11 to UTC+11. The fallback (notifications, clients that
+    cannot format it) is the same readable form plain text uses: "5 Jan 2027".
+    `pretty` says "today" or "yesterday" when it is: not for the ends of a range,
+    where "Nov 30 to yesterday" reads oddly."""
     stamp = int(datetime.combine(day, time(12), tzinfo=UTC).timestamp())
-    return Mrkdwn(f"<!date^{stamp}^{{date_short_pretty}}|{day.isoformat()}>")
+    style = "date_short_pretty" if pretty else "date_short"
+    return Mrkdwn(f"<!date^{stamp}^{{{style}}}|{readable_day(day)}>")
 
 
 def slack_time(moment: datetime) -> Mrkdwn:
     """A time each reader sees in their own time zone."""
-    fallback = f"{moment:%Y-%m-%d %H:%M} UTC"
+    fallback = readable_time(moment)
     return Mrkdwn(f"<!date^{int(moment.timestamp())}^{{date_short_pretty}} {{time}}|{fallback}>")
+
+
+def said(text: Sentence | str) -> Mrkdwn:
+    """A sentence where Slack formats text: its words escaped, its dates as date
+    tokens, its people as mentions. A `str` is escaped whole."""
+    if isinstance(text, str):
+        return escape(text)
+    return Mrkdwn("".join(_said_part(part) for part in text.parts))
+
+
+def _said_part(part: str | Day | Moment | Person) -> Mrkdwn:
+    match part:
+        case str():
+            return escape(part)
+        case Day(day=day):
+            return slack_date(day)
+        case Moment(at=at):
+            return slack_time(at)
+        case Person(user_id=user_id):
+            return mention(user_id)
+
+
+_CODE_SPAN = re.compile(r"`([^`\n]+)`")
+
+
+def plain_text(text: Sentence | str) -> str:
+    """A sentence where Slack formats nothing (plain_text objects, a modal's field
+    errors, a confirm dialog): dates readable, people by their plain words, and a
+    command quoted as `code` shown bare, since the backticks would show."""
+    shown = text if isinstance(text, str) else text.plain()
+    return _CODE_SPAN.sub(r"\1", shown)
 
 
 def money(amount: Decimal) -> str:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import re
+from typing import Any
 
 from slack_sdk.models.blocks import MarkdownTextObject, PlainTextObject, SectionBlock
 
+from bot.sentences import Sentence
 from bot.views.message import Message
-from bot.views.mrkdwn import Mrkdwn, mrkdwn
+from bot.views.modal import MAX_TITLE
+from bot.views.mrkdwn import Mrkdwn, clip, mrkdwn, plain_text
 
 NOT_STAFF_TEXT = mrkdwn(
     ":wave: You're not on this workspace's MSP staff yet, so I can't show you anything. "
@@ -23,18 +25,33 @@ def not_staff_message() -> Message:
     return Message.of(NOT_STAFF_TEXT, [SectionBlock(text=MarkdownTextObject(text=NOT_STAFF_TEXT))])
 
 
-def refusal_message(reason: str) -> Message:
-    """A known refusal (role, rule, bad input). `reason` is plain text from a service
-    and may quote what a person typed, so the block shows it as plain text: nothing in
-    it can format, mention or link. Plain text shows no `code`, so a command quoted
-    that way is shown bare ("use /msp request"), not between backticks. The
-    notification text is escaped mrkdwn, where the code shows as code."""
-    text = ":no_entry: " + _CODE_SPAN.sub(r"\1", reason)
-    block = SectionBlock(text=PlainTextObject(text=text[:3000], emoji=True))
-    return Message.of(mrkdwn(":no_entry: {reason}", reason=reason), [block])
+def refusal_message(reason: Sentence | str) -> Message:
+    """A known refusal (role, rule, bad input). Its wording may quote what a person
+    typed, so nothing in it may format, mention or link. A refusal with no dates or
+    people in it is shown as plain text (a command quoted as `code` shown bare, "use
+    /msp request"); one with dates or people is mrkdwn, its words escaped, so each
+    reader sees the dates in their own way and the people as mentions, which plain
+    text cannot show. The notification text is escaped mrkdwn either way."""
+    shown = reason if isinstance(reason, Sentence) else Sentence.literal(reason)
+    if shown.values:
+        text = mrkdwn(":no_entry: {reason}", reason=shown)
+        block = SectionBlock(text=MarkdownTextObject(text=clip(text, 3000)))
+    else:
+        block = SectionBlock(
+            text=PlainTextObject(text=(":no_entry: " + plain_text(shown))[:3000], emoji=True)
+        )
+    return Message.of(mrkdwn(":no_entry: {reason}", reason=shown), [block])
 
 
-_CODE_SPAN = re.compile(r"`([^`\n]+)`")
+def refusal_modal(reason: Sentence | str, *, title: str) -> dict[str, Any]:
+    """A refusal where there is no conversation to answer in (the Home tab, a modal),
+    shown as `refusal_message` shows it."""
+    return {
+        "type": "modal",
+        "title": {"type": "plain_text", "text": plain_text(title)[:MAX_TITLE]},
+        "close": {"type": "plain_text", "text": "Close"},
+        "blocks": refusal_message(reason).blocks,
+    }
 
 
 def unexpected_error_message(error_id: str) -> Message:

@@ -21,6 +21,22 @@ STATUS_EMOJI = {
 }
 
 
+def request_label(info: RequestInfo) -> str:
+    """What a request is, said once: its type's label, then what it asks beyond that
+    ("Cancel subscription: Professional → Free", "Delete account"). Plain text: it
+    is escaped wherever it goes into mrkdwn."""
+    return f"{info.kind.label}: {info.summary}" if info.summary else info.kind.label
+
+
+def request_heading(info: RequestInfo) -> Mrkdwn:
+    """A request in a list row: `*#7 Cancel subscription*: Professional → Free`."""
+    if info.summary:
+        return mrkdwn(
+            "*#{id} {kind}*: {summary}", id=info.id, kind=info.kind.label, summary=info.summary
+        )
+    return mrkdwn("*#{id} {kind}*", id=info.id, kind=info.kind.label)
+
+
 def stamp(moment: datetime) -> Mrkdwn:
     """A time each reader sees in their own time zone."""
     return slack_time(moment)
@@ -67,10 +83,9 @@ def history_blocks(history: list[RequestInfo]) -> list[Block]:
         return []
     lines = [
         mrkdwn(
-            "#{id} {kind}: {summary} · {outcome}",
+            "#{id} {label} · {outcome}",
             id=info.id,
-            kind=info.kind.label,
-            summary=info.summary,
+            label=request_label(info),
             outcome=outcome_line(info),
         )
         for info in history

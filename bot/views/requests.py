@@ -23,7 +23,7 @@ from slack_sdk.models.blocks import (
     StaticSelectElement,
 )
 
-from bot.domain.customers import PAID_PLANS, Plan, Status
+from bot.domain.customers import PAID_PLANS, Plan, Status, plan_status_label
 from bot.domain.mau import MAX_ORDER_QUANTITY
 from bot.domain.requests import (
     ADD_ONS,
@@ -38,7 +38,8 @@ from bot.domain.requests import (
 from bot.ids import ActionId, BlockId, CallbackId
 from bot.payloads import RequestFormState, RequestRef
 from bot.results.requests import RequestForm, RequestInfo, RequestList, Submitted
-from bot.views.fields import number_input
+from bot.sentences import Sentence
+from bot.views.fields import Typed, number_input, with_typed
 from bot.views.message import Message
 from bot.views.modal import modal
 from bot.views.mrkdwn import (
@@ -50,10 +51,11 @@ from bot.views.mrkdwn import (
     money,
     mrkdwn,
     number,
+    said,
     slack_date,
     slack_time,
 )
-from bot.views.request_history import outcome_line, stamp
+from bot.views.request_history import outcome_line, request_heading, request_label, stamp
 
 UNPAID = (Status.ACTIVE_TRIAL, Status.EXPIRED_TRIAL, Status.FREE)
 PLAN_ORDER = (Plan.TRIAL, Plan.FREE, Plan.ESSENTIALS, Plan.PROFESSIONAL, Plan.ENTERPRISE)
@@ -77,8 +79,17 @@ def _when(info: RequestInfo) -> Mrkdwn:
 # ---------------------------------------------------------------- the request form
 
 
-def request_modal(form: RequestForm, state: RequestFormState) -> dict[str, Any]:
-    """One modal per request type, with the fields that type needs."""
+def request_modal(
+    form: RequestForm,
+    state: RequestFormState,
+    *,
+    problem: str | None = None,
+    typed: Typed | None = None,
+) -> dict[str, Any]:
+    """One modal per request type, with the fields that type needs and, below them,
+    the preview: what the rules say the request would do for what is typed so far
+    (`form.quote`), redrawn as the fields change. `problem`: what is wrong with what
+    is typed, which the preview says instead. `typed`: what was entered, kept."""
     blocks: list[Block] = []
     if form.customer_id is not None:
         blocks.append(SectionBlock(text=MarkdownTextObject(text=_account_line(form))))
@@ -88,20 +99,8 @@ def request_modal(form: RequestForm, state: RequestFormState) -> dict[str, Any]:
             f"*{number(form.mau_this_month or 0)}* MAU."
         )
         blocks.append(SectionBlock(text=MarkdownTextObject(text=intro)))
-    rules = escape(form.preview.reason[:MAX_SHOWN_TEXT])
-    if state.schedule and form.preview.schedule_for is not None:
-        rules = mrkdwn(
-            "Too late for this renewal, so this asks for the next one: it takes effect on "
-            "{day}. {reason}",
-            day=slack_date(form.preview.schedule_for),
-            reason=rules,
-        )
-    blocks.append(ContextBlock(elements=[MarkdownTextObject(text=rules)]))
-    blocks += [
-        ContextBlock(elements=[MarkdownTextObject(text=f":warning: {escape(w)}")])
-        for w in form.preview.warnings
-    ]
     blocks += _fields(form)
+    blocks += _preview(form, state, problem)
     blocks.append(
         InputBlock(
             block_id=BlockId.REQUEST_REASON,
@@ -115,19 +114,48 @@ def request_modal(form: RequestForm, state: RequestFormState) -> dict[str, Any]:
             ),
         )
     )
-    return modal(
+    view = modal(
         callback_id=CallbackId.REQUEST_FORM,
         title=form.kind.label,
         blocks=blocks,
         submit="Send for approval",
         metadata=state.encode(),
     )
+    return with_typed(view, typed)
+
+
+def _preview(form: RequestForm, state: RequestFormState, problem: str | None) -> list[Block]:
+    """What the request would do, for what is typed so far (or, before anything is,
+    the rules for this account as it stands), and the warnings that go with it."""
+    verdict = form.quote or form.preview
+    if problem:
+        text = mrkdwn(":warning: {problem}", problem=problem)
+    elif state.schedule and verdict.schedule_for is not None:
+        text = mrkdwn(
+            "Too late for this renewal, so this asks for the next one: it takes effect on "
+            "{day}. {reason}",
+            day=slack_date(verdict.schedule_for),
+            reason=verdict.reason,
+        )
+    elif not verdict.allowed:
+        text = mrkdwn(":warning: {reason}", reason=verdict.reason)
+    else:
+        text = said(verdict.reason)
+    blocks: list[Block] = []
+    if text:
+        shown = MarkdownTextObject(text=clip(text, MAX_SHOWN_TEXT))
+        blocks.append(SectionBlock(block_id=BlockId.REQUEST_PREVIEW, text=shown))
+    blocks += [
+        ContextBlock(elements=[MarkdownTextObject(text=mrkdwn(":warning: {w}", w=warning))])
+        for warning in ([] if problem else verdict.warnings)
+    ]
+    return blocks
 
 
 def _account_line(form: RequestForm) -> Mrkdwn:
     parts = [mrkdwn("{name} · {account}", name=form.customer_name, account=form.account_number)]
     if form.plan is not None and form.status is not None:
-        parts.append(escape(f"{form.plan.label}, {form.status.label.lower()}"))
+        parts.append(escape(plan_status_label(form.plan, form.status)))
     parts.append(escape(f"{form.licences:,} licences, {form.users:,} users"))
     if form.renewal_date:
         parts.append(mrkdwn("renews {day}", day=slack_date(form.renewal_date)))
@@ -204,7 +232,7 @@ def _whole_number(
     optional: bool = False,
     hint: str | None = None,
 ) -> InputBlock:
-    """A request's figures are whole and at least 1."""
+    """A request's figures are whole and at least 1; the preview follows them."""
     return number_input(
         block_id,
         label,
@@ -213,6 +241,7 @@ def _whole_number(
         minimum="1",
         maximum=str(maximum),
         hint=hint,
+        dispatch=ActionId.REQUEST_FORM_INPUT,
     )
 
 
@@ -230,7 +259,8 @@ def _plan_select(form: RequestForm) -> InputBlock:
     return InputBlock(
         block_id=BlockId.REQUEST_PLAN,
         label="New plan",
-        element=StaticSelectElement(action_id=ActionId.FIELD, options=options),
+        dispatch_action=True,  # the preview follows the plan chosen
+        element=StaticSelectElement(action_id=ActionId.REQUEST_FORM_INPUT, options=options),
     )
 
 
@@ -246,7 +276,8 @@ def _add_on_select(form: RequestForm) -> InputBlock:
     return InputBlock(
         block_id=BlockId.REQUEST_ADD_ON,
         label="Add-on",
-        element=StaticSelectElement(action_id=ActionId.FIELD, options=options),
+        dispatch_action=True,  # the preview follows the add-on chosen
+        element=StaticSelectElement(action_id=ActionId.REQUEST_FORM_INPUT, options=options),
         hint="Add-ons apply to every user of the account.",
     )
 
@@ -254,17 +285,14 @@ def _add_on_select(form: RequestForm) -> InputBlock:
 def submitted_modal(submitted: Submitted) -> dict[str, Any]:
     info = submitted.info
     text = mrkdwn(
-        ":outbox_tray: Request #{id} ({kind}: {summary}) was sent to {routed_to}. "
+        ":outbox_tray: Request #{id} ({label}) was sent to {routed_to}. "
         "It takes effect {when}. You will get a message when it is decided.",
         id=info.id,
-        kind=info.kind.label,
-        summary=info.summary,
+        label=request_label(info),
         routed_to=submitted.routed_to,
         when=_when(info),
     )
-    blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(text=text))]
-    if info.explanation:
-        blocks.append(ContextBlock(elements=[PlainTextObject(text=info.explanation[:2000])]))
+    blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(text=text)), *_explained(info)]
     return modal(callback_id=None, title="Request sent", blocks=blocks, submit=None, close="Done")
 
 
@@ -272,12 +300,13 @@ def submitted_modal(submitted: Submitted) -> dict[str, Any]:
 
 
 def refusal_message(
-    reason: str, *, schedule: RequestFormState | None, when: date | None
+    reason: Sentence, *, schedule: RequestFormState | None, when: date | None
 ) -> Message:
     """A request the rules refuse now, and, where the rule allows, a button to ask
-    for the later date instead (the date in the text, where each reader sees it in
-    their own way: a button's label cannot hold a date token)."""
-    blocks: list[Block] = [SectionBlock(text=PlainTextObject(text=f"Not allowed: {reason}"))]
+    for the later date instead (the dates in the text, where each reader sees them
+    in their own way: a button's label cannot hold a date token)."""
+    refused = clip(mrkdwn("Not allowed: {reason}", reason=reason), MAX_SHOWN_TEXT)
+    blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(text=refused))]
     if schedule is not None and when:
         blocks.append(
             ContextBlock(
@@ -303,7 +332,7 @@ def refusal_message(
                 ]
             )
         )
-    return Message.of(mrkdwn("Not allowed: {reason}", reason=reason), blocks)
+    return Message.of(refused, blocks)
 
 
 def refusal_modal(message: Message) -> dict[str, Any]:
@@ -319,6 +348,31 @@ def notice_modal(message: Message, *, title: str = "Requests") -> dict[str, Any]
         "close": {"type": "plain_text", "text": "Close"},
         "blocks": message.blocks,
     }
+
+
+def already_open_message(info: RequestInfo) -> Message:
+    """A request of a type its customer already has open: said before the form is
+    filled in, with the way to that request (one of a type at a time)."""
+    if info.status == RequestStatus.PENDING or info.effective_on is None:
+        state = mrkdwn("waiting for approval")
+    else:
+        state = mrkdwn("scheduled for {day}", day=slack_date(info.effective_on))
+    text = mrkdwn(
+        "{customer} already has request #{id} ({kind}{summary}) {state}, asked by {who} "
+        "{when}. Review that one rather than asking again.",
+        customer=info.customer_name,
+        id=info.id,
+        kind=info.kind.label,
+        summary=f", {info.summary}" if info.summary else "",
+        state=state,
+        who=mention(info.requested_by),
+        when=stamp(info.requested_at),
+    )
+    blocks: list[Block] = [
+        SectionBlock(text=MarkdownTextObject(text=clip(text, MAX_SHOWN_TEXT))),
+        ActionsBlock(elements=[review_button(info)]),
+    ]
+    return Message.of(text, blocks)
 
 
 def review_button(info: RequestInfo) -> ButtonElement:
@@ -372,15 +426,15 @@ def approval_message(info: RequestInfo) -> Message:
     fields: list[Any] = [
         PlainTextObject(text=_who(info)),
         MarkdownTextObject(text=f"*Asked by* {mention(info.requested_by)}"),
-        MarkdownTextObject(text=f"*What* {escape(info.summary)}"),
+        # What it asks beyond its type, which the title says: never "Cancel" twice.
+        *([MarkdownTextObject(text=f"*What* {escape(info.summary)}")] if info.summary else []),
         MarkdownTextObject(text=f"*Takes effect* {_when(info)}"),
     ]
     blocks: list[Block] = [
         HeaderBlock(text=title[:150]),
         SectionBlock(fields=fields),
+        *_explained(info),
     ]
-    if info.explanation:
-        blocks.append(ContextBlock(elements=[PlainTextObject(text=info.explanation[:2000])]))
     if info.reason:
         blocks.append(SectionBlock(text=PlainTextObject(text=f"Reason: {info.reason}"[:2900])))
     if info.status == RequestStatus.PENDING:
@@ -415,18 +469,28 @@ def approval_message(info: RequestInfo) -> Message:
     else:
         blocks.append(ContextBlock(elements=[MarkdownTextObject(text=outcome_line(info))]))
     text = mrkdwn(
-        "{title}: {summary} ({status})", title=title, summary=info.summary, status=info.status.value
+        "Request #{id}: {label} ({status})",
+        id=info.id,
+        label=request_label(info),
+        status=info.status.value,
     )
     return Message.of(text, blocks)
+
+
+def _explained(info: RequestInfo) -> list[Block]:
+    """What the rules said when it was asked, its dates in each reader's own way."""
+    if not info.explanation:
+        return []
+    text = clip(said(info.explanation), 2000)
+    return [ContextBlock(elements=[MarkdownTextObject(text=text)])]
 
 
 def requester_notice(info: RequestInfo) -> Message:
     """The DM that tells the requester what became of their request."""
     text = mrkdwn(
-        "Your request #{id} ({kind}: {summary}) for {who}: {outcome}.",
+        "Your request #{id} ({label}) for {who}: {outcome}.",
         id=info.id,
-        kind=info.kind.label,
-        summary=info.summary,
+        label=request_label(info),
         who=_who(info),
         outcome=outcome_line(info),
     )
@@ -568,7 +632,7 @@ def requests_list_message(listing: RequestList) -> Message:
 
 def _list_row(info: RequestInfo, listing: RequestList) -> SectionBlock:
     text = (
-        f"*#{info.id} {escape(info.kind.label)}*: {escape(info.summary)} · "
+        f"{request_heading(info)} · "
         f"{escape(_who(info))} · asked by {mention(info.requested_by)} "
         f"{stamp(info.requested_at)}\n{outcome_line(info)}"
     )

@@ -24,13 +24,18 @@ from bot.results.notices import NoticeInfo
 from bot.results.requests import RequestInfo
 from bot.views.dashboard import dashboard_blocks
 from bot.views.message import Message
-from bot.views.mrkdwn import Mrkdwn, escape, mention, mrkdwn, slack_date
+from bot.views.mrkdwn import Mrkdwn, mention, mrkdwn, plain_text, slack_date
+from bot.views.request_history import request_label
+from bot.views.weekly import weekly_summary_message
 
 
 def notice_message(notice: NoticeInfo) -> Message:
     match notice.kind:
-        case NoticeKind.DAILY_DIGEST | NoticeKind.WEEKLY_SUMMARY:
+        case NoticeKind.DAILY_DIGEST:
             return _digest(notice)
+        case NoticeKind.WEEKLY_SUMMARY:
+            assert notice.week is not None
+            return weekly_summary_message(notice.week)
         case _:
             text = _TEXTS[notice.kind](notice)
             blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(text=text))]
@@ -44,17 +49,15 @@ def notice_message(notice: NoticeInfo) -> Message:
 
 
 # What each notice about a customer offers to do next: each button opens the
-# request's form (the rules answer there) or the customer's card.
-_NEXT_REQUESTS: dict[NoticeKind, tuple[tuple[str, RequestType], ...]] = {
-    NoticeKind.TRIAL_EXPIRING: (
-        ("Extend trial", RequestType.TRIAL_EXTENSION),
-        ("Upgrade", RequestType.UPGRADE),
-    ),
-    NoticeKind.TRIAL_ENDED: (("Upgrade", RequestType.UPGRADE),),
+# request's form (the rules answer there), labelled as the type is everywhere, or
+# the customer's card.
+_NEXT_REQUESTS: dict[NoticeKind, tuple[RequestType, ...]] = {
+    NoticeKind.TRIAL_EXPIRING: (RequestType.TRIAL_EXTENSION, RequestType.UPGRADE),
+    NoticeKind.TRIAL_ENDED: (RequestType.UPGRADE,),
     NoticeKind.RENEWAL_WINDOW: (
-        ("Decrease licences", RequestType.DECREASE_LICENCES),
-        ("Downgrade", RequestType.DOWNGRADE),
-        ("Cancel subscription", RequestType.CANCEL),
+        RequestType.DECREASE_LICENCES,
+        RequestType.DOWNGRADE,
+        RequestType.CANCEL,
     ),
 }
 
@@ -66,12 +69,12 @@ def _next_steps(notice: NoticeInfo) -> list[ButtonElement]:
         return []
     buttons = [
         ButtonElement(
-            text=label,
+            text=kind.label,
             action_id=ActionId.REQUEST_START,
             value=RequestFormState(kind=kind, customer_id=notice.customer_id).encode(),
             style="primary" if index == 0 else None,
         )
-        for index, (label, kind) in enumerate(_NEXT_REQUESTS[notice.kind])
+        for index, kind in enumerate(_NEXT_REQUESTS[notice.kind])
     ]
     buttons.append(
         ButtonElement(
@@ -89,7 +92,8 @@ def _decision_buttons(request: RequestInfo) -> list[ButtonElement]:
     ref = RequestRef(request_id=request.id).encode()
     confirm = None
     if not request.needs_typed_name:
-        said = f"{request.summary}. {request.explanation}".strip()
+        # A confirm dialog's text is plain: the dates readable, no tokens.
+        said = plain_text(f"{request_label(request)}. {request.explanation}").strip()
         if request.reason:
             said += f" Reason: {request.reason}"
         confirm = ConfirmObject(
@@ -175,14 +179,11 @@ def _mau_allowance(notice: NoticeInfo) -> Mrkdwn:
 
 
 def _mau_projected(notice: NoticeInfo) -> Mrkdwn:
+    """The estimate in the same sentence as the licence view, `/msp mau` and the chart."""
     assert notice.projection is not None
-    over = notice.projection.month_end - (notice.allowance or 0)
     return mrkdwn(
-        ":chart_with_upwards_trend: At this pace the month ends at about "
-        "{month_end:,} MAU, {over:,} over the allowance of {allowance:,}.",
-        month_end=notice.projection.month_end,
-        over=over,
-        allowance=notice.allowance or 0,
+        ":chart_with_upwards_trend: *This month's MAU may end over the allowance.* {sentence}",
+        sentence=notice.projection.sentence,
     )
 
 
@@ -208,7 +209,9 @@ _TEXTS = {
 }
 _HINTS = {
     NoticeKind.TRIAL_ENDED: lambda n: mrkdwn("Upgrading it makes it a paid account again."),
-    NoticeKind.MAU_PROJECTED: lambda n: escape(n.projection.explanation if n.projection else ""),
+    NoticeKind.MAU_PROJECTED: lambda n: mrkdwn(
+        "`/msp licence` shows the month so far and the history; owners can order more."
+    ),
     NoticeKind.MAU_ALLOWANCE: lambda n: mrkdwn(
         "`/msp licence` shows the history; owners can order more."
     ),
@@ -217,7 +220,7 @@ _HINTS = {
 
 def _digest(notice: NoticeInfo) -> Message:
     assert notice.board is not None and notice.day is not None
-    title = "Daily digest" if notice.kind is NoticeKind.DAILY_DIGEST else "Weekly summary"
+    title = "Daily digest"
     blocks: list[Block] = [
         HeaderBlock(text=title),  # a header is plain text: the day is in the line below
         ContextBlock(

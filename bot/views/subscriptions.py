@@ -83,6 +83,9 @@ def describe(row: SubscriptionRow) -> Mrkdwn:
         parts.append(mrkdwn("not {names}", names=_names(row.excluded)))
     if filters.kinds:
         parts.append(mrkdwn("kinds: {kinds}", kinds=", ".join(filters.kinds)))
+    grouping = filters.grouping.describe() if Topic.ALERTS in filters.topics else ""
+    if grouping:
+        parts.append(mrkdwn("{grouping}", grouping=grouping))
     if filters.quiet_start and filters.quiet_end:
         parts.append(
             mrkdwn(
@@ -211,7 +214,13 @@ def subscription_modal(*, can_subscribe_channels: bool, state: SubscriptionFormS
         blocks.append(
             SectionBlock(text=PlainTextObject(text="These notices come to you, by direct message."))
         )
-    blocks += [_topics_input(), _severity_input(), *_customer_inputs(), *_text_inputs()]
+    blocks += [
+        _topics_input(),
+        _severity_input(),
+        *_customer_inputs(),
+        *_text_inputs(),
+        _grouping_input(),
+    ]
     return modal(
         callback_id=CallbackId.SUBSCRIPTION_FORM,
         title="New subscription",
@@ -241,6 +250,28 @@ def _severity_input() -> InputBlock:
     return InputBlock(
         block_id=BlockId.SUBSCRIPTION_SEVERITY,
         label="Alerts of severity",
+        element=StaticSelectElement(
+            action_id=ActionId.FIELD, options=options, initial_option=options[0]
+        ),
+    )
+
+
+# What the modal offers (any other grouping is typed: /msp subscribe ... group=kind,20m).
+GROUPING_CHOICES = (
+    ("customer,5", "By customer, within 5 minutes"),
+    ("kind,5", "By customer and kind, within 5 minutes"),
+    ("customer,15", "By customer, within 15 minutes"),
+    ("kind,15", "By customer and kind, within 15 minutes"),
+    ("off", "Do not group: a message for each"),
+)
+
+
+def _grouping_input() -> InputBlock:
+    options = [_option(value, label) for value, label in GROUPING_CHOICES]
+    return InputBlock(
+        block_id=BlockId.SUBSCRIPTION_GROUPING,
+        label="Group alerts",
+        hint="Alerts that keep coming are threaded under one message, with a count.",
         element=StaticSelectElement(
             action_id=ActionId.FIELD, options=options, initial_option=options[0]
         ),

@@ -229,12 +229,32 @@ async def earlier_messages(
 
 @dataclass(frozen=True, slots=True)
 class AlertFilter:
-    """Which alerts a listing shows: open ones (or all), one customer's (or all), and
-    for members only their assigned customers'."""
+    """Which alerts a listing shows: of these statuses (None: any), this severity or
+    worse (by rank), one customer's (or all), and for members only their assigned
+    customers'."""
 
-    open_only: bool = True
+    statuses: Collection[str] | None = None
+    min_rank: int | None = None
     customer_id: int | None = None
     assigned_to: str | None = None
+
+    def conditions(self, msp_id: int, ranks: Mapping[str, int]) -> list[Any]:
+        where: list[Any] = [Alert.msp_id == msp_id]
+        if self.statuses is not None:
+            where.append(Alert.status.in_(list(self.statuses)))
+        if self.min_rank is not None:
+            where.append(Alert.severity.in_([s for s, r in ranks.items() if r >= self.min_rank]))
+        if self.customer_id is not None:
+            where.append(Alert.customer_id == self.customer_id)
+        if self.assigned_to is not None:
+            where.append(
+                Alert.customer_id.in_(
+                    select(CustomerAssignment.customer_id).where(
+                        CustomerAssignment.slack_user_id == self.assigned_to
+                    )
+                )
+            )
+        return where
 
 
 async def listing(
@@ -244,21 +264,11 @@ async def listing(
     where: AlertFilter,
     ranks: Mapping[str, int],
     limit: int,
-) -> tuple[list[Alert], dict[str, int]]:
-    """The worst and newest alerts first, and how many match by severity."""
-    conditions: list[Any] = [Alert.msp_id == msp_id]
-    if where.open_only:
-        conditions.append(Alert.status != RESOLVED)
-    if where.customer_id is not None:
-        conditions.append(Alert.customer_id == where.customer_id)
-    if where.assigned_to is not None:
-        conditions.append(
-            Alert.customer_id.in_(
-                select(CustomerAssignment.customer_id).where(
-                    CustomerAssignment.slack_user_id == where.assigned_to
-                )
-            )
-        )
+    offset: int = 0,
+) -> tuple[list[Alert], dict[tuple[str, str], int]]:
+    """The open, worst and newest alerts first, a page of them; and how many match,
+    by severity and status."""
+    conditions = where.conditions(msp_id, ranks)
     rows = await session.scalars(
         select(Alert)
         .where(*conditions)
@@ -268,12 +278,51 @@ async def listing(
             Alert.last_seen_at.desc(),
             Alert.id.desc(),
         )
+        .offset(offset)
         .limit(limit)
     )
     counts = await session.execute(
-        select(Alert.severity, func.count()).where(*conditions).group_by(Alert.severity)
+        select(Alert.severity, Alert.status, func.count())
+        .where(*conditions)
+        .group_by(Alert.severity, Alert.status)
     )
-    return list(rows.all()), {severity: int(count) for severity, count in counts.all()}
+    return list(rows.all()), {
+        (severity, status): int(count) for severity, status, count in counts.all()
+    }
+
+
+async def move_many(
+    session: AsyncSession,
+    *,
+    msp_id: int,
+    where: AlertFilter,
+    ranks: Mapping[str, int],
+    from_statuses: Collection[str],
+    values: Mapping[str, Any],
+    limit: int,
+) -> list[int]:
+    """Change at most `limit` of the matching alerts that are still in one of
+    `from_statuses`, in one conditional statement: an alert someone else changed
+    meanwhile (or a second "Resolve all" at once) is not changed twice. Returns the
+    ids changed."""
+    chosen = (
+        select(Alert.id)
+        .where(*where.conditions(msp_id, ranks), Alert.status.in_(list(from_statuses)))
+        .order_by(Alert.id)
+        .limit(limit)
+    )
+    result = await session.execute(
+        update(Alert)
+        .where(
+            Alert.msp_id == msp_id,
+            Alert.id.in_(chosen.scalar_subquery()),
+            Alert.status.in_(list(from_statuses)),
+        )
+        .values(**values)
+        .returning(Alert.id)
+        .execution_options(synchronize_session=False)
+    )
+    return sorted(result.scalars().all())
 
 
 async def open_counts(session: AsyncSession, *, msp_id: int, customer_id: int) -> dict[str, int]:

@@ -55,6 +55,19 @@ async def lock_customer_count(session: AsyncSession, *, msp_id: int) -> int | No
     return result.scalar_one_or_none()
 
 
+async def lock(session: AsyncSession, *, msp_id: int) -> None:
+    """Take the MSP's turn on PostgreSQL: its row is locked until commit, so work
+    that must see what the previous one wrote (alert groups opened) goes one at a
+    time per MSP. Taken before any customer's row, always in that order, so two
+    such transactions never wait on each other's locks. FOR NO KEY UPDATE: rows
+    that refer to the MSP (an outbox item, an alert) take a key-share lock on it as
+    they are written, which FOR UPDATE would block. SQLite has one writer."""
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(
+            select(Msp.id).where(Msp.id == msp_id).with_for_update(key_share=True)
+        )
+
+
 async def mark_home_stale(session: AsyncSession, *, msp_id: int, now: datetime) -> None:
     """Note that the MSP's Home tabs need redrawing. Only the first change since the
     last redraw writes: later ones find the mark already set and change nothing."""

@@ -46,6 +46,16 @@ async def claim(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> set[No
     return claimed
 
 
+async def taken(session: AsyncSession, keys: Sequence[NoticeKey]) -> set[NoticeKey]:
+    """Which of these notices' keys are claimed already (a read: no lock taken)."""
+    if not keys:
+        return set()
+    table = Notice.__table__
+    columns = (table.c.msp_id, table.c.kind, table.c.subject_id, table.c.period)
+    rows = await session.execute(select(*columns).where(tuple_(*columns).in_(list(keys))))
+    return {(row[0], row[1], row[2], row[3]) for row in rows.all()}
+
+
 @dataclass(frozen=True, slots=True)
 class MspClock:
     id: int

@@ -61,6 +61,41 @@ async def by_key(session: AsyncSession, *, msp_id: int, key: str) -> OutboxItem 
     )
 
 
+async def replace_pending_update(
+    session: AsyncSession,
+    *,
+    msp_id: int,
+    lane: str,
+    target_key: str,
+    payload: dict[str, Any],
+    now: datetime,
+) -> bool:
+    """Give an update of that message still waiting to leave this content instead;
+    False when none waits. Conditional on the status, so an update a worker has
+    just claimed is left alone (and the caller enqueues a new one)."""
+    waiting = await session.scalar(
+        select(OutboxItem.id)
+        .where(
+            OutboxItem.msp_id == msp_id,
+            OutboxItem.lane == lane,
+            OutboxItem.status == "pending",
+            OutboxItem.kind == "update",
+            OutboxItem.payload["target_key"].as_string() == target_key,
+        )
+        .order_by(OutboxItem.id.desc())
+        .limit(1)
+    )
+    if waiting is None:
+        return False
+    result = await session.execute(
+        update(OutboxItem)
+        .where(OutboxItem.id == waiting, OutboxItem.status == "pending")
+        .values(payload=payload, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
 async def supersede_pending(
     session: AsyncSession, *, msp_id: int, lane: str, now: datetime
 ) -> None:
@@ -213,7 +248,9 @@ async def claim(
     """Mark `item` as being sent, only if nobody changed it since it was read.
 
     On SQLite a replica may read a lane's head just before another replica claims
-    it; the conditions here make the second claim match no row.
+    it, or a transaction give a pending post new content (an alert seen again) just
+    after it was read; the conditions here make such a claim match no row, and the
+    next round reads it again.
     """
     result = await session.execute(
         update(OutboxItem)
@@ -221,6 +258,7 @@ async def claim(
             OutboxItem.id == item.id,
             OutboxItem.status == item.status,
             OutboxItem.attempts == item.attempts,
+            OutboxItem.updated_at == item.updated_at,
         )
         .values(
             status="sending", attempts=item.attempts + 1, lease_until=lease_until, updated_at=now
@@ -237,6 +275,21 @@ async def postpone(session: AsyncSession, *, item_id: int, until: datetime) -> N
         .values(next_attempt_at=until)
         .execution_options(synchronize_session=False)
     )
+
+
+async def change_if_pending(
+    session: AsyncSession, *, item_id: int, payload: dict[str, Any], now: datetime
+) -> bool:
+    """A message's new content, if it has not been claimed for sending yet: a
+    worker claiming it at this moment sends what it read, so the caller then
+    enqueues an update instead (True: changed here)."""
+    result = await session.execute(
+        update(OutboxItem)
+        .where(OutboxItem.id == item_id, OutboxItem.status == "pending")
+        .values(payload=payload, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 async def replace_payload(

@@ -46,11 +46,14 @@ from sqlalchemy.orm import selectinload
 
 from bot.app import build_app
 from bot.config import Settings
+from bot.domain.alert_groups import Grouping, parse_grouping
 from bot.domain.requests import RequestType
 from bot.domain.roles import Role
+from bot.errors import InvalidInput
 from bot.ids import ActionId, BlockId, CallbackId
 from bot.ids import CustomerField as F
 from bot.payloads import CustomerRef, RequestRef
+from bot.views.subscriptions import GROUPING_CHOICES
 from storage.models import (
     AlertSubscription,
     AuditEvent,
@@ -94,6 +97,7 @@ RENEWAL_AHEAD_MAX = timedelta(days=366 * 5)  # "at most five years ahead"
 CONTRACT_AGE_MAX_YEARS = 30  # a contract start "at most 30 years ago", never in the future
 TERM_MONTHS = {"monthly": 1, "annual": 12}
 NEW_PLANS = ("trial", "essentials", "professional", "enterprise")
+F_ADD = CallbackId.ADD_CUSTOMER
 PAID_RANK = {"essentials": 1, "professional": 2, "enterprise": 3}
 ADD_ONS = {"activconnect": "ActivConnect", "screen_details": "Screen Details"}
 TOPICS = ("alerts", "trials", "mau", "requests", "digest")
@@ -640,6 +644,17 @@ def option(value: Any) -> dict[str, Any]:
     return {"text": {"type": "plain_text", "text": str(value)[:75], "emoji": True}, "value": value}
 
 
+def grouping_of(chosen: Any) -> Grouping | None:
+    """What a Group alerts choice means; None when it is not one (the default when
+    nothing is chosen)."""
+    if chosen is None or chosen is ABSENT:
+        return Grouping()
+    try:
+        return parse_grouping(str(chosen))
+    except InvalidInput:
+        return None
+
+
 def element_state(element: dict[str, Any], value: Any) -> dict[str, Any]:
     """What Slack sends for an element holding `value` (None: nothing chosen)."""
     kind = element["type"]
@@ -736,7 +751,7 @@ def draw_fields(data: st.DataObject, view: dict[str, Any], fields: dict[str, Fie
     chosen = set(data.draw(_spoiled_fields(tuple(sorted(inputs)), spoiled), label="spoiled"))
     drawn = Drawn({}, {})
     for block_id, element in inputs.items():
-        assert element.get("action_id") in (ActionId.FIELD, ActionId.CUSTOMER_SEARCH), element
+        assert element.get("action_id") in READ_AS_FIELDS, element
         spec = fields[block_id]
         if block_id not in chosen:
             value = data.draw(spec.valid, label=block_id)
@@ -758,6 +773,16 @@ def draw_fields(data: st.DataObject, view: dict[str, Any], fields: dict[str, Fie
         drawn.states[block_id] = element_state(element, value)
         drawn.values[block_id] = value
     return drawn
+
+
+# The action ids of the inputs a submission is read from: a field's, a type-ahead's, and
+# those of the inputs that redraw their form as they change (read as fields all the same).
+READ_AS_FIELDS = (
+    ActionId.FIELD,
+    ActionId.CUSTOMER_SEARCH,
+    ActionId.ADD_CUSTOMER_PLAN,
+    ActionId.REQUEST_FORM_INPUT,
+)
 
 
 # How a spoiled field is spoiled: its own bad values, the common troubles, trouble put
@@ -936,6 +961,35 @@ class Harness:
             other = await self.tenant({OWNER: Role.OWNER})
             self.foreign["id"] = await self.customer(other, name="Foreign Co")
         return self.foreign["id"]
+
+    async def plan_chosen(self, tenant: Tenant, user_id: str, plan: str) -> dict[str, Any]:
+        """The open Add customer form redrawn for `plan`, as Slack asks when it is
+        chosen (block_actions of the plan's dispatch_action)."""
+        held = [v for v in self.fake_slack.views.values() if v["callback_id"] == F_ADD][-1]
+        chosen = {"type": "static_select", "selected_option": {"value": plan}}
+        state = {F.PLAN: {ActionId.ADD_CUSTOMER_PLAN: chosen}}
+        before = len(self.fake_slack.calls_to("views.update"))
+        reply = await post(
+            self.client,
+            tenant.slack.block_actions(
+                action_id=ActionId.ADD_CUSTOMER_PLAN,
+                block_id=F.PLAN,
+                selected_option={"value": plan},
+                user_id=user_id,
+                channel_id=None,
+                # As the tenant's workspace holds it (the fake Slack has one of its own).
+                view={
+                    **held,
+                    "team_id": tenant.team_id,
+                    "app_installed_team_id": tenant.team_id,
+                    "state": {"values": state},
+                },
+            ),
+        )
+        assert reply.status == 200, reply.text
+        calls = await calls_to(self.fake_slack, "views.update", before + 1)
+        assert len(calls) > before, "the Add form was not redrawn for the plan chosen"
+        return calls[-1].args["view"]
 
     async def opened(self, request: SignedRequest) -> dict[str, Any]:
         """Send what opens a modal (a command, a button); the modal the bot opened."""
@@ -1275,8 +1329,19 @@ class AddCustomer(Fuzzer):
         async with h.db.unit_of_work() as session:
             taken = (await session.get(Customer, existing)).admin_email
         view = await h.opened(tenant.slack.slash_command("add", user_id=ADMIN))
-        plans = [o["value"] for o in input_blocks(view)[F.PLAN]["options"]]
-        fields = customer_fields(add=True, plans=plans)
+        # The form as it opens (a trial), or redrawn for the paid plan chosen in it.
+        form_plan = data.draw(st.sampled_from(NEW_PLANS), label="form")
+        if form_plan != "trial":
+            view = await h.plan_chosen(tenant, ADMIN, form_plan)
+        # Sent for the plan the form shows; or, on a paid plan's form, as a trial
+        # chosen again just before Add (the contract's fields are then ignored).
+        plans = ["trial"] if form_plan == "trial" else [form_plan, "trial"]
+        shown = input_blocks(view)
+        fields = {
+            block_id: spec
+            for block_id, spec in customer_fields(add=True, plans=plans).items()
+            if block_id in shown
+        }
         collide = st.sampled_from(["Existing Dental", "EXISTING dental", " existing DENTAL "])
         fields[F.NAME] = Field(sometimes(valid_names(), collide), fields[F.NAME].hostile)
         fields[F.ADMIN_EMAIL] = Field(
@@ -1293,6 +1358,8 @@ class AddCustomer(Fuzzer):
         plan = v[F.PLAN] or "trial"  # the plan the modal opens with
         if plan not in NEW_PLANS:
             bad.add(F.PLAN)
+        elif plan != "trial" and F.LICENCES not in v:
+            return None  # the form comes back with the paid plan's contract to fill in
         elif plan != "trial":
             if whole(v[F.LICENCES], 1, LICENCES_MAX) is None:
                 bad.add(F.LICENCES)
@@ -1300,15 +1367,21 @@ class AddCustomer(Fuzzer):
                 bad.add(F.TERM)
             if not contract_start_ok(v[F.CONTRACT_START]):
                 bad.add(F.CONTRACT_START)
-        if not blank(v[F.PRICE]) and price_cents(v[F.PRICE]) is None:
+        if not blank(v.get(F.PRICE)) and price_cents(v[F.PRICE]) is None:
             bad.add(F.PRICE)
         return bad
 
     async def stored(self, h: Harness, scene: Scene, v: dict[str, Any], answer: Answer) -> None:
+        plan = v[F.PLAN] or "trial"
+        if (answer.body.get("view") or {}).get("callback_id") == F_ADD:
+            # A paid plan sent from a form without its contract: the form again, with it.
+            assert plan in NEW_PLANS and plan != "trial" and F.LICENCES not in v, v
+            assert F.LICENCES in input_blocks(answer.body["view"])
+            await self.unchanged(h, scene)
+            return
         customer = await customer_by_key(h, scene.tenant, name_key(nfc(v[F.NAME])))
         assert customer is not None, "accepted, but no customer was stored"
         check_shared_stored(customer, v, assigned=set(v[F.ASSIGNED] or []))
-        plan = v[F.PLAN] or "trial"
         assert customer.plan == plan
         if plan == "trial":
             assert customer.status == "active_trial" and customer.licences == 0
@@ -1320,8 +1393,8 @@ class AddCustomer(Fuzzer):
             term, start = term_of(v[F.TERM]), date.fromisoformat(v[F.CONTRACT_START])
             assert (customer.term, customer.contract_start) == (term, start)
             assert customer.renewal_date == renewal_after(start, term, TODAY)
-        # R18: the price typed is a licence's, a month.
-        cents = DEFAULT_PRICE_CENTS if blank(v[F.PRICE]) else price_cents(v[F.PRICE])
+        # R18: the price typed is a licence's, a month (a trial's form asks for none).
+        cents = DEFAULT_PRICE_CENTS if blank(v.get(F.PRICE)) else price_cents(v[F.PRICE])
         assert customer.unit_price_cents == cents
 
     async def unchanged(self, h: Harness, scene: Scene) -> None:
@@ -1952,6 +2025,10 @@ class SubscriptionForm(Fuzzer):
                     ]
                 ),
             ),
+            BlockId.SUBSCRIPTION_GROUPING: Field(
+                st.one_of(st.none(), st.sampled_from([value for value, _ in GROUPING_CHOICES])),
+                st.sampled_from(["kind,900", "banana", "off,10", "", "<!channel>", "kind,kind"]),
+            ),
         }
         return Scene(tenant, ADMIN, view, fields, {"ids": set(ids)})
 
@@ -1991,6 +2068,8 @@ class SubscriptionForm(Fuzzer):
         quiet = (v[BlockId.SUBSCRIPTION_QUIET] or "").strip()
         if quiet and (bool(target) or not _QUIET.fullmatch(quiet) or quiet[:5] == quiet[6:]):
             bad.add(BlockId.SUBSCRIPTION_QUIET)
+        if grouping_of(v.get(BlockId.SUBSCRIPTION_GROUPING)) is None:
+            bad.add(BlockId.SUBSCRIPTION_GROUPING)
         return bad
 
     async def stored(self, h: Harness, scene: Scene, v: dict[str, Any], answer: Answer) -> None:
@@ -2015,6 +2094,8 @@ class SubscriptionForm(Fuzzer):
         assert (row.quiet_start, row.quiet_end) == (
             (quiet[:5], quiet[6:]) if quiet else (None, None)
         )
+        grouping = grouping_of(v.get(BlockId.SUBSCRIPTION_GROUPING))
+        assert (row.group_by, row.group_minutes) == (grouping.by.value, grouping.minutes)
         assert_storable(row)
 
     async def unchanged(self, h: Harness, scene: Scene) -> None:
@@ -2349,7 +2430,7 @@ LISTED_CASES: dict[str, list[tuple[dict, dict]]] = {
         ),
         case({F.NEVER_BLOCK: Junk({"type": "checkboxes", "selected_options": [{"value": 5}]})}),
         *(
-            case({F.PRICE: p})
+            case({F.PRICE: p}, form="essentials")
             for p in ("1e3", "NaN", "1e999999", "75,50", "100000.01", "$$75", "-0")
         ),
         *(
@@ -2358,22 +2439,31 @@ LISTED_CASES: dict[str, list[tuple[dict, dict]]] = {
         ),
         case({F.PLAN: "free"}),
         case({F.PLAN: "<!channel>"}),
-        case({**PAID_ADD}),
-        case({**PAID_ADD, F.CONTRACT_START: "2026-02-30"}),
-        case({**PAID_ADD, F.CONTRACT_START: TODAY.isoformat()}),
-        case({**PAID_ADD, F.CONTRACT_START: (TODAY + timedelta(days=1)).isoformat()}),
-        case({**PAID_ADD, F.CONTRACT_START: OLDEST_START.isoformat()}),
-        case({**PAID_ADD, F.CONTRACT_START: (OLDEST_START - timedelta(days=1)).isoformat()}),
-        case({**PAID_ADD, F.CONTRACT_START: "2024-01-31", F.TERM: "monthly"}),
-        case({**PAID_ADD, F.TERM: "weekly"}),
-        case({**PAID_ADD, F.TERM: Junk(ABSENT)}),
-        case({**PAID_ADD, F.LICENCES: "100001"}),
-        case({**PAID_ADD, F.LICENCES: Junk(ABSENT)}),
+        case({**PAID_ADD}, form="essentials"),
+        case({**PAID_ADD, F.CONTRACT_START: "2026-02-30"}, form="essentials"),
+        case({**PAID_ADD, F.CONTRACT_START: TODAY.isoformat()}, form="essentials"),
+        case(
+            {**PAID_ADD, F.CONTRACT_START: (TODAY + timedelta(days=1)).isoformat()},
+            form="essentials",
+        ),
+        case({**PAID_ADD, F.CONTRACT_START: OLDEST_START.isoformat()}, form="essentials"),
+        case(
+            {**PAID_ADD, F.CONTRACT_START: (OLDEST_START - timedelta(days=1)).isoformat()},
+            form="essentials",
+        ),
+        case({**PAID_ADD, F.CONTRACT_START: "2024-01-31", F.TERM: "monthly"}, form="essentials"),
+        case({**PAID_ADD, F.TERM: "weekly"}, form="essentials"),
+        case({**PAID_ADD, F.TERM: Junk(ABSENT)}, form="essentials"),
+        case({**PAID_ADD, F.LICENCES: "100001"}, form="essentials"),
+        case({**PAID_ADD, F.LICENCES: Junk(ABSENT)}, form="essentials"),
         case({F.NAME: Junk(None)}),
         case({F.PLAN: Junk(ABSENT)}),
         case(
-            {**PAID_ADD, F.CONTRACT_START: Junk({"type": "datepicker", "selected_date": 20260301})}
+            {**PAID_ADD, F.CONTRACT_START: Junk({"type": "datepicker", "selected_date": 20260301})},
+            form="essentials",
         ),
+        case({F.PLAN: "essentials"}),  # chosen, and Add clicked before the form was redrawn
+        case({F.PLAN: "trial"}, form="professional"),  # a trial again, just before Add
         case({F.ASSIGNED: Junk({"type": "multi_users_select", "selected_users": True})}),
     ],
     CallbackId.EDIT_CUSTOMER: [
