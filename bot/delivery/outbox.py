@@ -30,10 +30,10 @@ class Kind(StrEnum):
 
 
 # In a post's payload: the outbox key of the message it replies to (not sent to Slack).
-THREAD_KEY = "thread_key"
+THREAD_KEY = outbox_repo.THREAD_KEY_FIELD
 # In a reply's payload: stay in the thread (a grouped alert), rather than also be
 # shown in the channel as a reopened alert is (not sent to Slack).
-THREAD_ONLY = "thread_only"
+THREAD_ONLY = outbox_repo.THREAD_ONLY_FIELD
 # A queued file's bytes stay in its row until the row is pruned (14 days after
 # delivery, 90 after a failure) and are read back whole: right for a chart, not for a
 # large file or one with customers' data (bot.delivery.direct_files streams those).
@@ -184,20 +184,18 @@ async def update_message(
     blocks: list[dict[str, Any]] | None = None,
     skip_if_merged: bool = False,
     metadata: dict[str, Any] | None = None,
-) -> OutboxItem | None:
-    """Change the message enqueued earlier under `target_key`, in place.
+) -> None:
+    """Change the message enqueued earlier under `target_key`, in place (`key`: the
+    update's own, if one is enqueued).
 
     If that message has not left yet, it leaves with the new content instead (one
     message, not a post and an update). If it was merged into a digest, there is no
     message of its own to change: by default the new content is posted; with
     `skip_if_merged` (alerts, whose digest lists them as they are now) nothing is
     sent, and its own row keeps the new content. `metadata` refreshes a pending
-    post's (what a digest will read). Returns the item written, if any."""
-    target = await outbox_repo.by_key(session, msp_id=msp_id, key=target_key)
-    change = _Change(text, blocks, skip_if_merged, metadata)
-    return await _update(
-        session, msp_id=msp_id, key=key, target_key=target_key, target=target, change=change
-    )
+    post's (what a digest will read)."""
+    change = MessageChange(key, target_key, text, blocks, skip_if_merged, metadata)
+    await update_many(session, msp_id=msp_id, changes=[change])
 
 
 async def update_messages(
@@ -212,81 +210,142 @@ async def update_messages(
     metadata: dict[str, Any] | None = None,
 ) -> None:
     """`update_message` for several messages showing the same thing (an alert in
-    every channel), their targets read in one query."""
-    targets = {
-        item.key: item
-        for item in await outbox_repo.by_keys(session, msp_id=msp_id, keys=target_keys)
-    }
-    change = _Change(text, blocks, skip_if_merged, metadata)
-    for target_key in target_keys:
-        await _update(
-            session,
-            msp_id=msp_id,
-            key=new_key(key_prefix),
-            target_key=target_key,
-            target=targets.get(target_key),
-            change=change,
-        )
+    every channel)."""
+    await update_many(
+        session,
+        msp_id=msp_id,
+        changes=[
+            MessageChange(new_key(key_prefix), target, text, blocks, skip_if_merged, metadata)
+            for target in target_keys
+        ],
+    )
 
 
 @dataclass(frozen=True, slots=True)
-class _Change:
+class MessageChange:
+    """New content for the message enqueued under `target_key` (`update_message`)."""
+
+    key: str  # the update item's, when one is enqueued
+    target_key: str
     text: str
-    blocks: list[dict[str, Any]] | None
-    skip_if_merged: bool
-    metadata: dict[str, Any] | None
+    blocks: list[dict[str, Any]] | None = None
+    skip_if_merged: bool = False
+    metadata: dict[str, Any] | None = None
 
 
-async def _update(
+async def update_many(
+    session: AsyncSession, *, msp_id: int, changes: Sequence[MessageChange]
+) -> None:
+    """`update_message` for many messages at once, in a few statements whatever
+    their number (a storm changes hundreds): the targets read in one query, those
+    not sent yet given their new content in one conditional statement, updates
+    still waiting replaced in one, and the new updates enqueued in one. An update
+    replaces a message's whole content, so of two changes to one message only the
+    later counts."""
+    latest = list({change.target_key: change for change in changes}.values())
+    if not latest:
+        return
+    targets = {
+        item.key: item
+        for item in await outbox_repo.by_keys(
+            session, msp_id=msp_id, keys=[change.target_key for change in latest]
+        )
+    }
+    unsent = {
+        item.id: (item, _new_payload(item, change))
+        for change in latest
+        if (item := targets.get(change.target_key)) is not None and _still_unsent(item)
+    }
+    written = await outbox_repo.change_unsent(
+        session, payloads={id_: payload for id_, (_item, payload) in unsent.items()}, now=_now()
+    )
+    for id_ in written:
+        item, payload = unsent[id_]
+        set_committed_value(item, "payload", payload)  # as written, not to flush
+    claimed = [item for id_, (item, _payload) in unsent.items() if id_ not in written]
+    for item in claimed:  # claimed for sending meanwhile: an update follows it
+        await session.refresh(item)
+    done = {item.key for item, _payload in (unsent[id_] for id_ in written)}
+    await _enqueue_updates(
+        session,
+        msp_id=msp_id,
+        changes=[change for change in latest if change.target_key not in done],
+        targets=targets,
+    )
+
+
+def _still_unsent(target: OutboxItem) -> bool:
+    """A post not sent yet, and not a digest waiting for a retry (the digest stays
+    then, and the merged message's own copy changes)."""
+    return (
+        target.status == "pending" and target.kind == Kind.POST and target.original_payload is None
+    )
+
+
+def _new_payload(target: OutboxItem, change: MessageChange) -> dict[str, Any]:
+    payload = {**target.payload, "text": change.text, "blocks": change.blocks or []}
+    if change.metadata:
+        payload["metadata"] = change.metadata
+    return payload
+
+
+async def _enqueue_updates(
     session: AsyncSession,
     *,
     msp_id: int,
-    key: str,
-    target_key: str,
-    target: OutboxItem | None,
-    change: _Change,
-) -> OutboxItem | None:
-    content = {"text": change.text, "blocks": change.blocks or []}
-    digest = target is not None and target.original_payload is not None
-    # A pending post takes the new content, unless it became a digest (and waits for
-    # a retry): then the digest stays, and the merged message's own copy changes.
-    if (
-        target is not None
-        and target.status == "pending"
-        and target.kind == Kind.POST
-        and not digest
-    ):
-        payload = {**target.payload, **content}
-        if change.metadata:
-            payload["metadata"] = change.metadata
-        if await outbox_repo.change_if_pending(
-            session, item_id=target.id, payload=payload, now=_now()
-        ):
-            set_committed_value(target, "payload", payload)  # as written, not to flush
-            return target
-        await session.refresh(target)  # claimed meanwhile: an update follows it
-    merged = target is not None and (
-        target.status == "coalesced" or target.original_payload is not None
+    changes: Sequence[MessageChange],
+    targets: dict[str, OutboxItem],
+) -> None:
+    """The changes whose message has left (or was merged into a digest)."""
+    waiting: list[tuple[MessageChange, str, dict[str, Any]]] = []
+    for change in changes:
+        target = targets.get(change.target_key)
+        content = {"text": change.text, "blocks": change.blocks or []}
+        merged = target is not None and (
+            target.status == "coalesced" or target.original_payload is not None
+        )
+        if merged and change.skip_if_merged:
+            assert target is not None
+            if target.original_payload is not None:  # the digest went out in its place
+                target.original_payload = {**target.original_payload, **content}
+            else:
+                target.payload = {**target.payload, **content}
+            target.updated_at = _now()
+            continue
+        lane = target.lane if target is not None else f"update:{change.target_key}"
+        waiting.append((change, lane, {"target_key": change.target_key, **content}))
+    if not waiting:
+        return
+    now = _now()
+    # A storm's parent message changes once per send, not once per alert: an update
+    # still waiting for the same message takes the new content instead.
+    replaced = await outbox_repo.replace_pending_updates(
+        session,
+        msp_id=msp_id,
+        lanes={lane for _change, lane, _payload in waiting},
+        payloads={change.target_key: payload for change, _lane, payload in waiting},
+        now=now,
     )
-    if merged and change.skip_if_merged:
-        assert target is not None
-        if target.original_payload is not None:  # the digest went out in its place
-            target.original_payload = {**target.original_payload, **content}
-        else:
-            target.payload = {**target.payload, **content}
-        target.updated_at = _now()
-        return None
-    lane = target.lane if target is not None else f"update:{target_key}"
-    payload = {"target_key": target_key, **content}
-    # An update replaces the message's whole content, so of two waiting for the
-    # same message only the newer matters: a storm's parent message changes once
-    # per send, not once per alert.
-    if await outbox_repo.replace_pending_update(
-        session, msp_id=msp_id, lane=lane, target_key=target_key, payload=payload, now=_now()
-    ):
-        return None
-    return await _enqueue(
-        session, msp_id=msp_id, key=key, kind=Kind.UPDATE, lane=lane, payload=payload
+    await outbox_repo.insert_many(
+        session,
+        [
+            {
+                "msp_id": msp_id,
+                "key": change.key[:200],
+                "kind": Kind.UPDATE.value,
+                "lane": lane[:64],
+                "payload": payload,
+                "content": None,
+                "coalescible": False,
+                "status": "pending",
+                "attempts": 0,
+                "next_attempt_at": now,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for change, lane, payload in waiting
+            if change.target_key not in replaced
+        ],
     )
 
 

@@ -275,16 +275,14 @@ def _auth(token: str | None) -> dict[str, str]:
 
 
 def _thread(payload: dict[str, Any], parent: OutboxItem | None) -> None:
-    """A reply goes into the thread of the message it names, once that was posted
-    on its own (not merged into a digest); otherwise it is a plain post. It is
-    also shown in the channel, so a reopened alert is not buried in a thread,
-    unless it belongs in the thread only (an alert grouped under its parent)."""
+    """A reply goes into the thread of the message it names once that was sent
+    (for a parent merged into a digest, the worker hands the digest: its thread);
+    otherwise it is a plain post. It is also shown in the channel, so a reopened
+    alert is not buried in a thread, unless it belongs in the thread only (an alert
+    grouped under its parent)."""
     payload.pop(outbox.THREAD_KEY, None)
     broadcast = not payload.pop(outbox.THREAD_ONLY, False)
-    merged = parent is not None and (
-        parent.status == "coalesced" or parent.original_payload is not None
-    )
-    if parent is None or merged or parent.status != "sent" or not parent.ts:
+    if parent is None or parent.status != "sent" or not parent.ts:
         return
     payload["thread_ts"] = parent.ts
     payload["channel"] = parent.sent_channel or payload["channel"]

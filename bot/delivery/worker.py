@@ -28,7 +28,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
 from bot.delivery.limits import DeliveryLimits, TierLimiter, gcra
-from bot.delivery.outbox import THREAD_KEY, Kind
+from bot.delivery.outbox import THREAD_KEY, THREAD_ONLY, Kind
 from bot.delivery.sender import (
     COULD_NOT_CONNECT,
     Failed,
@@ -243,7 +243,10 @@ class DeliveryWorker:
         return True
 
     async def _maybe_coalesce(self, session, head: OutboxItem, now: datetime) -> None:  # type: ignore[no-untyped-def]
-        """Merge the coalescible items queued right behind `head` into it."""
+        """Merge the coalescible items queued behind `head` into it: posts in the
+        channel right behind it, or replies to the same thread (whose digest stays
+        in that thread)."""
+        thread = head.payload.get(THREAD_KEY)
         followers = await outbox_repo.coalescible_run(
             session,
             msp_id=head.msp_id,
@@ -251,11 +254,16 @@ class DeliveryWorker:
             from_id=head.id + 1,
             limit=self.limits.coalesce_max - 1,
             now=now,
+            thread_key=thread,
         )
         if len(followers) + 1 < self.limits.coalesce_threshold:
             return
         payloads = [head.payload] + [item.payload for item in followers]
         merged = self.digest(head.lane, payloads)
+        if thread is not None:
+            merged |= {
+                key: head.payload[key] for key in (THREAD_KEY, THREAD_ONLY) if key in head.payload
+            }
         await outbox_repo.replace_payload(
             session, item_id=head.id, payload=merged, original=head.payload
         )
@@ -345,7 +353,17 @@ class DeliveryWorker:
         if target_key is None:
             return None
         async with self.db.unit_of_work() as session:
-            return await outbox_repo.by_key(session, msp_id=item.msp_id, key=target_key)
+            target = await outbox_repo.by_key(session, msp_id=item.msp_id, key=target_key)
+            if (
+                item.kind == Kind.POST
+                and target is not None
+                and target.status == "coalesced"
+                and target.coalesced_into is not None
+            ):
+                # A reply whose parent was merged into a digest goes into the
+                # digest's thread, which lists the parent.
+                return await session.get(OutboxItem, target.coalesced_into)
+            return target
 
     async def _record(self, item_id: int, claim: int, outcome: Outcome) -> None:
         """Write the outcome; while the database is away (a restart), keep trying for

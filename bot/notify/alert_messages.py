@@ -13,7 +13,8 @@ from collections.abc import Sequence
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.delivery import outbox
-from bot.results.alerts import AlertGroupSummary, AlertInfo
+from bot.results.alerts import AlertInfo
+from bot.services.alert_routing import AlertUpdate
 from bot.services.audience import Recipient
 from bot.views.alerts import alert_message, message_metadata
 
@@ -43,9 +44,9 @@ class OutboxAlertNotifier:
                         blocks=message.blocks,
                         thread_key=recipient.thread_of,
                         metadata=metadata,
-                        # A grouped alert waits in its parent's thread: merging it
-                        # into a digest would bring it back into the channel.
-                        coalescible=not recipient.thread_only,
+                        # A grouped alert's reply is merged only with replies to
+                        # the same thread (the digest stays in that thread).
+                        coalescible=True,
                         hold=recipient.hold,
                         thread_only=recipient.thread_only,
                     )
@@ -55,21 +56,21 @@ class OutboxAlertNotifier:
         return keys
 
     async def changed(
-        self,
-        session: AsyncSession,
-        *,
-        msp_id: int,
-        alert: AlertInfo,
-        keys: Sequence[str],
-        group: AlertGroupSummary | None = None,
+        self, session: AsyncSession, *, msp_id: int, updates: Sequence[AlertUpdate]
     ) -> None:
-        message = alert_message(alert, group)
-        await outbox.update_messages(
-            session,
-            msp_id=msp_id,
-            key_prefix=f"alert-update:{alert.id}",
-            target_keys=keys,
-            skip_if_merged=True,
-            metadata=message_metadata(alert),
-            **message.as_kwargs(),
-        )
+        changes = []
+        for update in updates:
+            message = alert_message(update.alert, update.group)
+            metadata = message_metadata(update.alert)
+            changes += [
+                outbox.MessageChange(
+                    outbox.new_key(f"alert-update:{update.alert.id}"),
+                    key,
+                    message.text,
+                    message.blocks,
+                    skip_if_merged=True,
+                    metadata=metadata,
+                )
+                for key in update.keys
+            ]
+        await outbox.update_many(session, msp_id=msp_id, changes=changes)

@@ -45,17 +45,21 @@ class AlertNotifier(Protocol):
         ...
 
     async def changed(
-        self,
-        session: AsyncSession,
-        *,
-        msp_id: int,
-        alert: AlertInfo,
-        keys: Sequence[str],
-        group: AlertGroupSummary | None = None,
+        self, session: AsyncSession, *, msp_id: int, updates: Sequence[AlertUpdate]
     ) -> None:
-        """Update the messages enqueued under these keys in place; `group`: they are
-        the parent of that group, and say so."""
+        """Update the messages enqueued under each update's keys in place, all in
+        one go."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class AlertUpdate:
+    """An alert's messages to redraw; `group`: they are the parent of that group of
+    alerts threaded under them, and say so."""
+
+    alert: AlertInfo
+    keys: Sequence[str]
+    group: AlertGroupSummary | None = None
 
 
 def info_of(alert: Alert) -> AlertInfo:
@@ -127,17 +131,21 @@ async def _update(
     parents = await group_repo.by_parent_keys(
         session, msp_id=msp_id, keys=[message.outbox_key for message in messages]
     )
+    updates: list[AlertUpdate] = []
     for alert in alerts:
         if alert.id not in keys:
             continue
         info = info_of(alert)
         plain = [key for key in keys[alert.id] if key not in parents]
         if plain:
-            await notifier.changed(session, msp_id=msp_id, alert=info, keys=plain)
-        for key in keys[alert.id]:
-            if key in parents:  # a group's parent keeps saying what is in its thread
-                group = summary_of(parents[key])
-                await notifier.changed(session, msp_id=msp_id, alert=info, keys=[key], group=group)
+            updates.append(AlertUpdate(info, plain))
+        # A group's parent keeps saying what is in its thread.
+        updates += [
+            AlertUpdate(info, [key], summary_of(parents[key]))
+            for key in keys[alert.id]
+            if key in parents
+        ]
+    await notifier.changed(session, msp_id=msp_id, updates=updates)
 
 
 def summary_of(group: AlertGroup) -> AlertGroupSummary:
@@ -214,16 +222,16 @@ async def _redraw_parents(
             session, msp_id=msp_id, ids={group.parent_alert_id for group in groups}
         )
     }
-    for group in groups:
-        parent = parents.get(group.parent_alert_id)
-        if parent is not None and group.parent_key is not None:
-            await notifier.changed(
-                session,
-                msp_id=msp_id,
-                alert=info_of(parent),
-                keys=[group.parent_key],
-                group=group.summary(),
-            )
+    await notifier.changed(
+        session,
+        msp_id=msp_id,
+        updates=[
+            AlertUpdate(info_of(parent), [group.parent_key], group.summary())
+            for group in groups
+            if (parent := parents.get(group.parent_alert_id)) is not None
+            and group.parent_key is not None
+        ],
+    )
 
 
 @dataclass

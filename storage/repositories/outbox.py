@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import and_, case, delete, func, literal, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -61,39 +61,72 @@ async def by_key(session: AsyncSession, *, msp_id: int, key: str) -> OutboxItem 
     )
 
 
-async def replace_pending_update(
+async def change_unsent(
+    session: AsyncSession, *, payloads: dict[int, dict[str, Any]], now: datetime
+) -> set[int]:
+    """Give posts not claimed for sending yet their new content, in one statement;
+    the ids changed (one a worker claimed meanwhile is left: it sends what it read,
+    and the caller enqueues an update after it)."""
+    if not payloads:
+        return set()
+    content = case(
+        *((OutboxItem.id == id_, _json(payload)) for id_, payload in payloads.items()),
+        else_=OutboxItem.payload,
+    )
+    result = await session.execute(
+        update(OutboxItem)
+        .where(OutboxItem.id.in_(list(payloads)), OutboxItem.status == "pending")
+        .values(payload=content, updated_at=now)
+        .returning(OutboxItem.id)
+        .execution_options(synchronize_session=False)
+    )
+    return set(result.scalars().all())
+
+
+async def replace_pending_updates(
     session: AsyncSession,
     *,
     msp_id: int,
-    lane: str,
-    target_key: str,
-    payload: dict[str, Any],
+    lanes: Collection[str],
+    payloads: dict[str, dict[str, Any]],
     now: datetime,
-) -> bool:
-    """Give an update of that message still waiting to leave this content instead;
-    False when none waits. Conditional on the status, so an update a worker has
-    just claimed is left alone (and the caller enqueues a new one)."""
-    waiting = await session.scalar(
-        select(OutboxItem.id)
-        .where(
-            OutboxItem.msp_id == msp_id,
-            OutboxItem.lane == lane,
-            OutboxItem.status == "pending",
-            OutboxItem.kind == "update",
-            OutboxItem.payload["target_key"].as_string() == target_key,
+) -> set[str]:
+    """Give the updates still waiting for these messages (by target key) the new
+    content, in two statements whatever their number; the target keys done so."""
+    target = OutboxItem.payload["target_key"].as_string()
+    found = (
+        await session.execute(
+            select(OutboxItem.id, target)
+            .where(
+                OutboxItem.msp_id == msp_id,
+                OutboxItem.lane.in_(list(lanes)),
+                OutboxItem.status == "pending",
+                OutboxItem.kind == "update",
+                target.in_(list(payloads)),
+            )
+            .order_by(OutboxItem.id)
         )
-        .order_by(OutboxItem.id.desc())
-        .limit(1)
+    ).all()
+    newest = {key: id_ for id_, key in found}  # the last waiting update of each message
+    if not newest:
+        return set()
+    keys = {id_: key for key, id_ in newest.items()}
+    content = case(
+        *((OutboxItem.id == id_, _json(payloads[key])) for id_, key in keys.items()),
+        else_=OutboxItem.payload,
     )
-    if waiting is None:
-        return False
     result = await session.execute(
         update(OutboxItem)
-        .where(OutboxItem.id == waiting, OutboxItem.status == "pending")
-        .values(payload=payload, updated_at=now)
+        .where(OutboxItem.id.in_(list(keys)), OutboxItem.status == "pending")
+        .values(payload=content, updated_at=now)
+        .returning(OutboxItem.id)
         .execution_options(synchronize_session=False)
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return {keys[id_] for id_ in result.scalars().all()}
+
+
+def _json(value: dict[str, Any]) -> Any:
+    return literal(value, OutboxItem.payload.type)
 
 
 async def supersede_pending(
@@ -142,11 +175,27 @@ async def claimable_heads(
 
 
 async def coalescible_run(
-    session: AsyncSession, *, msp_id: int, lane: str, from_id: int, limit: int, now: datetime
+    session: AsyncSession,
+    *,
+    msp_id: int,
+    lane: str,
+    from_id: int,
+    limit: int,
+    now: datetime,
+    thread_key: str | None = None,
+    scan: int = 120,
 ) -> Sequence[OutboxItem]:
-    """The pending coalescible items at the head of a lane, up to the first item that
-    is not coalescible (merging past it would reorder the lane) or not due yet (a
-    person's quiet hours hold it)."""
+    """The pending coalescible items queued behind a lane's head that may join it.
+
+    For a post in the channel (`thread_key` None): the run up to the first item
+    that is neither coalescible nor a reply kept in a thread (merging past it would
+    reorder what the channel shows), or not due yet (a person's quiet hours). The
+    replies it passes stay queued: they go after the digest, into their parent's
+    thread, or the digest's when their parent was merged into it.
+
+    For a reply in a thread: the replies to the same thread that are due, whatever
+    is queued between them (other threads, other posts), since a thread's replies
+    read as their own conversation. At most `limit`, among the next `scan` items."""
     items = (
         await session.scalars(
             select(OutboxItem)
@@ -157,17 +206,30 @@ async def coalescible_run(
                 OutboxItem.id >= from_id,
             )
             .order_by(OutboxItem.id)
-            .limit(limit)
+            .limit(scan)
         )
     ).all()
-    run = []
+    run: list[OutboxItem] = []
     for item in items:
-        if not item.coalescible or item.status != "pending" or item.kind != "post":
+        if len(run) >= limit:
             break
-        if item.next_attempt_at > now:
+        mergeable = item.coalescible and item.status == "pending" and item.kind == "post"
+        threaded = item.payload.get(THREAD_KEY_FIELD)
+        if thread_key is not None:
+            if mergeable and threaded == thread_key and item.next_attempt_at <= now:
+                run.append(item)
+            continue
+        if threaded is not None and item.payload.get(THREAD_ONLY_FIELD):
+            continue  # a reply kept in its thread: passed, not merged
+        if not mergeable or item.next_attempt_at > now:
             break
         run.append(item)
     return run
+
+
+# The payload fields bot.delivery.outbox writes for a reply (THREAD_KEY, THREAD_ONLY).
+THREAD_KEY_FIELD = "thread_key"
+THREAD_ONLY_FIELD = "thread_only"
 
 
 async def lane_for_update(
@@ -275,21 +337,6 @@ async def postpone(session: AsyncSession, *, item_id: int, until: datetime) -> N
         .values(next_attempt_at=until)
         .execution_options(synchronize_session=False)
     )
-
-
-async def change_if_pending(
-    session: AsyncSession, *, item_id: int, payload: dict[str, Any], now: datetime
-) -> bool:
-    """A message's new content, if it has not been claimed for sending yet: a
-    worker claiming it at this moment sends what it read, so the caller then
-    enqueues an update instead (True: changed here)."""
-    result = await session.execute(
-        update(OutboxItem)
-        .where(OutboxItem.id == item_id, OutboxItem.status == "pending")
-        .values(payload=payload, updated_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 async def replace_payload(
