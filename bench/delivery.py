@@ -41,6 +41,17 @@ So a scaled run is the harsher test; record a 1/s run for the real figure.
 tests/support.py reset_postgres does); it takes PostgreSQL URLs only. Without it each run
 gets its own fresh SQLite file in a temporary directory.
 
+`--claim` measures something else: claim rounds (`DeliveryWorker._claim`, the claim
+transaction) at each `--queued` backlog size (100 and 100,000 posts over `--channels` lanes),
+each size in a database of its own (on PostgreSQL `DB_qSIZE` beside the one named, made and
+dropped here), with every lane's head due, with every head waiting for its lane's pace, and
+with coalescible posts; each round is undone after it is timed, so all do the same work, and
+the sizes' rounds take turns. Goal: a round costs the same at 100 and 100,000 queued (within
+1.5x), printed per state as MET or NOT MET.
+
+    python bench/delivery.py --claim
+    python bench/delivery.py --claim --database-url postgresql+asyncpg://postgres@127.0.0.1:5432/DB
+
 Only 127.0.0.1 is contacted. Exit status: 1 when a message was lost, duplicated or out of
 order, or the backlog did not drain in time; else 0 (goals are reported, not enforced).
 """
@@ -58,14 +69,16 @@ import tempfile
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import _harness as harness  # first: the repository on the import path
 from slack_sdk.web.async_client import AsyncWebClient
-from sqlalchemy import func, select
+from sqlalchemy import delete, event, func, select, update
+from sqlalchemy import text as sql_text
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot.delivery import outbox
 from bot.delivery.limits import DeliveryLimits, TierLimiter
@@ -75,10 +88,10 @@ from bot.notify.digest import digest_payload
 from bot.services.tenancy import ensure_msp
 from storage import migrate
 from storage.engine import Database
-from storage.models import OutboxItem
+from storage.models import DeliveryLane, OutboxItem
 from storage.repositories import outbox as outbox_repo
 from tests.fake_slack import FakeSlack, running_fake_slack
-from tests.support import reset_postgres
+from tests.support import database_of_its_own, reset_postgres
 
 TEAM_ID = "T0001"
 BOT_TOKEN = "xoxb-test"
@@ -427,6 +440,339 @@ async def run_worker(
         await worker.stop()
 
 
+# --------------------------------------------------------------------------- claim rounds
+
+GOAL_CLAIM_RATIO = 1.5  # "the same cost": a round at the largest backlog within 1.5x the smallest
+CLAIM_STATES = ("heads due", "heads waiting", "coalescing")
+SEED_BATCH = 5_000  # posts per enqueueing transaction while seeding
+COALESCED_RUN = 20  # "coalescing": a head and the 18 posts behind it merge, the 20th is not
+
+
+@dataclass
+class ClaimTiming:
+    """The claim rounds of one backlog in one state; milliseconds."""
+
+    queued: int
+    state: str
+    rounds: int
+    claimed_per_round: int
+    merged_per_round: int
+    median_ms: float
+    p90_ms: float
+    min_ms: float
+    cpu_median_ms: float
+    statements: list[dict[str, Any]] = field(default_factory=list)
+
+
+async def seed_backlog(db: Database, msp_id: int, queued: int, lanes: list[str]) -> float:
+    """`queued` posts over the lanes in turn, enqueued a batch per transaction."""
+    began = time.perf_counter()
+    for start in range(0, queued, SEED_BATCH):
+        posts = [
+            outbox.Post(
+                key=f"bench:{n:07d}",
+                channel=lanes[n % len(lanes)],
+                text=f"{lanes[n % len(lanes)]}/{n:07d}",
+            )
+            for n in range(start, min(queued, start + SEED_BATCH))
+        ]
+        async with db.unit_of_work() as session:
+            await outbox.post_messages(session, msp_id=msp_id, posts=posts)
+    return time.perf_counter() - began
+
+
+def run_ends(queued: int, lanes: int) -> list[str]:
+    """The keys of every COALESCED_RUN-th post of each lane (seed_backlog's keys)."""
+    return [
+        f"bench:{n:07d}" for n in range(queued) if (n // lanes) % COALESCED_RUN == COALESCED_RUN - 1
+    ]
+
+
+async def heads_of_lanes(db: Database) -> list[int]:
+    """The first waiting item of each lane (set up here the slow way, untimed)."""
+    async with db.unit_of_work() as session:
+        rows = await session.execute(
+            select(func.min(OutboxItem.id))
+            .where(OutboxItem.status == "pending")
+            .group_by(OutboxItem.msp_id, OutboxItem.lane)
+        )
+        return sorted(int(row[0]) for row in rows.all())
+
+
+async def put_back(db: Database, claimed: list[OutboxItem]) -> int:
+    """Undo a round (untimed): its items waiting again as before, merged ones taken
+    out of their digests, and the lanes' pacing forgotten, so every round does the
+    same work."""
+    ids = [item.id for item in claimed]
+    merged = 0
+    async with db.unit_of_work() as session:
+        if ids:
+            result = await session.execute(
+                update(OutboxItem)
+                .where(OutboxItem.coalesced_into.in_(ids))
+                .values(status="pending", coalesced_into=None)
+            )
+            merged = int(result.rowcount or 0)  # type: ignore[attr-defined]
+            for item in claimed:
+                row = await session.get(OutboxItem, item.id)
+                assert row is not None
+                if row.original_payload is not None:
+                    row.payload, row.original_payload = row.original_payload, None
+                row.status, row.attempts, row.lease_until = "pending", row.attempts - 1, None
+        await session.execute(delete(DeliveryLane))
+    return merged
+
+
+class StatementLog:
+    """Every statement of a round, with its time (execute and fetch)."""
+
+    def __init__(self, db: Database) -> None:
+        self.engine = db.engine.sync_engine
+        self.captured: list[tuple[str, Any, float]] = []
+        self._started: list[float] = []
+
+    def _before(self, conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+        self._started.append(time.perf_counter())
+
+    def _after(self, conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+        began = self._started.pop()
+        self.captured.append((statement, parameters, time.perf_counter() - began))
+
+    def __enter__(self) -> StatementLog:
+        event.listen(self.engine, "before_cursor_execute", self._before)
+        event.listen(self.engine, "after_cursor_execute", self._after)
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        event.remove(self.engine, "before_cursor_execute", self._before)
+        event.remove(self.engine, "after_cursor_execute", self._after)
+
+
+async def explained(db: Database, log: StatementLog) -> list[dict[str, Any]]:
+    """The round's statements with their times, and the plan of its SELECTs."""
+    postgres = db.engine.dialect.name == "postgresql"
+    shown = []
+    async with db.engine.connect() as connection:
+        for statement, parameters, seconds in log.captured:
+            plan: list[str] = []
+            verb = statement.lstrip().split(None, 1)[0].upper()
+            if verb in ("SELECT", "WITH"):
+                if postgres:
+                    result = await connection.exec_driver_sql("EXPLAIN " + statement, parameters)
+                    plan = [str(row[0]) for row in result.all()]
+                else:
+                    result = await connection.exec_driver_sql(
+                        "EXPLAIN QUERY PLAN " + statement, parameters
+                    )
+                    plan = [f"{row[1]:>3} {row[3]}" for row in result.all()]
+            shown.append({"sql": " ".join(statement.split()), "ms": seconds * 1000.0, "plan": plan})
+        await connection.rollback()
+    return shown
+
+
+@dataclass
+class Backlog:
+    """One backlog size: its own database, a worker on it and its lanes' heads."""
+
+    queued: int
+    url: str
+    db: Database
+    worker: DeliveryWorker
+    heads: list[int]
+    seed_s: float
+    wall: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)
+    claimed: list[int] = field(default_factory=list)
+    merged: list[int] = field(default_factory=list)
+
+    async def round(self) -> None:
+        """One claim round (DeliveryWorker._claim: the claim transaction), timed, then
+        put back."""
+        cpu_began, began = time.process_time(), time.perf_counter()
+        claimed = await self.worker._claim(self.worker.limits.concurrency)
+        self.wall.append(time.perf_counter() - began)
+        self.cpu.append(time.process_time() - cpu_began)
+        self.claimed.append(len(claimed))
+        self.merged.append(await put_back(self.db, claimed))
+
+    async def timing(self, state: str) -> ClaimTiming:
+        """The rounds since the last call, and one more with its statements explained."""
+        with StatementLog(self.db) as log:
+            claimed = await self.worker._claim(self.worker.limits.concurrency)
+        await put_back(self.db, claimed)
+        ordered = sorted(self.wall)
+        timing = ClaimTiming(
+            queued=self.queued,
+            state=state,
+            rounds=len(self.wall),
+            claimed_per_round=round(statistics.median(self.claimed)),
+            merged_per_round=round(statistics.median(self.merged)),
+            median_ms=statistics.median(self.wall) * 1000.0,
+            p90_ms=harness.percentile_ms(ordered, 0.9),
+            min_ms=ordered[0] * 1000.0,
+            cpu_median_ms=statistics.median(self.cpu) * 1000.0,
+            statements=await explained(self.db, log),
+        )
+        self.wall, self.cpu, self.claimed, self.merged = [], [], [], []
+        return timing
+
+
+async def backlog_database(base_url: str | None, tmp: Path, queued: int) -> str:
+    """A fresh migrated database for one backlog size: a SQLite file, or on PostgreSQL
+    a database of its own named after the given one (`DB_q100`; its schema dropped)."""
+    if base_url is None:
+        url = f"sqlite+aiosqlite:///{tmp / f'claim-{queued}.db'}"
+    else:
+        url = await database_of_its_own(base_url, f"q{queued}")
+        await reset_postgres(url)
+    await migrate.upgrade_async(url)
+    quiet_logging()  # alembic may have touched logging
+    return url
+
+
+async def drop_database(url: str) -> None:
+    """Drop a PostgreSQL database this script made (nothing for SQLite)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "postgresql":
+        return
+    engine = create_async_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as connection:
+            await connection.execute(sql_text(f'DROP DATABASE IF EXISTS "{parsed.database}"'))
+    finally:
+        await engine.dispose()
+
+
+async def open_backlog(args: argparse.Namespace, tmp: Path, queued: int) -> Backlog:
+    """A fresh database with `queued` posts over `--channels` lanes, and a worker."""
+    url = await backlog_database(args.database_url, tmp, queued)
+    db = Database(url)
+    lanes = [f"C{n:04d}" for n in range(1, args.channels + 1)]
+    async with db.unit_of_work() as session:
+        msp_id = await ensure_msp(session, team_id=TEAM_ID, timezone="UTC", now=datetime.now(UTC))
+    seed_s = await seed_backlog(db, msp_id, queued, lanes)
+    client = AsyncWebClient(token=BOT_TOKEN, base_url="http://127.0.0.1:9/api/")
+    limits = DeliveryLimits()
+    worker = DeliveryWorker(
+        db=db,
+        sender=Sender(client, TierLimiter(limits.per_minute)),  # never called here
+        limits=limits,
+        digest=digest_payload,
+    )
+    await worker._claim(0)  # the pool's connection opened, the statement cache warm
+    return Backlog(queued, url, db, worker, await heads_of_lanes(db), seed_s)
+
+
+async def enter_state(backlog: Backlog, state: str) -> None:
+    """Every lane's head due ("heads due"); every head waiting for its lane's pace, with
+    everything behind it due ("heads waiting": only the heads need be looked at); the
+    heads due again and the posts coalescible in runs of 19 ("coalescing": each head
+    claimed merges the 18 behind it, at every size)."""
+    async with backlog.db.unit_of_work() as session:
+        heads = OutboxItem.id.in_(backlog.heads)
+        if state == "heads waiting":
+            later = datetime.now(UTC) + timedelta(hours=1)
+            await session.execute(update(OutboxItem).where(heads).values(next_attempt_at=later))
+        elif state == "coalescing":
+            earlier = datetime.now(UTC) - timedelta(seconds=1)
+            await session.execute(update(OutboxItem).where(heads).values(next_attempt_at=earlier))
+            await session.execute(update(OutboxItem).values(coalescible=True))
+            ends = run_ends(backlog.queued, len({*(await lanes_of(session))}))
+            await session.execute(
+                update(OutboxItem).where(OutboxItem.key.in_(ends)).values(coalescible=False)
+            )
+
+
+async def lanes_of(session: Any) -> list[str]:
+    return list((await session.scalars(select(OutboxItem.lane).distinct())).all())
+
+
+async def claim_benchmark(args: argparse.Namespace, tmp: Path) -> list[ClaimTiming]:
+    """Every backlog size in its own database; then, state by state, the sizes' rounds
+    in turn (so other work on the machine weighs on each alike)."""
+    backlogs: list[Backlog] = []
+    timings: list[ClaimTiming] = []
+    try:
+        for queued in args.queued:
+            backlogs.append(await open_backlog(args, tmp, queued))
+            print(
+                f"{queued:,} posts over {args.channels} lanes enqueued in"
+                f" {backlogs[-1].seed_s:.1f} s (not timed); load {harness.load_average()}",
+                flush=True,
+            )
+        for state in CLAIM_STATES:
+            for backlog in backlogs:
+                await enter_state(backlog, state)
+            for _ in range(args.claim_rounds):
+                for backlog in backlogs:
+                    await backlog.round()
+            timings += [await backlog.timing(state) for backlog in backlogs]
+    finally:
+        for backlog in backlogs:
+            await backlog.db.dispose()
+            await drop_database(backlog.url)
+    return timings
+
+
+def judge_claims(timings: list[ClaimTiming]) -> list[dict[str, Any]]:
+    """Per state: the round at the largest backlog against the smallest (CPU too)."""
+    sizes = sorted({t.queued for t in timings})
+    verdicts = []
+    for state in CLAIM_STATES:
+        by_size = {t.queued: t for t in timings if t.state == state}
+        small, large = by_size.get(sizes[0]), by_size.get(sizes[-1])
+        if small is None or large is None or small is large:
+            continue
+        ratio = large.median_ms / small.median_ms if small.median_ms else float("inf")
+        cpu_ratio = (
+            large.cpu_median_ms / small.cpu_median_ms if small.cpu_median_ms else float("inf")
+        )
+        verdicts.append(
+            {
+                "state": state,
+                "small": small.queued,
+                "large": large.queued,
+                "small_ms": round(small.median_ms, 2),
+                "large_ms": round(large.median_ms, 2),
+                "ratio": round(ratio, 2),
+                "cpu_ratio": round(cpu_ratio, 2),
+                "same_cost": ratio <= GOAL_CLAIM_RATIO,
+            }
+        )
+    return verdicts
+
+
+def print_claims(timings: list[ClaimTiming], verdicts: list[dict[str, Any]], plans: bool) -> None:
+    print(
+        f"{'queued':>9}  {'state':14} {'rounds':>6} {'claimed':>7} {'merged':>6}"
+        f" {'median ms':>9} {'p90 ms':>7} {'min ms':>7} {'cpu ms':>7}"
+    )
+    for t in timings:
+        print(
+            f"{t.queued:9,}  {t.state:14} {t.rounds:6d} {t.claimed_per_round:7d}"
+            f" {t.merged_per_round:6d} {t.median_ms:9.2f} {t.p90_ms:7.2f} {t.min_ms:7.2f}"
+            f" {t.cpu_median_ms:7.2f}"
+        )
+    print()
+    for v in verdicts:
+        print(
+            f"goal: a claim round costs the same at {v['small']:,} and {v['large']:,} queued"
+            f" ({v['state']}; within {GOAL_CLAIM_RATIO}x): {v['small_ms']} -> {v['large_ms']} ms,"
+            f" {v['ratio']}x (CPU {v['cpu_ratio']}x): {'MET' if v['same_cost'] else 'NOT MET'}"
+        )
+    if plans:
+        largest = max(t.queued for t in timings)
+        for t in timings:
+            if t.queued != largest:
+                continue
+            print(f"\n-- one round, {t.queued:,} queued, {t.state}: its statements")
+            for s in t.statements:
+                sql = s["sql"]
+                print(f"   {s['ms']:8.2f} ms  {sql[:160]}{'...' if len(sql) > 160 else ''}")
+                for line in s["plan"]:
+                    print(f"                {line}")
+
+
 # --------------------------------------------------------------------------- verdicts
 
 
@@ -624,6 +970,23 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="PostgreSQL, whose schema public is DROPPED and recreated before each run"
         " (default: a fresh SQLite file per run in a temporary directory)",
     )
+    parser.add_argument(
+        "--claim",
+        action="store_true",
+        help="instead of a drain: time claim rounds at each --queued backlog (no Slack)",
+    )
+    parser.add_argument(
+        "--queued",
+        type=harness.whole_numbers,
+        default=[100, 100_000],
+        help="with --claim: posts waiting, over --channels lanes (100,100000)",
+    )
+    parser.add_argument(
+        "--claim-rounds", type=harness.positive, default=30, help="with --claim: per state (30)"
+    )
+    parser.add_argument(
+        "--no-plans", action="store_true", help="with --claim: leave out the statements and plans"
+    )
     parser.add_argument("--json", type=Path, help="also write the results as JSON to this file")
     args = parser.parse_args(argv)
     if args.database_url and make_url(args.database_url).get_backend_name() != "postgresql":
@@ -649,9 +1012,63 @@ async def benchmark(args: argparse.Namespace, tmp: Path) -> list[tuple[RunResult
     return done
 
 
+def claim_main(args: argparse.Namespace) -> int:
+    """`--claim`: claim rounds at each backlog size, and whether they cost the same."""
+    database = (
+        make_url(args.database_url).render_as_string(hide_password=True)
+        if args.database_url
+        else "fresh SQLite in a temporary directory"
+    )
+    machine = machine_info()
+    settings = {
+        "queued": args.queued,
+        "lanes": args.channels,
+        "rounds": args.claim_rounds,
+        "database": database,
+        "command": " ".join(["python", "bench/delivery.py", *sys.argv[1:]]),
+    }
+    packages = ", ".join(f"{name} {version}" for name, version in machine["packages"].items())
+    print(
+        f"machine: nproc={machine['nproc']} cpu={machine['cpu_model']!r}"
+        f" load average before: {machine['load_average_before']}"
+    )
+    print(f"         {machine['python']} on {machine['platform']}")
+    print(f"         {packages}")
+    print(
+        f"claim rounds: DeliveryWorker._claim (one transaction: the lanes' heads, pacing, the"
+        f" claims, coalescing), {args.claim_rounds} per state, each undone afterwards;"
+        f" backlogs {', '.join(f'{q:,}' for q in args.queued)} posts over {args.channels}"
+        f" lanes; database: {database}\n"
+    )
+    began = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="msp-bench-claim-") as tmp:
+        timings = asyncio.run(claim_benchmark(args, Path(tmp)))
+    verdicts = judge_claims(timings)
+    print()
+    print_claims(timings, verdicts, plans=not args.no_plans)
+    machine["load_average_after"] = harness.load_average()
+    total = time.perf_counter() - began
+    print(f"\ntotal time: {total:.1f} s; load average after: {machine['load_average_after']}")
+    if args.json:
+        payload = {
+            "machine": machine,
+            "settings": settings,
+            "goal": {"same_cost_within": GOAL_CLAIM_RATIO},
+            "timings": [asdict(t) for t in timings],
+            "verdicts": verdicts,
+            "total_s": total,
+            "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+        args.json.write_text(json.dumps(payload, indent=2) + "\n")
+        print(f"wrote {args.json}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     quiet_logging()
+    if args.claim:
+        return claim_main(args)
     limits = bench_limits(args)
     database = (
         make_url(args.database_url).render_as_string(hide_password=True)

@@ -3,7 +3,8 @@
 
 For each size (`--customers`, default 10000,100000) the script
 
-1. makes a fresh SQLite file in a temporary directory, migrates it (`storage.migrate.upgrade`)
+1. makes a fresh database (a SQLite file in a temporary directory, or with `--database-url`
+   a PostgreSQL database made beside the one named), migrates it (`storage.migrate.upgrade`)
    and seeds it with SQLAlchemy Core bulk inserts (executemany in batches), as
    bench/customers.py does (its names, account numbers and customer rows):
 
@@ -35,16 +36,21 @@ For each size (`--customers`, default 10000,100000) the script
      due) and as many asked an hour ago (not due), each with its approval message (a sent
      outbox post in C0APPROVALS) to reply to.
 
-   Seeding time is reported apart and is not part of any figure. The seeded file is
-   checkpointed and kept as the master copy;
+   Seeding time is reported apart and is not part of any figure. The seeded database is
+   kept as the master copy (a SQLite file checkpointed; PostgreSQL's VACUUM ANALYZEd);
 2. after `--warmup` untimed rounds (default 1: SQLAlchemy's statement cache filled, as in a
    scheduler that has been running), for each of `--runs` runs (default 5) and each sweep of
-   `bot.services.notices.SWEEPS`, copies the master file to a fresh file (so every run finds
-   the same due set; nothing is reseeded), opens the bot's `Database` on it, warms its
+   `bot.services.notices.SWEEPS`, copies the master to a fresh database (a file copy, or a
+   PostgreSQL database made with the master as its template: every run finds the same due
+   set; nothing is reseeded), opens the bot's `Database` on it, warms its
    connection (one small query), then times `scheduler.jobs.notices.run_sweep(name, db=,
    clock=, wake=, notifiers=)`: the sweep's queries, the notices' keys claimed and the outbox posts
-   enqueued, and the commit. Right after, on the same file, it times the same sweep again
-   (everything already claimed). The clock is fixed (`--now`, default today at 10:00 UTC);
+   enqueued, and the commits (a chunk of due rows per transaction). It also notes the
+   transactions that wrote and the longest of them from its first write to its commit: how
+   long SQLite's one write lock was held (`--chunk N` sets the chunk, a large N putting a
+   sweep in one transaction, as before chunks). Right after, on the same database, it times
+   the same sweep again (everything already claimed). The clock is fixed (`--now`, default
+   today at 10:00 UTC);
 3. checks each run: the notices (`notices` rows) and outbox posts each sweep made, against
    what the seed says is due (trial expiry, trials ended, renewal window: D notices and D
    posts; reminders: R notices and 2R posts, the approval thread and C0REQUESTS; MAU and
@@ -53,11 +59,12 @@ For each size (`--customers`, default 10000,100000) the script
    mismatch makes the script exit with 1;
 4. runs each sweep once more on a fresh copy with every statement captured (SQL, time,
    fetching included) and prints them grouped by shape with SQLite's `EXPLAIN QUERY PLAN`
-   for the SELECTs and UPDATEs, and whether the due queries use their indexes
-   (ix_customers_msp_id_status_trial_end, ix_customers_msp_id_status_renewal_date).
+   (PostgreSQL: EXPLAIN) for the SELECTs and UPDATEs, and whether the due queries use their
+   indexes (ix_customers_msp_id_status_trial_end, ix_customers_msp_id_status_renewal_date).
    `--profile DIR` also writes a cProfile of one more run per sweep to DIR.
 
-Goal: 100,000 customers with 1 % due, each sweep under 1 s on SQLite; and 10,000 against
+Goal: 100,000 customers with 1 % due, each sweep under 1 s (on SQLite, and PostgreSQL is
+measured the same way); and 10,000 against
 100,000 customers with the same number due, to show that the cost follows what is due.
 
     python bench/scheduler.py                              # 10,000 and 100,000; D=1,000; 5 runs
@@ -67,7 +74,11 @@ Goal: 100,000 customers with 1 % due, each sweep under 1 s on SQLite; and 10,000
     python bench/scheduler.py --profile /tmp/prof          # + cProfile per sweep
     python bench/scheduler.py --json /tmp/scheduler.json
 
-SQLite only (a fresh file per size, deleted at the end); nothing is contacted. Exit status: 0,
+    python bench/scheduler.py --database-url postgresql+asyncpg://postgres@127.0.0.1:5432/DB
+
+SQLite by default (a fresh file per size, deleted at the end). `--database-url` takes
+PostgreSQL only, and MAKES AND DROPS databases DB_scheduler_SIZE and DB_scheduler_SIZE_run on
+that server (the database named is not touched). Nothing else is contacted. Exit status: 0,
 or 1 when a count did not match the seeded data.
 """
 
@@ -99,6 +110,8 @@ import _harness as harness  # first: the repository on the import path
 # bench/customers.py: names, account numbers and customer rows
 import customers as customers_bench
 from sqlalchemy import event, func, insert, select, update
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot.domain import notices as rules
 from bot.domain.customers import Status
@@ -164,7 +177,7 @@ DUE_INDEXES = {
     "end_trials": "ix_customers_msp_id_status_trial_end",
     "renewal_window_notices": "ix_customers_msp_id_status_renewal_date",
 }
-PACKAGES = ("SQLAlchemy", "aiosqlite")
+PACKAGES = ("SQLAlchemy", "aiosqlite", "asyncpg")
 
 
 # --------------------------------------------------------------------------- seeding
@@ -374,8 +387,15 @@ async def seed(url: str, args: argparse.Namespace, size: int, now: datetime) -> 
                     update(Msp).where(Msp.id == msp_id).values(mau_allowance=allowance)
                 )
             waiting = await seed_requests(connection, rows, ids, tenants, roles, rng, args, now)
-        async with database.engine.connect() as connection:
-            await connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        if database.engine.dialect.name == "sqlite":
+            async with database.engine.connect() as connection:
+                await connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        else:
+            # Statistics, as a server that has been running has them; and nothing
+            # left for autovacuum, whose connection would stop the copies.
+            autocommit = database.engine.execution_options(isolation_level="AUTOCOMMIT")
+            async with autocommit.connect() as connection:
+                await connection.exec_driver_sql("VACUUM ANALYZE")
     finally:
         await database.dispose()
     seed_s = time.perf_counter() - started
@@ -483,7 +503,8 @@ def expected_counts(
     for tenant in tenants:
         mau, allowance = mau_by_msp[tenant.id], allowances[tenant.id]
         mau_notices += rules.mau_threshold_reached(mau, allowance) is not None
-        mau_notices += mau < allowance < project_month_end(mau, today=tenant.today).month_end
+        projection = project_month_end(mau, today=tenant.today, allowance=allowance)
+        mau_notices += mau < allowance and projection.warns
         digests += rules.digest_day(tenant.local_now) is not None
         digests += rules.weekly_period(tenant.local_now) is not None
     return {
@@ -500,30 +521,100 @@ def expected_counts(
     }
 
 
-def prepare(args: argparse.Namespace, path: Path, size: int, now: datetime) -> Seeding:
-    """Fresh SQLite file, migrated and seeded. Synchronous: alembic runs its own loop."""
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{path}{suffix}").unlink(missing_ok=True)
-    url = sqlite_url(path)
+def prepare(args: argparse.Namespace, master: Place, size: int, now: datetime) -> Seeding:
+    """A fresh database, migrated and seeded. Synchronous: alembic runs its own loop."""
+    asyncio.run(master.remove())
+    asyncio.run(master.create())
     started = time.perf_counter()
-    migrate.upgrade(url)
+    migrate.upgrade(master.url)
     harness.quiet_logging()  # alembic may have touched logging
     migrate_s = time.perf_counter() - started
-    seeding = asyncio.run(seed(url, args, size, now))
+    seeding = asyncio.run(seed(master.url, args, size, now))
     seeding.migrate_s = migrate_s
-    seeding.db_bytes = path.stat().st_size
+    seeding.db_bytes = asyncio.run(master.size())
     return seeding
 
 
-def sqlite_url(path: Path) -> str:
-    return f"sqlite+aiosqlite:///{path}"
+@dataclass(frozen=True)
+class Place:
+    """A database the script seeds or runs on: a SQLite file, or a PostgreSQL database
+    on the server `--database-url` names (made and dropped by this script)."""
+
+    url: str
+
+    @classmethod
+    def of(cls, args: argparse.Namespace, tmp: Path, name: str) -> Place:
+        if args.database_url is None:
+            return cls(f"sqlite+aiosqlite:///{tmp / f'{name}.db'}")
+        given = make_url(args.database_url)
+        own = given.set(database=f"{given.database}_{name.replace('-', '_')}")
+        return cls(own.render_as_string(hide_password=False))
+
+    @property
+    def path(self) -> Path | None:
+        parsed = make_url(self.url)
+        return Path(parsed.database) if parsed.get_backend_name() == "sqlite" else None
+
+    async def _server(self, *statements: str) -> None:
+        """Statements on the server's own `postgres` database, outside a transaction."""
+        parsed = make_url(self.url)
+        engine = create_async_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
+        try:
+            async with engine.connect() as connection:
+                for statement in statements:
+                    await connection.exec_driver_sql(statement)
+        finally:
+            await engine.dispose()
+
+    async def create(self) -> None:
+        if self.path is None:
+            await self._server(f'CREATE DATABASE "{make_url(self.url).database}"')
+
+    async def remove(self) -> None:
+        if self.path is not None:
+            remove_file(self.path)
+        else:
+            await self._server(f'DROP DATABASE IF EXISTS "{make_url(self.url).database}"')
+
+    async def copy_to(self, work: Place) -> None:
+        """`work` as this one is: a file copy (it was checkpointed: no WAL), or on
+        PostgreSQL a database made from this one as its template."""
+        await work.remove()
+        if self.path is not None and work.path is not None:
+            shutil.copyfile(self.path, work.path)
+            return
+        name, template = make_url(work.url).database, make_url(self.url).database
+        for attempt in range(60):
+            try:
+                await self._server(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+                return
+            except Exception:  # the template in use a moment longer (autovacuum)
+                if attempt == 59:
+                    raise
+                await asyncio.sleep(0.5)
+
+    async def size(self) -> int:
+        if self.path is not None:
+            return self.path.stat().st_size
+        database = Database(self.url)
+        try:
+            async with database.engine.connect() as connection:
+                size = await connection.scalar(
+                    select(func.pg_database_size(func.current_database()))
+                )
+        finally:
+            await database.dispose()
+        return int(size or 0)
 
 
-def fresh_copy(master: Path, work: Path) -> None:
-    """The seeded file as it was, for one run (the master was checkpointed: no WAL)."""
+def remove_file(path: Path) -> None:
     for suffix in ("", "-wal", "-shm"):
-        Path(f"{work}{suffix}").unlink(missing_ok=True)
-    shutil.copyfile(master, work)
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+
+async def fresh_copy(master: Place, work: Place) -> None:
+    """The seeded database as it was, for one run."""
+    await master.copy_to(work)
 
 
 # --------------------------------------------------------------------------- measuring
@@ -550,12 +641,45 @@ async def counts(database: Database) -> Counts:
     return Counts(int(notices or 0), int(posts or 0), int(expired or 0))
 
 
+class WriteLocks:
+    """How long each transaction of the sweep held the database's write lock, as
+    SQLite counts it: from its first write to its commit (or rollback)."""
+
+    def __init__(self, database: Database) -> None:
+        self.engine = database.engine.sync_engine
+        self.held: list[float] = []
+        self._since: float | None = None
+
+    def _statement(self, conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+        verb = statement.lstrip().split(None, 1)[0].upper()
+        if self._since is None and verb in ("INSERT", "UPDATE", "DELETE", "REPLACE"):
+            self._since = time.perf_counter()
+
+    def _end(self, conn) -> None:  # type: ignore[no-untyped-def]
+        if self._since is not None:
+            self.held.append(time.perf_counter() - self._since)
+            self._since = None
+
+    def __enter__(self) -> WriteLocks:
+        event.listen(self.engine, "before_cursor_execute", self._statement)
+        event.listen(self.engine, "commit", self._end)
+        event.listen(self.engine, "rollback", self._end)
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        event.remove(self.engine, "before_cursor_execute", self._statement)
+        event.remove(self.engine, "commit", self._end)
+        event.remove(self.engine, "rollback", self._end)
+
+
 @dataclass
 class Run:
     first_s: float
     first_cpu_s: float
     repeat_s: float
     repeat_cpu_s: float
+    transactions: int  # the first run's transactions that wrote
+    longest_write_s: float  # the longest of them, from its first write to its commit
     sent: int  # run_sweep's answer
     repeat_sent: int
     notices: int  # rows the sweep added
@@ -566,25 +690,26 @@ class Run:
 
 
 async def run_once(
-    master: Path, work: Path, name: str, now: datetime, profiler: cProfile.Profile | None = None
+    master: Place, work: Place, name: str, now: datetime, profiler: cProfile.Profile | None = None
 ) -> Run:
     """One fresh copy: the sweep, then the same sweep again."""
-    fresh_copy(master, work)
-    database = Database(sqlite_url(work))
+    await fresh_copy(master, work)
+    database = Database(work.url)
     try:
         before = await counts(database)  # also opens and warms the pooled connection
         gc.collect()
         clock = lambda: now  # noqa: E731
         notifiers = outbox_notifiers()
-        cpu, started = time.process_time(), time.perf_counter()
-        if profiler is not None:
-            profiler.enable()
-        sent = await run_sweep(
-            name, db=database, clock=clock, wake=lambda: None, notifiers=notifiers
-        )
-        if profiler is not None:
-            profiler.disable()
-        first_s, first_cpu_s = time.perf_counter() - started, time.process_time() - cpu
+        with WriteLocks(database) as locks:
+            cpu, started = time.process_time(), time.perf_counter()
+            if profiler is not None:
+                profiler.enable()
+            sent = await run_sweep(
+                name, db=database, clock=clock, wake=lambda: None, notifiers=notifiers
+            )
+            if profiler is not None:
+                profiler.disable()
+            first_s, first_cpu_s = time.perf_counter() - started, time.process_time() - cpu
         middle = await counts(database)
         cpu, started = time.process_time(), time.perf_counter()
         repeat_sent = await run_sweep(
@@ -597,6 +722,8 @@ async def run_once(
     return Run(
         first_s=first_s,
         first_cpu_s=first_cpu_s,
+        transactions=len(locks.held),
+        longest_write_s=max(locks.held, default=0.0),
         repeat_s=repeat_s,
         repeat_cpu_s=repeat_cpu_s,
         sent=sent,
@@ -646,6 +773,8 @@ class SweepTiming:
     posts: int
     repeat_notices: int
     repeat_posts: int
+    transactions: int  # of the first run, that wrote
+    longest_write_ms: float  # median over runs of the longest: first write to commit
     each_ms: list[float] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
 
@@ -667,6 +796,8 @@ def summarise(name: str, runs: list[Run], failures: list[str]) -> SweepTiming:
         posts=runs[0].posts,
         repeat_notices=max(run.repeat_notices for run in runs),
         repeat_posts=max(run.repeat_posts for run in runs),
+        transactions=runs[0].transactions,
+        longest_write_ms=statistics.median(run.longest_write_s for run in runs) * 1000.0,
         each_ms=[round(run.first_s * 1000.0, 1) for run in runs],
         failures=failures,
     )
@@ -674,11 +805,11 @@ def summarise(name: str, runs: list[Run], failures: list[str]) -> SweepTiming:
 
 @dataclass
 class Scenario:
-    """One size: its seeded master file, the copy each run works on, and what is due."""
+    """One size: its seeded master database, the copy each run works on, and what is due."""
 
     size: int
-    master: Path
-    work: Path
+    master: Place
+    work: Place
     seeding: Seeding
 
 
@@ -721,16 +852,20 @@ async def measure(
 def shape(sql: str) -> str:
     """A statement with its lists of placeholders folded, to group repeats."""
     text = " ".join(sql.split())
+    # PostgreSQL's $1::TYPE
+    text = re.sub(r"\$\d+(?:::(?:TIMESTAMP WITH(?:OUT)? TIME ZONE|[A-Z]+(?:\[\])?))?", "?", text)
     text = re.sub(r"\((?:\?, )*\?\)", "(?)", text)
     return re.sub(r"\(\?\)(?:, \(\?\))+", "(?), ...", text)
 
 
-async def explain(master: Path, work: Path, name: str, now: datetime) -> dict[str, Any]:
+async def explain(master: Place, work: Place, name: str, now: datetime) -> dict[str, Any]:
     """One more run of the sweep with every statement captured: grouped by shape, with the
     count, total time (execute and fetch, as seen from the event loop) and, for SELECTs and
-    UPDATEs, SQLite's EXPLAIN QUERY PLAN of the first of them."""
-    fresh_copy(master, work)
-    database = Database(sqlite_url(work))
+    UPDATEs, the plan of the first of them (SQLite's EXPLAIN QUERY PLAN, PostgreSQL's
+    EXPLAIN)."""
+    await fresh_copy(master, work)
+    database = Database(work.url)
+    postgres = work.path is None
     captured: list[tuple[str, Any, bool, float]] = []
 
     def before(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
@@ -767,10 +902,7 @@ async def explain(master: Path, work: Path, name: str, now: datetime) -> dict[st
                 plan: list[str] = []
                 verb = statement.lstrip().split(None, 1)[0].upper()
                 if verb in ("SELECT", "UPDATE", "WITH", "DELETE") and not executemany:
-                    result = await connection.exec_driver_sql(
-                        "EXPLAIN QUERY PLAN " + statement, parameters
-                    )
-                    plan = [f"{row[1]:>3} {row[3]}" for row in result.all()]
+                    plan = await plan_of(connection, statement, parameters, postgres=postgres)
                 statements.append(
                     {"sql": key, "count": entry["count"], "ms": entry["ms"], "plan": plan}
                 )
@@ -789,6 +921,20 @@ async def explain(master: Path, work: Path, name: str, now: datetime) -> dict[st
         if index is None
         else any(index in line for s in statements for line in s["plan"]),
     }
+
+
+async def plan_of(connection: Any, statement: str, parameters: Any, *, postgres: bool) -> list[str]:
+    """SQLite's EXPLAIN QUERY PLAN, or PostgreSQL's EXPLAIN (not run: an UPDATE's plan
+    changes nothing)."""
+    if not postgres:
+        result = await connection.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)
+        return [f"{row[1]:>3} {row[3]}" for row in result.all()]
+    try:
+        result = await connection.exec_driver_sql("EXPLAIN " + statement, parameters)
+        return [str(row[0]) for row in result.all()]
+    except Exception as error:  # a statement that cannot be explained as captured
+        await connection.rollback()
+        return [f"(no plan: {type(error).__name__})"]
 
 
 def print_explain(report: dict[str, Any]) -> None:
@@ -811,7 +957,7 @@ def print_explain(report: dict[str, Any]) -> None:
             print(f"                       {line}")
 
 
-def profile(master: Path, work: Path, name: str, now: datetime, out: Path) -> Path:
+def profile(master: Place, work: Place, name: str, now: datetime, out: Path) -> Path:
     profiler = cProfile.Profile()
     asyncio.run(run_once(master, work, name, now, profiler))
     out.mkdir(parents=True, exist_ok=True)
@@ -866,15 +1012,22 @@ def print_header(machine: dict[str, Any], args: argparse.Namespace, now: datetim
         dirty = machine.get("uncommitted") or []
         print(
             f"code:    {machine['commit']}"
-            + (f" + uncommitted changes to {', '.join(dirty)}" if dirty else "")
+            + (f" + uncommitted changes to {len(dirty)} files" if dirty else "")
         )
+    database = (
+        make_url(args.database_url).render_as_string(hide_password=True)
+        if args.database_url
+        else "SQLite files in a temporary directory"
+    )
+    print(f"database: {database}")
     print(
         f"runs:    {args.runs} per sweep after {args.warmup} untimed round(s), each on a fresh copy"
-        f" of the seeded file; clock fixed at {now.isoformat(timespec='minutes')}"
+        f" of the seeded database; clock fixed at {now.isoformat(timespec='minutes')}"
     )
     print(
         "         first = run_sweep() on the copy (queries, claims, outbox, commit);"
-        " repeat = the same sweep again right after"
+        " repeat = the same sweep again right after; tx = its transactions that wrote,"
+        " lock ms = the longest of them from its first write to its commit (SQLite's write lock)"
     )
 
 
@@ -896,7 +1049,8 @@ def print_seeded(report: ScenarioReport) -> None:
 def print_timings(report: ScenarioReport) -> None:
     print(
         f"\n{'sweep':24} {'N':>2} {'median ms':>9} {'min':>7} {'max':>7} {'cpu ms':>7}"
-        f" {'repeat ms':>9} {'min':>6} {'max':>6} {'notices':>7} {'posts':>6} {'again':>6}  check"
+        f" {'repeat ms':>9} {'min':>6} {'max':>6} {'notices':>7} {'posts':>6} {'again':>6}"
+        f" {'tx':>3} {'lock ms':>7}  check"
     )
     for t in report.timings:
         status = "ok" if not t.failures else "MISMATCH: " + "; ".join(t.failures[:3])
@@ -904,7 +1058,8 @@ def print_timings(report: ScenarioReport) -> None:
             f"{t.sweep:24} {t.runs:>2} {t.median_ms:9.1f} {t.min_ms:7.1f} {t.max_ms:7.1f}"
             f" {t.cpu_median_ms:7.1f} {t.repeat_median_ms:9.1f} {t.repeat_min_ms:6.1f}"
             f" {t.repeat_max_ms:6.1f} {t.notices:>7,} {t.posts:>6,}"
-            f" {t.repeat_notices + t.repeat_posts:>6}  {status}",
+            f" {t.repeat_notices + t.repeat_posts:>6} {t.transactions:>3}"
+            f" {t.longest_write_ms:7.1f}  {status}",
             flush=True,
         )
 
@@ -1050,8 +1205,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--no-explain", action="store_true", help="skip the statements and plans per sweep"
     )
+    parser.add_argument(
+        "--chunk",
+        type=harness.positive,
+        help="due rows per transaction (bot.services.notices.CHUNK,"
+        f" {notices_service.CHUNK}; a large number: everything in one, as before chunks)",
+    )
+    parser.add_argument(
+        "--database-url",
+        help="PostgreSQL: the server to use, named by a database on it (DB): this script"
+        " makes and DROPS databases DB_scheduler_SIZE and DB_scheduler_SIZE_run there"
+        " (default: SQLite files in a temporary directory)",
+    )
     parser.add_argument("--json", type=Path, help="also write the results as JSON to this file")
     args = parser.parse_args(argv)
+    if args.database_url and make_url(args.database_url).get_backend_name() != "postgresql":
+        parser.error("--database-url: PostgreSQL only (the default is SQLite)")
     if args.msps > len(ZONES):
         parser.error(f"--msps: at most {len(ZONES)}")
     if args.warmup < 0:
@@ -1065,7 +1234,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def seed_scenario(args: argparse.Namespace, tmp: Path, size: int, now: datetime) -> Scenario:
-    master, work = tmp / f"scheduler-{size}.db", tmp / f"scheduler-{size}-run.db"
+    master = Place.of(args, tmp, f"scheduler-{size}")
+    work = Place.of(args, tmp, f"scheduler-{size}-run")
     return Scenario(size, master, work, prepare(args, master, size, now))
 
 
@@ -1095,13 +1265,14 @@ def finish_scenario(
             target = profile(scenario.master, scenario.work, name, now, out)
             report.profiles.append(str(target))
             print(f"profile of {name}: {target} (python -m pstats {target})")
-    for path in (scenario.master, scenario.work):
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{path}{suffix}").unlink(missing_ok=True)
+    for place in (scenario.master, scenario.work):
+        asyncio.run(place.remove())
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.chunk:
+        notices_service.CHUNK = args.chunk
     harness.quiet_logging()
     machine = machine_info()
     now = args.now or datetime.now(UTC).replace(hour=10, minute=0, second=0, microsecond=0)

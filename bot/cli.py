@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated, TextIO, TypeVar
 from zoneinfo import ZoneInfo
 
 import typer
@@ -566,17 +567,37 @@ def customers_export(
     ] = None,
 ) -> None:
     """Write every customer of a workspace's MSP as CSV (UTF-8 with BOM, for Excel)."""
-    data = _in_one_transaction(
-        _settings(require_slack=False),
-        lambda session: customer_csv.export_customers_csv_as_operator(session, team_id=team),
-    )
+    settings = _settings(require_slack=False)
     if output is None:
-        stdout = typer.get_binary_stream("stdout")
-        stdout.write(data)
-        stdout.flush()
+        stdout = io.TextIOWrapper(
+            typer.get_binary_stream("stdout"), encoding="utf-8", newline="", write_through=False
+        )
+        try:
+            _in_one_transaction(settings, _export_to(stdout, team))
+        finally:
+            stdout.flush()
+            stdout.detach()  # standard output stays open for whatever comes next
         return
-    output.write_bytes(data)
+    # Written beside the output and renamed onto it once complete, so a failure
+    # halfway never leaves half a file under the name asked for.
+    partial = output.with_name(f".{output.name}.partial")
+    try:
+        with partial.open("w", encoding="utf-8", newline="") as out:
+            _in_one_transaction(settings, _export_to(out, team))
+        partial.replace(output)
+    finally:
+        partial.unlink(missing_ok=True)
     typer.echo(f"Wrote the customers of {team} to {output}.", err=True)
+
+
+def _export_to(
+    out: TextIO, team: str
+) -> Callable[[AsyncSession], Awaitable[customer_csv.ExportSummary]]:
+    """The customers written a batch at a time as they are read: memory stays the
+    same whatever the number of customers."""
+    return lambda session: customer_csv.write_customers_csv_as_operator(
+        session, team_id=team, out=out
+    )
 
 
 @tokens_cli.command("create")

@@ -54,6 +54,9 @@ OPEN_REQUEST = "status IN ('pending', 'scheduled')"
 LIVE_CUSTOMER = "status <> 'deleted'"
 # A max-MAU threshold that can block (R20); NULL is the explicit "never block".
 BLOCKING_THRESHOLD = "max_mau_threshold IS NOT NULL"
+# Outbox items still to be sent, as the delivery worker's queries write it (a
+# partial index is used only for a query whose condition is the index's own).
+OUTBOX_ACTIVE = "status IN ('pending', 'sending')"
 # What a new MSP may have at most (R3) until the operator raises it.
 DEFAULT_MAX_CUSTOMERS = 100
 
@@ -323,6 +326,9 @@ class OutboxItem(Base):
         UniqueConstraint("msp_id", "key"),
         Index("ix_outbox_lane_status_id", "msp_id", "lane", "status", "id"),
         Index("ix_outbox_status_next_attempt_at", "status", "next_attempt_at"),
+        # Each lane's head in one seek, and the run behind it in order, whatever
+        # is queued (storage/repositories/outbox.py: claimable_heads).
+        Index("ix_outbox_active_lane_id", "msp_id", "lane", "id", **_partial(OUTBOX_ACTIVE)),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

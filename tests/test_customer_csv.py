@@ -145,6 +145,14 @@ def test_a_header_without_customers_is_refused(data):
         parse_customer_csv(data, today=TODAY)
 
 
+def test_a_file_of_more_customers_than_the_limit_is_refused(monkeypatch):
+    monkeypatch.setattr(customer_csv, "MAX_ROWS", 3)
+    rows = [f"C{n},c{n}@example.com" for n in range(3)]
+    assert parse_customer_csv(csv_file(*rows), today=TODAY).row_count == 3
+    with pytest.raises(UnreadableCsv, match="at most 3 customers"):
+        parse_customer_csv(csv_file(*rows, "C3,c3@example.com"), today=TODAY)
+
+
 def test_unknown_columns_are_named_and_the_accepted_ones_listed():
     with pytest.raises(UnreadableCsv) as refused:
         parse_customer_csv(b"Nmae,admin_email,colour\r\nAcme,a@acme.com,red\r\n", today=TODAY)
@@ -498,6 +506,20 @@ async def test_an_admin_email_of_any_existing_account_is_refused(db, backend):
     assert dry.problems == [RowProblem(2, "admin_email", EMAIL_TAKEN)]
 
 
+async def test_another_msps_same_customer_is_not_already_imported_here(db, backend):
+    """A row is already imported only when this MSP has it: the same name and email
+    in another MSP is an email taken (R1), not a row to leave as it is."""
+    await run_import(db, csv_file("Acme,a@acme.com"), team_id=OTHER_TEAM)
+    report = await run_import(db, csv_file("Acme,a@acme.com", "Beta,b@beta.com"))
+    assert report.already_there == []
+    assert report.problems == [RowProblem(2, "admin_email", EMAIL_TAKEN)]
+    again = await run_import(db, csv_file("Beta,b@beta.com"), skip_invalid=True)
+    assert again.written and again.problems == [] and again.accepted
+    rerun = await run_import(db, csv_file("Acme,a@acme.com", "Beta,b@beta.com"))
+    assert [row.name for row in rerun.already_there] == ["Beta"]
+    assert rerun.problems == [RowProblem(2, "admin_email", EMAIL_TAKEN)]
+
+
 async def test_a_deleted_accounts_name_and_email_may_be_imported(db, backend):
     """R1, R2 among live accounts: a deleted account holds neither any more."""
     await run_import(db, csv_file("Acme,a@acme.com"))
@@ -809,6 +831,32 @@ def test_cli_import_then_export(env, tmp_path):
     written = invoke(["customers", "export", "--team", "T1", "--output", str(out)], env)
     assert written.exit_code == 0, written.output
     assert out.read_bytes() == invoke(["customers", "export", "--team", "T1"], env).stdout_bytes
+
+
+def test_cli_export_to_a_file_is_whole_or_not_there(env, tmp_path, monkeypatch):
+    file = write(tmp_path / "in.csv", "Acme,a@acme.com", "Beta,b@beta.com")
+    assert invoke(["customers", "import", file, "--team", "T1"], env).exit_code == 0
+    out = tmp_path / "out.csv"
+    unknown = invoke(["customers", "export", "--team", "T9", "--output", str(out)], env)
+    assert unknown.exit_code == 1
+    assert "no MSP for the workspace T9" in unknown.output
+    assert not out.exists()
+
+    out.write_bytes(b"the export before")
+    real_row = customer_csv._export_row
+    written: list[str] = []
+
+    def failing_row(customer: Any) -> list[str]:
+        written.append(customer.name)
+        if len(written) == 2:
+            raise OSError("disk full")
+        return real_row(customer)
+
+    monkeypatch.setattr(customer_csv, "_export_row", failing_row)
+    failed = invoke(["customers", "export", "--team", "T1", "--output", str(out)], env)
+    assert failed.exit_code != 0
+    assert out.read_bytes() == b"the export before"
+    assert sorted(path.name for path in tmp_path.iterdir() if "out" in path.name) == ["out.csv"]
 
 
 def test_cli_refuses_the_whole_file_for_one_bad_row(env, tmp_path):

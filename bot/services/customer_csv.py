@@ -19,7 +19,7 @@ import io
 import re
 import time
 import zoneinfo
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -94,7 +94,7 @@ IGNORED_ON_IMPORT: frozenset[str] = frozenset({"account_number"})
 _TRUE = frozenset({"true", "yes", "1"})
 _FALSE = frozenset({"false", "no", "0", ""})
 LOCATION_SEPARATOR = " | "
-MAX_ROWS = 10_000
+MAX_ROWS = 100_000
 # Rows written per transaction. SQLite has one writer at a time: a chunk should hold
 # the write lock about CHUNK_SECONDS, and the import pauses between chunks
 # (storage.engine.writers_turn_seconds), so a Slack click or an API call waiting
@@ -119,6 +119,7 @@ _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 # survives a round trip, including ones that really start with a quote ('t Hooft).
 _NEEDS_QUOTE = re.compile(r"^'*[=+\-@\t\r]")
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_DATE_COLUMNS = ("trial_start", "trial_end", "contract_start", "renewal_date")
 
 # Where a refusal from the customers service lands in the file.
 _COLUMN_OF_FIELD: dict[str, str] = {
@@ -280,12 +281,22 @@ async def export_customers_csv(session: AsyncSession, *, requester: Requester) -
     return out.getvalue().encode("utf-8")
 
 
-async def export_customers_csv_as_operator(session: AsyncSession, *, team_id: str) -> bytes:
-    """The operator's export (CLI): every customer of the workspace's MSP."""
+async def write_customers_csv_as_operator(
+    session: AsyncSession, *, team_id: str, out: TextIO
+) -> ExportSummary:
+    """The operator's export (CLI): every customer of the workspace's MSP, written to
+    `out` a batch at a time. Nothing is written when there is no such MSP."""
     msp = await msp_repo.get_by_team(session, team_id)
     if msp is None:
         raise NotFound(f"There is no MSP for the workspace {team_id} yet.")
-    return await export_customers_csv(session, requester=_operator(msp.id, team_id))
+    return await write_customers_csv(session, requester=_operator(msp.id, team_id), out=out)
+
+
+async def export_customers_csv_as_operator(session: AsyncSession, *, team_id: str) -> bytes:
+    """`write_customers_csv_as_operator` into memory, for a small export."""
+    text = io.StringIO(newline="")
+    await write_customers_csv_as_operator(session, team_id=team_id, out=text)
+    return text.getvalue().encode("utf-8")
 
 
 def _export_scope(requester: Requester) -> str | None:
@@ -341,16 +352,17 @@ def parse_customer_csv(data: bytes, *, today: date) -> ParsedCsv:
     """Read and check a CSV of new customers. Raises `UnreadableCsv` when the file as
     a whole is unusable; otherwise returns the good rows and every row's problems.
 
-    `today` is the MSP's date, for "the renewal date must be in the future".
+    `today` is the MSP's date, for "the renewal date must be in the future". The file
+    is read a record at a time: only the checked rows are kept, not every cell.
     """
     records = _records(_decode(data))
-    header = _header(records[0])
+    header = _header(next(records))
     rows: list[CsvRow] = []
     problems: list[RowProblem] = []
     first_with_name: dict[str, int] = {}
     first_with_email: dict[str, int] = {}
     row_count = 0
-    for number, record in enumerate(records[1:], start=2):
+    for number, record in enumerate(records, start=2):
         if not any(cell.strip() for cell in record):
             continue  # spreadsheets leave blank rows behind; they are not customers
         row_count += 1
@@ -381,20 +393,23 @@ def _decode(data: bytes) -> str:
     return text
 
 
-def _records(text: str) -> list[list[str]]:
-    first_line = text.split("\n", 1)[0]
+def _records(text: str) -> Iterator[list[str]]:
+    """The file's records in order, the header first; a file past MAX_ROWS, or one
+    that is not CSV, is refused when its reading gets there."""
+    end = text.find("\n")
+    first_line = text if end < 0 else text[:end]
     # Excel in many European locales saves "CSV" with semicolons.
     delimiter = ";" if ";" in first_line and "," not in first_line else ","
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    records: list[list[str]] = []
+    read = 0
     try:
         for record in reader:
-            records.append([cell.replace("\r\n", "\n") for cell in record])
-            if len(records) > MAX_ROWS + 1:
+            read += 1
+            if read > MAX_ROWS + 1:
                 raise UnreadableCsv(f"A file can have at most {MAX_ROWS:,} customers.")
+            yield [cell.replace("\r\n", "\n") for cell in record]
     except csv.Error as error:
-        raise UnreadableCsv(f"Row {len(records) + 1} cannot be read as CSV: {error}.") from None
-    return records
+        raise UnreadableCsv(f"Row {read + 1} cannot be read as CSV: {error}.") from None
 
 
 def _header(record: list[str]) -> list[str]:
@@ -452,37 +467,16 @@ def _customer(
     MSP repeats it on the MSP's own)."""
     problems: list[RowProblem] = []
     values: dict[str, Any] = {}
-
-    def check(column: str, parse: Callable[[str], Any]) -> None:
+    for column, parse in _COLUMN_PARSERS:
+        text = cells.get(column, "")
+        if not text and column in _EMPTY_VALUES:
+            value = _EMPTY_VALUES[column]
+            values[column] = [] if isinstance(value, list) else value
+            continue
         try:
-            values[column] = parse(cells.get(column, ""))
+            values[column] = parse(text)
         except InvalidInput as error:
             problems.append(RowProblem(number, column, error.message))
-
-    check("name", lambda text: parse_name(text, field="name"))
-    check("admin_email", lambda text: parse_email(text, field="admin_email"))
-    check("plan", lambda text: _parse_choice(text, Plan, column="plan"))
-    check("status", lambda text: _parse_choice(text, Status, column="status"))
-    check("licences", _parse_licences)
-    check("users", _parse_users)
-    for column in ("trial_start", "trial_end", "contract_start", "renewal_date"):
-        check(column, lambda text, column=column: _parse_date(text, column=column))
-    check("term", lambda text: parse_term(text, field="term") if text.strip() else None)
-    check("past_due", _parse_past_due)
-    check(
-        "max_mau_threshold",
-        lambda text: parse_threshold(text, field="max_mau_threshold"),
-    )
-    check("unit_price", lambda text: _parse_price(text, column="unit_price"))
-    check("monthly_price", lambda text: _parse_price(text, column="monthly_price"))
-    check("locations", _parse_locations)
-    check("contact_name", lambda text: parse_contact_name(text, field="contact_name"))
-    check(
-        "contact_email",
-        lambda text: parse_email(text, field="contact_email", required=False),
-    )
-    check("assigned_staff", _parse_assigned)
-    check("notes", lambda text: parse_notes(text, field="notes"))
     if problems:
         return None, problems
     history = Given(
@@ -606,6 +600,48 @@ def _parse_assigned(text: str) -> list[str]:
             field="assigned_staff",
         )
     return user_ids
+
+
+def _date_parser(column: str) -> Callable[[str], date | None]:
+    return lambda text: _parse_date(text, column=column)
+
+
+# Each column's check, in the order a row's problems are reported.
+_COLUMN_PARSERS: tuple[tuple[str, Callable[[str], Any]], ...] = (
+    ("name", lambda text: parse_name(text, field="name")),
+    ("admin_email", lambda text: parse_email(text, field="admin_email")),
+    ("plan", lambda text: _parse_choice(text, Plan, column="plan")),
+    ("status", lambda text: _parse_choice(text, Status, column="status")),
+    ("licences", _parse_licences),
+    ("users", _parse_users),
+    *((column, _date_parser(column)) for column in _DATE_COLUMNS),
+    ("term", lambda text: parse_term(text, field="term") if text.strip() else None),
+    ("past_due", _parse_past_due),
+    ("max_mau_threshold", lambda text: parse_threshold(text, field="max_mau_threshold")),
+    ("unit_price", lambda text: _parse_price(text, column="unit_price")),
+    ("monthly_price", lambda text: _parse_price(text, column="monthly_price")),
+    ("locations", _parse_locations),
+    ("contact_name", lambda text: parse_contact_name(text, field="contact_name")),
+    ("contact_email", lambda text: parse_email(text, field="contact_email", required=False)),
+    ("assigned_staff", _parse_assigned),
+    ("notes", lambda text: parse_notes(text, field="notes")),
+)
+
+
+def _empty_values() -> dict[str, Any]:
+    """What each optional column's check makes of an empty cell, worked out once: most
+    cells of a large file are empty, and checking each again took a good part of the
+    time to read it. A required column (its check refuses "") is not in it."""
+    values: dict[str, Any] = {}
+    for column, parse in _COLUMN_PARSERS:
+        try:
+            values[column] = parse("")
+        except InvalidInput:
+            continue
+    return values
+
+
+_EMPTY_VALUES: dict[str, Any] = _empty_values()
 
 
 def _duplicates(
@@ -816,7 +852,7 @@ def _past_maximum(row: CsvRow, room: Capacity, *, planned: int, team_id: str) ->
     filled = Capacity(used=room.used + planned, maximum=room.maximum)
     if not filled.full:
         return []
-    return [RowProblem(row.row, WHOLE_ROW, filled.refusal(team_id=team_id))]
+    return [RowProblem(row.row, WHOLE_ROW, filled.operator_refusal(team_id=team_id))]
 
 
 async def _write(

@@ -14,17 +14,24 @@ from storage.models import AlertGroup
 
 
 async def latest_since(
-    session: AsyncSession, *, msp_id: int, channels: Collection[str], since: datetime
+    session: AsyncSession,
+    *,
+    msp_id: int,
+    keys: Collection[tuple[str, str]],
+    since: datetime,
 ) -> dict[tuple[str, str], AlertGroup]:
-    """Per conversation and group key, the newest group whose latest alert came at
-    or after `since` (the index on msp, channel, key and last_at finds them)."""
-    if not channels:
+    """Per (conversation, group key) of `keys`, the newest group whose latest alert
+    came at or after `since` (the index on msp, channel, key and last_at finds them).
+    Only the groups a batch may join are read: a conversation's other groups of the
+    window grow with every alert before it (a sweep's chunks read each other's)."""
+    if not keys:
         return {}
     rows = await session.scalars(
         select(AlertGroup)
         .where(
             AlertGroup.msp_id == msp_id,
-            AlertGroup.channel.in_(channels),
+            AlertGroup.channel.in_(sorted({channel for channel, _key in keys})),
+            AlertGroup.group_key.in_(sorted({key for _channel, key in keys})),
             AlertGroup.last_at >= since,
         )
         .order_by(AlertGroup.id)

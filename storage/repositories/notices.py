@@ -38,12 +38,12 @@ async def claim(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> set[No
         .on_conflict_do_nothing(index_elements=["msp_id", "kind", "subject_id", "period"])
         .returning(table.c.msp_id, table.c.kind, table.c.subject_id, table.c.period)
     )
-    claimed: set[NoticeKey] = set()
-    # executemany with RETURNING is not portable across drivers: one row at a time
-    # would be slow, so the batch goes as one multi-row VALUES instead.
-    result = await session.execute(statement.values(list(rows)))
-    claimed.update((row[0], row[1], row[2], row[3]) for row in result.all())
-    return claimed
+    # An executemany: SQLAlchemy sends it as multi-row VALUES with RETURNING on both
+    # drivers, from a statement compiled once. (A `.values(rows)` statement was
+    # compiled anew for every batch, 3,000 bound values each: most of a sweep that
+    # found everything claimed already.)
+    result = await session.execute(statement, list(rows))
+    return {(row[0], row[1], row[2], row[3]) for row in result.all()}
 
 
 async def taken(session: AsyncSession, keys: Sequence[NoticeKey]) -> set[NoticeKey]:
@@ -126,17 +126,24 @@ async def end_trials(
     before: date,
     values: dict[str, Any],
     from_status: str,
+    limit: int,
 ) -> list[DueCustomer]:
-    """R4 in one conditional UPDATE: the trials of these MSPs that ended before
-    `before` move on; the rows it changed (a second sweep changes none)."""
+    """R4 in one conditional UPDATE: at most `limit` of the trials of these MSPs that
+    ended before `before` move on; the rows it changed (a second sweep changes none).
+    The conditions are checked again on each row changed, so of two replicas each
+    changes a row once."""
     table = Customer.__table__
+    ended = (
+        table.c.msp_id.in_(sorted(msp_ids)),
+        table.c.status == from_status,
+        table.c.trial_end < before,
+    )
+    # UPDATE ... LIMIT is not in every SQLite build: the rows are picked first, the
+    # first `limit` on the index (in no particular order: each is due alike).
+    picked = select(table.c.id).where(*ended).limit(limit)
     statement = (
         update(table)
-        .where(
-            table.c.msp_id.in_(sorted(msp_ids)),
-            table.c.status == from_status,
-            table.c.trial_end < before,
-        )
+        .where(table.c.id.in_(picked), *ended)
         .values(**values, version=table.c.version + 1)
         .returning(
             table.c.id,

@@ -6,10 +6,9 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, case, delete, func, literal, or_, select, update
+from sqlalchemy import bindparam, delete, func, literal_column, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 
 from storage.models import DeliveryLane, OutboxItem
 from storage.repositories._upsert import insert_ignoring_conflict
@@ -64,23 +63,10 @@ async def by_key(session: AsyncSession, *, msp_id: int, key: str) -> OutboxItem 
 async def change_unsent(
     session: AsyncSession, *, payloads: dict[int, dict[str, Any]], now: datetime
 ) -> set[int]:
-    """Give posts not claimed for sending yet their new content, in one statement;
-    the ids changed (one a worker claimed meanwhile is left: it sends what it read,
-    and the caller enqueues an update after it)."""
-    if not payloads:
-        return set()
-    content = case(
-        *((OutboxItem.id == id_, _json(payload)) for id_, payload in payloads.items()),
-        else_=OutboxItem.payload,
-    )
-    result = await session.execute(
-        update(OutboxItem)
-        .where(OutboxItem.id.in_(list(payloads)), OutboxItem.status == "pending")
-        .values(payload=content, updated_at=now)
-        .returning(OutboxItem.id)
-        .execution_options(synchronize_session=False)
-    )
-    return set(result.scalars().all())
+    """Give posts not claimed for sending yet their new content; the ids changed (a
+    post a worker claimed meanwhile is left: it sends what it read, and the caller
+    enqueues an update after it)."""
+    return await _rewrite_pending(session, payloads=payloads, now=now)
 
 
 async def replace_pending_updates(
@@ -92,7 +78,7 @@ async def replace_pending_updates(
     now: datetime,
 ) -> set[str]:
     """Give the updates still waiting for these messages (by target key) the new
-    content, in two statements whatever their number; the target keys done so."""
+    content; the target keys done so."""
     target = OutboxItem.payload["target_key"].as_string()
     found = (
         await session.execute(
@@ -108,25 +94,32 @@ async def replace_pending_updates(
         )
     ).all()
     newest = {key: id_ for id_, key in found}  # the last waiting update of each message
-    if not newest:
-        return set()
     keys = {id_: key for key, id_ in newest.items()}
-    content = case(
-        *((OutboxItem.id == id_, _json(payloads[key])) for id_, key in keys.items()),
-        else_=OutboxItem.payload,
+    written = await _rewrite_pending(
+        session, payloads={id_: payloads[key] for id_, key in keys.items()}, now=now
     )
-    result = await session.execute(
-        update(OutboxItem)
-        .where(OutboxItem.id.in_(list(keys)), OutboxItem.status == "pending")
-        .values(payload=content, updated_at=now)
-        .returning(OutboxItem.id)
-        .execution_options(synchronize_session=False)
-    )
-    return {keys[id_] for id_ in result.scalars().all()}
+    return {keys[id_] for id_ in written}
 
 
-def _json(value: dict[str, Any]) -> Any:
-    return literal(value, OutboxItem.payload.type)
+async def _rewrite_pending(
+    session: AsyncSession, *, payloads: dict[int, dict[str, Any]], now: datetime
+) -> set[int]:
+    """New payloads for items still pending, in two statements whatever their number:
+    a conditional executemany stamped with `now`, then which rows carry the stamp
+    (one claimed by a worker in between kept its status, and its own stamp)."""
+    if not payloads:
+        return set()
+    table = OutboxItem.__table__
+    await session.execute(
+        update(table)
+        .where(table.c.id == bindparam("item_id"), table.c.status == "pending")
+        .values(payload=bindparam("new_payload"), updated_at=now),
+        [{"item_id": id_, "new_payload": payload} for id_, payload in payloads.items()],
+    )
+    written = await session.scalars(
+        select(OutboxItem.id).where(OutboxItem.id.in_(list(payloads)), OutboxItem.updated_at == now)
+    )
+    return set(written.all())
 
 
 async def supersede_pending(
@@ -145,33 +138,85 @@ async def claimable_heads(
 ) -> Sequence[OutboxItem]:
     """The first active item of each lane, when it is due (or its lease ran out).
 
-    Only a lane's head may go, so a lane's messages leave in the order written. On
-    PostgreSQL the rows are locked with SKIP LOCKED, so replicas claim different lanes.
+    Only a lane's head may go, so a lane's messages leave in the order written. The
+    heads are found by walking the active items' index a lane at a time, one seek
+    each, never the items queued behind them: a round costs the same with 100 or
+    100,000 waiting (it grows with the lanes that have something to send). On
+    PostgreSQL the rows are locked with SKIP LOCKED, so replicas claim different
+    lanes.
     """
-    earlier = aliased(OutboxItem)
-    has_earlier = (
-        select(earlier.id)
-        .where(
-            earlier.msp_id == OutboxItem.msp_id,
-            earlier.lane == OutboxItem.lane,
-            earlier.status.in_(ACTIVE),
-            earlier.id < OutboxItem.id,
+    postgres = session.get_bind().dialect.name == "postgresql"
+    statement = text(
+        _LANE_HEADS.format(
+            by_lane="" if postgres else f"INDEXED BY {ACTIVE_LANE_INDEX}",
+            heads="= ANY(ARRAY(SELECT id FROM lane_heads))"
+            if postgres
+            else "IN (SELECT id FROM lane_heads)",
+            lock="FOR UPDATE OF outbox SKIP LOCKED" if postgres else "",
         )
-        .exists()
+    ).bindparams(
+        bindparam("now", now, type_=OutboxItem.__table__.c.next_attempt_at.type),
+        bindparam("limit", limit),
     )
-    due = or_(
-        and_(OutboxItem.status == "pending", OutboxItem.next_attempt_at <= now),
-        and_(OutboxItem.status == "sending", OutboxItem.lease_until < now),
+    return (await session.scalars(select(OutboxItem).from_statement(statement))).all()
+
+
+ACTIVE_LANE_INDEX = "ix_outbox_active_lane_id"
+# A recursive walk from one lane's head to the next lane's (the same MSP's next lane,
+# else the next MSP's first), each step one seek with LIMIT 1 on
+# ix_outbox_active_lane_id; the walk ends on the NULL after the last lane. Then the
+# heads that are due, read by id (on PostgreSQL as an array: a join from the walk
+# may be planned as a scan of the whole table while its statistics are missing).
+#
+# The statuses are written out, not bound: a planner uses a partial index only when
+# the query's condition is the index's own (storage.models.OUTBOX_ACTIVE). SQLite is
+# told to use it: with no statistics (nobody runs ANALYZE) it would rather read
+# every active item by status and sort them all to find one head. Whether a head is
+# due is a CASE, which no index serves: written as an OR, a planner without
+# statistics reads every due item on ix_outbox_status_next_attempt_at (SQLite
+# always, PostgreSQL before its first ANALYZE) and keeps those among the heads. It
+# stays a condition on the locked row, so PostgreSQL checks it again on a row
+# another replica claimed meanwhile. (A row-value comparison, (msp_id, lane) >
+# (...), would make one step of the two, but SQLite seeks on its first column only.)
+_ACTIVE = "status IN ('pending', 'sending')"
+_LANE_HEADS = f"""
+WITH RECURSIVE lane_heads(id) AS (
+    SELECT (
+        SELECT item.id FROM outbox AS item {{by_lane}}
+        WHERE item.{_ACTIVE}
+        ORDER BY item.msp_id, item.lane, item.id LIMIT 1
     )
-    statement = (
-        select(OutboxItem)
-        .where(OutboxItem.status.in_(ACTIVE), due, ~has_earlier)
-        .order_by(OutboxItem.next_attempt_at, OutboxItem.id)
-        .limit(limit)
+    UNION ALL
+    SELECT coalesce(
+        (
+            SELECT item.id FROM outbox AS item {{by_lane}}
+            WHERE item.{_ACTIVE} AND item.msp_id = head.msp_id AND item.lane > head.lane
+            ORDER BY item.lane, item.id LIMIT 1
+        ),
+        (
+            SELECT item.id FROM outbox AS item {{by_lane}}
+            WHERE item.{_ACTIVE} AND item.msp_id > head.msp_id
+            ORDER BY item.msp_id, item.lane, item.id LIMIT 1
+        )
     )
-    if session.get_bind().dialect.name == "postgresql":
-        statement = statement.with_for_update(skip_locked=True, of=OutboxItem)
-    return (await session.scalars(statement)).all()
+    FROM lane_heads JOIN outbox AS head ON head.id = lane_heads.id
+)
+SELECT outbox.* FROM outbox
+WHERE outbox.id {{heads}} AND CASE outbox.status
+    WHEN 'pending' THEN outbox.next_attempt_at <= :now
+    WHEN 'sending' THEN outbox.lease_until < :now
+    ELSE false
+END
+ORDER BY outbox.next_attempt_at, outbox.id
+LIMIT :limit
+{{lock}}
+"""
+# The same condition for SQLAlchemy statements (coalescible_run).
+_ACTIVE_LITERALS = (literal_column("'pending'"), literal_column("'sending'"))
+
+
+def _active(item: Any) -> Any:
+    return item.status.in_(_ACTIVE_LITERALS)
 
 
 async def coalescible_run(
@@ -202,7 +247,7 @@ async def coalescible_run(
             .where(
                 OutboxItem.msp_id == msp_id,
                 OutboxItem.lane == lane,
-                OutboxItem.status.in_(ACTIVE),
+                _active(OutboxItem),  # the lane in order on its index: `scan` rows at most
                 OutboxItem.id >= from_id,
             )
             .order_by(OutboxItem.id)
