@@ -66,6 +66,7 @@ class ActionId(StrEnum):
     LICENCE_MONTH = "licence_month"
     LICENCE_EXTEND = "licence_extend"
     LICENCE_CHART = "licence_chart"  # "Post chart in this channel" (licence view, /msp mau)
+    LICENCE_OPEN = "licence_open"  # a MAU notice's "Open licence": `/msp licence` below it
     REQUEST_APPROVE = "request_approve"
     REQUEST_DENY = "request_deny"
     REQUEST_WITHDRAW = "request_withdraw"

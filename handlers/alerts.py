@@ -5,6 +5,7 @@ all", and `/msp alerts [open|all] [CUSTOMER]`."""
 from __future__ import annotations
 
 from bot.domain.alerts import BULK_ACTIONS, Severity, ShownStatus
+from bot.domain.roles import can_act_on_alerts
 from bot.domain.subscriptions import parse_severity_word
 from bot.errors import InvalidInput
 from bot.ids import ActionId
@@ -164,7 +165,10 @@ async def list_all(click: Click) -> None:
     alerts = await call_service(
         click.deps, service.alerts_by_ids, requester=click.requester, alert_ids=ref.alert_ids
     )
-    await open_or_push(click.client, click.body, views.alert_list_modal(alerts, ref))
+    can_act = can_act_on_alerts(click.requester.role)
+    await open_or_push(
+        click.client, click.body, views.alert_list_modal(alerts, ref, can_act=can_act)
+    )
 
 
 async def _redraw_list(click: Click) -> None:
@@ -175,7 +179,10 @@ async def _redraw_list(click: Click) -> None:
     alerts = await call_service(
         click.deps, service.alerts_by_ids, requester=click.requester, alert_ids=ref.alert_ids
     )
-    await update_in_place(click.client, click.body, views.alert_list_modal(alerts, ref))
+    can_act = can_act_on_alerts(click.requester.role)
+    await update_in_place(
+        click.client, click.body, views.alert_list_modal(alerts, ref, can_act=can_act)
+    )
 
 
 # ---------------------------------------------------------------- routes

@@ -203,19 +203,18 @@ async def view_card(click: Click, chosen: RowAction) -> None:
 
 
 async def show_card(click: Click, customer_id: int) -> None:
-    """The card: stacked on the modal the click came from, or as a message under
-    the message clicked (a list, an alert)."""
+    """The card: as a message under the message clicked (a list, an alert), or, where
+    there is no message to answer below, in a modal: stacked on the modal the click
+    came from, or opened over the Home tab."""
     card = await _card_of(click.deps, click.requester, customer_id)
-    if click.in_modal:
-        await click.client.views_push(
-            trigger_id=click.body["trigger_id"], view=views.card_modal(card)
-        )
-    elif click.respond is not None:
+    if click.respond is not None:
         await click.respond(
             response_type="ephemeral",
             replace_original=False,
             **views.card_message(card).as_kwargs(),
         )
+    else:
+        await open_or_push(click.client, click.body, views.card_modal(card))
 
 
 async def start_request(click: Click, chosen: RowAction) -> None:
@@ -239,7 +238,7 @@ def card_form_opener(
     refusal: str,
     build: Callable[[CustomerCard], dict[str, Any]],
 ) -> ClickAnswer:
-    """A button on a card that opens a form about that customer (Edit, Delete),
+    """A button on a card that opens a form about that customer (Edit, Correct),
     after checking the person may (the services check again on submit)."""
 
     async def open_form(click: Click) -> None:
@@ -257,11 +256,22 @@ open_edit_form = card_form_opener(
     "You can edit only the customers assigned to you.",
     views.edit_modal,
 )
-open_delete_form = card_form_opener(
-    lambda card: card.can_delete,
-    service.DELETE.refusal,
-    views.delete_modal,
-)
+
+
+async def open_delete_form(click: Click) -> None:
+    """Delete on a card: the form that asks for the name, unless the rules refuse the
+    deletion anyway (a paid term, R16), which is said before anything is typed."""
+    customer_id = CustomerRef.decode(click.action.get("value")).customer_id
+    card = await call_service(
+        click.deps,
+        service.deletion_form,
+        requester=click.requester,
+        customer_id=customer_id,
+        now=click.deps.clock(),
+    )
+    await open_or_push(click.client, click.body, views.delete_modal(card))
+
+
 open_correction_form = card_form_opener(
     lambda card: card.can_correct_billing,
     service.CORRECT_BILLING.refusal,
@@ -416,7 +426,7 @@ async def submit_delete(
     )
 
 
-async def show_from_button(
+async def show_picked(
     ack: AsyncAck,
     action: ActionPayload,
     context: AsyncBoltContext,
@@ -424,15 +434,19 @@ async def show_from_button(
     *,
     deps: Deps,
 ) -> None:
+    """A customer chosen in the "several match" picker: its card in the picker's place."""
     await ack()
     ref = CustomerRef.decode(chosen_value(action))
     card = await _card_of(deps, requester_of(context), ref.customer_id)
-    replace = action.get("action_id") == ActionId.PICK_CUSTOMER
     await respond(
-        response_type="ephemeral",
-        replace_original=replace,
-        **views.card_message(card).as_kwargs(),
+        response_type="ephemeral", replace_original=True, **views.card_message(card).as_kwargs()
     )
+
+
+async def view_customer(click: Click) -> None:
+    """View on a row (a list, the Home tab, the dashboard, a notice): the card below
+    the message, or in a modal where there is no message (the Home tab)."""
+    await show_card(click, CustomerRef.decode(click.value).customer_id)
 
 
 async def suggest_customers(
@@ -711,12 +725,12 @@ ROUTES: tuple[Route, ...] = (
     Route("view", CallbackId.DELETE_CUSTOMER, submit_delete),
     Route("view", CallbackId.CORRECT_BILLING, submit_correction),
     Route("view", CallbackId.FIND_CUSTOMER, submit_find),
-    Route("action", ActionId.VIEW_CUSTOMER, show_from_button),
-    Route("action", ActionId.PICK_CUSTOMER, show_from_button),
+    Route("action", ActionId.PICK_CUSTOMER, show_picked),
     Route("options", ActionId.CUSTOMER_SEARCH, suggest_customers),
     *click_routes(
         FEATURE,
         {
+            ActionId.VIEW_CUSTOMER: view_customer,
             ActionId.EDIT_CUSTOMER: open_edit_form,
             ActionId.DELETE_CUSTOMER: open_delete_form,
             ActionId.CORRECT_BILLING: open_correction_form,

@@ -43,7 +43,7 @@ async def dashboard_command(call: Invocation) -> Message | FollowUp:
         call.deps, dashboard.dashboard, requester=requester, now=call.deps.clock()
     )
     if not call.args:
-        return dashboard_message(board, share_in=channel_id or None)
+        return dashboard_message(board, share_in=channel_id or None, viewer=requester.user_id)
     return share_preview_message(board, user_id=requester.user_id, channel_id=channel_id)
 
 

@@ -25,11 +25,13 @@ from bot.views import charts
 from bot.views import licence as views
 from bot.views.message import Message
 from handlers.deps import Deps
-from handlers.kit import FollowUp, Invocation, call_service
+from handlers.kit import Click, FollowUp, Invocation, call_service, click_routes
 from handlers.middleware import requester_of
 from handlers.payload_types import ActionPayload, InteractionBody, SuggestionPayload
 from handlers.registry import Route
 from handlers.request_forms import open_request
+
+FEATURE = "Licence"  # the title of the small modals its clicks are answered in
 
 # ---------------------------------------------------------------- /msp subcommands
 
@@ -80,7 +82,7 @@ async def _post_chart(deps: Deps, requester: Requester, series: MauSeries, chann
             filename=filename,
             content=png,
             title=chart.title,
-            initial_comment=views.chart_comment(series, user_id=requester.user_id),
+            initial_comment=views.chart_comment(series),
         )
     deps.delivery.wake()
 
@@ -191,6 +193,12 @@ async def open_order_form(
     await open_request(deps, client, body, respond, requester_of(context), state)
 
 
+async def open_licence(click: Click) -> None:
+    """A MAU notice's "Open licence": `/msp licence` for whoever clicked, below the
+    notice (owners and admins; the others are told who may)."""
+    await click.say(await _licence(click.deps, click.requester, LicenceState()))
+
+
 async def suggest_customers(
     ack: AsyncAck, payload: SuggestionPayload, context: AsyncBoltContext, *, deps: Deps
 ) -> None:
@@ -215,4 +223,5 @@ ROUTES: tuple[Route, ...] = (
     Route("action", ActionId.LICENCE_CHART, post_chart),
     Route("action", ActionId.LICENCE_EXTEND, open_order_form),
     Route("options", ActionId.LICENCE_CUSTOMER, suggest_customers),
+    *click_routes(FEATURE, {ActionId.LICENCE_OPEN: open_licence}),
 )

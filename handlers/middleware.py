@@ -21,6 +21,7 @@ from slack_bolt.response import BoltResponse
 
 from bot import log_context
 from bot.home_workspace import HomeWorkspace
+from bot.services import staff
 from bot.services.tenancy import Requester, resolve_requester
 from bot.views.message import Message
 from bot.views.notices import not_staff_message
@@ -63,7 +64,10 @@ def register(app: AsyncApp, deps: Deps) -> None:
             )
             context[REQUESTER] = requester
             if not requester.is_staff and not _is_event(body):
-                return _turn_away(body, context, deps, not_staff_message())
+                # Whom to ask is read only for an answer someone reads (see _turn_away).
+                shown = "command" in body or context.response_url is not None
+                ask = await before_the_deadline(_whom_to_ask(deps, requester)) if shown else []
+                return _turn_away(body, context, deps, not_staff_message(ask))
         await next()
         return None
 
@@ -82,6 +86,11 @@ async def _look_up(deps: Deps, team_id: str, user_id: str) -> Requester:
         )
     deps.requesters.remember(requester)
     return requester
+
+
+async def _whom_to_ask(deps: Deps, requester: Requester) -> list[str]:
+    async with deps.db.unit_of_work() as session:
+        return await staff.whom_to_ask(session, requester=requester)
 
 
 async def _not_our_workspace(home: HomeWorkspace, context: AsyncBoltContext) -> Message | None:

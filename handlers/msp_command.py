@@ -83,12 +83,12 @@ async def _run(call: Invocation, word: str) -> Message | FollowUp | AnswerThen:
         )
         return _help(requester, notice=notice)
     if not subcommands.may_use(requester.role, subcommand):
-        raise NotAllowed(f"Your role ({_role_label(requester)}) cannot use `/msp {subcommand}`.")
+        raise NotAllowed(
+            subcommands.not_allowed_reason(
+                requester.role, subcommand, what=f"`{SlashCommand.MSP} {subcommand}`"
+            )
+        )
     return await SUBHANDLERS[subcommand](call)
-
-
-def _role_label(requester: Requester) -> str:
-    return requester.role.value if requester.role else "none"
 
 
 def _staff_role(requester: Requester) -> Role:

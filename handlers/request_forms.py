@@ -10,6 +10,7 @@ from typing import Any
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.domain.customers import Plan
 from bot.domain.policy import Change
 from bot.payloads import RequestFormState
 from bot.results.requests import RequestForm
@@ -50,15 +51,17 @@ async def redrawn_form(
     change: Change | None,
     problem: str | None,
     typed: Typed,
+    plan: Plan | None = None,
 ) -> dict[str, Any] | Message:
     """The request modal again as it is being filled in: its preview for `change`
     (None when what is typed cannot be read: `problem` says why), what was entered
-    kept. A request of this type asked by someone else meanwhile is said instead."""
+    kept, its fields for the plan chosen (`plan`). A request of this type asked by
+    someone else meanwhile is said instead."""
     try:
         form = await _form(deps, requester, state, change=change)
     except AlreadyOpen as already:
         return views.already_open_message(already.info)
-    return views.request_modal(form, state, problem=problem, typed=typed)
+    return views.request_modal(form, state, problem=problem, typed=typed, plan=plan)
 
 
 async def _form(

@@ -49,6 +49,7 @@ REQUEST_USAGE = (
     "cancel, reactivate, delete, remove-trial, or `/msp request mau` for more MAU allowance."
 )
 REQUESTS_USAGE = "Usage: `/msp requests [pending|scheduled|mine|all]`"
+ENTERPRISE_SEATS = "Enterprise needs a quote: give the number of seats for it."
 LIST_WORDS = ("pending", "scheduled", "mine", "all")
 
 # The words people type for each type (besides its own name, with - or _).
@@ -163,8 +164,13 @@ def _change(form: Form, kind: RequestType) -> Change:
     if form.selected(BlockId.REQUEST_PLAN) is not None:
         plan = _plan(form)
     seats_given = not _blank(form.text(BlockId.REQUEST_LICENCES))  # optional there
+    upgrading = kind in (RequestType.UPGRADE, RequestType.REACTIVATE)
+    if upgrading and plan == Plan.ENTERPRISE and not seats_given:
+        # R11: required once Enterprise is chosen (the form marks it so); a figure
+        # not typed yet, so the preview waits for it rather than warning.
+        form.errors[BlockId.REQUEST_LICENCES] = ENTERPRISE_SEATS
     if kind in (RequestType.ADD_LICENCES, RequestType.DECREASE_LICENCES) or (
-        kind in (RequestType.UPGRADE, RequestType.REACTIVATE) and seats_given
+        upgrading and seats_given
     ):
         count = form.check(
             lambda: request_rules.parse_licence_count(
@@ -266,6 +272,7 @@ async def follow_typing(click: Click) -> None:
         change=change if _complete(form) else None,
         problem=_typed_problem(form),
         typed=state_values(shown),
+        plan=change.target_plan,
     )
     if isinstance(redrawn, Message):  # someone else asked for it meanwhile
         await open_or_push(click.client, click.body, views.refusal_modal(redrawn))

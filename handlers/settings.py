@@ -32,16 +32,16 @@ async def settings_command(call: Invocation) -> Message:
     async with call.deps.db.unit_of_work() as session:
         if change is None:
             current = await settings.msp_settings(session, requester=requester)
-        else:
-            current = await settings.change_settings(
-                session,
-                requester=requester,
-                change=change,
-                now=call.deps.clock(),
-                webhooks_enabled=call.deps.webhooks_enabled,
-                webhook_destinations=call.deps.webhook_destinations,
-            )
-    return settings_message(current, changed=change is not None)
+            return settings_message(current)
+        changed = await settings.change_settings(
+            session,
+            requester=requester,
+            change=change,
+            now=call.deps.clock(),
+            webhooks_enabled=call.deps.webhooks_enabled,
+            webhook_destinations=call.deps.webhook_destinations,
+        )
+    return settings_message(changed.overview, change=changed)
 
 
 def parse_settings_arguments(args: list[str]) -> settings.SettingsChange | None:

@@ -171,9 +171,16 @@ def has_actions(message: dict) -> bool:
 
 
 def outcome(message: dict[str, Any]) -> str:
-    """A decided message's last line; a decided request has no buttons."""
-    assert not has_actions(message)
-    return lines(message["blocks"])[-1]
+    """A decided message's last line of text; a decided request has no Approve or Deny
+    (one that expired offers Ask again, below that line)."""
+    decisions = (ActionId.REQUEST_APPROVE, ActionId.REQUEST_DENY)
+    assert not any(
+        element.get("action_id") in decisions
+        for block in message["blocks"]
+        if block["type"] == "actions"
+        for element in block["elements"]
+    )
+    return lines([block for block in message["blocks"] if block["type"] != "actions"])[-1]
 
 
 def read_csv(data: bytes) -> list[dict[str, str]]:

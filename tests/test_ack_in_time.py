@@ -158,7 +158,7 @@ async def test_requests_that_write_are_answered_while_another_program_holds_the_
     command, modal, click = [await post(client, request) for request in requests.values()]
     api = await post_json(client, ALERTS, tenant.token, {"alerts": [_alert(tenant, "second")]})
     await settle(bot)
-    assert f"<@{NEWCOMER}> is now *Admin*" in command.json["text"], command.text
+    assert f"<@{NEWCOMER}> is now Admin" in command.json["text"], command.text
     assert modal.json["response_action"] == "update", modal.text
     assert (click.status, click.text) == (200, "")
     assert (api.status, api.json["created"]) == (200, 1)
@@ -240,7 +240,7 @@ async def test_requests_waiting_for_a_postgresql_lock_are_answered_before_slack_
     assert await _count(db, select(func.count()).select_from(AuditEvent)) == audited
 
     command, modal = [await post(client, requests[kind]) for kind in ("command", "modal")]
-    assert f"<@{NEWCOMER}> is now *Admin*" in command.json["text"], command.text
+    assert f"<@{NEWCOMER}> is now Admin" in command.json["text"], command.text
     assert modal.json["response_action"] == "update", modal.text
 
 

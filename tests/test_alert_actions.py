@@ -21,7 +21,7 @@ from bot.payloads import AlertBulk, AlertListRef, AlertQuery
 from scheduler.jobs.alerts import wake_snoozed_alerts
 from storage.engine import Database
 from storage.models import Alert, AlertSubscription, AuditEvent, CustomerAssignment, OutboxItem
-from tests.drive import Reply, all_text, button, post, post_json
+from tests.drive import Reply, all_text, ask, button, post, post_json, share_dashboard
 from tests.fake_slack import RESPONSE_URL_CALL, FakeSlack
 from tests.seed import ADMIN, APPROVER, MEMBER, OWNER, VIEWER, Tenant, grant_staff, make_tenant
 from tests.support import fast_bot
@@ -349,7 +349,10 @@ async def test_a_reopened_alert_replies_in_the_thread_of_the_last_one(
         assert channel in first
         assert call.args["thread_ts"] == first_ts[channel]
         assert call.args["reply_broadcast"] is True
-        assert "Firing again" in all_text(call.args["blocks"])
+        # Firing again, after a resolution: the count is since then, not a contradiction.
+        assert "Firing again (resolved once before) · seen once since, last" in all_text(
+            call.args["blocks"]
+        )
         assert ActionId.ALERT_ACKNOWLEDGE in action_ids(call.args)
 
 
@@ -390,14 +393,23 @@ async def test_a_storm_becomes_one_digest_per_channel_and_list_all_reaches_every
         statuses = (await session.scalars(select(OutboxItem.status))).all()
     assert sorted(set(statuses)) == ["coalesced", "sent"] and statuses.count("sent") == 2
 
+    # A viewer's list offers what a viewer may do: open the customer.
     await press(client, slack, list_all, VIEWER)
     await settle(bot)
     (opened,) = fake_slack.calls_to("views.open")
+    viewed = opened.args["view"]
+    assert "Disk 7" in all_text(viewed["blocks"][1:2])  # the worst first
+    buttons = [block["accessory"] for block in viewed["blocks"] if block.get("accessory")]
+    assert len(buttons) == 30
+    assert {button["action_id"] for button in buttons} == {ActionId.ALERT_OPEN_CUSTOMER}
+
+    await press(client, slack, list_all, ADMIN)
+    await settle(bot)
+    (_, opened) = fake_slack.calls_to("views.open")
     modal = opened.args["view"]
     assert modal["callback_id"] == CallbackId.ALERT_LIST
-    assert "Disk 7" in all_text(modal["blocks"][1:2])  # the worst first
     menus = [block["accessory"] for block in modal["blocks"] if block.get("accessory")]
-    assert len(menus) == 30
+    assert {m["action_id"] for m in menus} == {ActionId.ALERT_ROW_MENU} and len(menus) == 30
 
     # Acknowledge one from the list: the list is redrawn, the digest is left alone.
     updates_before = len(fake_slack.calls_to("chat.update"))
@@ -470,7 +482,13 @@ async def test_msp_alerts_when_nothing_is_open_and_for_an_unknown_customer(
     client, slack, bot, tenant
 ):
     reply = await post(client, slack.slash_command("alerts open", user_id=OWNER))
-    assert "Nothing is open" in all_text(reply.json["blocks"])
+    # Said once, with where alerts come from and how to get them: no "none" above it.
+    said = [block["text"]["text"] for block in reply.json["blocks"] if block["type"] != "actions"]
+    assert said == [
+        "Open alerts",
+        ":white_check_mark: Nothing is open. Alerts come from your monitoring tools through "
+        "the alerts API (`POST /api/v1/alerts`); `/msp subscribe` has them posted as they fire.",
+    ]
     reply = await post(client, slack.slash_command("alerts Nobody Inc", user_id=OWNER))
     assert "No customer you can see matches" in all_text(reply.json["blocks"])
 
@@ -554,6 +572,79 @@ async def test_an_alert_acted_on_from_the_home_tab_says_so_in_a_modal(
     for channel in (NOC, SUPPORT):  # the messages in the channels follow
         (shown,) = shown_in(fake_slack, channel)
         assert f"Acknowledged by <@{ADMIN}>" in all_text(shown["blocks"])
+
+
+def element_ids(surface: dict[str, Any]) -> set[str]:
+    """The action ids a message or view offers: accessories and actions blocks' elements."""
+    found = set()
+    for block in surface["blocks"]:
+        for element in [block.get("accessory"), *(block.get("elements") or [])]:
+            if isinstance(element, dict) and "action_id" in element:
+                found.add(element["action_id"])
+    return found
+
+
+def open_customer_rows(surface: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        block["accessory"]
+        for block in surface["blocks"]
+        if (block.get("accessory") or {}).get("action_id") == ActionId.ALERT_OPEN_CUSTOMER
+    ]
+
+
+async def test_a_viewers_home_tab_offers_open_customer_on_each_alert_and_it_opens_the_card(
+    client, slack, bot, tenant, fake_slack, db
+):
+    """A viewer may not act on alerts: the Home tab's rows offer what they may do, as
+    `/msp alerts` does, instead of a menu whose every choice would be refused."""
+    await send(client, bot, tenant, report(tenant))
+    await post(client, slack.app_home_opened(user_id=VIEWER))
+    await settle(bot)
+    home = fake_slack.calls_to("views.publish")[-1].args["view"]
+    assert "*Open alerts* (1)" in all_text(home["blocks"])
+    assert ActionId.ALERT_ROW_MENU not in element_ids(home)
+    (opener,) = open_customer_rows(home)
+    assert opener["text"]["text"] == "Open customer"
+    await press(client, slack, opener, VIEWER, view=home, channel_id=None)
+    await settle(bot)
+    (opened,) = fake_slack.calls_to("views.open")  # the card, over the Home tab
+    card = json.dumps(opened.args["view"])
+    assert "Acme Dental" in card and tenant.accounts["Acme Dental"] in card
+    assert (await alert_row(db)).status == "firing"
+    # Whoever may act keeps the menu.
+    await post(client, slack.app_home_opened(user_id=APPROVER))
+    await settle(bot)
+    approvers = fake_slack.calls_to("views.publish")[-1].args["view"]
+    assert ActionId.ALERT_ROW_MENU in element_ids(approvers) and not open_customer_rows(approvers)
+
+
+async def test_a_shared_dashboard_offers_only_what_anyone_in_the_channel_may_click(
+    client, slack, bot, tenant, fake_slack
+):
+    """The copy posted for a channel is for reading: no alert menu and no Review, whose
+    answers depend on who clicks; Open customer shows each clicker the card as their
+    role allows."""
+    await send(client, bot, tenant, report(tenant))
+    await ask(client, slack, fake_slack, "extend Acme Dental", user_id=ADMIN)
+    private = await post(client, slack.slash_command("dashboard", user_id=OWNER))
+    offered = element_ids(private.json)
+    assert ActionId.ALERT_ROW_MENU in offered and ActionId.REQUEST_REVIEW in offered
+
+    await share_dashboard(client, slack, user_id=OWNER, channel_id="C0SHARE")
+    await settle(bot)
+    (shared,) = [
+        call.args
+        for call in fake_slack.calls_to("chat.postMessage")
+        if call.args["channel"] == "C0SHARE"
+    ]
+    text = all_text(shared["blocks"])
+    assert "*Open alerts* (1)" in text and "Waiting for approval" in text  # still there to read
+    offered = element_ids(shared)
+    assert ActionId.ALERT_ROW_MENU not in offered and ActionId.REQUEST_REVIEW not in offered
+    (opener,) = open_customer_rows(shared)
+    await press(client, slack, opener, VIEWER, channel_id="C0SHARE")
+    await settle(bot)
+    assert tenant.accounts["Acme Dental"] in replies_to(fake_slack)[-1]
 
 
 # ---------------------------------------------------------------- /msp alerts: pages, filters, bulk
@@ -648,12 +739,10 @@ async def test_resolve_all_resolves_each_matching_alert_once_even_clicked_twice_
     assert len(events) == 12  # each once, whoever clicked
     said = " ".join(replies_to(fake_slack))
     assert "Resolved 12 alerts" in said or "Resolved" in said
-    # Every message of a resolved alert says so, in every channel.
-    assert all(
-        "Resolved by" in all_text(m["blocks"])
-        for m in shown_in(fake_slack, NOC)
-        if "Disk" in all_text(m["blocks"])
-    )
+    # Every message of its own (not a digest listing several) says so, in every channel.
+    own = [m for m in shown_in(fake_slack, NOC) if (m.get("metadata") or {}).get("event_payload")]
+    disks = [all_text(m["blocks"]) for m in own if "Disk" in all_text(m["blocks"])]
+    assert disks and all("Resolved by" in text for text in disks)
 
 
 async def test_viewers_get_no_bulk_buttons_and_members_change_only_their_customers(
@@ -678,3 +767,31 @@ async def test_viewers_get_no_bulk_buttons_and_members_change_only_their_custome
     )
     await settle(bot)
     assert any("Viewers can see alerts" in text for text in replies_to(fake_slack))
+
+
+async def test_snoozes_that_are_over_wake_a_batch_per_transaction(
+    client, bot, tenant, db, clock, monkeypatch
+):
+    """Each batch commits on its own (other writers get through between), and the
+    job goes on while batches come full, so every snooze that is over wakes, once."""
+    from datetime import timedelta
+
+    monkeypatch.setattr("bot.services.alert_actions.WAKE_BATCH", 2)
+    await send(client, bot, tenant, *(report(tenant, dedup_key=f"backup:{n}") for n in range(5)))
+    async with db.unit_of_work() as session:
+        await session.execute(
+            update(Alert).values(status="snoozed", snoozed_until=clock() + timedelta(hours=1))
+        )
+    clock.advance(hours=1)
+    batches: list[int] = []
+    woken = await wake_snoozed_alerts(
+        db=db, clock=clock, wake=lambda: batches.append(1), notifiers=bot.notifiers
+    )
+    assert woken == 5 and len(batches) == 3  # 2 + 2 + 1
+    async with db.unit_of_work() as session:
+        assert set((await session.scalars(select(Alert.status))).all()) == {"firing"}
+    assert (await audit_actions(db)).count("alert.snooze_ended") == 5
+    assert (
+        await wake_snoozed_alerts(db=db, clock=clock, wake=lambda: None, notifiers=bot.notifiers)
+        == 0
+    )

@@ -19,7 +19,7 @@ from bot.payloads import CustomerRef, ListState, RowAction, RowActionKind
 from bot.views.limits import MAX_MESSAGE_BLOCKS, MAX_SURFACE_BLOCKS, MAX_TEXT_FALLBACK
 from handlers.customers import PAGE_SIZE, ROW_ACTIONS, parse_list_arguments
 from storage.models import Customer
-from tests.drive import all_text, calls_to, post
+from tests.drive import all_text, calls_to, day, post
 from tests.fake_slack import FakeSlack
 from tests.rows import msp_id_of
 from tests.seed import grant, seed_customer
@@ -251,6 +251,25 @@ async def test_an_empty_list_says_what_to_do(client, slack, db, owner):
     await grant(db, "U0005", Role.VIEWER)
     viewer = await post(client, slack.slash_command("customers", user_id="U0005"))
     assert not [b for b in viewer.json["blocks"] if b["type"] == "actions"]
+
+
+async def test_a_cancelled_plan_ends_on_its_renewal_date_rather_than_renewing(
+    client, slack, db, owner
+):
+    """A cancelled plan does not renew: its row says when it ends."""
+    ends, renews = date(2027, 1, 15), date(2027, 3, 1)
+    await seed_customer(
+        db, name="Leaving", status="pending_cancellation", licences=8, renewal_date=ends
+    )
+    await seed_customer(db, name="Staying", status="paid", licences=8, renewal_date=renews)
+    listed = await post(client, slack.slash_command("customers paid", user_id=owner))
+    details = {
+        row["fields"][0]["text"].split(" · ")[0]: row["fields"][1]["text"]
+        for row in _rows(listed.json["blocks"])
+    }
+    assert details["Leaving"].endswith(f"· ends {day(ends)}")
+    assert "renews" not in details["Leaving"]
+    assert details["Staying"].endswith(f"· renews {day(renews)}")
 
 
 async def test_help_shows_the_sort_word(client, slack, owner):

@@ -29,6 +29,7 @@ from tests.drive import (
     all_text,
     as_slack_sends,
     calls_to,
+    day,
     dispatched,
     held_view,
     input_block,
@@ -37,7 +38,16 @@ from tests.drive import (
 )
 from tests.forms import add_values, block_ids, checkboxes, selected, text, typed
 from tests.rows import customers
-from tests.seed import grant, seed_customer, set_max_customers
+from tests.seed import (
+    ADMIN,
+    MEMBER,
+    RENEWAL,
+    VIEWER,
+    grant,
+    paid,
+    seed_customer,
+    set_max_customers,
+)
 from tests.slack_requests import FORM_CONTENT_TYPE, SignedRequest, sign
 from tests.wait import settle_bot
 
@@ -593,7 +603,7 @@ def _text_objects(blocks: list[dict]) -> list[dict]:
 async def test_approvers_and_viewers_cannot_add(client, slack, db, owner, fake_slack, role):
     await grant(db, "U0002", role)
     reply = await post(client, slack.slash_command("add", user_id="U0002"))
-    assert "cannot use `/msp add`" in reply.json["text"]
+    assert "cannot use /msp add" in reply.json["text"]
     forged = await submit_add(client, slack, user_id="U0002")
     assert forged.json["response_action"] == "update"  # the error modal
     assert "cannot add customers" in forged.text
@@ -641,8 +651,7 @@ async def test_customer_by_account_number_or_partial_name(client, slack, db, own
         assert [e["action_id"] for e in actions["elements"]] == [
             ActionId.REQUEST_START,
             ActionId.EDIT_CUSTOMER,
-            ActionId.CORRECT_BILLING,  # an owner's
-            ActionId.DELETE_CUSTOMER,
+            ActionId.CORRECT_BILLING,  # an owner's; no Delete in a paid term (R16)
         ]
 
 
@@ -1067,7 +1076,12 @@ async def test_r16_a_paid_term_blocks_deletion_here(client, slack, db, owner):
     await _add_paying(client, slack, licences="3")
     [customer] = await customers(db)
     reply = await _delete(client, slack, customer.id, "Paying")
-    assert "cannot be deleted here" in reply.json["errors"][CustomerField.CONFIRM_NAME]
+    # What to do instead, not a dead end: a paid account is cancelled first.
+    assert reply.json["errors"][CustomerField.CONFIRM_NAME] == (
+        "Paying is in a paid term, and an account cannot be deleted during its paid term: "
+        "cancel its subscription first (/msp request cancel), then delete it once the term "
+        "ends (on 22 Dec 2026 at the soonest)."
+    )
     assert len(await customers(db)) == 1
 
 
@@ -1084,6 +1098,127 @@ async def test_only_admins_and_owners_delete(client, slack, db, owner, role, fak
     forged = await _delete(client, slack, customer.id, "Acme", user_id="U0002")
     assert "Only admins and owners can delete customers." in forged.text
     assert len(await customers(db)) == 1
+
+
+def _elements(blocks: list[dict]) -> list[dict]:
+    return [e for b in blocks if b["type"] == "actions" for e in b["elements"]]
+
+
+async def test_a_paid_card_offers_no_delete_but_what_leads_to_one(
+    client, slack, db, owner, fake_slack
+):
+    """R16: Delete during a paid term could only be refused. Those who may delete are
+    told instead to cancel first (the card's own menu offers it) and from when the
+    account can be deleted; nobody else is told about deleting."""
+    await grant(db, ADMIN, Role.ADMIN)
+    await grant(db, MEMBER, Role.MEMBER)
+    await paid(db, name="Paying", assigned=[MEMBER])  # renews on RENEWAL, 1 Mar 2027
+    # Renewing within the 30 days' notice: a cancellation ends the term a year later.
+    await paid(db, name="Late", renewal_date=date(2026, 12, 10), contract_start=date(2025, 12, 10))
+    for user in (owner, ADMIN):
+        card = (await post(client, slack.slash_command("customer Paying", user_id=user))).json
+        assert ActionId.DELETE_CUSTOMER not in [e["action_id"] for e in _elements(card["blocks"])]
+        [menu] = [e for e in _elements(card["blocks"]) if e["action_id"] == ActionId.REQUEST_START]
+        assert "Cancel subscription" in [o["text"]["text"] for o in menu["options"]]
+        assert card["blocks"][-1] == {
+            "type": "context",
+            "elements": [
+                {
+                    "type": "mrkdwn",
+                    "text": "A paid account cannot be deleted during its term: cancel its "
+                    "subscription first (*Cancel subscription* in *Request…*), and it can be "
+                    f"deleted once the term ends, on {day(RENEWAL)} at the soonest.",
+                }
+            ],
+        }
+    late = (await post(client, slack.slash_command("customer Late", user_id=owner))).json
+    assert f"once the term ends, on {day(date(2027, 12, 10))} at the soonest." in (
+        all_text(late["blocks"])
+    )
+    member = (await post(client, slack.slash_command("customer Paying", user_id=MEMBER))).json
+    assert "deleted" not in all_text(member["blocks"])
+
+    # A Delete clicked on a card shown before the term began says so before any typing.
+    customer_id = (await customers(db))[0].id
+    await post(
+        client,
+        slack.block_actions(
+            action_id=ActionId.DELETE_CUSTOMER,
+            value=CustomerRef(customer_id=customer_id).encode(),
+            user_id=owner,
+        ),
+    )
+    [answer] = await calls_to(fake_slack, "response_url")
+    assert "cancel its subscription first (" in answer.args["text"]
+    assert "/msp request cancel" in answer.args["text"]
+    assert f"(on {day(RENEWAL)} at the soonest)" in answer.args["text"]
+    assert fake_slack.calls_to("views.open") == []
+
+
+async def test_a_cancelled_card_says_when_its_paid_term_ends(client, slack, db, owner):
+    """A cancelled plan does not renew: its card says when it ends, and from when it
+    can be deleted, instead of a renewal and a Delete that would be refused."""
+    ends = date(2027, 1, 15)
+    await paid(db, name="Leaving", status="pending_cancellation", renewal_date=ends)
+    card = (await post(client, slack.slash_command("customer Leaving", user_id=owner))).json
+    shown = all_text(card["blocks"])
+    assert f"*Ends*\n{day(ends)}" in shown and "*Renewal*" not in shown
+    assert ActionId.DELETE_CUSTOMER not in [e["action_id"] for e in _elements(card["blocks"])]
+    assert card["blocks"][-1]["elements"][0]["text"] == (
+        f"Cancelled: it can be deleted once its paid term ends on {day(ends)}."
+    )
+
+
+async def test_a_card_whose_deletion_is_scheduled_offers_reverse_deletion_not_delete(
+    client, slack, db, owner
+):
+    """Its deletion is on its way: the card offers to take it back, not a permanent
+    deletion at once beside it."""
+    await seed_customer(db, name="Going", status="scheduled_deletion", plan="free")
+    card = (await post(client, slack.slash_command("customer Going", user_id=owner))).json
+    buttons = [e["action_id"] for e in _elements(card["blocks"])]
+    assert ActionId.REVERSE_DELETION in buttons
+    assert ActionId.DELETE_CUSTOMER not in buttons
+    # A free account, out of any paid term, still offers Delete.
+    await seed_customer(db, name="Idle", status="free", plan="free")
+    idle = (await post(client, slack.slash_command("customer Idle", user_id=owner))).json
+    assert ActionId.DELETE_CUSTOMER in [e["action_id"] for e in _elements(idle["blocks"])]
+
+
+async def test_add_ons_are_shown_by_their_names(client, slack, db, owner):
+    """Stored by catalog key (the API, an import) or by name (an approved request)."""
+    await paid(db, name="Addons", add_ons=["activconnect", "Screen Details", "Legacy Widget"])
+    card = (await post(client, slack.slash_command("customer Addons", user_id=owner))).json
+    assert "*Add-ons:* ActivConnect, Screen Details, Legacy Widget" in all_text(card["blocks"])
+
+
+async def test_a_card_over_its_max_mau_threshold_says_new_end_users_are_blocked(
+    client, slack, db, owner
+):
+    """R20, counted as the dashboard and the alert count it: this month's reported MAU
+    at or over the threshold."""
+    await grant(db, VIEWER, Role.VIEWER)
+    await paid(db, name="Over", max_mau=1200, mau=1450, mau_this_month=1450)
+    await paid(db, name="At", max_mau=1200, mau=1200, mau_this_month=1200)
+    await paid(db, name="Under", max_mau=1200, mau=1199, mau_this_month=1199)
+    # Over it last month only: this month blocks nobody yet.
+    await paid(db, name="Before", max_mau=10, mau=50, month=date(2026, 10, 1))
+    await paid(db, name="Never", max_mau=None, mau=5000, mau_this_month=5000)
+
+    async def shown(name: str, user: str = owner) -> str:
+        reply = await post(client, slack.slash_command(f"customer {name}", user_id=user))
+        return all_text(reply.json["blocks"])
+
+    assert (
+        ":no_entry: *New end users are blocked*: 1,450 MAU this month, over its max-MAU "
+        "threshold of 1,200. Raise the threshold with *Edit* to let them in now; otherwise "
+        "they stay blocked until the month ends."
+    ) in await shown("Over")
+    assert "1,200 MAU this month, at its max-MAU threshold of 1,200." in await shown("At")
+    for name in ("Under", "Before", "Never"):
+        assert "blocked" not in await shown(name), name
+    # Someone who cannot edit the customer is told who can let them in.
+    assert "until the month ends or an admin raises the threshold." in await shown("Over", VIEWER)
 
 
 # ---------------------------------------------------------------- role scoping
@@ -1239,4 +1374,4 @@ async def test_a_members_export_holds_only_their_customers(client, slack, db, ow
 
 async def test_export_needs_the_word_customers(client, slack, owner):
     reply = await post(client, slack.slash_command("export", user_id=owner))
-    assert "Usage: `/msp export customers`" in reply.json["text"]
+    assert "Usage: /msp export customers" in reply.json["text"]

@@ -120,7 +120,7 @@ async def test_strangers_get_no_dashboard(client, slack, db):
     await seed_customer(db, name="Secret Corp", users=5)
     reply = await post(client, slack.slash_command("dashboard", user_id="U0404"))
     assert "Secret Corp" not in reply.text
-    assert "Ask an admin" in reply.text
+    assert "Ask an owner or admin of your MSP (<@U0001>)" in all_text(reply.json["blocks"])
 
 
 def _huge_dashboard(role: Role, *, whole_msp: bool = True) -> Dashboard:

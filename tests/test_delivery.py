@@ -502,7 +502,7 @@ async def test_msp_delivery_shows_admins_what_failed_and_why(client, slack, db, 
     assert "`is_archived`: 1: the channel is archived" in shown
     assert "<#C0042>" in shown
     refused = await post(client, slack.slash_command("delivery", user_id="U0002"))
-    assert "cannot use `/msp delivery`" in refused.json["text"]
+    assert "cannot use /msp delivery" in refused.json["text"]
 
 
 async def test_two_replicas_share_the_work_without_sending_twice(
@@ -577,3 +577,66 @@ async def test_items_waiting_for_a_send_slot_are_not_claimed_twice(db, msp_id, f
     worker = make_worker(db, fake_slack, replace(FAST, concurrency=1, lease_seconds=0.25))
     await worker.drain(timeout=20)
     assert sorted(posted(fake_slack)) == sorted(f"only once {n}" for n in range(12))
+
+
+async def test_the_claimable_heads_are_each_lanes_first_waiting_item_when_due(db, backend):
+    """The heads come from walking the waiting items lane by lane: over MSPs sharing
+    lane names, lanes whose head is not due, leases running or run out and finished
+    items in between, they are exactly the first active item of each lane that is
+    due, oldest due first, as a reading of every row says."""
+    import random
+    from datetime import UTC, datetime
+
+    from storage.repositories import outbox as outbox_repo
+
+    rng = random.Random(7)
+    now = datetime.now(UTC)
+    async with db.unit_of_work() as session:
+        msps = [
+            await ensure_msp(session, team_id=f"T{n}", timezone="UTC", now=now) for n in range(3)
+        ]
+    rows = []
+    for n in range(400):
+        status = rng.choice(["pending"] * 5 + ["sending", "sent", "failed", "coalesced"])
+        rows.append(
+            {
+                "msp_id": rng.choice(msps),
+                "key": f"k{n}",
+                "kind": "post",
+                "lane": rng.choice(["C1", "C2", "C10", "D1", "home:U1"]),
+                "payload": {"channel": "C1", "text": str(n)},
+                "status": status,
+                "attempts": 1,
+                "next_attempt_at": now + timedelta(seconds=rng.choice([-60, -1, 30])),
+                "lease_until": now + timedelta(seconds=rng.choice([-5, 5]))
+                if status == "sending"
+                else None,
+                "created_at": now,
+                "updated_at": now,
+            }
+        )
+    async with db.unit_of_work() as session:
+        await outbox_repo.insert_many(session, rows)
+    every = await items(db)
+    first: dict[tuple[int, str], OutboxItem] = {}
+    for item in every:  # in id order
+        if item.status in ("pending", "sending"):
+            first.setdefault((item.msp_id, item.lane), item)
+    due = sorted(
+        (
+            item
+            for item in first.values()
+            if (item.status == "pending" and item.next_attempt_at <= now)
+            or (item.status == "sending" and item.lease_until < now)
+        ),
+        key=lambda item: (item.next_attempt_at, item.id),
+    )
+    assert len(first) > 10 and 0 < len(due) < len(first)  # the data says something
+    for limit in (len(due) + 5, 4):
+        async with db.unit_of_work() as session:
+            heads = await outbox_repo.claimable_heads(session, now=now, limit=limit)
+        assert [item.id for item in heads] == [item.id for item in due[:limit]]
+    async with db.unit_of_work() as session:  # nothing waiting: no head, and no error
+        await session.execute(OutboxItem.__table__.update().values(status="sent", lease_until=None))
+    async with db.unit_of_work() as session:
+        assert await outbox_repo.claimable_heads(session, now=now, limit=20) == []

@@ -50,7 +50,7 @@ async def test_unexpected_error_shows_an_error_id_that_is_logged(failing_command
     assert reply.status == 200
     body = reply.json
     assert body["response_type"] == "ephemeral"
-    match = re.search(r"error id `([0-9a-f]{8})`", body["text"])
+    match = re.search(r"error id ([0-9a-f]{8})", body["text"])
     assert match, body["text"]
     assert "secret internals" not in reply.text
     assert "Traceback" not in reply.text
@@ -118,7 +118,7 @@ async def test_log_lines_carry_request_team_user_and_error_ids_and_never_a_secre
 
         monkeypatch.setattr("bot.services.staff.list_staff", explode)
         reply = await post(client, slack.slash_command("roles", user_id="U0001"))
-        error_id = re.search(r"error id `([0-9a-f]{8})`", reply.json["text"]).group(1)
+        error_id = re.search(r"error id ([0-9a-f]{8})", reply.json["text"]).group(1)
     finally:
         logging.getLogger().handlers[:] = []
     lines = [json.loads(line) for line in stream.getvalue().splitlines()]
@@ -181,7 +181,7 @@ async def test_a_command_while_the_database_is_away_says_so(failing_command, cap
     assert reply.status == 200
     assert reply.json["response_type"] == "ephemeral"
     assert "The database is not answering" in reply.json["text"]
-    error_id = re.search(r"error id `([0-9a-f]{8})`", reply.json["text"]).group(1)
+    error_id = re.search(r"error id ([0-9a-f]{8})", reply.json["text"]).group(1)
     [logged] = [r for r in caplog.records if getattr(r, "error_id", None) == error_id]
     assert logged.levelno == logging.WARNING and logged.exc_info is None  # a line, no traceback
     assert "SELECT" not in logged.getMessage()

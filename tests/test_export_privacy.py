@@ -148,7 +148,7 @@ async def test_when_the_dm_cannot_be_opened_the_person_is_told_and_nothing_is_se
     [told] = fake_slack.calls_to("response_url")
     assert told.args["response_type"] == "ephemeral"
     assert "Slack would not open a direct message between us" in told.args["text"]
-    assert "`im:write`" in told.args["text"]
+    assert "the im:write permission" in told.args["text"]
     assert fake_slack.calls_to("files.getUploadURLExternal") == []
     assert _conversations_posted_to(fake_slack) == set()
 

@@ -190,6 +190,8 @@ EXPECTED: tuple[str, ...] = (
     "alert-message-woken",
     "alert-message-resolved",
     "alert-message-reopened",
+    "alert-message-grouped",
+    "alert-reply-in-thread",
     "alert-already-handled",
     "alert-acted",
     "alert-digest",
@@ -197,6 +199,8 @@ EXPECTED: tuple[str, ...] = (
     "alerts-list",
     "alerts-list-customer",
     "alerts-list-empty",
+    "alerts-list-filtered",
+    "alerts-bulk-done",
     # subscriptions
     "subscriptions-list-empty",
     "subscriptions-list",
@@ -896,7 +900,7 @@ async def new_msp(s: Driver, g: Gallery) -> None:
     g.message("roles", (await s.command("roles", user=VIEWER)).answer)
     g.message("role-changed", (await s.command(f"role <@{NEWCOMER}|dana> viewer")).answer)
     g.message("settings", (await s.command("settings")).answer)
-    g.message("settings-changed", (await s.command("settings trial-notices 7,3,1")).answer)
+    g.message("settings-changed", (await s.command("settings trial-notices 7,3")).answer)
     g.message("refusal-invalid-input", (await s.command("settings timezone Mars/Olympus")).answer)
     g.message("refusal-not-allowed", (await s.command("settings", user=VIEWER)).answer)
 
@@ -1018,11 +1022,25 @@ async def alerts(s: Driver, g: Gallery) -> None:
     reopened = await s.api("/api/v1/alerts", {"alerts": [again]})
     g.message("alert-message-reopened", reopened.post(NOC, "96% full"))
 
+    # Another alert for Northwind minutes after its firewall's: a reply in that
+    # message's thread, and the parent's line counting them.
+    vpn = alert("NWTR-4K2Q", "vpn_down", "high", "Site VPN tunnel to HQ is down")
+    grouped = await s.api("/api/v1/alerts", {"alerts": [vpn]})
+    g.message("alert-reply-in-thread", grouped.post(NOC, "VPN tunnel"))
+    g.message("alert-message-grouped", grouped.update(NOC))
+
     listed = (await s.command("alerts")).answer
     g.message("alerts-list", listed)
-    g.message("alerts-list-customer", (await s.command("alerts all Initech Labs")).answer)
+    initech = (await s.command("alerts all Initech Labs")).answer
+    g.message("alerts-list-customer", initech)
+    severity = element(listed, f"{ActionId.ALERT_LIST_FILTER}.severity")
+    filtered = await s.click(severity, OWNER, option=option_of(severity, "High or worse"))
+    g.message("alerts-list-filtered", filtered.said())
     acted = await acknowledge_listed(s, listed, OWNER)
     g.message("alert-acted", acted.said())
+    everything = element(initech, f"{ActionId.ALERT_LIST_BULK}.acknowledge")
+    bulk = await s.click(everything, ADMIN)
+    g.message("alerts-bulk-done", bulk.call(RESPONSE_URL_CALL, replace_original=False))
 
 
 async def acknowledge_listed(
@@ -1228,7 +1246,9 @@ async def homes_and_reviews(s: Driver, g: Gallery, book: Book) -> None:
 
     paid = element(homes["owner"], ActionId.HOME_OPEN_LIST, "Paid Subscriptions")
     g.view("customers-list-modal-paid", (await s.click(paid, view=homes["owner"])).opened())
-    refused = await acknowledge_listed(s, homes["viewer"], VIEWER, view=homes["viewer"])
+    # A Home tab drawn while its reader could act, clicked after their role was
+    # lowered: the refusal comes in a small modal, as nothing can be said below.
+    refused = await acknowledge_listed(s, homes["owner"], VIEWER, view=homes["owner"])
     g.view("refusal-modal-home", refused.opened())
 
 

@@ -13,11 +13,29 @@ from bot.notify.home_tabs import refresh_stale_home_tabs
 from bot.payloads import ListState
 from storage.engine import Database
 from storage.models import Alert, Customer
-from tests.drive import add_customer, all_text, calls_to, post, share_dashboard
+from tests.drive import (
+    add_customer,
+    all_text,
+    ask,
+    calls_to,
+    post,
+    request_ref,
+    share_dashboard,
+)
 from tests.fake_slack import FakeSlack
-from tests.seed import grant, seed_customer, set_msp, staff_with_home_open
+from tests.rows import request_rows
+from tests.seed import (
+    ADMIN,
+    MEMBER,
+    grant,
+    grant_staff,
+    paid,
+    seed_customer,
+    set_msp,
+    staff_with_home_open,
+)
 from tests.support import FakeClock
-from tests.wait import settle_bot
+from tests.wait import settle, settle_bot
 
 TODAY = date(2026, 11, 22)  # the FakeClock's day
 
@@ -105,7 +123,10 @@ async def test_owner_sees_the_whole_msp_figures(client, slack, db, fake_slack):
     assert "Trial Later" not in text
     assert "*Agents not reporting*: 4 at 2 customers" in text
     assert "2 of 5 silent" in text and "2 of 2 silent" in text
-    assert "You are *Owner*" in text
+    assert (
+        "You are an *Owner*: you can do everything, including making someone an admin or owner"
+        " · Figures for the whole MSP"
+    ) in text
     assert "could not be delivered" not in text
 
 
@@ -253,12 +274,19 @@ async def test_other_workspaces_figures_never_show(client, slack, db, fake_slack
     assert "Theirs" not in json.dumps(view)
 
 
-async def test_strangers_are_told_to_ask_an_admin(client, slack, db, fake_slack):
+async def test_strangers_are_told_whom_to_ask_by_name(client, slack, db, fake_slack):
     await grant(db, "U0001", Role.OWNER)
+    await grant(db, "U0002", Role.APPROVER)
     await seed_customer(db, name="Secret Corp", users=5)
     view = await _home_of(client, slack, fake_slack, "U0404")
-    assert "Ask an admin of this workspace to add you" in all_text(view["blocks"])
-    assert "U0001" not in str(view) and "Secret Corp" not in str(view)
+    [body] = [block for block in view["blocks"] if block.get("block_id") == BlockId.HOME_BODY]
+    assert body["text"]["type"] == "mrkdwn"  # the owner as a name, not as <@U0001>
+    assert body["text"]["text"].endswith(
+        "Ask an owner or admin of your MSP (<@U0001>) to add you: they type "
+        "`/msp role @your-name member`."
+    )
+    # Only whom to ask: no figures, no customers, no one who cannot give a role.
+    assert "Secret Corp" not in str(view) and "U0002" not in str(view)
 
 
 async def test_opening_the_messages_tab_publishes_nothing(client, slack, db, fake_slack):
@@ -399,3 +427,104 @@ async def test_a_new_msps_home_shows_first_steps_not_a_wall_of_syntax(
     await seed_customer(db, name="Acme")
     later = await _home_of(client, slack, fake_slack, "U0001")
     assert "First steps" not in all_text(later["blocks"])
+
+
+# ---------------------------------------------------------------- requests waiting
+
+
+def _kinds(view: dict) -> list[str]:
+    return [block["type"] for block in view["blocks"]]
+
+
+async def test_a_members_own_requests_wait_above_the_figures_with_withdraw(
+    client, slack, db, fake_slack, bot
+):
+    """Where an approver sees the requests to decide, a member sees theirs: above
+    the figures, as theirs (no mention of themselves), each with Withdraw; and never
+    two dividers in a row."""
+    await grant_staff(db)
+    await paid(db, assigned=[MEMBER], agents_reporting=9, agents_total=10)
+    await seed_customer(db, name="Trialling", status="active_trial", trial_end=TODAY)
+    mine = await ask(
+        client, slack, fake_slack, "add-licences Northwind", **{BlockId.REQUEST_LICENCES: "5"}
+    )
+    await ask(client, slack, fake_slack, "extend Trialling", ADMIN)
+    view = await _home_of(client, slack, fake_slack, MEMBER)
+
+    kinds = _kinds(view)
+    assert not [i for i in range(1, len(kinds)) if kinds[i] == kinds[i - 1] == "divider"], kinds
+    texts = [(block.get("text") or {}).get("text", "") for block in view["blocks"]]
+    waiting = texts.index(":hourglass_flowing_sand: *Your requests waiting* (1)")
+    figures = [block.get("block_id") for block in view["blocks"]].index(BlockId.HOME_KPIS)
+    assert waiting < figures
+    row = view["blocks"][waiting + 1]
+    assert row["text"]["text"] == f"*#{mine.request_id} Add licences*: +5 licences · Northwind"
+    withdraw = row["accessory"]
+    assert withdraw["action_id"] == ActionId.REQUEST_WITHDRAW
+    assert withdraw["confirm"]["title"]["text"] == f"Withdraw request #{mine.request_id}?"
+    assert withdraw["confirm"]["text"] == {
+        "type": "plain_text",
+        "text": "Add licences: +5 licences for Northwind. The approvers will no longer see it.",
+    }
+    assert MEMBER not in json.dumps(view)  # the member is never mentioned to themselves
+
+    # Withdraw works from there; the tab drawn next has nothing waiting.
+    await post(
+        client,
+        slack.block_actions(
+            action_id=ActionId.REQUEST_WITHDRAW,
+            value=withdraw["value"],
+            user_id=MEMBER,
+            channel_id=None,
+            view={"type": "home"},
+        ),
+    )
+    await settle(bot)
+    [request, _] = await request_rows(db)
+    assert request.status == "withdrawn"
+    redrawn = await _home_of(client, slack, fake_slack, MEMBER)
+    assert "Your requests waiting" not in all_text(redrawn["blocks"])
+
+
+async def test_an_approvers_own_request_is_asked_by_you(client, slack, db, fake_slack):
+    """Those who decide see every request waiting, each with Review (one's own review
+    offers Withdraw); their own say "asked by you", the others name who asked."""
+    await grant_staff(db)
+    await paid(db, assigned=[MEMBER])
+    await seed_customer(db, name="Trialling", status="active_trial", trial_end=TODAY)
+    theirs = await ask(
+        client, slack, fake_slack, "add-licences Northwind", **{BlockId.REQUEST_LICENCES: "5"}
+    )
+    own = await ask(client, slack, fake_slack, "extend Trialling", ADMIN)
+    view = await _home_of(client, slack, fake_slack, ADMIN)
+    rows = {
+        block["accessory"]["value"]: block["text"]["text"]
+        for block in view["blocks"]
+        if (block.get("accessory") or {}).get("action_id") == ActionId.REQUEST_REVIEW
+    }
+    assert rows[request_ref(own.request_id)].endswith("· Trialling · asked by you")
+    assert rows[request_ref(theirs.request_id)].endswith(f"· Northwind · asked by <@{MEMBER}>")
+
+
+async def test_view_on_a_home_row_opens_the_card_in_a_modal(client, slack, db, fake_slack):
+    """The Home tab has no message to answer below: the card opens over it."""
+    await grant_staff(db)
+    await seed_customer(
+        db, name="Soon Ending", status="active_trial", trial_end=TODAY + timedelta(days=2)
+    )
+    view = await _home_of(client, slack, fake_slack, "U0001")
+    button = next(
+        element
+        for block in view["blocks"]
+        for element in [block.get("accessory") or {}, *block.get("elements", [])]
+        if element.get("action_id") == ActionId.VIEW_CUSTOMER
+    )
+    before = len(fake_slack.calls_to("views.open"))
+    await post(
+        client,
+        slack.block_actions(
+            action_id=ActionId.VIEW_CUSTOMER, value=button["value"], user_id="U0001", view=view
+        ),
+    )
+    (opened,) = (await calls_to(fake_slack, "views.open", before + 1))[before:]
+    assert "Soon Ending" in json.dumps(opened.args["view"])

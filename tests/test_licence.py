@@ -331,7 +331,7 @@ async def test_this_month_is_the_msps_month(client, slack, db, owner, clock):
 async def test_only_owners_and_admins_see_the_licence(client, slack, db, owner, fake_slack, role):
     await grant(db, "U0002", role)
     reply = await post(client, slack.slash_command("licence", user_id="U0002"))
-    assert "cannot use `/msp licence`" in reply.json["text"]
+    assert "cannot use /msp licence" in reply.json["text"]
     assert "blocks" not in reply.json or "MAU this month" not in json.dumps(reply.json)
     # A forged click on the view's menus is refused by the service too.
     await post(
@@ -614,7 +614,12 @@ async def test_post_chart_here_uploads_the_selection(client, slack, db, owner, f
     assert png.startswith(PNG)
     [requested] = fake_slack.calls_to("files.getUploadURLExternal")
     assert requested.args["filename"].endswith("-2026-11.png")
-    assert "Acme" in complete.args["initial_comment"]
+    # The file's title says whose; the comment, what it covers, once and to everyone.
+    [posted] = complete.args["files"]
+    assert posted["title"].startswith("Monthly active users: Acme")
+    assert complete.args["initial_comment"] == (
+        "MAU for the last 12 months; Nov 2026 is to date (22 of 30 days)."
+    )
 
 
 # ---------------------------------------------------------------- /msp mau
@@ -653,7 +658,10 @@ async def test_msp_mau_answers_with_numbers_and_posts_the_chart_when_asked(
     )
     [complete] = await calls_to(fake_slack, "files.completeUploadExternal")
     assert complete.args["channel_id"] == "C0042"
-    assert "<@U0001>" in complete.args["initial_comment"]
+    # Posted for the whole channel: no ping of whoever clicked, nor the title again.
+    comment = complete.args["initial_comment"]
+    assert "<@" not in comment and "Monthly active users" not in comment
+    assert comment.startswith("MAU for the last 12 months; Nov 2026 is to date")
     [png] = fake_slack.uploaded_files.values()
     assert png.startswith(PNG)
     assert int.from_bytes(png[16:20], "big") == 1200
@@ -802,7 +810,7 @@ async def test_every_place_gives_the_same_estimate_in_the_same_words(
     assert f":chart_with_upwards_trend: {sentence}" in said["dashboard"]
     [notice] = said["notice"]
     assert notice == (
-        ":chart_with_upwards_trend: *This month's MAU may end over the allowance.* " + sentence
+        ":chart_with_upwards_trend: This month's MAU may end over the allowance. " + sentence
     )
     fields = _fields((await _licence(client, slack))["blocks"])
     assert fields["Month-end estimate"] == "about 10,227 (:warning: 227 over)"

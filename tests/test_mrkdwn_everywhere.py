@@ -289,6 +289,32 @@ def test_clipping_never_leaves_half_an_escape_or_half_a_token() -> None:
     assert clip(mrkdwn("short"), 8) == "short"
 
 
+def test_clipping_ends_on_a_whole_word_and_never_inside_an_emoji() -> None:
+    text = mrkdwn(":hourglass_flowing_sand: The trial of {name} ends", name="Adatum Corp")
+    assert clip(text, 44) == ":hourglass_flowing_sand: The trial of …"
+    assert clip(mrkdwn(":hourglass_flowing_sand:x"), 20) == "…"  # not ":hourglass_flowin…"
+    link = mrkdwn("see {who} and more words", who=Mrkdwn("<https://x.example|a b c d>"))
+    assert clip(link, 30) == "see …"  # not a cut at the space inside the link
+
+
+def test_a_messages_notification_text_is_plain_words() -> None:
+    """Bold, italic, strike and code show as the characters in a notification; mentions,
+    channels, dates, emoji and escapes are kept, and so are the words inside markup."""
+    text = mrkdwn(
+        ":bell: *Subscribed* `#2` {channel} by {who} on {day}: _all_ ~none~ {name}",
+        channel=Mrkdwn("<#C0ACCOUNTS>"),
+        who=mention("U0123ABC"),
+        day=slack_date(date(2026, 11, 22)),
+        name="a_b*c & max_mau_reached",
+    )
+    assert Message.of(text, []).text == (
+        ":bell: Subscribed #2 <#C0ACCOUNTS> by <@U0123ABC> on "
+        "<!date^1795348800^{date_short_pretty}|22 Nov 2026>: all none "
+        "a_b*c &amp; max_mau_reached"
+    )
+    assert Message.of(mrkdwn("*<@U0123ABC>* `a*b*c`"), []).text == "<@U0123ABC> a*b*c"
+
+
 def test_a_message_takes_no_text_that_was_not_built_as_mrkdwn() -> None:
     with pytest.raises(TypeError):
         Message.of(HOSTILE, [])  # type: ignore[arg-type]

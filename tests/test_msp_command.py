@@ -5,13 +5,13 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from bot.domain.roles import Role
+from bot.domain.roles import Role, a_role
 from bot.ids import ActionId
 from storage.engine import Database
 from storage.models import AuditEvent, StaffMember
 from tests.drive import all_text, post
 from tests.fake_slack import FakeSlack
-from tests.seed import grant
+from tests.seed import grant, seed_customer
 from tests.slack_requests import SlackRequests
 from tests.wait import settle_bot
 
@@ -76,6 +76,8 @@ async def test_help_lists_what_the_role_may_do(client, slack, db, role, sees_rol
     topic = _all_text((await post(client, slack.slash_command("help role", user_id=user))).json)
     assert "`/msp role @person owner|admin|approver|member|viewer|none`" in topic
     assert ("cannot use it" in topic) is not sees_role_command
+    if not sees_role_command:  # their role in plain words, and who may use it
+        assert f"You are {a_role(role)}, so you cannot use it: only owners and admins can." in topic
 
 
 async def test_help_is_grouped_by_task_with_examples_and_first_steps(client, slack, db):
@@ -116,20 +118,50 @@ async def test_help_for_an_unknown_command_suggests_the_closest(client, slack, d
 
 async def test_people_who_are_not_staff_get_a_friendly_reply_and_no_data(client, slack, db):
     await grant(db, "U0001", Role.OWNER)
-    for text in ("help", "roles", "whoami", "role <@U0009|eve> owner"):
+    await seed_customer(db, name="Secret Corp")
+    for text in ("help", "roles", "whoami", "customers", "role <@U0009|eve> owner"):
         reply = await post(client, slack.slash_command(text, user_id="U0404"))
         assert reply.status == 200
         said = _all_text(reply.json)
-        assert "Ask an admin of this workspace to add you" in said
-        assert "U0001" not in said
+        # Whom to ask, by name (the one owner), and what they would type.
+        assert "Ask an owner or admin of your MSP (<@U0001>) to add you" in said
+        assert "they type `/msp role @your-name member`" in said
+        assert "Secret Corp" not in said
     assert await _staff_roles(db) == {"U0001": "owner"}
+
+
+async def test_not_staff_are_told_up_to_three_owners_and_admins_owners_first(client, slack, db):
+    for user, role in (
+        ("U0010", Role.ADMIN),
+        ("U0011", Role.APPROVER),
+        ("U0012", Role.OWNER),
+        ("U0013", Role.ADMIN),
+        ("U0014", Role.ADMIN),
+    ):
+        await grant(db, user, role)
+    reply = await post(client, slack.slash_command("help", user_id="U0404"))
+    block = reply.json["blocks"][0]["text"]
+    assert block["type"] == "mrkdwn"  # mentions each reader sees as names
+    # Approvers give no roles; the fourth manager is left out.
+    assert "of your MSP (<@U0012>, <@U0010>, <@U0013>) to add you" in block["text"]
+    assert "U0011" not in block["text"] and "U0014" not in block["text"]
+
+
+async def test_without_owners_or_admins_the_not_staff_are_sent_to_the_operator(client, slack, db):
+    await grant(db, "U0011", Role.APPROVER)
+    said = _all_text((await post(client, slack.slash_command("help", user_id="U0404"))).json)
+    assert "Nobody here is an owner or admin yet: ask the person who runs msp-bot" in said
+    assert "/msp role" not in said and "U0011" not in said
 
 
 async def test_unknown_subcommand_suggests_the_closest(client, slack, db):
     await grant(db, "U0001", Role.OWNER)
-    text = _all_text((await post(client, slack.slash_command("whomai", user_id="U0001"))).json)
-    assert "Did you mean `/msp whoami`?" in text
-    assert "/msp whoami" in text  # help follows
+    reply = (await post(client, slack.slash_command("whomai", user_id="U0001"))).json
+    assert "Did you mean `/msp whoami`?" in all_text(reply["blocks"][:1])
+    assert "`/msp whoami` your role" in all_text(reply["blocks"][1:])  # help follows
+    # The notification says it too, not only that help follows.
+    assert "Did you mean" in reply["text"] and "/msp whoami?" in reply["text"]
+    assert "commands you can use" not in reply["text"]
 
 
 async def test_unknown_subcommand_text_is_escaped(client, slack, db):
@@ -163,8 +195,9 @@ async def test_staff_of_another_workspace_is_never_shown(client, slack, db):
     text = _all_text((await post(client, slack.slash_command("roles", user_id="U0001"))).json)
     assert "U7777" not in text
     # And the other workspace's owner has no role here.
+    # Whom to ask is this workspace's owner, never the other's.
     other = await post(client, slack.slash_command("roles", user_id="U7777"))
-    assert "Ask an admin" in _all_text(other.json)
+    assert "Ask an owner or admin of your MSP (<@U0001>) to add you" in _all_text(other.json)
 
 
 async def test_owner_grants_admin_then_admin_may_not(client, slack, db):
@@ -217,7 +250,8 @@ async def test_other_roles_cannot_change_roles(client, slack, db, role):
     await grant(db, "U0001", Role.OWNER)
     await grant(db, "U0002", role)
     reply = await post(client, slack.slash_command("role <@U0003> viewer", user_id="U0002"))
-    assert f"Your role ({role.value}) cannot use `/msp role`." in _all_text(reply.json)
+    said = f"You are {a_role(role)}, so you cannot use /msp role: only owners and admins can."
+    assert said in _all_text(reply.json)
     assert "U0003" not in await _staff_roles(db)
 
 
@@ -252,10 +286,10 @@ async def test_same_role_again_changes_nothing(client, slack, db):
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("role", "Usage: `/msp role @person"),
-        ("role <@U0002>", "Usage: `/msp role @person"),
+        ("role", "Usage: /msp role @person"),
+        ("role <@U0002>", "Usage: /msp role @person"),
         ("role bob admin", "Mention the person with @"),
-        ("role <@U0002> superuser", "`superuser` is not a role."),
+        ("role <@U0002> superuser", "superuser is not a role."),
         ("role <#C0001|general> admin", "Mention the person with @"),
     ],
 )
@@ -278,7 +312,7 @@ async def test_configured_owners_become_owners_on_first_contact(client, slack, d
     ]
     # Somebody else is still a stranger.
     stranger = await post(client, slack.slash_command("whoami", user_id="U0043"))
-    assert "Ask an admin" in _all_text(stranger.json)
+    assert "Ask an owner or admin of your MSP (<@U0042>)" in _all_text(stranger.json)
 
 
 @pytest.mark.parametrize("owners", [frozenset({"U0042"})])
@@ -308,8 +342,30 @@ async def test_a_lowered_role_applies_at_once_on_this_replica(client, slack, db)
     await post(client, slack.slash_command("role <@U0002> viewer", user_id="U0001"))
     # ...and forgotten when the role changed here.
     reply = await post(client, slack.slash_command("role <@U0003> viewer", user_id="U0002"))
-    assert "Your role (viewer) cannot use `/msp role`." in _all_text(reply.json)
+    assert "You are a viewer, so you cannot use /msp role" in _all_text(reply.json)
     removed = await post(client, slack.slash_command("role <@U0002> none", user_id="U0001"))
     assert ":white_check_mark:" in _all_text(removed.json)
     stranger = await post(client, slack.slash_command("whoami", user_id="U0002"))
-    assert "Ask an admin" in _all_text(stranger.json)
+    assert "Ask an owner or admin of your MSP (<@U0001>)" in _all_text(stranger.json)
+
+
+async def test_a_role_is_explained_to_you_as_you_and_of_others_as_them(client, slack, db):
+    """What a role may do, in plain words: "you can ..." to the person (whoami, help,
+    the Home tab), "they can ..." of someone else (a role given)."""
+    await grant(db, "U0001", Role.OWNER)
+    await grant(db, "U0004", Role.MEMBER)
+    member_can = (
+        "you can see and work on the customers assigned to you, add customers, and ask for "
+        "changes by request"
+    )
+    whoami = (await post(client, slack.slash_command("whoami", user_id="U0004"))).json
+    assert whoami["text"] == "You are a Member of this MSP"
+    assert whoami["blocks"][0]["text"]["text"].startswith(
+        f"You are <@U0004>, a *Member* of this workspace's MSP: {member_can}.\n"
+    )
+    helped = (await post(client, slack.slash_command("help", user_id="U0004"))).json
+    assert f"You are a *Member*: {member_can}." in all_text(helped["blocks"])
+    given = await post(client, slack.slash_command("role <@U0006|dana> viewer", user_id="U0001"))
+    assert given.json["blocks"][0]["text"]["text"] == (
+        ":white_check_mark: <@U0006> is now *Viewer*: they can see everything but change nothing."
+    )

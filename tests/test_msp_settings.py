@@ -179,13 +179,38 @@ async def test_settings_alone_shows_every_setting_and_how_to_change_it(client, s
         "*Trial notices* 7, 3, 1 days before a trial ends",
         "*Time zone* UTC · `/msp settings timezone Europe/Berlin`",
         "*Default price per licence* $75.00 a month, for new customers · `/msp settings price 75`",
-        f"*Max customers* 40 (0 now) · `{RAISE_MAXIMUM}`",
-        f"*Seat allowance* none (0 users on paid plans now) · `msp-bot msp set --team {TEAM_ID} "
-        "--seat-allowance N|none`",
-        f"*Trial length* 30 days (for trials that start from now on) · `msp-bot msp set --team "
-        f"{TEAM_ID} --trial-days N`",
+        "*Max customers* 40 (0 now)\n",
+        "*Seat allowance* none (0 users on paid plans now)\n",
+        "*Trial length* 30 days (for trials that start from now on)\n",
     ):
         assert shown in text
+    # What the vendor grants: whom to ask in the text; the operator's command only in a
+    # line addressed to them.
+    assert "The person who runs msp-bot (the operator) sets these: ask them" in text
+    [for_operator] = [line for line in text.splitlines() if "msp-bot msp set" in line]
+    assert for_operator == (
+        f"For the operator: `msp-bot msp set --team {TEAM_ID}` with `--max-customers N`, "
+        "`--seat-allowance N|none` or `--trial-days N`."
+    )
+
+
+async def test_a_change_says_what_changed_or_that_nothing_did(client, slack, db, staff):
+    changed = await post(client, slack.slash_command("settings trial-notices 7,3", user_id=OWNER))
+    first = changed.json["blocks"][0]["text"]["text"].splitlines()[0]
+    assert first == ":white_check_mark: Settings saved: *Trial notices* 7, 3, 1 days → 7, 3 days"
+    assert "Settings saved" in changed.json["text"]  # the notification says what changed
+    assert "7, 3, 1 days → 7, 3 days" in changed.json["text"]
+    again = await post(client, slack.slash_command("settings trial-notices 7,3", user_id=ADMIN))
+    first = again.json["blocks"][0]["text"]["text"].splitlines()[0]
+    assert first == ":information_source: Nothing changed: *Trial notices* stays 7, 3 days."
+    channel = await post(
+        client, slack.slash_command("settings approvals <#C0APPROVE|approvals>", user_id=OWNER)
+    )
+    assert channel.json["blocks"][0]["text"]["text"].startswith(
+        ":white_check_mark: Settings saved: *Requests go to* the owners, by DM (no approvals "
+        "channel set) → <#C0APPROVE>\n"
+    )
+    assert len(await _settings_events(db)) == 2  # nothing changed is not audited
 
 
 async def test_owners_and_admins_set_the_time_zone_and_default_price_audited(
@@ -220,15 +245,15 @@ async def test_owners_and_admins_set_the_time_zone_and_default_price_audited(
     ("words", "says"),
     [
         ("timezone Mars/Olympus", '"Mars/Olympus" is not a time zone name'),
-        ("timezone CEST", "For example `/msp settings timezone Europe/Berlin`"),
+        ("timezone CEST", "For example /msp settings timezone Europe/Berlin"),
         ("timezone localtime", "use an IANA name such as Europe/Berlin"),
         ("price 0", "The default price per licence must be more than $0."),
         ("price -5", "cannot be negative"),
         ("price 75.555", "at most two decimals"),
         ("price 100001", "at most $100,000"),
         ("price 75,50", "Use a decimal point"),
-        ("price seventy", "For example `/msp settings price 75`"),
-        ("price", "`/msp settings price 75`"),
+        ("price seventy", "For example /msp settings price 75"),
+        ("price", "/msp settings price 75"),
     ],
 )
 async def test_a_bad_time_zone_or_price_is_refused_with_an_example(
@@ -245,21 +270,31 @@ async def test_only_owners_and_admins_change_them(client, slack, db, staff):
     reply = await post(
         client, slack.slash_command("settings timezone Asia/Tokyo", user_id=APPROVER)
     )
-    assert "cannot use `/msp settings`" in reply.json["text"]
+    # Their role in plain words, and who may use it.
+    assert all_text(reply.json["blocks"]) == (
+        ":no_entry: You are an approver, so you cannot use /msp settings: "
+        "only owners and admins can."
+    )
     assert (await _msp(db)).timezone == "UTC"
 
 
 async def test_the_add_refusal_at_the_maximum_names_the_command_that_raises_it(
     client, slack, db, staff, fake_slack
 ):
-    """R3, in Slack: staff cannot raise the maximum, so the refusal says who runs what."""
+    """R3, in Slack: staff cannot raise the maximum, so the refusal says whom to ask,
+    not a command line they cannot run (the operator's import names it: above)."""
     await add_customer(client, slack, user_id=OWNER, name="One", email="one@x.com")
     await set_max_customers(db, 1)
     refused = await post(client, slack.slash_command("add", user_id=OWNER))
-    assert "already manages 1 of its 1 customers" in refused.json["text"]
-    assert f"the bot's operator raise the maximum with `{RAISE_MAXIMUM}`" in refused.json["text"]
+    said = all_text(refused.json["blocks"])
+    assert said == (
+        ":no_entry: Your MSP already manages 1 of its 1 customers, the most it may have. Remove "
+        "a customer first, or ask the person who runs msp-bot (the operator) to raise the limit."
+    )
     late = await submit_add(client, slack, user_id=OWNER, name="Two", email="two@x.com")
-    assert RAISE_MAXIMUM in late.json["errors"][CustomerField.NAME]
+    error = late.json["errors"][CustomerField.NAME]
+    assert "ask the person who runs msp-bot (the operator)" in error
+    assert "msp-bot msp set" not in error
 
 
 # ---------------------------------------------------------------- the rules

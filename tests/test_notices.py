@@ -6,6 +6,7 @@ replicas sweep at the same moment or a sweep is interrupted and run again."""
 from __future__ import annotations
 
 import asyncio
+import re
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -99,8 +100,9 @@ async def test_trial_notices_come_7_3_and_1_days_before_and_not_the_day_before(
     assert sent_on == [3, 7, 9]  # 7, 3 and 1 days before the 10th
     texts = [post["text"] for post in await posts(db)]
     assert all(post["to"] == TRIALS for post in await posts(db))
-    assert "Acme &lt;Dental&gt;" in texts[0] and "in 7 days" in texts[0]
-    assert "in 3 days" in texts[1] and "tomorrow" in texts[2]
+    # R4: the days left count today, so 7, 3 and 1 days before the last day say 8, 4, 2.
+    assert "Acme &lt;Dental&gt;" in texts[0] and "has 8 days left" in texts[0]
+    assert "has 4 days left" in texts[1] and "has 2 days left" in texts[2]
 
 
 async def test_after_downtime_only_the_nearest_trial_notice_is_sent(db, clock, msp):
@@ -109,7 +111,7 @@ async def test_after_downtime_only_the_nearest_trial_notice_is_sent(db, clock, m
     at(clock, datetime(2026, 12, 8, 6, tzinfo=UTC))  # down from the 1st: 7 and 3 were missed
     assert await sweep(db, clock, "trial_expiry_notices") == 1
     (post,) = await posts(db)
-    assert "in 2 days" in post["text"]
+    assert "has 3 days left" in post["text"]
     async with db.unit_of_work() as session:
         assert (await session.scalars(select(Notice.period))).all() == ["2026-12-10:3"]
 
@@ -132,7 +134,7 @@ async def test_each_msps_own_notice_days_and_its_own_today(db, clock, msp):
     assert await sweep(db, clock, "trial_expiry_notices") == 0
     at(clock, datetime(2026, 11, 30, 11, 0, tzinfo=UTC))  # midnight: the 1st there
     assert await sweep(db, clock, "trial_expiry_notices") == 1
-    assert "in 14 days" in (await posts(db))[0]["text"]
+    assert "has 15 days left" in (await posts(db))[0]["text"]
 
 
 async def test_a_30_day_trial_added_on_the_22nd_is_active_30_days_then_expires(
@@ -148,7 +150,7 @@ async def test_a_30_day_trial_added_on_the_22nd_is_active_30_days_then_expires(
         assert customer is not None and customer.trial_end == date(2026, 12, 21)
     at(clock, datetime(2026, 12, 21, 23, 59, tzinfo=UTC))
     card = await post(client, slack.slash_command("customer Month Trial", user_id=OWNER))
-    assert "Active trial (1 day left)" in all_text(card.json["blocks"])
+    assert "Active trial (ends today)" in all_text(card.json["blocks"])
     assert await sweep(db, clock, "end_trials") == 0  # day 30
     at(clock, datetime(2026, 12, 22, 0, 0, tzinfo=UTC))
     assert await sweep(db, clock, "end_trials") == 1
@@ -482,7 +484,7 @@ async def test_a_customer_at_its_max_mau_threshold_gets_the_alert_once_a_month(
     assert (alert.kind, alert.customer_name, alert.occurrences) == ("max_mau_reached", "Capped", 1)
     assert alert.dedup_key.endswith(":2026-12")  # the same key a usage report raises
     (post,) = await posts(db)
-    assert post["to"] == "C0ALERTS" and "reached its max-MAU threshold" in post["text"]
+    assert post["to"] == "C0ALERTS" and "Max-MAU threshold reached" in post["text"]
 
 
 async def test_the_trial_notice_days_are_set_in_slack_and_mistakes_explained(
@@ -546,4 +548,399 @@ async def test_the_notice_sweeps_run_on_the_schedule(settings, db, clock, msp):
                 break
             await asyncio.sleep(0.1)
     (post,) = await posts(db)
-    assert post["to"] == TRIALS and "in 7 days" in post["text"]  # the clock's 22 Nov
+    assert post["to"] == TRIALS and "has 8 days left" in post["text"]  # the clock's 22 Nov
+
+
+# ---------------------------------------------------------------- one way of saying it
+
+
+async def _home_text(client, slack, fake_slack, user_id: str = OWNER) -> str:
+    before = len(fake_slack.calls_to("views.publish"))
+    await post(client, slack.app_home_opened(user_id=user_id))
+    calls = await calls_to(fake_slack, "views.publish", before + 1)
+    return all_text(calls[before].args["view"]["blocks"])
+
+
+async def _outbox_payloads(db: Database) -> list[dict[str, Any]]:
+    """What each queued post will say, its notification text as it is."""
+    async with db.unit_of_work() as session:
+        rows = await session.scalars(
+            select(OutboxItem).where(OutboxItem.kind == "post").order_by(OutboxItem.id)
+        )
+        return [row.payload for row in rows.all()]
+
+
+async def test_a_trials_days_left_are_counted_alike_everywhere(
+    client, slack, bot, db, clock, msp, fake_slack
+):
+    """R4: the last day is the trial's `trial_end` and the days left count today, in the
+    notice, the daily digest, the card, the trials list and the Home tab alike."""
+    await subscribe(db, msp, TRIALS, "trials")
+    await subscribe(db, msp, DIGEST, "digest")
+    await seed_customer(
+        db, name="Soon", status="active_trial", users=4, trial_end=date(2026, 12, 10)
+    )
+    for today, left in ((date(2026, 12, 7), "4 days left"), (date(2026, 12, 10), "ends today")):
+        at(clock, datetime(today.year, today.month, today.day, 9, 30, tzinfo=UTC))
+        assert await sweep(db, clock, "trial_expiry_notices") == 1
+        assert await sweep(db, clock, "digests") >= 1
+        notice, digest = [
+            post["text"]
+            for post in (await posts(db))[-3:]
+            if post["to"] in (TRIALS, DIGEST) and "Weekly summary" not in post["text"]
+        ][-2:]
+        card = await post(client, slack.slash_command("customer Soon", user_id=OWNER))
+        listed = await post(client, slack.slash_command("customers trials", user_id=OWNER))
+        home = await _home_text(client, slack, fake_slack)
+        shown = {
+            "notice": notice,
+            "digest": digest,
+            "card": all_text(card.json["blocks"]),
+            "list": all_text(listed.json["blocks"]),
+            "home": home,
+        }
+        assert {where: left in text for where, text in shown.items()} == dict.fromkeys(
+            shown, True
+        ), (today, shown)
+        assert all("3 days" not in text and "1 day left" not in text for text in shown.values())
+    assert (
+        "has 4 days left: its last day is " + shown_day(date(2026, 12, 10))
+        in ((await posts(db))[0]["text"])
+    )
+
+
+async def test_a_busy_channels_trial_notices_are_grouped_with_their_next_steps(
+    client, slack, bot, db, clock, msp, fake_slack
+):
+    """A morning of trial notices for one channel leaves as one digest: one line per
+    group in the notification, whole names only, no markup; each trial a row whose
+    menu does what the notice's buttons did."""
+    await subscribe(db, msp, TRIALS, "trials")
+    names = [f"Customer With A Long Name {n:02d}" for n in range(12)]
+    last_days = [date(2026, 12, 9)] + [date(2026, 12, 10)] * 11  # the soonest first
+    ids = {
+        name: await seed_customer(db, name=name, status="active_trial", users=3, trial_end=last_day)
+        for name, last_day in zip(names, last_days, strict=True)
+    }
+    at(clock, datetime(2026, 12, 7, 9, 30, tzinfo=UTC))
+    assert await sweep(db, clock, "trial_expiry_notices") == 12
+    bot.delivery.wake()
+    await settle(bot)
+    [digest] = [
+        c.args for c in fake_slack.calls_to("chat.postMessage") if c.args["channel"] == TRIALS
+    ]
+    text = digest["text"]
+    lead = "12 trials end soon: "
+    assert text.startswith(lead), text
+    listed, more = text.removeprefix(lead).rsplit(" and ", 1)
+    shown = listed.split(", ")
+    assert (
+        shown
+        == [  # whole names, soonest first, each with its days left
+            f"{name} ({left} days left)" for name, left in zip(names, [3] + [4] * 11, strict=False)
+        ][: len(shown)]
+    )
+    assert more == f"{12 - len(shown)} more"
+    assert len(text) <= 300 and not re.search(r"[*`~]|:hourglass", text)
+    blocks = digest["blocks"]
+    assert "12 updates while this channel was busy" in all_text(blocks[:1])
+    assert blocks[1]["text"]["text"] == ":hourglass_flowing_sand: *12 trials end soon*"
+    rows = [block for block in blocks if (block.get("accessory") or {}).get("type") == "overflow"]
+    assert [row["text"]["text"].split("*")[1] for row in rows] == names
+    assert [row["text"]["text"].split(") · ", 1)[1] for row in rows[:2]] == [
+        f"3 days left · last day {shown_day(date(2026, 12, 9))} · 3 users",
+        f"4 days left · last day {shown_day(date(2026, 12, 10))} · 3 users",
+    ]
+    menu = rows[0]["accessory"]
+    assert menu["action_id"] == ActionId.ROW_MENU
+    assert [option["text"]["text"] for option in menu["options"]] == [
+        "Extend trial",
+        "Upgrade plan",
+        "Open customer",
+    ]
+    extend, _upgrade, open_customer = menu["options"]
+    overflow = {"type": "overflow"}
+    await post(
+        client,
+        slack.block_actions(
+            action_id=ActionId.ROW_MENU,
+            selected_option=extend,
+            extra_action=overflow,
+            user_id=OWNER,
+            channel_id=TRIALS,
+        ),
+    )
+    [opened] = await calls_to(fake_slack, "views.open")
+    assert opened.args["view"]["title"]["text"] == "Extend trial"
+    form = RequestFormState.decode(opened.args["view"]["private_metadata"])
+    assert form.customer_id == ids[names[0]]
+    await post(
+        client,
+        slack.block_actions(
+            action_id=ActionId.ROW_MENU,
+            selected_option=open_customer,
+            extra_action=overflow,
+            user_id=OWNER,
+            channel_id=TRIALS,
+        ),
+    )
+    [card] = await calls_to(fake_slack, "response_url")
+    assert card.args["response_type"] == "ephemeral" and card.args["replace_original"] is False
+    assert names[0] in all_text(card.args["blocks"])
+
+
+async def test_every_notices_notification_text_is_plain_words(
+    client, slack, bot, db, clock, msp, fake_slack
+):
+    """A notification shows bold, italic, strike and code markup as the characters:
+    every notice's and digest's `text`, and the settings and subscription answers, are
+    plain words; mentions, channels and dates stay tokens, which notifications show."""
+    await set_msp(db, mau_allowance=1000)
+    for channel, topic in (
+        (TRIALS, "trials"),
+        (MAU, "mau"),
+        (DIGEST, "digest"),
+        (REQUESTS, "requests"),
+    ):
+        await subscribe(db, msp, channel, topic)
+    await seed_customer(
+        db, name="Bold *Co*", status="active_trial", users=5, trial_end=date(2026, 12, 10)
+    )
+    await seed_customer(
+        db, name="Ended", status="active_trial", users=5, trial_end=date(2026, 12, 6)
+    )
+    await paid(db, name="Renewing", renewal_date=date(2027, 1, 12))
+    await seed_customer(db, name="Busy", mau=850, month=date(2026, 12, 1))
+    at(clock, datetime(2026, 12, 7, 9, 30, tzinfo=UTC))  # a Monday: the weekly summary too
+    for name in (
+        "trial_expiry_notices",
+        "end_trials",
+        "renewal_window_notices",
+        "mau_notices",
+        "digests",
+    ):
+        assert await sweep(db, clock, name) >= 1, name
+    texts = [payload["text"] for payload in await _outbox_payloads(db)]
+    assert len(texts) >= 6
+    replies = [
+        await post(client, slack.slash_command(command, user_id=OWNER))
+        for command in (
+            "settings",
+            "settings trial-notices 7,3,1",
+            "subscribe <#C0NEW|new> mau",
+            "unsubscribe <#C0NEW|new> mau",
+        )
+    ]
+    texts += [reply.json["text"] for reply in replies]
+    markup = re.compile(r"(?<![\w])[*_~`]\S|\S[*_~`](?![\w])")
+    # The customer's own asterisks are words of its name: Slack formats those as well.
+    assert [text for text in texts if markup.search(text.replace("Bold *Co*", "Bold Co"))] == []
+    assert replies[0].json["text"] == "Settings of your MSP"
+    assert replies[2].json["text"].startswith(":bell: Subscribed. #")
+    assert "<#C0NEW>" in replies[2].json["text"] and "<#C0NEW>" in replies[3].json["text"]
+    assert any("<!date^" in text for text in texts)  # date tokens kept
+    assert any("Weekly summary" in text for text in texts)
+
+
+async def test_mau_notices_offer_the_order_form_and_the_licence(
+    client, slack, bot, db, clock, msp, fake_slack
+):
+    """R19: the next steps are buttons, not a command to copy: Order MAU allowance opens
+    the order form for an owner (anyone else is told who may), Open licence shows the
+    licence below the notice."""
+    await set_msp(db, mau_allowance=1000)
+    await subscribe(db, msp, MAU, "mau")
+    await seed_customer(db, name="Busy", mau=850, month=date(2026, 12, 1))
+    at(clock, datetime(2026, 12, 7, 9, 30, tzinfo=UTC))
+    assert await sweep(db, clock, "mau_notices") == 1
+    [notice] = await _outbox_payloads(db)
+    assert "/msp" not in all_text(notice["blocks"])
+    [actions] = [block for block in notice["blocks"] if block["type"] == "actions"]
+    order, licence = actions["elements"]
+    assert (order["text"]["text"], licence["text"]["text"]) == (
+        "Order MAU allowance",
+        "Open licence",
+    )
+
+    async def click(element: dict[str, Any], user_id: str) -> None:
+        await post(
+            client,
+            slack.block_actions(
+                action_id=element["action_id"],
+                value=element.get("value"),
+                user_id=user_id,
+                channel_id=MAU,
+            ),
+        )
+
+    await click(order, OWNER)
+    [opened] = await calls_to(fake_slack, "views.open")
+    assert opened.args["view"]["title"]["text"] == "Order MAU allowance"
+    await click(order, MEMBER)
+    [refused] = await calls_to(fake_slack, "response_url")
+    assert "Only an owner can order more MAU" in refused.args["text"]
+    await click(licence, OWNER)
+    answers = await calls_to(fake_slack, "response_url", 2)
+    shown = answers[1].args
+    assert shown["response_type"] == "ephemeral" and shown["replace_original"] is False
+    assert "850" in all_text(shown["blocks"]) and "1,000" in all_text(shown["blocks"])
+    await click(licence, MEMBER)
+    answers = await calls_to(fake_slack, "response_url", 3)
+    assert "Only owners and admins can see the licence view" in answers[2].args["text"]
+    await settle(bot)
+    assert len(fake_slack.calls_to("views.open")) == 1
+
+
+async def test_the_daily_digest_says_a_customer_at_its_max_mau_threshold_once(db, clock, msp):
+    """The max-MAU alert among the open alerts says what the threshold list would:
+    that customer is not listed again; one without an open alert still is."""
+    await subscribe(db, msp, DIGEST, "digest")
+    await seed_customer(db, name="Alerted", max_mau=100, mau=150, month=date(2026, 12, 1))
+    at(clock, datetime(2026, 12, 7, 9, 30, tzinfo=UTC))
+    assert await sweep(db, clock, "max_mau_alerts") == 1
+    await seed_customer(db, name="Quiet Over", max_mau=100, mau=120, month=date(2026, 12, 1))
+    assert await sweep(db, clock, "digests") >= 1
+    [digest] = [p for p in await posts(db) if p["text"].startswith("Daily digest")]
+    alerts, listed = digest["text"].split(":no_entry:")
+    assert "Alerted" in alerts and "max_mau_reached" in alerts
+    assert listed.startswith(
+        " *At their max-MAU threshold*: 1 more customer, besides the 1 in the open alerts "
+        "above: new end users are blocked"
+    )
+    assert "Quiet Over" in listed and "Alerted" not in listed
+
+
+def test_what_every_merged_trial_shares_is_said_once_above_them():
+    from bot.domain.notices import NoticeKind
+    from bot.results.notices import CustomerNotice
+    from bot.views.digests import Merged, updates_digest_message
+    from bot.views.mrkdwn import Mrkdwn
+
+    last_day = date(2027, 1, 1)
+    merged = [
+        Merged(
+            text=Mrkdwn(f"The trial of {name} has 4 days left"),
+            notice=CustomerNotice(
+                kind=NoticeKind.TRIAL_EXPIRING,
+                customer_id=n + 1,
+                customer_name=name,
+                account_number=f"TR0{n}-ABCD",
+                day=last_day,
+                days_left=4,
+                users=3,
+            ),
+        )
+        for n, name in enumerate(["Adatum Corp", "Coho Winery", "Alpine Ski House"])
+    ]
+    message = updates_digest_message([*merged, Merged(text=Mrkdwn("*Another* update."))])
+    assert message.text == (
+        "4 updates: 3 trials end soon (4 days left each): Adatum Corp, Alpine Ski House, "
+        "Coho Winery; Another update"
+    )
+    title, *rows, other = message.blocks[1:]
+    assert title["text"]["text"] == (
+        ":hourglass_flowing_sand: *3 trials end soon* · 4 days left · last day "
+        + shown_day(last_day)
+    )
+    assert [row["text"]["text"] for row in rows] == [
+        "*Adatum Corp* (`TR00-ABCD`) · 3 users",
+        "*Alpine Ski House* (`TR02-ABCD`) · 3 users",
+        "*Coho Winery* (`TR01-ABCD`) · 3 users",
+    ]
+    assert other["text"]["text"] == "*Another* update."
+
+
+# ---------------------------------------------------------------- a chunk at a time
+
+
+async def test_a_big_sweep_commits_a_chunk_at_a_time_so_other_writers_get_through(
+    backend, db, clock, msp, monkeypatch
+):
+    """Each chunk of due rows is its own transaction: a writer waiting while a chunk
+    holds SQLite's write lock goes before the next chunk, not after the sweep."""
+    from sqlalchemy import update
+
+    from storage.models import Msp
+
+    monkeypatch.setattr("bot.services.notices.CHUNK", 2)
+    await subscribe(db, msp, TRIALS, "trials")
+    for n in range(7):
+        await seed_customer(db, name=f"T{n}", status="active_trial", trial_end=date(2026, 12, 4))
+    at(clock, datetime(2026, 12, 1, 6, tzinfo=UTC))
+    order: list[str] = []
+    done = asyncio.Event()
+
+    async def another_writer() -> None:
+        while not done.is_set():
+            async with db.unit_of_work() as session:
+                await session.execute(
+                    update(Msp).where(Msp.id == msp).values(home_stale_since=clock())
+                )
+            order.append("writer")
+            await asyncio.sleep(0)
+
+    writer = asyncio.create_task(another_writer())
+    try:
+        sent = await run_sweep(
+            "trial_expiry_notices",
+            db=db,
+            clock=clock,
+            wake=lambda: order.append("chunk"),
+            notifiers=outbox_notifiers(),
+        )
+    finally:
+        done.set()
+        await writer
+    assert sent == 7 and len(await posts(db)) == 7
+    chunks = [n for n, what in enumerate(order) if what == "chunk"]
+    assert len(chunks) == 5  # 2 + 2 + 2 + 1, then the sweep's own end
+    assert "writer" in order[chunks[0] : chunks[-2]]  # between the sweep's chunks
+
+
+async def test_a_sweep_that_fails_midway_keeps_its_chunks_and_sends_the_rest_once(
+    backend, db, clock, msp, monkeypatch
+):
+    monkeypatch.setattr("bot.services.notices.CHUNK", 2)
+    await subscribe(db, msp, TRIALS, "trials")
+    for n in range(5):
+        await seed_customer(db, name=f"T{n}", status="active_trial", trial_end=date(2026, 12, 4))
+    at(clock, datetime(2026, 12, 1, 6, tzinfo=UTC))
+    real = outbox_notifiers()
+    calls = 0
+
+    class DiesInTheSecondChunk:
+        alerts = real.alerts
+
+        async def post(self, session, *, notices):
+            nonlocal calls
+            calls += 1
+            await real.notices.post(session, notices=notices)
+            if calls == 2:
+                raise RuntimeError("the process died here")
+
+    dies = replace(real, notices=DiesInTheSecondChunk())
+    with pytest.raises(RuntimeError):
+        await sweep(db, clock, "trial_expiry_notices", dies)
+    assert len(await posts(db)) == 2  # the first chunk, committed; the second rolled back
+    assert await sweep(db, clock, "trial_expiry_notices", real) == 3
+    assert await sweep(db, clock, "trial_expiry_notices") == 0
+    texts = [post["text"] for post in await posts(db)]
+    assert len(texts) == len(set(texts)) == 5
+
+
+async def test_trials_end_a_chunk_at_a_time_each_once(backend, db, clock, msp, monkeypatch):
+    monkeypatch.setattr("bot.services.notices.CHUNK", 2)
+    await subscribe(db, msp, TRIALS, "trials")
+    for n in range(5):
+        await seed_customer(db, name=f"E{n}", status="active_trial", trial_end=date(2026, 12, 1))
+    at(clock, datetime(2026, 12, 3, 6, tzinfo=UTC))
+    assert await sweep(db, clock, "end_trials") == 5
+    assert await sweep(db, clock, "end_trials") == 0
+    async with db.unit_of_work() as session:
+        statuses = (await session.scalars(select(Customer.status))).all()
+        events = (
+            await session.scalars(select(AuditEvent).where(AuditEvent.entity_type == "customer"))
+        ).all()
+    assert sorted(statuses) == ["expired_trial"] * 5
+    assert len(events) == len({e.entity_id for e in events}) == 5
+    assert len(await posts(db)) == 5

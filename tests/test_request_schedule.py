@@ -15,9 +15,10 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import select
 
 from bot.domain.customers import CustomerField
+from bot.domain.requests import RequestType
 from bot.ids import ActionId, BlockId, CallbackId
 from bot.notify.notifiers import outbox_notifiers
-from bot.payloads import CustomerRef
+from bot.payloads import CustomerRef, RequestFormState
 from scheduler.jobs.requests import (
     apply_scheduled_changes,
     expire_pending_requests,
@@ -27,9 +28,11 @@ from storage.engine import Database
 from storage.models import Customer
 from tests.drive import (
     Asked,
+    all_text,
     approve,
     approve_deletion,
     ask,
+    button,
     click,
     day,
     messages_in,
@@ -41,7 +44,17 @@ from tests.drive import (
 )
 from tests.forms import selected, typed
 from tests.rows import audit_rows, customer_row, request_rows
-from tests.seed import ADMIN, APPROVALS, MEMBER, grant_staff, paid, seed_customer, set_msp
+from tests.seed import (
+    ADMIN,
+    APPROVALS,
+    APPROVER,
+    MEMBER,
+    VIEWER,
+    grant_staff,
+    paid,
+    seed_customer,
+    set_msp,
+)
 from tests.support import NOW_SHOWN, fast_bot
 from tests.wait import settle
 
@@ -152,9 +165,10 @@ async def test_a_change_at_renewal_applies_on_the_renewal_date_and_not_the_day_b
     assert columns(await customer_row(db, customer_id), after) == after
     (request,) = await request_rows(db)
     assert (request.status, request.applied_at) == ("applied", midnight(RENEWAL))
-    applied = f":white_check_mark: Approved by <@U0003> {NOW_SHOWN} and applied on {day(RENEWAL)}"
+    applied = f":white_check_mark: Approved by <@U0003> {NOW_SHOWN} and applied"
+    # The message's explanation names the renewal, so its outcome does not; the DM does.
     assert outcome(shown_message(fake_slack, asked.request_id)) == applied
-    assert notices(fake_slack)[-1].endswith(f": {applied}.")
+    assert notices(fake_slack)[-1].endswith(f": {applied} on {day(RENEWAL)}.")
     assert len(notices(fake_slack)) == 2  # approved, then applied
     [audited] = await audit_rows(db, "request.applied")
     assert audited.actor == "job:renewals"
@@ -309,6 +323,70 @@ async def test_a_pending_request_expires_after_the_msps_waiting_time_and_not_bef
     assert await expire(db, clock, expires + timedelta(days=30)) == 0
 
 
+async def test_an_expired_request_says_its_deadline_and_offers_to_ask_again(
+    client, slack, db, staff, fake_slack, bot, clock
+):
+    """The sweep runs a while after the deadline: the message and the DM say when the
+    request expired (its deadline), not when the sweep noticed; nothing says it
+    "takes effect"; and both offer Ask again, the same form for the same customer,
+    which the rules refuse to whoever may not ask."""
+    customer_id = await professional(db)
+    asked = await ask(
+        client, slack, fake_slack, "add-licences Northwind", **{BlockId.REQUEST_LICENCES: "2"}
+    )
+    deadline = ASKED_AT + timedelta(days=7)
+    assert await expire(db, clock, deadline + timedelta(minutes=30)) == 1
+    await settle(bot)
+
+    expired = f":zzz: Expired {moment_shown(deadline)} without a decision"
+    message = shown_message(fake_slack, asked.request_id)
+    assert outcome(message) == expired
+    assert "Takes effect" not in all_text(message["blocks"])
+    again = RequestFormState(kind=RequestType.ADD_LICENCES, customer_id=customer_id).encode()
+    assert button(message, ActionId.REQUEST_START) == {
+        "type": "button",
+        "action_id": ActionId.REQUEST_START,
+        "text": {"type": "plain_text", "text": "Ask again", "emoji": True},
+        "value": again,
+    }
+    [dm] = [m for m in messages_in(fake_slack, "D" + MEMBER[1:]) if "Expired" in m["text"]]
+    assert dm["text"].endswith(f": {expired}.")
+    assert button(dm, ActionId.REQUEST_START)["value"] == again
+
+    # Its asker, from the DM: the same form opens, for the same customer.
+    opened = len(fake_slack.calls_to("views.open"))
+    await post(
+        client,
+        slack.block_actions(
+            action_id=ActionId.REQUEST_START,
+            value=again,
+            user_id=MEMBER,
+            channel_id="D" + MEMBER[1:],
+        ),
+    )
+    await settle(bot)
+    [form] = [call.args["view"] for call in fake_slack.calls_to("views.open")[opened:]]
+    assert form["title"]["text"] == "Add licences"
+    state = RequestFormState.decode(form["private_metadata"])
+    assert (state.kind, state.customer_id) == (RequestType.ADD_LICENCES, customer_id)
+
+    # A viewer, from the approvals channel: refused below the message, no form.
+    await click(client, slack, ActionId.REQUEST_START, again, VIEWER)
+    await settle(bot)
+    assert len(fake_slack.calls_to("views.open")) == opened + 1
+    [refused] = [call.args["text"] for call in fake_slack.calls_to("response_url")]
+    assert "cannot make requests" in refused
+
+    # Approve on the expired message: expired at its deadline, nothing changed.
+    await click(client, slack, ActionId.REQUEST_APPROVE, request_ref(asked.request_id), APPROVER)
+    await settle(bot)
+    answer = fake_slack.calls_to("response_url")[-1].args["text"]
+    assert answer == (
+        f"This request expired without a decision {moment_shown(deadline)}. Nothing was changed."
+    )
+    assert (await customer_row(db, customer_id)).licences == 10
+
+
 async def test_an_approved_request_waiting_for_its_date_does_not_expire(
     client, slack, db, staff, fake_slack, bot, clock
 ):
@@ -447,7 +525,9 @@ async def test_a_change_at_renewal_of_an_account_no_longer_paying_is_not_applied
     assert ("deleted" if status == "deleted" else "free") in reason
     told = f":rewind: Reversed before it took effect: not applied on {day(RENEWAL)}: {reason}"
     assert outcome(shown_message(fake_slack, asked.request_id)) == told
-    assert notices(fake_slack)[-1].endswith(f": {told}.")
+    # The reason ends a sentence: the DM gives it no second full stop.
+    assert reason.endswith(".")
+    assert notices(fake_slack)[-1].endswith(f": {told}")
     [audited] = await audit_rows(db, "request.reversed")
     assert (audited.actor, audited.after["customer"]) == (
         "job:apply_scheduled_changes",

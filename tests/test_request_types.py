@@ -60,7 +60,6 @@ EXPIRES = (
     "decides it."
 )
 APPLIED = f":white_check_mark: Approved by <@{APPROVER}> {NOW_SHOWN} and applied"
-AT_ONCE = "at once, when approved"
 
 
 bot = pytest.fixture(fast_bot, name="bot")  # Slack's pacing of a channel lifted
@@ -69,7 +68,9 @@ staff = pytest.fixture(grant_staff, name="staff")
 
 
 def scheduled_for(moment: date, approver: str = APPROVER) -> str:
-    return f":calendar: Approved by <@{approver}> {NOW_SHOWN}; takes effect on {day(moment)}"
+    """A scheduled request's outcome on its approval message, whose explanation names
+    `moment` already (so the outcome does not say it again)."""
+    return f":calendar: Approved by <@{approver}> {NOW_SHOWN}; scheduled for the day above"
 
 
 async def head(db: Database, customer_id: int, request_id: int, label: str) -> list[str]:
@@ -89,18 +90,25 @@ async def check_asked(
     asker: str = MEMBER,
 ) -> None:
     """The approval message as posted: what is asked (beyond its type, which the title
-    says: no "What" when there is nothing more), when it takes effect, the rules'
-    explanation, the buttons and the expiry."""
+    says: no "What" when there is nothing more), the rules' explanation, which says
+    when it takes effect (so no field says it again), the buttons and the expiry."""
     assert lines(asked.message["blocks"]) == [
         *await head(db, customer_id, asked.request_id, label),
         f"*Asked by* <@{asker}>",
         *([f"*What* {what}"] if what else []),
-        f"*Takes effect* {AT_ONCE if when is None else f'on {day(when)}'}",
         explanation,
         "Approve",
         "Deny…",
         EXPIRES,
     ]
+    if when is not None:
+        assert day(when) in explanation
+
+
+def preview_of(view: dict) -> str:
+    """What a request form's preview says."""
+    [preview] = [b for b in view["blocks"] if b.get("block_id") == BlockId.REQUEST_PREVIEW]
+    return preview["text"]["text"]
 
 
 async def sweep_on(db: Database, clock, moment: datetime) -> int:
@@ -209,7 +217,7 @@ async def test_enterprise_needs_a_quote_for_a_number_of_seats(
     assert no_seats.json == {
         "response_action": "errors",
         "errors": {
-            BlockId.REQUEST_PLAN: "Enterprise needs a quote: give the number of seats for it."
+            BlockId.REQUEST_LICENCES: "Enterprise needs a quote: give the number of seats for it."
         },
     }
     asked = await ask(
@@ -253,7 +261,7 @@ async def test_a_free_account_reactivates_to_enterprise_with_its_seats(
         BlockId.REQUEST_REASON,
     ]
     no_seats = await submit(client, slack, view, **{BlockId.REQUEST_PLAN: selected("enterprise")})
-    assert set(no_seats.json["errors"]) == {BlockId.REQUEST_PLAN}
+    assert set(no_seats.json["errors"]) == {BlockId.REQUEST_LICENCES}
     fields = {BlockId.REQUEST_PLAN: selected("enterprise"), BlockId.REQUEST_LICENCES: "25"}
     await ask(client, slack, fake_slack, "reactivate Northwind", **fields)
     (request,) = await request_rows(db)
@@ -300,10 +308,12 @@ async def test_added_licences_are_charged_for_the_rest_of_the_term(
     customer_id = await paid(db, assigned=[MEMBER])
     view = await open_form(client, slack, fake_slack, "add-licences Northwind")
     # $750 a month for 10 licences: $75 a licence a month, for 99 of the term's 365 days.
-    assert input_block(view, BlockId.REQUEST_LICENCES)["hint"]["text"] == (
-        "Each licence costs $244.11 for the rest of this term (to the renewal above), so all "
-        "licences renew together."
+    # Before a count is typed, the rule and a licence's price, not a quote for one.
+    assert preview_of(view) == (
+        "Licences are added as soon as the request is approved, at $244.11 each for the 99 "
+        f"days left of the term, so all licences renew together on {day(RENEWAL)}."
     )
+    assert "hint" not in input_block(view, BlockId.REQUEST_LICENCES)
     asked = await ask(
         client, slack, fake_slack, "add-licences Northwind", **{BlockId.REQUEST_LICENCES: "2"}
     )
@@ -342,8 +352,7 @@ async def test_licences_added_twice_are_quoted_at_the_unit_price_and_never_drift
     ):
         clock.now = datetime.combine(RENEWAL - timedelta(days=days_left), time(9), tzinfo=UTC)
         view = await open_form(client, slack, fake_slack, "add-licences Northwind")
-        hint = input_block(view, BlockId.REQUEST_LICENCES)["hint"]["text"]
-        assert hint.startswith(f"Each licence costs {each} ")
+        assert f"at {each} each for the {days_left} days left" in preview_of(view)
         asked = await ask(
             client, slack, fake_slack, "add-licences Northwind", **{BlockId.REQUEST_LICENCES: "10"}
         )
@@ -543,7 +552,8 @@ async def test_a_cancellation_is_pending_until_renewal_then_the_account_is_free(
         None,
         None,
     )
-    assert outcome(shown_message(fake_slack, asked.request_id)) == (f"{APPLIED} on {day(RENEWAL)}")
+    # The explanation above names the renewal: the outcome does not say it again.
+    assert outcome(shown_message(fake_slack, asked.request_id)) == APPLIED
 
 
 async def test_a_past_due_account_cannot_be_cancelled(client, slack, db, staff, fake_slack):
@@ -568,7 +578,7 @@ async def test_reactivating_a_cancelled_plan_reverses_its_cancellation(
     await approve(bot, client, slack, fake_slack, cancel)
     reactivate = await ask(client, slack, fake_slack, "reactivate Northwind")
     assert block_ids(reactivate.view) == [BlockId.REQUEST_REASON]  # the plan stays
-    assert lines(reactivate.message["blocks"])[5] == (
+    assert lines(reactivate.message["blocks"])[4] == (
         f"The cancellation is withdrawn: the Essentials plan renews on {day(RENEWAL)} as before."
     )
     # The cancellation's requester is told it was reversed, then of the reactivation.
@@ -731,6 +741,12 @@ async def test_only_an_owner_orders_mau_allowance_and_approval_raises_it(
     assert refused.json["text"] == ":no_entry: Only an owner can order more MAU allowance."
     view = await open_form(client, slack, fake_slack, "mau", user_id=OWNER)
     assert lines(view["blocks"])[0] == "The allowance is *10,000* MAU; this month so far: *0* MAU."
+    # Untouched, the form says the rule, not an error about a figure nobody has typed.
+    assert lines(view["blocks"])[1] == "More MAU allowance for the MSP is ordered once approved."
+    assert ":warning:" not in all_text(view["blocks"])
+    assert input_block(view, BlockId.REQUEST_QUANTITY)["hint"]["text"] == (
+        "At most 10,000,000 in one order."
+    )
     asked = await ask(
         client, slack, fake_slack, "mau", user_id=OWNER, **{BlockId.REQUEST_QUANTITY: "5000"}
     )
@@ -739,7 +755,7 @@ async def test_only_an_owner_orders_mau_allowance_and_approval_raises_it(
         "The MSP's MAU allowance",
         f"*Asked by* <@{OWNER}>",
         "*What* +5,000 MAU",
-        f"*Takes effect* {AT_ONCE}",
+        "Orders 5,000 more MAU allowance for the MSP as soon as the request is approved.",
     ]
     assert (await msp_row(db)).mau_allowance == 10_000  # not before approval
     result = await approve(bot, client, slack, fake_slack, asked, approver=ADMIN)
@@ -757,3 +773,36 @@ async def test_only_an_owner_orders_mau_allowance_and_approval_raises_it(
     [audited] = await audit_rows(db, "mau_allowance.ordered")
     assert (audited.actor, audited.after["mau_allowance"]) == (ADMIN, 15_000)
     assert not [m for m in messages_in(fake_slack, APPROVALS) if has_actions(m)]
+
+
+# ---------------------------------------------------------------- the account line
+
+
+async def test_a_forms_account_line_says_each_date_in_its_tense(
+    client, slack, db, staff, fake_slack
+):
+    """Above every request form: a trial still running "ends", one that has ended
+    "ended"; a cancelled plan "ends" rather than renewing; a paid account's old trial
+    is no longer news."""
+    ended, running, leaving = date(2026, 11, 10), date(2026, 12, 1), date(2027, 1, 15)
+    await seed_customer(
+        db, name="Gone Trial", status="expired_trial", trial_end=ended, assigned=[MEMBER]
+    )
+    await seed_customer(
+        db, name="Live Trial", status="active_trial", trial_end=running, assigned=[MEMBER]
+    )
+    await paid(
+        db, name="Leaving", status="pending_cancellation", renewal_date=leaving, assigned=[MEMBER]
+    )
+    await paid(db, name="Upgraded", trial_end=date(2026, 2, 28), assigned=[MEMBER])
+
+    async def account_line(text: str) -> str:
+        view = await open_form(client, slack, fake_slack, text)
+        return view["blocks"][0]["text"]["text"]
+
+    assert (await account_line("remove-trial Gone Trial")).endswith(f"· trial ended {day(ended)}")
+    assert (await account_line("extend Live Trial")).endswith(f"· trial ends {day(running)}")
+    cancelled = await account_line("reactivate Leaving")
+    assert cancelled.endswith(f"· ends {day(leaving)}") and "renews" not in cancelled
+    upgraded = await account_line("add-licences Upgraded")
+    assert upgraded.endswith(f"· renews {day(RENEWAL)}") and "trial" not in upgraded

@@ -68,7 +68,7 @@ async def test_add_licences_is_asked_approved_and_applied_with_the_prorated_char
     assert view["title"]["text"] == "Add licences"
     text = json.dumps(view)
     # $750/month for 10 licences: $75 a licence a month; 99 of 365 days are left.
-    assert "Each licence costs $" in text
+    assert "at $244.11 each for the 99 days left of the term" in text
     reply = await submit(client, slack, view, **{BlockId.REQUEST_LICENCES: "2"})
     assert reply.json["response_action"] == "update", reply.text
     assert "Request #1" in json.dumps(reply.json["view"])
@@ -305,7 +305,7 @@ async def test_viewers_and_approvers_cannot_make_requests(client, slack, db, sta
         reply = await post(
             client, slack.slash_command("request add-licences Northwind", user_id=user_id)
         )
-        assert "cannot use `/msp request`" in reply.json["text"]  # the notification: mrkdwn
+        assert "cannot use /msp request" in reply.json["text"]  # the notification: plain
         # The block is plain text, where backticks would show as backticks.
         [block] = reply.json["blocks"]
         assert block["text"]["type"] == "plain_text"
@@ -316,7 +316,7 @@ async def test_a_mistyped_request_type_gets_the_closest_one(client, slack, db, s
     await paid(db)
     reply = await post(client, slack.slash_command("request extnd Northwind", user_id="U0002"))
     said = reply.json["text"]
-    assert "I don't know the request type “extnd”. Did you mean `extend`?" in said, said
+    assert "I don't know the request type “extnd”. Did you mean extend?" in said, said
     assert await request_rows(db) == []
 
 
@@ -541,12 +541,29 @@ async def test_the_upgrade_preview_follows_the_plan_chosen(client, slack, db, st
     view = await open_form(client, slack, fake_slack, "upgrade Trial Co", user_id=ADMIN)
     plan = input_block(view, BlockId.REQUEST_PLAN)
     assert plan["dispatch_action"] is True
+    # Before a plan is chosen the seats may be left out, and the form says for which
+    # plan they may not.
+    seats = input_block(view, BlockId.REQUEST_LICENCES)
+    assert seats["optional"] is True
+    assert seats["hint"]["text"] == (
+        "For Enterprise, required: its quote is for this many seats. For another plan, "
+        "leave it empty for a licence for each user."
+    )
+    assert _preview(view) == (
+        "The account moves to the plan chosen as soon as the request is approved "
+        "(Enterprise once the customer has accepted its quote)."
+    )
     held = held_view(fake_slack, CallbackId.REQUEST_FORM)
     entered = {BlockId.REQUEST_PLAN: selected("enterprise")}
     redraw = await dispatched(
         client, slack, fake_slack, held, BlockId.REQUEST_PLAN, entered, user_id=ADMIN
     )
-    assert "give the number of seats" in _preview(redraw.args["view"])
+    # Enterprise chosen: its seats are now required, and the preview waits for them
+    # rather than warning about a figure not typed yet.
+    seats = input_block(redraw.args["view"], BlockId.REQUEST_LICENCES)
+    assert seats["optional"] is False
+    assert seats["hint"]["text"] == "Enterprise's quote is for this many seats."
+    assert ":warning:" not in _preview(redraw.args["view"])
     held = held_view(fake_slack, CallbackId.REQUEST_FORM)
     entered[BlockId.REQUEST_LICENCES] = {"type": "number_input", "value": "40"}
     redraw = await dispatched(
@@ -716,7 +733,7 @@ async def test_settings_name_the_approvals_channel(client, slack, db, staff, fak
     bad = await post(client, slack.slash_command("settings approvals general"))
     assert "Name the channel with #" in bad.text
     member = await post(client, slack.slash_command("settings", user_id="U0004"))
-    assert "cannot use `/msp settings`" in member.text
+    assert "cannot use /msp settings" in member.text
 
 
 # ---------------------------------------------------------------- the card

@@ -155,7 +155,7 @@ async def test_socket_mode_answers_a_slash_command(running, db, fake_slack: Fake
             .payload
         )
         ack = await fake_slack.send_socket_mode_envelope("slash_commands", payload, timeout=10)
-        assert ack["payload"]["text"] == "You are Owner of this MSP"
+        assert ack["payload"]["text"] == "You are an Owner of this MSP"
         assert "You are <@U0001>" in ack["payload"]["blocks"][0]["text"]["text"]
         async with aiohttp.ClientSession() as session:
             url = f"http://127.0.0.1:{bot.settings.port}"

@@ -213,7 +213,10 @@ async def test_list_and_remove(client, slack, db, fake_slack, acme):
         ),
     )
     answers = await calls_to(fake_slack, "response_url")
-    assert f"Removed subscription #{first}" in all_text(answers[-1].args["blocks"])
+    # The row is gone from the list below: the notice says what it was.
+    assert answers[-1].args["blocks"][0]["text"]["text"] == (
+        f":no_bell: Removed *#{first}* <#C0NOC>: alerts · all customers · not Initech"
+    )
     assert answers[-1].args["replace_original"] is True
     assert [row.target for row in await rows(db)] == [VIEWER]
     (event,) = await audit_rows(db, "subscription.removed")
@@ -252,7 +255,11 @@ async def test_removing_asks_first_and_can_be_undone(client, slack, db, fake_sla
     )
     [_, restored] = await calls_to(fake_slack, "response_url", 2)
     [after] = await rows(db)
-    assert f"Subscription #{before.id} is back, as #{after.id}" in all_text(restored.args["blocks"])
+    # What came back, in full; its new number only when it has one.
+    assert restored.args["blocks"][0]["text"]["text"] == restored_notice(
+        before.id,
+        f"*#{after.id}* <#C0NOC>: alerts · severity high or worse · all customers · not Initech",
+    )
     keep = ("target", "topics", "min_severity", "customers_excluded", "customers_included")
     assert [getattr(after, name) for name in keep] == [getattr(before, name) for name in keep]
 
@@ -268,6 +275,7 @@ async def test_removing_asks_first_and_can_be_undone(client, slack, db, fake_sla
     assert len(await rows(db)) == 1
 
     # Undo is for whoever could have removed it: a viewer cannot bring a channel's back.
+    removed_id = after.id
     await command(client, slack, f"unsubscribe #{after.id}")
     await undo_as(VIEWER, after.id)
     [*_, refused] = await calls_to(fake_slack, "response_url", 4)
@@ -276,11 +284,47 @@ async def test_removing_asks_first_and_can_be_undone(client, slack, db, fake_sla
     await undo_as(OWNER, after.id)
     [*_, back] = await calls_to(fake_slack, "response_url", 5)
     [after] = await rows(db)
-    assert f"is back, as #{after.id}" in all_text(back.args["blocks"])
+    assert back.args["blocks"][0]["text"]["text"] == restored_notice(
+        removed_id,
+        f"*#{after.id}* <#C0NOC>: alerts · severity high or worse · all customers · not Initech",
+    )
 
     # /msp unsubscribe offers Undo too.
     reply = await command(client, slack, f"unsubscribe #{after.id}")
     assert button(reply.json, ActionId.SUBSCRIPTION_UNDO)
+
+
+def restored_notice(removed_id: int, row: str) -> str:
+    """What Undo says: the row as the list shows it (its number first), and the number
+    it had only when that is not its number now."""
+    new_number = not row.startswith(f"*#{removed_id}* ")
+    return f":bell: Restored {f'#{removed_id} as ' if new_number else ''}{row}"
+
+
+async def test_undo_names_the_old_number_only_when_the_subscription_has_a_new_one(
+    client, slack, db, fake_slack, acme
+):
+    await command(client, slack, f"subscribe {NOC} severity&gt;=high")
+    await command(client, slack, "subscribe me trials")
+    first, _mine = await rows(db)
+    removed = await command(client, slack, f"unsubscribe #{first.id}")
+    assert removed.json["blocks"][0]["text"]["text"] == (
+        f":no_bell: Removed *#{first.id}* <#C0NOC>: alerts · severity high or worse · all customers"
+    )
+    undo = button(removed.json, ActionId.SUBSCRIPTION_UNDO)
+    await post(
+        client,
+        slack.block_actions(
+            action_id=ActionId.SUBSCRIPTION_UNDO, value=undo["value"], user_id=OWNER
+        ),
+    )
+    [answer] = await calls_to(fake_slack, "response_url")
+    [back] = [row for row in await rows(db) if row.target == "C0NOC"]
+    assert back.id != first.id  # a row after it holds the next number: it comes back as new
+    assert answer.args["blocks"][0]["text"]["text"] == (
+        f":bell: Restored #{first.id} as *#{back.id}* <#C0NOC>: alerts · severity high or "
+        "worse · all customers"
+    )
 
 
 async def test_people_see_and_remove_only_their_own(client, slack, db, fake_slack, acme):
@@ -406,6 +450,10 @@ async def test_the_modal_opens_and_subscribes(client, slack, db, fake_slack, acm
     assert view["callback_id"] == CallbackId.SUBSCRIPTION_FORM
     target = next(b for b in view["blocks"] if b.get("block_id") == BlockId.SUBSCRIPTION_TARGET)
     assert target["element"]["initial_conversation"] == "C0LIST"
+    # Filled in, so it says so: submitted as it is, the channel gets them, not the person.
+    assert target["hint"]["text"] == (
+        "This channel is filled in: clear it to get them yourself, by direct message."
+    )
     customers = next(
         b for b in view["blocks"] if b.get("block_id") == BlockId.SUBSCRIPTION_CUSTOMERS
     )
@@ -430,6 +478,27 @@ async def test_the_modal_opens_and_subscribes(client, slack, db, fake_slack, acm
     )
     assert row.customers_excluded == [acme["Initech"]]
     assert row.kinds == ["agent_offline", "max_mau"]
+
+
+async def test_the_modal_fills_in_no_channel_from_the_home_tab_or_a_dm(
+    client, slack, db, fake_slack, acme
+):
+    """Opened where there is no channel (the Home tab, a DM with the bot), "Send to"
+    starts empty: submitted as it is, the notices come to the person."""
+    home = {"type": "home", "blocks": []}
+    for where in ({"view": home, "channel_id": None}, {"channel_id": "D0OWNER"}):
+        before = len(fake_slack.calls_to("views.open"))
+        await post(
+            client,
+            slack.block_actions(action_id=ActionId.SUBSCRIPTION_NEW, user_id=OWNER, **where),
+        )
+        view = (await calls_to(fake_slack, "views.open", before + 1))[before].args["view"]
+        [target] = [b for b in view["blocks"] if b.get("block_id") == BlockId.SUBSCRIPTION_TARGET]
+        assert "initial_conversation" not in target["element"]
+        assert target["hint"]["text"] == "Leave empty to get them yourself, by direct message."
+    answer = await submit_modal(client, slack, view)
+    assert answer["response_action"] == "update", answer
+    assert [(row.target, row.target_kind) for row in await rows(db)] == [(OWNER, "person")]
 
 
 async def test_the_modal_shows_field_errors(client, slack, db, fake_slack, acme):

@@ -12,8 +12,10 @@ from sqlalchemy import select, update
 from bot.services.audit import AuditAction
 from bot.services.usage_alerts import is_over_free_limits
 from storage.models import Alert, AuditEvent, Customer
-from tests.drive import post_json
+from tests.drive import all_text, lines, post_json
 from tests.seed import make_tenant
+from tests.test_alert_routing import subscribe
+from tests.wait import settle_bot
 
 PATH = "/api/v1/usage"
 MONTH = "2026-11"  # tests.support.FakeClock's month
@@ -98,8 +100,32 @@ async def test_max_mau_reached_raises_a_high_alert_for_the_month(backend, client
             )
         ).all()
     # The month as people read it; the key keeps the month as senders write it.
-    assert alert.title.startswith("Acme Dental reached its max-MAU threshold for Nov 2026: 120")
+    assert alert.title == (
+        "Max-MAU threshold reached for Nov 2026: 120 MAU of 100; new end users are blocked"
+    )
     assert created.actor == f"api:token:{tenant.token_id}"
+
+
+async def test_the_alert_message_names_the_customer_once(backend, client, db, clock, fake_slack):
+    """The title says what happened; the line under it and the notification name the
+    customer, so the title does not name it again."""
+    tenant = await make_tenant(db, clock, names={"Acme Dental": 100})
+    await subscribe(db, clock, tenant, "C0NOC", group_by="off")  # a message for each
+    acme = tenant.accounts["Acme Dental"]
+    await report(client, tenant.token, figures(acme, mau=120, agents_reporting=4))
+    await settle_bot(client)
+    posted = [call.args for call in fake_slack.calls_to("chat.postMessage")]
+    assert len(posted) == 2  # max-MAU reached, and an agent not reporting
+    for message in posted:
+        assert all_text(message["blocks"]).count("Acme Dental") == 1
+        assert message["text"].count("Acme Dental") == 1
+    (max_mau,) = [m for m in posted if "max_mau_reached" in all_text(m["blocks"])]
+    assert lines(max_mau["blocks"])[:2] == [
+        ":large_orange_circle: *Max-MAU threshold reached for Nov 2026: 120 MAU of 100; "
+        "new end users are blocked*",
+        "Acme Dental · `max_mau_reached` · high",
+    ]
+    assert "1 of 5 agents is not reporting" in str(posted)
 
 
 async def test_a_threshold_of_1_500_000_is_taken_literally(backend, client, db, clock):
@@ -168,7 +194,7 @@ async def test_agents_not_reporting_fires_and_resolves(backend, client, db, cloc
     ]
     async with db.unit_of_work() as session:
         title = await session.scalar(select(Alert.title))
-    assert title == "2 of 30 agents at Acme Dental are not reporting"
+    assert title == "2 of 30 agents are not reporting"
     await report(client, tenant.token, figures(acme, agents_total=30, agents_reporting=30))
     assert await alerts_of(db, "agents_not_reporting") == [
         (f"agents_not_reporting:{acme}", "resolved", "medium", 1)

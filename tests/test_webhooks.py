@@ -279,7 +279,7 @@ async def test_slack_escaping_is_undone_in_the_url(client, slack, db, staff):
 
 async def test_members_cannot_set_a_webhook(client, slack, db, staff):
     reply = await _set_webhook(client, slack, "https://psa.example.com/hook", user_id=MEMBER)
-    assert "cannot use `/msp settings`" in reply.text
+    assert "cannot use /msp settings" in reply.text
     assert (await msp_row(db)).webhook_url is None
 
 

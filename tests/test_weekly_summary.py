@@ -267,6 +267,52 @@ async def test_the_weekly_summary_says_what_changed_against_the_week_before(
     assert sent == 0
 
 
+@pytest.mark.parametrize(
+    ("installed", "against"),
+    [
+        ((2026, 12, 9, 15), "msp-bot's first week: nothing to compare with yet"),
+        (
+            (2026, 12, 5, 15),
+            f"msp-bot arrived on {token(date(2026, 12, 5))}, so the week before is not compared",
+        ),
+    ],
+)
+async def test_a_week_the_bot_did_not_see_is_not_compared_with(
+    client, slack, bot, db, clock, fake_slack, installed, against
+):
+    """The bot's first summary has no week before to compare with: the figures stand
+    alone, never "↑ from 0" for a week it was not there for (or only at its end,
+    with nothing recorded)."""
+    at(clock, *installed)
+    tenant = await make_tenant(db, clock, names={}, timezone=ZONE)
+    await grant_staff(db)
+    await subscribe(db, clock, tenant, DIGEST, topics=["digest"])
+    at(clock, 2026, 12, 10, 15)
+    tenant.accounts["Acme Dental"] = await add_customer(
+        client, slack, name="Acme Dental", email="admin@acme.example"
+    )
+    await report_alert(client, tenant, "Acme Dental", "backup:acme")
+    await report_mau(client, tenant, acme=900)
+    summary = await weekly_summary(bot, db, clock, fake_slack)
+    shown = bare(all_text(summary["blocks"]))
+    assert shown.splitlines() == [
+        "Weekly summary",
+        f"{token(date(2026, 12, 7))} to {token(date(2026, 12, 13))} · the whole MSP · {against}",
+        "*Customers*",
+        "*1* new",
+        "*Monthly active users*",
+        "*900* so far in December",
+        "*Alerts*",
+        "*1* opened",
+        "Nothing this week for requests.",
+    ]
+    assert "↑" not in shown and "from 0" not in shown
+    assert bare(summary["text"]) == (
+        f"Weekly summary, {token(date(2026, 12, 7))} to {token(date(2026, 12, 13))}: "
+        "1 new customer, 1 alert opened, 900 MAU so far in December."
+    )
+
+
 async def test_a_quiet_week_says_so_in_one_line(client, slack, bot, db, clock, fake_slack, tenant):
     at(clock, 2026, 12, 2, 15)  # the week before had news; the week just ended none
     await add_customer(client, slack, name="Early Co", email="admin@early.example")

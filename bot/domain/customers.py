@@ -364,6 +364,15 @@ def trial_days_left(end: date | None, *, today: date) -> int | None:
     return None if end is None else max(0, (end - today).days + 1)
 
 
+def trial_days_left_words(days_left: int) -> str:
+    """`trial_days_left` in words, the one wording wherever a trial's days left are
+    shown (card, lists, Home, digests, notices): "4 days left", "ends today" on its
+    last day, "ended" after it."""
+    if days_left <= 0:
+        return "ended"
+    return "ends today" if days_left == 1 else f"{days_left} days left"
+
+
 def in_active_paid_term(*, status: Status, renewal_date: date | None, today: date) -> bool:
     """R16: a paid plan renews, so it is always in a term (its renewal date moves on
     when it comes, even before the renewal job has run); a cancelled one is in its
@@ -384,13 +393,25 @@ class Capacity:
     def full(self) -> bool:
         return self.used >= self.maximum
 
-    def refusal(self, *, team_id: str) -> str:
-        """Names the command that raises the maximum: it is the operator's (the vendor
-        grants it), so staff in Slack know whom to ask and for what."""
+    def refusal(self) -> str:
+        """For staff in Slack: the maximum is the vendor's grant, which only the person
+        who runs msp-bot changes, so it says whom to ask (not a command they cannot run)."""
         return (
-            f"Your MSP already manages {self.used:,} of its {self.maximum:,} customers, the most "
-            "it may have. Remove a customer first, or have the bot's operator raise the "
-            f"maximum with `{operator_set_command(team_id, MAX_CUSTOMERS_OPTION)}`."
+            f"{self._at_maximum()} Remove a customer first, or ask the person who runs "
+            "msp-bot (the operator) to raise the limit."
+        )
+
+    def operator_refusal(self, *, team_id: str) -> str:
+        """For the operator (the command line): the command that raises the maximum."""
+        return (
+            f"{self._at_maximum()} Remove a customer first, or raise the maximum with "
+            f"`{operator_set_command(team_id, MAX_CUSTOMERS_OPTION)}`."
+        )
+
+    def _at_maximum(self) -> str:
+        return (
+            f"Your MSP already manages {self.used:,} of its {self.maximum:,} customers, "
+            "the most it may have."
         )
 
 

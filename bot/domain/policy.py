@@ -11,7 +11,7 @@ a modal's field error) reads "1 Mar 2027".
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from decimal import Decimal
 from enum import StrEnum
@@ -827,8 +827,8 @@ def _preview_move_up(account: Account) -> Verdict:
         return _refuse(rule, "This account is already on Enterprise, the highest plan.")
     return _now(
         rule,
-        "The account moves to the higher paid plan as soon as the request is approved; "
-        "Enterprise needs a quote for a number of seats.",
+        "The account moves to the plan chosen as soon as the request is approved "
+        "(Enterprise once the customer has accepted its quote).",
     )
 
 
@@ -839,12 +839,27 @@ def _preview_reactivate(account: Account) -> Verdict:
 
 
 def _preview_add_licences(account: Account) -> Verdict:
+    """The rule and what one licence costs (its proration), not a quote for a count
+    nobody has typed yet."""
     kind = RequestType.ADD_LICENCES
     if account.licences >= MAX_LICENCES:
         return _refuse(
             kind.rule, f"This account already has the most licences allowed ({MAX_LICENCES:,})."
         )
-    return _add_licences(account, Change(licence_count=1))
+    one = _add_licences(account, Change(licence_count=1))
+    renewal = current_renewal(account)
+    if not one.allowed or one.proration is None or renewal is None:
+        return one
+    return replace(
+        one,
+        reason=sentence(
+            "Licences are added as soon as the request is approved, at {charge} each for the "
+            "{days} left of the term, so all licences renew together on {renewal}.",
+            charge=_money(one.proration.amount),
+            days=_count(one.proration.days_left, "day"),
+            renewal=renewal,
+        ),
+    )
 
 
 def _preview_decrease_licences(account: Account) -> Verdict:

@@ -117,6 +117,13 @@ def add_on_key(name: str) -> str | None:
     return None
 
 
+def add_on_label(name: str) -> str:
+    """An add-on as people read it: the catalog's name for a key or label stored in
+    any case (`"activconnect"` -> `"ActivConnect"`); one not in the catalog as stored."""
+    key = add_on_key(name)
+    return name if key is None else ADD_ONS[key]
+
+
 def parse_add_on(text: str | None, *, field: str) -> str:
     key = add_on_key(text or "")
     if key is None:

@@ -25,13 +25,48 @@ class Role(StrEnum):
         return self.value.capitalize()
 
 
-ROLE_DESCRIPTIONS: dict[Role, str] = {
-    Role.OWNER: "everything, including granting admin and owner",
-    Role.ADMIN: "everything except granting admin or owner",
-    Role.APPROVER: "view everything and approve or deny requests",
-    Role.MEMBER: "view and act on the customers assigned to them; submit requests",
-    Role.VIEWER: "read-only",
+# What each role may do, in plain words, said to the person ("you can ...") or of
+# someone else ("they can ..."): the one wording wherever a role is explained.
+_ABILITIES: dict[Role, str] = {
+    Role.OWNER: "{can} do everything, including making someone an admin or owner",
+    Role.ADMIN: "{can} do everything except make someone an admin or owner",
+    Role.APPROVER: "{can} see every customer, approve or deny requests, and handle alerts",
+    Role.MEMBER: "{can} see and work on the customers assigned to {whom}, add customers, "
+    "and ask for changes by request",
+    Role.VIEWER: "{can} see everything but change nothing",
 }
+
+
+def article(role: Role) -> str:
+    """The article before the role's name: "an Owner", "a Member"."""
+    return "an" if role.value[0] in "aeiou" else "a"
+
+
+def what_you_can_do(role: Role) -> str:
+    """Said to the person with the role: "you can see everything but change nothing"."""
+    return _ABILITIES[role].format(can="you can", whom="you")
+
+
+def what_they_can_do(role: Role) -> str:
+    """Said of someone else: "they can see everything but change nothing"."""
+    return _ABILITIES[role].format(can="they can", whom="them")
+
+
+def a_role(role: Role) -> str:
+    """The role as a sentence says it: "an owner", "a viewer"."""
+    return f"{article(role)} {role.value}"
+
+
+def roles_in_words(roles: frozenset[Role]) -> str:
+    """Who has these roles, most powerful first, as a sentence says it: "owners and
+    admins", "owners, admins and members"; "everyone on the staff" for every role."""
+    if roles >= frozenset(Role):
+        return "everyone on the staff"
+    named = [f"{role.value}s" for role in sorted(roles, key=lambda role: -role.rank)]
+    if len(named) < 2:
+        return "".join(named) or "nobody"
+    return f"{', '.join(named[:-1])} and {named[-1]}"
+
 
 # Roles an admin may hand out, and may take away from others.
 ADMIN_GRANTABLE: frozenset[Role] = frozenset({Role.APPROVER, Role.MEMBER, Role.VIEWER})

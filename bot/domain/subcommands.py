@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from bot.domain.roles import Role
+from bot.domain.roles import Role, a_role, roles_in_words
 from bot.domain.typos import closest
 
 ALL_ROLES = frozenset(Role)
@@ -250,6 +250,14 @@ def available_to(role: Role | None) -> list[SubcommandSpec]:
 
 def may_use(role: Role | None, subcommand: Subcommand) -> bool:
     return any(spec.name == subcommand for spec in available_to(role))
+
+
+def not_allowed_reason(role: Role | None, subcommand: Subcommand, *, what: str) -> str:
+    """Why `role` may not use `what` (the command as the sentence names it), and who
+    may: "You are a viewer, so you cannot use it: only owners and admins can."."""
+    you = f"You are {a_role(role)}" if role is not None else "You have no role in this MSP"
+    who = roles_in_words(spec_of(subcommand).allowed)
+    return f"{you}, so you cannot use {what}: only {who} can."
 
 
 def suggest(word: str) -> Subcommand | None:

@@ -9,14 +9,16 @@ post's message metadata. An update of a merged alert sends nothing: the digest's
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.delivery import outbox
-from bot.results.alerts import AlertInfo
+from bot.results.alerts import AlertGroupSummary, AlertInfo
 from bot.services.alert_routing import AlertUpdate
 from bot.services.audience import Recipient
 from bot.views.alerts import alert_message, message_metadata
+from bot.views.message import Message
 
 
 class OutboxAlertNotifier:
@@ -59,9 +61,16 @@ class OutboxAlertNotifier:
         self, session: AsyncSession, *, msp_id: int, updates: Sequence[AlertUpdate]
     ) -> None:
         changes = []
+        # A group's parent in several channels usually says the same: drawn once.
+        drawn: dict[tuple[int, AlertGroupSummary | None], tuple[Message, dict[str, Any]]] = {}
         for update in updates:
-            message = alert_message(update.alert, update.group)
-            metadata = message_metadata(update.alert)
+            known = (update.alert.id, update.group)
+            if known not in drawn:
+                drawn[known] = (
+                    alert_message(update.alert, update.group),
+                    message_metadata(update.alert),
+                )
+            message, metadata = drawn[known]
             changes += [
                 outbox.MessageChange(
                     outbox.new_key(f"alert-update:{update.alert.id}"),

@@ -18,7 +18,7 @@ from bot.delivery import outbox
 from bot.domain.roles import Role
 from bot.ids import SlashCommand
 from bot.results.dashboard import Dashboard
-from bot.services import dashboard, home_viewers
+from bot.services import dashboard, home_viewers, requests, staff
 from bot.services.tenancy import Requester
 from bot.views.home import home_view
 from storage.engine import Database
@@ -30,14 +30,18 @@ logger = logging.getLogger(__name__)
 async def publish_home_tab(
     session: AsyncSession, *, requester: Requester, now: datetime, board: Dashboard | None = None
 ) -> None:
-    """Queue this person's Home tab: the dashboard for staff, how to get access for others."""
+    """Queue this person's Home tab: the dashboard for staff, how to get access (and
+    whom to ask) for others."""
+    ask: list[str] = []
     if board is None and requester.is_staff:
         board = await dashboard.dashboard(session, requester=requester, now=now)
+    elif board is None:
+        ask = await staff.whom_to_ask(session, requester=requester)
     await outbox.publish_home(
         session,
         msp_id=requester.msp_id,
         user_id=requester.user_id,
-        view=home_view(board=board, command=SlashCommand.MSP),
+        view=home_view(board=board, command=SlashCommand.MSP, ask=ask, viewer=requester.user_id),
     )
 
 
@@ -69,12 +73,13 @@ async def _boards(
     session: AsyncSession, viewers: list[Requester], now: datetime
 ) -> list[tuple[Requester, Dashboard]]:
     """Each viewer's dashboard, computed once per role for those who see the whole
-    MSP (members each see their own customers)."""
+    MSP and decide requests; the others each get their own, as members see their own
+    customers and whoever does not decide sees their own requests waiting."""
     by_role: dict[Role, Dashboard] = {}
     result = []
     for requester in viewers:
         assert requester.role is not None, "viewers are staff"
-        if requester.role is Role.MEMBER:
+        if requester.role is Role.MEMBER or not requests.DECIDE.allows(requester):
             board = await dashboard.dashboard(session, requester=requester, now=now)
         else:
             if requester.role not in by_role:

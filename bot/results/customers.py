@@ -55,6 +55,20 @@ class CustomerCard:
     can_correct_billing: bool = False
     correction: Correction | None = None  # the latest owner correction
     over_free_limits: bool = False  # R15: free or expired trial, above a free limit
+    # R20: this month's MAU once it has reached the threshold (new end users are
+    # blocked); None while below it, or when the threshold never blocks.
+    mau_at_threshold: int | None = None
+    # R16: why Delete is not offered, for those who may delete: the paid term.
+    deletion_waits: DeletionWaits | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeletionWaits:
+    """R16: an account in a paid term cannot be deleted before the term ends: a
+    renewing plan must be cancelled first, a cancelled one waits for its end."""
+
+    cancelled: bool
+    until: date | None  # the soonest the term can end; None without a renewal date
 
 
 @dataclass(frozen=True, slots=True)

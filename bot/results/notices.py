@@ -48,6 +48,26 @@ class WeeklySummary:
     requests_denied: Compared
     requests_waiting: Compared  # undecided at each week's end
     mau: MauWeek
+    # The MSP's first day (in its zone) when it came after the week before began and
+    # nothing was recorded in that week: its noughts are no comparison.
+    installed_on: date | None = None
+
+    @property
+    def compared(self) -> bool:
+        return self.installed_on is None
+
+    @property
+    def events(self) -> tuple[Compared, ...]:
+        """What happens in a week, as against what merely stands (requests waiting)."""
+        return (
+            self.new_customers,
+            self.trials_converted,
+            self.trials_lost,
+            self.alerts_opened,
+            self.alerts_resolved,
+            self.requests_approved,
+            self.requests_denied,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,8 +78,8 @@ class NoticeInfo:
     customer_id: int | None = None
     customer_name: str = ""
     account_number: str = ""
-    day: date | None = None  # the trial's end, the renewal date, the digest's day
-    days_left: int | None = None
+    day: date | None = None  # the trial's last day, the renewal date, the digest's day
+    days_left: int | None = None  # R4: a trial's active days left, today included
     users: int | None = None
     percent: int | None = None  # the MAU threshold reached
     mau: int | None = None
@@ -69,3 +89,18 @@ class NoticeInfo:
     board: Dashboard | None = None  # the daily digest's figures
     week: WeeklySummary | None = None  # the weekly summary's
     period: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerNotice:
+    """A notice about one customer (a trial ending or ended, a renewal window) as a
+    busy conversation's digest lists it, read back from the message it was merged
+    from: enough for a row with the notice's next steps."""
+
+    kind: NoticeKind
+    customer_id: int
+    customer_name: str
+    account_number: str
+    day: date  # the trial's last day, or the renewal date
+    days_left: int | None  # a trial ending: its days left when the notice was sent
+    users: int

@@ -58,7 +58,6 @@ class RequestForm:
     # The rules for what has been typed so far (None: nothing yet), which the form's
     # preview shows as it is filled in: the new trial end, the charge, the date.
     quote: Verdict | None = None
-    per_licence_charge: Decimal | None = None  # R9: one added licence, for the rest of the term
     mau_allowance: int | None = None  # an MAU allowance order: the allowance now
     mau_this_month: int | None = None  # ...and the MSP's MAU so far this month
 
@@ -76,3 +75,4 @@ class RequestList:
     total: int
     can_decide: bool
     viewer: str
+    can_request: bool = False  # may ask for changes: an empty list says how

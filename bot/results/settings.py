@@ -41,3 +41,14 @@ class SettingsOverview:
     customers: int
     billable_users: int
     mau_allowance: int
+
+
+@dataclass(frozen=True, slots=True)
+class SettingsChanged:
+    """What a change to the settings did: the settings before it, everything after
+    it, and which settings it named (MspSettings field names), so the answer can say
+    what changed, or that a setting already had the value asked for."""
+
+    before: MspSettings
+    overview: SettingsOverview
+    named: tuple[str, ...]

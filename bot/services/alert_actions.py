@@ -40,7 +40,9 @@ from storage.repositories import msps as msp_repo
 from storage.repositories import usage as usage_repo
 
 LISTING_LIMIT = 10  # rows of a `/msp alerts` page: two blocks each, well below 50
-WAKE_BATCH = 500
+# Snoozes woken per transaction: the job runs batches until none is left, and each
+# holds SQLite's one write lock only briefly, so other writers get through between.
+WAKE_BATCH = 200
 
 AUDITED = {
     AlertAction.ACKNOWLEDGE: audit.AuditAction.ALERT_ACKNOWLEDGED,
@@ -174,7 +176,7 @@ def _audited(alert: Alert) -> dict[str, Any]:
 
 async def wake_snoozed(session: AsyncSession, *, now: datetime, notifier: AlertNotifier) -> int:
     """Snoozes that are over: the alert fires again, its messages say so. Returns
-    how many woke (a batch at a time; the next run takes the rest)."""
+    how many woke: at most WAKE_BATCH (the job runs it again while a batch is full)."""
     woken = await alert_repo.wake_snoozed(session, now=now, limit=WAKE_BATCH)
     by_msp: dict[int, set[int]] = {}
     for msp_id, alert_id in woken:

@@ -184,7 +184,12 @@ async def _post(
         open=await group_repo.latest_since(
             session,
             msp_id=msp_id,
-            channels={r.channel for _alert, to in planned for r in to},
+            keys={
+                (r.channel, key)
+                for alert, to in planned
+                for r in to
+                if (key := _group_key_of(alert, r)) is not None
+            },
             since=now - timedelta(minutes=MAX_WINDOW_MINUTES),
         ),
     )
@@ -350,9 +355,7 @@ class _Grouping:
     def _group_of(self, alert: Alert, recipient: Recipient) -> _Group | None:
         """The group this alert joins in that conversation; None when it opens one
         (or is not grouped: a reopened alert replies to its earlier message)."""
-        if recipient.thread_of is not None or recipient.grouping is None:
-            return None
-        key = group_key(recipient.grouping, customer_id=alert.customer_id, kind=alert.kind)
+        key = _group_key_of(alert, recipient)
         if key is None:
             return None
         found = self.groups.get((recipient.channel, key)) or self._read(recipient.channel, key)
@@ -377,6 +380,14 @@ class _Grouping:
     def _read(self, channel: str, key: str) -> _Group | None:
         stored = self.open.get((channel, key))
         return None if stored is None else _Group.of(stored)
+
+
+def _group_key_of(alert: Alert, recipient: Recipient) -> str | None:
+    """The group an alert may join in a conversation; None when it is not grouped
+    there (the subscription does not group, or it replies to its earlier message)."""
+    if recipient.thread_of is not None or recipient.grouping is None:
+        return None
+    return group_key(recipient.grouping, customer_id=alert.customer_id, kind=alert.kind)
 
 
 def recipients(

@@ -40,8 +40,14 @@ from bot.domain.requests import RequestType, is_over_free_limits
 from bot.domain.roles import Role
 from bot.domain.terms import Term, paid_term
 from bot.errors import BotError, InvalidInput, NotAllowed, NotFound, RuleBroken
-from bot.results.customers import Correction, CustomerCard, CustomerPage, CustomerRow
-from bot.sentences import sentence
+from bot.results.customers import (
+    Correction,
+    CustomerCard,
+    CustomerPage,
+    CustomerRow,
+    DeletionWaits,
+)
+from bot.sentences import joined, sentence
 from bot.services import audit
 from bot.services.request_info import info_of
 from bot.services.tenancy import STAFF, Permission, Requester, msp_of
@@ -51,6 +57,7 @@ from storage.repositories import audit as audit_repo
 from storage.repositories import customers as customer_repo
 from storage.repositories import msps as msp_repo
 from storage.repositories import requests as request_repo
+from storage.repositories import usage as usage_repo
 
 # Who may do what to customers. Members see, edit and request for only the
 # customers assigned to them; everyone else on staff sees them all.
@@ -162,7 +169,7 @@ async def check_can_add(session: AsyncSession, *, requester: Requester) -> Capac
     ADD.check(requester)
     room = await capacity(session, requester=requester)
     if room.full:
-        raise RuleBroken(room.refusal(team_id=requester.team_id), rule="R3")
+        raise RuleBroken(room.refusal(), rule="R3")
     return room
 
 
@@ -211,7 +218,7 @@ async def create_customer(
     ADD.check(requester)
     room = await reserve_capacity(session, msp_id=requester.msp_id)
     if room.full:  # filled up while the form was open: say so on the form
-        raise InvalidInput(room.refusal(team_id=requester.team_id), field=CustomerField.NAME)
+        raise InvalidInput(room.refusal(), field=CustomerField.NAME)
     msp = await msp_of(session, requester)
     today = today_for(msp, now)
     await _check_unique(session, msp_id=msp.id, name=new.name, email=new.admin_email)
@@ -527,20 +534,7 @@ async def delete_customer(
             "That is not the customer's name. Type it exactly as shown to confirm.",
             field=CustomerField.CONFIRM_NAME,
         )
-    status = Status(customer.status)
-    if in_active_paid_term(
-        status=status, renewal_date=customer.renewal_date, today=today_for(msp, now)
-    ):
-        raise RuleBroken(
-            sentence(
-                "{name} is in a paid term until {renewal}. A paid account cannot be deleted "
-                "here: ask for its deletion with a request.",
-                name=customer.name,
-                renewal=customer.renewal_date,
-            ),
-            rule="R16",
-            earliest=customer.renewal_date,
-        )
+    _refuse_deletion_in_paid_term(customer, today_for(msp, now))
     before = snapshot(customer)
     deleted = DeletedCustomer(name=customer.name, account_number=customer.account_number)
     await _audit(
@@ -548,6 +542,55 @@ async def delete_customer(
     )
     await customer_repo.delete_customer(session, customer_id=customer.id)
     return deleted
+
+
+async def deletion_form(
+    session: AsyncSession, *, requester: Requester, customer_id: int, now: datetime
+) -> CustomerCard:
+    """The card the Delete form is opened for, once the rules let it be deleted: a
+    Delete clicked on a card shown before a paid term began is refused before the
+    name is typed, with what to do instead."""
+    DELETE.check(requester)
+    customer = await _visible(session, requester, customer_id)
+    today = today_for(await msp_of(session, requester), now)
+    _refuse_deletion_in_paid_term(customer, today)
+    return await _card(session, requester, customer, today)
+
+
+def deletion_waits(customer: Customer, today: date) -> DeletionWaits | None:
+    """R16: what stands between a paid account and its deletion (None: nothing). The
+    soonest its term can end is the request rules' own answer, notice period included."""
+    status = Status(customer.status)
+    if not in_active_paid_term(status=status, renewal_date=customer.renewal_date, today=today):
+        return None
+    verdict = policy.preview(RequestType.DELETE_ACCOUNT, account_of(customer, today))
+    return DeletionWaits(cancelled=status is Status.PENDING_CANCELLATION, until=verdict.earliest)
+
+
+def _refuse_deletion_in_paid_term(customer: Customer, today: date) -> None:
+    waits = deletion_waits(customer, today)
+    if waits is None:
+        return
+    if waits.cancelled:
+        said = sentence(
+            "{name} is cancelled but still in its paid term, and an account cannot be deleted "
+            "during its paid term: it can be deleted once the term ends",
+            name=customer.name,
+        )
+        ends = sentence(" on {until}.", until=waits.until) if waits.until else sentence(".")
+    else:
+        said = sentence(
+            "{name} is in a paid term, and an account cannot be deleted during its paid term: "
+            "cancel its subscription first (`/msp request cancel`), then delete it once the "
+            "term ends",
+            name=customer.name,
+        )
+        ends = (
+            sentence(" (on {until} at the soonest).", until=waits.until)
+            if waits.until
+            else sentence(".")
+        )
+    raise RuleBroken(joined("", [said, ends]), rule="R16", earliest=waits.until)
 
 
 def snapshot(customer: Customer) -> dict[str, Any]:
@@ -780,6 +823,7 @@ async def _card(
 ) -> CustomerCard:
     primary = next((c for c in customer.contacts if c.is_primary), None)
     SEE.check(requester)
+    waits = deletion_waits(customer, today)
     return CustomerCard(
         id=customer.id,
         account_number=customer.account_number,
@@ -813,7 +857,11 @@ async def _card(
         created_by=customer.created_by,
         version=customer.version,
         can_edit=_may_edit(requester, customer),
-        can_delete=DELETE.allows(requester),
+        # Offered only where it works: not in a paid term (R16), and not once a
+        # deletion is scheduled, where Reverse deletion is what the card offers.
+        can_delete=DELETE.allows(requester)
+        and waits is None
+        and customer.status != Status.SCHEDULED_DELETION.value,
         request_kinds=_request_kinds(requester, customer, today),
         requests=[
             info_of(row)
@@ -830,7 +878,23 @@ async def _card(
         can_correct_billing=CORRECT_BILLING.allows(requester),
         correction=await _latest_correction(session, customer),
         over_free_limits=_over_free_limits(customer),
+        mau_at_threshold=await _mau_at_threshold(session, customer, today),
+        deletion_waits=waits if DELETE.allows(requester) else None,
     )
+
+
+async def _mau_at_threshold(session: AsyncSession, customer: Customer, today: date) -> int | None:
+    """R20: this month's reported MAU when it has reached the customer's threshold,
+    counted as the dashboard and the alert count it (a report from last month blocks
+    nothing this month)."""
+    if customer.max_mau_threshold is None:
+        return None
+    month = today.replace(day=1)
+    figures = await usage_repo.reported_figures(
+        session, msp_id=customer.msp_id, customer_ids=[customer.id], months=[month]
+    )
+    mau = figures.get((customer.id, month), {}).get("mau")
+    return mau if mau is not None and mau >= customer.max_mau_threshold else None
 
 
 def _over_free_limits(customer: Customer) -> bool:

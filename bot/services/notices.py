@@ -7,6 +7,13 @@ statement and only the notices whose keys this transaction inserted are enqueued
 in the same transaction. Two replicas sweeping at once, or a sweep run again after
 a crash, find the keys taken and send nothing more.
 
+The due rows are claimed and enqueued a chunk at a time (CHUNK), each chunk its own
+transaction when the caller says how to end one (`end_chunk`, committing): SQLite
+has one writer at a time, and a sweep in one transaction held its lock from its
+first claim to its commit (0.6 s for 1,000 trials ended, longer on a busy morning),
+so the bot's other writes waited. A crash between chunks leaves the rest due, for
+the next sweep.
+
 Nothing here talks to Slack: the messages go through the `NoticeNotifier`.
 """
 
@@ -22,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain import notices as notice_rules
 from bot.domain.alerts import ReportedStatus
-from bot.domain.customers import Plan, Status
+from bot.domain.customers import Plan, Status, trial_days_left
 from bot.domain.mau import month_start, project_month_end
 from bot.domain.notices import MSP_SUBJECT, NoticeKind
 from bot.domain.requests import RequestStatus
@@ -38,6 +45,7 @@ from bot.services.request_info import info_of
 from bot.services.tenancy import Requester
 from bot.services.usage_alerts import ReportedFigures, max_mau_reached, over_free_limits
 from bot.services.weekly_summary import weekly_summary
+from storage.models import ChangeRequest
 from storage.repositories import msps as msp_repo
 from storage.repositories import notices as notice_repo
 from storage.repositories import outbox as outbox_repo
@@ -46,7 +54,9 @@ from storage.repositories import subscriptions as subscription_repo
 from storage.repositories import usage as usage_repo
 from storage.repositories.notices import MspClock
 
-CLAIM_BATCH = 500  # keys per INSERT (SQLite allows 32,766 bound values)
+# Due rows per transaction: about 0.1 s of SQLite's write lock for notices, 0.2 s
+# for alerts (docs/performance/scheduler.md).
+CHUNK = 200
 SYSTEM_USER = "scheduler"
 
 
@@ -62,6 +72,14 @@ class NoticeNotifier(Protocol):
     ) -> None:
         """Enqueue each (MSP id, notice, recipients), all in one go."""
         ...
+
+
+# Ends a chunk's transaction (the scheduler's job commits it and wakes delivery).
+EndChunk = Callable[[], Awaitable[None]]
+
+
+async def in_one_transaction() -> None:
+    """No chunk of its own: the caller's one transaction takes everything."""
 
 
 @dataclass(frozen=True)
@@ -123,9 +141,11 @@ async def _send(
     groups: _Groups,
     now: datetime,
     notifier: NoticeNotifier,
+    end_chunk: EndChunk,
 ) -> int:
-    """Claim the drafts' keys; enqueue the claimed ones. Returns how many were sent
-    (claimed), whether or not anyone was subscribed to hear of them."""
+    """Claim the drafts' keys; enqueue the claimed ones; a CHUNK at a time, each
+    ended by `end_chunk`. Returns how many were sent (claimed), whether or not
+    anyone was subscribed to hear of them."""
     if not drafts:
         return 0
     subscriptions = {
@@ -142,21 +162,23 @@ async def _send(
             local_now=groups.local_now[draft.msp_id],
         )
         planned.append((draft, _merged(draft.always, to or list(draft.fallback))))
-    read = await _read_ahead(session, planned)
-    claimed: set[notice_repo.NoticeKey] = set()
-    for start in range(0, len(planned), CLAIM_BATCH):
-        rows = [_row(draft, len(to), now) for draft, to in planned[start : start + CLAIM_BATCH]]
-        claimed |= await notice_repo.claim(session, rows)
-    ready: list[tuple[int, NoticeInfo, Sequence[Recipient]]] = []
-    for draft, to in planned:
-        if draft.key not in claimed or not to:
-            continue
-        info = read.get(draft.key) or (
-            await draft.render() if draft.render is not None else draft.info
-        )
-        ready.append((draft.msp_id, info, to))
-    await notifier.post(session, notices=ready)
-    return len(claimed)
+    sent = 0
+    for start in range(0, len(planned), CHUNK):
+        chunk = planned[start : start + CHUNK]
+        read = await _read_ahead(session, chunk)
+        claimed = await notice_repo.claim(session, [_row(d, len(to), now) for d, to in chunk])
+        ready: list[tuple[int, NoticeInfo, Sequence[Recipient]]] = []
+        for draft, to in chunk:
+            if draft.key not in claimed or not to:
+                continue
+            info = read.get(draft.key) or (
+                await draft.render() if draft.render is not None else draft.info
+            )
+            ready.append((draft.msp_id, info, to))
+        await notifier.post(session, notices=ready)
+        await end_chunk()
+        sent += len(claimed)
+    return sent
 
 
 async def _read_ahead(
@@ -215,6 +237,7 @@ async def trial_expiry_notices(
     now: datetime,
     notifier: NoticeNotifier,
     only: Collection[int] | None = None,
+    end_chunk: EndChunk = in_one_transaction,
 ) -> int:
     """7, 3 and 1 days before a trial ends (each MSP's own days): to the trials
     subscribers, or the customer's assigned staff. After downtime, only the
@@ -234,8 +257,10 @@ async def trial_expiry_notices(
             last=today + timedelta(days=widest),
         )
         for customer in due:
-            days_left = (customer.day - today).days
-            threshold = notice_rules.trial_threshold(days_left, thresholds[customer.msp_id])
+            # R4: the thresholds count to the last day; what the notice says is the
+            # days left (today included), as the card, the lists and the Home tab do.
+            before_last_day = (customer.day - today).days
+            threshold = notice_rules.trial_threshold(before_last_day, thresholds[customer.msp_id])
             if threshold is None:
                 continue
             drafts.append(
@@ -244,12 +269,17 @@ async def trial_expiry_notices(
                     NoticeKind.TRIAL_EXPIRING,
                     Topic.TRIALS,
                     period=f"{customer.day.isoformat()}:{threshold}",
-                    days_left=days_left,
+                    days_left=trial_days_left(customer.day, today=today),
                     users=customer.users,
                 )
             )
     return await _send(
-        session, await _with_assigned(session, drafts), groups=groups, now=now, notifier=notifier
+        session,
+        await _with_assigned(session, drafts),
+        groups=groups,
+        now=now,
+        notifier=notifier,
+        end_chunk=end_chunk,
     )
 
 
@@ -297,36 +327,60 @@ async def end_trials(
     now: datetime,
     notifier: NoticeNotifier,
     only: Collection[int] | None = None,
+    end_chunk: EndChunk = in_one_transaction,
 ) -> int:
     """R4: a trial whose last day has passed becomes an expired trial on the free
     plan (at most 3 users); audited, and a notice to the trials subscribers or the
-    customer's assigned staff. One conditional UPDATE per local date."""
+    customer's assigned staff. A conditional UPDATE per local date and CHUNK of
+    trials, each chunk with its audit events, alerts and notices in its transaction."""
     groups = await _Groups.of(session, now=now, only=only)
+    sent = 0
+    for today, msp_ids in groups.by_day.items():
+        while True:
+            ended = await notice_repo.end_trials(
+                session,
+                msp_ids=msp_ids,
+                before=today,
+                from_status=Status.ACTIVE_TRIAL.value,
+                values={
+                    "status": Status.EXPIRED_TRIAL.value,
+                    "plan": Plan.FREE.value,
+                    "updated_at": now,
+                },
+                limit=CHUNK,
+            )
+            sent += await _trials_ended(
+                session, ended, groups=groups, now=now, notifier=notifier, end_chunk=end_chunk
+            )
+            if len(ended) < CHUNK:
+                break
+    return sent
+
+
+async def _trials_ended(
+    session: AsyncSession,
+    ended: Sequence[notice_repo.DueCustomer],
+    *,
+    groups: _Groups,
+    now: datetime,
+    notifier: NoticeNotifier,
+    end_chunk: EndChunk,
+) -> int:
+    """What follows a chunk of trials ended: audit events, Home tabs to redraw, the
+    free plan's alerts and the notices; the chunk's transaction ends with them."""
     drafts: list[_Draft] = []
     events: list[dict[str, Any]] = []
-    for today, msp_ids in groups.by_day.items():
-        ended = await notice_repo.end_trials(
-            session,
-            msp_ids=msp_ids,
-            before=today,
-            from_status=Status.ACTIVE_TRIAL.value,
-            values={
-                "status": Status.EXPIRED_TRIAL.value,
-                "plan": Plan.FREE.value,
-                "updated_at": now,
-            },
-        )
-        for customer in ended:
-            events.append(_trial_ended_event(customer, now))
-            drafts.append(
-                _about(
-                    customer,
-                    NoticeKind.TRIAL_ENDED,
-                    Topic.TRIALS,
-                    period=customer.day.isoformat(),
-                    users=customer.users,
-                )
+    for customer in ended:
+        events.append(_trial_ended_event(customer, now))
+        drafts.append(
+            _about(
+                customer,
+                NoticeKind.TRIAL_ENDED,
+                Topic.TRIALS,
+                period=customer.day.isoformat(),
+                users=customer.users,
             )
+        )
     await usage_repo.append_audit_events(session, events)
     for msp_id in {draft.msp_id for draft in drafts}:
         await msp_repo.mark_home_stale(session, msp_id=msp_id, now=now)
@@ -334,7 +388,12 @@ async def end_trials(
         session, customer_ids=[draft.subject_id for draft in drafts], now=now, notifier=notifier
     )
     return await _send(
-        session, await _with_assigned(session, drafts), groups=groups, now=now, notifier=notifier
+        session,
+        await _with_assigned(session, drafts),
+        groups=groups,
+        now=now,
+        notifier=notifier,
+        end_chunk=end_chunk,
     )
 
 
@@ -399,6 +458,7 @@ async def renewal_window_notices(
     now: datetime,
     notifier: NoticeNotifier,
     only: Collection[int] | None = None,
+    end_chunk: EndChunk = in_one_transaction,
 ) -> int:
     """A week before the 30-day cut-off: the last week to decrease licences,
     downgrade or cancel before the renewal. Once per customer and renewal date."""
@@ -415,13 +475,17 @@ async def renewal_window_notices(
                 NoticeKind.RENEWAL_WINDOW,
                 Topic.REQUESTS,
                 period=customer.day.isoformat(),
-                days_left=(customer.day - today).days,
             )
             for customer in due
             if notice_rules.renewal_window_due(today, customer.day)
         ]
     return await _send(
-        session, await _with_assigned(session, drafts), groups=groups, now=now, notifier=notifier
+        session,
+        await _with_assigned(session, drafts),
+        groups=groups,
+        now=now,
+        notifier=notifier,
+        end_chunk=end_chunk,
     )
 
 
@@ -434,6 +498,7 @@ async def mau_notices(
     now: datetime,
     notifier: NoticeNotifier,
     only: Collection[int] | None = None,
+    end_chunk: EndChunk = in_one_transaction,
 ) -> int:
     """The MSP's MAU at 80% and at 100% of its allowance (the highest reached, once
     a month each), and the month-end estimate over the allowance (once a month, not
@@ -474,7 +539,9 @@ async def mau_notices(
                     fallback=owners,
                 )
             )
-    return await _send(session, drafts, groups=groups, now=now, notifier=notifier)
+    return await _send(
+        session, drafts, groups=groups, now=now, notifier=notifier, end_chunk=end_chunk
+    )
 
 
 async def max_mau_alerts(
@@ -483,6 +550,7 @@ async def max_mau_alerts(
     now: datetime,
     notifier: NoticeNotifier,
     only: Collection[int] | None = None,
+    end_chunk: EndChunk = in_one_transaction,
 ) -> int:
     """R20 from the schedule: a customer whose month's MAU is at its max-MAU
     threshold gets the built-in alert (the one a usage report raises), once a
@@ -490,28 +558,31 @@ async def max_mau_alerts(
     groups = await _Groups.of(session, now=now, only=only)
     months = {msp_id: month_start(local.date()) for msp_id, local in groups.local_now.items()}
     reached = await notice_repo.at_max_mau(session, months=months)
-    rows = [
-        {
-            "msp_id": msp_id,
-            "kind": NoticeKind.MAX_MAU_ALERT.value,
-            "subject_id": customer.id,
-            "period": f"{months[msp_id]:%Y-%m}",
-            "recipients": 0,
-            "created_at": now,
-        }
-        for msp_id, customer, _mau in reached
-    ]
-    claimed: set[notice_repo.NoticeKey] = set()
-    for start in range(0, len(rows), CLAIM_BATCH):
-        claimed |= await notice_repo.claim(session, rows[start : start + CLAIM_BATCH])
-    by_msp: dict[int, list[MatchedAlert]] = {}
-    for msp_id, customer, mau in reached:
-        month = f"{months[msp_id]:%Y-%m}"
-        if (msp_id, NoticeKind.MAX_MAU_ALERT.value, customer.id, month) in claimed:
-            figures = ReportedFigures(customer, mau, 0, 0, 0, 0.0)
-            by_msp.setdefault(msp_id, []).append(max_mau_reached(figures, months[msp_id]))
-    await _raise_bot_alerts(session, by_msp, job="max_mau_alerts", now=now, notifier=notifier)
-    return len(claimed)
+    sent = 0
+    for start in range(0, len(reached), CHUNK):
+        chunk = reached[start : start + CHUNK]
+        rows = [
+            {
+                "msp_id": msp_id,
+                "kind": NoticeKind.MAX_MAU_ALERT.value,
+                "subject_id": customer.id,
+                "period": f"{months[msp_id]:%Y-%m}",
+                "recipients": 0,
+                "created_at": now,
+            }
+            for msp_id, customer, _mau in chunk
+        ]
+        claimed = await notice_repo.claim(session, rows)
+        by_msp: dict[int, list[MatchedAlert]] = {}
+        for msp_id, customer, mau in chunk:
+            month = f"{months[msp_id]:%Y-%m}"
+            if (msp_id, NoticeKind.MAX_MAU_ALERT.value, customer.id, month) in claimed:
+                figures = ReportedFigures(customer, mau, 0, 0, 0, 0.0)
+                by_msp.setdefault(msp_id, []).append(max_mau_reached(figures, months[msp_id]))
+        await _raise_bot_alerts(session, by_msp, job="max_mau_alerts", now=now, notifier=notifier)
+        await end_chunk()
+        sent += len(claimed)
+    return sent
 
 
 # ---------------------------------------------------------------- requests
@@ -523,6 +594,7 @@ async def request_reminders(
     now: datetime,
     notifier: NoticeNotifier,
     only: Collection[int] | None = None,
+    end_chunk: EndChunk = in_one_transaction,
 ) -> int:
     """A request still waiting for a decision a day after it was asked: one reminder,
     in the thread of each approval message (shown in the conversation too)."""
@@ -533,13 +605,14 @@ async def request_reminders(
         asked_before=now - notice_rules.REQUEST_REMINDER_AFTER,
         msp_ids=list(groups.clocks),
     )
+    lanes = await _message_lanes(session, waiting)
     drafts: list[_Draft] = []
     for request in waiting:
-        threads = []
-        for key in request.message_keys:
-            message = await outbox_repo.by_key(session, msp_id=request.msp_id, key=key)
-            if message is not None:
-                threads.append(Recipient(message.lane, thread_of=key))
+        threads = [
+            Recipient(lanes[(request.msp_id, key)], thread_of=key)
+            for key in request.message_keys
+            if (request.msp_id, key) in lanes
+        ]
         drafts.append(
             _Draft(
                 msp_id=request.msp_id,
@@ -555,7 +628,28 @@ async def request_reminders(
                 always=tuple(threads),
             )
         )
-    return await _send(session, drafts, groups=groups, now=now, notifier=notifier)
+    return await _send(
+        session, drafts, groups=groups, now=now, notifier=notifier, end_chunk=end_chunk
+    )
+
+
+async def _message_lanes(
+    session: AsyncSession, requests: Sequence[ChangeRequest]
+) -> dict[tuple[int, str], str]:
+    """The conversation of each request's approval messages, by (MSP id, outbox key):
+    a query per MSP and CHUNK of keys, not one per message."""
+    keys: dict[int, set[str]] = {}
+    for request in requests:
+        keys.setdefault(request.msp_id, set()).update(request.message_keys)
+    lanes: dict[tuple[int, str], str] = {}
+    for msp_id, wanted in keys.items():
+        ordered = sorted(wanted)
+        for start in range(0, len(ordered), CHUNK):
+            for message in await outbox_repo.by_keys(
+                session, msp_id=msp_id, keys=ordered[start : start + CHUNK]
+            ):
+                lanes[(msp_id, message.key)] = message.lane
+    return lanes
 
 
 # ---------------------------------------------------------------- digests
@@ -567,6 +661,7 @@ async def digests(
     now: datetime,
     notifier: NoticeNotifier,
     only: Collection[int] | None = None,
+    end_chunk: EndChunk = in_one_transaction,
 ) -> int:
     """The daily digest from 09:00 in each MSP's zone (the Command Center's figures),
     and on Mondays the weekly summary (what changed over the week just ended), to
@@ -582,7 +677,9 @@ async def digests(
         if week is not None:
             info = NoticeInfo(kind=NoticeKind.WEEKLY_SUMMARY, day=local.date(), period=week)
             drafts.append(_weekly(session, clock, info, local))
-    return await _send(session, drafts, groups=groups, now=now, notifier=notifier)
+    return await _send(
+        session, drafts, groups=groups, now=now, notifier=notifier, end_chunk=end_chunk
+    )
 
 
 def _digest(session: AsyncSession, clock: MspClock, info: NoticeInfo, now: datetime) -> _Draft:

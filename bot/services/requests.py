@@ -143,7 +143,7 @@ async def start(
             trial_end=None,
             add_ons=[],
             unit_price=None,
-            preview=policy.decide(kind, None, Change()),
+            preview=policy.preview(kind, None),
             quote=None if change is None else policy.decide(kind, None, change),
         )
     if customer_id is None:
@@ -156,10 +156,6 @@ async def start(
     preview = policy.preview(kind, account)
     if not preview.allowed and preview.schedule_for is None:
         raise RuleBroken(preview.reason, rule=preview.rule, earliest=preview.earliest)
-    per_licence = None
-    if kind == RequestType.ADD_LICENCES:
-        one = policy.decide(kind, account, Change(licence_count=1))
-        per_licence = one.proration.amount if one.proration else None
     return RequestForm(
         kind=kind,
         customer_id=customer.id,
@@ -174,7 +170,6 @@ async def start(
         add_ons=list(customer.add_ons or []),
         unit_price=from_cents(customer.unit_price_cents),
         preview=preview,
-        per_licence_charge=per_licence,
         quote=None if change is None else policy.decide(kind, account, change),
     )
 
@@ -633,7 +628,9 @@ def _already_decided(request: ChangeRequest) -> AlreadyDecided:
             verb="denied" if status == RequestStatus.DENIED else "approved",
             who=Person(request.decided_by) if request.decided_by else "someone",
         )
-    when = sentence(" on {at}", at=request.decided_at) if request.decided_at else ""
+    # An expired request ended at its deadline; the sweep that marks it runs later.
+    ended = request.expires_at if status == RequestStatus.EXPIRED else request.decided_at
+    when = sentence(" on {at}", at=ended) if ended else ""
     said = sentence("{text}{when}. Nothing was changed.", text=text, when=when)
     return AlreadyDecided(said, info=info)
 
@@ -673,6 +670,7 @@ async def list_requests(session: AsyncSession, *, requester: Requester, which: s
         total=total,
         can_decide=DECIDE.allows(requester),
         viewer=requester.user_id,
+        can_request=MAKE.allows(requester),
     )
 
 

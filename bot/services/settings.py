@@ -24,7 +24,7 @@ from bot.domain.customers import (
 from bot.domain.roles import Role
 from bot.errors import InvalidInput, NotFound
 from bot.net_guard import Destinations, Problem, Refusal
-from bot.results.settings import Grants, MspSettings, SettingsOverview
+from bot.results.settings import Grants, MspSettings, SettingsChanged, SettingsOverview
 from bot.services import audit
 from bot.services.dashboard import billable_users
 from bot.services.tenancy import Permission, Requester, msp_of, msp_of_team
@@ -73,6 +73,20 @@ class SettingsChange:
     trial_notice_days: tuple[int, ...] | None = None
     timezone: str | None = None
     default_monthly_price: Decimal | None = None
+
+    @property
+    def named(self) -> tuple[str, ...]:
+        """The settings this change sets (MspSettings field names)."""
+        given = {
+            "approvals_channel": self.approvals_channel is not None or self.clear_channel,
+            "allow_self_approval": self.allow_self_approval is not None,
+            "request_expiry_days": self.request_expiry_days is not None,
+            "webhook_url": self.webhook_url is not None or self.clear_webhook,
+            "trial_notice_days": self.trial_notice_days is not None,
+            "timezone": self.timezone is not None,
+            "default_monthly_price": self.default_monthly_price is not None,
+        }
+        return tuple(name for name, set_here in given.items() if set_here)
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,7 +217,7 @@ async def change_settings(
     now: datetime,
     webhooks_enabled: bool = False,
     webhook_destinations: Destinations | None = None,
-) -> SettingsOverview:
+) -> SettingsChanged:
     """`webhooks_enabled`: the server can sign webhooks (MSPBOT_WEBHOOK_SECRET is
     set); without it a webhook URL is refused, so none is set that cannot be sent.
     `webhook_destinations`: where a webhook may point (its host is looked up here,
@@ -237,7 +251,9 @@ async def change_settings(
     after = _settings(msp)
     if after != before:
         await _audit(session, msp, requester.user_id, _plain(before), _plain(after), now)
-    return await _overview(session, msp)
+    return SettingsChanged(
+        before=before, overview=await _overview(session, msp), named=change.named
+    )
 
 
 async def _audit(

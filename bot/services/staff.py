@@ -42,6 +42,16 @@ async def list_staff(session: AsyncSession, *, requester: Requester) -> list[Sta
     return sorted(entries, key=lambda entry: (-entry.role.rank, entry.user_id))
 
 
+ASKED_FOR_ACCESS = 3  # owners and admins named to someone off the staff
+
+
+async def whom_to_ask(session: AsyncSession, *, requester: Requester) -> list[str]:
+    """Whom someone off the staff can ask to be added (only owners and admins give
+    roles): up to three of them, owners first. Their names only, to a person of the
+    same workspace, who could find them in the channels anyway."""
+    return await staff_repo.managers(session, msp_id=requester.msp_id, limit=ASKED_FOR_ACCESS)
+
+
 async def change_role(
     session: AsyncSession,
     *,

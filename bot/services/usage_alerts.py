@@ -75,14 +75,15 @@ def _alert(
 
 def max_mau_reached(reported: ReportedFigures, month: date) -> MatchedAlert:
     """R20, once per customer and `month` (its first day): the title says the month
-    as people read it, the dedup key as senders write it (`2026-11`)."""
+    as people read it, the dedup key as senders write it (`2026-11`). The titles here
+    leave out the customer's name: every alert message names it beside the title."""
     customer = reported.customer
     return _alert(
         reported,
         kind=KIND_MAX_MAU_REACHED,
         severity=Severity.HIGH,
-        title=f"{customer.name} reached its max-MAU threshold for {readable_month(month)}: "
-        f"{reported.mau:,} of {customer.max_mau_threshold:,}; new end users are blocked",
+        title=f"Max-MAU threshold reached for {readable_month(month)}: {reported.mau:,} "
+        f"MAU of {customer.max_mau_threshold:,}; new end users are blocked",
         firing=True,
         dedup_key=f"{KIND_MAX_MAU_REACHED}:{customer.account_number}:{format_month(month)}",
     )
@@ -96,9 +97,9 @@ def over_free_limits(reported: ReportedFigures) -> MatchedAlert:
         reported,
         kind=KIND_OVER_FREE_LIMITS,
         severity=Severity.MEDIUM,
-        title=f"{reported.customer.name} is over the free plan's limits: {reported.users:,} "
-        f"users and {reported.data_gb:g} GB (the free plan allows {FREE_MAX_USERS} users "
-        f"and {FREE_MAX_DATA_GB} GB)",
+        title=f"Over the free plan's limits: {reported.users:,} users and "
+        f"{reported.data_gb:g} GB (the free plan allows {FREE_MAX_USERS} users and "
+        f"{FREE_MAX_DATA_GB} GB)",
         firing=over,
     )
 
@@ -109,7 +110,7 @@ def _agents_not_reporting(reported: ReportedFigures) -> MatchedAlert:
         reported,
         kind=KIND_AGENTS_NOT_REPORTING,
         severity=Severity.MEDIUM,
-        title=f"{silent:,} of {reported.agents_total:,} agents at {reported.customer.name} "
-        "are not reporting",
+        title=f"{silent:,} of {reported.agents_total:,} agents "
+        f"{'is' if silent == 1 else 'are'} not reporting",
         firing=silent > 0,
     )

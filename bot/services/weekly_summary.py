@@ -6,6 +6,7 @@ already record: a few aggregate queries for both weeks at once."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, time
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -40,6 +41,8 @@ async def weekly_summary(
     before it against the week before that."""
     ended, before = summary_weeks(local_now.date())
     spans = [_span(before, local_now), _span(ended, local_now)]
+    created = await weekly_repo.msp_created_at(session, msp_id=msp_id)
+    first_day = created.astimezone(local_now.tzinfo).date() if created is not None else None
     customers = await weekly_repo.customer_moves(
         session, msp_id=msp_id, spans=spans, lifecycle=_LIFECYCLE
     )
@@ -51,7 +54,7 @@ async def weekly_summary(
         approved=[status.value for status in _APPROVED],
         denied=RequestStatus.DENIED.value,
     )
-    return WeeklySummary(
+    summary = WeeklySummary(
         first_day=ended.first,
         last_day=ended.last,
         new_customers=Compared(customers[1].created, customers[0].created),
@@ -64,6 +67,17 @@ async def weekly_summary(
         requests_waiting=Compared(requests[1].waiting, requests[0].waiting),
         mau=await _mau_week(session, msp_id=msp_id, ended=ended, before=before, spans=spans),
     )
+    # The bot arrived after the week before began and nothing was recorded in it: that
+    # week is not a week of noughts to compare with, it is one the bot did not see.
+    if first_day is not None and first_day > before.first and _nothing_before(summary):
+        return replace(summary, installed_on=first_day)
+    return summary
+
+
+def _nothing_before(summary: WeeklySummary) -> bool:
+    figures = (*summary.events, summary.requests_waiting)
+    mau = summary.mau
+    return not any(f.week_before for f in figures) and not (mau.week_ago or mau.month_before)
 
 
 def _span(week: Week, local_now: datetime) -> Span:

@@ -199,8 +199,18 @@ def _headline(alert: AlertInfo) -> str:
 
 
 def _facts(alert: AlertInfo) -> str:
-    times = "once" if alert.occurrences == 1 else f"{number(alert.occurrences)} times"
-    return f"{_status_line(alert)} · seen {times}, last {stamp(alert.last_seen_at)}"
+    times = _times(alert.occurrences)
+    # Firing again: the count is of the reports since it came back, not the earlier ones'.
+    since = " since" if _firing_again(alert) else ""
+    return f"{_status_line(alert)} · seen {times}{since}, last {stamp(alert.last_seen_at)}"
+
+
+def _firing_again(alert: AlertInfo) -> bool:
+    return alert.status is AlertStatus.FIRING and alert.reopened > 0
+
+
+def _times(count: int) -> str:
+    return "once" if count == 1 else f"{number(count)} times"
 
 
 def _status_line(alert: AlertInfo) -> Mrkdwn:
@@ -216,9 +226,13 @@ def _status_line(alert: AlertInfo) -> Mrkdwn:
             return mrkdwn(":white_check_mark: Resolved by {who}", who=mention(alert.resolved_by))
         case AlertStatus.RESOLVED:
             return mrkdwn(":white_check_mark: Resolved")
+        case AlertStatus.FIRING if _firing_again(alert):
+            return mrkdwn(
+                ":rotating_light: Firing again (resolved {times} before)",
+                times=_times(alert.reopened),
+            )
         case _:
-            fired = "Firing again" if alert.reopened else "Firing"
-            return mrkdwn(":rotating_light: {fired}", fired=fired)
+            return mrkdwn(":rotating_light: Firing")
 
 
 def _details(details: str) -> str:
@@ -263,10 +277,23 @@ def _row_menu(alert: AlertInfo) -> OverflowMenuElement | None:
     return OverflowMenuElement(action_id=ActionId.ALERT_ROW_MENU, options=options)
 
 
-def alert_row(alert: AlertInfo) -> SectionBlock:
-    """One alert as a list row: the headline, its state, and a menu to act on it."""
+def alert_row(alert: AlertInfo, *, can_act: bool = True) -> SectionBlock:
+    """One alert as a list row: the headline, its state, and a menu to act on it.
+    Without `can_act` (a viewer, or a copy shared with a whole channel) the row offers
+    Open customer only, as `/msp alerts` does: every choice of the menu would be refused."""
     text = f"{_headline(alert)}\n{_facts(alert)} · #{alert.id}"
-    return SectionBlock(text=MarkdownTextObject(text=text), accessory=_row_menu(alert))
+    accessory = _row_menu(alert) if can_act else _open_customer_button(alert)
+    return SectionBlock(text=MarkdownTextObject(text=text), accessory=accessory)
+
+
+def _open_customer_button(alert: AlertInfo) -> ButtonElement | None:
+    if alert.customer_id is None:
+        return None
+    return ButtonElement(
+        text="Open customer",
+        action_id=ActionId.ALERT_OPEN_CUSTOMER,
+        value=CustomerRef(customer_id=alert.customer_id).encode(),
+    )
 
 
 def severity_counts(counts: dict[str, int]) -> Mrkdwn:
@@ -307,9 +334,12 @@ def alerts_message(listing: AlertListing) -> Message:
         HeaderBlock(
             text=f"{which}{' for ' + listing.customer_name if listing.customer_name else ''}"[:150]
         ),
-        ContextBlock(elements=[MarkdownTextObject(text=severity_counts(listing.by_severity))]),
-        ActionsBlock(elements=_filter_menus(query)),
     ]
+    if total:  # nothing matching is said once, below the menus
+        blocks.append(
+            ContextBlock(elements=[MarkdownTextObject(text=severity_counts(listing.by_severity))])
+        )
+    blocks.append(ActionsBlock(elements=_filter_menus(query)))
     if not listing.alerts:
         blocks.append(SectionBlock(text=MarkdownTextObject(text=_nothing(query, about))))
     for alert in listing.alerts:
@@ -334,8 +364,15 @@ def _which(query: AlertQuery) -> str:
 
 
 def _nothing(query: AlertQuery, about: str) -> Mrkdwn:
-    if query.status is ShownStatus.OPEN and query.severity is None:
+    if query.status is ShownStatus.OPEN and query.severity is None and about:
         return mrkdwn(":white_check_mark: Nothing is open{about}.", about=about)
+    if query.status is ShownStatus.OPEN and query.severity is None:
+        # Often a new MSP's first look: where alerts come from, and how to get them.
+        return mrkdwn(
+            ":white_check_mark: Nothing is open. Alerts come from your monitoring tools "
+            "through the alerts API (`POST /api/v1/alerts`); `/msp subscribe` has them "
+            "posted as they fire."
+        )
     return mrkdwn(
         ":white_check_mark: No alerts{about} match. Choose another status or severity above.",
         about=about,
@@ -565,8 +602,11 @@ def _digest_line(entry: dict[str, Any]) -> str:
     return f"{emoji} {escape(str(entry.get('title', '')))} · {customer}"
 
 
-def alert_list_modal(alerts: Sequence[AlertInfo], ref: AlertListRef) -> dict[str, Any]:
-    """A digest's "List all": every alert it merged, as it is now, with its menu."""
+def alert_list_modal(
+    alerts: Sequence[AlertInfo], ref: AlertListRef, *, can_act: bool = True
+) -> dict[str, Any]:
+    """A digest's "List all": every alert it merged, as it is now, with its menu (for
+    a viewer, `can_act` False: Open customer)."""
     blocks: list[Block] = [
         ContextBlock(elements=[MarkdownTextObject(text=severity_counts(_counted(alerts)))])
     ]
@@ -574,7 +614,7 @@ def alert_list_modal(alerts: Sequence[AlertInfo], ref: AlertListRef) -> dict[str
         blocks.append(
             SectionBlock(text=MarkdownTextObject(text="None of these alerts is yours to see."))
         )
-    blocks += [alert_row(alert) for alert in alerts]
+    blocks += [alert_row(alert, can_act=can_act) for alert in alerts]
     return modal(
         callback_id=CallbackId.ALERT_LIST,
         title=f"{len(alerts)} alerts",

@@ -38,8 +38,9 @@ from bot.domain.customers import (
     Plan,
     Status,
     plan_status_label,
+    trial_days_left_words,
 )
-from bot.domain.requests import FREE_MAX_DATA_GB, FREE_MAX_USERS, RequestType
+from bot.domain.requests import FREE_MAX_DATA_GB, FREE_MAX_USERS, RequestType, add_on_label
 from bot.domain.terms import Term
 from bot.ids import ActionId, BlockId, CallbackId, CustomerField
 from bot.payloads import (
@@ -93,6 +94,8 @@ def card_blocks(card: CustomerCard) -> list[Block]:
     ]
     if card.over_free_limits:
         blocks.append(ContextBlock(elements=[MarkdownTextObject(text=_over_free_limits(card))]))
+    if card.mau_at_threshold is not None and card.max_mau_threshold is not None:
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=_at_threshold(card))))
     details = _details(card)
     if details:
         blocks.append(SectionBlock(text=MarkdownTextObject(text="\n".join(details)[:3000])))
@@ -109,6 +112,8 @@ def card_blocks(card: CustomerCard) -> list[Block]:
     buttons = _card_buttons(card)
     if buttons:
         blocks.append(ActionsBlock(block_id=BlockId.CUSTOMER_ACTIONS, elements=buttons))
+    if card.deletion_waits is not None:
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=_deletion_waits(card))]))
     return blocks
 
 
@@ -142,11 +147,13 @@ def _price_facts(card: CustomerCard) -> list[str]:
     term = card.term.label if card.term else "—"
     since = f" since {slack_date(card.contract_start)}" if card.contract_start else ""
     renewal = slack_date(card.renewal_date) if card.renewal_date else "—"
+    # A cancelled plan does not renew: its renewal date is the day it ends.
+    ends = card.status is Status.PENDING_CANCELLATION
     return [
         f"*Price per licence*\n{unit} a month",
         f"*Monthly total*\n{money(card.monthly_price)} ({licences} x {unit})",
         f"*Term*\n{term}{since}",
-        f"*Renewal*\n{renewal}",
+        f"*{'Ends' if ends else 'Renewal'}*\n{renewal}",
     ]
 
 
@@ -159,13 +166,44 @@ def _over_free_limits(card: CustomerCard) -> str:
     )
 
 
-def _days_left(days: int) -> str:
-    """R4: the trial's active days left, today included (1 on its last day)."""
-    return f"{days} day{'s' if days != 1 else ''} left"
+def _at_threshold(card: CustomerCard) -> str:
+    """R20: the customer blocks new end users until the threshold is raised or the
+    month ends; figures only, no user text."""
+    assert card.mau_at_threshold is not None and card.max_mau_threshold is not None
+    where = "over" if card.mau_at_threshold > card.max_mau_threshold else "at"
+    said = (
+        f":no_entry: *New end users are blocked*: {number(card.mau_at_threshold)} MAU this "
+        f"month, {where} its max-MAU threshold of {number(card.max_mau_threshold)}."
+    )
+    if card.can_edit:
+        return (
+            f"{said} Raise the threshold with *Edit* to let them in now; otherwise they stay "
+            "blocked until the month ends."
+        )
+    return f"{said} They stay blocked until the month ends or an admin raises the threshold."
+
+
+def _deletion_waits(card: CustomerCard) -> str:
+    """R16: why the card offers no Delete, and what leads to one."""
+    waits = card.deletion_waits
+    assert waits is not None
+    if waits.cancelled:
+        ends = f" on {slack_date(waits.until)}" if waits.until else ""
+        return f"Cancelled: it can be deleted once its paid term ends{ends}."
+    how = (
+        " (*Cancel subscription* in *Request…*)" if RequestType.CANCEL in card.request_kinds else ""
+    )
+    ends = f", on {slack_date(waits.until)} at the soonest" if waits.until else ""
+    return (
+        f"A paid account cannot be deleted during its term: cancel its subscription "
+        f"first{how}, and it can be deleted once the term ends{ends}."
+    )
 
 
 def _trial_left(card: CustomerCard) -> str:
-    return "" if card.trial_days_left is None else f" ({_days_left(card.trial_days_left)})"
+    return (
+        "" if card.trial_days_left is None else f" ({trial_days_left_words(card.trial_days_left)})"
+    )
 
 
 def _threshold(value: int | None) -> str:
@@ -183,7 +221,7 @@ def _details(card: CustomerCard) -> list[str]:
     if card.assigned:
         lines.append("*Assigned:* " + ", ".join(mention(user) for user in card.assigned))
     if card.add_ons:
-        lines.append("*Add-ons:* " + ", ".join(escape(name) for name in card.add_ons))
+        lines.append("*Add-ons:* " + ", ".join(escape(add_on_label(name)) for name in card.add_ons))
     if card.notes:
         lines.append("*Notes:* " + escape(card.notes))
     return lines
@@ -412,7 +450,7 @@ def _row_details(row: CustomerRow) -> str:
     """Plan, status and figures: no user text here, the name is in plain text beside it."""
     line = plan_status_label(row.plan, row.status)  # "Free", never "Free · Free"
     if row.trial_days_left is not None:
-        line += f" · {_days_left(row.trial_days_left)}"
+        line += f" · {trial_days_left_words(row.trial_days_left)}"
     if row.status == Status.EXPIRED_TRIAL and row.trial_end:
         line += f" · ended {slack_date(row.trial_end)}"
     line += f" · {number(row.users)} users"
@@ -421,7 +459,9 @@ def _row_details(row: CustomerRow) -> str:
     if row.plan.is_paid:
         line += f" / {number(row.licences)} licences"
     if row.renewal_date:
-        line += f" · renews {slack_date(row.renewal_date)}"
+        # A cancelled plan does not renew: it ends on its renewal date.
+        verb = "ends" if row.status is Status.PENDING_CANCELLATION else "renews"
+        line += f" · {verb} {slack_date(row.renewal_date)}"
     return line
 
 

@@ -15,7 +15,9 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from bot.domain.customers import CustomerFilter
+from bot.domain.alerts import KIND_MAX_MAU_REACHED
+from bot.domain.customers import CustomerFilter, trial_days_left_words
+from bot.domain.roles import can_act_on_alerts
 from bot.ids import ActionId, BlockId
 from bot.payloads import CustomerRef, ListState, ShareTarget
 from bot.results.dashboard import AtThreshold, Dashboard, SilentAgents, TrialEnding
@@ -25,6 +27,7 @@ from bot.views.mrkdwn import (
     Mrkdwn,
     channel_link,
     escape,
+    join,
     mention,
     mrkdwn,
     number,
@@ -32,7 +35,7 @@ from bot.views.mrkdwn import (
     slack_time,
 )
 from bot.views.request_history import request_heading
-from bot.views.requests import review_button
+from bot.views.requests import review_button, withdraw_button
 
 TITLE = "MSP Command Center"
 LIST_BUTTONS = (
@@ -42,20 +45,28 @@ LIST_BUTTONS = (
 )
 
 
-def dashboard_blocks(board: Dashboard, *, may_add_customers: bool) -> list[Block]:
+def dashboard_blocks(
+    board: Dashboard,
+    *,
+    may_add_customers: bool,
+    shared: bool = False,
+    viewer: str | None = None,
+) -> list[Block]:
     """Everything but the title: KPIs, the lists' buttons, trials ending soon,
-    customers at their max-MAU threshold, agents not reporting and delivery problems."""
-    pending = _pending_requests(board)
-    # The worst open alerts come first: they are what needs someone now.
-    blocks: list[Block] = _open_alerts(board)
-    blocks += pending if board.decides_requests else []
+    customers at their max-MAU threshold, agents not reporting and delivery problems.
+    `shared`: the copy posted for a whole channel, to read; it offers only what any
+    reader may click (Open customer, View), nothing that depends on who clicks.
+    `viewer`: the one person it is drawn for (their Home tab, their own copy), whose
+    own requests say "you" and offer Withdraw."""
+    # The worst open alerts come first: they are what needs someone now; then the
+    # requests waiting, in the same place whoever reads (to decide, or one's own).
+    blocks: list[Block] = _open_alerts(board, shared=shared)
+    blocks += _pending_requests(board, shared=shared, viewer=None if shared else viewer)
     blocks += [
         SectionBlock(block_id=BlockId.HOME_KPIS, fields=_kpis(board)),
         *_mau_estimate(board),
         ActionsBlock(block_id=BlockId.HOME_LISTS, elements=_list_buttons(board, may_add_customers)),
     ]
-    if not board.decides_requests:
-        blocks += pending
     blocks += _trials_ending(board)
     blocks += _at_max_mau(board)
     blocks += _silent_agents(board)
@@ -64,11 +75,15 @@ def dashboard_blocks(board: Dashboard, *, may_add_customers: bool) -> list[Block
 
 
 def dashboard_message(
-    board: Dashboard, *, shared_by: str | None = None, share_in: str | None = None
+    board: Dashboard,
+    *,
+    shared_by: str | None = None,
+    share_in: str | None = None,
+    viewer: str | None = None,
 ) -> Message:
-    """`/msp dashboard` for the person, with a button that shares it in `share_in`
-    (named beside it), or (`shared_by`) the copy posted in a channel."""
-    blocks = _summary_blocks(board, shared_by=shared_by)
+    """`/msp dashboard` for the person (`viewer`), with a button that shares it in
+    `share_in` (named beside it), or (`shared_by`) the copy posted in a channel."""
+    blocks = _summary_blocks(board, shared_by=shared_by, viewer=viewer)
     if shared_by is None and share_in:
         offer = mrkdwn(
             ":lock: Only you can see this. *Share in this channel* posts it for everyone "
@@ -95,14 +110,18 @@ def share_preview_message(board: Dashboard, *, user_id: str, channel_id: str) ->
     return Message.of(_notification(board), blocks)
 
 
-def _summary_blocks(board: Dashboard, *, shared_by: str | None) -> list[Block]:
+def _summary_blocks(
+    board: Dashboard, *, shared_by: str | None, viewer: str | None = None
+) -> list[Block]:
     scope = "the whole MSP" if board.whole_msp else "the customers assigned to you"
     if shared_by:
         scope = f"shared by {mention(shared_by)}"
     return [
         HeaderBlock(text=TITLE),
         ContextBlock(elements=[MarkdownTextObject(text=f"{slack_time(board.as_of)} · {scope}")]),
-        *dashboard_blocks(board, may_add_customers=False),
+        *dashboard_blocks(
+            board, may_add_customers=False, shared=shared_by is not None, viewer=viewer
+        ),
     ]
 
 
@@ -220,15 +239,17 @@ def _trials_ending(board: Dashboard) -> list[Block]:
 
 
 def _trial_row(trial: TrialEnding) -> SectionBlock:
-    # `days_left` counts today: 1 on the trial's last day.
-    left = "ends today" if trial.days_left <= 1 else f"{trial.days_left} days left"
+    left = trial_days_left_words(trial.days_left)
     figures = f"{slack_date(trial.trial_end)} · {left} · {number(trial.users)} users"
     return _customer_row(trial.id, trial.name, trial.account_number, figures)
 
 
-def _pending_requests(board: Dashboard) -> list[Block]:
-    """Approvers see what waits for them first, with Approve buttons; others see
-    their own requests still waiting."""
+def _pending_requests(
+    board: Dashboard, *, shared: bool = False, viewer: str | None = None
+) -> list[Block]:
+    """Approvers see what waits for them, each with Review; others see their own
+    requests still waiting, each with Withdraw. The reader's own requests say "you"
+    rather than mentioning them."""
     if not board.pending_total:
         return []
     title = (
@@ -238,25 +259,38 @@ def _pending_requests(board: Dashboard) -> list[Block]:
     )
     blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(text=title))]
     for info in board.pending_requests:
-        text = (
-            f"{request_heading(info)} · "
-            f"{escape(info.customer_name or 'MAU allowance')} · {mention(info.requested_by)}"
-        )
-        accessory = review_button(info) if board.decides_requests else None
+        own = viewer is not None and info.requested_by == viewer
+        # An MSP's own order (MAU allowance) has no customer: its heading says what it is.
+        parts = [request_heading(info)]
+        if info.customer_name:
+            parts.append(escape(info.customer_name))
+        if board.decides_requests or not own:  # "Your requests" says whose they are
+            who = mrkdwn("you") if own else mention(info.requested_by)
+            parts.append(mrkdwn("asked by {who}", who=who))
+        text = join(" · ", parts)
+        accessory: ButtonElement | None = None
+        if not shared and board.decides_requests:
+            accessory = review_button(info)  # one's own: Withdraw, in the review
+        elif not shared and own:
+            accessory = withdraw_button(info)
         blocks.append(SectionBlock(text=MarkdownTextObject(text=text[:2900]), accessory=accessory))
     more = board.pending_total - len(board.pending_requests)
     if more > 0:
+        listing = "pending" if board.decides_requests else "mine"
         blocks.append(
             ContextBlock(
-                elements=[MarkdownTextObject(text=f"…and {more:,} more: `/msp requests pending`.")]
+                elements=[
+                    MarkdownTextObject(text=f"…and {more:,} more: `/msp requests {listing}`.")
+                ]
             )
         )
     blocks.append(DividerBlock())
     return blocks
 
 
-def _open_alerts(board: Dashboard) -> list[Block]:
-    """Open alerts by severity and the worst few, each with its menu."""
+def _open_alerts(board: Dashboard, *, shared: bool = False) -> list[Block]:
+    """Open alerts by severity and the worst few, each with its menu (Open customer
+    only for a viewer, and in a copy shared with a channel)."""
     total = sum(board.open_alerts_by_severity.values())
     if not total:
         return []
@@ -265,7 +299,8 @@ def _open_alerts(board: Dashboard) -> list[Block]:
         f"{severity_counts(board.open_alerts_by_severity)}"
     )
     blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(text=title))]
-    blocks += [alert_row(alert) for alert in board.open_alerts]
+    can_act = can_act_on_alerts(board.role) and not shared
+    blocks += [alert_row(alert, can_act=can_act) for alert in board.open_alerts]
     more = total - len(board.open_alerts)
     if more > 0:
         blocks.append(
@@ -277,17 +312,27 @@ def _open_alerts(board: Dashboard) -> list[Block]:
 
 def _at_max_mau(board: Dashboard) -> list[Block]:
     """R20: these customers' new end users are blocked until the threshold is raised
-    (Edit on the card) or the month ends."""
-    if not board.at_max_mau_total:
+    (Edit on the card) or the month ends. A customer whose max-MAU alert is among the
+    open alerts above is said there (with the same figures, and its menu), not twice."""
+    alerted = {
+        alert.customer_id for alert in board.open_alerts if alert.kind == KIND_MAX_MAU_REACHED
+    }
+    rows = [row for row in board.at_max_mau if row.id not in alerted]
+    above = len(board.at_max_mau) - len(rows)
+    count = board.at_max_mau_total - above
+    if count <= 0:
         return []
-    count = board.at_max_mau_total
+    customers = f"customer{'s' if count != 1 else ''}"
     title = (
-        f":no_entry: *At their max-MAU threshold*: {number(count)} "
-        f"customer{'s' if count != 1 else ''}: new end users are blocked"
+        f":no_entry: *At their max-MAU threshold*: {number(count)} more {customers}, besides "
+        f"the {number(above)} in the open alerts above: new end users are blocked"
+        if above
+        else f":no_entry: *At their max-MAU threshold*: {number(count)} {customers}: "
+        "new end users are blocked"
     )
     blocks: list[Block] = [DividerBlock(), SectionBlock(text=MarkdownTextObject(text=title))]
-    blocks += [_threshold_row(row) for row in board.at_max_mau]
-    more = count - len(board.at_max_mau)
+    blocks += [_threshold_row(row) for row in rows]
+    more = count - len(rows)
     if more > 0:
         blocks.append(
             ContextBlock(

@@ -13,7 +13,7 @@ from slack_sdk.models.blocks import (
 )
 
 from bot.domain import subcommands
-from bot.domain.roles import ROLE_DESCRIPTIONS, Role
+from bot.domain.roles import Role, article, what_you_can_do
 from bot.domain.subcommands import Subcommand, SubcommandSpec
 from bot.ids import ActionId, BlockId
 from bot.views.message import Message
@@ -51,16 +51,18 @@ def help_message(
                 MarkdownTextObject(
                     text=mrkdwn(
                         "`{command} help NAME` shows a command's whole syntax, e.g. "
-                        "`{command} help subscribe`. Your role: *{role}* ({what}).",
+                        "`{command} help subscribe`. You are {a} *{role}*: {what}.",
                         command=command,
+                        a=article(role),
                         role=role.label,
-                        what=ROLE_DESCRIPTIONS[role],
+                        what=what_you_can_do(role),
                     )
                 )
             ]
         )
     )
-    text = mrkdwn("MSP Command Center: {count} commands you can use", count=len(entries))
+    # A notice is what the person needs first, in the notification too.
+    text = notice or mrkdwn("MSP Command Center: {count} commands you can use", count=len(entries))
     return Message.of(text, blocks)
 
 
@@ -88,7 +90,10 @@ def help_topic_message(*, command: str, role: Role, spec: SubcommandSpec) -> Mes
             ContextBlock(
                 elements=[
                     MarkdownTextObject(
-                        text=mrkdwn("Your role (*{role}*) cannot use it.", role=role.label)
+                        text=mrkdwn(
+                            "{reason}",
+                            reason=subcommands.not_allowed_reason(role, spec.name, what="it"),
+                        )
                     )
                 ]
             )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from slack_sdk.models.blocks import (
@@ -17,14 +18,14 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.domain import subcommands
-from bot.domain.roles import ROLE_DESCRIPTIONS
+from bot.domain.roles import article, what_you_can_do
 from bot.domain.subcommands import Subcommand
 from bot.ids import ActionId, BlockId
 from bot.results.dashboard import Dashboard
 from bot.views.dashboard import TITLE, dashboard_blocks
 from bot.views.limits import MAX_SURFACE_BLOCKS, checked_blocks
 from bot.views.mrkdwn import join, mrkdwn, slack_time
-from bot.views.notices import NOT_STAFF_TEXT
+from bot.views.notices import not_staff_text
 
 MAX_SECTION_TEXT = 3000
 
@@ -64,12 +65,22 @@ def _first_steps(command: str, *, may_add: bool) -> list[Block]:
     ]
 
 
-def home_view(*, board: Dashboard | None, command: str) -> dict[str, Any]:
-    """The Home tab: the dashboard for staff (`board`), how to get access for others."""
+def home_view(
+    *,
+    board: Dashboard | None,
+    command: str,
+    ask: Sequence[str] = (),
+    viewer: str | None = None,
+) -> dict[str, Any]:
+    """The Home tab: the dashboard for staff (`board`), how to get access for others
+    (`ask`: the owners and admins to ask). `viewer`: whose tab it is (their own
+    requests say "you" and offer Withdraw)."""
     blocks: list[Block] = [HeaderBlock(block_id=BlockId.HOME_HEADER, text=TITLE)]
     if board is None:
         blocks.append(
-            SectionBlock(block_id=BlockId.HOME_BODY, text=MarkdownTextObject(text=NOT_STAFF_TEXT))
+            SectionBlock(
+                block_id=BlockId.HOME_BODY, text=MarkdownTextObject(text=not_staff_text(ask))
+            )
         )
     else:
         scope = "the whole MSP" if board.whole_msp else "the customers assigned to you"
@@ -78,8 +89,8 @@ def home_view(*, board: Dashboard | None, command: str) -> dict[str, Any]:
                 block_id=BlockId.HOME_BODY,
                 elements=[
                     MarkdownTextObject(
-                        text=f"You are *{board.role.label}* "
-                        f"({ROLE_DESCRIPTIONS[board.role]}) · figures for {scope} "
+                        text=f"You are {article(board.role)} *{board.role.label}*: "
+                        f"{what_you_can_do(board.role)} · Figures for {scope} "
                         f"as of {slack_time(board.as_of)}"
                     )
                 ],
@@ -90,7 +101,7 @@ def home_view(*, board: Dashboard | None, command: str) -> dict[str, Any]:
         if new_msp:
             blocks += _first_steps(command, may_add=may_add)
         # Add customer once: in the first steps while there are none.
-        blocks += dashboard_blocks(board, may_add_customers=may_add and not new_msp)
+        blocks += dashboard_blocks(board, may_add_customers=may_add and not new_msp, viewer=viewer)
         blocks.append(DividerBlock())
         blocks.append(
             SectionBlock(

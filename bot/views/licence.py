@@ -308,10 +308,18 @@ def mau_chart(series: MauSeries) -> MauChart:
     )
 
 
-def chart_comment(series: MauSeries, *, user_id: str) -> Mrkdwn:
-    """The comment the chart is posted with, for the person who asked for it."""
+def chart_comment(series: MauSeries) -> Mrkdwn:
+    """The comment the chart is posted with, for everyone in the conversation: what
+    it covers and that this month is partial (the file's title names whose MAU). No
+    mention: it would ping the person who asked, who knows already."""
+    if not series.months:
+        return mrkdwn("MAU for the last 12 months.")
+    projection = series.projection
     return mrkdwn(
-        "{who}, here is the chart: {title}.", who=mention(user_id), title=chart_title(series)
+        "MAU for the last 12 months; {month} is to date ({days} of {total} days).",
+        month=readable_month(series.months[-1]),
+        days=projection.days_elapsed,
+        total=projection.days_in_month,
     )
 
 

@@ -2,7 +2,10 @@
 
 The notification `text` is what Slack shows in notifications and where blocks
 cannot be shown, and it formats it as mrkdwn (a `<!here>` in it pings), so it must
-be `Mrkdwn`: built by `bot.views.mrkdwn.mrkdwn`, which escapes every outside value."""
+be `Mrkdwn`: built by `bot.views.mrkdwn.mrkdwn`, which escapes every outside value.
+It is plain words: a notification shows bold and code markup literally, so
+`Message.of` drops it (`bot.views.mrkdwn.notification`); a view may hand it the same
+mrkdwn its first block shows."""
 
 from __future__ import annotations
 
@@ -13,7 +16,7 @@ from typing import Any
 from slack_sdk.models.blocks import Block
 
 from bot.views.limits import MAX_MESSAGE_BLOCKS, MAX_TEXT_FALLBACK, checked_blocks
-from bot.views.mrkdwn import Mrkdwn, clip
+from bot.views.mrkdwn import Mrkdwn, clip, notification
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,10 +30,13 @@ class Message:
 
     @classmethod
     def of(cls, text: Mrkdwn, blocks: Sequence[Block | dict[str, Any]]) -> Message:
-        """`blocks` as slack_sdk models (validated) or, where speed matters, dicts."""
+        """`blocks` as slack_sdk models (validated) or, where speed matters, dicts;
+        `text` as plain words (its markup dropped) and clipped."""
+        if not isinstance(text, Mrkdwn):  # before it is made plain (and Mrkdwn again)
+            raise TypeError("a message's text is built with bot.views.mrkdwn.mrkdwn()")
         rendered = [block.to_dict() if isinstance(block, Block) else block for block in blocks]
         return cls(
-            text=clip(text, MAX_TEXT_FALLBACK),
+            text=clip(notification(text), MAX_TEXT_FALLBACK),
             blocks=checked_blocks(rendered, limit=MAX_MESSAGE_BLOCKS),
         )
 

@@ -13,6 +13,7 @@ import string
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
+from typing import TypeVar, cast
 
 from bot.sentences import Day, Moment, Person, Sentence, readable_day, readable_time
 
@@ -86,18 +87,92 @@ def join(separator: str, parts: Iterable[object]) -> Mrkdwn:
 
 
 def clip(text: Mrkdwn, limit: int) -> Mrkdwn:
-    """At most `limit` characters, ending in "…" when cut; never cut inside an escape
-    (`&amp;`) or a `<...>` token, which would leave half a mention or link showing."""
+    """At most `limit` characters, ending in "…" when cut; cut between words where
+    there is a space in the second half, and never inside an escape (`&amp;`), a
+    `<...>` token or an `:emoji:`, which would leave half a mention, link or emoji
+    showing."""
     if len(text) <= limit:
         return text
     cut = text[: limit - 1]
     opened = cut.rfind("<")
     if opened > cut.rfind(">"):
         cut = cut[:opened]
+    if cut and not cut[-1].isspace() and not text[len(cut)].isspace():
+        cut = _at_a_space(cut)
     entity = _ENTITY.search(cut)
     if entity:
         cut = cut[: entity.start()]
+    emoji = _HALF_EMOJI.search(cut)
+    if emoji:
+        cut = cut[: emoji.start()]
     return Mrkdwn(cut + "…")
+
+
+_HALF_EMOJI = re.compile(r":[a-z0-9_+'-]+$")
+
+
+def _at_a_space(cut: str) -> str:
+    """`cut` up to its last space outside a `<...>` token, if that leaves at least
+    half of it; else `cut` (one long word: the escape and emoji checks follow)."""
+    for space in reversed([m.start() for m in re.finditer(r"\s", cut)]):
+        if space < len(cut) // 2:
+            break
+        if cut.rfind("<", 0, space) <= cut.rfind(">", 0, space):
+            return cut[: space + 1]
+    return cut
+
+
+_TOKEN = re.compile(r"<[^<>\n]*>")
+_FENCED = re.compile(r"```\n?(.*?)\n?```", re.S)
+_CODE = re.compile(r"`([^`\n]+)`")
+# Slack's bold, italic and strike: a marker after a space or punctuation, words not
+# starting or ending with a space, the same marker before a space or punctuation.
+_EMPHASIS = re.compile(r"(?<![\w*_~])([*_~])(?=\S)([^\n]*?[^\s])\1(?![\w*_~])")
+_KEPT = re.compile("\ue000(\\d+)\ue001")
+_MARKERS = re.compile(r"[*_~`]")
+
+
+def notification(text: Mrkdwn) -> Mrkdwn:
+    """A message's notification text as plain words: a notification and the
+    conversation list show bold, italic, strike and code markup as the literal
+    characters, so they are dropped (their words kept); mentions, channel links, date
+    tokens, emoji and escapes stay, as Slack renders those there."""
+    if not _MARKERS.search(text) or "\ue000" in text or "\ue001" in text:
+        return text  # no markup, or our placeholders' characters: left as it is
+    kept: list[str] = []
+
+    def keep(value: str) -> str:
+        kept.append(value)
+        return f"\ue000{len(kept) - 1}\ue001"
+
+    plain = _TOKEN.sub(lambda m: keep(m.group()), text)
+    plain = _FENCED.sub(lambda m: keep(m.group(1)), plain)
+    plain = _CODE.sub(lambda m: keep(m.group(1)), plain)
+    for _ in range(3):  # nested: *_both_*
+        stripped = _EMPHASIS.sub(r"\2", plain)
+        if stripped == plain:
+            break
+        plain = stripped
+    while _KEPT.search(plain):
+        plain = _KEPT.sub(lambda m: kept[int(m.group(1))], plain)
+    return Mrkdwn(plain)
+
+
+# What ends a sentence already, and what may close around its end: a quote, a
+# bracket, mrkdwn's bold, italic or strike ("(talk to them first.)", "*Done.*").
+_SENTENCE_ENDS = (".", "!", "?", "…")
+_CLOSING = "\"'\u201d\u2019)]*_~"  # with the curly closing quotes
+_Text = TypeVar("_Text", bound=str)
+
+
+def full_stop(text: _Text) -> _Text:
+    """`text` as the end of a sentence: a full stop after it, unless it ends a
+    sentence already. A line that ends with someone's words ("Denied by Ann: talk to
+    them first.") is not given a second one. Mrkdwn stays mrkdwn, plain text plain."""
+    ended = text.rstrip()
+    if not ended or ended.rstrip(_CLOSING).endswith(_SENTENCE_ENDS):
+        return text
+    return cast(_Text, type(text)(ended + "."))
 
 
 def mention(user_id: str) -> Mrkdwn:

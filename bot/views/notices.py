@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from slack_sdk.models.blocks import MarkdownTextObject, PlainTextObject, SectionBlock
@@ -9,20 +10,37 @@ from slack_sdk.models.blocks import MarkdownTextObject, PlainTextObject, Section
 from bot.sentences import Sentence
 from bot.views.message import Message
 from bot.views.modal import MAX_TITLE
-from bot.views.mrkdwn import Mrkdwn, clip, mrkdwn, plain_text
+from bot.views.mrkdwn import Mrkdwn, clip, join, mention, mrkdwn, plain_text
 
-NOT_STAFF_TEXT = mrkdwn(
-    ":wave: You're not on this workspace's MSP staff yet, so I can't show you anything. "
-    "Ask an admin of this workspace to add you with `/msp role @you member`."
-)
+NOT_STAFF = ":wave: You're not on this workspace's MSP staff yet, so I can't show you anything."
 DATABASE_UNAVAILABLE = (
     "The database is not answering (it may be restarting, or busy with a long change), "
     "so this was most likely not saved."
 )
 
 
-def not_staff_message() -> Message:
-    return Message.of(NOT_STAFF_TEXT, [SectionBlock(text=MarkdownTextObject(text=NOT_STAFF_TEXT))])
+def not_staff_text(ask: Sequence[str]) -> Mrkdwn:
+    """What someone off the MSP's staff is told, wherever they try (a command, a click,
+    the Home tab): whom to ask by name (`ask`: owners and admins, who alone give
+    roles), and what those would type. Mentions in an ephemeral answer or a Home tab
+    notify nobody."""
+    if not ask:
+        return mrkdwn(
+            "{not_staff} Nobody here is an owner or admin yet: ask the person who runs "
+            "msp-bot (the operator) to make the first owner.",
+            not_staff=NOT_STAFF,
+        )
+    return mrkdwn(
+        "{not_staff} Ask an owner or admin of your MSP ({who}) to add you: they type "
+        "`/msp role @your-name member`.",
+        not_staff=NOT_STAFF,
+        who=join(", ", (mention(user_id) for user_id in ask)),
+    )
+
+
+def not_staff_message(ask: Sequence[str]) -> Message:
+    text = not_staff_text(ask)
+    return Message.of(text, [SectionBlock(text=MarkdownTextObject(text=text))])
 
 
 def refusal_message(reason: Sentence | str) -> Message:

@@ -42,13 +42,28 @@ def stamp(moment: datetime) -> Mrkdwn:
     return slack_time(moment)
 
 
-def outcome_line(info: RequestInfo) -> Mrkdwn:
-    """What became of the request, in one line."""
+def ended_at(info: RequestInfo) -> datetime | None:
+    """When the request stopped waiting: its deadline for one that expired (the sweep
+    that marks it runs a little later, which nobody needs to know), else its decision."""
+    if info.status == RequestStatus.EXPIRED:
+        return info.expires_at
+    return info.decided_at
+
+
+def outcome_line(info: RequestInfo, *, day_said: bool = False) -> Mrkdwn:
+    """What became of the request, in one line. `day_said`: what it is shown with
+    names its effective day already (the approval message's explanation), so the
+    line does not say it again."""
     emoji = STATUS_EMOJI[info.status]
     by = mrkdwn(" by {who}", who=mention(info.decided_by)) if info.decided_by else ""
-    at = mrkdwn(" {when}", when=stamp(info.decided_at)) if info.decided_at else ""
+    ended = ended_at(info)
+    at = mrkdwn(" {when}", when=stamp(ended)) if ended else ""
     note = mrkdwn(": {note}", note=info.decision_note) if info.decision_note else ""
-    on = mrkdwn(" on {day}", day=slack_date(info.effective_on)) if info.effective_on else ""
+    on = (
+        mrkdwn(" on {day}", day=slack_date(info.effective_on))
+        if info.effective_on and not day_said
+        else ""
+    )
     match info.status:
         case RequestStatus.PENDING:
             line = "{emoji} Waiting for approval"
@@ -56,12 +71,12 @@ def outcome_line(info: RequestInfo) -> Mrkdwn:
             line = "{emoji} Applied{on}"
         case RequestStatus.APPLIED:
             line = "{emoji} Approved{by}{at} and applied{on}"
+        case RequestStatus.SCHEDULED if on:
+            line = "{emoji} Approved{by}{at}; takes effect{on}"
+        case RequestStatus.SCHEDULED if day_said:
+            line = "{emoji} Approved{by}{at}; scheduled for the day above"
         case RequestStatus.SCHEDULED:
-            line = (
-                "{emoji} Approved{by}{at}; takes effect{on}"
-                if on
-                else "{emoji} Approved{by}{at}; takes effect on its date"
-            )
+            line = "{emoji} Approved{by}{at}; takes effect on its date"
         case RequestStatus.DENIED:
             line = "{emoji} Denied{by}{at}{note}"
         case RequestStatus.WITHDRAWN:

@@ -12,6 +12,7 @@ from slack_sdk.models.blocks import (
     ActionsBlock,
     Block,
     ButtonElement,
+    ConfirmObject,
     ContextBlock,
     HeaderBlock,
     InputBlock,
@@ -38,7 +39,7 @@ from bot.domain.requests import (
 from bot.ids import ActionId, BlockId, CallbackId
 from bot.payloads import RequestFormState, RequestRef
 from bot.results.requests import RequestForm, RequestInfo, RequestList, Submitted
-from bot.sentences import Sentence
+from bot.sentences import Day, Sentence
 from bot.views.fields import Typed, number_input, with_typed
 from bot.views.message import Message
 from bot.views.modal import modal
@@ -46,16 +47,23 @@ from bot.views.mrkdwn import (
     Mrkdwn,
     clip,
     escape,
+    full_stop,
     join,
     mention,
-    money,
     mrkdwn,
     number,
+    plain_text,
     said,
     slack_date,
     slack_time,
 )
-from bot.views.request_history import outcome_line, request_heading, request_label, stamp
+from bot.views.request_history import (
+    ended_at,
+    outcome_line,
+    request_heading,
+    request_label,
+    stamp,
+)
 
 UNPAID = (Status.ACTIVE_TRIAL, Status.EXPIRED_TRIAL, Status.FREE)
 PLAN_ORDER = (Plan.TRIAL, Plan.FREE, Plan.ESSENTIALS, Plan.PROFESSIONAL, Plan.ENTERPRISE)
@@ -85,11 +93,15 @@ def request_modal(
     *,
     problem: str | None = None,
     typed: Typed | None = None,
+    plan: Plan | None = None,
 ) -> dict[str, Any]:
     """One modal per request type, with the fields that type needs and, below them,
     the preview: what the rules say the request would do for what is typed so far
-    (`form.quote`), redrawn as the fields change. `problem`: what is wrong with what
-    is typed, which the preview says instead. `typed`: what was entered, kept."""
+    (`form.quote`), redrawn as the fields change; before anything is typed, the
+    rules for this account (never a result for a figure nobody typed). `problem`:
+    what is wrong with what is typed, which the preview says instead. `typed`: what
+    was entered, kept. `plan`: the plan chosen so far, which decides whether the
+    seat count is required (Enterprise)."""
     blocks: list[Block] = []
     if form.customer_id is not None:
         blocks.append(SectionBlock(text=MarkdownTextObject(text=_account_line(form))))
@@ -99,7 +111,7 @@ def request_modal(
             f"*{number(form.mau_this_month or 0)}* MAU."
         )
         blocks.append(SectionBlock(text=MarkdownTextObject(text=intro)))
-    blocks += _fields(form)
+    blocks += _fields(form, plan)
     blocks += _preview(form, state, problem)
     blocks.append(
         InputBlock(
@@ -158,13 +170,29 @@ def _account_line(form: RequestForm) -> Mrkdwn:
         parts.append(escape(plan_status_label(form.plan, form.status)))
     parts.append(escape(f"{form.licences:,} licences, {form.users:,} users"))
     if form.renewal_date:
-        parts.append(mrkdwn("renews {day}", day=slack_date(form.renewal_date)))
-    if form.trial_end:
-        parts.append(mrkdwn("trial ends {day}", day=slack_date(form.trial_end)))
+        # A cancelled plan does not renew: it ends on its renewal date.
+        ends = form.status is Status.PENDING_CANCELLATION
+        parts.append(
+            mrkdwn(
+                "{verb} {day}", verb="ends" if ends else "renews", day=slack_date(form.renewal_date)
+            )
+        )
+    if form.trial_end and form.status in _TRIAL_TENSES:
+        tense = _TRIAL_TENSES[form.status]
+        parts.append(mrkdwn("{tense} {day}", tense=tense, day=slack_date(form.trial_end)))
     return join(" · ", parts)
 
 
-def _fields(form: RequestForm) -> list[Block]:
+# A trial's end as the account line says it: still to come on an active trial,
+# past on one that has ended; a paid or cancelled account's trial is history.
+_TRIAL_TENSES = {
+    Status.ACTIVE_TRIAL: "trial ends",
+    Status.EXPIRED_TRIAL: "trial ended",
+    Status.FREE: "trial ended",
+}
+
+
+def _fields(form: RequestForm, plan: Plan | None) -> list[Block]:
     kind = form.kind
     if kind == RequestType.TRIAL_EXTENSION:
         return [
@@ -182,31 +210,19 @@ def _fields(form: RequestForm) -> list[Block]:
     ):
         blocks: list[Block] = [_plan_select(form)]
         if kind in (RequestType.UPGRADE, RequestType.REACTIVATE):  # R11: Enterprise's seats
-            blocks.append(
-                _whole_number(
-                    BlockId.REQUEST_LICENCES,
-                    "Seats",
-                    optional=True,
-                    maximum=100_000,
-                    hint="Enterprise needs a quote: give the seat count to quote for.",
-                )
-            )
+            blocks.append(_seats(form, plan))
         return blocks
+    # The rules below each field (the preview) say when it applies, what it costs
+    # and that nothing is refunded: a hint says only what the field itself means.
     if kind == RequestType.ADD_LICENCES:
-        hint = "Added at once; charged for the rest of the term so all licences co-term."
-        if form.per_licence_charge is not None:
-            hint = (
-                f"Each licence costs {money(form.per_licence_charge)} for the rest of this term "
-                "(to the renewal above), so all licences renew together."
-            )
-        return [_whole_number(BlockId.REQUEST_LICENCES, "Additional licences", hint=hint)]
+        return [_whole_number(BlockId.REQUEST_LICENCES, "Additional licences")]
     if kind == RequestType.DECREASE_LICENCES:
         return [
             _whole_number(
                 BlockId.REQUEST_LICENCES,
                 "Licences for the next term",
                 maximum=max(form.licences - 1, 1),
-                hint=f"Now {form.licences:,}. Takes effect at renewal; nothing paid is refunded.",
+                hint="The new total, not how many to remove.",
             )
         ]
     if kind in (RequestType.ADD_ADDON, RequestType.REMOVE_ADDON):
@@ -217,10 +233,32 @@ def _fields(form: RequestForm) -> list[Block]:
                 BlockId.REQUEST_QUANTITY,
                 "Additional MAU",
                 maximum=MAX_ORDER_QUANTITY,
-                hint="Added to the MSP's allowance when approved.",
+                hint=f"At most {MAX_ORDER_QUANTITY:,} in one order.",
             )
         ]
     return []
+
+
+def _seats(form: RequestForm, plan: Plan | None) -> InputBlock:
+    """R11: Enterprise is quoted for a number of seats, so once it is chosen the
+    seats are required; for another plan they are the licences it starts with, and
+    may be left out."""
+    if plan == Plan.ENTERPRISE:
+        return _whole_number(
+            BlockId.REQUEST_LICENCES, "Seats", hint="Enterprise's quote is for this many seats."
+        )
+    left_out = (
+        "for a licence for each user"
+        if form.status in UNPAID
+        else f"to keep its {form.licences:,} licences"
+    )
+    return _whole_number(
+        BlockId.REQUEST_LICENCES,
+        "Seats",
+        optional=True,
+        hint=f"For Enterprise, required: its quote is for this many seats. For another "
+        f"plan, leave it empty {left_out}.",
+    )
 
 
 def _whole_number(
@@ -278,19 +316,20 @@ def _add_on_select(form: RequestForm) -> InputBlock:
         label="Add-on",
         dispatch_action=True,  # the preview follows the add-on chosen
         element=StaticSelectElement(action_id=ActionId.REQUEST_FORM_INPUT, options=options),
-        hint="Add-ons apply to every user of the account.",
     )
 
 
 def submitted_modal(submitted: Submitted) -> dict[str, Any]:
     info = submitted.info
+    # The rules' explanation below says when it takes effect; said here only without one.
+    when = "" if info.explanation else mrkdwn(" It takes effect {when}.", when=_when(info))
     text = mrkdwn(
-        ":outbox_tray: Request #{id} ({label}) was sent to {routed_to}. "
-        "It takes effect {when}. You will get a message when it is decided.",
+        ":outbox_tray: Request #{id} ({label}) was sent to {routed_to}.{when} "
+        "You will get a message when it is decided.",
         id=info.id,
         label=request_label(info),
         routed_to=submitted.routed_to,
-        when=_when(info),
+        when=when,
     )
     blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(text=text)), *_explained(info)]
     return modal(callback_id=None, title="Request sent", blocks=blocks, submit=None, close="Done")
@@ -385,6 +424,29 @@ def review_button(info: RequestInfo) -> ButtonElement:
     )
 
 
+def withdraw_button(info: RequestInfo) -> ButtonElement:
+    """The asker's way to take back a request still waiting, asked once more first:
+    a request withdrawn is asked again only by filling in its form again."""
+    return ButtonElement(
+        text="Withdraw",
+        action_id=ActionId.REQUEST_WITHDRAW,
+        value=RequestRef(request_id=info.id).encode(),
+        confirm=ConfirmObject(
+            title=f"Withdraw request #{info.id}?"[:100],
+            text=PlainTextObject(text=_withdraw_confirm_text(info)),
+            confirm="Withdraw",
+            deny="Keep it",
+        ),
+    )
+
+
+def _withdraw_confirm_text(info: RequestInfo) -> str:
+    """Plain text: the request and its customer as typed, nothing formatted."""
+    about = f" for {info.customer_name}" if info.customer_name else ""
+    said = f"{request_label(info)}{about}. The approvers will no longer see it."
+    return said if len(said) <= 300 else said[:299] + "…"
+
+
 def review_modal(info: RequestInfo, *, viewer: str, can_decide: bool) -> dict[str, Any]:
     """The approval message in a modal. Its asker gets Withdraw instead of Approve
     and Deny: nobody decides their own request; whoever may not decide gets neither."""
@@ -421,15 +483,21 @@ def review_modal(info: RequestInfo, *, viewer: str, can_decide: bool) -> dict[st
 
 
 def approval_message(info: RequestInfo) -> Message:
-    """The message approvers see; updated in place when the request is decided."""
+    """The message approvers see; updated in place when the request is decided.
+
+    Each fact once: the rules' explanation says what it does and when (a verdict's
+    reason always does), so "Takes effect" is a field only for a request stored
+    without one, and only while it waits; the outcome does not repeat a day the
+    explanation names."""
     title = f"Request #{info.id}: {info.kind.label}"
     fields: list[Any] = [
         PlainTextObject(text=_who(info)),
         MarkdownTextObject(text=f"*Asked by* {mention(info.requested_by)}"),
         # What it asks beyond its type, which the title says: never "Cancel" twice.
         *([MarkdownTextObject(text=f"*What* {escape(info.summary)}")] if info.summary else []),
-        MarkdownTextObject(text=f"*Takes effect* {_when(info)}"),
     ]
+    if not info.explanation and info.status == RequestStatus.PENDING:
+        fields.append(MarkdownTextObject(text=f"*Takes effect* {_when(info)}"))
     blocks: list[Block] = [
         HeaderBlock(text=title[:150]),
         SectionBlock(fields=fields),
@@ -440,21 +508,7 @@ def approval_message(info: RequestInfo) -> Message:
     if info.status == RequestStatus.PENDING:
         blocks.append(
             ActionsBlock(
-                block_id=f"{BlockId.REQUEST_ACTIONS}.{info.id}",
-                elements=[
-                    ButtonElement(
-                        text="Approve…" if info.needs_typed_name else "Approve",
-                        action_id=ActionId.REQUEST_APPROVE,
-                        value=RequestRef(request_id=info.id).encode(),
-                        style="primary",
-                    ),
-                    ButtonElement(
-                        text="Deny…",
-                        action_id=ActionId.REQUEST_DENY,
-                        value=RequestRef(request_id=info.id).encode(),
-                        style="danger",
-                    ),
-                ],
+                block_id=f"{BlockId.REQUEST_ACTIONS}.{info.id}", elements=decision_buttons(info)
             )
         )
         blocks.append(
@@ -467,7 +521,13 @@ def approval_message(info: RequestInfo) -> Message:
             )
         )
     else:
-        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=outcome_line(info))]))
+        outcome = outcome_line(info, day_said=_names_effective_day(info))
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=outcome)]))
+        again = ask_again_button(info)
+        if again is not None:
+            blocks.append(
+                ActionsBlock(block_id=f"{BlockId.REQUEST_ACTIONS}.{info.id}", elements=[again])
+            )
     text = mrkdwn(
         "Request #{id}: {label} ({status})",
         id=info.id,
@@ -475,6 +535,97 @@ def approval_message(info: RequestInfo) -> Message:
         status=info.status.value,
     )
     return Message.of(text, blocks)
+
+
+def _names_effective_day(info: RequestInfo) -> bool:
+    """Whether the explanation shown names the day the request takes effect."""
+    return info.effective_on is not None and Day(info.effective_on) in info.explanation.values
+
+
+# Approving these costs money (a charge now, a dearer plan, more allowance) or takes
+# something away (licences, a plan, an add-on, the subscription, the trial's data),
+# so Approve asks first; an extension does neither, and a deletion asks for the
+# customer's typed name instead.
+_COSTS_MONEY = frozenset(
+    {
+        RequestType.UPGRADE,
+        RequestType.ADD_LICENCES,
+        RequestType.ADD_ADDON,
+        RequestType.REACTIVATE,
+        RequestType.MAU_ALLOWANCE_ORDER,
+    }
+)
+_REMOVES = frozenset(
+    {
+        RequestType.DECREASE_LICENCES,
+        RequestType.DOWNGRADE,
+        RequestType.REMOVE_ADDON,
+        RequestType.CANCEL,
+        RequestType.DELETE_ACCOUNT,
+        RequestType.REMOVE_EXPIRED_TRIAL,
+    }
+)
+CONFIRM_TEXT_LIMIT = 300  # Slack's longest confirm dialog text
+_REASON_SHOWN = 120  # of the confirm's text, so the effect and the amount come first
+
+
+def decision_buttons(info: RequestInfo) -> list[ButtonElement]:
+    """Approve and Deny…, wherever a request is decided (its message, the review, the
+    reminder). Approving what costs money or removes something asks first, with the
+    amount, the effect and the reason; Deny… asks why in a form of its own, so it
+    needs no warning colour."""
+    ref = RequestRef(request_id=info.id).encode()
+    confirm = None
+    if not info.needs_typed_name and info.kind in _COSTS_MONEY | _REMOVES:
+        confirm = ConfirmObject(
+            title=f"Approve request #{info.id}?",
+            text=PlainTextObject(text=_approval_confirm_text(info)),
+            confirm="Approve",
+            deny="Not yet",
+        )
+    return [
+        ButtonElement(
+            text="Approve…" if info.needs_typed_name else "Approve",
+            action_id=ActionId.REQUEST_APPROVE,
+            value=ref,
+            style="primary",
+            confirm=confirm,
+        ),
+        ButtonElement(text="Deny…", action_id=ActionId.REQUEST_DENY, value=ref),
+    ]
+
+
+def _approval_confirm_text(info: RequestInfo) -> str:
+    """What approving does, in plain text (a confirm dialog formats nothing): what and
+    for whom, then the rules' explanation (the effect, the amount, the date), then
+    the asker's reason, each cut short rather than pushed out by the others."""
+    about = f" ({info.customer_name})" if info.customer_name else ""
+    what = full_stop(f"{request_label(info)}{about}")
+    reason = _clipped(f"Reason: {info.reason}", _REASON_SHOWN) if info.reason else ""
+    room = CONFIRM_TEXT_LIMIT - len(reason) - (1 if reason else 0)
+    head = _clipped(" ".join(filter(None, (what, plain_text(info.explanation)))), room)
+    return "\n".join(filter(None, (head, reason)))
+
+
+def _clipped(text: str, limit: int) -> str:
+    """At most `limit` characters, cut at a word and ending in "…" when cut."""
+    if len(text) <= limit:
+        return text
+    return text[: limit - 1].rsplit(" ", 1)[0].rstrip(" ,;:") + "…"
+
+
+def ask_again_button(info: RequestInfo) -> ButtonElement | None:
+    """A request that expired undecided is asked again with the same form, for the
+    same customer (the form's rules answer whoever may not ask, or a customer gone)."""
+    if info.status != RequestStatus.EXPIRED:
+        return None
+    if info.customer_id is None and info.kind != RequestType.MAU_ALLOWANCE_ORDER:
+        return None
+    return ButtonElement(
+        text="Ask again",
+        action_id=ActionId.REQUEST_START,
+        value=RequestFormState(kind=info.kind, customer_id=info.customer_id).encode(),
+    )
 
 
 def _explained(info: RequestInfo) -> list[Block]:
@@ -486,17 +637,22 @@ def _explained(info: RequestInfo) -> list[Block]:
 
 
 def requester_notice(info: RequestInfo) -> Message:
-    """The DM that tells the requester what became of their request."""
-    text = mrkdwn(
-        "Your request #{id} ({label}) for {who}: {outcome}.",
-        id=info.id,
-        label=request_label(info),
-        who=_who(info),
-        outcome=outcome_line(info),
+    """The DM that tells the requester what became of their request, with the way to
+    ask again for one that expired."""
+    text = full_stop(
+        mrkdwn(
+            "Your request #{id} ({label}) for {who}: {outcome}",
+            id=info.id,
+            label=request_label(info),
+            who=_who(info),
+            outcome=outcome_line(info),
+        )
     )
-    return Message.of(
-        text, [SectionBlock(text=MarkdownTextObject(text=clip(text, MAX_SHOWN_TEXT)))]
-    )
+    blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(text=clip(text, MAX_SHOWN_TEXT)))]
+    again = ask_again_button(info)
+    if again is not None:
+        blocks.append(ActionsBlock(elements=[again]))
+    return Message.of(text, blocks)
 
 
 def already_decided_message(text: str | Mrkdwn) -> Message:
@@ -520,7 +676,8 @@ def decided_elsewhere_message(info: RequestInfo) -> Message:
                 verb="denied" if info.status == RequestStatus.DENIED else "approved",
                 who=mention(info.decided_by) if info.decided_by else "someone",
             )
-    when = mrkdwn(" {at}", at=slack_time(info.decided_at)) if info.decided_at else ""
+    ended = ended_at(info)
+    when = mrkdwn(" {at}", at=slack_time(ended)) if ended else ""
     return already_decided_message(
         mrkdwn("{what}{when}. Nothing was changed.", what=what, when=when)
     )
@@ -529,7 +686,7 @@ def decided_elsewhere_message(info: RequestInfo) -> Message:
 def request_outcome_message(info: RequestInfo) -> Message:
     """`Request #12: Approved by @ann …` for a click on a request that is already decided."""
     return already_decided_message(
-        mrkdwn("Request #{id}: {outcome}.", id=info.id, outcome=outcome_line(info))
+        full_stop(mrkdwn("Request #{id}: {outcome}", id=info.id, outcome=outcome_line(info)))
     )
 
 
@@ -592,7 +749,7 @@ def confirm_deletion_modal(info: RequestInfo) -> dict[str, Any]:
 
 
 def decided_modal(info: RequestInfo) -> dict[str, Any]:
-    text = f"Request #{info.id}: {outcome_line(info)}."
+    text = full_stop(mrkdwn("Request #{id}: {outcome}", id=info.id, outcome=outcome_line(info)))
     return modal(
         callback_id=None,
         title="Done",
@@ -613,11 +770,28 @@ LIST_TITLES = {
 }
 
 
+# What an empty list says: what it would list, then the next step.
+_NONE = {
+    "pending": "No requests are waiting for approval.",
+    "scheduled": "No approved changes are waiting for their date.",
+    "mine": "You have not asked for any changes.",
+    "all": "No requests yet.",
+}
+HOW_TO_ASK = (
+    "To ask for a change, open a customer (`/msp customers`) or use `/msp request TYPE CUSTOMER`."
+)
+SCHEDULED_HINT = (
+    "Licence decreases, downgrades, add-on removals and cancellations wait here once "
+    f"approved, until the renewal they take effect at; so do deletions, for their "
+    f"{DELETION_DELAY_DAYS} days."
+)
+
+
 def requests_list_message(listing: RequestList) -> Message:
     title = LIST_TITLES.get(listing.which, "Requests")
     blocks: list[Block] = [HeaderBlock(text=f"{title} ({listing.total:,})")]
     if not listing.requests:
-        blocks.append(SectionBlock(text=MarkdownTextObject(text="Nothing here.")))
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=_empty_list_text(listing))))
     for info in listing.requests:
         blocks.append(_list_row(info, listing))
     hidden = listing.total - len(listing.requests)
@@ -630,12 +804,26 @@ def requests_list_message(listing: RequestList) -> Message:
     return Message.of(mrkdwn("{title}: {total:,}", title=title, total=listing.total), blocks)
 
 
+def _empty_list_text(listing: RequestList) -> str:
+    none = _NONE.get(listing.which, _NONE["all"])
+    if listing.which == "scheduled":
+        return f"{none} {SCHEDULED_HINT}"
+    if listing.can_request:
+        return f"{none} {HOW_TO_ASK}"
+    if listing.which == "pending":
+        return f"{none} `/msp requests all` shows every request and what became of it."
+    return none
+
+
 def _list_row(info: RequestInfo, listing: RequestList) -> SectionBlock:
     text = (
         f"{request_heading(info)} · "
         f"{escape(_who(info))} · asked by {mention(info.requested_by)} "
-        f"{stamp(info.requested_at)}\n{outcome_line(info)}"
+        f"{stamp(info.requested_at)}"
     )
+    # The list of waiting requests says so in its title, once, not on every row.
+    if not (listing.which == "pending" and info.status == RequestStatus.PENDING):
+        text += f"\n{outcome_line(info)}"
     accessory = None
     if info.status == RequestStatus.PENDING:
         if info.requested_by == listing.viewer:

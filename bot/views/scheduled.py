@@ -4,28 +4,28 @@ functions of bot.results.notices.NoticeInfo; names are people's text, escaped.""
 
 from __future__ import annotations
 
+from typing import Any
+
 from slack_sdk.models.blocks import (
     ActionsBlock,
     Block,
     ButtonElement,
-    ConfirmObject,
     ContextBlock,
     HeaderBlock,
     MarkdownTextObject,
-    PlainTextObject,
     SectionBlock,
 )
 
+from bot.domain.customers import MAX_NAME_LENGTH, trial_days_left_words
 from bot.domain.notices import NoticeKind
 from bot.domain.requests import FREE_MAX_USERS, RequestType
 from bot.ids import ActionId
-from bot.payloads import CustomerRef, RequestFormState, RequestRef
+from bot.payloads import CustomerRef, RequestFormState
 from bot.results.notices import NoticeInfo
-from bot.results.requests import RequestInfo
 from bot.views.dashboard import dashboard_blocks
 from bot.views.message import Message
-from bot.views.mrkdwn import Mrkdwn, mention, mrkdwn, plain_text, slack_date
-from bot.views.request_history import request_label
+from bot.views.mrkdwn import Mrkdwn, mention, mrkdwn, slack_date
+from bot.views.requests import decision_buttons
 from bot.views.weekly import weekly_summary_message
 
 
@@ -51,7 +51,8 @@ def notice_message(notice: NoticeInfo) -> Message:
 # What each notice about a customer offers to do next: each button opens the
 # request's form (the rules answer there), labelled as the type is everywhere, or
 # the customer's card.
-_NEXT_REQUESTS: dict[NoticeKind, tuple[RequestType, ...]] = {
+OPEN_CUSTOMER = "Open customer"
+NEXT_REQUESTS: dict[NoticeKind, tuple[RequestType, ...]] = {
     NoticeKind.TRIAL_EXPIRING: (RequestType.TRIAL_EXTENSION, RequestType.UPGRADE),
     NoticeKind.TRIAL_ENDED: (RequestType.UPGRADE,),
     NoticeKind.RENEWAL_WINDOW: (
@@ -64,8 +65,11 @@ _NEXT_REQUESTS: dict[NoticeKind, tuple[RequestType, ...]] = {
 
 def _next_steps(notice: NoticeInfo) -> list[ButtonElement]:
     if notice.kind is NoticeKind.REQUEST_WAITING and notice.request is not None:
-        return _decision_buttons(notice.request)
-    if notice.customer_id is None or notice.kind not in _NEXT_REQUESTS:
+        # A reminder decides as the approval message does, with the same buttons.
+        return decision_buttons(notice.request)
+    if notice.kind in (NoticeKind.MAU_ALLOWANCE, NoticeKind.MAU_PROJECTED):
+        return _mau_buttons()
+    if notice.customer_id is None or notice.kind not in NEXT_REQUESTS:
         return []
     buttons = [
         ButtonElement(
@@ -74,11 +78,11 @@ def _next_steps(notice: NoticeInfo) -> list[ButtonElement]:
             value=RequestFormState(kind=kind, customer_id=notice.customer_id).encode(),
             style="primary" if index == 0 else None,
         )
-        for index, kind in enumerate(_NEXT_REQUESTS[notice.kind])
+        for index, kind in enumerate(NEXT_REQUESTS[notice.kind])
     ]
     buttons.append(
         ButtonElement(
-            text="Open customer",
+            text=OPEN_CUSTOMER,
             action_id=ActionId.VIEW_CUSTOMER,
             value=CustomerRef(customer_id=notice.customer_id).encode(),
         )
@@ -86,31 +90,17 @@ def _next_steps(notice: NoticeInfo) -> list[ButtonElement]:
     return buttons
 
 
-def _decision_buttons(request: RequestInfo) -> list[ButtonElement]:
-    """A reminder decides as the approval message does; approving asks first, with
-    what it costs and does (a deletion asks for the typed name instead)."""
-    ref = RequestRef(request_id=request.id).encode()
-    confirm = None
-    if not request.needs_typed_name:
-        # A confirm dialog's text is plain: the dates readable, no tokens.
-        said = plain_text(f"{request_label(request)}. {request.explanation}").strip()
-        if request.reason:
-            said += f" Reason: {request.reason}"
-        confirm = ConfirmObject(
-            title=f"Approve request #{request.id}?"[:100],
-            text=PlainTextObject(text=said[:300]),
-            confirm="Approve",
-            deny="Not yet",
-        )
+def _mau_buttons() -> list[ButtonElement]:
+    """R19: the order form (only an owner's click is taken: the rules answer the
+    others) and the licence view, below the notice for whoever clicks."""
     return [
         ButtonElement(
-            text="Approve…" if request.needs_typed_name else "Approve",
-            action_id=ActionId.REQUEST_APPROVE,
-            value=ref,
+            text=RequestType.MAU_ALLOWANCE_ORDER.label,
+            action_id=ActionId.REQUEST_START,
+            value=RequestFormState(kind=RequestType.MAU_ALLOWANCE_ORDER).encode(),
             style="primary",
-            confirm=confirm,
         ),
-        ButtonElement(text="Deny…", action_id=ActionId.REQUEST_DENY, value=ref),
+        ButtonElement(text="Open licence", action_id=ActionId.LICENCE_OPEN),
     ]
 
 
@@ -120,19 +110,30 @@ def _customer(notice: NoticeInfo) -> Mrkdwn:
     )
 
 
-def _days(count: int) -> str:
-    return "today" if count == 0 else ("tomorrow" if count == 1 else f"in {count} days")
+def _users(count: int) -> Mrkdwn:
+    return mrkdwn("{count:,} user{s}", count=count, s="" if count == 1 else "s")
 
 
 def _trial_expiring(notice: NoticeInfo) -> Mrkdwn:
+    """R4: the days left counted as everywhere else (today included, "ends today" on
+    the last day), with the last day itself."""
     assert notice.day is not None and notice.days_left is not None
+    left = trial_days_left_words(notice.days_left)
+    if notice.days_left <= 1:
+        return mrkdwn(
+            ":hourglass_flowing_sand: The trial of {customer} {left}: today is its last day. "
+            "It has {users}.",
+            customer=_customer(notice),
+            left=left,
+            users=_users(notice.users or 0),
+        )
     return mrkdwn(
-        ":hourglass_flowing_sand: The trial of {customer} ends {days} ({day}), with "
-        "{users:,} users.",
+        ":hourglass_flowing_sand: The trial of {customer} has {left}: its last day is {day}. "
+        "It has {users}.",
         customer=_customer(notice),
-        days=_days(notice.days_left),
+        left=left,
         day=slack_date(notice.day),
-        users=notice.users or 0,
+        users=_users(notice.users or 0),
     )
 
 
@@ -210,12 +211,42 @@ _TEXTS = {
 _HINTS = {
     NoticeKind.TRIAL_ENDED: lambda n: mrkdwn("Upgrading it makes it a paid account again."),
     NoticeKind.MAU_PROJECTED: lambda n: mrkdwn(
-        "`/msp licence` shows the month so far and the history; owners can order more."
+        "The licence shows the month so far per customer and the last 12 months; "
+        "only owners order allowance."
     ),
     NoticeKind.MAU_ALLOWANCE: lambda n: mrkdwn(
-        "`/msp licence` shows the history; owners can order more."
+        "The licence shows this month per customer and the last 12 months; "
+        "only owners order allowance."
     ),
 }
+
+
+# ---------------------------------------------------------------- in a busy digest
+
+NOTICE_EVENT = "msp_notice"
+_MERGEABLE = frozenset(
+    {NoticeKind.TRIAL_EXPIRING, NoticeKind.TRIAL_ENDED, NoticeKind.RENEWAL_WINDOW}
+)
+
+
+def notice_metadata(notice: NoticeInfo) -> dict[str, Any] | None:
+    """Slack message metadata on a notice about one customer: what a busy
+    conversation's digest needs to list it with its next steps (bot.notify.digest),
+    without reading the database. None for the other notices (listed by their text)."""
+    if notice.kind not in _MERGEABLE or notice.customer_id is None or notice.day is None:
+        return None
+    return {
+        "event_type": NOTICE_EVENT,
+        "event_payload": {
+            "kind": notice.kind.value,
+            "customer_id": notice.customer_id,
+            "customer": notice.customer_name[:MAX_NAME_LENGTH],
+            "account": notice.account_number[:40],
+            "day": notice.day.isoformat(),
+            "days_left": notice.days_left,
+            "users": notice.users or 0,
+        },
+    }
 
 
 def _digest(notice: NoticeInfo) -> Message:

@@ -10,7 +10,7 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from bot.domain.roles import ROLE_DESCRIPTIONS, Role
+from bot.domain.roles import Role, article, what_they_can_do, what_you_can_do
 from bot.domain.subcommands import SubcommandSpec
 from bot.views.help import usable_commands
 from bot.views.message import Message
@@ -24,15 +24,16 @@ def whoami_message(
     *, user_id: str, role: Role, command: str, entries: list[SubcommandSpec]
 ) -> Message:
     text = mrkdwn(
-        "You are {who}, *{role}* of this workspace's MSP: {description}.\n"
+        "You are {who}, {a} *{role}* of this workspace's MSP: {description}.\n"
         "Commands you can use: {usable}",
         who=mention(user_id),
+        a=article(role),
         role=role.label,
-        description=ROLE_DESCRIPTIONS[role],
+        description=what_you_can_do(role),
         usable=usable_commands(command, entries),
     )
     return Message.of(
-        mrkdwn("You are {role} of this MSP", role=role.label),
+        mrkdwn("You are {a} {role} of this MSP", a=article(role), role=role.label),
         [SectionBlock(text=MarkdownTextObject(text=text))],
     )
 
@@ -73,7 +74,7 @@ def role_change_message(*, user_id: str, before: Role | None, after: Role | None
             ":white_check_mark: {who} is now *{role}*: {description}.",
             who=who,
             role=after.label,
-            description=ROLE_DESCRIPTIONS[after],
+            description=what_they_can_do(after),
         )
     else:
         text = mrkdwn(

@@ -140,7 +140,7 @@ def subscriptions_message(
     if notice:
         blocks.append(
             SectionBlock(
-                text=MarkdownTextObject(text=notice),
+                text=MarkdownTextObject(text=clip(notice, 3000)),
                 accessory=undo_button(undo) if undo is not None else None,
             )
         )
@@ -171,19 +171,21 @@ def subscribed_message(row: SubscriptionRow) -> Message:
 
 
 def unsubscribed_message(row: SubscriptionRow) -> Message:
-    text = mrkdwn(":no_bell: Removed. {row}", row=describe(row))
+    text = removed_notice(row)
     block = SectionBlock(text=MarkdownTextObject(text=clip(text, 3000)), accessory=undo_button(row))
     return Message.of(text, [block])
 
 
 def restored_notice(removed_id: int, row: SubscriptionRow) -> Mrkdwn:
-    return mrkdwn(
-        ":bell: Subscription #{removed} is back, as #{id}.", removed=removed_id, id=row.id
-    )
+    """What Undo brought back, in full; its new number only when it has a new one."""
+    if row.id == removed_id:
+        return mrkdwn(":bell: Restored {row}", row=describe(row))
+    return mrkdwn(":bell: Restored #{removed} as {row}", removed=removed_id, row=describe(row))
 
 
 def removed_notice(row: SubscriptionRow) -> Mrkdwn:
-    return mrkdwn(":no_bell: Removed subscription #{id}.", id=row.id)
+    """What was removed, in full: its row is gone from the list below."""
+    return mrkdwn(":no_bell: Removed {row}", row=describe(row))
 
 
 # ---------------------------------------------------------------- the modal
@@ -196,12 +198,19 @@ def _option(value: str, label: str) -> Option:
 def subscription_modal(*, can_subscribe_channels: bool, state: SubscriptionFormState) -> dict:
     blocks: list[Block] = []
     if can_subscribe_channels:
+        # Filled in with the channel it was opened from, which the hint says: submitted
+        # as it is, the whole channel gets them, not the person.
+        hint = (
+            "This channel is filled in: clear it to get them yourself, by direct message."
+            if state.channel
+            else "Leave empty to get them yourself, by direct message."
+        )
         blocks.append(
             InputBlock(
                 block_id=BlockId.SUBSCRIPTION_TARGET,
                 label="Send to",
                 optional=True,
-                hint="Leave empty to get them yourself, by direct message.",
+                hint=hint,
                 element=ConversationSelectElement(
                     action_id=ActionId.FIELD,
                     placeholder="A channel",

@@ -3,10 +3,13 @@ figure with where it stood the week before, so one glance tells what moved.
 
 A figure that was nought both weeks is left out, and a group with nothing in it is
 named in one closing line instead of rows of zeros; a week in which nothing happened
-says so in one line. Pure: a WeeklySummary in, a Message out."""
+says so in one line. In the bot's first week (or when it arrived during the week
+before) the figures stand alone: arrows from noughts it never saw would mislead.
+Pure: a WeeklySummary in, a Message out."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from datetime import timedelta
 
@@ -33,7 +36,7 @@ def weekly_summary_message(summary: WeeklySummary) -> Message:
             elements=[
                 MarkdownTextObject(
                     text=mrkdwn(
-                        "{week} · the whole MSP · each figure against the week before", week=week
+                        "{week} · the whole MSP · {against}", week=week, against=_against(summary)
                     )
                 )
             ]
@@ -44,7 +47,7 @@ def weekly_summary_message(summary: WeeklySummary) -> Message:
         return Message.of(mrkdwn("{title}, {week}: a quiet week.", title=TITLE, week=week), blocks)
     groups = {
         "customers": _customers(summary),
-        "monthly active users": _mau(summary.mau),
+        "monthly active users": _mau(summary.mau, compared=summary.compared),
         "alerts": _alerts(summary),
         "requests": _requests(summary),
     }
@@ -52,12 +55,27 @@ def weekly_summary_message(summary: WeeklySummary) -> Message:
     blocks.append(SectionBlock(fields=shown))
     empty = [name for name, text in groups.items() if not text]
     if empty:
-        nothing = mrkdwn("Nothing in either week for {names}.", names=_listed(empty))
+        when = "in either week" if summary.compared else "this week"
+        nothing = mrkdwn("Nothing {when} for {names}.", when=when, names=_listed(empty))
         blocks.append(ContextBlock(elements=[MarkdownTextObject(text=nothing)]))
     text = mrkdwn(
         "{title}, {week}: {headline}.", title=TITLE, week=week, headline=_headline(summary)
     )
     return Message.of(text, blocks)
+
+
+def _against(summary: WeeklySummary) -> Mrkdwn:
+    """What the figures are compared with: the week before, unless the bot was not
+    there for all of it (its figures would be noughts, not a quiet week)."""
+    if summary.compared:
+        return mrkdwn("each figure against the week before")
+    assert summary.installed_on is not None
+    if summary.installed_on >= summary.first_day:
+        return mrkdwn("msp-bot's first week: nothing to compare with yet")
+    return mrkdwn(
+        "msp-bot arrived on {day}, so the week before is not compared",
+        day=slack_date(summary.installed_on, pretty=False),
+    )
 
 
 def _week(summary: WeeklySummary) -> Mrkdwn:
@@ -72,19 +90,6 @@ def _week(summary: WeeklySummary) -> Mrkdwn:
 # ---------------------------------------------------------------- a quiet week
 
 
-def _events(summary: WeeklySummary) -> tuple[Compared, ...]:
-    """What happens in a week, as against what merely stands (requests waiting)."""
-    return (
-        summary.new_customers,
-        summary.trials_converted,
-        summary.trials_lost,
-        summary.alerts_opened,
-        summary.alerts_resolved,
-        summary.requests_approved,
-        summary.requests_denied,
-    )
-
-
 def _mau_moved(mau: MauWeek) -> bool:
     if mau.week_ago is None:  # a new month: anything reported for it is news
         return mau.at_end > 0
@@ -92,7 +97,7 @@ def _mau_moved(mau: MauWeek) -> bool:
 
 
 def _quiet(summary: WeeklySummary) -> bool:
-    return not any(figure.week for figure in _events(summary)) and not _mau_moved(summary.mau)
+    return not any(figure.week for figure in summary.events) and not _mau_moved(summary.mau)
 
 
 def _quiet_line(summary: WeeklySummary) -> Mrkdwn:
@@ -118,45 +123,53 @@ def _quiet_line(summary: WeeklySummary) -> Mrkdwn:
 
 
 def _customers(summary: WeeklySummary) -> Mrkdwn:
+    row = functools.partial(_row, compared=summary.compared)
     return _group(
         "Customers",
         [
-            _row(summary.new_customers, "new", "new"),
-            _row(summary.trials_converted, "trial converted", "trials converted"),
-            _row(summary.trials_lost, "trial lost", "trials lost"),
+            row(summary.new_customers, "new", "new"),
+            row(summary.trials_converted, "trial converted", "trials converted"),
+            row(summary.trials_lost, "trial lost", "trials lost"),
         ],
     )
 
 
 def _alerts(summary: WeeklySummary) -> Mrkdwn:
+    row = functools.partial(_row, compared=summary.compared)
     return _group(
         "Alerts",
         [
-            _row(summary.alerts_opened, "opened", "opened"),
-            _row(summary.alerts_resolved, "resolved", "resolved"),
+            row(summary.alerts_opened, "opened", "opened"),
+            row(summary.alerts_resolved, "resolved", "resolved"),
         ],
     )
 
 
 def _requests(summary: WeeklySummary) -> Mrkdwn:
+    row = functools.partial(_row, compared=summary.compared)
     return _group(
         "Requests",
         [
-            _row(summary.requests_approved, "approved", "approved"),
-            _row(summary.requests_denied, "denied", "denied"),
-            _row(summary.requests_waiting, "still waiting", "still waiting"),
+            row(summary.requests_approved, "approved", "approved"),
+            row(summary.requests_denied, "denied", "denied"),
+            row(summary.requests_waiting, "still waiting", "still waiting"),
         ],
     )
 
 
-def _mau(mau: MauWeek) -> Mrkdwn:
-    return _group("Monthly active users", [_mau_row(mau)])
+def _mau(mau: MauWeek, *, compared: bool) -> Mrkdwn:
+    return _group("Monthly active users", [_mau_row(mau, compared=compared)])
 
 
-def _mau_row(mau: MauWeek) -> Mrkdwn | None:
+def _mau_row(mau: MauWeek, *, compared: bool = True) -> Mrkdwn | None:
     """The month-to-date figure against a week ago, or, when the month began this
-    week, against nothing: what the month before reached is shown beside it."""
+    week, against nothing: what the month before reached is shown beside it. In the
+    bot's first weeks (`compared` false) the figure alone."""
     month = f"{mau.month:%B}"
+    if not compared:
+        if not mau.at_end:
+            return None
+        return mrkdwn("*{count:,}* so far in {month}", count=mau.at_end, month=month)
     if mau.week_ago is None:
         if not mau.at_end and not mau.month_before:
             return None
@@ -201,8 +214,13 @@ def _group(title: str, rows: Sequence[Mrkdwn | None]) -> Mrkdwn:
     return mrkdwn("*{title}*\n{rows}", title=title, rows=join("\n", kept))
 
 
-def _row(figure: Compared, one: str, many: str) -> Mrkdwn | None:
-    """`*3* new · ↑ from 1`; None when it was nought both weeks."""
+def _row(figure: Compared, one: str, many: str, *, compared: bool = True) -> Mrkdwn | None:
+    """`*3* new · ↑ from 1`; None when it was nought both weeks. Not `compared`: `*3*
+    new`, None when nought this week."""
+    if not compared:
+        if not figure.week:
+            return None
+        return mrkdwn("*{count:,}* {what}", count=figure.week, what=_plural(figure.week, one, many))
     if not figure.week and not figure.week_before:
         return None
     return mrkdwn(

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, exists, func, literal, or_, select, update
+from sqlalchemy import and_, case, exists, func, literal, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -36,6 +36,21 @@ async def user_ids_with_role(session: AsyncSession, *, msp_id: int, role: str) -
         select(StaffMember.slack_user_id).where(
             StaffMember.msp_id == msp_id, StaffMember.role == role
         )
+    )
+    return list(result.all())
+
+
+async def managers(session: AsyncSession, *, msp_id: int, limit: int) -> list[str]:
+    """Up to `limit` owners and admins, owners first, the longest on the staff first."""
+    result = await session.scalars(
+        select(StaffMember.slack_user_id)
+        .where(StaffMember.msp_id == msp_id, StaffMember.role.in_(("owner", "admin")))
+        .order_by(
+            case((StaffMember.role == "owner", 0), else_=1),
+            StaffMember.created_at,
+            StaffMember.id,
+        )
+        .limit(limit)
     )
     return list(result.all())
 

@@ -17,7 +17,7 @@ from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
-from storage.models import Alert, AuditEvent, ChangeRequest, CustomerUsage
+from storage.models import Alert, AuditEvent, ChangeRequest, CustomerUsage, Msp
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +34,11 @@ def _within(column: Any, span: Span) -> ColumnElement[bool]:
 
 def _whole(spans: Sequence[Span]) -> Span:
     return Span(min(span.start for span in spans), max(span.end for span in spans))
+
+
+async def msp_created_at(session: AsyncSession, *, msp_id: int) -> datetime | None:
+    """When the MSP was created (the bot's first contact with its workspace)."""
+    return await session.scalar(select(Msp.created_at).where(Msp.id == msp_id))
 
 
 # ---------------------------------------------------------------- customers
