@@ -727,6 +727,7 @@ async def test_resolve_all_resolves_each_matching_alert_once_even_clicked_twice_
     resolve_all = element(listing, f"{ActionId.ALERT_LIST_BULK}.resolve")
     assert resolve_all["text"]["text"] == "Resolve all 12"
     assert "Resolve 12 of the open alerts for Acme Dental" in resolve_all["confirm"]["text"]["text"]
+    assert resolve_all["confirm"]["text"]["type"] == "plain_text"  # a name formats nothing
     await asyncio.gather(*(press(client, slack, resolve_all, who) for who in (ADMIN, OWNER)))
     await settle(bot)
     async with db.unit_of_work() as session:

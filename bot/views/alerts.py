@@ -21,6 +21,7 @@ from slack_sdk.models.blocks import (
     MarkdownTextObject,
     Option,
     OverflowMenuElement,
+    PlainTextObject,
     SectionBlock,
     StaticSelectElement,
 )
@@ -487,11 +488,14 @@ def _bulk_buttons(listing: AlertListing) -> list[ButtonElement]:
                 style="danger" if action is AlertAction.RESOLVE else None,
                 confirm=ConfirmObject(
                     title=f"{label} {number(shown)} alerts?"[:100],
-                    text=(
-                        f"{label} {number(shown)} of the {what}{about}, on every page"
-                        f"{later}. Their messages in every channel change too; alerts "
-                        "someone else changed meanwhile are left as they are."
-                    )[:300],
+                    # Plain text: the customer's name is the sender's words.
+                    text=PlainTextObject(
+                        text=(
+                            f"{label} {number(shown)} of the {what}{about}, on every page"
+                            f"{later}. Their messages in every channel change too; alerts "
+                            "someone else changed meanwhile are left as they are."
+                        )[:300]
+                    ),
                     confirm=f"{label} {number(shown)}"[:30],
                     deny="Cancel",
                 ),
