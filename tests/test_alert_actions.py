@@ -796,3 +796,17 @@ async def test_snoozes_that_are_over_wake_a_batch_per_transaction(
         await wake_snoozed_alerts(db=db, clock=clock, wake=lambda: None, notifiers=bot.notifiers)
         == 0
     )
+
+
+async def test_msp_alerts_says_what_is_wrong_with_a_filter_or_a_forged_page(
+    client, slack, bot, tenant, fake_slack
+):
+    reply = await post(client, slack.slash_command("alerts severity&gt;=urgent", user_id=OWNER))
+    text = all_text(reply.json["blocks"])
+    assert "severity>=LEVEL" in text and "Try: /msp alerts open severity>=high" in text
+    forged = '{"status":"everything","offset":-1}'
+    await press(
+        client, slack, {"action_id": f"{ActionId.ALERT_LIST_PAGE}.next", "value": forged}, OWNER
+    )
+    await settle(bot)
+    assert any("out of date" in said for said in replies_to(fake_slack))
